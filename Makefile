@@ -1,0 +1,148 @@
+# actnn-darknet build.
+#   make                 CPU build: ./darknet, libdarknet.a, libactnn.a (OpenBLAS + OpenMP)
+#   make DEBUG=1         -O0 -g
+#   make SANITIZE=1      ASan + UBSan (objects in their own folder)
+#   make GPU=1 CUDNN=1   CUDA (sm_90 + PTX) and cuDNN
+#   make OPENCV=1        accepted for Darknet compatibility (images always load through stb)
+#   make test            build and run every test (cmocka programs and shell tests)
+#   make demo            the main job: shapes data, yolov3-tiny fp32 vs 2-bit memory lines
+# Variants build into separate object folders so switching flags never mixes objects.
+
+DEBUG    ?= 0
+SANITIZE ?= 0
+GPU      ?= 0
+CUDNN    ?= 0
+OPENCV   ?= 0
+NATIVE   ?= 0
+CUDA_PATH ?= /usr/local/cuda
+ARCH     ?= -gencode arch=compute_90,code=[sm_90,compute_90]
+
+CC       ?= gcc
+NVCC     ?= $(CUDA_PATH)/bin/nvcc
+VARIANT  := cpu
+CFLAGS   := -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra -Werror -fPIC -fopenmp \
+            -Iinclude -Isrc -Iactnn_plugin/include \
+            $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
+LDLIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lstb -lm -lpthread -fopenmp
+
+ifeq ($(DEBUG),1)
+  CFLAGS  += -O0 -g
+  VARIANT := $(VARIANT)-dbg
+else
+  CFLAGS  += -O3 -g
+  ifeq ($(NATIVE),1)
+    CFLAGS += -march=native
+  else
+    CFLAGS += -march=x86-64-v3
+  endif
+endif
+ifeq ($(SANITIZE),1)
+  CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDLIBS  += -fsanitize=address,undefined
+  VARIANT := $(VARIANT)-san
+endif
+ifeq ($(GPU),1)
+  CFLAGS  += -DGPU -I$(CUDA_PATH)/include
+  LDLIBS  += -L$(CUDA_PATH)/lib64 -Wl,-rpath,$(CUDA_PATH)/lib64 -lcudart -lcublas -lcurand
+  VARIANT := $(VARIANT)-gpu
+  NVFLAGS := $(ARCH) -O3 -std=c++17 --fmad=false -Xcompiler "-Wall -Wextra -Werror -fPIC" \
+             -Iinclude -Isrc -Iactnn_plugin/include -DGPU
+  ifeq ($(CUDNN),1)
+    CFLAGS  += -DCUDNN
+    NVFLAGS += -DCUDNN
+    LDLIBS  += -lcudnn
+    VARIANT := $(VARIANT)-cudnn
+  endif
+endif
+ifeq ($(OPENCV),1)
+  CFLAGS  += -DOPENCV
+  VARIANT := $(VARIANT)-cv
+endif
+
+OBJ := build/$(VARIANT)
+BIN := darknet
+
+PLUGIN_SRC := $(wildcard actnn_plugin/src/*.c)
+CORE_SRC   := $(wildcard src/*.c) $(wildcard src/layers/*.c)
+CLI_SRC    := $(wildcard src/cli/*.c)
+TOOL_SRC   := $(wildcard scripts/*.c)
+TEST_SRC   := $(wildcard tests/test_*.c)
+TEST_LIB   := $(wildcard tests/common/*.c)
+CU_SRC     :=
+ifeq ($(GPU),1)
+  CU_SRC   := $(wildcard src/cuda/*.cu) $(wildcard actnn_plugin/src/*.cu)
+endif
+
+PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(OBJ)/%.o) $(filter actnn_plugin/%,$(CU_SRC:%.cu=$(OBJ)/%.cu.o))
+CORE_OBJ   := $(CORE_SRC:%.c=$(OBJ)/%.o) $(filter src/%,$(CU_SRC:%.cu=$(OBJ)/%.cu.o))
+CLI_OBJ    := $(CLI_SRC:%.c=$(OBJ)/%.o)
+TEST_LIBO  := $(TEST_LIB:%.c=$(OBJ)/%.o)
+TESTS      := $(TEST_SRC:tests/%.c=build/tests/%)
+TOOLS      := $(TOOL_SRC:scripts/%.c=build/bin/%)
+STAMP      := build/.variant-$(VARIANT)
+
+.PHONY: all clean test tests tools demo fuzz
+.SECONDARY:
+all: $(BIN) libdarknet.a libactnn.a tools
+
+# Relink top-level outputs when the variant changes.
+$(STAMP):
+	@mkdir -p build && rm -f build/.variant-* && touch $@
+
+libactnn.a: $(PLUGIN_OBJ) $(STAMP)
+	@rm -f $@ && ar rcs $@ $(PLUGIN_OBJ)
+
+libdarknet.a: $(CORE_OBJ) $(PLUGIN_OBJ) $(STAMP)
+	@rm -f $@ && ar rcs $@ $(CORE_OBJ) $(PLUGIN_OBJ)
+
+$(BIN): $(CLI_OBJ) libdarknet.a
+	@echo "  LD    $@"
+	@$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) libdarknet.a $(LDLIBS)
+
+tools: $(TOOLS)
+build/bin/%: scripts/%.c libdarknet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< libdarknet.a $(LDLIBS)
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $<"
+	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(OBJ)/%.cu.o: %.cu
+	@mkdir -p $(dir $@)
+	@echo "  NVCC  $<"
+	@$(NVCC) $(NVFLAGS) -c $< -o $@
+
+# Tests: each tests/test_*.c is one cmocka program; tests/*.sh are shell tests.
+# The oracle tools under tests/oracle link Debian's libdarknet (never our objects).
+tests: $(TESTS) oracle
+build/tests/%: tests/%.c $(TEST_LIBO) libdarknet.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(TEST_LIBO) libdarknet.a $(LDLIBS) -lcmocka
+
+ORACLE_SRC := $(wildcard tests/oracle/*.c)
+ORACLE_BIN := $(ORACLE_SRC:tests/oracle/%.c=build/oracle/%)
+.PHONY: oracle
+oracle: $(ORACLE_BIN)
+build/oracle/%: tests/oracle/%.c
+	@mkdir -p $(dir $@)
+	@if [ -f /usr/lib/darknet/libdarknet.so ]; then \
+	  $(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter -I/usr/lib/darknet/include -o $@ $< \
+	    -L/usr/lib/darknet -ldarknet -Wl,-rpath,/usr/lib/darknet -lm -lpthread; \
+	else echo "oracle: /usr/lib/darknet missing (run scripts/setup.sh)"; exit 1; fi
+
+test: all tests
+	@tests/run_all.sh $(TESTS)
+
+demo: all
+	@scripts/demo.sh
+
+fuzz:
+	@$(MAKE) -f tests/fuzz/Makefile.fuzz
+
+clean:
+	rm -rf build
+	rm -f darknet libdarknet.a libactnn.a
+
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

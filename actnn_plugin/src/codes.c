@@ -1,0 +1,47 @@
+/* codes.c: exact small integer codes of width 1..8 bits (maxpool argmax positions). */
+#include "internal.h"
+
+int actnn_codes_create(actnn_ctx *ctx, size_t N, size_t D, int width, actnn_codes **out)
+{
+    if (!out) return ACTNN_E_NULL;
+    *out = NULL;
+    if (!ctx) return ACTNN_E_NULL;
+    planes_store *s;
+    int err = planes_create(ctx, N, D, width, &s);
+    if (!err) *out = (actnn_codes *)s;
+    return err;
+}
+
+int actnn_codes_set(actnn_ctx *ctx, actnn_codes *c, size_t i, const uint8_t *codes)
+{
+    if (!ctx || !c) return ACTNN_E_NULL;
+    planes_store *s = &c->s;
+    int err = planes_check(s, i, codes);
+    if (err) return err;
+    s->saved[i] = 0;
+    unsigned over = 0;
+    for (size_t k = 0; k < s->D; ++k) over |= (unsigned)codes[k] >> s->width;
+    if (over) return ACTNN_E_CODE;
+    planes_pack(codes, s->D, s->width, s->words + i * s->words_per_sample, ctx_simd(ctx));
+    s->saved[i] = 1;
+    return ACTNN_OK;
+}
+
+int actnn_codes_get(actnn_ctx *ctx, const actnn_codes *c, size_t i, uint8_t *out)
+{
+    if (!ctx || !c) return ACTNN_E_NULL;
+    const planes_store *s = &c->s;
+    int err = planes_check(s, i, out);
+    if (err) return err;
+    if (!s->saved[i]) return ACTNN_E_NOT_SAVED;
+    planes_unpack(s->words + i * s->words_per_sample, s->D, s->width, out, ctx_simd(ctx));
+    return ACTNN_OK;
+}
+
+int actnn_codes_free(actnn_ctx *ctx, actnn_codes *c)
+{
+    if (!c) return ACTNN_OK;
+    if (!ctx) return ACTNN_E_NULL;
+    planes_free(ctx, &c->s);
+    return ACTNN_OK;
+}

@@ -1,0 +1,196 @@
+/* tensor.c: quantized tensors: create, save (whole batch or per sample), restore, free.
+ *
+ * One pooled block holds a tensor: [struct][sample table][group metadata][payload].
+ * The work unit is (sample, group): every group's bytes depend only on its own values,
+ * the seed, the tensor id and its position, so any thread may do any unit and the
+ * stored bytes never depend on the number of threads. */
+#include <string.h>
+
+#include "internal.h"
+
+static size_t align64(size_t v) { return (v + 63) & ~(size_t)63; }
+
+static int check_bits(int bits, const uint8_t *sample_bits, size_t N)
+{
+    if (!sample_bits) return bits_valid(bits) ? ACTNN_OK : ACTNN_E_BITS;
+    for (size_t n = 0; n < N; ++n)
+        if (!bits_valid(sample_bits[n])) return ACTNN_E_BITS;
+    return ACTNN_OK;
+}
+
+/* Offsets of every sample's payload and metadata; returns the group count. */
+static size_t fill_samples(actnn_tensor *t, int bits, const uint8_t *sample_bits)
+{
+    size_t pay = 0, groups = 0;
+    for (size_t n = 0; n < t->N; ++n) {
+        int b = sample_bits ? sample_bits[n] : bits;
+        t->samples[n] = (tensor_sample){.pay_off = pay, .meta_off = groups, .bits = (uint8_t)b};
+        pay += sample_payload_bytes(t->D, b);
+        if (b <= 8) groups += t->ngroups;
+    }
+    return groups;
+}
+
+int actnn_tensor_create(actnn_ctx *ctx, size_t N, size_t D, int bits, const uint8_t *sample_bits,
+                        uint64_t tensor_id, actnn_tensor **out)
+{
+    if (!out) return ACTNN_E_NULL;
+    *out = NULL;
+    if (!ctx) return ACTNN_E_NULL;
+    int err = size_check_nd(N, D);
+    if (!err) err = check_bits(bits, sample_bits, N);
+    if (err) return err;
+    size_t G = ctx->cfg.group_size, payload, meta;
+    err = sample_bits ? actnn_tensor_size_mixed(N, D, sample_bits, G, &payload, &meta)
+                      : actnn_tensor_size(N, D, bits, G, &payload, &meta);
+    if (err) return err;
+    /* meta = struct + table + 4 bytes per group, so the offsets below cannot overflow
+     * once meta + payload + 3*64 does not. */
+    if (meta > SIZE_MAX / 2 || payload > SIZE_MAX / 2 - meta - 256) return ACTNN_E_TOO_LARGE;
+    size_t off_tab = align64(sizeof(actnn_tensor));
+    size_t off_meta = align64(off_tab + N * sizeof(tensor_sample));
+    size_t gbytes = meta - sizeof(actnn_tensor) - N * sizeof(tensor_sample);
+    size_t off_pay = align64(off_meta + gbytes);
+    unsigned char *blk = pool_alloc(&ctx->pool, off_pay + payload);
+    if (!blk) return ACTNN_E_NOMEM;
+    actnn_tensor *t = (actnn_tensor *)blk;
+    *t = (actnn_tensor){.magic = ACTNN_MAGIC_TENSOR, .N = N, .D = D, .G = G,
+                        .ngroups = D / G + (D % G != 0), .tensor_id = tensor_id,
+                        .seed = ctx->cfg.seed, .payload_bytes = payload, .meta_bytes = meta,
+                        .samples = (tensor_sample *)(blk + off_tab),
+                        .gmeta = (uint16_t *)(blk + off_meta), .payload = blk + off_pay};
+    t->gmeta_count = fill_samples(t, bits, sample_bits);
+    ctx_account(ctx, payload, meta, +1);
+    *out = t;
+    return ACTNN_OK;
+}
+
+int actnn_tensor_free(actnn_ctx *ctx, actnn_tensor *t)
+{
+    if (!t) return ACTNN_OK;
+    if (!ctx) return ACTNN_E_NULL;
+    ctx_account(ctx, t->payload_bytes, t->meta_bytes, -1);
+    t->magic = 0;
+    pool_free(&ctx->pool, t);
+    return ACTNN_OK;
+}
+
+/* ---- one unit: group g of sample n ---- */
+
+static void unit_span(const actnn_tensor *t, size_t g, size_t *j0, size_t *len)
+{
+    *j0 = g * t->G;
+    *len = t->D - *j0 < t->G ? t->D - *j0 : t->G;
+}
+
+static int save_unit(const actnn_tensor *t, const float *xs, size_t n, size_t g, int simd)
+{
+    const tensor_sample *s = &t->samples[n];
+    size_t j0, len;
+    unit_span(t, g, &j0, &len);
+    unsigned char *pay = t->payload + s->pay_off;
+    if (s->bits == 32) {
+        memcpy(pay + 4 * j0, xs + j0, 4 * len);
+        return ACTNN_OK;
+    }
+    if (s->bits == 16) {
+        uint16_t *h = (uint16_t *)pay;
+        half_encode(xs + j0, len, h + j0, simd);
+        if (j0 + len == t->D && t->D % 2) h[t->D] = 0; /* the padding half, for stable bytes */
+        return ACTNN_OK;
+    }
+    int b = s->bits;
+    rng_key key = rng_sample_key(t->seed, t->tensor_id, n, RNG_DOMAIN_QUANT);
+    uint32_t *words = (uint32_t *)pay + (j0 / 32) * (size_t)b;
+    uint16_t *meta = t->gmeta + 2 * (s->meta_off + g);
+    return q_save_group(xs + j0, len, j0, b, key, meta, words, simd);
+}
+
+static void restore_unit(const actnn_tensor *t, float *out, size_t n, size_t g, int simd)
+{
+    const tensor_sample *s = &t->samples[n];
+    size_t j0, len;
+    unit_span(t, g, &j0, &len);
+    const unsigned char *pay = t->payload + s->pay_off;
+    if (s->bits == 32) {
+        memcpy(out + j0, pay + 4 * j0, 4 * len);
+    } else if (s->bits == 16) {
+        half_decode((const uint16_t *)pay + j0, len, out + j0, simd);
+    } else {
+        const uint32_t *words = (const uint32_t *)pay + (j0 / 32) * (size_t)s->bits;
+        q_restore_group(words, t->gmeta + 2 * (s->meta_off + g), len, s->bits, out + j0, simd);
+    }
+}
+
+/* Saves samples [n0, n0 + count) from x (count * D floats), units spread over threads. */
+static int save_samples(actnn_ctx *ctx, actnn_tensor *t, const float *x, size_t n0, size_t count)
+{
+    size_t ng = t->ngroups, units = count * ng;
+    int nt = ctx_threads(ctx, count * t->D), simd = ctx_simd(ctx), err = ACTNN_OK;
+#pragma omp parallel for schedule(static) num_threads(nt) reduction(min : err) if (nt > 1)
+    for (size_t u = 0; u < units; ++u) {
+        size_t k = u / ng;
+        int e = save_unit(t, x + k * t->D, n0 + k, u % ng, simd);
+        err = e < err ? e : err;
+    }
+    return err;
+}
+
+static void restore_samples(const actnn_ctx *ctx, const actnn_tensor *t, float *out, size_t n0,
+                            size_t count)
+{
+    size_t ng = t->ngroups, units = count * ng;
+    int nt = ctx_threads(ctx, count * t->D), simd = ctx_simd(ctx);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (size_t u = 0; u < units; ++u) {
+        size_t k = u / ng;
+        restore_unit(t, out + k * t->D, n0 + k, u % ng, simd);
+    }
+}
+
+int actnn_save(actnn_ctx *ctx, const float *x, size_t N, size_t D, int bits,
+               const uint8_t *sample_bits, uint64_t tensor_id, actnn_tensor **out)
+{
+    if (!out) return ACTNN_E_NULL;
+    *out = NULL;
+    if (!ctx || !x) return ACTNN_E_NULL;
+    actnn_tensor *t;
+    int err = actnn_tensor_create(ctx, N, D, bits, sample_bits, tensor_id, &t);
+    if (err) return err;
+    err = save_samples(ctx, t, x, 0, N);
+    if (err) {
+        actnn_tensor_free(ctx, t);
+        return err;
+    }
+    for (size_t n = 0; n < N; ++n) t->samples[n].saved = 1;
+    *out = t;
+    return ACTNN_OK;
+}
+
+int actnn_save_sample(actnn_ctx *ctx, actnn_tensor *t, size_t i, const float *x)
+{
+    if (!ctx || !t || !x) return ACTNN_E_NULL;
+    if (i >= t->N) return ACTNN_E_INDEX;
+    t->samples[i].saved = 0;
+    int err = save_samples(ctx, t, x, i, 1);
+    if (!err) t->samples[i].saved = 1;
+    return err;
+}
+
+int actnn_restore(actnn_ctx *ctx, const actnn_tensor *t, float *out)
+{
+    if (!ctx || !t || !out) return ACTNN_E_NULL;
+    for (size_t n = 0; n < t->N; ++n)
+        if (!t->samples[n].saved) return ACTNN_E_NOT_SAVED;
+    restore_samples(ctx, t, out, 0, t->N);
+    return ACTNN_OK;
+}
+
+int actnn_restore_sample(actnn_ctx *ctx, const actnn_tensor *t, size_t i, float *out)
+{
+    if (!ctx || !t || !out) return ACTNN_E_NULL;
+    if (i >= t->N) return ACTNN_E_INDEX;
+    if (!t->samples[i].saved) return ACTNN_E_NOT_SAVED;
+    restore_samples(ctx, t, out, i, 1);
+    return ACTNN_OK;
+}

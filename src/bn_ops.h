@@ -1,0 +1,40 @@
+/* Batch normalisation arithmetic shared by [convolutional], [connected] and [batchnorm].
+ * pjreddie's semantics: unbiased batch variance; forward normalises with
+ * (x - mean) / (sqrt(var) + 1e-6); backward uses sqrt(var + 1e-5); rolling statistics move
+ * by 0.01. Backward runs per sample from the saved x-hat (two passes: channel sums, then
+ * the input delta), so it never needs a batch-sized copy of x. */
+#ifndef DN_BN_OPS_H
+#define DN_BN_OPS_H
+
+#include <stddef.h>
+
+typedef struct {
+    int n;                     /* channels */
+    float *scales, *biases;    /* gamma, beta (parameters) */
+    float *rolling_mean, *rolling_variance;
+    float *mean, *variance;    /* batch statistics of the last training forward */
+    float *sum_d, *sum_dx;     /* backward scratch: per-channel sums */
+} bn_state;
+
+int bn_alloc(bn_state *b, int n);
+void bn_free(bn_state *b);
+
+/* Training forward on x (batch x n x spatial): batch stats, rolling update, x <- x-hat. */
+void bn_forward_train(bn_state *b, float *x, int batch, int spatial);
+/* Inference forward: x <- (x - rolling_mean) / (sqrt(rolling_var) + 1e-6). */
+void bn_forward_infer(const bn_state *b, float *x, int batch, int spatial);
+/* x <- x * scales + biases. */
+void bn_scale_shift(const bn_state *b, float *x, int batch, int spatial);
+void add_bias(float *x, const float *bias, int batch, int n, int spatial);
+/* bias_updates[f] += sum of delta over the batch and spatial positions. */
+void backward_bias(float *bias_updates, const float *delta, int batch, int n, int spatial);
+
+/* Backward pass 1 for one sample: accumulates channel sums of delta and delta*xhat. */
+void bn_backward_sums(bn_state *b, const float *delta, const float *xhat, int spatial);
+/* After pass 1: adds the sums to the bias and scale gradients. */
+void bn_backward_params(bn_state *b, float *bias_updates, float *scale_updates);
+/* Backward pass 2 for one sample: delta <- d loss / d x (Darknet sign). */
+void bn_backward_delta(const bn_state *b, float *delta, const float *xhat, int batch, int spatial);
+void bn_backward_reset(bn_state *b);
+
+#endif

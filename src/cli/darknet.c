@@ -1,0 +1,52 @@
+/* ./darknet: Darknet's command line (classifier, detector, detect) plus `memory`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "darknet.h"
+
+static void usage(const char *prog)
+{
+    fprintf(stderr,
+            "usage: %s <command> [args]\n"
+            "  classifier train|valid|predict <data> <cfg> [weights] [image] [-clear] [-t N]\n"
+            "  detector train|test|valid|map|calc_anchors <data> <cfg> [weights] [image]\n"
+            "  detect <cfg> <weights> [image]\n"
+            "  memory <cfg> [-batch N]\n"
+            "  version\n"
+            "global options: -seed N (repeatable runs), -i N / -gpus N (GPU builds), -nogpu\n",
+            prog);
+}
+
+int main(int argc, char **argv)
+{
+    const char *seed = arg_str(&argc, argv, "-seed", NULL);
+    if (seed) {
+        long long s = arg_parse_u(seed);
+        if (s < 0) {
+            fprintf(stderr, "-seed expects a non-negative integer, got '%s'\n", seed);
+            return 1;
+        }
+        darknet_set_seed((uint64_t)s);
+    }
+    cli_gpu_index = arg_int(&argc, argv, "-i", 0);
+    if (arg_flag(&argc, argv, "-nogpu")) cli_gpu_index = -1;
+    if (argc < 2) {
+        usage(argv[0]);
+        return 1;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "classifier")) return run_classifier(argc, argv);
+    if (!strcmp(cmd, "detector")) return run_detector(argc, argv);
+    if (!strcmp(cmd, "detect")) return run_detect(argc, argv);
+    if (!strcmp(cmd, "memory")) return run_memory(argc, argv);
+    if (!strcmp(cmd, "version")) {
+        printf("actnn-darknet %s\n", ACTNN_DARKNET_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "Not an option: %s\n", cmd);
+    usage(argv[0]);
+    return 1;
+}

@@ -1,0 +1,243 @@
+/* [convolutional]: im2col + GEMM per sample and group, optional batch norm, activation.
+ *
+ * Saved for backward (DESIGN.md table):
+ *   slot 0: the input (kept alive at 32 bits, quantized otherwise)
+ *   slot 1: x-hat when batch_normalize
+ *   slot 2: the activation's 1-bit mask, or its input when the activation is not
+ *           two-valued and there is no batch norm to recompute it from. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas.h"
+#include "bn_ops.h"
+#include "layer_common.h"
+#include "network.h"
+#include "rng.h"
+#include "saved.h"
+
+enum { SV_IN, SV_XHAT, SV_ACT };
+
+typedef struct {
+    int n, size, stride, pad, groups, bn;
+    size_t nweights;
+    float *weights, *biases, *scales;
+    float *rolling_mean, *rolling_variance;
+    bn_state bnst;
+    param *pw, *pb, *ps;
+} conv_p;
+
+static void conv_shape(layer *l)
+{
+    conv_p *p = l->p;
+    l->out_w = (l->w + 2 * p->pad - p->size) / p->stride + 1;
+    l->out_h = (l->h + 2 * p->pad - p->size) / p->stride + 1;
+    l->out_c = p->n;
+    l->inputs = l->w * l->h * l->c;
+    l->outputs = l->out_w * l->out_h * l->out_c;
+    int direct = p->size == 1 && p->stride == 1 && p->pad == 0;
+    l->workspace = direct ? 0
+                          : sizeof(float) * (size_t)l->out_w * l->out_h * p->size * p->size *
+                                (size_t)(l->c / p->groups);
+    l->restore_floats = (size_t)(l->inputs > l->outputs ? l->inputs : l->outputs);
+}
+
+static int conv_read(layer *l, cfg_reader *r, conv_p *p)
+{
+    p->n = cfg_int(r, "filters", 1, 1, 1 << 20);
+    p->size = cfg_int(r, "size", 1, 1, 4096);
+    p->stride = cfg_int(r, "stride", 1, 1, 4096);
+    int sx = cfg_int(r, "stride_x", p->stride, 1, 4096), sy = cfg_int(r, "stride_y", p->stride, 1, 4096);
+    if (sx != p->stride || sy != p->stride)
+        cfg_fail(r, "stride_x", "different stride_x/stride_y are not supported; use stride");
+    int pad = cfg_int(r, "pad", 0, 0, 1);
+    p->pad = cfg_int(r, "padding", 0, 0, 4096);
+    if (pad) p->pad = p->size / 2;
+    p->groups = cfg_int(r, "groups", 1, 1, 1 << 20);
+    p->bn = cfg_int(r, "batch_normalize", 0, 0, 1);
+    l->act = layer_read_activation(r, ACT_LOGISTIC);
+    layer_reject_key(r, "binary", "binary weights are not supported");
+    layer_reject_key(r, "xnor", "xnor is not supported");
+    if (cfg_int(r, "dilation", 1, 1, 1) != 1) return -1;
+    layer_reject_key(r, "antialiasing", "antialiasing is not supported");
+    layer_reject_key(r, "share_index", "share_index is not supported");
+    if (r->failed) return -1;
+    if (l->c % p->groups || p->n % p->groups) {
+        cfg_fail(r, "groups", "must divide the input channels (%d) and filters (%d)", l->c, p->n);
+        return -1;
+    }
+    if (l->w + 2 * p->pad < p->size || l->h + 2 * p->pad < p->size) {
+        cfg_fail(r, "size", "kernel %d is larger than the padded input %dx%d", p->size, l->w, l->h);
+        return -1;
+    }
+    return 0;
+}
+
+static int conv_params(layer *l, network *net, conv_p *p)
+{
+    p->nweights = (size_t)(l->c / p->groups) * p->n * p->size * p->size;
+    p->biases = layer_alloc_param(l, (size_t)p->n, 0);
+    p->pb = &l->params[l->nparams - 1];
+    if (p->bn) {
+        p->scales = layer_alloc_param(l, (size_t)p->n, 0);
+        p->ps = &l->params[l->nparams - 1];
+    }
+    p->weights = layer_alloc_param(l, p->nweights, 1);
+    p->pw = &l->params[l->nparams - 1];
+    if (!p->biases || !p->weights || (p->bn && !p->scales)) return -1;
+    layer_add_wfile(l, p->biases, (size_t)p->n, 0);
+    if (p->bn) {
+        p->rolling_mean = calloc((size_t)p->n, sizeof(float));
+        p->rolling_variance = calloc((size_t)p->n, sizeof(float));
+        if (!p->rolling_mean || !p->rolling_variance || bn_alloc(&p->bnst, p->n)) return -1;
+        for (int i = 0; i < p->n; ++i) p->scales[i] = 1;
+        p->bnst.scales = p->scales;
+        p->bnst.biases = p->biases;
+        p->bnst.rolling_mean = p->rolling_mean;
+        p->bnst.rolling_variance = p->rolling_variance;
+        layer_add_wfile(l, p->scales, (size_t)p->n, WF_BN_STATS);
+        layer_add_wfile(l, p->rolling_mean, (size_t)p->n, WF_BN_STATS);
+        layer_add_wfile(l, p->rolling_variance, (size_t)p->n, WF_BN_STATS);
+    }
+    layer_add_wfile(l, p->weights, p->nweights, 0);
+    rng_t g;
+    rng_seed(&g, net->seed, 0x1000 + (uint64_t)l->index);
+    float scale = sqrtf(2.f / (p->size * p->size * l->c / p->groups));
+    for (size_t i = 0; i < p->nweights; ++i) p->weights[i] = scale * rng_normal(&g);
+    return 0;
+}
+
+static int conv_parse(layer *l, cfg_reader *r, network *net)
+{
+    conv_p *p = calloc(1, sizeof(conv_p));
+    if (!p) return layer_oom(r);
+    l->p = p;
+    if (conv_read(l, r, p)) return -1;
+    conv_shape(l);
+    if (l->out_w < 1 || l->out_h < 1) {
+        cfg_fail(r, "size", "output would be empty for a %dx%d input", l->w, l->h);
+        return -1;
+    }
+    l->keeps_input = 1;
+    if (conv_params(l, net, p)) return layer_oom(r);
+    return 0;
+}
+
+/* out(b) = W * im2col(in(b)) for every sample and group. */
+static void conv_gemm_forward(layer *l, layer_ctx *x)
+{
+    conv_p *p = l->p;
+    int g = p->groups, m = p->n / g, k = p->size * p->size * l->c / g, N = l->out_w * l->out_h;
+    size_t in_g = (size_t)(l->c / g) * l->h * l->w;
+    for (int b = 0; b < x->batch; ++b)
+        for (int j = 0; j < g; ++j) {
+            const float *im = x->in + (size_t)(b * g + j) * in_g;
+            const float *col = im;
+            if (l->workspace) {
+                im2col(im, l->c / g, l->h, l->w, p->size, p->stride, p->pad, x->ws);
+                col = x->ws;
+            }
+            float *out = x->out + (size_t)(b * g + j) * m * N;
+            dn_gemm(0, 0, m, N, k, 1, p->weights + (size_t)j * p->nweights / g, k, col, N, 0, out, N);
+        }
+}
+
+static int conv_forward(layer *l, layer_ctx *x)
+{
+    conv_p *p = l->p;
+    int spatial = l->out_w * l->out_h;
+    size_t outs = (size_t)l->outputs;
+    if (x->train && sv_save(x, SV_IN, x->in, (size_t)l->inputs, 1)) return -1;
+    conv_gemm_forward(l, x);
+    if (p->bn) {
+        if (x->train) {
+            bn_forward_train(&p->bnst, x->out, x->batch, spatial);
+            if (sv_save(x, SV_XHAT, x->out, outs, 0)) return -1;
+        } else {
+            bn_forward_infer(&p->bnst, x->out, x->batch, spatial);
+        }
+        bn_scale_shift(&p->bnst, x->out, x->batch, spatial);
+    } else {
+        add_bias(x->out, p->biases, x->batch, p->n, spatial);
+    }
+    return layer_activate_and_save(l, x, SV_ACT, x->out, p->bn);
+}
+
+/* Input gradient and weight gradient for one sample. */
+static void conv_backward_sample(layer *l, layer_ctx *x, int b, const float *in, const float *delta)
+{
+    conv_p *p = l->p;
+    int g = p->groups, m = p->n / g, k = p->size * p->size * l->c / g, N = l->out_w * l->out_h;
+    size_t in_g = (size_t)(l->c / g) * l->h * l->w;
+    for (int j = 0; j < g; ++j) {
+        const float *d = delta + (size_t)j * m * N;
+        const float *im = in + (size_t)j * in_g;
+        const float *col = im;
+        if (l->workspace) {
+            im2col(im, l->c / g, l->h, l->w, p->size, p->stride, p->pad, x->ws);
+            col = x->ws;
+        }
+        float *wg = p->pw->grad + (size_t)j * p->nweights / g;
+        dn_gemm(0, 1, m, k, N, 1, d, N, col, N, 1, wg, k);
+        if (!x->delta_in) continue;
+        float *din = x->delta_in + (size_t)(b * g + j) * in_g;
+        const float *w = p->weights + (size_t)j * p->nweights / g;
+        if (!l->workspace) {
+            dn_gemm(1, 0, k, N, m, 1, w, k, d, N, 1, din, N);
+        } else {
+            dn_gemm(1, 0, k, N, m, 1, w, k, d, N, 0, x->ws, N);
+            col2im_add(x->ws, l->c / g, l->h, l->w, p->size, p->stride, p->pad, din);
+        }
+    }
+}
+
+static int conv_backward(layer *l, layer_ctx *x)
+{
+    conv_p *p = l->p;
+    int spatial = l->out_w * l->out_h;
+    size_t outs = (size_t)l->outputs;
+    layer_activation_backward(l, x, SV_ACT, p->bn ? SV_XHAT : -1, p->bn ? &p->bnst : NULL, spatial);
+    if (p->bn) {
+        bn_backward_reset(&p->bnst);
+        for (int b = 0; b < x->batch; ++b)
+            bn_backward_sums(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
+                             spatial);
+        bn_backward_params(&p->bnst, p->pb->grad, p->ps->grad);
+        for (int b = 0; b < x->batch; ++b)
+            bn_backward_delta(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
+                              x->batch, spatial);
+    } else {
+        backward_bias(p->pb->grad, x->delta, x->batch, p->n, spatial);
+    }
+    for (int b = 0; b < x->batch; ++b)
+        conv_backward_sample(l, x, b, sv_restore(x, SV_IN, b, x->scratch[0]), x->delta + b * outs);
+    return 0;
+}
+
+static int conv_resize(layer *l, network *net)
+{
+    (void)net;
+    conv_shape(l);
+    return l->out_w >= 1 && l->out_h >= 1 ? 0 : -1;
+}
+
+static void conv_destroy(layer *l)
+{
+    conv_p *p = l->p;
+    if (!p) return;
+    free(p->rolling_mean);
+    free(p->rolling_variance);
+    bn_free(&p->bnst);
+    free(p);
+    l->p = NULL;
+}
+
+const layer_ops convolutional_ops = {
+    .name = "convolutional",
+    .type = LT_CONVOLUTIONAL,
+    .parse = conv_parse,
+    .forward = conv_forward,
+    .backward = conv_backward,
+    .resize = conv_resize,
+    .destroy = conv_destroy,
+};

@@ -1,0 +1,126 @@
+/* [maxpool] (pjreddie): window starts at -padding/2, cells outside count as -FLT_MAX,
+ * out = (w + padding - size)/stride + 1. Backward needs only where the maximum was: the
+ * position inside the window, ceil(log2(size*size)) bits per output, saved as codes. */
+#include <float.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "layer_common.h"
+#include "network.h"
+#include "saved.h"
+
+typedef struct {
+    int size, stride, pad, code_bits;
+} maxpool_p;
+
+static int code_width(int cells)
+{
+    int b = 1;
+    while ((1 << b) < cells) ++b;
+    return b;
+}
+
+static void maxpool_shape(layer *l)
+{
+    maxpool_p *p = l->p;
+    l->out_w = (l->w + p->pad - p->size) / p->stride + 1;
+    l->out_h = (l->h + p->pad - p->size) / p->stride + 1;
+    l->out_c = l->c;
+    l->inputs = l->w * l->h * l->c;
+    l->outputs = l->out_w * l->out_h * l->out_c;
+    /* codes for a whole batch are built in the workspace before saving */
+    l->workspace = (size_t)l->outputs * (size_t)l->batch;
+    l->restore_floats = (size_t)l->outputs / sizeof(float) + 1;
+}
+
+static int maxpool_parse(layer *l, cfg_reader *r, network *net)
+{
+    (void)net;
+    maxpool_p *p = calloc(1, sizeof(maxpool_p));
+    if (!p) return layer_oom(r);
+    l->p = p;
+    p->stride = cfg_int(r, "stride", 1, 1, 4096);
+    p->size = cfg_int(r, "size", p->stride, 1, 255);
+    p->pad = cfg_int(r, "padding", p->size - 1, 0, 4096);
+    if (cfg_int(r, "stride_x", p->stride, 1, 4096) != p->stride ||
+        cfg_int(r, "stride_y", p->stride, 1, 4096) != p->stride)
+        cfg_fail(r, "stride_x", "different stride_x/stride_y are not supported; use stride");
+    layer_reject_key(r, "maxpool_depth", "maxpool_depth is not supported");
+    layer_reject_key(r, "antialiasing", "antialiasing is not supported");
+    if (r->failed) return -1;
+    p->code_bits = code_width(p->size * p->size);
+    maxpool_shape(l);
+    if (l->out_w < 1 || l->out_h < 1) {
+        cfg_fail(r, "size", "output would be empty for a %dx%d input", l->w, l->h);
+        return -1;
+    }
+    return 0;
+}
+
+static int maxpool_forward(layer *l, layer_ctx *x)
+{
+    maxpool_p *p = l->p;
+    int off = -p->pad / 2, ow = l->out_w, oh = l->out_h;
+    uint8_t *codes = x->ws;
+    size_t total = (size_t)x->batch * l->c;
+#pragma omp parallel for schedule(static)
+    for (size_t bc = 0; bc < total; ++bc) {
+        const float *in = x->in + bc * (size_t)l->w * l->h;
+        float *out = x->out + bc * (size_t)ow * oh;
+        uint8_t *cd = codes + bc * (size_t)ow * oh;
+        for (int i = 0; i < oh; ++i)
+            for (int j = 0; j < ow; ++j) {
+                float best = -FLT_MAX;
+                int arg = 0;
+                for (int n = 0; n < p->size; ++n)
+                    for (int m = 0; m < p->size; ++m) {
+                        int y = off + i * p->stride + n, xx = off + j * p->stride + m;
+                        int ok = y >= 0 && y < l->h && xx >= 0 && xx < l->w;
+                        float v = ok ? in[y * l->w + xx] : -FLT_MAX;
+                        if (v > best) { best = v; arg = n * p->size + m; }
+                    }
+                out[i * ow + j] = best;
+                cd[i * ow + j] = (uint8_t)arg;
+            }
+    }
+    if (x->train) return sv_save_codes(x, 0, codes, (size_t)l->outputs, p->code_bits);
+    return 0;
+}
+
+static int maxpool_backward(layer *l, layer_ctx *x)
+{
+    if (!x->delta_in) return 0;
+    maxpool_p *p = l->p;
+    int off = -p->pad / 2, ow = l->out_w, oh = l->out_h;
+    for (int b = 0; b < x->batch; ++b) {
+        const uint8_t *cd = sv_codes(x, 0, b, (uint8_t *)x->scratch[0]);
+        for (int k = 0; k < l->c; ++k) {
+            size_t bc = (size_t)b * l->c + k;
+            const float *d = x->delta + bc * (size_t)ow * oh;
+            float *din = x->delta_in + bc * (size_t)l->w * l->h;
+            const uint8_t *c = cd + (size_t)k * ow * oh;
+            for (int i = 0; i < oh; ++i)
+                for (int j = 0; j < ow; ++j) {
+                    int code = c[i * ow + j];
+                    int y = off + i * p->stride + code / p->size;
+                    int xx = off + j * p->stride + code % p->size;
+                    if (y >= 0 && y < l->h && xx >= 0 && xx < l->w) din[y * l->w + xx] += d[i * ow + j];
+                }
+        }
+    }
+    return 0;
+}
+
+static int maxpool_resize(layer *l, network *net)
+{
+    (void)net;
+    maxpool_shape(l);
+    return l->out_w >= 1 && l->out_h >= 1 ? 0 : -1;
+}
+
+static void maxpool_destroy(layer *l) { free(l->p); l->p = NULL; }
+
+const layer_ops maxpool_ops = {
+    .name = "maxpool", .type = LT_MAXPOOL, .parse = maxpool_parse, .forward = maxpool_forward,
+    .backward = maxpool_backward, .resize = maxpool_resize, .destroy = maxpool_destroy,
+};

@@ -1,0 +1,112 @@
+/* [shortcut] (pjreddie): out = act(alpha * prev + beta * from), where `from` is resampled
+ * (stride or repeat) when sizes differ and only min(c1, c2) channels are added. Saved: the
+ * activation's mask or input (slot 0). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "layer_common.h"
+#include "network.h"
+#include "saved.h"
+
+typedef struct {
+    float alpha, beta;
+    int fw, fh, fc; /* shape of the `from` layer */
+} shortcut_p;
+
+static int shortcut_shape(layer *l, network *net)
+{
+    shortcut_p *p = l->p;
+    const layer *f = &net->layers[l->src[1]];
+    p->fw = f->out_w;
+    p->fh = f->out_h;
+    p->fc = f->out_c;
+    l->out_w = l->w;
+    l->out_h = l->h;
+    l->out_c = l->c;
+    l->inputs = l->outputs = l->w * l->h * l->c;
+    l->restore_floats = (size_t)l->outputs;
+    return 0;
+}
+
+static int shortcut_parse(layer *l, cfg_reader *r, network *net)
+{
+    shortcut_p *p = calloc(1, sizeof(shortcut_p));
+    if (!p) return layer_oom(r);
+    l->p = p;
+    int *from = NULL;
+    int n = cfg_int_list(r, "from", &from);
+    if (n != 1) {
+        if (!r->failed)
+            cfg_fail(r, "from", n == 0 ? "is required: the index of the layer to add"
+                                       : "must be a single layer index (lists are not supported)");
+        free(from);
+        return -1;
+    }
+    int j = from[0] < 0 ? l->index + from[0] : from[0];
+    free(from);
+    if (j < 0 || j >= l->index || l->index == 0) {
+        cfg_fail(r, "from", "index out of range: layer %d can use layers 0..%d (or -1..-%d)", l->index,
+                 l->index - 1, l->index);
+        return -1;
+    }
+    int *src = realloc(l->src, 2 * sizeof(int));
+    if (!src) return layer_oom(r);
+    l->src = src;
+    l->src[1] = j;
+    l->nsrc = 2;
+    l->act = layer_read_activation(r, ACT_LINEAR);
+    p->alpha = cfg_float(r, "alpha", 1, -1e6f, 1e6f);
+    p->beta = cfg_float(r, "beta", 1, -1e6f, 1e6f);
+    layer_reject_key(r, "weights_type", "weighted shortcut is not supported");
+    if (r->failed) return -1;
+    return shortcut_shape(l, net);
+}
+
+/* out[sampled from add's grid] = s1*out + s2*add, pjreddie's shortcut_cpu. */
+static void shortcut_add(int batch, int w1, int h1, int c1, const float *add, int w2, int h2, int c2,
+                         float s1, float s2, float *out)
+{
+    int stride = w1 / w2, sample = w2 / w1;
+    if (stride < 1) stride = 1;
+    if (sample < 1) sample = 1;
+    int minw = w1 < w2 ? w1 : w2, minh = h1 < h2 ? h1 : h2, minc = c1 < c2 ? c1 : c2;
+    for (int b = 0; b < batch; ++b)
+        for (int k = 0; k < minc; ++k)
+            for (int j = 0; j < minh; ++j)
+                for (int i = 0; i < minw; ++i) {
+                    size_t oi = (size_t)i * sample + (size_t)w2 * (j * sample + (size_t)h2 * (k + (size_t)c2 * b));
+                    size_t ai = (size_t)i * stride + (size_t)w1 * (j * stride + (size_t)h1 * (k + (size_t)c1 * b));
+                    out[oi] = s1 * out[oi] + s2 * add[ai];
+                }
+}
+
+static int shortcut_forward(layer *l, layer_ctx *x)
+{
+    shortcut_p *p = l->p;
+    memcpy(x->out, x->ins[0], sizeof(float) * (size_t)x->batch * l->outputs);
+    shortcut_add(x->batch, p->fw, p->fh, p->fc, x->ins[1], l->out_w, l->out_h, l->out_c, p->alpha,
+                 p->beta, x->out);
+    return layer_activate_and_save(l, x, 0, x->out, 0);
+}
+
+static int shortcut_backward(layer *l, layer_ctx *x)
+{
+    shortcut_p *p = l->p;
+    layer_activation_backward(l, x, 0, -1, NULL, 0);
+    size_t n = (size_t)x->batch * l->outputs;
+    if (x->delta_ins[0])
+        for (size_t i = 0; i < n; ++i) x->delta_ins[0][i] += p->alpha * x->delta[i];
+    if (x->delta_ins[1])
+        shortcut_add(x->batch, l->out_w, l->out_h, l->out_c, x->delta, p->fw, p->fh, p->fc, 1, p->beta,
+                     x->delta_ins[1]);
+    return 0;
+}
+
+static int shortcut_resize(layer *l, network *net) { return shortcut_shape(l, net); }
+
+static void shortcut_destroy(layer *l) { free(l->p); l->p = NULL; }
+
+const layer_ops shortcut_ops = {
+    .name = "shortcut", .type = LT_SHORTCUT, .parse = shortcut_parse, .forward = shortcut_forward,
+    .backward = shortcut_backward, .resize = shortcut_resize, .destroy = shortcut_destroy,
+};

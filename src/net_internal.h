@@ -1,0 +1,15 @@
+/* Network construction helpers shared by parser.c, network.c and weights.c. */
+#ifndef DN_NET_INTERNAL_H
+#define DN_NET_INTERNAL_H
+
+#include <stdio.h>
+
+#include "network.h"
+
+network *network_alloc(int max_layers, const char *cfgfile);
+/* Allocates net->input and net->truth for the current batch. */
+int network_alloc_io(network *net, char *err, size_t errlen);
+/* Prints Darknet's layer table to f. */
+void network_print(const network *net, FILE *f);
+
+#endif

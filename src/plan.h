@@ -1,0 +1,45 @@
+/* Lifetime-planned arena for transient buffers (DESIGN.md, memory kind 2).
+ *
+ * Timeline: forward of layer i is step i; backward of layer i is step 2n-1-i.
+ * - Output of layer i lives from step i to the last forward step that reads it; longer when
+ *   a reader keeps it for its backward (exact fp32 saving keeps the buffer alive instead of
+ *   copying it), or for ever when it is read after the pass (net output, detections).
+ * - Delta of layer i lives from the first backward step that writes it (its highest
+ *   consumer), or from its forward for loss layers, down to its own backward step.
+ * Buffers whose intervals are disjoint share memory: offsets are assigned greedily, largest
+ * first, at the lowest offset that does not collide with a placed buffer alive at the same
+ * time (the approach of ggml's graph allocator). */
+#ifndef DN_PLAN_H
+#define DN_PLAN_H
+
+#include <stddef.h>
+
+typedef struct network network;
+
+typedef struct {
+    size_t off;   /* byte offset in the arena */
+    size_t bytes; /* 0: no buffer */
+    int start, end;
+} mem_buf;
+
+typedef struct {
+    int n;
+    int train;
+    int batch;
+    int w, h;          /* network input size the plan was made for */
+    int stop;          /* backward runs for layers i > stop (stop = -1: all) */
+    mem_buf *out;      /* per layer */
+    mem_buf *delta;    /* per layer; bytes 0 when the layer gets no delta */
+    size_t arena_bytes;
+    size_t total_bytes; /* sum of all buffers, i.e. without reuse */
+    int valid;
+} mem_plan;
+
+int plan_build(mem_plan *p, const network *net, int train);
+void plan_free(mem_plan *p);
+/* Checks that no two buffers alive at the same step overlap in the arena (tests). */
+int plan_verify(const mem_plan *p);
+/* Backward step of layer i. */
+static inline int plan_bwd_step(const mem_plan *p, int i) { return 2 * p->n - 1 - i; }
+
+#endif

@@ -1,0 +1,60 @@
+/* Saved activations: what a layer's backward needs, stored in forward and restored in
+ * backward (DESIGN.md memory kind 3). Each layer has SV_SLOTS slots. Layers call these
+ * functions only; how a slot is stored (kept fp32 buffer, fp32 copy, ActNN-quantized tensor,
+ * bit mask, codes, dropout seed) is decided here from the layer's bits.
+ *
+ * Restores are per sample so backward scratch stays one sample large. */
+#ifndef DN_SAVED_H
+#define DN_SAVED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "activations.h"
+#include "layer.h"
+
+#define SV_SLOTS 4
+
+typedef struct {
+    size_t cur_bytes, peak_bytes;        /* stored (payload + metadata) */
+    size_t cur_fp32_bytes, peak_fp32_bytes; /* what the same tensors take as fp32 */
+    size_t alive_bytes;                  /* fp32 buffers kept alive instead of copied */
+} saved_stats;
+
+saved_store *saved_store_create(const network *net, char *err, size_t errlen);
+void saved_store_free(saved_store *s);
+/* Binds x->sv for layer x->l (called by the network before each forward/backward). */
+void saved_bind(saved_store *s, layer_ctx *x);
+/* Drops everything layer i saved. */
+void saved_release_layer(saved_store *s, int i);
+void saved_release_all(saved_store *s);
+void saved_get_stats(const saved_store *s, saved_stats *st);
+void saved_reset_peak(saved_store *s);
+/* Starts a new iteration: changes the random stream of stochastic rounding and dropout. */
+void saved_next_iteration(saved_store *s, uint64_t iteration);
+
+/* ---- used by layers in forward (only when x->train) ---- */
+/* Saves batch x d floats at the layer's bits. alive=1 means data is a network buffer that
+ * the plan keeps alive until this layer's backward (l->keeps_input): at 32 bits it is
+ * referenced, not copied. Returns 0 or -1 (out of memory, message via saved_error). */
+int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive);
+/* Saves the 1-bit gradient mask of a masked activation from its output y (batch x d). */
+int sv_save_mask(layer_ctx *x, int slot, const float *y, size_t d, activation a);
+/* Saves batch x d small integer codes of `width` bits (1..8). */
+int sv_save_codes(layer_ctx *x, int slot, const uint8_t *codes, size_t d, int width);
+/* Dropout: stores only a seed; apply() zeroes with probability p and scales the rest by
+ * 1/(1-p), the same way in forward and backward. */
+int sv_dropout_begin(layer_ctx *x, int slot, size_t d, float p);
+void sv_dropout_apply(layer_ctx *x, int slot, int sample, float *v);
+
+/* ---- used by layers in backward ---- */
+/* Pointer to sample `sample`'s d floats: into the kept buffer, or restored into scratch. */
+const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch);
+/* delta[j] *= mask ? g1 : g0 for sample `sample`. */
+void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, float g0);
+/* The codes of one sample (d bytes), into scratch when needed. */
+const uint8_t *sv_codes(layer_ctx *x, int slot, int sample, uint8_t *scratch);
+
+const char *saved_error(const saved_store *s);
+
+#endif

@@ -1,0 +1,391 @@
+/* Differential tests against Debian's libdarknet (pjreddie's code) through build/oracle/dn_oracle:
+ * the same cfg (stock cfgs from /usr/share/darknet/cfg at small sizes), the same random
+ * weights file and the same input give the same per-layer outputs (relative error <= 1e-4,
+ * relative to the layer's largest value); for the classifier cfgs one full training step with
+ * truth gives the same outputs, deltas, cost and weights after the SGD update. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/testutil.h"
+#include "network.h"
+
+#define ORACLE "build/oracle/dn_oracle"
+#define TOL 1e-4
+
+typedef struct {
+    const char *stock;
+    int size;
+    int train;
+    int zero_dropout;
+} diff_case;
+
+static void sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    if (rc != 0) fail_msg("command failed (%d): %s", rc, cmd);
+}
+
+static float *read_f32(const char *path, int *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    int32_t cnt = 0;
+    if (fread(&cnt, 4, 1, f) != 1 || cnt < 0) { fclose(f); return NULL; }
+    float *x = malloc(sizeof(float) * (size_t)(cnt + 1));
+    if (fread(x, 4, (size_t)cnt, f) != (size_t)cnt) { fclose(f); free(x); return NULL; }
+    fclose(f);
+    *n = cnt;
+    return x;
+}
+
+/* Rewrites every `probability=` line (dropout) to 0 so both sides train deterministically. */
+static void zero_dropout(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char buf[1 << 20], out[1 << 20];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    size_t k = 0;
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        const char *w = strncmp(line, "probability", 11) == 0 ? "probability=0" : line;
+        k += (size_t)snprintf(out + k, sizeof(out) - k, "%s\n", w);
+    }
+    f = fopen(path, "wb");
+    fwrite(out, 1, k, f);
+    fclose(f);
+}
+
+typedef struct {
+    int n;
+    float **out, **delta;
+    size_t *nout, *ndelta;
+} capture;
+
+static void cap_fwd(void *ud, const layer *l, const float *out, size_t n)
+{
+    capture *c = ud;
+    free(c->out[l->index]);
+    c->out[l->index] = malloc(n * sizeof(float));
+    memcpy(c->out[l->index], out, n * sizeof(float));
+    c->nout[l->index] = n;
+}
+
+static void cap_bwd(void *ud, const layer *l, const float *d, size_t n)
+{
+    capture *c = ud;
+    if (!d) return;
+    free(c->delta[l->index]);
+    c->delta[l->index] = malloc(n * sizeof(float));
+    memcpy(c->delta[l->index], d, n * sizeof(float));
+    c->ndelta[l->index] = n;
+}
+
+static void cap_init(capture *c, network *net)
+{
+    c->n = net->n;
+    c->out = calloc((size_t)net->n, sizeof(float *));
+    c->delta = calloc((size_t)net->n, sizeof(float *));
+    c->nout = calloc((size_t)net->n, sizeof(size_t));
+    c->ndelta = calloc((size_t)net->n, sizeof(size_t));
+    net->hook = cap_fwd;
+    net->bhook = cap_bwd;
+    net->hook_ud = c;
+}
+
+static void cap_free(capture *c)
+{
+    for (int i = 0; i < c->n; ++i) { free(c->out[i]); free(c->delta[i]); }
+    free(c->out); free(c->delta); free(c->nout); free(c->ndelta);
+}
+
+/* The highest layer whose activation took the other branch of its kink (leaky, relu...) on
+ * at least one value: float rounding differs between OpenBLAS and Darknet's naive gemm, so a
+ * pre-activation within ~1e-6 of 0 can land on either side, and the gradient there (1 vs 0.1)
+ * then differs legitimately for that layer and, through batch-norm sums, for every layer
+ * below it. Flips on values that are not tiny are a real bug and fail the test. */
+static int last_kink_flip(network *net, float **ours, const char *dir)
+{
+    char path[1024];
+    int last = -1;
+    for (int i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        if (!activation_is_masked(l->act, NULL, NULL) || l->type == LT_ACTIVE) continue;
+        snprintf(path, sizeof(path), "%s/out_%d.f32", dir, i);
+        int n = 0;
+        float *ref = read_f32(path, &n);
+        if (!ref || !ours[i]) { free(ref); continue; }
+        double mx = 0;
+        for (int k = 0; k < n; ++k) if (fabs(ref[k]) > mx) mx = fabs(ref[k]);
+        for (int k = 0; k < n; ++k)
+            if ((ours[i][k] > 0) != (ref[k] > 0)) {
+                if (fabs(ref[k]) > 1e-5 * mx || fabs(ours[i][k]) > 1e-5 * mx)
+                    fail_msg("layer %d: activation branch differs at a value that is not tiny "
+                             "(ours %g, oracle %g)", i, ours[i][k], ref[k]);
+                last = i;
+            }
+        free(ref);
+    }
+    if (last >= 0)
+        fprintf(stderr, "note: a pre-activation within rounding of 0 took the other branch at "
+                "layer %d; deltas of layers <= %d are not compared\n", last, last);
+    return last;
+}
+
+/* Compares our buffers with the oracle's files <dir>/<prefix>_<i>.f32 for layers > from. */
+static void compare_layers_from(network *net, float **ours, size_t *nours, const char *dir,
+                                const char *prefix, int from)
+{
+    char path[512];
+    int compared = 0, bad = 0;
+    for (int i = from + 1; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        if (l->type == LT_YOLO || l->type == LT_REGION || l->type == LT_DROPOUT) continue;
+        if (strcmp(prefix, "delta") == 0 && (l->type == LT_ROUTE || i == 0)) continue;
+        snprintf(path, sizeof(path), "%s/%s_%d.f32", dir, prefix, i);
+        int n = 0;
+        float *ref = read_f32(path, &n);
+        if (!ref) continue; /* the oracle writes no delta for layers without one */
+        if (!ours[i]) fail_msg("layer %d (%s): no %s captured", i, l->ops->name, prefix);
+        if ((size_t)n != nours[i])
+            fail_msg("layer %d (%s): %s size %zu, oracle %d", i, l->ops->name, prefix, nours[i], n);
+        double e = tu_rel_err(ours[i], ref, (size_t)n, 1e-6);
+        if (getenv("DIFF_DUMP")) { /* debugging aid: our buffers next to the oracle's */
+            char dp[600];
+            snprintf(dp, sizeof(dp), "%s/ours_%s_%d.f32", dir, prefix, i);
+            FILE *df = fopen(dp, "wb");
+            int32_t cnt = n;
+            fwrite(&cnt, 4, 1, df);
+            fwrite(ours[i], 4, (size_t)n, df);
+            fclose(df);
+        }
+        if (!(e <= TOL)) {
+            int shown = 0;
+            for (int k = 0; k < n && shown < 3; ++k)
+                if (fabs(ours[i][k] - ref[k]) > TOL * 10) {
+                    fprintf(stderr, "  [%d] ours %.7g oracle %.7g\n", k, ours[i][k], ref[k]);
+                    shown++;
+                }
+        }
+        if (!(e <= TOL)) {
+            fprintf(stderr, "layer %d (%s) %s: relative error %.3g > %g\n", i, l->ops->name, prefix, e, TOL);
+            bad++;
+        }
+        compared++;
+        free(ref);
+    }
+    assert_true(compared > 0);
+    if (bad) fail_msg("%d of %d layers differ (%s)", bad, compared, prefix);
+}
+
+static void compare_layers(network *net, float **ours, size_t *nours, const char *dir,
+                           const char *prefix)
+{
+    compare_layers_from(net, ours, nours, dir, prefix, -1);
+}
+
+static void prepare_case(const diff_case *dc, char *dir, size_t dn)
+{
+    const char *base = strrchr(dc->stock, '/') + 1;
+    snprintf(dir, dn, "%s/%s", tu_tmpdir(), base);
+    sh("mkdir -p %s", dir);
+    sh(ORACLE " cfgset %s %s/net.cfg width=%d height=%d batch=2 subdivisions=1 burn_in=0 > /dev/null",
+       dc->stock, dir, dc->size, dc->size);
+    if (dc->zero_dropout) {
+        char p[600];
+        snprintf(p, sizeof(p), "%s/net.cfg", dir);
+        zero_dropout(p);
+    }
+    sh(ORACLE " randweights %s/net.cfg 7 %s/w.weights > /dev/null 2>&1", dir, dir);
+    sh(ORACLE " randinput %d 11 %s/in.f32 > /dev/null", 2 * dc->size * dc->size * 3, dir);
+}
+
+static network *load_ours(const char *dir)
+{
+    char cfg[600], w[600], err[1024];
+    snprintf(cfg, sizeof(cfg), "%s/net.cfg", dir);
+    snprintf(w, sizeof(w), "%s/w.weights", dir);
+    network *net = parse_network_cfg_ex(cfg, 0, err, sizeof(err));
+    if (!net) fail_msg("%s", err);
+    if (load_weights_ex(net, w, 0, net->n, err, sizeof(err))) fail_msg("%s", err);
+    return net;
+}
+
+static void check_forward(const diff_case *dc)
+{
+    char dir[512], path[600];
+    prepare_case(dc, dir, sizeof(dir));
+    sh(ORACLE " forward %s/net.cfg %s/w.weights %s/in.f32 %s/fwd > /dev/null 2>&1", dir, dir, dir, dir);
+    network *net = load_ours(dir);
+    snprintf(path, sizeof(path), "%s/in.f32", dir);
+    int n = 0;
+    float *in = read_f32(path, &n);
+    assert_int_equal(n, net->batch * net->inputs);
+    capture c;
+    cap_init(&c, net);
+    snprintf(path, sizeof(path), "%s/fwd", dir);
+    assert_int_equal(network_forward(net, in, 0), 0);
+    compare_layers(net, c.out, c.nout, path, "out");
+    cap_free(&c);
+    free(in);
+    free_network(net);
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) fail_msg("cannot read %s", path);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc(*n + 1);
+    assert_int_equal(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
+/* Per weights-file array: layers above the last kink flip must match (1e-4 of the array's
+ * largest value); at or below it the update (after - before) must point the same way
+ * (cosine >= 0.99), since the gradients there legitimately differ a little. */
+static void compare_updates(network *net, const float *before, const float *ours, const float *ref,
+                            int flip)
+{
+    size_t off = 0;
+    int bad = 0;
+    for (int i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        for (int k = 0; k < l->nwf; ++k) {
+            size_t n = l->wf[k].n;
+            const float *b = before + off, *o = ours + off, *r = ref + off;
+            off += n;
+            if (i > flip) {
+                double e = tu_rel_err(o, r, n, 1e-6);
+                if (!(e <= TOL)) {
+                    fprintf(stderr, "layer %d array %d: weights after the step differ by %.3g\n", i, k, e);
+                    bad++;
+                }
+                continue;
+            }
+            double dot = 0, no = 0, nr = 0;
+            for (size_t j = 0; j < n; ++j) {
+                double uo = (double)o[j] - b[j], ur = (double)r[j] - b[j];
+                dot += uo * ur; no += uo * uo; nr += ur * ur;
+            }
+            if (nr == 0 && no == 0) continue;
+            double cosine = dot / (sqrt(no * nr) + 1e-300);
+            if (!(cosine >= 0.99)) {
+                fprintf(stderr, "layer %d array %d: update direction differs (cosine %.4f)\n", i, k, cosine);
+                bad++;
+            }
+        }
+    }
+    if (bad) fail_msg("%d weight arrays differ after one SGD step", bad);
+}
+
+static double read_cost(const char *dir, const char *key)
+{
+    char path[600], k[64];
+    snprintf(path, sizeof(path), "%s/trn/cost.txt", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    double v = NAN, x;
+    while (fscanf(f, "%63s %lf", k, &x) == 2)
+        if (!strcmp(k, key)) v = x;
+    fclose(f);
+    return v;
+}
+
+static void check_train(const diff_case *dc)
+{
+    char dir[512], path[600], err[1024];
+    prepare_case(dc, dir, sizeof(dir));
+    network *net = load_ours(dir);
+    int classes = net->outputs;
+    sh(ORACLE " onehot 2 %d 13 %s/truth.f32 > /dev/null", classes, dir);
+    sh(ORACLE " train %s/net.cfg %s/w.weights %s/in.f32 %s/truth.f32 %s/trn > /dev/null 2>&1", dir, dir,
+       dir, dir, dir);
+    int n = 0;
+    snprintf(path, sizeof(path), "%s/in.f32", dir);
+    float *in = read_f32(path, &n);
+    memcpy(net->input, in, sizeof(float) * (size_t)n);
+    snprintf(path, sizeof(path), "%s/truth.f32", dir);
+    float *truth = read_f32(path, &n);
+    assert_int_equal(n, net->batch * net->truths);
+    memcpy(net->truth, truth, sizeof(float) * (size_t)n);
+    capture c;
+    cap_init(&c, net);
+    float cost = 0;
+    assert_int_equal(network_train_datum(net, &cost, err, sizeof(err)), 0);
+    snprintf(path, sizeof(path), "%s/trn", dir);
+    compare_layers(net, c.out, c.nout, path, "out");
+    int flip = last_kink_flip(net, c.out, path);
+    compare_layers_from(net, c.delta, c.ndelta, path, "delta", flip);
+    double ref_cost = read_cost(dir, "cost");
+    assert_true(fabs(cost - ref_cost) <= TOL * fabs(ref_cost) + 1e-6);
+    /* weights after the update, every array of the file */
+    snprintf(path, sizeof(path), "%s/ours.weights", dir);
+    assert_int_equal(save_weights_ex(net, path, -1, err, sizeof(err)), 0);
+    size_t no = 0, nr = 0, nb = 0;
+    char *ours = slurp(path, &no);
+    snprintf(path, sizeof(path), "%s/trn/after.weights", dir);
+    char *ref = slurp(path, &nr);
+    snprintf(path, sizeof(path), "%s/w.weights", dir);
+    char *before = slurp(path, &nb);
+    assert_int_equal(no, nr);
+    assert_int_equal(no, nb);
+    assert_memory_equal(ours, ref, 20); /* version and seen */
+    compare_updates(net, (float *)(before + 20), (float *)(ours + 20), (float *)(ref + 20), flip);
+    free(ours); free(ref); free(in); free(truth);
+    cap_free(&c);
+    free_network(net);
+}
+
+static const diff_case cifar = {"/usr/share/darknet/cfg/cifar.cfg", 28, 1, 1};
+static const diff_case darknet19 = {"/usr/share/darknet/cfg/darknet19.cfg", 64, 1, 0};
+static const diff_case resnet18 = {"/usr/share/darknet/cfg/resnet18.cfg", 64, 1, 0};
+static const diff_case yolov3_tiny = {"/usr/share/darknet/cfg/yolov3-tiny.cfg", 96, 0, 0};
+
+static void fwd_cifar(void **s) { (void)s; check_forward(&cifar); }
+static void fwd_darknet19(void **s) { (void)s; check_forward(&darknet19); }
+static void fwd_resnet18(void **s) { (void)s; check_forward(&resnet18); }
+static void fwd_yolov3_tiny(void **s) { (void)s; check_forward(&yolov3_tiny); }
+static void train_cifar(void **s) { (void)s; check_train(&cifar); }
+static void train_darknet19(void **s) { (void)s; check_train(&darknet19); }
+static void train_resnet18(void **s) { (void)s; check_train(&resnet18); }
+
+static void env_case(void **s)
+{
+    (void)s;
+    diff_case dc = {getenv("DIFF_CFG"), atoi(getenv("DIFF_SIZE") ? getenv("DIFF_SIZE") : "32"), 1, 0};
+    check_forward(&dc);
+    check_train(&dc);
+}
+
+int main(void)
+{
+    darknet_set_seed(1);
+    if (getenv("DIFF_CFG")) { /* debugging aid: DIFF_CFG=x.cfg DIFF_SIZE=n */
+        const struct CMUnitTest one[] = {cmocka_unit_test(env_case)};
+        return cmocka_run_group_tests(one, NULL, NULL);
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(fwd_cifar),       cmocka_unit_test(fwd_darknet19),
+        cmocka_unit_test(fwd_resnet18),    cmocka_unit_test(fwd_yolov3_tiny),
+        cmocka_unit_test(train_cifar),     cmocka_unit_test(train_darknet19),
+        cmocka_unit_test(train_resnet18),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
