@@ -32,6 +32,7 @@ else
   CFLAGS  += -O3 -g
   ifeq ($(NATIVE),1)
     CFLAGS += -march=native
+    VARIANT := $(VARIANT)-native
   else
     CFLAGS += -march=x86-64-v3
   endif
@@ -59,8 +60,20 @@ ifeq ($(OPENCV),1)
   VARIANT := $(VARIANT)-cv
 endif
 
+# Every variant builds into its own folder, so switching flags never mixes objects and two
+# variants can be built side by side. The top-level ./darknet, libdarknet.a and libactnn.a
+# are copies of the variant last built with `make` (what a Darknet user expects after
+# `make GPU=1 CUDNN=1`). Tests and tools of the default variant live in build/tests and
+# build/bin; those of other variants in build/<variant>/tests and build/<variant>/bin.
 OBJ := build/$(VARIANT)
-BIN := darknet
+ifeq ($(VARIANT),cpu)
+  TDIR := build
+else
+  TDIR := $(OBJ)
+endif
+LIBD := $(OBJ)/libdarknet.a
+LIBA := $(OBJ)/libactnn.a
+VBIN := $(OBJ)/darknet
 
 PLUGIN_SRC := $(wildcard actnn_plugin/src/*.c)
 CORE_SRC   := $(wildcard src/*.c) $(wildcard src/layers/*.c)
@@ -77,32 +90,40 @@ PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(OBJ)/%.o) $(filter actnn_plugin/%,$(CU_SRC:%.cu
 CORE_OBJ   := $(CORE_SRC:%.c=$(OBJ)/%.o) $(filter src/%,$(CU_SRC:%.cu=$(OBJ)/%.cu.o))
 CLI_OBJ    := $(CLI_SRC:%.c=$(OBJ)/%.o)
 TEST_LIBO  := $(TEST_LIB:%.c=$(OBJ)/%.o)
-TESTS      := $(TEST_SRC:tests/%.c=build/tests/%)
-TOOLS      := $(TOOL_SRC:scripts/%.c=build/bin/%)
+TESTS      := $(TEST_SRC:tests/%.c=$(TDIR)/tests/%)
+TOOLS      := $(TOOL_SRC:scripts/%.c=$(TDIR)/bin/%)
 STAMP      := build/.variant-$(VARIANT)
 
 .PHONY: all clean test tests tools demo fuzz
-.SECONDARY:
-all: $(BIN) libdarknet.a libactnn.a tools
 
-# Relink top-level outputs when the variant changes.
+all: darknet libdarknet.a libactnn.a tools
+
+# Recopy the top-level outputs when the variant changes.
 $(STAMP):
 	@mkdir -p build && rm -f build/.variant-* && touch $@
 
-libactnn.a: $(PLUGIN_OBJ) $(STAMP)
+$(LIBA): $(PLUGIN_OBJ)
 	@rm -f $@ && ar rcs $@ $(PLUGIN_OBJ)
 
-libdarknet.a: $(CORE_OBJ) $(PLUGIN_OBJ) $(STAMP)
+$(LIBD): $(CORE_OBJ) $(PLUGIN_OBJ)
 	@rm -f $@ && ar rcs $@ $(CORE_OBJ) $(PLUGIN_OBJ)
 
-$(BIN): $(CLI_OBJ) libdarknet.a
+$(VBIN): $(CLI_OBJ) $(LIBD)
 	@echo "  LD    $@"
-	@$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) libdarknet.a $(LDLIBS)
+	@$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIBD) $(LDLIBS)
+
+darknet: $(VBIN) $(STAMP)
+	@cp -f $(VBIN) $@
+libdarknet.a: $(LIBD) $(STAMP)
+	@cp -f $(LIBD) $@
+libactnn.a: $(LIBA) $(STAMP)
+	@cp -f $(LIBA) $@
 
 tools: $(TOOLS)
-build/bin/%: scripts/%.c libdarknet.a
+$(TDIR)/bin/%: scripts/%.c $(LIBD)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< libdarknet.a $(LDLIBS)
+	@echo "  TOOL  $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(LIBD) $(LDLIBS)
 
 $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -116,10 +137,11 @@ $(OBJ)/%.cu.o: %.cu
 
 # Tests: each tests/test_*.c is one cmocka program; tests/*.sh are shell tests.
 # The oracle tools under tests/oracle link Debian's libdarknet (never our objects).
-tests: $(TESTS) oracle
-build/tests/%: tests/%.c $(TEST_LIBO) libdarknet.a
+tests: $(TEST_LIBO) $(TESTS) oracle
+$(TDIR)/tests/%: tests/%.c $(TEST_LIBO) $(LIBD)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests -o $@ $< $(TEST_LIBO) libdarknet.a $(LDLIBS) -lcmocka
+	@echo "  TEST  $@"
+	@$(CC) $(CFLAGS) -Itests -o $@ $< $(TEST_LIBO) $(LIBD) $(LDLIBS) -lcmocka
 
 ORACLE_SRC := $(wildcard tests/oracle/*.c)
 ORACLE_BIN := $(ORACLE_SRC:tests/oracle/%.c=build/oracle/%)
@@ -132,8 +154,9 @@ build/oracle/%: tests/oracle/%.c
 	    -L/usr/lib/darknet -ldarknet -Wl,-rpath,/usr/lib/darknet -lm -lpthread; \
 	else echo "oracle: /usr/lib/darknet missing (run scripts/setup.sh)"; exit 1; fi
 
+# Shell tests find the variant's binaries through DARKNET and DN_TOOLS.
 test: all tests
-	@tests/run_all.sh $(TESTS)
+	@DARKNET=$(abspath $(VBIN)) DN_TOOLS=$(abspath $(TDIR)/bin) DN_VARIANT=$(VARIANT) tests/run_all.sh $(TESTS)
 
 demo: all
 	@scripts/demo.sh
