@@ -2,7 +2,8 @@
 #   make                 CPU build: ./darknet, libdarknet.a, libactnn.a (OpenBLAS + OpenMP)
 #   make DEBUG=1         -O0 -g
 #   make SANITIZE=1      ASan + UBSan (objects in their own folder)
-#   make GPU=1 CUDNN=1   CUDA (sm_90 + PTX) and cuDNN
+#   make GPU=1 CUDNN=1   CUDA (sm_90 + PTX) and cuDNN (docs/gpu.md)
+#   make gpu-tests GPU=1 CUDNN=1   the GPU test program, run on a device by scripts/gpu_check.sh
 #   make OPENCV=1        accepted for Darknet compatibility (images always load through stb)
 #   make test            build and run every test (cmocka programs and shell tests)
 #   make demo            the main job: shapes data, yolov3-tiny fp32 vs 2-bit memory lines
@@ -42,12 +43,22 @@ ifeq ($(SANITIZE),1)
   LDLIBS  += -fsanitize=address,undefined
   VARIANT := $(VARIANT)-san
 endif
+# CUDA_EXTRA_INC / CUDA_EXTRA_LIB: more header and library folders, for toolkits split
+# over several folders (pip wheels under site-packages; scripts/gpu_check.sh sets them).
+CUDA_EXTRA_INC ?=
+CUDA_EXTRA_LIB ?=
 ifeq ($(GPU),1)
-  CFLAGS  += -DGPU -I$(CUDA_PATH)/include
-  LDLIBS  += -L$(CUDA_PATH)/lib64 -Wl,-rpath,$(CUDA_PATH)/lib64 -lcudart -lcublas -lcurand
+  CFLAGS  += -DGPU -I$(CUDA_PATH)/include $(addprefix -I,$(CUDA_EXTRA_INC))
+  # -lstdc++: nvcc's host objects are C++ (exception personality, static guards).
+  # No -lcurand: nothing draws random numbers on the GPU through cuRAND.
+  LDLIBS  += -L$(CUDA_PATH)/lib64 -Wl,-rpath,$(CUDA_PATH)/lib64 \
+             $(foreach d,$(CUDA_EXTRA_LIB),-L$(d) -Wl,-rpath,$(d)) -lcudart -lcublas -lstdc++
   VARIANT := $(VARIANT)-gpu
-  NVFLAGS := $(ARCH) -O3 -std=c++17 --fmad=false -Xcompiler "-Wall -Wextra -Werror -fPIC" \
-             -Iinclude -Isrc -Iactnn_plugin/include -DGPU
+  # -Werror all-warnings: nvcc's own warnings fail the build too, like -Werror for gcc.
+  # -ffp-contract=off: host code in .cu files never fuses a*b+c, like the C code (C11).
+  NVFLAGS := $(ARCH) -O3 -std=c++17 --fmad=false -Werror all-warnings \
+             -Xcompiler "-Wall -Wextra -Werror -fPIC -ffp-contract=off" \
+             -Iinclude -Isrc -Iactnn_plugin/include -DGPU $(addprefix -I,$(CUDA_EXTRA_INC))
   ifeq ($(CUDNN),1)
     CFLAGS  += -DCUDNN
     NVFLAGS += -DCUDNN
@@ -86,8 +97,9 @@ ifeq ($(GPU),1)
   CU_SRC   := $(wildcard src/cuda/*.cu) $(wildcard actnn_plugin/src/*.cu)
 endif
 
-PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(OBJ)/%.o) $(filter actnn_plugin/%,$(CU_SRC:%.cu=$(OBJ)/%.cu.o))
-CORE_OBJ   := $(CORE_SRC:%.c=$(OBJ)/%.o) $(filter src/%,$(CU_SRC:%.cu=$(OBJ)/%.cu.o))
+# Filter the .cu sources before prefixing $(OBJ)/, so the folder patterns match.
+PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(OBJ)/%.o) $(patsubst %.cu,$(OBJ)/%.cu.o,$(filter actnn_plugin/%,$(CU_SRC)))
+CORE_OBJ   := $(CORE_SRC:%.c=$(OBJ)/%.o) $(patsubst %.cu,$(OBJ)/%.cu.o,$(filter src/%,$(CU_SRC)))
 CLI_OBJ    := $(CLI_SRC:%.c=$(OBJ)/%.o)
 TEST_LIBO  := $(TEST_LIB:%.c=$(OBJ)/%.o)
 TESTS      := $(TEST_SRC:tests/%.c=$(TDIR)/tests/%)
@@ -133,7 +145,7 @@ $(OBJ)/%.o: %.c
 $(OBJ)/%.cu.o: %.cu
 	@mkdir -p $(dir $@)
 	@echo "  NVCC  $<"
-	@$(NVCC) $(NVFLAGS) -c $< -o $@
+	@$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
 
 # Tests: each tests/test_*.c is one cmocka program; tests/*.sh are shell tests.
 # The oracle tools under tests/oracle link Debian's libdarknet (never our objects).
@@ -157,6 +169,30 @@ build/oracle/%: tests/oracle/%.c
 # Shell tests find the variant's binaries through DARKNET and DN_TOOLS.
 test: all tests
 	@DARKNET=$(abspath $(VBIN)) DN_TOOLS=$(abspath $(TDIR)/bin) DN_VARIANT=$(VARIANT) tests/run_all.sh $(TESTS)
+
+# GPU test program (tests/gpu/test_gpu.c): each kernel against the CPU path, actnn bytes
+# identical to the CPU's, and the quantizer benchmark. Built only in GPU variants; run on
+# a device by scripts/gpu_check.sh.
+.PHONY: gpu-tests
+ifeq ($(GPU),1)
+gpu-tests: $(OBJ)/tests/gpu/test_gpu $(OBJ)/tests/gpu/mirror_host
+# The GPU per-value code (activations, batch norm) compiled for the host and checked
+# against activations.c and bn_ops.c; runs without a GPU.
+MIRROR_OBJ := $(OBJ)/src/activations.o $(OBJ)/src/bn_ops.o
+$(OBJ)/tests/gpu/mirror_host: tests/gpu/mirror_host.cu src/cuda/activations.cu src/cuda/bn_math.h $(MIRROR_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  NVCC  $@"
+	@$(NVCC) $(NVFLAGS) -c $< -o $@.o
+	@$(CC) $(CFLAGS) -o $@ $@.o $(MIRROR_OBJ) $(LDLIBS)
+GPU_TEST_SRC := $(wildcard tests/gpu/*.c)
+$(OBJ)/tests/gpu/test_gpu: $(GPU_TEST_SRC) $(wildcard tests/gpu/*.h) $(LIBD)
+	@mkdir -p $(dir $@)
+	@echo "  TEST  $@"
+	@$(CC) $(CFLAGS) -Itests -o $@ $(GPU_TEST_SRC) $(LIBD) $(LDLIBS)
+else
+gpu-tests:
+	@echo "gpu-tests: build with make gpu-tests GPU=1 CUDNN=1"; exit 1
+endif
 
 demo: all
 	@scripts/demo.sh

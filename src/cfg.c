@@ -75,14 +75,27 @@ static int add_kv(cfg_section *s, const char *key, size_t kn, const char *val, s
     return 0;
 }
 
+/* A bad line as it goes into a message: at most 60 characters, bytes that are not printable
+ * ASCII shown as '?' (a binary file given as cfg must not send control codes to the
+ * terminal). */
+static const char *quote_line(const char *buf, char *out, size_t cap)
+{
+    size_t n = 0, lim = cap - 4 < 60 ? cap - 4 : 60;
+    for (; buf[n] && n < lim; ++n) out[n] = (buf[n] >= 32 && buf[n] < 127) ? buf[n] : '?';
+    strcpy(out + n, buf[n] ? "..." : "");
+    return out;
+}
+
 static int parse_line(cfg_file *f, char *buf, size_t k, int line, const char *name, char *err,
                       size_t errlen)
 {
+    char q[64];
     if (k == 0 || buf[0] == '#' || buf[0] == ';') return 0;
     if (buf[0] == '[') {
         char *close = memchr(buf, ']', k);
         if (!close || (size_t)(close - buf) != k - 1 || k < 3) {
-            snprintf(err, errlen, "%s:%d: bad section header '%s' (expected [name])", name, line, buf);
+            snprintf(err, errlen, "%s:%d: bad section header '%s' (expected [name])", name, line,
+                     quote_line(buf, q, sizeof(q)));
             return -1;
         }
         if (!add_section(f, buf + 1, k - 2, line)) goto oom;
@@ -91,7 +104,7 @@ static int parse_line(cfg_file *f, char *buf, size_t k, int line, const char *na
     char *eq = memchr(buf, '=', k);
     if (!eq || eq == buf) {
         snprintf(err, errlen, "%s:%d: Config file error line %d: '%s' is not key=value", name, line,
-                 line, buf);
+                 line, quote_line(buf, q, sizeof(q)));
         return -1;
     }
     if (f->n == 0 && !add_section(f, "", 0, 0)) goto oom;

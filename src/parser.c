@@ -96,7 +96,8 @@ static int parse_actnn_bits(cfg_reader *r, int def)
 {
     cfg_kv *kv = cfg_find(r, "actnn_bits");
     if (!kv || r->failed) return def;
-    int v = cfg_int(r, "actnn_bits", def, 1, 32);
+    /* Wide range here so that every bad value gets the message listing the allowed set. */
+    int v = cfg_int(r, "actnn_bits", def, -(1 << 30), 1 << 30);
     for (size_t i = 0; i < sizeof(actnn_allowed_bits) / sizeof(int); ++i)
         if (v == actnn_allowed_bits[i] && !r->failed) return v;
     cfg_fail(r, "actnn_bits", "allowed values: 1, 2, 4, 8, 16, 32");
@@ -110,7 +111,9 @@ static void parse_actnn(network *net, cfg_reader *r)
     net->actnn_bits = parse_actnn_bits(r, on ? 2 : 32);
     net->actnn = on || (has_bits && net->actnn_bits < 32);
     int g = cfg_int(r, "actnn_group", 256, 1, 1 << 20);
-    if (!r->failed && (g < 32 || g % 32)) cfg_fail(r, "actnn_group", "must be a multiple of 32 (>= 32)");
+    /* actnn_plugin accepts groups of 32..65536 values in steps of 32. */
+    if (!r->failed && (g < 32 || g > 65536 || g % 32))
+        cfg_fail(r, "actnn_group", "must be a multiple of 32 in [32, 65536]");
     net->actnn_group = g;
     net->actnn_auto = cfg_int(r, "actnn_auto", 0, 0, 1);
     net->actnn_auto_interval = cfg_int(r, "actnn_auto_interval", 10, 1, 1 << 30);

@@ -1,24 +1,32 @@
-/* Saved-activation store. This version keeps exact data only: fp32 buffers kept alive or
- * copied, masks and codes one byte per value, dropout as a seed. */
+/* Saved-activation store on top of actnn_plugin. The network owns one actnn context; every
+ * layer slot holds one plugin handle (quantized tensor, 1-bit mask, small codes or a
+ * dropout seed), except an exact save of a buffer the plan keeps alive, which is only a
+ * pointer (DESIGN.md: "at b=32 a layer keeps the fp32 tensor alive instead of copying").
+ *
+ * Byte accounting uses the plugin's size functions, which equal what the plugin holds
+ * (payload + metadata), so the `memory:` line reports real bytes, not estimates. */
 #include "saved.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "actnn.h"
 #include "network.h"
 
-typedef enum { SK_NONE, SK_ALIVE, SK_F32, SK_MASK, SK_CODES, SK_DROPOUT } sv_kind;
+typedef enum { SK_NONE, SK_ALIVE, SK_TENSOR, SK_MASK, SK_CODES, SK_DROPOUT } sv_kind;
 
 typedef struct {
     sv_kind kind;
-    int batch;
     size_t d;
+    int bits;       /* tensors: bits; codes: width */
+    int keep;       /* saved with alive=1: kept, not copied, at 32 bits */
     const float *alive;
-    void *mem;
+    actnn_tensor *t;
+    actnn_mask *m;
+    actnn_codes *c;
+    actnn_dropout *dr;
     size_t bytes, fp32_bytes;
-    float p;
-    uint64_t key;
 } sv_entry;
 
 struct saved_state {
@@ -31,7 +39,9 @@ struct saved_store {
     int n;
     saved_state *st;
     saved_stats stats;
-    uint64_t seed, iter;
+    actnn_ctx *ctx;
+    size_t group;   /* the context's group size */
+    uint64_t iter;
     char err[256];
 };
 
@@ -39,13 +49,20 @@ saved_store *saved_store_create(const network *net, char *err, size_t errlen)
 {
     saved_store *s = calloc(1, sizeof(*s));
     if (s) s->st = calloc((size_t)net->n + 1, sizeof(saved_state));
-    if (!s || !s->st) {
+    actnn_config cfg;
+    actnn_config_init(&cfg);
+    /* Group size only matters when some layer quantizes; the parser checked it then. */
+    if (net->actnn_group >= 32 && net->actnn_group % 32 == 0) cfg.group_size = (size_t)net->actnn_group;
+    cfg.seed = net->seed;
+    int rc = s && s->st ? actnn_ctx_create(&cfg, &s->ctx) : ACTNN_E_NOMEM;
+    if (rc != ACTNN_OK) {
+        if (s) free(s->st);
         free(s);
-        snprintf(err, errlen, "out of memory creating the saved-activation store");
+        snprintf(err, errlen, "creating the saved-activation store: %s", actnn_strerror(rc));
         return NULL;
     }
     s->n = net->n;
-    s->seed = net->seed;
+    s->group = cfg.group_size;
     for (int i = 0; i < net->n; ++i) {
         s->st[i].store = s;
         s->st[i].layer = i;
@@ -59,7 +76,10 @@ static void drop(saved_store *s, sv_entry *e)
     s->stats.cur_bytes -= e->bytes;
     s->stats.cur_fp32_bytes -= e->fp32_bytes;
     if (e->kind == SK_ALIVE) s->stats.alive_bytes -= e->fp32_bytes;
-    free(e->mem);
+    actnn_tensor_free(s->ctx, e->t);
+    if (e->m) actnn_mask_free(s->ctx, e->m);
+    if (e->c) actnn_codes_free(s->ctx, e->c);
+    if (e->dr) actnn_dropout_free(s->ctx, e->dr);
     memset(e, 0, sizeof(*e));
 }
 
@@ -79,6 +99,7 @@ void saved_store_free(saved_store *s)
 {
     if (!s) return;
     saved_release_all(s);
+    actnn_ctx_free(s->ctx);
     free(s->st);
     free(s);
 }
@@ -91,120 +112,241 @@ void saved_reset_peak(saved_store *s)
 {
     s->stats.peak_bytes = s->stats.cur_bytes;
     s->stats.peak_fp32_bytes = s->stats.cur_fp32_bytes;
+    actnn_reset_peak(s->ctx);
 }
 
 void saved_next_iteration(saved_store *s, uint64_t iteration) { s->iter = iteration; }
 
+void saved_set_seed(saved_store *s, uint64_t seed) { actnn_set_seed(s->ctx, seed); }
+
 const char *saved_error(const saved_store *s) { return s->err; }
 
-/* Accounts a new entry; returns its memory (NULL with an error message when bytes can't be
- * allocated). */
-static sv_entry *begin(layer_ctx *x, int slot, sv_kind kind, size_t d, size_t bytes, size_t fp32)
+int saved_plugin_stats(const saved_store *s, size_t *payload, size_t *meta)
+{
+    actnn_stats st;
+    if (actnn_get_stats(s->ctx, &st) != ACTNN_OK) return -1;
+    *payload = st.payload_bytes;
+    *meta = st.meta_bytes;
+    return 0;
+}
+
+/* Noise key of one saved tensor: distinct for every (iteration, layer, slot), so each
+ * forward draws fresh rounding noise and the same seed replays the same bytes. */
+static uint64_t tensor_id(const layer_ctx *x, int slot)
+{
+    return (x->sv->store->iter << 24) ^ ((uint64_t)x->l->index << 4) ^ (uint64_t)slot;
+}
+
+static int fail(layer_ctx *x, const char *what, int rc)
+{
+    saved_store *s = x->sv->store;
+    snprintf(s->err, sizeof(s->err), "saving %s of layer %d: %s", what, x->l->index,
+             actnn_strerror(rc));
+    return -1;
+}
+
+/* Drops what the slot held and accounts the new entry. */
+static sv_entry *begin(layer_ctx *x, int slot, sv_kind kind, size_t d, size_t bytes)
 {
     saved_store *s = x->sv->store;
     sv_entry *e = &x->sv->e[slot];
     drop(s, e);
-    if (bytes) {
-        e->mem = malloc(bytes);
-        if (!e->mem) {
-            snprintf(s->err, sizeof(s->err),
-                     "out of memory saving %.1f MiB of activations for layer %d", bytes / 1048576.0,
-                     x->l->index);
-            return NULL;
-        }
-    }
     e->kind = kind;
-    e->batch = x->batch;
     e->d = d;
     e->bytes = bytes;
-    e->fp32_bytes = fp32;
-    s->stats.cur_bytes += bytes;
-    s->stats.cur_fp32_bytes += fp32;
-    if (s->stats.cur_bytes > s->stats.peak_bytes) s->stats.peak_bytes = s->stats.cur_bytes;
-    if (s->stats.cur_fp32_bytes > s->stats.peak_fp32_bytes)
-        s->stats.peak_fp32_bytes = s->stats.cur_fp32_bytes;
+    e->fp32_bytes = d * (size_t)x->batch * sizeof(float);
+    saved_stats *st = &s->stats;
+    st->cur_bytes += bytes;
+    st->cur_fp32_bytes += e->fp32_bytes;
+    if (st->cur_bytes > st->peak_bytes) st->peak_bytes = st->cur_bytes;
+    if (st->cur_fp32_bytes > st->peak_fp32_bytes) st->peak_fp32_bytes = st->cur_fp32_bytes;
     return e;
+}
+
+size_t saved_tensor_bytes(size_t n, size_t d, int bits, int alive, size_t group)
+{
+    size_t pay = 0, meta = 0;
+    if (alive && bits >= 32) return 0;
+    if (actnn_tensor_size(n, d, bits, group, &pay, &meta) != ACTNN_OK) return 0;
+    return pay + meta;
+}
+
+/* actnn_auto=1, per sample: bits between 1 and 8 averaging `bits`, chosen to minimise
+ * the variance term sum_n C_n / (2^b_n - 1)^2 with C_n = sum of squared group ranges
+ * (DESIGN.md "Mixed precision"); wide-range samples get more bits. The budget is met
+ * exactly (all weights 1), so the bytes equal those of a fixed-bits save. */
+static int auto_bits(saved_store *s, const float *data, size_t n, size_t d, int bits,
+                     uint8_t **out)
+{
+    double *cost = malloc(n * sizeof(double));
+    uint8_t *sb = malloc(n);
+    int rc = cost && sb ? ACTNN_OK : ACTNN_E_NOMEM;
+    for (size_t i = 0; rc == ACTNN_OK && i < n; ++i)
+        rc = actnn_range_stat(data + i * d, d, s->group, &cost[i]);
+    if (rc == ACTNN_OK) rc = actnn_alloc_bits(cost, NULL, n, (double)bits, sb);
+    free(cost);
+    if (rc != ACTNN_OK) {
+        free(sb);
+        sb = NULL;
+    }
+    *out = sb;
+    return rc;
 }
 
 int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive)
 {
-    size_t n = d * (size_t)x->batch;
-    if (alive && x->l->bits >= 32) {
-        sv_entry *e = begin(x, slot, SK_ALIVE, d, 0, n * sizeof(float));
+    saved_store *s = x->sv->store;
+    size_t n = (size_t)x->batch;
+    int bits = x->l->bits;
+    if (alive && bits >= 32) {
+        sv_entry *e = begin(x, slot, SK_ALIVE, d, 0);
+        e->bits = 32;
+        e->keep = 1;
         e->alive = data;
-        x->sv->store->stats.alive_bytes += n * sizeof(float);
+        s->stats.alive_bytes += e->fp32_bytes;
         return 0;
     }
-    sv_entry *e = begin(x, slot, SK_F32, d, n * sizeof(float), n * sizeof(float));
-    if (!e) return -1;
-    memcpy(e->mem, data, n * sizeof(float));
+    actnn_tensor *t = NULL;
+    int keep = alive;
+    uint8_t *sample_bits = NULL;
+    int rc = ACTNN_OK;
+    if (x->net && x->net->actnn_auto && bits <= 8)
+        rc = auto_bits(s, data, n, d, bits, &sample_bits);
+    if (rc == ACTNN_OK) rc = actnn_save(s->ctx, data, n, d, bits, sample_bits, tensor_id(x, slot), &t);
+    free(sample_bits);
+    if (rc != ACTNN_OK) return fail(x, "a tensor", rc);
+    actnn_tensor_info info;
+    actnn_tensor_get_info(t, &info);
+    sv_entry *e = begin(x, slot, SK_TENSOR, d, info.payload_bytes + info.meta_bytes);
+    e->t = t;
+    e->bits = bits;
+    e->keep = keep;
     return 0;
+}
+
+/* Byte masks of each sample, packed to bits by the plugin; one d-byte buffer per thread
+ * keeps the temporary small. */
+static int fill_mask(actnn_ctx *ctx, actnn_mask *m, const float *y, size_t n, size_t d,
+                     activation a)
+{
+    int rc = ACTNN_OK;
+#pragma omp parallel reduction(min : rc)
+    {
+        uint8_t *tmp = malloc(d ? d : 1);
+        if (!tmp) rc = ACTNN_E_NOMEM;
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < n; ++i) {
+            if (!tmp) continue;
+            activation_mask(y + i * d, d, a, tmp);
+            int r = actnn_mask_set_bytes(ctx, m, i, tmp);
+            if (r < rc) rc = r;
+        }
+        free(tmp);
+    }
+    return rc;
 }
 
 int sv_save_mask(layer_ctx *x, int slot, const float *y, size_t d, activation a)
 {
-    size_t n = d * (size_t)x->batch;
-    sv_entry *e = begin(x, slot, SK_MASK, d, n, n * sizeof(float));
-    if (!e) return -1;
-    activation_mask(y, n, a, e->mem);
+    saved_store *s = x->sv->store;
+    size_t n = (size_t)x->batch, pay = 0, meta = 0;
+    actnn_mask *m = NULL;
+    int rc = actnn_mask_create(s->ctx, n, d, &m);
+    if (rc == ACTNN_OK) rc = fill_mask(s->ctx, m, y, n, d, a);
+    if (rc == ACTNN_OK) rc = actnn_mask_size(n, d, &pay, &meta);
+    if (rc != ACTNN_OK) {
+        if (m) actnn_mask_free(s->ctx, m);
+        return fail(x, "an activation mask", rc);
+    }
+    sv_entry *e = begin(x, slot, SK_MASK, d, pay + meta);
+    e->m = m;
     return 0;
 }
 
 int sv_save_codes(layer_ctx *x, int slot, const uint8_t *codes, size_t d, int width)
 {
-    (void)width;
-    size_t n = d * (size_t)x->batch;
-    sv_entry *e = begin(x, slot, SK_CODES, d, n, n * sizeof(float));
-    if (!e) return -1;
-    memcpy(e->mem, codes, n);
+    saved_store *s = x->sv->store;
+    size_t n = (size_t)x->batch, pay = 0, meta = 0;
+    actnn_codes *c = NULL;
+    int rc = actnn_codes_create(s->ctx, n, d, width, &c);
+    for (size_t i = 0; rc == ACTNN_OK && i < n; ++i) rc = actnn_codes_set(s->ctx, c, i, codes + i * d);
+    if (rc == ACTNN_OK) rc = actnn_codes_size(n, d, width, &pay, &meta);
+    if (rc != ACTNN_OK) {
+        if (c) actnn_codes_free(s->ctx, c);
+        return fail(x, "argmax codes", rc);
+    }
+    sv_entry *e = begin(x, slot, SK_CODES, d, pay + meta);
+    e->c = c;
+    e->bits = width;
     return 0;
-}
-
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
 }
 
 int sv_dropout_begin(layer_ctx *x, int slot, size_t d, float p)
 {
     saved_store *s = x->sv->store;
-    sv_entry *e = begin(x, slot, SK_DROPOUT, d, 0, (size_t)x->batch * d * sizeof(float));
-    e->p = p;
-    e->key = mix64(s->seed ^ mix64(s->iter * 0x9E3779B97F4A7C15ull + (uint64_t)x->l->index));
+    size_t pay = 0, meta = 0;
+    actnn_dropout *dr = NULL;
+    int rc = actnn_dropout_create(s->ctx, (size_t)x->batch, d, p, tensor_id(x, slot), &dr);
+    if (rc == ACTNN_OK) rc = actnn_dropout_size(&pay, &meta);
+    if (rc != ACTNN_OK) {
+        if (dr) actnn_dropout_free(s->ctx, dr);
+        return fail(x, "a dropout seed", rc);
+    }
+    sv_entry *e = begin(x, slot, SK_DROPOUT, d, pay + meta);
+    e->dr = dr;
     return 0;
 }
 
 void sv_dropout_apply(layer_ctx *x, int slot, int sample, float *v)
 {
-    sv_entry *e = &x->sv->e[slot];
-    float scale = 1.f / (1.f - e->p);
-    uint64_t base = mix64(e->key + (uint64_t)sample * 0xD1B54A32D192ED03ull);
-    for (size_t j = 0; j < e->d; ++j) {
-        float u = (float)(mix64(base + j) >> 40) * (1.0f / 16777216.0f);
-        v[j] = u < e->p ? 0 : v[j] * scale;
-    }
+    actnn_dropout_apply(x->sv->e[slot].dr, (size_t)sample, v);
 }
 
 const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch)
 {
-    (void)scratch;
     sv_entry *e = &x->sv->e[slot];
     if (e->kind == SK_ALIVE) return e->alive + (size_t)sample * e->d;
-    return (const float *)e->mem + (size_t)sample * e->d;
+    actnn_restore_sample(x->sv->store->ctx, e->t, (size_t)sample, scratch);
+    return scratch;
 }
 
 void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, float g0)
 {
-    sv_entry *e = &x->sv->e[slot];
-    const uint8_t *m = (const uint8_t *)e->mem + (size_t)sample * e->d;
-    for (size_t j = 0; j < e->d; ++j) delta[j] *= m[j] ? g1 : g0;
+    actnn_mask_apply(x->sv->store->ctx, x->sv->e[slot].m, (size_t)sample, delta, g1, g0);
 }
 
 const uint8_t *sv_codes(layer_ctx *x, int slot, int sample, uint8_t *scratch)
 {
-    (void)scratch;
-    sv_entry *e = &x->sv->e[slot];
-    return (const uint8_t *)e->mem + (size_t)sample * e->d;
+    actnn_codes_get(x->sv->store->ctx, x->sv->e[slot].c, (size_t)sample, scratch);
+    return scratch;
+}
+
+/* The sv_kind values match saved_kind one to one. */
+int saved_describe(const saved_store *s, int i, int slot, saved_desc *out)
+{
+    if (!s || i < 0 || i >= s->n || slot < 0 || slot >= SV_SLOTS) return -1;
+    const sv_entry *e = &s->st[i].e[slot];
+    if (e->kind == SK_NONE) return -1;
+    out->kind = (saved_kind)e->kind;
+    out->d = e->d;
+    out->bits = e->bits;
+    out->keep = e->keep;
+    return 0;
+}
+
+size_t saved_desc_bytes(const saved_desc *e, size_t n, int bits, size_t group)
+{
+    size_t pay = 0, meta = 0;
+    int rc = ACTNN_OK;
+    switch (e->kind) {
+    case SAVED_ALIVE:
+        return saved_tensor_bytes(n, e->d, bits > 0 ? bits : 32, 1, group);
+    case SAVED_TENSOR:
+        return saved_tensor_bytes(n, e->d, bits > 0 ? bits : e->bits, e->keep, group);
+    case SAVED_MASK: rc = actnn_mask_size(n, e->d, &pay, &meta); break;
+    case SAVED_CODES: rc = actnn_codes_size(n, e->d, e->bits, &pay, &meta); break;
+    case SAVED_DROPOUT: rc = actnn_dropout_size(&pay, &meta); break;
+    default: return 0;
+    }
+    return rc == ACTNN_OK ? pay + meta : 0;
 }

@@ -32,6 +32,13 @@ void saved_get_stats(const saved_store *s, saved_stats *st);
 void saved_reset_peak(saved_store *s);
 /* Starts a new iteration: changes the random stream of stochastic rounding and dropout. */
 void saved_next_iteration(saved_store *s, uint64_t iteration);
+/* Re-keys the plugin's random streams (tests average gradients over many seeds). */
+void saved_set_seed(saved_store *s, uint64_t seed);
+/* What the plugin context holds now (payload, metadata): cross-checks the accounting. */
+int saved_plugin_stats(const saved_store *s, size_t *payload, size_t *meta);
+/* Bytes sv_save stores for n samples of d floats at `bits` (0 when alive at 32 bits:
+ * the plan keeps the buffer instead); lets reports plan without training. */
+size_t saved_tensor_bytes(size_t n, size_t d, int bits, int alive, size_t group);
 
 /* ---- used by layers in forward (only when x->train) ---- */
 /* Saves batch x d floats at the layer's bits. alive=1 means data is a network buffer that
@@ -56,5 +63,20 @@ void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, f
 const uint8_t *sv_codes(layer_ctx *x, int slot, int sample, uint8_t *scratch);
 
 const char *saved_error(const saved_store *s);
+
+/* ---- describing what a forward saved (memory reports plan from a batch-1 forward) ---- */
+typedef enum { SAVED_NONE, SAVED_ALIVE, SAVED_TENSOR, SAVED_MASK, SAVED_CODES, SAVED_DROPOUT } saved_kind;
+typedef struct {
+    saved_kind kind;
+    size_t d;    /* values per sample */
+    int bits;    /* tensors: the layer's bits; codes: their width */
+    int keep;    /* a tensor the plan keeps alive instead of copying at 32 bits */
+} saved_desc;
+/* Fills *out with what layer i's slot holds now; returns 0, or -1 when it holds nothing. */
+int saved_describe(const saved_store *s, int i, int slot, saved_desc *out);
+/* Exact bytes (payload + metadata, plugin size functions) the entry takes for n samples;
+ * bits > 0 overrides a tensor's bits (bits = 32 on an alive entry gives 0: kept, not
+ * copied). */
+size_t saved_desc_bytes(const saved_desc *e, size_t n, int bits, size_t group);
 
 #endif

@@ -29,7 +29,9 @@ static int read_header(FILE *fp, wheader *h)
     h->major = v[0];
     h->minor = v[1];
     h->revision = v[2];
-    if ((h->major * 10 + h->minor) >= 2 && h->major < 1000 && h->minor < 1000) {
+    /* 64-bit arithmetic: major and minor are any bytes of the file, and major*10 in int
+     * overflows (undefined behaviour; found by tests/fuzz/fuzz_weights). */
+    if ((int64_t)h->major * 10 + h->minor >= 2 && h->major < 1000 && h->minor < 1000) {
         uint64_t s;
         if (fread(&s, sizeof(s), 1, fp) != 1) return -1;
         h->seen = s;

@@ -1,7 +1,7 @@
 /* test_actnn_quant.c: quantized tensors of actnn_plugin.
  *
  * - the stored bytes equal an independent implementation of the format written here
- *   from the README's definition (every width, ragged tails, several group sizes),
+ *   from the definition in docs/actnn.md (every width, ragged tails, several group sizes),
  *   with volatile intermediates so a fused multiply-add in the library would show;
  * - the restore error bound, in terms of the stored range and of the true min/max;
  * - unbiasedness over many tensor ids (per element and aggregate z-score);
@@ -130,7 +130,7 @@ static uint16_t ref_bf16(float f, int up)
     return best;
 }
 
-/* Stores sample n of x (D values) as the README defines; words and meta are zeroed by
+/* Stores sample n of x (D values) as docs/actnn.md defines; words and meta are zeroed by
  * the caller, words has 4*b*ceil(D/32) bytes, meta 2*ceil(D/G) halves. */
 static void ref_save_sample(const float *x, size_t D, size_t G, int b, uint64_t seed,
                             uint64_t tid, uint64_t n, uint32_t *words, uint16_t *meta)
@@ -218,7 +218,7 @@ typedef struct {
     size_t checked;
 } bound_report;
 
-/* Checks every restored value of a saved sample against both bounds (README):
+/* Checks every restored value of a saved sample against both bounds (docs/actnn.md):
  *   stored terms: |x' - x| <= (R/L)(1 + 2^-12) + 2^-23 (|m| + R)
  *   true terms:   |x' - x| <= ((hi - lo) + 2^-7 |lo|)(1 + 2^-6) / L + 2^-22 (|lo| + |hi|)
  *                 (when R is not raised to its floor 2^-100)

@@ -23,7 +23,7 @@
  * environment: no -ffast-math, no FMA contraction (-std=c11 implies -ffp-contract=off in
  * GCC), no flush-to-zero/denormals-are-zero.
  *
- * Storage format (see actnn_plugin/README.md for the full description):
+ * Storage format (docs/actnn.md describes it in full):
  *   quantized, b in 1..8: per sample, ceil(D/G) groups; per group 4 bytes of metadata
  *     (bf16 min rounded down, bf16 range rounded up; range 0 = constant group whose
  *     exact fp32 value sits in the group's first payload word) and the codes as bit
@@ -137,7 +137,8 @@ int actnn_save_sample(actnn_ctx *ctx, actnn_tensor *t, size_t i, const float *x)
 /* Dequantize into out[N*D] / out[D]. */
 int actnn_restore(actnn_ctx *ctx, const actnn_tensor *t, float *out);
 int actnn_restore_sample(actnn_ctx *ctx, const actnn_tensor *t, size_t i, float *out);
-/* Returns the tensor's memory to the context's pool. NULL is accepted. */
+/* Returns the tensor's memory to the context's pool. NULL is accepted. Every *_free
+ * returns ACTNN_E_PARAM for a handle already freed, while its block is not reused. */
 int actnn_tensor_free(actnn_ctx *ctx, actnn_tensor *t);
 
 typedef struct {
@@ -205,7 +206,9 @@ int actnn_dropout_free(actnn_ctx *ctx, actnn_dropout *d);
  * means all 1 (per-sample allocation; the greedy is then exactly optimal). Costs must
  * be finite and >= 0, weights finite and > 0, 1 <= avg_bits. Greedy: start at 8 bits,
  * repeatedly take one bit from the item whose cost grows least per unit of weight,
- * then give bits back where the leftover budget allows. Deterministic (ties by index). */
+ * then give bits back where the leftover budget allows; with weights and n <= 512, also
+ * try "one bit more here, the cheapest bits fewer elsewhere" moves (at most 64).
+ * Deterministic (ties by index). */
 int actnn_alloc_bits(const double *cost, const double *weight, size_t n, double avg_bits,
                      uint8_t *bits);
 /* Per-layer allocation over L layers x N samples: cost[l*N + n] = C of sample n in layer
@@ -213,6 +216,11 @@ int actnn_alloc_bits(const double *cost, const double *weight, size_t n, double 
  * layer's sample bits (fractional). sample_bits (L*N) may be NULL. */
 int actnn_alloc_layers(const double *cost, const size_t *elems, size_t L, size_t N,
                        double avg_bits, double *layer_bits, uint8_t *sample_bits);
+/* Per-sample costs of one layer from its data x[N*D]: cost[n] = sensitivity *
+ * sum_g R_{n,g}^2 over the sample's groups of G values (true ranges). sensitivity (finite,
+ * >= 0) carries the layer's constant factors, e.g. ActNN's (K/4/groups)(G/I)||grad y||^2. */
+int actnn_sample_costs(const float *x, size_t N, size_t D, size_t G, double sensitivity,
+                       double *cost);
 
 #ifdef __cplusplus
 }

@@ -42,6 +42,5 @@ int actnn_codes_free(actnn_ctx *ctx, actnn_codes *c)
 {
     if (!c) return ACTNN_OK;
     if (!ctx) return ACTNN_E_NULL;
-    planes_free(ctx, &c->s);
-    return ACTNN_OK;
+    return planes_free(ctx, &c->s);
 }

@@ -109,6 +109,7 @@ int actnn_dropout_free(actnn_ctx *ctx, actnn_dropout *d)
 {
     if (!d) return ACTNN_OK;
     if (!ctx) return ACTNN_E_NULL;
+    if (d->magic != ACTNN_MAGIC_DROPOUT) return ACTNN_E_PARAM; /* freed twice (tensor.c) */
     ctx_account(ctx, 0, sizeof *d, -1);
     d->magic = 0;
     pool_free(&ctx->pool, d);

@@ -140,6 +140,6 @@ struct actnn_codes {
 
 int planes_create(actnn_ctx *ctx, size_t N, size_t D, int width, planes_store **out);
 int planes_check(const planes_store *s, size_t i, const void *ptr);
-void planes_free(actnn_ctx *ctx, planes_store *s);
+int planes_free(actnn_ctx *ctx, planes_store *s);
 
 #endif

@@ -173,6 +173,5 @@ int actnn_mask_free(actnn_ctx *ctx, actnn_mask *m)
 {
     if (!m) return ACTNN_OK;
     if (!ctx) return ACTNN_E_NULL;
-    planes_free(ctx, &m->s);
-    return ACTNN_OK;
+    return planes_free(ctx, &m->s);
 }

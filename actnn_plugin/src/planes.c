@@ -34,9 +34,11 @@ int planes_check(const planes_store *s, size_t i, const void *ptr)
     return i < s->N ? ACTNN_OK : ACTNN_E_INDEX;
 }
 
-void planes_free(actnn_ctx *ctx, planes_store *s)
+int planes_free(actnn_ctx *ctx, planes_store *s)
 {
+    if (s->magic != ACTNN_MAGIC_PLANES) return ACTNN_E_PARAM; /* freed twice (tensor.c) */
     ctx_account(ctx, s->payload_bytes, s->meta_bytes, -1);
     s->magic = 0;
     pool_free(&ctx->pool, s);
+    return ACTNN_OK;
 }

@@ -5,9 +5,11 @@
  * so with equal weights removing, one bit at a time, the bit whose removal raises the
  * objective least is exactly optimal (separable convex resource allocation). With
  * unequal weights the same greedy ranks bits by cost increase per unit of weight, then
- * a second pass spends any budget left over on the best bits that still fit. */
+ * a second pass spends any budget left over on the best bits that still fit, and a
+ * third tries "one bit more here, the cheapest bits fewer elsewhere" moves. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -95,6 +97,88 @@ static void greedy_refill(alloc_state *s, double total, double budget)
     }
 }
 
+/* Objective change of one more / one less bit for item k (both >= 0). */
+static double gain_add(const alloc_state *s, size_t k)
+{
+    int b = s->bits[k];
+    return s->cost[k] * (inv_levels2(b) - inv_levels2(b + 1));
+}
+
+static double loss_remove(const alloc_state *s, size_t k)
+{
+    int b = s->bits[k];
+    return s->cost[k] * (inv_levels2(b - 1) - inv_levels2(b));
+}
+
+/* Phase 3 (unequal weights): the greedy can strand bits on a heavy item that would do
+ * more good elsewhere, or the reverse. Try each move "one more bit to item i, then take
+ * the cheapest bits (loss per weight) from the other items until the budget fits again"
+ * and keep it if the objective drops. O(n^2) per move, so bounded (EXCHANGE_MAX_*). */
+#define EXCHANGE_MAX_N 512
+#define EXCHANGE_MAX_MOVES 64
+
+/* Cheapest bit to take from an item other than i, or s->n if none is left. */
+static size_t cheapest_removal(const alloc_state *s, size_t i)
+{
+    size_t best = s->n;
+    double best_key = 0.0;
+    for (size_t j = 0; j < s->n; ++j) {
+        if (j == i || s->bits[j] <= ACTNN_AUTO_MIN_BITS) continue;
+        double key = loss_remove(s, j) / weight_of(s, j);
+        if (best == s->n || key < best_key) best = j, best_key = key;
+    }
+    return best;
+}
+
+/* Applies the move for item i if it lowers the objective; restores bits otherwise. */
+static int try_add_repair(alloc_state *s, size_t i, double *total, double budget,
+                          uint8_t *saved)
+{
+    memcpy(saved, s->bits, s->n);
+    double g = gain_add(s, i), delta = -g, t = *total + weight_of(s, i);
+    s->bits[i]++;
+    while (t > budget) {
+        size_t j = cheapest_removal(s, i);
+        if (j == s->n) break;
+        delta += loss_remove(s, j);
+        s->bits[j]--;
+        t -= weight_of(s, j);
+    }
+    /* The relative margin keeps rounding noise from cycling between equal states. */
+    if (t <= budget && delta < -1e-12 * g) {
+        *total = t;
+        return 1;
+    }
+    memcpy(s->bits, saved, s->n);
+    return 0;
+}
+
+static int exchange_once(alloc_state *s, double *total, double budget, uint8_t *saved)
+{
+    for (size_t i = 0; i < s->n; ++i)
+        if (s->bits[i] < ACTNN_AUTO_MAX_BITS && try_add_repair(s, i, total, budget, saved))
+            return 1;
+    return 0;
+}
+
+static double total_weight(const alloc_state *s)
+{
+    double t = 0.0;
+    for (size_t k = 0; k < s->n; ++k) t += weight_of(s, k) * s->bits[k];
+    return t;
+}
+
+static void greedy_exchange(alloc_state *s, double budget)
+{
+    uint8_t saved[EXCHANGE_MAX_N];
+    if (s->n > EXCHANGE_MAX_N) return;
+    double total = total_weight(s);
+    for (int m = 0; m < EXCHANGE_MAX_MOVES && exchange_once(s, &total, budget, saved); ++m) {
+        greedy_refill(s, total, budget);
+        total = total_weight(s);
+    }
+}
+
 static int check_items(const double *cost, const double *weight, size_t n, double avg)
 {
     if (!(avg >= ACTNN_AUTO_MIN_BITS) || !isfinite(avg)) return ACTNN_E_PARAM;
@@ -124,7 +208,10 @@ int actnn_alloc_bits(const double *cost, const double *weight, size_t n, double 
         return ACTNN_E_NOMEM;
     }
     double total = greedy_remove(&s, ACTNN_AUTO_MAX_BITS * wsum, budget);
-    if (weight) greedy_refill(&s, total, budget);
+    if (weight) {
+        greedy_refill(&s, total, budget);
+        greedy_exchange(&s, budget);
+    }
     free(s.key);
     free(s.heap);
     return ACTNN_OK;
@@ -154,4 +241,23 @@ int actnn_alloc_layers(const double *cost, const size_t *elems, size_t L, size_t
     free(w);
     if (b != sample_bits) free(b);
     return err;
+}
+
+/* C_n = sensitivity * sum_g R_{n,g}^2: the part of ActNN's per-sample weight that the
+ * plugin can see. Layer factors (kernel size, G/I, the gradient norm) are constant over
+ * a layer's samples, so the framework folds them into `sensitivity`; they matter only
+ * when layers compete (actnn_alloc_layers). */
+int actnn_sample_costs(const float *x, size_t N, size_t D, size_t G, double sensitivity,
+                       double *cost)
+{
+    if (!x || !cost) return ACTNN_E_NULL;
+    if (N == 0 || D == 0) return ACTNN_E_SIZE;
+    if (!isfinite(sensitivity) || sensitivity < 0) return ACTNN_E_PARAM;
+    for (size_t n = 0; n < N; ++n) {
+        double r2;
+        int err = actnn_range_stat(x + n * D, D, G, &r2);
+        if (err) return err;
+        cost[n] = sensitivity * r2;
+    }
+    return ACTNN_OK;
 }

@@ -8,7 +8,7 @@
  * and restored as q * step + m, step = R / (2^b - 1). Each operation is one IEEE float
  * operation, rounded to nearest, never fused. A group with hi == lo keeps its value
  * exactly: meta[1] = 0 and the fp32 value sits in the group's first payload word.
- * README.md derives the error bound and the bias. */
+ * docs/actnn.md derives the error bound and the bias. */
 #include <math.h>
 #include <string.h>
 

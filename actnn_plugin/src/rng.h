@@ -18,7 +18,7 @@
  * of one AVX2 vector serve elements 0-7 (low halves) and 8-15 (high halves).
  * The uniform is u = (2k + 1) * 2^-17 for the 16-bit value k: the midpoints of 2^16
  * equal cells of [0, 1), so E[u] is exactly 1/2 and floor(t + u) is unbiased within
- * 2^-17 of a step for every t (see README).
+ * 2^-17 of a step for every t (see docs/actnn.md).
  *
  * Everything here is integer arithmetic, identical on any machine. */
 #ifndef ACTNN_RNG_H

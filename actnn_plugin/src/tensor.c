@@ -69,6 +69,9 @@ int actnn_tensor_free(actnn_ctx *ctx, actnn_tensor *t)
 {
     if (!t) return ACTNN_OK;
     if (!ctx) return ACTNN_E_NULL;
+    /* A second free would push the block on the free list twice; the cleared magic
+     * catches it as long as the pool has not handed the block out again. */
+    if (t->magic != ACTNN_MAGIC_TENSOR) return ACTNN_E_PARAM;
     ctx_account(ctx, t->payload_bytes, t->meta_bytes, -1);
     t->magic = 0;
     pool_free(&ctx->pool, t);

@@ -6,6 +6,9 @@
 #include "args.h"
 #include "cli.h"
 #include "darknet.h"
+#ifdef GPU
+#include "cuda/dn_cuda.h"
+#endif
 
 static void usage(const char *prog)
 {
@@ -22,6 +25,7 @@ static void usage(const char *prog)
 
 int main(int argc, char **argv)
 {
+    cli_tune_env(argv);
     const char *seed = arg_str(&argc, argv, "-seed", NULL);
     if (seed) {
         long long s = arg_parse_u(seed);
@@ -32,7 +36,24 @@ int main(int argc, char **argv)
         darknet_set_seed((uint64_t)s);
     }
     cli_gpu_index = arg_int(&argc, argv, "-i", 0);
+    /* Darknet's -gpus takes a list ("0,1"); one device is used: the first. Read here so
+     * CPU builds accept it too and it never lands among positional arguments. */
+    const char *gpus = arg_str(&argc, argv, "-gpus", NULL);
+    if (gpus) {
+        char *end;
+        long g = strtol(gpus, &end, 10);
+        if (end == gpus || g < 0 || (*end && *end != ',')) {
+            fprintf(stderr, "-gpus expects a GPU index or a list like 0,1, got '%s'\n", gpus);
+            return 1;
+        }
+        if (*end) fprintf(stderr, "-gpus %s: one GPU is used, GPU %ld\n", gpus, g);
+        cli_gpu_index = (int)g;
+    }
     if (arg_flag(&argc, argv, "-nogpu")) cli_gpu_index = -1;
+#ifdef GPU
+    /* Says where each part runs before any command starts. */
+    if (argc >= 2 && strcmp(argv[1], "version") && dn_cuda_startup_report(cli_gpu_index)) return 1;
+#endif
     if (argc < 2) {
         usage(argv[0]);
         return 1;

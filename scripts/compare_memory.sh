@@ -1,0 +1,84 @@
+#!/bin/sh
+# compare_memory.sh <data> <cfg> [mini-batches]
+# Trains <cfg> for a few iterations at fp32 and at 8, 4 and 2 bits (temporary cfg copies
+# with actnn keys, scripts/cfg_variant.sh) for each mini-batch (default: 16; a quoted
+# list such as "8 16" tries several) and prints a table:
+#   mini-batch bits peak_rss_mib saved_mib arena_mib s_per_iter
+# peak RSS comes from /usr/bin/time -v; saved/arena from the run's `memory:` line; s/iter
+# is the mean of the iteration times after the first. Writes <out>/compare_memory.csv and,
+# when gnuplot exists, <out>/compare_memory.png (peak RSS and saved MiB against bits).
+#
+# Environment: ITERS (iterations per run, default 3), BITS (default "32 8 4 2"),
+# OUT (default results/compare_memory), DARKNET (default ./darknet),
+# TRAINER=cli|synthetic: cli runs `darknet classifier|detector train`; synthetic runs
+# build/bin/train_mem (no data loader, noise input) and is chosen automatically when the
+# CLI for the cfg's kind is not built. THREADS (default 2) sets OMP/OpenBLAS threads.
+set -eu
+[ $# -ge 2 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
+data=$1 cfg=$2 mbs=${3:-16}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+DARKNET=${DARKNET:-$root/darknet}
+TRAIN_MEM=${TRAIN_MEM:-$root/build/bin/train_mem}
+ITERS=${ITERS:-3} BITS=${BITS:-"32 8 4 2"} OUT=${OUT:-results/compare_memory}
+THREADS=${THREADS:-2}
+export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
+
+kind=classifier
+grep -q '^[[:space:]]*\[\(yolo\|region\)\]' "$cfg" && kind=detector
+if [ -z "${TRAINER:-}" ]; then
+    TRAINER=cli
+    "$DARKNET" "$kind" 2>&1 | grep -q "not built" && TRAINER=synthetic
+fi
+mkdir -p "$OUT"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# Weights the trainer saves go to the temporary folder, not to the data file's backup=.
+sed '/^[[:space:]]*backup[[:space:]]*=/d' "$data" > "$tmp/run.data" 2>/dev/null || : > "$tmp/run.data"
+echo "backup=$tmp/" >> "$tmp/run.data"
+
+csv=$OUT/compare_memory.csv
+echo "mini_batch,bits,peak_rss_mib,saved_mib,saved_fp32_mib,arena_mib,s_per_iter" > "$csv"
+printf '%-10s %-5s %13s %10s %10s %10s\n' mini-batch bits peak_rss_mib saved_mib arena_mib s_per_iter
+for mb in $mbs; do
+    for b in $BITS; do
+        v=$tmp/run_b$b.cfg
+        "$here/cfg_variant.sh" "$cfg" "$v" "$b" "$mb" "$ITERS"
+        log=$tmp/log_${mb}_$b
+        if [ "$TRAINER" = synthetic ]; then
+            set -- "$TRAIN_MEM" "$v" -iters "$ITERS"
+        else
+            set -- "$DARKNET" -seed 1 "$kind" train "$tmp/run.data" "$v"
+            [ "$kind" = detector ] && set -- "$@" -dont_show
+        fi
+        if ! /usr/bin/time -v "$@" > "$log" 2>&1; then
+            echo "run failed (mini-batch $mb, $b bits); its output ends with:" >&2
+            sed '/Command being timed/,$d' "$log" | tail -5 >&2
+            continue
+        fi
+        rss=$(awk -F: '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$log")
+        mem=$(grep '^memory:' "$log" | tail -1)
+        val() { echo "$mem" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2}'; }
+        # Darknet's per-iteration line: "<it>, <epoch>: <loss>, <avg> avg, <rate> rate, <sec> seconds, ..."
+        spi=$(awk '/ seconds, / {for (i = 1; i <= NF; ++i) if ($(i+1) ~ /^seconds/) {n++; if (n > 1) {s += $i; c++}}}
+                   /^s_per_iter=/ {split($0, a, "="); s = a[2]; c = 1}
+                   END {if (c) printf "%.3f", s / c; else print "nan"}' "$log")
+        printf '%-10s %-5s %13s %10s %10s %10s\n' "$mb" "$b" "$rss" "$(val saved_mib)" "$(val arena_mib)" "$spi"
+        echo "$mb,$b,$rss,$(val saved_mib),$(val saved_fp32_mib),$(val arena_mib),$spi" >> "$csv"
+    done
+done
+echo "csv: $csv (trainer: $TRAINER)"
+if command -v gnuplot > /dev/null && [ "$(wc -l < "$csv")" -gt 1 ]; then
+    gnuplot <<GP && echo "plot: $OUT/compare_memory.png"
+set terminal png size 800,500
+set output "$OUT/compare_memory.png"
+set datafile separator ","
+set title "$(basename "$cfg"): memory against bits (one curve per mini-batch)"
+set xlabel "bits of saved activations"
+set ylabel "MiB"
+set logscale x 2
+set key top left
+plot for [mb in "$mbs"] "$csv" using (\$1 == mb + 0 ? \$2 : 1/0):3 with linespoints title "peak RSS, mini-batch ".mb, \
+     for [mb in "$mbs"] "$csv" using (\$1 == mb + 0 ? \$2 : 1/0):4 with linespoints dt 2 title "saved, mini-batch ".mb
+GP
+fi

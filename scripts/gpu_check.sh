@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# gpu_check.sh: the one GPU check to run on a lent CUDA device (written for an H200).
+#
+#   scripts/gpu_check.sh             find CUDA, build GPU=1 CUDNN=1, run the GPU test program
+#                                    (every kernel against the CPU path, ActNN bytes identical
+#                                    to the CPU's), benchmark the quantizer against a device
+#                                    copy, print a short table. A few minutes.
+#   scripts/gpu_check.sh --prepare   on the build machine: build the GPU binaries and copy the
+#                                    host libraries they need (OpenBLAS & co.) to build/gpu_carry,
+#                                    for a device image that has CUDA but not those libraries.
+#
+# Environment: GPU_INDEX (0), BENCH_MIB (256), JOBS (nproc), CUDA_PATH (searched otherwise),
+# CUDA_WHEELS (folders to search instead of site-packages/nvidia). Testing knobs, for a
+# machine without a device: GPU_CHECK_DRY=1 skips the device test (test_gpu then stops
+# with "no CUDA device"), GPU_CHECK_NO_SYSTEM_CUDA=1 ignores /usr/local/cuda.
+# Exit status: 0 all passed; 1 some check failed; 2 no CUDA device; 3 no toolkit / build failed.
+#
+# Where CUDA is: $CUDA_PATH, else /usr/local/cuda, else the CUDA 13 / cuDNN 9 wheels that a
+# PyTorch image keeps under site-packages/nvidia (headers, libraries and nvcc each in their
+# own folder, libraries without the unversioned .so link the linker needs: we make those
+# links in build/gpu_check_libs).
+set -u -o pipefail
+cd "$(dirname "$0")/.." || exit 3
+ROOT=$(pwd)
+VDIR=build/cpu-gpu-cudnn
+TEST_BIN=$VDIR/tests/gpu/test_gpu
+say() { echo "gpu_check: $*"; }
+
+# ---- --prepare (build machine) --------------------------------------------------------------
+if [ "${1:-}" = "--prepare" ]; then
+    # Only the variant's own targets: the top-level ./darknet stays the CPU build.
+    make -j"${JOBS:-2}" GPU=1 CUDNN=1 "$VDIR/darknet" gpu-tests || exit 3
+    mkdir -p build/gpu_carry/lib
+    for lib in $(ldd "$TEST_BIN" | awk '/=>/ {print $3}'); do
+        case "$(basename "$lib")" in
+        libopenblas*|libgfortran*|libquadmath*|libgomp*|libstb*) cp -L "$lib" build/gpu_carry/lib/ ;;
+        esac
+    done
+    say "prepared: $VDIR and build/gpu_carry ($(du -sh build/gpu_carry | cut -f1))"
+    say "device run: carry [\"$VDIR\", \"build/gpu_carry\"], command scripts/gpu_check.sh"
+    exit 0
+fi
+
+# ---- 1. a device? ---------------------------------------------------------------------------
+ngpu=0
+if command -v nvidia-smi >/dev/null 2>&1; then
+    ngpu=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU [0-9]' || true)
+elif ls /dev/nvidia[0-9]* >/dev/null 2>&1; then
+    ngpu=$(find /dev -maxdepth 1 -name 'nvidia[0-9]*' | wc -l) # no nvidia-smi: trust the device nodes; test_gpu confirms
+fi
+if [ "${ngpu:-0}" -eq 0 ] && [ "${GPU_CHECK_DRY:-0}" != 1 ]; then
+    say "no CUDA device (nvidia-smi lists no GPU and there is no /dev/nvidia0); nothing to check"
+    exit 2
+fi
+command -v nvidia-smi >/dev/null 2>&1 &&
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | sed 's/^/gpu_check: device: /'
+
+# Keep the carried prebuilt test program aside before make can touch it.
+PREBUILT=""
+if [ -x "$TEST_BIN" ]; then
+    PREBUILT=$(mktemp -d)/test_gpu
+    cp "$TEST_BIN" "$PREBUILT"
+    [ -x "$VDIR/tests/gpu/mirror_host" ] && cp "$VDIR/tests/gpu/mirror_host" "$(dirname "$PREBUILT")/"
+fi
+
+# ---- 2. the toolkit -------------------------------------------------------------------------
+# Folders holding pip's nvidia wheels (site-packages/nvidia), from Python, else by search.
+roots=${CUDA_WHEELS:-}
+[ -n "$roots" ] || roots=$(python3 - 2>/dev/null <<'EOF'
+import os, site
+paths = list(site.getsitepackages()) + [site.getusersitepackages()]
+for p in paths:
+    if os.path.isdir(os.path.join(p, "nvidia")):
+        print(os.path.join(p, "nvidia"))
+EOF
+)
+if [ -z "$roots" ]; then
+    roots=$(find / -xdev -name 'libcudnn.so*' -path '*site-packages*' 2>/dev/null |
+        sed -n 's|\(.*/site-packages/nvidia\)/.*|\1|p' | sort -u)
+fi
+find_in_roots() { # first file (or link) named like $1 under the wheel folders
+    [ -n "$roots" ] || return 0
+    # shellcheck disable=SC2086
+    find $roots \( -type f -o -type l \) -name "$1" 2>/dev/null | sort | head -1
+}
+
+if [ -n "${CUDA_PATH:-}" ] && [ -x "$CUDA_PATH/bin/nvcc" ]; then :
+elif [ "${GPU_CHECK_NO_SYSTEM_CUDA:-0}" != 1 ] && [ -x /usr/local/cuda/bin/nvcc ]; then
+    CUDA_PATH=/usr/local/cuda
+else
+    nvcc=$(find_in_roots nvcc)
+    CUDA_PATH=${nvcc:+$(dirname "$(dirname "$nvcc")")}
+fi
+say "CUDA_PATH=${CUDA_PATH:-none} wheel folders: ${roots:-none}" | tr '\n' ' '
+echo
+
+extra_inc="" extra_lib="" linkdir=$ROOT/build/gpu_check_libs
+mkdir -p "$linkdir"
+for h in cuda_runtime.h cublas_v2.h cudnn.h; do
+    [ -n "${CUDA_PATH:-}" ] && [ -f "$CUDA_PATH/include/$h" ] && continue
+    f=$(find_in_roots "$h")
+    [ -n "$f" ] && extra_inc="$extra_inc $(dirname "$f")"
+done
+for l in cudart cublas cublasLt cudnn; do
+    [ -n "${CUDA_PATH:-}" ] && [ -e "$CUDA_PATH/lib64/lib$l.so" ] && continue
+    f=$(find_in_roots "lib$l.so*")
+    [ -n "$f" ] || continue
+    ln -sf "$f" "$linkdir/lib$l.so" # the unversioned name -l needs; wheels ship only .so.N
+    extra_lib="$extra_lib $(dirname "$f")"
+done
+extra_inc=$(echo "$extra_inc" | tr ' ' '\n' | sort -u | tr '\n' ' ')
+extra_lib="$linkdir $(echo "$extra_lib" | tr ' ' '\n' | sort -u | tr '\n' ' ')"
+libpath=$(echo "${CUDA_PATH:+$CUDA_PATH/lib64} $extra_lib $ROOT/build/gpu_carry/lib" | tr -s ' ' ':')
+export LD_LIBRARY_PATH="$libpath${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# ---- 3. build (or use the carried build) ---------------------------------------------------
+build="none"
+if [ -n "${CUDA_PATH:-}" ] && [ -x "$CUDA_PATH/bin/nvcc" ]; then
+    say "building: make GPU=1 CUDNN=1 all gpu-tests (log build/gpu_check_build.log)"
+    if timeout 300 make -j"${JOBS:-$(nproc)}" GPU=1 CUDNN=1 CUDA_PATH="$CUDA_PATH" \
+        CUDA_EXTRA_INC="$extra_inc" CUDA_EXTRA_LIB="$extra_lib" all gpu-tests \
+        >build/gpu_check_build.log 2>&1; then
+        build="built here"
+    else
+        tail -20 build/gpu_check_build.log
+        say "build failed (log above)"
+    fi
+else
+    say "no nvcc found (CUDA_PATH, /usr/local/cuda, site-packages)"
+fi
+if [ "$build" = "none" ]; then
+    if [ -n "$PREBUILT" ]; then
+        TEST_BIN=$PREBUILT
+        build="prebuilt (carried)"
+        say "using the carried prebuilt $VDIR/tests/gpu/test_gpu"
+    else
+        say "nothing to run: no toolkit to build with and no carried build (scripts/gpu_check.sh --prepare)"
+        exit 3
+    fi
+fi
+if ! ldd "$TEST_BIN" | grep -q 'not found'; then :; else
+    ldd "$TEST_BIN" | grep 'not found'
+    say "missing shared libraries (above); carry build/gpu_carry (scripts/gpu_check.sh --prepare)"
+    exit 3
+fi
+
+# ---- 4. where things run (the CLI's start-up report) -----------------------------------------
+if [ -x "$VDIR/darknet" ]; then
+    "$VDIR/darknet" memory cfg/yolov3-tiny-actnn.cfg -gpus "${GPU_INDEX:-0}" 2>&1 >/dev/null | grep '^gpu:' || true
+fi
+
+# ---- 5. tests and benchmark ----------------------------------------------------------------
+log=build/gpu_check_test.log
+mirror="not run"
+MIRROR_BIN=$(dirname "$TEST_BIN")/mirror_host
+if [ -x "$MIRROR_BIN" ]; then # the GPU activation code on the host vs activations.c
+    if "$MIRROR_BIN" >build/gpu_check_mirror.log 2>&1; then mirror="passed"; else
+        grep FAIL build/gpu_check_mirror.log
+        mirror="FAILED (build/gpu_check_mirror.log)"
+    fi
+fi
+timeout 300 "$TEST_BIN" -i "${GPU_INDEX:-0}" --bench "${BENCH_MIB:-256}" 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+
+pass=$(grep -c '^PASS' "$log" || true)
+fail=$(grep -c '^FAIL' "$log" || true)
+echo
+echo "| gpu_check          | result |"
+echo "|--------------------|--------|"
+echo "| build              | $build |"
+echo "| host mirror        | $mirror |"
+echo "| kernel checks      | $pass passed, $fail failed |"
+echo "| test program exit  | $rc |"
+[ "$fail" -gt 0 ] && grep '^FAIL' "$log" | sed 's/^/gpu_check: /'
+case $rc in
+0) case $mirror in FAILED*) exit 1 ;; esac; exit 0 ;;
+124) say "test program timed out"; exit 1 ;;
+2) exit 2 ;;
+*) exit 1 ;;
+esac

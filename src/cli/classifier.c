@@ -1,0 +1,213 @@
+/* ./darknet classifier train|valid|predict <data> <cfg> [weights] [image] [-clear] [-t N]
+ *
+ * train follows Darknet's classifier loop: random images (with replacement) from the
+ * train list, one line per iteration
+ *   <iter>, <epoch>: <loss>, <avg loss> avg, <rate> rate, <sec> seconds, <seen> images
+ * and weights saved atomically to <backup>/<cfgbase>.backup every 100 iterations,
+ * <cfgbase>_<epoch>.weights at each new epoch and <cfgbase>_final.weights at the end. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "args.h"
+#include "classifier_common.h"
+#include "cli.h"
+#include "data_classifier.h"
+#include "loader.h"
+#include "memreport.h"
+
+#define BACKUP_EVERY 100
+
+typedef struct {
+    network *net;
+    const char *backup, *cfg;
+    char base[256];
+    int ntrain;
+} train_run;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* cfg/foo.cfg -> foo */
+static void cfg_base(const char *cfg, char *out, size_t n)
+{
+    const char *b = strrchr(cfg, '/');
+    snprintf(out, n, "%s", b ? b + 1 : cfg);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out) *dot = 0;
+}
+
+static int save(train_run *t, const char *suffix)
+{
+    char path[4096], err[1024];
+    size_t bl = strlen(t->backup);
+    const char *sep = (bl && t->backup[bl - 1] == '/') ? "" : "/";
+    snprintf(path, sizeof(path), "%s%s%s%s", t->backup, sep, t->base, suffix);
+    if (save_weights_ex(t->net, path, t->net->n, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    fprintf(stderr, "Saving weights to %s\n", path);
+    return 0;
+}
+
+/* One iteration = `subdivisions` mini-batches; returns the loss per image. */
+static int train_iteration(train_run *t, loader *ld, float *loss, char *err, size_t errlen)
+{
+    network *net = t->net;
+    float sum = 0;
+    for (int s = 0; s < net->subdivisions; ++s) {
+        float *x, *y, cost;
+        if (loader_next(ld, &x, &y, err, errlen)) return -1;
+        memcpy(net->input, x, (size_t)net->batch * net->inputs * sizeof(float));
+        memcpy(net->truth, y, (size_t)net->batch * net->truths * sizeof(float));
+        if (network_train_datum(net, &cost, err, errlen)) return -1;
+        sum += cost;
+    }
+    *loss = sum / ((float)net->subdivisions * net->batch);
+    return 0;
+}
+
+static int train_loop(train_run *t, loader *ld)
+{
+    network *net = t->net;
+    float avg = -1;
+    int epoch = (int)(net->seen / (size_t)t->ntrain);
+    char err[1024];
+    while (network_current_batch(net) < (size_t)net->max_batches) {
+        double t0 = now_s();
+        float loss;
+        if (train_iteration(t, ld, &loss, err, sizeof(err))) {
+            fprintf(stderr, "training stopped: %s\n", err);
+            return -1;
+        }
+        avg = avg < 0 ? loss : avg * .9f + loss * .1f;
+        size_t it = network_current_batch(net);
+        printf("%zu, %.3f: %f, %f avg, %f rate, %lf seconds, %zu images\n", it,
+               (double)net->seen / t->ntrain, loss, avg, network_current_rate(net), now_s() - t0,
+               net->seen);
+        fflush(stdout);
+        if ((int)(net->seen / (size_t)t->ntrain) > epoch) {
+            epoch = (int)(net->seen / (size_t)t->ntrain);
+            char suf[64];
+            snprintf(suf, sizeof(suf), "_%d.weights", epoch);
+            if (save(t, suf)) return -1;
+        }
+        if (it % BACKUP_EVERY == 0 && save(t, ".backup")) return -1;
+    }
+    return save(t, "_final.weights");
+}
+
+static void fill_augment(classifier_data *cd, const network *net)
+{
+    cd->w = net->w;
+    cd->h = net->h;
+    cd->c = net->c;
+    cd->augment = 1;
+    cd->crop.min_size = net->min_crop;
+    cd->crop.max_size = net->max_crop;
+    cd->crop.aspect = net->aspect;
+    cd->crop.angle = net->angle;
+    cd->crop.center = net->center;
+    cd->flip = net->flip;
+    cd->hue = net->hue;
+    cd->saturation = net->saturation;
+    cd->exposure = net->exposure;
+}
+
+static int make_backup_dir(const char *dir)
+{
+    if (mkdir(dir, 0775) == 0 || errno == EEXIST) return 0;
+    fprintf(stderr, "cannot create the backup folder %s: %s (set backup= in the .data file)\n", dir,
+            strerror(errno));
+    return -1;
+}
+
+static int start_training(train_run *t, char **paths, int n, classifier_setup *s)
+{
+    char err[1024];
+    classifier_data cd;
+    if (classifier_data_init(&cd, paths, n, s->labels, s->classes, err, sizeof(err))) {
+        fprintf(stderr, "%s: %s\n", data_cfg_str(&s->d, "train", ""), err);
+        return -1;
+    }
+    network *net = t->net;
+    fill_augment(&cd, net);
+    t->ntrain = n;
+    uint64_t first = net->seen / (size_t)net->batch; /* resume continues the batch stream */
+    loader *ld = loader_start(net->batch, (size_t)net->inputs, (size_t)net->truths, classifier_fill,
+                              &cd, darknet_get_seed(), first, err, sizeof(err));
+    if (!ld) {
+        fprintf(stderr, "%s\n", err);
+        classifier_data_free(&cd);
+        return -1;
+    }
+    fprintf(stderr, "Learning Rate: %g, Momentum: %g, Decay: %g\n%d\n", net->learning_rate,
+            net->momentum, net->decay, n);
+    int rc = train_loop(t, ld);
+    loader_stop(ld);
+    if (cd.skipped) fprintf(stderr, "%lu images could not be loaded and were skipped\n", cd.skipped);
+    classifier_data_free(&cd);
+    return rc;
+}
+
+static int train_classifier(const char *datafile, const char *cfg, const char *weights, int clear)
+{
+    char err[1024];
+    classifier_setup s;
+    if (classifier_setup_read(datafile, &s, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    int n = 0, rc = 1;
+    char **paths = NULL;
+    train_run t = {0};
+    t.backup = data_cfg_str(&s.d, "backup", "backup/");
+    t.cfg = cfg;
+    cfg_base(cfg, t.base, sizeof(t.base));
+    t.net = classifier_network(cfg, weights, 0, clear, s.classes, err, sizeof(err));
+    if (!t.net) fprintf(stderr, "%s\n", err);
+    else if (t.net->max_batches <= 0)
+        fprintf(stderr, "%s: max_batches is 0; set max_batches= in [net] to the iterations to train\n", cfg);
+    else if (!(paths = list_read(data_cfg_str(&s.d, "train", "data/train.list"), &n, err, sizeof(err))))
+        fprintf(stderr, "%s: %s\n", datafile, err);
+    else if (make_backup_dir(t.backup) == 0 && start_training(&t, paths, n, &s) == 0)
+        rc = 0;
+    if (t.net && rc == 0) memreport_print_line(t.net, stdout);
+    list_free(paths);
+    free_network(t.net);
+    classifier_setup_free(&s);
+    return rc;
+}
+
+static void usage(const char *prog)
+{
+    fprintf(stderr, "usage: %s classifier train|valid|predict <data> <cfg> [weights] [image] "
+            "[-clear] [-t N]\n", prog);
+}
+
+int run_classifier(int argc, char **argv)
+{
+    int clear = arg_flag(&argc, argv, "-clear");
+    int topk = arg_int(&argc, argv, "-t", 0);
+    topk = arg_int(&argc, argv, "-topk", topk);
+    if (argc < 5) {
+        usage(argv[0]);
+        return 1;
+    }
+    const char *cmd = argv[2], *data = argv[3], *cfg = argv[4];
+    const char *weights = argc > 5 ? argv[5] : NULL;
+    if (!strcmp(cmd, "train")) return train_classifier(data, cfg, weights, clear);
+    if (!strcmp(cmd, "valid")) return classifier_valid(data, cfg, weights, topk);
+    if (!strcmp(cmd, "predict")) return classifier_predict(data, cfg, weights, argc > 6 ? argv[6] : NULL, topk);
+    fprintf(stderr, "classifier: unknown command '%s'\n", cmd);
+    usage(argv[0]);
+    return 1;
+}

@@ -1,0 +1,234 @@
+/* ./darknet detector train|test|valid|map|calc_anchors <data> <cfg> [weights] [image]
+ *
+ * train follows AlexeyAB's loop: random images (with replacement) from the train list, one
+ * line per iteration
+ *   <iter>: <loss>, <avg loss> avg loss, <rate> rate, <sec> seconds, <images> images, <h> hours left
+ * weights written atomically to <backup>/<cfgbase>_last.weights every 100 iterations,
+ * <cfgbase>_<iter>.weights every 1000 (10000 when max_batches >= 10000) and
+ * <cfgbase>_final.weights at the end, then the `memory:` line. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "args.h"
+#include "cli.h"
+#include "detector_cli.h"
+#include "loader.h"
+#include "memreport.h"
+
+#define LAST_EVERY 100
+
+typedef struct {
+    network *net;
+    const char *backup;
+    char base[256];
+} train_run;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void cfg_base(const char *cfg, char *out, size_t n)
+{
+    const char *b = strrchr(cfg, '/');
+    snprintf(out, n, "%s", b ? b + 1 : cfg);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out) *dot = 0;
+}
+
+static int save(train_run *t, const char *suffix)
+{
+    char path[4096], err[1024];
+    size_t bl = strlen(t->backup);
+    const char *sep = (bl && t->backup[bl - 1] == '/') ? "" : "/";
+    snprintf(path, sizeof(path), "%s%s%s%s", t->backup, sep, t->base, suffix);
+    if (save_weights_ex(t->net, path, t->net->n, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    fprintf(stderr, "Saving weights to %s\n", path);
+    return 0;
+}
+
+static int train_iteration(network *net, loader *ld, float *loss, char *err, size_t errlen)
+{
+    float sum = 0;
+    for (int s = 0; s < net->subdivisions; ++s) {
+        float *x, *y, cost;
+        if (loader_next(ld, &x, &y, err, errlen)) return -1;
+        memcpy(net->input, x, (size_t)net->batch * net->inputs * sizeof(float));
+        memcpy(net->truth, y, (size_t)net->batch * net->truths * sizeof(float));
+        if (network_train_datum(net, &cost, err, errlen)) return -1;
+        sum += cost;
+    }
+    /* net->cost is the sum over the mini-batch; Darknet reports per image. */
+    *loss = sum / ((float)net->subdivisions * net->batch);
+    return 0;
+}
+
+static int train_loop(train_run *t, loader *ld)
+{
+    network *net = t->net;
+    float avg = -1;
+    double avg_time = -1;
+    size_t numbered = net->max_batches >= 10000 ? 10000 : 1000;
+    char err[1024];
+    while (network_current_batch(net) < (size_t)net->max_batches) {
+        double t0 = now_s();
+        float loss;
+        if (train_iteration(net, ld, &loss, err, sizeof(err))) {
+            fprintf(stderr, "training stopped: %s\n", err);
+            return -1;
+        }
+        double dt = now_s() - t0;
+        avg = avg < 0 ? loss : avg * .9f + loss * .1f;
+        avg_time = avg_time < 0 ? dt : avg_time * .9 + dt * .1;
+        size_t it = network_current_batch(net);
+        printf(" %zu: %f, %f avg loss, %f rate, %lf seconds, %zu images, %f hours left\n", it, loss,
+               avg, network_current_rate(net), dt, net->seen,
+               (net->max_batches - (double)it) * avg_time / 3600);
+        fflush(stdout);
+        if (it % LAST_EVERY == 0 && save(t, "_last.weights")) return -1;
+        if (it % numbered == 0) {
+            char suf[64];
+            snprintf(suf, sizeof(suf), "_%zu.weights", it);
+            if (save(t, suf)) return -1;
+        }
+    }
+    return save(t, "_final.weights");
+}
+
+static int make_backup_dir(const char *dir)
+{
+    if (mkdir(dir, 0775) == 0 || errno == EEXIST) return 0;
+    fprintf(stderr, "cannot create the backup folder %s: %s (set backup= in the .data file)\n", dir,
+            strerror(errno));
+    return -1;
+}
+
+static int start_training(train_run *t, char **paths, int n, int classes)
+{
+    char err[1024];
+    network *net = t->net;
+    detector_data dd;
+    det_data_init(&dd, net, paths, n, classes);
+    dd.augment = 1;
+    const det_params *p = det_last_params(net);
+    if (p->random > 0)
+        fprintf(stderr, "note: random=%g (multi-scale training) is not implemented; training at %dx%d\n",
+                p->random, net->w, net->h);
+    uint64_t first = net->seen / (size_t)net->batch; /* resume continues the batch stream */
+    loader *ld = loader_start(net->batch, (size_t)net->inputs, (size_t)net->truths, detector_fill,
+                              &dd, darknet_get_seed(), first, err, sizeof(err));
+    if (!ld) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    fprintf(stderr, "Learning Rate: %g, Momentum: %g, Decay: %g\n%d images\n", net->learning_rate,
+            net->momentum, net->decay, n);
+    memreport_print_planned(net, stderr);
+    int rc = train_loop(t, ld);
+    loader_stop(ld);
+    if (dd.skipped || dd.no_labels || dd.bad_labels)
+        fprintf(stderr, "data problems: %lu unreadable images skipped, %lu images without a label "
+                "file (used without boxes), %lu label lines dropped\n", dd.skipped, dd.no_labels,
+                dd.bad_labels);
+    return rc;
+}
+
+static int check_batch(const network *net, const char *cfg)
+{
+    int full = net->batch * net->subdivisions;
+    if (full == 1) {
+        fprintf(stderr, "%s: batch=1 is a testing setting; for training set batch=64 (and "
+                "subdivisions to fit memory) in [net]\n", cfg);
+        return -1;
+    }
+    if (full < 8) fprintf(stderr, "%s: warning: batch=%d is small; training may be unstable\n", cfg, full);
+    if (net->max_batches <= 0) {
+        fprintf(stderr, "%s: max_batches is 0; set max_batches= in [net] to the iterations to train\n", cfg);
+        return -1;
+    }
+    return 0;
+}
+
+int detector_train(const char *datafile, const char *cfg, const char *weights, int clear)
+{
+    char err[1024];
+    det_setup s;
+    if (det_setup_read(datafile, &s, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        det_setup_free(&s);
+        return 1;
+    }
+    int n = 0, rc = 1;
+    char **paths = NULL;
+    train_run t = {0};
+    t.backup = data_cfg_str(&s.d, "backup", "backup/");
+    cfg_base(cfg, t.base, sizeof(t.base));
+    t.net = det_network(cfg, weights, 0, clear, s.classes, err, sizeof(err));
+    if (!t.net) fprintf(stderr, "%s\n", err);
+    else if (check_batch(t.net, cfg) == 0) {
+        const char *list = data_cfg_str(&s.d, "train", "data/train.txt");
+        if (!(paths = list_read(list, &n, err, sizeof(err))))
+            fprintf(stderr, "%s: train=%s: %s\n", datafile, list, err);
+        else if (make_backup_dir(t.backup) == 0 && start_training(&t, paths, n, s.classes) == 0)
+            rc = 0;
+    }
+    if (t.net && rc == 0) memreport_print_line(t.net, stdout);
+    list_free(paths);
+    free_network(t.net);
+    det_setup_free(&s);
+    return rc;
+}
+
+static void usage(const char *prog)
+{
+    fprintf(stderr,
+            "usage: %s detector train|test|valid|map|calc_anchors <data> <cfg> [weights] [image]\n"
+            "  train: [-clear] [-dont_show]   test: [-thresh .25] [-ext_output]\n"
+            "  map: [-iou_thresh .5] [-points 0|11|101]   valid: [-prefix dir]\n"
+            "  calc_anchors <data> -num_of_clusters N -width W -height H\n",
+            prog);
+}
+
+int run_detector(int argc, char **argv)
+{
+    int clear = arg_flag(&argc, argv, "-clear");
+    arg_flag(&argc, argv, "-dont_show"); /* no display in this build: accepted and ignored */
+    arg_str(&argc, argv, "-gpus", NULL);  /* one device (or none) in this build */
+    if (arg_flag(&argc, argv, "-map"))
+        fprintf(stderr, "note: -map (mAP during training) is not implemented; run `detector map` "
+                "on the saved weights\n");
+    float thresh = arg_float(&argc, argv, "-thresh", .25f);
+    int ext = arg_flag(&argc, argv, "-ext_output");
+    float iou = arg_float(&argc, argv, "-iou_thresh", .5f);
+    int points = arg_int(&argc, argv, "-points", 0);
+    const char *prefix = arg_str(&argc, argv, "-prefix", NULL);
+    int clusters = arg_int(&argc, argv, "-num_of_clusters", 5);
+    int aw = arg_int(&argc, argv, "-width", 416), ah = arg_int(&argc, argv, "-height", 416);
+    if (argc >= 4 && !strcmp(argv[2], "calc_anchors")) return detector_calc_anchors(argv[3], clusters, aw, ah);
+    if (argc < 5) {
+        usage(argv[0]);
+        return 1;
+    }
+    if (points != 0 && points != 11 && points != 101) {
+        fprintf(stderr, "-points must be 0 (area under the curve), 11 (VOC2007) or 101 (COCO)\n");
+        return 1;
+    }
+    const char *cmd = argv[2], *data = argv[3], *cfg = argv[4];
+    const char *weights = argc > 5 ? argv[5] : NULL, *img = argc > 6 ? argv[6] : NULL;
+    if (!strcmp(cmd, "train")) return detector_train(data, cfg, weights, clear);
+    if (!strcmp(cmd, "test")) return detector_test(data, cfg, weights, img, thresh, ext, NULL);
+    if (!strcmp(cmd, "valid")) return detector_valid(data, cfg, weights, prefix);
+    if (!strcmp(cmd, "map")) return detector_map(data, cfg, weights, iou, points, NULL) ? 1 : 0;
+    fprintf(stderr, "detector: unknown command '%s'\n", cmd);
+    usage(argv[0]);
+    return 1;
+}

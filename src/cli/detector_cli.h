@@ -1,0 +1,48 @@
+/* Pieces shared by the detector commands: detector.c (dispatch, train), detect.c (test,
+ * detect), detector_eval.c (valid, map) and detector_anchors.c (calc_anchors). */
+#ifndef DN_CLI_DETECTOR_H
+#define DN_CLI_DETECTOR_H
+
+#include <stddef.h>
+
+#include "data_detector.h"
+#include "detect_layers.h"
+#include "list.h"
+#include "network.h"
+
+typedef struct {
+    data_cfg d;
+    int has_d;
+    char **names;   /* class names; generated "0", "1"... when the names file is missing */
+    int classes;
+} det_setup;
+
+/* Reads the .data file (classes, names). Returns 0 or -1 with err set. */
+int det_setup_read(const char *datafile, det_setup *s, char *err, size_t errlen);
+/* Names only (the `detect` command has no .data file): classes from the network. */
+int det_setup_names(det_setup *s, const char *names_file, int classes);
+void det_setup_free(det_setup *s);
+
+/* Parses the cfg (batch_override > 0 replaces the mini-batch), loads the weights when given,
+ * -clear resets seen, checks the last detection layer's classes against `classes` (when >
+ * 0). Returns NULL with err set. */
+network *det_network(const char *cfg, const char *weights, int batch_override, int clear,
+                     int classes, char *err, size_t errlen);
+/* The last [yolo]/[region] layer's parameters, NULL when the network has none. */
+const det_params *det_last_params(const network *net);
+
+/* Detection data over a list of images, sized for the network. */
+void det_data_init(detector_data *dd, const network *net, char **paths, int n, int classes);
+
+/* Detections of one letterboxed image already in x: forward, boxes, NMS (.45). */
+detection *det_run(network *net, float *x, int iw, int ih, float thresh, int *n);
+
+int detector_train(const char *datafile, const char *cfg, const char *weights, int clear);
+int detector_test(const char *datafile, const char *cfg, const char *weights, const char *img,
+                  float thresh, int ext_output, const char *names_override);
+int detector_valid(const char *datafile, const char *cfg, const char *weights, const char *prefix);
+int detector_map(const char *datafile, const char *cfg, const char *weights, float iou_thresh,
+                 int points, float *map_out);
+int detector_calc_anchors(const char *datafile, int clusters, int w, int h);
+
+#endif

@@ -1,0 +1,178 @@
+/* [region] (YOLOv2, pjreddie semantics, coords=4).
+ * Forward: logistic on x, y and objectness; classes get a softmax per cell and anchor
+ * (softmax=1) or a logistic. With truth in training the loss goes into the delta
+ * (region_loss.c). Backward passes the delta on: pjreddie's CPU backward_region_layer has
+ * its body commented out (2018), so its yolov2 cannot train on CPU; we do what its GPU
+ * path and AlexeyAB do. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "activations.h"
+#include "detect_layers.h"
+#include "layer_common.h"
+#include "network.h"
+#include "region_loss.h"
+
+/* Keys we read but whose features are not implemented. */
+static void reject_unsupported(cfg_reader *r)
+{
+    layer_reject_key(r, "tree", "hierarchical softmax (tree=) is not supported");
+    layer_reject_key(r, "map", "class maps (map=) are not supported; remove the key");
+    layer_reject_key(r, "focal_loss", "focal_loss is not supported; use focal_loss=0");
+}
+
+static void parse_region_keys(det_params *p, cfg_reader *r)
+{
+    p->coords = cfg_int(r, "coords", 4, 4, 4);
+    p->classes = cfg_int(r, "classes", 20, 1, 1 << 20);
+    p->total = cfg_int(r, "num", 1, 1, 1 << 16);
+    p->log = cfg_int(r, "log", 0, 0, 1);
+    p->sqrt = cfg_int(r, "sqrt", 0, 0, 1);
+    p->softmax = cfg_int(r, "softmax", 0, 0, 1);
+    p->background = cfg_int(r, "background", 0, 0, 1);
+    p->max_boxes = cfg_int(r, "max", 30, 1, 1 << 16);
+    p->jitter = cfg_float(r, "jitter", .2f, 0, 1);
+    p->rescore = cfg_int(r, "rescore", 0, 0, 1);
+    p->thresh = cfg_float(r, "thresh", .5f, 0, 1);
+    cfg_int(r, "classfix", 0, 0, 2);
+    p->absolute = cfg_int(r, "absolute", 0, 0, 1);
+    p->random = cfg_float(r, "random", 0, 0, 10);
+    p->resize = cfg_float(r, "resize", 1, 0, 100);
+    p->coord_scale = cfg_float(r, "coord_scale", 1, 0, 1e6f);
+    p->object_scale = cfg_float(r, "object_scale", 1, 0, 1e6f);
+    p->noobject_scale = cfg_float(r, "noobject_scale", 1, 0, 1e6f);
+    p->mask_scale = cfg_float(r, "mask_scale", 1, 0, 1e6f);
+    p->class_scale = cfg_float(r, "class_scale", 1, 0, 1e6f);
+    p->bias_match = cfg_int(r, "bias_match", 0, 0, 1);
+    p->nms = NMS_DEFAULT;
+    reject_unsupported(r);
+}
+
+static int parse_biases(det_params *p, cfg_reader *r)
+{
+    float *a = NULL;
+    int na = cfg_float_list(r, "anchors", &a);
+    p->biases = malloc(sizeof(float) * 2 * (size_t)p->total);
+    p->mask = malloc(sizeof(int) * (size_t)p->total);
+    if (r->failed || !p->biases || !p->mask) {
+        free(a);
+        return r->failed ? -1 : layer_oom(r);
+    }
+    for (int i = 0; i < 2 * p->total; ++i) p->biases[i] = i < na ? a[i] : .5f;
+    for (int i = 0; i < p->total; ++i) p->mask[i] = i;
+    free(a);
+    p->n = p->total;
+    if (na > 2 * p->total || na % 2) {
+        cfg_fail(r, "anchors", "has %d numbers; num=%d needs %d (w,h pairs)", na, p->total, 2 * p->total);
+        return -1;
+    }
+    return 0;
+}
+
+static int region_shape(layer *l, cfg_reader *r, network *net)
+{
+    det_params *p = l->p;
+    int want = p->n * (p->classes + p->coords + 1);
+    if (l->c != want) {
+        const layer *prev = l->index ? &net->layers[l->index - 1] : NULL;
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s:%d: filters=%d in the section before [region] (line %d) "
+                 "must be num * (classes + coords + 1) = %d * (%d + %d + 1) = %d; set filters=%d",
+                 net->cfgfile, prev ? prev->line : l->line, l->c, l->line, p->n, p->classes,
+                 p->coords, want, want);
+        if (r && r->err && r->errlen && !r->failed) snprintf(r->err, r->errlen, "%s", msg);
+        if (r) r->failed = 1;
+        else fprintf(stderr, "%s\n", msg);
+        return -1;
+    }
+    l->out_w = l->w;
+    l->out_h = l->h;
+    l->out_c = l->c;
+    l->inputs = l->outputs = l->w * l->h * l->c;
+    l->truths = p->max_boxes * (p->coords + 1);
+    return 0;
+}
+
+static int region_parse(layer *l, cfg_reader *r, network *net)
+{
+    det_params *p = calloc(1, sizeof(det_params));
+    if (!p) return layer_oom(r);
+    l->p = p;
+    parse_region_keys(p, r);
+    if (r->failed || parse_biases(p, r)) return -1;
+    l->loss = 1;
+    l->persist_output = 1;
+    return region_shape(l, r, net);
+}
+
+/* Softmax over the classes of one (sample, anchor, cell): values stride hw apart. */
+static void softmax_strided(const float *in, int n, int stride, float *out)
+{
+    float largest = -FLT_MAX, sum = 0;
+    for (int i = 0; i < n; ++i)
+        if (in[i * stride] > largest) largest = in[i * stride];
+    for (int i = 0; i < n; ++i) {
+        float e = (float)exp(in[i * stride] - largest);
+        sum += e;
+        out[i * stride] = e;
+    }
+    for (int i = 0; i < n; ++i) out[i * stride] /= sum;
+}
+
+static void region_activate(const layer *l, const det_params *p, const float *in, float *out,
+                            int batch)
+{
+    int hw = l->w * l->h;
+    for (int b = 0; b < batch; ++b)
+        for (int n = 0; n < p->n; ++n) {
+            activate_array(out + det_entry(l, p, b, n, 0, 0), (size_t)2 * hw, ACT_LOGISTIC);
+            if (!p->background)
+                activate_array(out + det_entry(l, p, b, n, p->coords, 0), (size_t)hw, ACT_LOGISTIC);
+            int ci = det_entry(l, p, b, n, p->coords + !p->background, 0);
+            if (!p->softmax) {
+                activate_array(out + det_entry(l, p, b, n, p->coords + 1, 0),
+                               (size_t)p->classes * hw, ACT_LOGISTIC);
+                continue;
+            }
+            for (int loc = 0; loc < hw; ++loc)
+                softmax_strided(in + ci + loc, p->classes + p->background, hw, out + ci + loc);
+        }
+}
+
+static int region_forward(layer *l, layer_ctx *x)
+{
+    det_params *p = l->p;
+    size_t n = (size_t)x->batch * l->outputs;
+    memcpy(x->out, x->in, n * sizeof(float));
+    region_activate(l, p, x->in, x->out, x->batch);
+    if (!x->train || !x->delta) return 0;
+    memset(x->delta, 0, n * sizeof(float));
+    if (!x->truth) return 0;
+    l->cost = region_loss(l, p, x);
+    det_print_stats(l, p);
+    return 0;
+}
+
+static int region_backward(layer *l, layer_ctx *x)
+{
+    if (!x->delta_in) return 0;
+    size_t n = (size_t)x->batch * l->inputs;
+    for (size_t i = 0; i < n; ++i) x->delta_in[i] += x->delta[i];
+    return 0;
+}
+
+static int region_resize(layer *l, network *net) { return region_shape(l, NULL, net); }
+
+static void region_destroy(layer *l)
+{
+    det_params_free(l->p);
+    l->p = NULL;
+}
+
+const layer_ops region_ops = {
+    .name = "region", .type = LT_REGION, .parse = region_parse, .forward = region_forward,
+    .backward = region_backward, .resize = region_resize, .destroy = region_destroy,
+};

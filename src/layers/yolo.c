@@ -1,0 +1,184 @@
+/* [yolo] (YOLOv3, pjreddie semantics plus AlexeyAB's keys).
+ * Forward: logistic on x, y, objectness and classes of every anchor in `mask` (w, h stay
+ * raw), then AlexeyAB's scale_x_y remap of x and y. With truth in training the loss is
+ * computed here (yolo_loss.c) and written to the delta; backward passes the delta on
+ * unchanged, as Darknet does (its deltas already stand for the logit gradients). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "activations.h"
+#include "detect_layers.h"
+#include "layer_common.h"
+#include "network.h"
+#include "yolo_loss.h"
+
+static const char *const iou_names[] = {"mse", "iou", "giou", "diou", "ciou"};
+static const char *const nms_names[] = {"default", "greedynms", "diounms", "cornersnms"};
+
+void det_params_free(det_params *p)
+{
+    if (!p) return;
+    free(p->mask);
+    free(p->biases);
+    free(p);
+}
+
+/* num, mask and anchors: mask defaults to every anchor; anchors not given stay .5. */
+static int parse_anchors(det_params *p, cfg_reader *r)
+{
+    p->total = cfg_int(r, "num", 1, 1, 1 << 16);
+    int nm = cfg_int_list(r, "mask", &p->mask);
+    float *a = NULL;
+    int na = cfg_float_list(r, "anchors", &a);
+    if (r->failed) { free(a); return -1; }
+    p->biases = malloc(sizeof(float) * 2 * (size_t)p->total);
+    if (!p->biases) { free(a); return layer_oom(r); }
+    for (int i = 0; i < 2 * p->total; ++i) p->biases[i] = i < na ? a[i] : .5f;
+    free(a);
+    if (na > 2 * p->total || na % 2) {
+        cfg_fail(r, "anchors", "has %d numbers; num=%d needs %d (w,h pairs)", na, p->total, 2 * p->total);
+        return -1;
+    }
+    if (nm <= 0) {
+        free(p->mask);
+        p->mask = malloc(sizeof(int) * (size_t)p->total);
+        if (!p->mask) return layer_oom(r);
+        for (int i = 0; i < p->total; ++i) p->mask[i] = i;
+        nm = p->total;
+    }
+    for (int i = 0; i < nm; ++i)
+        if (p->mask[i] < 0 || p->mask[i] >= p->total) {
+            cfg_fail(r, "mask", "anchor index %d is outside 0..num-1 (num=%d)", p->mask[i], p->total);
+            return -1;
+        }
+    p->n = nm;
+    return 0;
+}
+
+/* AlexeyAB keys we read but whose features are not implemented: an error, not silence. */
+static void reject_unsupported(cfg_reader *r)
+{
+    layer_reject_key(r, "map", "class maps (map=) are not supported; remove the key");
+    layer_reject_key(r, "focal_loss", "focal_loss is not supported; use focal_loss=0");
+    layer_reject_key(r, "new_coords", "new_coords (scaled-YOLOv4) is not supported; use new_coords=0");
+    layer_reject_key(r, "objectness_smooth", "objectness_smooth is not supported; use 0");
+    layer_reject_key(r, "counters_per_class", "counters_per_class is not supported; remove the key");
+    layer_reject_key(r, "track_history_size", "tracking keys are not supported");
+    layer_reject_key(r, "embedding_layer", "tracking keys are not supported");
+}
+
+static void parse_yolo_keys(det_params *p, cfg_reader *r)
+{
+    p->classes = cfg_int(r, "classes", 20, 1, 1 << 20);
+    p->coords = 4;
+    p->max_boxes = cfg_int(r, "max", 90, 1, 1 << 16);
+    p->jitter = cfg_float(r, "jitter", .2f, 0, 1);
+    p->ignore_thresh = cfg_float(r, "ignore_thresh", .5f, 0, 1);
+    p->truth_thresh = cfg_float(r, "truth_thresh", 1, 0, 1);
+    p->random = cfg_float(r, "random", 0, 0, 10);
+    p->resize = cfg_float(r, "resize", 1, 0, 100);
+    p->scale_x_y = cfg_float(r, "scale_x_y", 1, 0.01f, 100);
+    /* iou_normalizer defaults to 1 (pjreddie's behaviour); AlexeyAB's cfgs set it. */
+    p->iou_normalizer = cfg_float(r, "iou_normalizer", 1, 0, 1e6f);
+    p->obj_normalizer = cfg_float(r, "obj_normalizer", 1, 0, 1e6f);
+    p->cls_normalizer = cfg_float(r, "cls_normalizer", 1, 0, 1e6f);
+    p->delta_normalizer = cfg_float(r, "delta_normalizer", 1, 0, 1e6f);
+    p->iou_thresh = cfg_float(r, "iou_thresh", 1, 0, 1);
+    p->label_smooth_eps = cfg_float(r, "label_smooth_eps", 0, 0, 1);
+    p->beta_nms = cfg_float(r, "beta_nms", .6f, 0, 10);
+    p->max_delta = cfg_float(r, "max_delta", 3.4e38f, 0, 3.4e38f);
+    p->show_details = cfg_int(r, "show_details", 1, 0, 2);
+    p->iou_loss = (iou_kind)cfg_enum(r, "iou_loss", iou_names, IOU_KINDS, IOU_MSE);
+    p->iou_thresh_kind = (iou_kind)cfg_enum(r, "iou_thresh_kind", iou_names + 1, IOU_KINDS - 1, 0) + 1;
+    p->nms = (nms_kind)cfg_enum(r, "nms_kind", nms_names, NMS_KINDS, NMS_DEFAULT);
+    reject_unsupported(r);
+}
+
+static int yolo_shape(layer *l, cfg_reader *r, network *net)
+{
+    det_params *p = l->p;
+    int want = p->n * (p->classes + 5);
+    if (l->c != want) {
+        /* The fix is in the layer before: name its line and key, and the value it needs. */
+        const layer *prev = l->index ? &net->layers[l->index - 1] : NULL;
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s:%d: filters=%d in the section before [yolo] (line %d) "
+                 "must be len(mask) * (classes + 5) = %d * (%d + 5) = %d; set filters=%d",
+                 net->cfgfile, prev ? prev->line : l->line, l->c, l->line, p->n, p->classes,
+                 want, want);
+        if (r && r->err && r->errlen && !r->failed) snprintf(r->err, r->errlen, "%s", msg);
+        if (r) r->failed = 1;
+        else fprintf(stderr, "%s\n", msg);
+        return -1;
+    }
+    l->out_w = l->w;
+    l->out_h = l->h;
+    l->out_c = l->c;
+    l->inputs = l->outputs = l->w * l->h * l->c;
+    l->truths = p->max_boxes * 5;
+    return 0;
+}
+
+static int yolo_parse(layer *l, cfg_reader *r, network *net)
+{
+    det_params *p = calloc(1, sizeof(det_params));
+    if (!p) return layer_oom(r);
+    l->p = p;
+    parse_yolo_keys(p, r);
+    if (r->failed || parse_anchors(p, r)) return -1;
+    l->loss = 1;
+    l->persist_output = 1; /* boxes are read after the pass */
+    return yolo_shape(l, r, net);
+}
+
+static void yolo_activate(const layer *l, const det_params *p, float *out, int batch)
+{
+    int hw = l->w * l->h;
+    float s = p->scale_x_y;
+    for (int b = 0; b < batch; ++b)
+        for (int n = 0; n < p->n; ++n) {
+            float *xy = out + det_entry(l, p, b, n, 0, 0);
+            activate_array(xy, (size_t)2 * hw, ACT_LOGISTIC);
+            if (s != 1)
+                for (int i = 0; i < 2 * hw; ++i) xy[i] = xy[i] * s - .5f * (s - 1);
+            activate_array(out + det_entry(l, p, b, n, 4, 0), (size_t)(1 + p->classes) * hw,
+                           ACT_LOGISTIC);
+        }
+}
+
+static int yolo_forward(layer *l, layer_ctx *x)
+{
+    det_params *p = l->p;
+    size_t n = (size_t)x->batch * l->outputs;
+    memcpy(x->out, x->in, n * sizeof(float));
+    yolo_activate(l, p, x->out, x->batch);
+    if (!x->train || !x->delta) return 0;
+    memset(x->delta, 0, n * sizeof(float));
+    if (!x->truth) return 0;
+    l->cost = yolo_loss(l, p, x);
+    if (p->show_details) det_print_stats(l, p);
+    return 0;
+}
+
+static int yolo_backward(layer *l, layer_ctx *x)
+{
+    if (!x->delta_in) return 0;
+    size_t n = (size_t)x->batch * l->inputs;
+    for (size_t i = 0; i < n; ++i) x->delta_in[i] += x->delta[i];
+    return 0;
+}
+
+static int yolo_resize(layer *l, network *net) { return yolo_shape(l, NULL, net); }
+
+static void yolo_destroy(layer *l)
+{
+    det_params_free(l->p);
+    l->p = NULL;
+}
+
+const layer_ops yolo_ops = {
+    .name = "yolo", .type = LT_YOLO, .parse = yolo_parse, .forward = yolo_forward,
+    .backward = yolo_backward, .resize = yolo_resize, .destroy = yolo_destroy,
+};

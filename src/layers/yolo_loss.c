@@ -1,0 +1,238 @@
+/* [yolo] loss, following pjreddie's forward_yolo_layer step by step so one training step
+ * matches Debian's libdarknet:
+ *  1. every (cell, anchor) predicts a box; its objectness is pushed to 0 unless its best
+ *     IoU with any truth exceeds ignore_thresh (and to 1 above truth_thresh);
+ *  2. every truth picks the anchor (of all `num`) whose shape fits best; when that anchor is
+ *     in this layer's mask, the cell holding the truth's centre learns the box, objectness 1
+ *     and the class.
+ * AlexeyAB additions: obj/cls/iou normalizers, IoU-family box losses, iou_thresh (more
+ * anchors per truth), label smoothing, max_delta clipping. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "network.h"
+#include "yolo_loss.h"
+
+typedef struct {
+    const layer *l;
+    det_params *p;
+    const float *out;
+    float *delta;
+    const float *truth; /* this sample's truth */
+    int b, netw, neth;
+    double iou_cost;    /* IoU-family losses: sum of normalizer * (1 - value) */
+} yctx;
+
+static box truth_box(const float *t) { return (box){t[0], t[1], t[2], t[3]}; }
+
+/* Darknet's get_yolo_box: centre from the cell and the (squashed) offsets, size from the
+ * anchor (double arithmetic as in pjreddie, where exp() returns double). */
+static box pred_box(const yctx *c, int n, int loc)
+{
+    const layer *l = c->l;
+    int hw = l->w * l->h, a = c->p->mask[n];
+    int idx = det_entry(l, c->p, c->b, n, 0, loc);
+    box r;
+    r.x = (float)((loc % l->w + c->out[idx]) / l->w);
+    r.y = (float)((loc / l->w + c->out[idx + hw]) / l->h);
+    r.w = (float)(exp(c->out[idx + 2 * hw]) * c->p->biases[2 * a] / c->netw);
+    r.h = (float)(exp(c->out[idx + 3 * hw]) * c->p->biases[2 * a + 1] / c->neth);
+    return r;
+}
+
+static float clip_delta(float d, float max)
+{
+    if (!isfinite(d)) return 0;
+    return d > max ? max : (d < -max ? -max : d);
+}
+
+/* Box deltas of anchor n at loc towards truth t; returns the plain IoU before the step. */
+static float delta_box(yctx *c, box t, int n, int loc)
+{
+    const layer *l = c->l;
+    det_params *p = c->p;
+    int hw = l->w * l->h, a = p->mask[n];
+    int idx = det_entry(l, p, c->b, n, 0, loc);
+    box pred = pred_box(c, n, loc);
+    float iou = box_iou(pred, t);
+    const float *o = c->out;
+    if (p->iou_loss == IOU_MSE) {
+        float scale = p->iou_normalizer * (2 - t.w * t.h);
+        float tx = t.x * l->w - loc % l->w, ty = t.y * l->h - loc / l->w;
+        float tw = (float)log(t.w * c->netw / p->biases[2 * a]);
+        float th = (float)log(t.h * c->neth / p->biases[2 * a + 1]);
+        c->delta[idx] = scale * (tx - o[idx]);
+        c->delta[idx + hw] = scale * (ty - o[idx + hw]);
+        c->delta[idx + 2 * hw] = scale * (tw - o[idx + 2 * hw]);
+        c->delta[idx + 3 * hw] = scale * (th - o[idx + 3 * hw]);
+        return iou;
+    }
+    /* IoU family: delta = normalizer * d value / d box (it increases the IoU). As in
+     * AlexeyAB, w and h are scaled by e^t (the exponential's derivative) and x, y are not
+     * divided by the grid size, which is what its tuned iou_normalizer values assume. */
+    dbox pd = {pred.x, pred.y, pred.w, pred.h}, td = {t.x, t.y, t.w, t.h}, g;
+    double v = box_iou_kind(pd, td, p->iou_loss, &g);
+    c->iou_cost += p->iou_normalizer * (1 - v);
+    float k = p->iou_normalizer;
+    c->delta[idx] = clip_delta((float)(k * g.x), p->max_delta);
+    c->delta[idx + hw] = clip_delta((float)(k * g.y), p->max_delta);
+    c->delta[idx + 2 * hw] = clip_delta((float)(k * g.w * exp(o[idx + 2 * hw])), p->max_delta);
+    c->delta[idx + 3 * hw] = clip_delta((float)(k * g.h * exp(o[idx + 3 * hw])), p->max_delta);
+    return iou;
+}
+
+/* pjreddie's delta_yolo_class: when the class deltas are already set (two truths in one
+ * cell), only the new class is pushed up. Label smoothing moves the targets inwards. */
+static void delta_class(yctx *c, int n, int loc, int cls, double *avg_cat)
+{
+    det_params *p = c->p;
+    int hw = c->l->w * c->l->h, idx = det_entry(c->l, p, c->b, n, 5, loc);
+    float yes = 1, no = 0, k = p->cls_normalizer;
+    if (p->label_smooth_eps > 0) {
+        yes = 1 - .5f * p->label_smooth_eps;
+        no = .5f * p->label_smooth_eps;
+    }
+    if (c->delta[idx]) {
+        c->delta[idx + hw * cls] = k * (yes - c->out[idx + hw * cls]);
+        if (avg_cat) *avg_cat += c->out[idx + hw * cls];
+        return;
+    }
+    for (int k2 = 0; k2 < p->classes; ++k2) {
+        c->delta[idx + hw * k2] = k * ((k2 == cls ? yes : no) - c->out[idx + hw * k2]);
+        if (k2 == cls && avg_cat) *avg_cat += c->out[idx + hw * k2];
+    }
+}
+
+static int truth_class(const yctx *c, int t)
+{
+    float v = c->truth[t * 5 + 4];
+    int cls = (int)v;
+    return (cls >= 0 && cls < c->p->classes) ? cls : -1;
+}
+
+/* Step 1 for one (cell, anchor). */
+static void objectness_pass(yctx *c, int n, int loc, int maxb)
+{
+    det_params *p = c->p;
+    box pred = pred_box(c, n, loc);
+    float best = 0;
+    int best_t = 0;
+    for (int t = 0; t < maxb; ++t) {
+        box tb = truth_box(c->truth + t * 5);
+        if (!tb.x) break;
+        float iou = box_iou(pred, tb);
+        if (iou > best) { best = iou; best_t = t; }
+    }
+    int obj = det_entry(c->l, p, c->b, n, 4, loc);
+    p->st.anyobj += c->out[obj];
+    c->delta[obj] = p->obj_normalizer * (0 - c->out[obj]);
+    if (best > p->ignore_thresh) c->delta[obj] = 0;
+    if (best > p->truth_thresh) {
+        int cls = truth_class(c, best_t);
+        if (cls < 0) return;
+        c->delta[obj] = p->obj_normalizer * (1 - c->out[obj]);
+        delta_class(c, n, loc, cls, NULL);
+        delta_box(c, truth_box(c->truth + best_t * 5), n, loc);
+    }
+}
+
+/* The anchor (of all num) whose shape best fits the truth. */
+static int best_anchor(const yctx *c, box t)
+{
+    float best = 0;
+    int best_n = 0;
+    for (int n = 0; n < c->p->total; ++n) {
+        float iou = box_shape_iou(c->p->biases[2 * n] / c->netw, c->p->biases[2 * n + 1] / c->neth,
+                                  t.w, t.h);
+        if (iou > best) { best = iou; best_n = n; }
+    }
+    return best_n;
+}
+
+static void assign(yctx *c, box t, int cls, int n, int loc)
+{
+    det_params *p = c->p;
+    float iou = delta_box(c, t, n, loc);
+    int obj = det_entry(c->l, p, c->b, n, 4, loc);
+    p->st.obj += c->out[obj];
+    c->delta[obj] = p->obj_normalizer * (1 - c->out[obj]);
+    delta_class(c, n, loc, cls, &p->st.cls);
+    p->st.count++;
+    p->st.class_count++;
+    if (iou > .5f) p->st.recall += 1;
+    if (iou > .75f) p->st.recall75 += 1;
+    p->st.iou += iou;
+}
+
+/* Step 2 for one truth. */
+static void truth_pass(yctx *c, int t)
+{
+    const layer *l = c->l;
+    det_params *p = c->p;
+    box tb = truth_box(c->truth + t * 5);
+    int cls = truth_class(c, t);
+    if (cls < 0 || tb.w <= 0 || tb.h <= 0) return;
+    int i = (int)(tb.x * l->w), j = (int)(tb.y * l->h);
+    if (i < 0) i = 0;
+    if (i >= l->w) i = l->w - 1;
+    if (j < 0) j = 0;
+    if (j >= l->h) j = l->h - 1;
+    int best_n = best_anchor(c, tb);
+    for (int m = 0; m < p->n; ++m) {
+        int a = p->mask[m], use = a == best_n;
+        if (!use && p->iou_thresh < 1) {
+            dbox ad = {0, 0, p->biases[2 * a] / c->netw, p->biases[2 * a + 1] / c->neth};
+            dbox td = {0, 0, tb.w, tb.h};
+            use = box_iou_kind(ad, td, p->iou_thresh_kind, NULL) > p->iou_thresh;
+        }
+        if (use) assign(c, tb, cls, m, j * l->w + i);
+    }
+}
+
+/* Darknet's cost: the squared norm of the delta; with an IoU-family box loss the box
+ * entries count as normalizer * (1 - value) instead. */
+static double layer_cost(const yctx *c, int batch)
+{
+    const layer *l = c->l;
+    const det_params *p = c->p;
+    int hw = l->w * l->h;
+    double s = 0;
+    for (int b = 0; b < batch; ++b)
+        for (int n = 0; n < p->n; ++n)
+            for (int e = 0; e < 5 + p->classes; ++e) {
+                if (p->iou_loss != IOU_MSE && e < 4) continue;
+                const float *d = c->delta + det_entry(l, p, b, n, e, 0);
+                for (int k = 0; k < hw; ++k) s += (double)d[k] * d[k];
+            }
+    return s + c->iou_cost;
+}
+
+float yolo_loss(const layer *l, det_params *p, layer_ctx *x)
+{
+    yctx c = {l, p, x->out, x->delta, NULL, 0, x->net->w, x->net->h, 0};
+    int tstride = x->net->truths, maxb = p->max_boxes;
+    if (maxb * 5 > tstride) maxb = tstride / 5;
+    memset(&p->st, 0, sizeof(p->st));
+    p->st.cells = l->w * l->h * p->n * x->batch;
+    for (int b = 0; b < x->batch; ++b) {
+        c.b = b;
+        c.truth = x->truth + (size_t)b * tstride;
+        for (int loc = 0; loc < l->w * l->h; ++loc)
+            for (int n = 0; n < p->n; ++n) objectness_pass(&c, n, loc, maxb);
+        for (int t = 0; t < maxb; ++t) {
+            if (!c.truth[t * 5]) break;
+            truth_pass(&c, t);
+        }
+    }
+    return (float)layer_cost(&c, x->batch);
+}
+
+void det_print_stats(const layer *l, const det_params *p)
+{
+    const det_stats *s = &p->st;
+    double cnt = s->count ? s->count : 1, cc = s->class_count ? s->class_count : 1;
+    printf("Region %d Avg IOU: %f, Class: %f, Obj: %f, No Obj: %f, .5R: %f, .75R: %f,  count: %d\n",
+           l->index, s->iou / cnt, s->cls / cc, s->obj / cnt, s->anyobj / (s->cells ? s->cells : 1),
+           s->recall / cnt, s->recall75 / cnt, s->count);
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The detector commands end to end on a tiny shapes set (64x64): train (yolov3-tiny and
+# yolov4-tiny shapes cfgs), test, detect, map, valid, calc_anchors, and bad inputs (missing
+# image, missing label file, class id out of range, classes mismatch) giving warnings or
+# errors that name the file, never a crash. Any failed check fails the script.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+DN=${DARKNET:-$ROOT/darknet}
+TOOLS=${DN_TOOLS:-$ROOT/build/bin}
+O=$ROOT/build/oracle/dn_oracle
+T=$(mktemp -d "${TMPDIR:-/tmp}/detector_cli.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+fails=0
+ok()   { echo "ok   $*"; }
+bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
+check(){ local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+has()  { grep -q -- "$2" "$1" || { echo "  '$2' not in $1:"; tail -5 "$1"; return 1; }; }
+
+mkdir -p $T/set
+"$TOOLS/make_shapes" $T/set 6 2 64 64 3 > /dev/null || { echo "FAIL make_shapes"; exit 1; }
+printf 'rectangle\nellipse\ntriangle\n' > $T/names
+printf 'classes=3\ntrain=%s/set/train.txt\nvalid=%s/set/valid.txt\nnames=%s/names\nbackup=%s/backup\n' \
+  $T $T $T $T > $T/shapes.data
+for v in 3 4; do
+  $O cfgset $ROOT/cfg/yolov$v-tiny-shapes.cfg $T/y$v.cfg width=64 height=64 batch=2 subdivisions=1 \
+    max_batches=2 burn_in=0 > /dev/null
+done
+cd $T
+
+# ---- train, then use the weights ----------------------------------------------------------
+$DN -seed 1 detector train shapes.data y3.cfg -dont_show > train.out 2> train.err
+check "train exit 0" [ $? = 0 ]
+check "training line (AlexeyAB format)" has train.out " 2: .* avg loss, .* rate, .* seconds, 4 images, .* hours left"
+check "yolo statistics line" has train.out "Region 16 Avg IOU"
+check "final weights" [ -s backup/y3_final.weights ]
+check "memory line" has train.out "^memory: params_mib="
+$DN detector test shapes.data y3.cfg backup/y3_final.weights set/img_00006.png -thresh 0 -ext_output > test.out 2>&1
+check "test exit 0" [ $? = 0 ]
+check "test prints prediction time" has test.out "img_00006.png: Predicted in"
+check "test -ext_output boxes" has test.out "left_x:"
+check "predictions.png written" [ -s predictions.png ]
+$DN detector map shapes.data y3.cfg backup/y3_final.weights -points 11 > map.out 2>&1
+check "map per class" has map.out "class_id = 2, name = triangle, ap = "
+check "map summary" has map.out "mean average precision (mAP@0.50) = "
+$DN detector valid shapes.data y3.cfg backup/y3_final.weights -prefix res > valid.out 2>&1
+check "valid exit 0" [ $? = 0 ]
+check "valid writes VOC files" [ -f res/comp4_det_test_ellipse.txt ]
+$DN detector calc_anchors shapes.data -num_of_clusters 4 -width 64 -height 64 > anchors.out 2>&1
+check "calc_anchors prints 4 anchors" has anchors.out "^anchors = .*,.*,.*,.*,.*,.*,.*,"
+check "anchors.txt written" [ -s anchors.txt ]
+cp names coco.names; mkdir -p data; cp names data/coco.names
+$DN detect y3.cfg backup/y3_final.weights set/img_00007.png > detect.out 2>&1
+check "detect exit 0" [ $? = 0 ]
+
+# ---- yolov4-tiny parses, trains and tests ----------------------------------------------------
+$DN -seed 1 detector train shapes.data y4.cfg -dont_show > train4.out 2>&1
+check "yolov4-tiny train exit 0" [ $? = 0 ]
+check "yolov4-tiny final weights" [ -s backup/y4_final.weights ]
+$DN detector test shapes.data y4.cfg backup/y4_final.weights set/img_00006.png > test4.out 2>&1
+check "yolov4-tiny test exit 0" [ $? = 0 ]
+
+# ---- bad inputs --------------------------------------------------------------------------
+cp set/train.txt bad.txt
+echo "$T/set/missing.png" >> bad.txt                       # unreadable image
+cp set/img_00000.png set/nolabel.png; echo "$T/set/nolabel.png" >> bad.txt   # no label file
+printf '7 0.5 0.5 0.2 0.2\n1 0.5 0.5 0.2\n' >> set/img_00001.txt        # class out of range, short line
+for i in 1 2 3 4 5 6 7 8; do echo "$T/set/missing.png"; echo "$T/set/nolabel.png"; echo "$T/set/img_00001.png"; done >> bad.txt
+$O cfgset y3.cfg bad.cfg max_batches=6 > /dev/null
+sed "s|train=.*|train=$T/bad.txt|" shapes.data > bad.data
+$DN -seed 2 detector train bad.data bad.cfg -clear > bad.out 2> bad.err
+check "bad data: training still finishes" [ $? = 0 ]
+check "warning names the unreadable image" has bad.err "missing.png"
+check "warning names the image without labels" has bad.err "no label file .*nolabel.txt"
+check "warning names the bad label line" has bad.err "img_00001.txt:.*class id outside"
+check "counts printed at the end" has bad.err "data problems: [1-9][0-9]* unreadable images skipped"
+sed "s|classes=3|classes=4|" shapes.data > four.data
+$DN detector test four.data y3.cfg backup/y3_final.weights set/img_00006.png > four.out 2>&1
+check "classes mismatch is an error" [ $? != 0 ]
+check "classes mismatch message" has four.out "classes=3 but the .data file says classes=4"
+$DN detector test shapes.data y3.cfg nothere.weights set/img_00006.png > now.out 2>&1
+check "missing weights is an error" [ $? != 0 ]
+check "missing weights message names the file" has now.out "nothere.weights"
+
+echo "$fails failed"
+[ $fails = 0 ]

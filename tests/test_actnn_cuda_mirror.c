@@ -1,0 +1,219 @@
+/* test_actnn_cuda_mirror.c: the arithmetic the CUDA quantizer runs, checked on the CPU.
+ *
+ * actnn_plugin/src/quantize.cu computes every value through qmirror.h. This test runs the
+ * same functions in a sequential emulation of the kernels' data layout (per group: true
+ * min/max, parameters, one code per element, bit planes per 32 values; per element for
+ * fp16) and requires the library's exact bytes (actnn_tensor_raw) and restored floats,
+ * so a transcription error in qmirror.h fails here, on a machine with no GPU. What it
+ * cannot check is the kernels' warp mechanics (shuffles, ballots): tests/gpu does, on a
+ * device. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "actnn.h"
+#include "../actnn_plugin/src/qmirror.h"
+
+/* The emulated kernel: 0, or -1 where the GPU would flag ACTNN_E_NONFINITE. */
+static int emu_save(const float *x, size_t N, size_t D, int b, size_t G, uint64_t seed,
+                    uint64_t tid, uint8_t *payload, uint16_t *meta)
+{
+    size_t ng = (D + G - 1) / G, pay = 4 * (size_t)b * ((D + 31) / 32);
+    for (size_t n = 0; n < N; ++n)
+        for (size_t g = 0; g < ng; ++g) {
+            size_t j0 = g * G, len = D - j0 < G ? D - j0 : G;
+            const float *xs = x + n * D + j0;
+            float lo = xs[0], hi = xs[0];
+            for (size_t i = 0; i < len; ++i) {
+                if (!isfinite(xs[i])) return -1;
+                lo = xs[i] < lo ? xs[i] : lo;
+                hi = xs[i] > hi ? xs[i] : hi;
+            }
+            uint16_t m0, m1;
+            qm_params p;
+            if (qm_from_minmax(lo, hi, b, &m0, &m1, &p)) return -1;
+            meta[2 * (n * ng + g)] = m0;
+            meta[2 * (n * ng + g) + 1] = m1;
+            uint32_t *words = (uint32_t *)(payload + n * pay) + (j0 / 32) * (size_t)b;
+            size_t nw = ((len + 31) / 32) * (size_t)b;
+            if (p.constant) {
+                for (size_t i = 0; i < nw; ++i) words[i] = i == 0 ? qm_bits(p.value) : 0u;
+                continue;
+            }
+            qm_key key = qm_sample_key(seed, tid, n);
+            for (size_t k0 = 0; k0 < len; k0 += 32, words += b) {
+                for (int bit = 0; bit < b; ++bit) words[bit] = 0;
+                for (size_t l = 0; l < 32; ++l) {
+                    size_t i = k0 + l;
+                    uint32_t code = i < len ? qm_quantize(xs[i], j0 + i, key, p) : 0u;
+                    for (int bit = 0; bit < b; ++bit) words[bit] |= ((code >> bit) & 1u) << l;
+                }
+            }
+        }
+    return 0;
+}
+
+static void emu_restore(const uint8_t *payload, const uint16_t *meta, size_t N, size_t D, int b,
+                        size_t G, float *out)
+{
+    size_t ng = (D + G - 1) / G, pay = 4 * (size_t)b * ((D + 31) / 32);
+    for (size_t e = 0; e < N * D; ++e) {
+        size_t n = e / D, j = e % D, g = j / G;
+        const uint32_t *words = (const uint32_t *)(payload + n * pay);
+        qm_params p = qm_from_meta(meta[2 * (n * ng + g)], meta[2 * (n * ng + g) + 1], b);
+        if (p.constant) {
+            out[e] = qm_float(words[(g * G / 32) * (size_t)b]);
+            continue;
+        }
+        const uint32_t *blk = words + (j / 32) * (size_t)b;
+        uint32_t c = 0;
+        for (int i = 0; i < b; ++i) c |= ((blk[i] >> (j % 32)) & 1u) << i;
+        out[e] = qm_restore(c, p);
+    }
+}
+
+static uint64_t rs = 88172645463325252ull;
+static float urand(float lo, float hi)
+{
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return lo + (hi - lo) * (float)((rs >> 40) * 0x1p-24);
+}
+
+/* Awkward data: constants, signed zeros, tiny and huge ranges, subnormals. */
+static void make_data(float *x, size_t N, size_t D, int kind)
+{
+    for (size_t i = 0; i < N * D; ++i) {
+        switch (kind) {
+        case 0: x[i] = urand(-3, 5); break;
+        case 1: x[i] = (i / 37) % 3 == 0 ? 0.25f : urand(-1, 1); break;
+        case 2: x[i] = (i & 1) ? -0.0f : 0.0f; break;
+        case 3: x[i] = 1.0f + (float)(i % 50) * 1e-7f; break;
+        case 4: x[i] = urand(-1, 1) * 1e30f; break;
+        case 5: x[i] = urand(-1, 1) * 1e-39f; break; /* subnormal */
+        default: x[i] = (i % 7) ? urand(0, 1e-3f) : -urand(1e3f, 1e4f); break;
+        }
+    }
+}
+
+static void check_case(size_t N, size_t D, int bits, size_t G, int kind, uint64_t seed)
+{
+    float *x = malloc(sizeof(float) * N * D);
+    make_data(x, N, D, kind);
+    actnn_config cfg;
+    actnn_config_init(&cfg);
+    cfg.group_size = G;
+    cfg.seed = seed;
+    actnn_ctx *ctx;
+    assert_int_equal(actnn_ctx_create(&cfg, &ctx), ACTNN_OK);
+    actnn_tensor *t;
+    assert_int_equal(actnn_save(ctx, x, N, D, bits, NULL, 4242 + kind, &t), ACTNN_OK);
+    const void *cp, *cm;
+    size_t cpb, cmb;
+    actnn_tensor_raw(t, &cp, &cpb, &cm, &cmb);
+    uint8_t *pay = calloc(cpb, 1);
+    uint16_t *meta = calloc(cmb / 2 + 1, 2);
+    float *a = malloc(sizeof(float) * N * D), *b = malloc(sizeof(float) * N * D);
+    if (bits == 16) {
+        uint16_t *h = (uint16_t *)pay;
+        size_t hs = D + D % 2;
+        for (size_t n = 0; n < N; ++n)
+            for (size_t j = 0; j < hs; ++j) h[n * hs + j] = j < D ? qm_half_from(x[n * D + j]) : 0;
+        assert_memory_equal(pay, cp, cpb);
+        actnn_restore(ctx, t, a);
+        for (size_t n = 0; n < N; ++n)
+            for (size_t j = 0; j < D; ++j) b[n * D + j] = qm_half_to(h[n * hs + j]);
+    } else {
+        assert_int_equal(emu_save(x, N, D, bits, G, seed, 4242 + kind, pay, meta), 0);
+        assert_int_equal(cmb, 4 * N * ((D + G - 1) / G));
+        assert_memory_equal(pay, cp, cpb);
+        assert_memory_equal(meta, cm, cmb);
+        actnn_restore(ctx, t, a);
+        emu_restore(pay, meta, N, D, bits, G, b);
+    }
+    assert_memory_equal(a, b, sizeof(float) * N * D);
+    actnn_tensor_free(ctx, t);
+    actnn_ctx_free(ctx);
+    free(x); free(pay); free(meta); free(a); free(b);
+}
+
+static void test_mirror_bytes(void **state)
+{
+    (void)state;
+    static const int bits[] = {1, 2, 3, 4, 5, 8, 16};
+    static const size_t Ds[] = {1, 31, 33, 1000, 4097};
+    static const size_t Gs[] = {32, 64, 256};
+    for (int kind = 0; kind < 7; ++kind)
+        for (size_t bi = 0; bi < sizeof bits / sizeof bits[0]; ++bi)
+            for (size_t di = 0; di < sizeof Ds / sizeof Ds[0]; ++di)
+                for (size_t gi = 0; gi < sizeof Gs / sizeof Gs[0]; ++gi)
+                    check_case(3, Ds[di], bits[bi], Gs[gi], kind, 1000 + kind * 7 + bi);
+}
+
+/* fp16 of every special class: NaN payloads, infinities, overflow, subnormals, ties. */
+static void test_mirror_half(void **state)
+{
+    (void)state;
+    enum { n = 4099 };
+    float x[n];
+    static const float sp[] = {NAN, -NAN, INFINITY, -INFINITY, 65504.f, 65520.f, 65519.99f,
+                               1e-8f, 2.98e-8f, 5.96e-8f, 6.1e-5f, -0.0f, 0.0f, 1.0009765625f,
+                               1.00048828125f, 3.4e38f};
+    for (size_t i = 0; i < n; ++i) x[i] = urand(-70000, 70000) * ((i % 3) ? 1 : 1e-6f);
+    memcpy(x, sp, sizeof sp);
+    actnn_ctx *ctx;
+    assert_int_equal(actnn_ctx_create(NULL, &ctx), ACTNN_OK);
+    actnn_tensor *t;
+    assert_int_equal(actnn_save(ctx, x, 1, n, 16, NULL, 1, &t), ACTNN_OK);
+    const void *cp, *cm;
+    size_t cpb, cmb;
+    actnn_tensor_raw(t, &cp, &cpb, &cm, &cmb);
+    const uint16_t *h = cp;
+    float back[n];
+    actnn_restore(ctx, t, back);
+    for (size_t i = 0; i < n; ++i) {
+        assert_int_equal(qm_half_from(x[i]), h[i]);
+        float y = qm_half_to(h[i]);
+        assert_memory_equal(&y, &back[i], sizeof y);
+    }
+    actnn_tensor_free(ctx, t);
+    actnn_ctx_free(ctx);
+}
+
+/* The GPU flags exactly the groups the CPU rejects. */
+static void test_mirror_nonfinite(void **state)
+{
+    (void)state;
+    float x[64];
+    uint8_t pay[64];
+    uint16_t meta[8];
+    actnn_ctx *ctx;
+    assert_int_equal(actnn_ctx_create(NULL, &ctx), ACTNN_OK);
+    for (int c = 0; c < 3; ++c) {
+        for (int i = 0; i < 64; ++i) x[i] = urand(-1, 1);
+        if (c == 0) x[5] = NAN;
+        if (c == 1) x[9] = -INFINITY;
+        if (c == 2) { x[1] = 3e38f; x[2] = -3e38f; } /* range overflows float */
+        actnn_tensor *t = NULL;
+        assert_int_equal(actnn_save(ctx, x, 1, 64, 2, NULL, 1, &t), ACTNN_E_NONFINITE);
+        assert_int_equal(emu_save(x, 1, 64, 2, 256, 0, 1, pay, meta), -1);
+    }
+    actnn_ctx_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mirror_bytes),
+        cmocka_unit_test(test_mirror_half),
+        cmocka_unit_test(test_mirror_nonfinite),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

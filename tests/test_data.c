@@ -1,0 +1,153 @@
+/* Data path: list and .data files, classifier labels from paths, and the loader's
+ * determinism contract (loader.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/testutil.h"
+#include "data_classifier.h"
+#include "list.h"
+#include "loader.h"
+
+static void test_list_and_data_cfg(void **state)
+{
+    (void)state;
+    char err[512];
+    int n = 0;
+    const char *p = tu_write_temp("a.list", "  one\n\ntwo  \r\n\t three\n");
+    char **l = list_read(p, &n, err, sizeof(err));
+    assert_non_null(l);
+    assert_int_equal(n, 3);
+    assert_string_equal(l[0], "one");
+    assert_string_equal(l[1], "two");
+    assert_string_equal(l[2], "three");
+    assert_null(l[3]);
+    list_free(l);
+    assert_null(list_read(tu_write_temp("empty.list", "\n \n"), &n, err, sizeof(err)));
+    assert_non_null(strstr(err, "no entries"));
+    assert_null(list_read("/nonexistent/x.list", &n, err, sizeof(err)));
+    assert_non_null(strstr(err, "/nonexistent/x.list"));
+
+    data_cfg d;
+    p = tu_write_temp("x.data", "# comment\nclasses = 10\n; other\ntrain=a b.list\n\ntop=5\ntop=3\n");
+    assert_int_equal(data_cfg_read(p, &d, err, sizeof(err)), 0);
+    int v = 0;
+    assert_int_equal(data_cfg_int(&d, "classes", 2, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 10);
+    assert_int_equal(data_cfg_int(&d, "top", 1, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 3); /* the last one wins */
+    assert_int_equal(data_cfg_int(&d, "missing", 7, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 7);
+    assert_string_equal(data_cfg_str(&d, "train", NULL), "a b.list");
+    assert_int_equal(data_cfg_int(&d, "train", 0, &v, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "not an integer"));
+    data_cfg_free(&d);
+    p = tu_write_temp("bad.data", "classes=1\nthis line is wrong\n");
+    assert_int_equal(data_cfg_read(p, &d, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "bad.data:2"));
+}
+
+static void test_labels_from_paths(void **state)
+{
+    (void)state;
+    char *labels[] = {"top", "trouser", "bag", NULL};
+    char err[512];
+    assert_int_equal(classifier_label_of("data/f/train/00012_bag.png", labels, 3, err, sizeof(err)), 2);
+    assert_int_equal(classifier_label_of("x/trouser/1.png", labels, 3, err, sizeof(err)), 1);
+    assert_int_equal(classifier_label_of("x/1_top_bag.png", labels, 3, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "Too many or too few labels: 2, x/1_top_bag.png"));
+    assert_int_equal(classifier_label_of("x/1_shoe.png", labels, 3, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "Too many or too few labels: 0, x/1_shoe.png"));
+    /* init stops at the first bad path and names it */
+    char *paths[] = {"a_top.png", "b_bag.png", "c.png"};
+    classifier_data cd;
+    assert_int_equal(classifier_data_init(&cd, paths, 3, labels, 3, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "0, c.png"));
+    assert_int_equal(classifier_data_init(&cd, paths, 2, labels, 3, err, sizeof(err)), 0);
+    assert_int_equal(cd.label_of[0], 0);
+    assert_int_equal(cd.label_of[1], 2);
+    classifier_data_free(&cd);
+}
+
+/* A fill that records rng draws. A draw below 0.3 "fails" (as a bad file would on every
+ * visit), so the loader must draw another sample from the same stream. */
+typedef struct {
+    int fails;
+    int always_fail;
+} fake_src;
+
+static int fake_fill(void *user, rng_t *r, float *x, float *y)
+{
+    fake_src *f = user;
+    float v = rng_float(r);
+    if (f->always_fail || v < .3f) {
+        f->fails++;
+        return -1;
+    }
+    x[0] = v;
+    x[1] = rng_float(r);
+    y[0] = 1;
+    return 0;
+}
+
+/* Reads `nb` batches of 4 two-float samples starting at batch `first`. */
+static void run_loader(uint64_t seed, uint64_t first, int nb, float *out)
+{
+    char err[256];
+    fake_src f = {0};
+    loader *ld = loader_start(4, 2, 1, fake_fill, &f, seed, first, err, sizeof(err));
+    assert_non_null(ld);
+    for (int k = 0; k < nb; ++k) {
+        float *x, *y;
+        assert_int_equal(loader_next(ld, &x, &y, err, sizeof(err)), 0);
+        memcpy(out + k * 8, x, 8 * sizeof(float));
+        for (int b = 0; b < 4; ++b) assert_true(y[b] == 1);
+    }
+    loader_stop(ld);
+    assert_true(nb < 3 || f.fails > 0); /* the retry path was exercised */
+}
+
+static void test_loader_is_deterministic(void **state)
+{
+    (void)state;
+    float a[48], b[48], c[24], d[48];
+    run_loader(42, 0, 6, a);
+    run_loader(42, 0, 6, b);
+    assert_memory_equal(a, b, sizeof(a));
+    /* Starting at batch 3 (a resumed run) continues the same stream. */
+    run_loader(42, 3, 3, c);
+    assert_memory_equal(a + 24, c, sizeof(c));
+    run_loader(43, 0, 6, d);
+    assert_memory_not_equal(a, d, sizeof(a));
+    /* batches differ from each other */
+    assert_memory_not_equal(a, a + 8, 8 * sizeof(float));
+}
+
+static void test_loader_reports_hopeless_data(void **state)
+{
+    (void)state;
+    char err[256];
+    fake_src f = {.always_fail = 1};
+    loader *ld = loader_start(2, 2, 1, fake_fill, &f, 1, 0, err, sizeof(err));
+    assert_non_null(ld);
+    float *x, *y;
+    assert_int_equal(loader_next(ld, &x, &y, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "could not be loaded"));
+    loader_stop(ld);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_list_and_data_cfg),
+        cmocka_unit_test(test_labels_from_paths),
+        cmocka_unit_test(test_loader_is_deterministic),
+        cmocka_unit_test(test_loader_reports_hopeless_data),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,162 @@
+/* [yolo] layer: cfg validation messages, the loss deltas of one responsible cell for the
+ * MSE and IoU-family box losses (against formulas computed here, the IoU gradients being
+ * checked against finite differences in test_box), and that a step along the delta raises
+ * the IoU. The full layer is also compared with Debian's libdarknet in test_diff_darknet. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "box.h"
+#include "common/testutil.h"
+#include "network.h"
+
+static void filters_mismatch_names_line_and_value(void **s)
+{
+    (void)s;
+    const char *e = tu_net_error("[net]\nwidth=8\nheight=8\nchannels=3\n"
+                                 "[convolutional]\nfilters=20\nsize=1\nactivation=linear\n"
+                                 "[yolo]\nmask=0,1\nnum=2\nanchors=1,1,2,2\nclasses=3\n");
+    assert_non_null(strstr(e, "bad.cfg:5"));
+    assert_non_null(strstr(e, "filters=20"));
+    assert_non_null(strstr(e, "set filters=16"));
+}
+
+static void bad_enum_values_list_allowed(void **s)
+{
+    (void)s;
+    const char *base = "[net]\nwidth=4\nheight=4\nchannels=6\n[yolo]\nnum=1\nclasses=1\n";
+    char cfg[512];
+    snprintf(cfg, sizeof(cfg), "%smask=0\niou_loss=l2\n", base);
+    const char *e = tu_net_error(cfg);
+    assert_non_null(strstr(e, "iou_loss"));
+    assert_non_null(strstr(e, "ciou"));
+    snprintf(cfg, sizeof(cfg), "%smask=0\nnms_kind=fast\n", base);
+    e = tu_net_error(cfg);
+    assert_non_null(strstr(e, "greedynms"));
+    snprintf(cfg, sizeof(cfg), "%smask=0,3\n", base);
+    e = tu_net_error(cfg);
+    assert_non_null(strstr(e, "mask"));
+}
+
+/* 4x4 grid fed straight from the input: one anchor of 2x2 pixels, one class. */
+static network *tiny_yolo(const char *extra)
+{
+    char cfg[512];
+    snprintf(cfg, sizeof(cfg),
+             "[net]\nwidth=4\nheight=4\nchannels=6\n[yolo]\nmask=0\nnum=1\nanchors=2,2\n"
+             "classes=1\nignore_thresh=1\nshow_details=0\n%s\n", extra);
+    network *net = tu_net_from_text(cfg, 1);
+    tu_fill_uniform(net->input, (size_t)net->inputs, -1, 1, 42);
+    memset(net->truth, 0, sizeof(float) * (size_t)net->truths);
+    const float t[5] = {.40f, .60f, .30f, .40f, 0};
+    memcpy(net->truth, t, sizeof(t));
+    assert_int_equal(network_forward(net, net->input, 1), 0);
+    return net;
+}
+
+static const float *delta_of(network *net)
+{
+    return (const float *)((char *)net->arena + net->plan.delta[0].off);
+}
+
+static const float *out_of(network *net)
+{
+    return (const float *)((char *)net->arena + net->plan.out[0].off);
+}
+
+/* Cell of the truth centre (.4, .6) on the 4x4 grid: i=1, j=2. */
+#define LOC (2 * 4 + 1)
+#define HW 16
+
+static dbox pred_of(const float *o, const float *raw)
+{
+    dbox p = {(1 + o[LOC]) / 4.0, (2 + o[HW + LOC]) / 4.0, exp(raw[2 * HW + LOC]) * 2 / 4.0,
+              exp(raw[3 * HW + LOC]) * 2 / 4.0};
+    return p;
+}
+
+static void mse_deltas(void **s)
+{
+    (void)s;
+    network *net = tiny_yolo("iou_normalizer=1");
+    const float *o = out_of(net), *d = delta_of(net), *raw = net->input;
+    double scale = 2 - .3 * .4;
+    assert_float_equal(d[LOC], scale * (.4 * 4 - 1 - o[LOC]), 1e-5);
+    assert_float_equal(d[HW + LOC], scale * (.6 * 4 - 2 - o[HW + LOC]), 1e-5);
+    assert_float_equal(d[2 * HW + LOC], scale * (log(.3 * 4 / 2) - raw[2 * HW + LOC]), 1e-5);
+    assert_float_equal(d[4 * HW + LOC], 1 - o[4 * HW + LOC], 1e-6);
+    assert_float_equal(d[5 * HW + LOC], 1 - o[5 * HW + LOC], 1e-6);
+    assert_float_equal(d[4 * HW + 0], -o[4 * HW + 0], 1e-6); /* another cell: no object */
+    /* logistic applied to x, y, obj, class; w and h raw */
+    assert_float_equal(o[3], 1 / (1 + exp(-raw[3])), 1e-6);
+    assert_float_equal(o[2 * HW + 3], raw[2 * HW + 3], 0);
+    double cost = 0;
+    for (int k = 0; k < 6 * HW; ++k) cost += (double)d[k] * d[k];
+    assert_float_equal(net->layers[0].cost, cost, 1e-4 * cost);
+    free_network(net);
+}
+
+static void iou_family_deltas(iou_kind kind, const char *name)
+{
+    char extra[128];
+    snprintf(extra, sizeof(extra), "iou_loss=%s\niou_normalizer=0.5", name);
+    network *net = tiny_yolo(extra);
+    const float *o = out_of(net), *d = delta_of(net), *raw = net->input;
+    dbox p = pred_of(o, raw), t = {.4, .6, .3, .4}, g;
+    double v = box_iou_kind(p, t, kind, &g);
+    assert_float_equal(d[LOC], .5 * g.x, 1e-5);
+    assert_float_equal(d[HW + LOC], .5 * g.y, 1e-5);
+    assert_float_equal(d[2 * HW + LOC], .5 * g.w * exp(raw[2 * HW + LOC]), 1e-5);
+    assert_float_equal(d[3 * HW + LOC], .5 * g.h * exp(raw[3 * HW + LOC]), 1e-5);
+    double cost = .5 * (1 - v);
+    for (int e = 4; e < 6; ++e)
+        for (int k = 0; k < HW; ++k) cost += (double)d[e * HW + k] * d[e * HW + k];
+    assert_float_equal(net->layers[0].cost, cost, 1e-4 * cost);
+    /* a small step of the raw w, h along the delta raises the value */
+    float step[4] = {raw[LOC], raw[HW + LOC], raw[2 * HW + LOC] + 1e-3f * d[2 * HW + LOC],
+                     raw[3 * HW + LOC] + 1e-3f * d[3 * HW + LOC]};
+    dbox q = {p.x, p.y, exp(step[2]) * .5, exp(step[3]) * .5};
+    assert_true(box_iou_kind(q, t, kind, NULL) > v);
+    free_network(net);
+}
+
+static void giou_deltas(void **s) { (void)s; iou_family_deltas(IOU_GIOU, "giou"); }
+static void diou_deltas(void **s) { (void)s; iou_family_deltas(IOU_DIOU, "diou"); }
+static void ciou_deltas(void **s) { (void)s; iou_family_deltas(IOU_CIOU, "ciou"); }
+
+static void backward_passes_delta(void **s)
+{
+    (void)s;
+    const char *cfg = "[net]\nwidth=4\nheight=4\nchannels=3\n"
+                      "[convolutional]\nfilters=6\nsize=1\nactivation=linear\n"
+                      "[yolo]\nmask=0\nnum=1\nanchors=2,2\nclasses=1\nshow_details=0\n";
+    network *net = tu_net_from_text(cfg, 1);
+    tu_fill_uniform(net->input, (size_t)net->inputs, 0, 1, 3);
+    const float t[5] = {.40f, .60f, .30f, .40f, 0};
+    memcpy(net->truth, t, sizeof(t));
+    assert_int_equal(network_forward(net, net->input, 1), 0);
+    assert_true(net->cost > 0);
+    assert_int_equal(network_backward(net), 0);
+    free_network(net);
+}
+
+int main(void)
+{
+    darknet_set_seed(1);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(filters_mismatch_names_line_and_value),
+        cmocka_unit_test(bad_enum_values_list_allowed),
+        cmocka_unit_test(mse_deltas),
+        cmocka_unit_test(giou_deltas),
+        cmocka_unit_test(diou_deltas),
+        cmocka_unit_test(ciou_deltas),
+        cmocka_unit_test(backward_passes_delta),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
