@@ -60,6 +60,15 @@ check "yolov4-tiny final weights" [ -s backup/y4_final.weights ]
 $DN detector test shapes.data y4.cfg backup/y4_final.weights set/img_00006.png > test4.out 2>&1
 check "yolov4-tiny test exit 0" [ $? = 0 ]
 
+# ---- yolov2-tiny ([region]) trains and tests -------------------------------------------------
+sed -e 's/^classes=80/classes=3/' -e 's/^filters=425/filters=40/' /usr/share/darknet/cfg/yolov2-tiny.cfg > y2src.cfg
+$O cfgset y2src.cfg y2.cfg width=64 height=64 batch=2 subdivisions=1 max_batches=2 burn_in=0 > /dev/null
+$DN -seed 1 detector train shapes.data y2.cfg -dont_show > train2.out 2>&1
+check "yolov2-tiny train exit 0" [ $? = 0 ]
+check "yolov2-tiny region statistics" has train2.out "Region 15 Avg IOU"
+$DN detector test shapes.data y2.cfg backup/y2_final.weights set/img_00006.png > test2.out 2>&1
+check "yolov2-tiny test exit 0" [ $? = 0 ]
+
 # ---- bad inputs --------------------------------------------------------------------------
 cp set/train.txt bad.txt
 echo "$T/set/missing.png" >> bad.txt                       # unreadable image
