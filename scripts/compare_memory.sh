@@ -13,6 +13,10 @@
 # TRAINER=cli|synthetic: cli runs `darknet classifier|detector train`; synthetic runs
 # build/bin/train_mem (no data loader, noise input) and is chosen automatically when the
 # CLI for the cfg's kind is not built. THREADS (default 2) sets OMP/OpenBLAS threads.
+# REF=/usr/bin/darknet adds a row "ref" per mini-batch: that binary (Debian's Darknet)
+# trains the 32-bit copy (no actnn keys, which it would ignore anyway). REPS (default 1)
+# repeats every row, interleaved (ref, 32, 8 ... per repetition) so machine load hits all
+# rows alike; the table then shows medians over repetitions, the csv every run.
 set -eu
 [ $# -ge 2 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
 data=$1 cfg=$2 mbs=${3:-16}
@@ -38,33 +42,62 @@ sed '/^[[:space:]]*backup[[:space:]]*=/d' "$data" > "$tmp/run.data" 2>/dev/null 
 echo "backup=$tmp/" >> "$tmp/run.data"
 
 csv=$OUT/compare_memory.csv
-echo "mini_batch,bits,peak_rss_mib,saved_mib,saved_fp32_mib,arena_mib,s_per_iter" > "$csv"
-printf '%-10s %-5s %13s %10s %10s %10s\n' mini-batch bits peak_rss_mib saved_mib arena_mib s_per_iter
-for mb in $mbs; do
-    for b in $BITS; do
-        v=$tmp/run_b$b.cfg
+echo "mini_batch,bits,rep,peak_rss_mib,saved_mib,saved_fp32_mib,arena_mib,s_per_iter" > "$csv"
+REF=${REF:-} REPS=${REPS:-1}
+rows=$BITS
+[ -n "$REF" ] && rows="ref $BITS"
+
+# One training run of row $2 (bits or "ref") at mini-batch $1, repetition $3: appends to csv.
+run_one() {
+    mb=$1 b=$2 rep=$3
+    v=$tmp/run_b$b.cfg
+    if [ "$b" = ref ]; then
+        "$here/cfg_variant.sh" "$cfg" "$v" 32 "$mb" "$ITERS"
+        # Debian's darknet takes the argument after the cfg as a weights file: no -dont_show.
+        set -- "$REF" "$kind" train "$tmp/run.data" "$v"
+    else
         "$here/cfg_variant.sh" "$cfg" "$v" "$b" "$mb" "$ITERS"
-        log=$tmp/log_${mb}_$b
         if [ "$TRAINER" = synthetic ]; then
             set -- "$TRAIN_MEM" "$v" -iters "$ITERS"
         else
             set -- "$DARKNET" -seed 1 "$kind" train "$tmp/run.data" "$v"
             [ "$kind" = detector ] && set -- "$@" -dont_show
         fi
-        if ! /usr/bin/time -v "$@" > "$log" 2>&1; then
-            echo "run failed (mini-batch $mb, $b bits); its output ends with:" >&2
-            sed '/Command being timed/,$d' "$log" | tail -5 >&2
-            continue
-        fi
-        rss=$(awk -F: '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$log")
-        mem=$(grep '^memory:' "$log" | tail -1)
-        val() { echo "$mem" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2}'; }
-        # Darknet's per-iteration line: "<it>, <epoch>: <loss>, <avg> avg, <rate> rate, <sec> seconds, ..."
-        spi=$(awk '/ seconds, / {for (i = 1; i <= NF; ++i) if ($(i+1) ~ /^seconds/) {n++; if (n > 1) {s += $i; c++}}}
-                   /^s_per_iter=/ {split($0, a, "="); s = a[2]; c = 1}
-                   END {if (c) printf "%.3f", s / c; else print "nan"}' "$log")
-        printf '%-10s %-5s %13s %10s %10s %10s\n' "$mb" "$b" "$rss" "$(val saved_mib)" "$(val arena_mib)" "$spi"
-        echo "$mb,$b,$rss,$(val saved_mib),$(val saved_fp32_mib),$(val arena_mib),$spi" >> "$csv"
+    fi
+    log=$tmp/log_${mb}_${b}_$rep
+    if ! /usr/bin/time -v "$@" > "$log" 2>&1; then
+        echo "run failed (mini-batch $mb, $b bits); its output ends with:" >&2
+        sed '/Command being timed/,$d' "$log" | tail -5 >&2
+        return 0
+    fi
+    rss=$(awk -F: '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$log")
+    mem=$(grep '^memory:' "$log" | tail -1)
+    val() { x=$(echo "$mem" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k {print $2}'); echo "${x:-nan}"; }
+    # Darknet's per-iteration line: "<it>[, <epoch>]: <loss>, <avg> avg, <rate> rate, <sec> seconds, ...";
+    # the mean leaves out the first iteration (warm-up) unless it is the only one.
+    spi=$(awk '/ seconds, / {for (i = 1; i <= NF; ++i) if ($(i+1) ~ /^seconds/) {n++; if (n == 1) f = $i; else {s += $i; c++}}}
+               /^s_per_iter=/ {split($0, a, "="); s = a[2]; c = 1}
+               END {if (c) printf "%.3f", s / c; else if (n) printf "%.3f", f; else print "nan"}' "$log")
+    echo "$mb,$b,$rep,$rss,$(val saved_mib),$(val saved_fp32_mib),$(val arena_mib),$spi" >> "$csv"
+    echo "  run: mini-batch $mb, $b, rep $rep: peak_rss_mib=$rss s_per_iter=$spi" >&2
+}
+
+for mb in $mbs; do
+    rep=1
+    while [ "$rep" -le "$REPS" ]; do
+        for b in $rows; do run_one "$mb" "$b" "$rep"; done
+        rep=$((rep + 1))
+    done
+done
+
+# Medians over repetitions, one row per (mini-batch, bits).
+printf '%-10s %-5s %13s %10s %10s %10s\n' mini-batch bits peak_rss_mib saved_mib arena_mib s_per_iter
+for mb in $mbs; do
+    for b in $rows; do
+        med() { awk -F, -v mb="$mb" -v b="$b" -v c="$1" '$1 == mb && $2 == b {print $c}' "$csv" |
+                sort -g | awk '{a[NR] = $1} END {if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
+        [ -n "$(med 4)" ] || continue
+        printf '%-10s %-5s %13s %10s %10s %10s\n' "$mb" "$b" "$(med 4)" "$(med 5)" "$(med 7)" "$(med 8)"
     done
 done
 echo "csv: $csv (trainer: $TRAINER)"
@@ -78,7 +111,7 @@ set xlabel "bits of saved activations"
 set ylabel "MiB"
 set logscale x 2
 set key top left
-plot for [mb in "$mbs"] "$csv" using (\$1 == mb + 0 ? \$2 : 1/0):3 with linespoints title "peak RSS, mini-batch ".mb, \
-     for [mb in "$mbs"] "$csv" using (\$1 == mb + 0 ? \$2 : 1/0):4 with linespoints dt 2 title "saved, mini-batch ".mb
+plot for [mb in "$mbs"] "$csv" using (\$1 == mb + 0 && strcol(2) ne "ref" ? \$2 : 1/0):4 with linespoints title "peak RSS, mini-batch ".mb, \
+     for [mb in "$mbs"] "$csv" using (\$1 == mb + 0 && strcol(2) ne "ref" ? \$2 : 1/0):5 with linespoints dt 2 title "saved, mini-batch ".mb
 GP
 fi

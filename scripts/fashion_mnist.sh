@@ -17,6 +17,11 @@ fi
 [ -x "$tool" ] || { echo "fashion_mnist.sh: $tool missing; run 'make -j2' first" >&2; exit 1; }
 mkdir -p data/fashion/train data/fashion/test
 printf '%s\n' top trouser pullover dress coat sandal shirt sneaker bag boot > data/fashion.names
+# Each image must match exactly one label: no name inside another or inside the folders.
+awk -v dirs="data/fashion/train/ data/fashion/test/" '{n[NR]=$0} END{
+  for(i in n){ if(index(dirs, n[i])){print "label " n[i] " occurs in " dirs; bad=1}
+    for(j in n) if(i!=j && index(n[j], n[i])){print "label " n[i] " occurs in " n[j]; bad=1} }
+  exit bad}' data/fashion.names || { echo "fashion_mnist.sh: ambiguous label names" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 convert() { # <idx prefix> <outdir> <list>

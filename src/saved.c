@@ -137,11 +137,15 @@ static uint64_t tensor_id(const layer_ctx *x, int slot)
     return (x->sv->store->iter << 24) ^ ((uint64_t)x->l->index << 4) ^ (uint64_t)slot;
 }
 
-static int fail(layer_ctx *x, const char *what, int rc)
+/* Says what was asked, so an out-of-memory report can be acted on. */
+static int fail(layer_ctx *x, const char *what, size_t d, int rc)
 {
     saved_store *s = x->sv->store;
-    snprintf(s->err, sizeof(s->err), "saving %s of layer %d: %s", what, x->l->index,
-             actnn_strerror(rc));
+    snprintf(s->err, sizeof(s->err),
+             "saving %s of layer %d (%d samples x %zu values at %d bits, %.1f MiB as fp32; "
+             "%.1f MiB saved before it): %s", what, x->l->index, x->batch, d, x->l->bits,
+             (double)d * x->batch * sizeof(float) / 1048576.0,
+             s->stats.cur_bytes / 1048576.0, actnn_strerror(rc));
     return -1;
 }
 
@@ -214,7 +218,7 @@ int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive)
         rc = auto_bits(s, data, n, d, bits, &sample_bits);
     if (rc == ACTNN_OK) rc = actnn_save(s->ctx, data, n, d, bits, sample_bits, tensor_id(x, slot), &t);
     free(sample_bits);
-    if (rc != ACTNN_OK) return fail(x, "a tensor", rc);
+    if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
     actnn_tensor_info info;
     actnn_tensor_get_info(t, &info);
     sv_entry *e = begin(x, slot, SK_TENSOR, d, info.payload_bytes + info.meta_bytes);
@@ -256,7 +260,7 @@ int sv_save_mask(layer_ctx *x, int slot, const float *y, size_t d, activation a)
     if (rc == ACTNN_OK) rc = actnn_mask_size(n, d, &pay, &meta);
     if (rc != ACTNN_OK) {
         if (m) actnn_mask_free(s->ctx, m);
-        return fail(x, "an activation mask", rc);
+        return fail(x, "an activation mask", d, rc);
     }
     sv_entry *e = begin(x, slot, SK_MASK, d, pay + meta);
     e->m = m;
@@ -273,7 +277,7 @@ int sv_save_codes(layer_ctx *x, int slot, const uint8_t *codes, size_t d, int wi
     if (rc == ACTNN_OK) rc = actnn_codes_size(n, d, width, &pay, &meta);
     if (rc != ACTNN_OK) {
         if (c) actnn_codes_free(s->ctx, c);
-        return fail(x, "argmax codes", rc);
+        return fail(x, "argmax codes", d, rc);
     }
     sv_entry *e = begin(x, slot, SK_CODES, d, pay + meta);
     e->c = c;
@@ -290,7 +294,7 @@ int sv_dropout_begin(layer_ctx *x, int slot, size_t d, float p)
     if (rc == ACTNN_OK) rc = actnn_dropout_size(&pay, &meta);
     if (rc != ACTNN_OK) {
         if (dr) actnn_dropout_free(s->ctx, dr);
-        return fail(x, "a dropout seed", rc);
+        return fail(x, "a dropout seed", d, rc);
     }
     sv_entry *e = begin(x, slot, SK_DROPOUT, d, pay + meta);
     e->dr = dr;

@@ -4,7 +4,9 @@
  * train list, one line per iteration
  *   <iter>, <epoch>: <loss>, <avg loss> avg, <rate> rate, <sec> seconds, <seen> images
  * and weights saved atomically to <backup>/<cfgbase>.backup every 100 iterations,
- * <cfgbase>_<epoch>.weights at each new epoch and <cfgbase>_final.weights at the end. */
+ * <cfgbase>_<epoch>.weights at each new epoch and <cfgbase>_final.weights at the end.
+ * SIGINT/SIGTERM stop after the current iteration with <cfgbase>_last.weights saved;
+ * resuming from it or from .backup continues exactly (train_ckpt.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,14 +20,15 @@
 #include "data_classifier.h"
 #include "loader.h"
 #include "memreport.h"
+#include "train_ckpt.h"
 
 #define BACKUP_EVERY 100
 
 typedef struct {
     network *net;
-    const char *backup, *cfg;
-    char base[256];
+    const char *backup, *cfg, *weights;
     int ntrain;
+    train_ckpt ck;
 } train_run;
 
 static double now_s(void)
@@ -35,27 +38,11 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* cfg/foo.cfg -> foo */
-static void cfg_base(const char *cfg, char *out, size_t n)
-{
-    const char *b = strrchr(cfg, '/');
-    snprintf(out, n, "%s", b ? b + 1 : cfg);
-    char *dot = strrchr(out, '.');
-    if (dot && dot != out) *dot = 0;
-}
-
+/* .backup (and _last.weights, written on SIGINT/SIGTERM) are resume points: they carry
+ * the optimizer state. */
 static int save(train_run *t, const char *suffix)
 {
-    char path[4096], err[1024];
-    size_t bl = strlen(t->backup);
-    const char *sep = (bl && t->backup[bl - 1] == '/') ? "" : "/";
-    snprintf(path, sizeof(path), "%s%s%s%s", t->backup, sep, t->base, suffix);
-    if (save_weights_ex(t->net, path, t->net->n, err, sizeof(err))) {
-        fprintf(stderr, "%s\n", err);
-        return -1;
-    }
-    fprintf(stderr, "Saving weights to %s\n", path);
-    return 0;
+    return train_ckpt_save(&t->ck, suffix, !strcmp(suffix, ".backup"));
 }
 
 /* One iteration = `subdivisions` mini-batches; returns the loss per image. */
@@ -85,7 +72,7 @@ static int train_loop(train_run *t, loader *ld)
         double t0 = now_s();
         float loss;
         if (train_iteration(t, ld, &loss, err, sizeof(err))) {
-            fprintf(stderr, "training stopped: %s\n", err);
+            train_ckpt_failure(&t->ck, err);
             return -1;
         }
         avg = avg < 0 ? loss : avg * .9f + loss * .1f;
@@ -94,6 +81,7 @@ static int train_loop(train_run *t, loader *ld)
                (double)net->seen / t->ntrain, loss, avg, network_current_rate(net), now_s() - t0,
                net->seen);
         fflush(stdout);
+        if (train_ckpt_check_finite(&t->ck, loss, it)) return -1;
         if ((int)(net->seen / (size_t)t->ntrain) > epoch) {
             epoch = (int)(net->seen / (size_t)t->ntrain);
             char suf[64];
@@ -101,6 +89,8 @@ static int train_loop(train_run *t, loader *ld)
             if (save(t, suf)) return -1;
         }
         if (it % BACKUP_EVERY == 0 && save(t, ".backup")) return -1;
+        int stop = train_ckpt_stop_requested(&t->ck, it);
+        if (stop) return stop < 0 ? -1 : 0;
     }
     return save(t, "_final.weights");
 }
@@ -146,12 +136,15 @@ static int start_training(train_run *t, char **paths, int n, classifier_setup *s
                               &cd, darknet_get_seed(), first, err, sizeof(err));
     if (!ld) {
         fprintf(stderr, "%s\n", err);
+        train_oom_advice(net, t->cfg, err);
         classifier_data_free(&cd);
         return -1;
     }
     fprintf(stderr, "Learning Rate: %g, Momentum: %g, Decay: %g\n%d\n", net->learning_rate,
             net->momentum, net->decay, n);
+    train_ckpt_begin(&t->ck, net, t->backup, t->cfg, t->weights);
     int rc = train_loop(t, ld);
+    train_ckpt_end(&t->ck);
     loader_stop(ld);
     if (cd.skipped) fprintf(stderr, "%lu images could not be loaded and were skipped\n", cd.skipped);
     classifier_data_free(&cd);
@@ -171,9 +164,12 @@ static int train_classifier(const char *datafile, const char *cfg, const char *w
     train_run t = {0};
     t.backup = data_cfg_str(&s.d, "backup", "backup/");
     t.cfg = cfg;
-    cfg_base(cfg, t.base, sizeof(t.base));
+    t.weights = clear ? NULL : weights; /* -clear starts over: no optimizer state either */
     t.net = classifier_network(cfg, weights, 0, clear, s.classes, err, sizeof(err));
-    if (!t.net) fprintf(stderr, "%s\n", err);
+    if (!t.net) {
+        fprintf(stderr, "%s\n", err);
+        train_oom_advice(NULL, cfg, err);
+    }
     else if (t.net->max_batches <= 0)
         fprintf(stderr, "%s: max_batches is 0; set max_batches= in [net] to the iterations to train\n", cfg);
     else if (!(paths = list_read(data_cfg_str(&s.d, "train", "data/train.list"), &n, err, sizeof(err))))

@@ -5,7 +5,9 @@
  *   <iter>: <loss>, <avg loss> avg loss, <rate> rate, <sec> seconds, <images> images, <h> hours left
  * weights written atomically to <backup>/<cfgbase>_last.weights every 100 iterations,
  * <cfgbase>_<iter>.weights every 1000 (10000 when max_batches >= 10000) and
- * <cfgbase>_final.weights at the end, then the `memory:` line. */
+ * <cfgbase>_final.weights at the end, then the `memory:` line. SIGINT/SIGTERM end the run
+ * after the current iteration with <cfgbase>_last.weights (+ .state) saved; training from
+ * that file resumes where it stopped (train_ckpt.h, docs/checkpoints.md). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,13 +20,14 @@
 #include "detector_cli.h"
 #include "loader.h"
 #include "memreport.h"
+#include "train_ckpt.h"
 
 #define LAST_EVERY 100
 
 typedef struct {
     network *net;
-    const char *backup;
-    char base[256];
+    const char *backup, *cfg, *weights;
+    train_ckpt ck;
 } train_run;
 
 static double now_s(void)
@@ -34,26 +37,10 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void cfg_base(const char *cfg, char *out, size_t n)
-{
-    const char *b = strrchr(cfg, '/');
-    snprintf(out, n, "%s", b ? b + 1 : cfg);
-    char *dot = strrchr(out, '.');
-    if (dot && dot != out) *dot = 0;
-}
-
 static int save(train_run *t, const char *suffix)
 {
-    char path[4096], err[1024];
-    size_t bl = strlen(t->backup);
-    const char *sep = (bl && t->backup[bl - 1] == '/') ? "" : "/";
-    snprintf(path, sizeof(path), "%s%s%s%s", t->backup, sep, t->base, suffix);
-    if (save_weights_ex(t->net, path, t->net->n, err, sizeof(err))) {
-        fprintf(stderr, "%s\n", err);
-        return -1;
-    }
-    fprintf(stderr, "Saving weights to %s\n", path);
-    return 0;
+    /* _last.weights is the resume point: it carries the optimizer state. */
+    return train_ckpt_save(&t->ck, suffix, !strcmp(suffix, "_last.weights"));
 }
 
 static int train_iteration(network *net, loader *ld, float *loss, char *err, size_t errlen)
@@ -83,7 +70,7 @@ static int train_loop(train_run *t, loader *ld)
         double t0 = now_s();
         float loss;
         if (train_iteration(net, ld, &loss, err, sizeof(err))) {
-            fprintf(stderr, "training stopped: %s\n", err);
+            train_ckpt_failure(&t->ck, err);
             return -1;
         }
         double dt = now_s() - t0;
@@ -94,12 +81,15 @@ static int train_loop(train_run *t, loader *ld)
                avg, network_current_rate(net), dt, net->seen,
                (net->max_batches - (double)it) * avg_time / 3600);
         fflush(stdout);
+        if (train_ckpt_check_finite(&t->ck, loss, it)) return -1;
         if (it % LAST_EVERY == 0 && save(t, "_last.weights")) return -1;
         if (it % numbered == 0) {
             char suf[64];
             snprintf(suf, sizeof(suf), "_%zu.weights", it);
             if (save(t, suf)) return -1;
         }
+        int stop = train_ckpt_stop_requested(&t->ck, it);
+        if (stop) return stop < 0 ? -1 : 0;
     }
     return save(t, "_final.weights");
 }
@@ -128,12 +118,15 @@ static int start_training(train_run *t, char **paths, int n, int classes)
                               &dd, darknet_get_seed(), first, err, sizeof(err));
     if (!ld) {
         fprintf(stderr, "%s\n", err);
+        train_oom_advice(net, t->cfg, err);
         return -1;
     }
     fprintf(stderr, "Learning Rate: %g, Momentum: %g, Decay: %g\n%d images\n", net->learning_rate,
             net->momentum, net->decay, n);
     memreport_print_planned(net, stderr);
+    train_ckpt_begin(&t->ck, net, t->backup, t->cfg, t->weights);
     int rc = train_loop(t, ld);
+    train_ckpt_end(&t->ck);
     loader_stop(ld);
     if (dd.skipped || dd.no_labels || dd.bad_labels)
         fprintf(stderr, "data problems: %lu unreadable images skipped, %lu images without a label "
@@ -171,9 +164,13 @@ int detector_train(const char *datafile, const char *cfg, const char *weights, i
     char **paths = NULL;
     train_run t = {0};
     t.backup = data_cfg_str(&s.d, "backup", "backup/");
-    cfg_base(cfg, t.base, sizeof(t.base));
+    t.cfg = cfg;
+    t.weights = clear ? NULL : weights; /* -clear starts over: no optimizer state either */
     t.net = det_network(cfg, weights, 0, clear, s.classes, err, sizeof(err));
-    if (!t.net) fprintf(stderr, "%s\n", err);
+    if (!t.net) {
+        fprintf(stderr, "%s\n", err);
+        train_oom_advice(NULL, cfg, err);
+    }
     else if (check_batch(t.net, cfg) == 0) {
         const char *list = data_cfg_str(&s.d, "train", "data/train.txt");
         if (!(paths = list_read(list, &n, err, sizeof(err))))

@@ -1,0 +1,174 @@
+/* train_ckpt.h */
+#include "train_ckpt.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas.h"
+#include "memreport.h"
+#include "train_guard.h"
+#include "train_state.h"
+
+#define MIB (1024.0 * 1024.0)
+
+static void cfg_base(const char *cfg, char *out, size_t n)
+{
+    const char *b = strrchr(cfg, '/');
+    snprintf(out, n, "%s", b ? b + 1 : cfg);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out) *dot = 0;
+}
+
+/* OpenBLAS maps its GEMM buffers on first use and, when that mmap fails (an address-space
+ * limit reached by our own allocations), retries for ever: the run hangs instead of
+ * failing. One small GEMM before the big allocations makes it map them while there is
+ * room, so a later shortage hits our own malloc calls, which report it. */
+static void blas_warmup(void)
+{
+    enum { N = 256 };
+    float *a = calloc((size_t)3 * N * N, sizeof(float));
+    if (!a) return;
+    dn_gemm(0, 0, N, N, N, 1, a, N, a + N * N, N, 0, a + 2 * N * N, N);
+    free(a);
+}
+
+static void resume_state(train_ckpt *c, const char *weights)
+{
+    network *net = c->net;
+    char path[4200], err[1024];
+    /* Without a state file the random streams (dropout, ActNN rounding) still continue:
+     * an uninterrupted run has made one training forward per mini-batch. */
+    net->iteration = net->seen / (size_t)net->batch;
+    train_state_path(weights, path, sizeof(path));
+    int rc = train_state_load(net, path, err, sizeof(err));
+    if (rc < 0)
+        fprintf(stderr, "warning: %s; training continues with zero momentum\n", err);
+    fprintf(stderr, "Resuming from %s: iteration %zu (%zu images seen), %s\n", weights,
+            network_current_batch(net), net->seen,
+            rc == 0 ? "optimizer state restored" : "no optimizer state");
+    snprintf(c->last_good, sizeof(c->last_good), "%s", weights);
+}
+
+void train_ckpt_begin(train_ckpt *c, network *net, const char *backup, const char *cfg,
+                      const char *weights)
+{
+    memset(c, 0, sizeof(*c));
+    c->net = net;
+    c->backup = backup;
+    c->cfg = cfg;
+    cfg_base(cfg, c->base, sizeof(c->base));
+    if (weights && weights[0] && net->seen) resume_state(c, weights);
+    finite_watch_attach(net, &c->watch);
+    blas_warmup();
+    train_guard_install();
+}
+
+void train_ckpt_end(train_ckpt *c)
+{
+    train_guard_remove();
+    if (c->net && c->net->hook_ud == &c->watch) {
+        c->net->hook = c->net->bhook = NULL;
+        c->net->hook_ud = NULL;
+    }
+}
+
+int train_ckpt_save(train_ckpt *c, const char *suffix, int with_state)
+{
+    char path[4096], spath[4200], err[1024];
+    size_t bl = strlen(c->backup);
+    const char *sep = (bl && c->backup[bl - 1] == '/') ? "" : "/";
+    snprintf(path, sizeof(path), "%s%s%s%s", c->backup, sep, c->base, suffix);
+    if (save_weights_ex(c->net, path, c->net->n, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    fprintf(stderr, "Saving weights to %s\n", path);
+    /* Weights first: a crash between the two leaves a state whose `seen` does not match,
+     * which the resume detects and ignores. */
+    if (with_state) {
+        train_state_path(path, spath, sizeof(spath));
+        if (train_state_save(c->net, spath, err, sizeof(err))) {
+            fprintf(stderr, "%s\n", err);
+            return -1;
+        }
+    }
+    snprintf(c->last_good, sizeof(c->last_good), "%s", path);
+    return 0;
+}
+
+/* A loss layer whose cost overflowed although its inputs are finite (log of a
+ * probability that rounded to 0): -1 when none. */
+static int bad_cost_layer(const network *net)
+{
+    for (int i = 0; i < net->n; ++i)
+        if (net->layers[i].loss && !isfinite(net->layers[i].cost)) return i;
+    return -1;
+}
+
+int train_ckpt_check_finite(train_ckpt *c, float loss, size_t iteration)
+{
+    const network *net = c->net;
+    int wl = finite_check_weights(net);
+    if (isfinite(loss) && c->watch.layer < 0 && wl < 0) return 0;
+    /* The earliest evidence first: forward/backward buffers, then a cost, then weights. */
+    int li = c->watch.layer, cl = bad_cost_layer(net);
+    const char *phase = c->watch.phase;
+    if (li < 0 && cl >= 0) {
+        li = cl;
+        phase = "cost (forward)";
+    } else if (li < 0) {
+        li = wl;
+        phase = "weights (update)";
+    }
+    fprintf(stderr, "training stopped at iteration %zu: the loss is %g", iteration, loss);
+    if (li >= 0)
+        fprintf(stderr, "; the first non-finite value appeared in layer %d (%s), %s", li,
+                net->layers[li].ops->name, phase);
+    fprintf(stderr, ".\nNothing was saved from this run's diverged weights; the last good "
+            "checkpoint is %s.\nLower learning_rate (or raise burn_in) in [net] and resume from it.\n",
+            c->last_good[0] ? c->last_good : "none (no checkpoint was written yet)");
+    return -1;
+}
+
+int train_ckpt_stop_requested(train_ckpt *c, size_t iteration)
+{
+    const char *why = NULL;
+    if (!train_guard_should_stop(iteration, &why)) return 0;
+    fprintf(stderr, "%s: stopping after iteration %zu\n", why, iteration);
+    if (train_ckpt_save(c, "_last.weights", 1)) return -1;
+    fprintf(stderr, "Saved %s at iteration %zu (%zu images seen) with its optimizer state; "
+            "resume with the same command and this weights file\n", c->last_good, iteration,
+            c->net->seen);
+    return 1;
+}
+
+void train_oom_advice(const network *net, const char *cfg, const char *err)
+{
+    if (!err || !strstr(err, "out of memory")) return;
+    if (net) {
+        size_t ws = 0;
+        for (int i = 0; i < net->n; ++i)
+            if (net->layers[i].workspace > ws) ws = net->layers[i].workspace;
+        fprintf(stderr, "memory for mini-batch %d (batch=%d, subdivisions=%d): input %.1f MiB "
+                "(x3 with the loader's two buffers), parameters %.1f MiB, workspace %.1f MiB",
+                net->batch, net->batch * net->subdivisions, net->subdivisions,
+                (double)net->batch * net->inputs * sizeof(float) / MIB,
+                memreport_param_bytes(net) / MIB, ws / MIB);
+        /* The plan exists once training has started; before that its size is unknown. */
+        if (net->plan.arena_bytes)
+            fprintf(stderr, ", activation arena %.1f MiB", net->plan.arena_bytes / MIB);
+        fprintf(stderr, ", saved activations at %d bits on top\n", net->actnn_bits);
+    }
+    fprintf(stderr, "to fit in memory: raise subdivisions= in [net] (the mini-batch is "
+            "batch/subdivisions), or set actnn_bits=2 in [net] to compress saved activations; "
+            "`./darknet memory %s -batch N` shows what a mini-batch of N needs\n",
+            cfg ? cfg : "<cfg>");
+}
+
+void train_ckpt_failure(const train_ckpt *c, const char *err)
+{
+    fprintf(stderr, "training stopped: %s\n", err);
+    train_oom_advice(c->net, c->cfg, err);
+}

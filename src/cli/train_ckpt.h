@@ -1,0 +1,41 @@
+/* What `detector train` and `classifier train` share around their loops: checkpoints
+ * (weights + optimizer state), resume, stop on SIGINT/SIGTERM, stop on NaN/inf, and the
+ * out-of-memory advice (docs/checkpoints.md). */
+#ifndef DN_CLI_TRAIN_CKPT_H
+#define DN_CLI_TRAIN_CKPT_H
+
+#include <stddef.h>
+
+#include "finite_check.h"
+#include "network.h"
+
+typedef struct {
+    network *net;
+    const char *backup;      /* folder */
+    const char *cfg;
+    char base[256];          /* cfg file name without folder and extension */
+    char last_good[4096];    /* the latest checkpoint written or resumed from ("" if none) */
+    finite_watch watch;
+} train_ckpt;
+
+/* Before the loop: installs the stop handlers and the NaN watch, and when `weights` was
+ * given (a resume), loads its optimizer state file. Prints what it resumed. */
+void train_ckpt_begin(train_ckpt *c, network *net, const char *backup, const char *cfg,
+                      const char *weights);
+/* Restores signal handlers and hooks. */
+void train_ckpt_end(train_ckpt *c);
+/* Saves <backup>/<base><suffix> atomically, and with_state its .state file. 0 or -1. */
+int train_ckpt_save(train_ckpt *c, const char *suffix, int with_state);
+/* After an iteration: -1 (message printed, nothing saved) when the loss, an activation, a
+ * delta or a weight is NaN or inf; 0 otherwise. */
+int train_ckpt_check_finite(train_ckpt *c, float loss, size_t iteration);
+/* After an iteration (and its periodic saves): 1 when a stop was requested, after saving
+ * <base>_last.weights and its state; -1 when that save failed; 0 to go on. */
+int train_ckpt_stop_requested(train_ckpt *c, size_t iteration);
+/* Prints "training stopped: <err>" and, for an allocation failure, what the plan needed and
+ * which settings to change. */
+void train_ckpt_failure(const train_ckpt *c, const char *err);
+/* The advice part alone (net may be NULL before the network exists). */
+void train_oom_advice(const network *net, const char *cfg, const char *err);
+
+#endif

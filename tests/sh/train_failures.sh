@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Training that cannot go on stops cleanly (docs/checkpoints.md):
+# - NaN/inf: a learning rate that explodes stops the run with exit 1 and a message naming the
+#   layer where the first non-finite value appeared; nothing is saved after that, and the
+#   last checkpoint written before holds finite weights.
+# - Out of memory under `prlimit --as`: for mini-batches that fail at different allocations
+#   (input, loader buffers, saved activations) the run exits 1 within seconds (never hangs:
+#   OpenBLAS used to spin for ever when its buffers could not be mapped) with what was asked
+#   and what to change.
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+DN=${DARKNET:-$root/darknet}
+TOOLS=${DN_TOOLS:-$root/build/bin}
+T=$(mktemp -d "${TMPDIR:-/tmp}/train_failures.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+fails=0
+ok()   { echo "ok   $*"; }
+bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
+check(){ local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+has()  { grep -q -- "$2" "$1" || { echo "  '$2' not in $1:"; tail -5 "$1"; return 1; }; }
+# od prints non-finite floats as nan/inf.
+finite_file() { ! od -An -v -f -j 20 "$1" | grep -qiE 'nan|inf'; }
+
+n=40
+LC_ALL=C awk -v n=$n 'BEGIN{printf "%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c",0,0,8,3,0,0,0,n,0,0,0,28,0,0,0,28;
+  srand(3); for(i=0;i<n;i++){ l=i%10; for(p=0;p<784;p++){ v=(p<392)? l*25 : int(rand()*255); printf "%c", v } } }' > img.idx
+LC_ALL=C awk -v n=$n 'BEGIN{printf "%c%c%c%c%c%c%c%c",0,0,8,1,0,0,0,n; for(i=0;i<n;i++) printf "%c", i%10 }' > lab.idx
+printf '%s\n' top trouser pullover dress coat sandal shirt sneaker bag boot > names
+mkdir -p img
+"$TOOLS/idx2png" img.idx lab.idx names img train.list > /dev/null || { echo "FAIL idx2png"; exit 1; }
+printf 'classes=10\ntrain=train.list\nlabels=names\nbackup=bk\n' > t.data
+cat > t.cfg <<'CFG'
+[net]
+batch=4
+subdivisions=1
+width=28
+height=28
+channels=1
+learning_rate=0.05
+momentum=0.9
+decay=0.0005
+max_batches=300
+policy=steps
+steps=12
+scales=100000000
+min_crop=28
+max_crop=28
+flip=0
+[convolutional]
+batch_normalize=1
+filters=4
+size=3
+stride=2
+pad=1
+activation=leaky
+[connected]
+output=10
+activation=linear
+[softmax]
+CFG
+
+# ---- NaN/inf: the rate jumps 1e8-fold at iteration 12; epoch 1 (iteration 10) was saved ----
+"$DN" classifier train t.data t.cfg -seed 3 > nan.out 2> nan.err
+check "diverging run exits 1" [ $? = 1 ]
+check "names the iteration and the layer" \
+  has nan.err "training stopped at iteration 1[2-9]: the loss is .*; the first non-finite value appeared in layer [0-9] ("
+check "names the last good checkpoint" has nan.err "the last good checkpoint is bk/t_1.weights"
+check "nothing saved after divergence" [ "$(ls bk)" = t_1.weights ]
+check "the last checkpoint is finite" finite_file bk/t_1.weights
+
+# The detector reaches an overflow in backward first: it names that layer and saves nothing.
+mkdir -p set
+"$TOOLS/make_shapes" set 4 2 64 64 3 > /dev/null || { echo "FAIL make_shapes"; exit 1; }
+printf 'a\nb\nc\n' > dnames
+printf 'classes=3\ntrain=set/train.txt\nnames=dnames\nbackup=db\n' > d.data
+sed -e 's/^batch=64/batch=2/; s/^subdivisions=2/subdivisions=1/; s/^width=416/width=64/' \
+    -e 's/^height=416/height=64/; s/^burn_in=1000/burn_in=0/; s/^max_batches = 500200/max_batches=30/' \
+    -e 's/^learning_rate=0.001/learning_rate=1000000/' "$root/cfg/yolov3-tiny-shapes.cfg" > y.cfg
+"$DN" -seed 1 detector train d.data y.cfg -dont_show > dnan.out 2> dnan.err
+check "detector diverging run exits 1" [ $? = 1 ]
+check "detector names a layer" has dnan.err "the first non-finite value appeared in layer [0-9]* (convolutional)"
+check "detector saved nothing" [ -z "$(ls db 2>/dev/null)" ]
+
+# ---- out of memory under an address-space limit ----
+if ! command -v prlimit > /dev/null; then
+  echo "skip out-of-memory checks: prlimit (util-linux) is not installed"
+else
+  limit=1000000000
+  sed 's/^max_batches=300/max_batches=1/; s/^steps=12/steps=1000/' t.cfg > base.cfg
+  nfail=0
+  # Parse-time input, loader buffers, saved activations, and 30000: the size that hung.
+  for b in 1000000 200000 35000 30000; do
+    sed "s/^batch=4/batch=$b/" base.cfg > b$b.cfg
+    timeout 25 prlimit --as=$limit "$DN" classifier train t.data b$b.cfg -seed 1 > o$b 2>&1
+    rc=$?
+    check "batch $b under ${limit} bytes: exit 0 or 1, no hang or crash (rc $rc)" [ $rc = 0 -o $rc = 1 ]
+    if [ $rc = 1 ]; then
+      nfail=$((nfail + 1))
+      check "batch $b: says out of memory" has o$b "out of memory"
+      check "batch $b: says what to change" has o$b "raise subdivisions= in \[net\].*actnn_bits=2"
+    fi
+  done
+  check "the largest batches ran out of memory" [ $nfail -ge 3 ]
+  check "saved-activation failure says what was asked" \
+    has o35000 "saving .* of layer 0 (35000 samples x 784 values at 32 bits, 104.7 MiB as fp32"
+  check "and what the plan needed" has o35000 "memory for mini-batch 35000 .* activation arena"
+  check "loader failure names its batches" has o200000 "loader: out of memory for two batches of 200000 samples"
+fi
+
+echo "$fails failed"
+[ $fails = 0 ]
