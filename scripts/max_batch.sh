@@ -15,7 +15,8 @@
 # (stop when the unknown range is below 1/RES of the size that fits, default 0 = exact)
 # bound the number of probes when each one takes minutes. REF=1 says DARKNET is another
 # Darknet (Debian's /usr/bin/darknet): no -seed/-dont_show, and a probe fits when it exits
-# 0 after printing its iteration lines (it prints no `memory:` line).
+# 0 after printing its iteration lines (it prints no `memory:` line). BITS (default keep:
+# the cfg's own actnn keys) trains a cfg_variant.sh copy at those bits (32 = no actnn keys).
 set -eu
 [ $# -eq 3 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
 data=$1 cfg=$2 mib=$3
@@ -24,7 +25,7 @@ root=$(dirname "$here")
 DARKNET=${DARKNET:-$root/darknet}
 TRAIN_MEM=${TRAIN_MEM:-$root/build/bin/train_mem}
 ITERS=${ITERS:-2} THREADS=${THREADS:-1} MAX=${MAX:-4096} TIMEOUT=${TIMEOUT:-300}
-START=${START:-1} RES=${RES:-0} REF=${REF:-}
+START=${START:-1} RES=${RES:-0} REF=${REF:-} BITS=${BITS:-keep}
 export OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS MALLOC_ARENA_MAX=1
 kind=classifier
 grep -q '^[[:space:]]*\[\(yolo\|region\)\]' "$cfg" && kind=detector
@@ -39,7 +40,7 @@ echo "backup=$tmp/" >> "$tmp/run.data"
 
 # Trains mini-batch $1 under the cap; success = exit 0 and a `memory:` line.
 fits() {
-    "$here/cfg_variant.sh" "$cfg" "$tmp/run.cfg" keep "$1" "$ITERS"
+    "$here/cfg_variant.sh" "$cfg" "$tmp/run.cfg" "$BITS" "$1" "$ITERS"
     if [ -n "$REF" ]; then
         set -- "$DARKNET" "$kind" train "$tmp/run.data" "$tmp/run.cfg"
     elif [ "$TRAINER" = synthetic ]; then
@@ -48,7 +49,7 @@ fits() {
         set -- "$DARKNET" -seed 1 "$kind" train "$tmp/run.data" "$tmp/run.cfg"
         [ "$kind" = detector ] && set -- "$@" -dont_show
     fi
-    timeout "$TIMEOUT" prlimit --as=$((mib * 1048576)) -- "$@" > "$tmp/log" 2>&1 || return 1
+    timeout -k 10 "$TIMEOUT" prlimit --as=$((mib * 1048576)) -- "$@" > "$tmp/log" 2>&1 || return 1
     if [ -n "$REF" ]; then
         [ "$(grep -c ' seconds, ' "$tmp/log")" -ge "$ITERS" ]
     else

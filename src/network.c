@@ -29,6 +29,7 @@ int network_alloc_io(network *net, char *err, size_t errlen)
 {
     free(net->input);
     free(net->truth);
+    net->fwd_input = NULL; /* may have pointed at the freed input */
     net->input = calloc((size_t)net->batch * net->inputs + 1, sizeof(float));
     net->truth = calloc((size_t)net->batch * net->truths + 1, sizeof(float));
     int max_src = 1;
@@ -199,6 +200,7 @@ int network_forward(network *net, const float *input, int train)
 {
     if (network_prepare(net, train, net->err, sizeof(net->err))) return -1;
     net->train = train;
+    net->fwd_input = input;
     if (train) saved_next_iteration(net->store, ++net->iteration);
     net->cost = 0;
     int ncost = 0;
@@ -235,7 +237,7 @@ int network_backward(network *net)
         zero_born_deltas(net, plan_bwd_step(p, i));
         if (l->onlyforward) continue;
         layer_ctx x;
-        make_ctx(net, i, net->input, 1, &x);
+        make_ctx(net, i, net->fwd_input ? net->fwd_input : net->input, 1, &x);
         if (l->ops->backward && l->ops->backward(l, &x)) {
             snprintf(net->err, sizeof(net->err), "layer %d (%s) backward failed", i, l->ops->name);
             rc = -1;
@@ -317,8 +319,13 @@ void network_update(network *net)
 
 int network_train_datum(network *net, float *cost, char *err, size_t errlen)
 {
+    return network_train_batch(net, net->input, cost, err, errlen);
+}
+
+int network_train_batch(network *net, const float *x, float *cost, char *err, size_t errlen)
+{
     net->seen += (size_t)net->batch;
-    if (network_forward(net, net->input, 1) || network_backward(net)) {
+    if (network_forward(net, x, 1) || network_backward(net)) {
         snprintf(err, errlen, "%s", net->err);
         return -1;
     }

@@ -56,6 +56,7 @@ struct network {
     int train;
     float cost;             /* sum of layer costs of the last forward */
     float *input;           /* batch * inputs, owned */
+    const float *fwd_input; /* input of the last forward: backward reads the same buffer */
     float *truth;           /* batch * truths, owned (NULL when truths == 0) */
     float *output;          /* points at the output layer's output after a forward */
     int grads_ready;        /* param grads allocated */
@@ -89,6 +90,10 @@ void network_update(network *net);
  * batch, forward, backward, and an update every `subdivisions` steps. Returns 0 and the
  * summed cost in *cost, or -1 with a message. */
 int network_train_datum(network *net, float *cost, char *err, size_t errlen);
+/* The same step on a caller's batch of inputs `x` (batch * inputs floats, valid until the
+ * step returns), truth still in net->truth: trainers pass their loader's buffer and never
+ * write net->input, whose pages then stay untouched (a batch of input less in RSS). */
+int network_train_batch(network *net, const float *x, float *cost, char *err, size_t errlen);
 
 /* (Re)computes the plan for the current train flag and batch and sizes the arena. */
 int network_prepare(network *net, int train, char *err, size_t errlen);

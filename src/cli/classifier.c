@@ -53,9 +53,10 @@ static int train_iteration(train_run *t, loader *ld, float *loss, char *err, siz
     for (int s = 0; s < net->subdivisions; ++s) {
         float *x, *y, cost;
         if (loader_next(ld, &x, &y, err, errlen)) return -1;
-        memcpy(net->input, x, (size_t)net->batch * net->inputs * sizeof(float));
+        /* Train on the loader's buffer itself: a copy into net->input would cost one
+         * more batch of input in RSS (31.7 MiB at 416x416, mini-batch 16). */
         memcpy(net->truth, y, (size_t)net->batch * net->truths * sizeof(float));
-        if (network_train_datum(net, &cost, err, errlen)) return -1;
+        if (network_train_batch(net, x, &cost, err, errlen)) return -1;
         sum += cost;
     }
     *loss = sum / ((float)net->subdivisions * net->batch);

@@ -92,7 +92,7 @@ else
   # Parse-time input, loader buffers, saved activations, and 30000: the size that hung.
   for b in 1000000 200000 35000 30000; do
     sed "s/^batch=4/batch=$b/" base.cfg > b$b.cfg
-    timeout 25 prlimit --as=$limit "$DN" classifier train t.data b$b.cfg -seed 1 > o$b 2>&1
+    timeout -k 5 25 prlimit --as=$limit "$DN" classifier train t.data b$b.cfg -seed 1 > o$b 2>&1
     rc=$?
     check "batch $b under ${limit} bytes: exit 0 or 1, no hang or crash (rc $rc)" [ $rc = 0 -o $rc = 1 ]
     if [ $rc = 1 ]; then
