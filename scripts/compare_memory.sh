@@ -3,10 +3,11 @@
 # Trains <cfg> for a few iterations at fp32 and at 8, 4 and 2 bits (temporary cfg copies
 # with actnn keys, scripts/cfg_variant.sh) for each mini-batch (default: 16; a quoted
 # list such as "8 16" tries several) and prints a table:
-#   mini-batch bits peak_rss_mib saved_mib arena_mib s_per_iter
+#   mini-batch bits peak_rss_mib saved_mib arena_mib s_per_iter cpu_s
 # peak RSS comes from /usr/bin/time -v; saved/arena from the run's `memory:` line; s/iter
-# is the mean of the iteration times after the first. Writes <out>/compare_memory.csv and,
-# when gnuplot exists, <out>/compare_memory.png (peak RSS and saved MiB against bits).
+# is the mean of the iteration times after the first; cpu_s the run's user+system seconds.
+# Writes <out>/compare_memory.csv and, when gnuplot exists, <out>/compare_memory.png
+# (peak RSS and saved MiB against bits).
 #
 # Environment: ITERS (iterations per run, default 3), BITS (default "32 8 4 2"),
 # OUT (default results/compare_memory), DARKNET (default ./darknet),
@@ -42,7 +43,7 @@ sed '/^[[:space:]]*backup[[:space:]]*=/d' "$data" > "$tmp/run.data" 2>/dev/null 
 echo "backup=$tmp/" >> "$tmp/run.data"
 
 csv=$OUT/compare_memory.csv
-echo "mini_batch,bits,rep,peak_rss_mib,saved_mib,saved_fp32_mib,arena_mib,s_per_iter" > "$csv"
+echo "mini_batch,bits,rep,peak_rss_mib,saved_mib,saved_fp32_mib,arena_mib,s_per_iter,cpu_s" > "$csv"
 REF=${REF:-} REPS=${REPS:-1}
 rows=$BITS
 [ -n "$REF" ] && rows="ref $BITS"
@@ -78,8 +79,11 @@ run_one() {
     spi=$(awk '/ seconds, / {for (i = 1; i <= NF; ++i) if ($(i+1) ~ /^seconds/) {n++; if (n == 1) f = $i; else {s += $i; c++}}}
                /^s_per_iter=/ {split($0, a, "="); s = a[2]; c = 1}
                END {if (c) printf "%.3f", s / c; else if (n) printf "%.3f", f; else print "nan"}' "$log")
-    echo "$mb,$b,$rep,$rss,$(val saved_mib),$(val saved_fp32_mib),$(val arena_mib),$spi" >> "$csv"
-    echo "  run: mini-batch $mb, $b, rep $rep: peak_rss_mib=$rss s_per_iter=$spi" >&2
+    # CPU seconds (user + system) of the whole run: less sensitive than s/iter to other
+    # processes sharing the cores, which stretch wall time but not CPU time.
+    cpu=$(awk -F: '/User time|System time/ {s += $2} END {printf "%.1f", s}' "$log")
+    echo "$mb,$b,$rep,$rss,$(val saved_mib),$(val saved_fp32_mib),$(val arena_mib),$spi,$cpu" >> "$csv"
+    echo "  run: mini-batch $mb, $b, rep $rep: peak_rss_mib=$rss s_per_iter=$spi cpu_s=$cpu" >&2
 }
 
 for mb in $mbs; do
@@ -91,13 +95,13 @@ for mb in $mbs; do
 done
 
 # Medians over repetitions, one row per (mini-batch, bits).
-printf '%-10s %-5s %13s %10s %10s %10s\n' mini-batch bits peak_rss_mib saved_mib arena_mib s_per_iter
+printf '%-10s %-5s %13s %10s %10s %10s %8s\n' mini-batch bits peak_rss_mib saved_mib arena_mib s_per_iter cpu_s
 for mb in $mbs; do
     for b in $rows; do
         med() { awk -F, -v mb="$mb" -v b="$b" -v c="$1" '$1 == mb && $2 == b {print $c}' "$csv" |
                 sort -g | awk '{a[NR] = $1} END {if (NR) print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2)}'; }
         [ -n "$(med 4)" ] || continue
-        printf '%-10s %-5s %13s %10s %10s %10s\n' "$mb" "$b" "$(med 4)" "$(med 5)" "$(med 7)" "$(med 8)"
+        printf '%-10s %-5s %13s %10s %10s %10s %8s\n' "$mb" "$b" "$(med 4)" "$(med 5)" "$(med 7)" "$(med 8)" "$(med 9)"
     done
 done
 echo "csv: $csv (trainer: $TRAINER)"
