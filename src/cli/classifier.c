@@ -21,6 +21,7 @@
 #include "loader.h"
 #include "memreport.h"
 #include "train_ckpt.h"
+#include "train_loop.h"
 
 #define BACKUP_EVERY 100
 
@@ -31,36 +32,11 @@ typedef struct {
     train_ckpt ck;
 } train_run;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* .backup (and _last.weights, written on SIGINT/SIGTERM) are resume points: they carry
  * the optimizer state. */
 static int save(train_run *t, const char *suffix)
 {
     return train_ckpt_save(&t->ck, suffix, !strcmp(suffix, ".backup"));
-}
-
-/* One iteration = `subdivisions` mini-batches; returns the loss per image. */
-static int train_iteration(train_run *t, loader *ld, float *loss, char *err, size_t errlen)
-{
-    network *net = t->net;
-    float sum = 0;
-    for (int s = 0; s < net->subdivisions; ++s) {
-        float *x, *y, cost;
-        if (loader_next(ld, &x, &y, err, errlen)) return -1;
-        /* Train on the loader's buffer itself: a copy into net->input would cost one
-         * more batch of input in RSS (31.7 MiB at 416x416, mini-batch 16). */
-        memcpy(net->truth, y, (size_t)net->batch * net->truths * sizeof(float));
-        if (network_train_batch(net, x, &cost, err, errlen)) return -1;
-        sum += cost;
-    }
-    *loss = sum / ((float)net->subdivisions * net->batch);
-    return 0;
 }
 
 static int train_loop(train_run *t, loader *ld)
@@ -70,16 +46,16 @@ static int train_loop(train_run *t, loader *ld)
     int epoch = (int)(net->seen / (size_t)t->ntrain);
     char err[1024];
     while (network_current_batch(net) < (size_t)net->max_batches) {
-        double t0 = now_s();
+        double t0 = cli_now_s();
         float loss;
-        if (train_iteration(t, ld, &loss, err, sizeof(err))) {
+        if (cli_train_iteration(t->net, ld, &loss, err, sizeof(err))) {
             train_ckpt_failure(&t->ck, err);
             return -1;
         }
         avg = avg < 0 ? loss : avg * .9f + loss * .1f;
         size_t it = network_current_batch(net);
         printf("%zu, %.3f: %f, %f avg, %f rate, %lf seconds, %zu images\n", it,
-               (double)net->seen / t->ntrain, loss, avg, network_current_rate(net), now_s() - t0,
+               (double)net->seen / t->ntrain, loss, avg, network_current_rate(net), cli_now_s() - t0,
                net->seen);
         fflush(stdout);
         if (train_ckpt_check_finite(&t->ck, loss, it)) return -1;

@@ -10,6 +10,9 @@
 #include "cuda/dn_cuda.h"
 #endif
 
+
+/* The GPU chosen by -i/-gpus (-1: -nogpu); read by GPU builds when they start. */
+int cli_gpu_index = 0;
 static void usage(const char *prog)
 {
     fprintf(stderr,

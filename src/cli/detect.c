@@ -13,15 +13,9 @@
 
 #include "args.h"
 #include "cli.h"
+#include "train_loop.h"
 #include "detector_cli.h"
 #include "image.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* A distinct colour per class: hue steps by the golden ratio. */
 static void class_colour(int cls, float rgb[3])
@@ -72,10 +66,10 @@ static int test_one(network *net, const det_setup *s, const char *path, float th
         free_image(im);
         return -1;
     }
-    double t0 = now_s();
+    double t0 = cli_now_s();
     int n = 0;
     detection *d = det_run(net, lb.data, im.w, im.h, thresh, &n);
-    printf("%s: Predicted in %f seconds.\n", path, now_s() - t0);
+    printf("%s: Predicted in %f seconds.\n", path, cli_now_s() - t0);
     report(im, d, n, s, thresh, ext);
     free_detections(d, n);
     save_image(im, "predictions");

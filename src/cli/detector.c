@@ -21,6 +21,7 @@
 #include "loader.h"
 #include "memreport.h"
 #include "train_ckpt.h"
+#include "train_loop.h"
 
 #define LAST_EVERY 100
 
@@ -30,34 +31,10 @@ typedef struct {
     train_ckpt ck;
 } train_run;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int save(train_run *t, const char *suffix)
 {
     /* _last.weights is the resume point: it carries the optimizer state. */
     return train_ckpt_save(&t->ck, suffix, !strcmp(suffix, "_last.weights"));
-}
-
-static int train_iteration(network *net, loader *ld, float *loss, char *err, size_t errlen)
-{
-    float sum = 0;
-    for (int s = 0; s < net->subdivisions; ++s) {
-        float *x, *y, cost;
-        if (loader_next(ld, &x, &y, err, errlen)) return -1;
-        /* Train on the loader's buffer itself: a copy into net->input would cost one
-         * more batch of input in RSS (31.7 MiB at 416x416, mini-batch 16). */
-        memcpy(net->truth, y, (size_t)net->batch * net->truths * sizeof(float));
-        if (network_train_batch(net, x, &cost, err, errlen)) return -1;
-        sum += cost;
-    }
-    /* net->cost is the sum over the mini-batch; Darknet reports per image. */
-    *loss = sum / ((float)net->subdivisions * net->batch);
-    return 0;
 }
 
 static int train_loop(train_run *t, loader *ld)
@@ -68,13 +45,13 @@ static int train_loop(train_run *t, loader *ld)
     size_t numbered = net->max_batches >= 10000 ? 10000 : 1000;
     char err[1024];
     while (network_current_batch(net) < (size_t)net->max_batches) {
-        double t0 = now_s();
+        double t0 = cli_now_s();
         float loss;
-        if (train_iteration(net, ld, &loss, err, sizeof(err))) {
+        if (cli_train_iteration(net, ld, &loss, err, sizeof(err))) {
             train_ckpt_failure(&t->ck, err);
             return -1;
         }
-        double dt = now_s() - t0;
+        double dt = cli_now_s() - t0;
         avg = avg < 0 ? loss : avg * .9f + loss * .1f;
         avg_time = avg_time < 0 ? dt : avg_time * .9 + dt * .1;
         size_t it = network_current_batch(net);
