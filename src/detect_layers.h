@@ -51,5 +51,9 @@ int region_get_boxes(const layer *l, const float *out, float thresh, detection *
 
 void det_print_stats(const layer *l, const det_params *p);
 void det_params_free(det_params *p);
+/* The loss already sits in the layer's delta (written in forward): backward only passes it
+ * on to the input, as Darknet does. Shared by [yolo] and [region]. */
+int det_backward(layer *l, layer_ctx *x);
+void det_destroy(layer *l);
 
 #endif

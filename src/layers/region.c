@@ -156,23 +156,9 @@ static int region_forward(layer *l, layer_ctx *x)
     return 0;
 }
 
-static int region_backward(layer *l, layer_ctx *x)
-{
-    if (!x->delta_in) return 0;
-    size_t n = (size_t)x->batch * l->inputs;
-    for (size_t i = 0; i < n; ++i) x->delta_in[i] += x->delta[i];
-    return 0;
-}
-
 static int region_resize(layer *l, network *net) { return region_shape(l, NULL, net); }
-
-static void region_destroy(layer *l)
-{
-    det_params_free(l->p);
-    l->p = NULL;
-}
 
 const layer_ops region_ops = {
     .name = "region", .type = LT_REGION, .parse = region_parse, .forward = region_forward,
-    .backward = region_backward, .resize = region_resize, .destroy = region_destroy,
+    .backward = det_backward, .resize = region_resize, .destroy = det_destroy,
 };

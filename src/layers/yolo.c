@@ -162,7 +162,9 @@ static int yolo_forward(layer *l, layer_ctx *x)
     return 0;
 }
 
-static int yolo_backward(layer *l, layer_ctx *x)
+static int yolo_resize(layer *l, network *net) { return yolo_shape(l, NULL, net); }
+
+int det_backward(layer *l, layer_ctx *x)
 {
     if (!x->delta_in) return 0;
     size_t n = (size_t)x->batch * l->inputs;
@@ -170,9 +172,7 @@ static int yolo_backward(layer *l, layer_ctx *x)
     return 0;
 }
 
-static int yolo_resize(layer *l, network *net) { return yolo_shape(l, NULL, net); }
-
-static void yolo_destroy(layer *l)
+void det_destroy(layer *l)
 {
     det_params_free(l->p);
     l->p = NULL;
@@ -180,5 +180,5 @@ static void yolo_destroy(layer *l)
 
 const layer_ops yolo_ops = {
     .name = "yolo", .type = LT_YOLO, .parse = yolo_parse, .forward = yolo_forward,
-    .backward = yolo_backward, .resize = yolo_resize, .destroy = yolo_destroy,
+    .backward = det_backward, .resize = yolo_resize, .destroy = det_destroy,
 };
