@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One short training run of ./darknet under valgrind --leak-check=full (run by .ci/run, not
 # by `make test`: it takes a minute). Fails on any definite or indirect leak and on any
-# memory error. Data: 20 generated 28x28 images in Darknet's classifier layout.
+# memory error. Data: 20 generated 28x28 images in Darknet's classifier layout (grey_set).
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 DN=${DARKNET:-$root/darknet}
@@ -10,13 +10,9 @@ command -v valgrind >/dev/null || { echo "valgrind missing: run scripts/setup.sh
 T=$(mktemp -d "${TMPDIR:-/tmp}/valgrind_train.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T"
-n=20
-LC_ALL=C awk -v n=$n 'BEGIN{printf "%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c",0,0,8,3,0,0,0,n,0,0,0,28,0,0,0,28;
-  srand(7); for(i=0;i<n;i++){ for(p=0;p<784;p++) printf "%c", int(rand()*255) } }' > img.idx
-LC_ALL=C awk -v n=$n 'BEGIN{printf "%c%c%c%c%c%c%c%c",0,0,8,1,0,0,0,n; for(i=0;i<n;i++) printf "%c", i%10 }' > lab.idx
-printf '%s\n' top trouser pullover dress coat sandal shirt sneaker bag boot > names
-mkdir -p img bk
-"$TOOLS/idx2png" img.idx lab.idx names img train.list
+. "$root/tests/common/checks.sh"
+mkdir -p bk
+grey_set 20 names img train.list
 printf 'classes=10\ntrain=train.list\nvalid=train.list\nlabels=names\nbackup=bk\ntop=2\n' > t.data
 # The fashion cfg with 2-bit ActNN so the compressed store is exercised too.
 sed -e 's/^max_batches=.*/max_batches=3/' -e 's/^batch=.*/batch=4/' -e 's/^subdivisions=.*/subdivisions=1/' \

@@ -11,11 +11,7 @@ TOOLS=${DN_TOOLS:-$ROOT/build/bin}
 O=$ROOT/build/oracle/dn_oracle
 T=$(mktemp -d "${TMPDIR:-/tmp}/detector_cli.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check(){ local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-has()  { grep -q -- "$2" "$1" || { echo "  '$2' not in $1:"; tail -5 "$1"; return 1; }; }
+. tests/common/checks.sh   # cwd is the repository root here
 
 mkdir -p $T/set
 "$TOOLS/make_shapes" $T/set 6 2 64 64 3 > /dev/null || { echo "FAIL make_shapes"; exit 1; }

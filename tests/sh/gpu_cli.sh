@@ -7,10 +7,7 @@ set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 DN=${DARKNET:-$root/darknet}
 CFG=$root/cfg/yolov3-tiny-actnn.cfg
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check(){ local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+. "$root/tests/common/checks.sh"
 
 ref=$("$DN" memory "$CFG" 2>/dev/null | tail -1)
 same() { [ -n "$ref" ] && [ "$1" = "$ref" ]; }

@@ -12,10 +12,7 @@ DARKNET=${DARKNET:-./darknet}
 TOOLS=${DN_TOOLS:-build/bin}
 T=$(mktemp -d "${TMPDIR:-/tmp}/memory_report.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check(){ local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+. tests/common/checks.sh   # cwd is the repository root here
 # key=value from a line of key=value words
 val() { tr ' ' '\n' <<< "$1" | awk -F= -v k="$2" '$1 == k {print $2}'; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a >= b)}'; }

@@ -10,10 +10,7 @@ O=build/oracle/dn_oracle
 CFG=tests/data/tiny_cls.cfg
 T=$(mktemp -d "${TMPDIR:-/tmp}/oracle_smoke.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check(){ local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+. tests/common/checks.sh   # cwd is the repository root here
 # awk program over stdin must print nothing when all is well; prints offenders otherwise
 awk_none() { local out; out=$(awk "$@"); [ -z "$out" ] || { echo "$out" | head -5; return 1; }; }
 

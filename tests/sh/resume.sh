@@ -12,11 +12,7 @@ TOOLS=${DN_TOOLS:-$root/build/bin}
 T=$(mktemp -d "${TMPDIR:-/tmp}/resume.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T"
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check(){ local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-has()  { grep -q -- "$2" "$1" || { echo "  '$2' not in $1:"; tail -5 "$1"; return 1; }; }
+. "$root/tests/common/checks.sh"
 # Iteration, loss and rate of every training line: what must not change across a resume.
 # (The running average restarts with the process, as in Darknet, so it is left out.)
 det_cols() { grep ' avg loss, ' "$1" | awk -F'[:,]' '{print $1, $2, $4}'; }
@@ -92,12 +88,7 @@ check "SIGINT checkpoint trains on to 8" has k2.out " 8: "
 
 # ---- classifier: stop at 7 of 20 (crossing an epoch), resume, compare; then SIGTERM ----
 n=40
-LC_ALL=C awk -v n=$n 'BEGIN{printf "%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c",0,0,8,3,0,0,0,n,0,0,0,28,0,0,0,28;
-  srand(3); for(i=0;i<n;i++){ l=i%10; for(p=0;p<784;p++){ v=(p<392)? l*25 : int(rand()*255); printf "%c", v } } }' > img.idx
-LC_ALL=C awk -v n=$n 'BEGIN{printf "%c%c%c%c%c%c%c%c",0,0,8,1,0,0,0,n; for(i=0;i<n;i++) printf "%c", i%10 }' > lab.idx
-printf '%s\n' top trouser pullover dress coat sandal shirt sneaker bag boot > cnames
-mkdir -p img
-"$TOOLS/idx2png" img.idx lab.idx cnames img train.list > /dev/null || { echo "FAIL idx2png"; exit 1; }
+grey_set $n cnames img train.list || { echo "FAIL idx2png"; exit 1; }
 printf 'classes=10\ntrain=train.list\nlabels=cnames\nbackup=cb\n' > c.data
 cat > c.cfg <<'CFG'
 [net]

@@ -14,21 +14,12 @@ TOOLS=${DN_TOOLS:-$root/build/bin}
 T=$(mktemp -d "${TMPDIR:-/tmp}/train_failures.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 cd "$T"
-fails=0
-ok()   { echo "ok   $*"; }
-bad()  { echo "FAIL $*"; fails=$((fails + 1)); }
-check(){ local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-has()  { grep -q -- "$2" "$1" || { echo "  '$2' not in $1:"; tail -5 "$1"; return 1; }; }
+. "$root/tests/common/checks.sh"
 # od prints non-finite floats as nan/inf.
 finite_file() { ! od -An -v -f -j 20 "$1" | grep -qiE 'nan|inf'; }
 
 n=40
-LC_ALL=C awk -v n=$n 'BEGIN{printf "%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c",0,0,8,3,0,0,0,n,0,0,0,28,0,0,0,28;
-  srand(3); for(i=0;i<n;i++){ l=i%10; for(p=0;p<784;p++){ v=(p<392)? l*25 : int(rand()*255); printf "%c", v } } }' > img.idx
-LC_ALL=C awk -v n=$n 'BEGIN{printf "%c%c%c%c%c%c%c%c",0,0,8,1,0,0,0,n; for(i=0;i<n;i++) printf "%c", i%10 }' > lab.idx
-printf '%s\n' top trouser pullover dress coat sandal shirt sneaker bag boot > names
-mkdir -p img
-"$TOOLS/idx2png" img.idx lab.idx names img train.list > /dev/null || { echo "FAIL idx2png"; exit 1; }
+grey_set $n names img train.list || { echo "FAIL idx2png"; exit 1; }
 printf 'classes=10\ntrain=train.list\nlabels=names\nbackup=bk\n' > t.data
 cat > t.cfg <<'CFG'
 [net]

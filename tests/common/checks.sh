@@ -1,0 +1,21 @@
+# Sourced by the shell tests (tests/sh/*.sh, tests/valgrind_train.sh): the check helpers and
+# a tiny classifier data set. Not a test itself, so it lives outside tests/sh/.
+fails=0
+ok()    { echo "ok   $*"; }
+bad()   { echo "FAIL $*"; fails=$((fails + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+has()   { grep -q -- "$2" "$1" || { echo "  '$2' not in $1:"; tail -5 "$1"; return 1; }; }
+
+# grey_set <n> <names-file> <image-dir> <list-file>: n 28x28 grey PNGs in Darknet's
+# classifier layout (label i%10 of the Fashion-MNIST names, in the file name), written as
+# IDX files by awk (C locale: one byte per %c) and converted by build/bin/idx2png. The top
+# half of an image is its label's grey level, the bottom half seeded noise.
+grey_set() {
+  local n=$1 names=$2 dir=$3 list=$4
+  LC_ALL=C awk -v n="$n" 'BEGIN{printf "%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c",0,0,8,3,0,0,0,n,0,0,0,28,0,0,0,28;
+    srand(3); for(i=0;i<n;i++){ l=i%10; for(p=0;p<784;p++){ v=(p<392)? l*25 : int(rand()*255); printf "%c", v } } }' > img.idx
+  LC_ALL=C awk -v n="$n" 'BEGIN{printf "%c%c%c%c%c%c%c%c",0,0,8,1,0,0,0,n; for(i=0;i<n;i++) printf "%c", i%10 }' > lab.idx
+  printf '%s\n' top trouser pullover dress coat sandal shirt sneaker bag boot > "$names"
+  mkdir -p "$dir"
+  "$TOOLS/idx2png" img.idx lab.idx "$names" "$dir" "$list" > /dev/null
+}
