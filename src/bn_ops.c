@@ -15,14 +15,16 @@ int bn_alloc(bn_state *b, int n)
     b->variance = calloc((size_t)n, sizeof(float));
     b->sum_d = calloc((size_t)n, sizeof(float));
     b->sum_dx = calloc((size_t)n, sizeof(float));
-    if (!b->mean || !b->variance || !b->sum_d || !b->sum_dx) { bn_free(b); return -1; }
+    b->acc = calloc(2 * (size_t)n, sizeof(double));
+    if (!b->mean || !b->variance || !b->sum_d || !b->sum_dx || !b->acc) { bn_free(b); return -1; }
     return 0;
 }
 
 void bn_free(bn_state *b)
 {
-    free(b->mean); free(b->variance); free(b->sum_d); free(b->sum_dx);
+    free(b->mean); free(b->variance); free(b->sum_d); free(b->sum_dx); free(b->acc);
     b->mean = b->variance = b->sum_d = b->sum_dx = NULL;
+    b->acc = NULL;
 }
 
 static inline float norm1(float x, float mean, float var)
@@ -30,33 +32,56 @@ static inline float norm1(float x, float mean, float var)
     return (float)((x - mean) / (sqrt(var) + .000001f));
 }
 
-void bn_forward_train(bn_state *b, float *x, int batch, int spatial)
+void bn_stats_begin(bn_state *b) { memset(b->acc, 0, 2 * (size_t)b->n * sizeof(double)); }
+
+/* One pass in double: sum and sum of squares. With float inputs the cancellation in
+ * q - s*s/cnt costs ~1e-16 * mean^2/var relative, far below float precision. */
+void bn_stats_add(bn_state *b, const float *x, int batch, int spatial)
 {
     int n = b->n;
-    double cnt = (double)batch * spatial;
 #pragma omp parallel for schedule(static)
     for (int f = 0; f < n; ++f) {
-        double s = 0;
+        double s = b->acc[2 * f], q = b->acc[2 * f + 1];
         for (int j = 0; j < batch; ++j) {
             const float *p = x + ((size_t)j * n + f) * spatial;
-            for (int k = 0; k < spatial; ++k) s += p[k];
+            for (int k = 0; k < spatial; ++k) { s += p[k]; q += (double)p[k] * p[k]; }
         }
+        b->acc[2 * f] = s;
+        b->acc[2 * f + 1] = q;
+    }
+}
+
+void bn_stats_end(bn_state *b, double cnt)
+{
+    for (int f = 0; f < b->n; ++f) {
+        double s = b->acc[2 * f], q = b->acc[2 * f + 1];
         float mean = (float)(s / cnt);
-        double v = 0;
-        for (int j = 0; j < batch; ++j) {
-            const float *p = x + ((size_t)j * n + f) * spatial;
-            for (int k = 0; k < spatial; ++k) { double d = p[k] - mean; v += d * d; }
-        }
-        float var = (float)(v / (cnt - 1 > 0 ? cnt - 1 : 1));
+        double v = (q - s * s / cnt) / (cnt - 1 > 0 ? cnt - 1 : 1);
+        float var = (float)(v > 0 ? v : 0);
         b->mean[f] = mean;
         b->variance[f] = var;
         b->rolling_mean[f] = .99f * b->rolling_mean[f] + .01f * mean;
         b->rolling_variance[f] = .99f * b->rolling_variance[f] + .01f * var;
+    }
+}
+
+void bn_normalize(const bn_state *b, float *x, int batch, int spatial)
+{
+    int n = b->n;
+#pragma omp parallel for schedule(static)
+    for (int f = 0; f < n; ++f)
         for (int j = 0; j < batch; ++j) {
             float *p = x + ((size_t)j * n + f) * spatial;
-            for (int k = 0; k < spatial; ++k) p[k] = norm1(p[k], mean, var);
+            for (int k = 0; k < spatial; ++k) p[k] = norm1(p[k], b->mean[f], b->variance[f]);
         }
-    }
+}
+
+void bn_forward_train(bn_state *b, float *x, int batch, int spatial)
+{
+    bn_stats_begin(b);
+    bn_stats_add(b, x, batch, spatial);
+    bn_stats_end(b, (double)batch * spatial);
+    bn_normalize(b, x, batch, spatial);
 }
 
 void bn_forward_infer(const bn_state *b, float *x, int batch, int spatial)

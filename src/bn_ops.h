@@ -14,13 +14,22 @@ typedef struct {
     float *rolling_mean, *rolling_variance;
     float *mean, *variance;    /* batch statistics of the last training forward */
     float *sum_d, *sum_dx;     /* backward scratch: per-channel sums */
+    double *acc;               /* forward: per-channel sum and sum of squares (2n) */
 } bn_state;
 
 int bn_alloc(bn_state *b, int n);
 void bn_free(bn_state *b);
 
-/* Training forward on x (batch x n x spatial): batch stats, rolling update, x <- x-hat. */
+/* Training forward on x (batch x n x spatial): batch stats, rolling update, x <- x-hat.
+ * Equal, bit for bit, to stats_begin + stats_add over the samples in order + stats_end +
+ * normalize, which streamed layers use on chunks of samples. */
 void bn_forward_train(bn_state *b, float *x, int batch, int spatial);
+void bn_stats_begin(bn_state *b);
+void bn_stats_add(bn_state *b, const float *x, int batch, int spatial);
+/* count = batch * spatial values per channel; sets mean/variance, moves the rolling ones. */
+void bn_stats_end(bn_state *b, double count);
+/* x <- (x - mean) / (sqrt(variance) + 1e-6) with the statistics of the last stats_end. */
+void bn_normalize(const bn_state *b, float *x, int batch, int spatial);
 /* Inference forward: x <- (x - rolling_mean) / (sqrt(rolling_var) + 1e-6). */
 void bn_forward_infer(const bn_state *b, float *x, int batch, int spatial);
 /* x <- x * scales + biases. */

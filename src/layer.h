@@ -52,11 +52,28 @@ typedef struct {
 #define LAYER_MAX_PARAMS 4
 #define LAYER_MAX_WFILE 6
 
+/* What part of a layer's work a call does. PASS_FULL is the whole batch at once; the
+ * other passes are used by streamed pairs (stream.h): a producer P whose output only its
+ * successor C reads runs in chunks of samples, so P's output and delta are chunk-sized.
+ *   forward:  P: PASS_STATS (batch-norm statistics of each chunk, nothing saved), then
+ *                PASS_APPLY (output of each chunk with the finished statistics);
+ *             C: PASS_CHUNK (per-sample work on each chunk of P's output), then PASS_POST
+ *                (what needs the whole batch, e.g. C's own batch norm).
+ *   backward: C: PASS_PRE (whole batch), then PASS_CHUNK per chunk (param_grads says
+ *                whether to add parameter gradients: chunks are visited twice when P has
+ *                batch norm);
+ *             P: PASS_SUMS (batch-norm sums of each chunk), then PASS_APPLY per chunk.
+ * Sample indices given to saved.h are relative to the chunk (x->b0 is added there). */
+typedef enum { PASS_FULL, PASS_STATS, PASS_APPLY, PASS_CHUNK, PASS_POST, PASS_PRE, PASS_SUMS } layer_pass;
+
 /* Buffers and context for one forward or backward call. */
 typedef struct {
     network *net;
     layer *l;
-    int batch;
+    int batch;             /* samples in this call (a chunk of the mini-batch when streamed) */
+    int b0, total;         /* first sample of the call in the mini-batch; mini-batch size */
+    layer_pass pass;
+    int param_grads;       /* backward adds parameter gradients (PASS_CHUNK may not) */
     int train;
     const float *in;       /* output of src[0] (or the network input) */
     float *out;            /* this layer's output */
@@ -105,6 +122,8 @@ struct layer {
     /* memory plan inputs */
     int bits;                 /* ActNN bits for saved activations; 32 = exact fp32 */
     int keeps_input;          /* backward reads src[0]'s output (kept alive at 32 bits) */
+    int batch_stats;          /* forward needs statistics of the whole mini-batch (batch norm) */
+    int streams;              /* supports the passes of a streamed pair (layer.h layer_pass) */
     int loss;                 /* forward computes delta and cost */
     int persist_output;       /* output read after the forward pass (detections, net output) */
     int truths;               /* truth floats per sample this layer reads */

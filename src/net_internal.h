@@ -9,6 +9,8 @@
 network *network_alloc(int max_layers, const char *cfgfile);
 /* Allocates net->input and net->truth for the current batch. */
 int network_alloc_io(network *net, char *err, size_t errlen);
+/* The context of layer i's whole-batch call, buffers from the current plan. */
+void network_make_ctx(network *net, int i, const float *input, int train, layer_ctx *x);
 /* Prints Darknet's layer table to f. */
 void network_print(const network *net, FILE *f);
 

@@ -9,6 +9,7 @@
 #include "net_internal.h"
 #include "params.h"
 #include "saved.h"
+#include "stream.h"
 
 network *network_alloc(int max_layers, const char *cfgfile)
 {
@@ -161,13 +162,15 @@ static const float *src_output(network *net, int j, const float *input)
     return j < 0 ? input : buf_at(net, &net->plan.out[j]);
 }
 
-static void make_ctx(network *net, int i, const float *input, int train, layer_ctx *x)
+void network_make_ctx(network *net, int i, const float *input, int train, layer_ctx *x)
 {
     layer *l = &net->layers[i];
     memset(x, 0, sizeof(*x));
     x->net = net;
     x->l = l;
-    x->batch = net->batch;
+    x->batch = x->total = net->batch;
+    x->pass = PASS_FULL;
+    x->param_grads = 1;
     x->train = train;
     x->in = src_output(net, l->src[0], input);
     x->out = buf_at(net, &net->plan.out[i]);
@@ -208,7 +211,16 @@ int network_forward(network *net, const float *input, int train)
         layer *l = &net->layers[i];
         layer_ctx x;
         if (train) zero_born_deltas(net, i);
-        make_ctx(net, i, input, train, &x);
+        if (train && net->plan.chunk[i]) { /* the pair (i, i+1), neither has a cost */
+            zero_born_deltas(net, i + 1);
+            if (stream_forward(net, i, input)) {
+                saved_release_all(net->store);
+                return -1;
+            }
+            ++i;
+            continue;
+        }
+        network_make_ctx(net, i, input, train, &x);
         l->cost = 0;
         if (l->ops->forward(l, &x)) {
             snprintf(net->err, sizeof(net->err), "layer %d (%s): %s", i, l->ops->name,
@@ -235,9 +247,16 @@ int network_backward(network *net)
     for (int i = net->n - 1; i > p->stop; --i) {
         layer *l = &net->layers[i];
         zero_born_deltas(net, plan_bwd_step(p, i));
+        if (i - 1 > p->stop && p->chunk[i - 1]) { /* the pair (i-1, i) */
+            zero_born_deltas(net, plan_bwd_step(p, i - 1));
+            if (stream_backward(net, i - 1)) { rc = -1; break; }
+            saved_release_layer(net->store, i);
+            saved_release_layer(net->store, --i);
+            continue;
+        }
         if (l->onlyforward) continue;
         layer_ctx x;
-        make_ctx(net, i, net->fwd_input ? net->fwd_input : net->input, 1, &x);
+        network_make_ctx(net, i, net->fwd_input ? net->fwd_input : net->input, 1, &x);
         if (l->ops->backward && l->ops->backward(l, &x)) {
             snprintf(net->err, sizeof(net->err), "layer %d (%s) backward failed", i, l->ops->name);
             rc = -1;

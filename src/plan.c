@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "network.h"
+#include "stream.h"
 
 #define PLAN_ALIGN 64
 #define FOREVER (1 << 30)
@@ -20,12 +21,15 @@ static int stop_index(const network *net)
     return stop;
 }
 
+/* Samples a layer's output and delta buffers hold. */
+static size_t rows(const mem_plan *p, int i) { return (size_t)(p->chunk[i] ? p->chunk[i] : p->batch); }
+
 static void output_lifetimes(mem_plan *p, const network *net)
 {
     int n = net->n;
     for (int i = 0; i < n; ++i) {
         const layer *l = &net->layers[i];
-        p->out[i].bytes = align_up((size_t)l->outputs * (size_t)p->batch * sizeof(float));
+        p->out[i].bytes = align_up((size_t)l->outputs * rows(p, i) * sizeof(float));
         p->out[i].start = i;
         p->out[i].end = (l->persist_output || i == net->out_index) ? FOREVER : i;
     }
@@ -54,7 +58,7 @@ static void delta_lifetimes(mem_plan *p, const network *net)
     if (!p->train) return;
     for (int i = n - 1; i > p->stop; --i) {
         const layer *l = &net->layers[i];
-        p->delta[i].bytes = align_up((size_t)l->outputs * (size_t)p->batch * sizeof(float));
+        p->delta[i].bytes = align_up((size_t)l->outputs * rows(p, i) * sizeof(float));
         p->delta[i].end = plan_bwd_step(p, i);
         int first = l->loss ? i : plan_bwd_step(p, i);
         if (first < p->delta[i].start) p->delta[i].start = first;
@@ -68,6 +72,17 @@ static void delta_lifetimes(mem_plan *p, const network *net)
             if (j <= p->stop || !p->delta[j].bytes) continue;
             if (plan_bwd_step(p, k) < p->delta[j].start) p->delta[j].start = plan_bwd_step(p, k);
         }
+    }
+}
+
+/* A pair (i, i+1) runs in step i forward and in step bwd(i+1) backward. */
+static void stream_lifetimes(mem_plan *p, const network *net)
+{
+    for (int i = 0; i + 1 < net->n; ++i) {
+        if (!p->chunk[i]) continue;
+        if (p->out[i + 1].start > i) p->out[i + 1].start = i;
+        int j = net->layers[i].src[0], step = plan_bwd_step(p, i + 1);
+        if (j >= 0 && p->delta[j].bytes && p->delta[j].start > step) p->delta[j].start = step;
     }
 }
 
@@ -144,9 +159,12 @@ int plan_build(mem_plan *p, const network *net, int train)
     p->stop = stop_index(net);
     p->out = calloc((size_t)net->n + 1, sizeof(mem_buf));
     p->delta = calloc((size_t)net->n + 1, sizeof(mem_buf));
-    if (!p->out || !p->delta) { plan_free(p); return -1; }
+    p->chunk = calloc((size_t)net->n + 1, sizeof(int));
+    if (!p->out || !p->delta || !p->chunk) { plan_free(p); return -1; }
+    stream_select(net, p, p->chunk);
     output_lifetimes(p, net);
     delta_lifetimes(p, net);
+    stream_lifetimes(p, net);
     if (assign_offsets(p)) { plan_free(p); return -1; }
     p->valid = 1;
     return 0;
@@ -156,6 +174,7 @@ void plan_free(mem_plan *p)
 {
     free(p->out);
     free(p->delta);
+    free(p->chunk);
     memset(p, 0, sizeof(*p));
 }
 

@@ -8,7 +8,10 @@
  *   consumer), or from its forward for loss layers, down to its own backward step.
  * Buffers whose intervals are disjoint share memory: offsets are assigned greedily, largest
  * first, at the lowest offset that does not collide with a placed buffer alive at the same
- * time (the approach of ggml's graph allocator). */
+ * time (the approach of ggml's graph allocator).
+ * A streamed pair (P, C) runs both layers in P's step, forward and in C's backward step:
+ * P's output and delta are one chunk large, C's output is born at P's step and the delta
+ * of P's input at C's backward step. */
 #ifndef DN_PLAN_H
 #define DN_PLAN_H
 
@@ -30,6 +33,7 @@ typedef struct {
     int stop;          /* backward runs for layers i > stop (stop = -1: all) */
     mem_buf *out;      /* per layer */
     mem_buf *delta;    /* per layer; bytes 0 when the layer gets no delta */
+    int *chunk;        /* per layer: samples per chunk when streamed with i+1 (stream.h), or 0 */
     size_t arena_bytes;
     size_t total_bytes; /* sum of all buffers, i.e. without reuse */
     int valid;

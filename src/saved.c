@@ -137,14 +137,18 @@ static uint64_t tensor_id(const layer_ctx *x, int slot)
     return (x->sv->store->iter << 24) ^ ((uint64_t)x->l->index << 4) ^ (uint64_t)slot;
 }
 
+/* Samples of the whole mini-batch; a streamed call sees a chunk of them (layer.h). */
+static size_t total_of(const layer_ctx *x) { return (size_t)(x->total ? x->total : x->batch); }
+static int chunked(const layer_ctx *x) { return x->b0 != 0 || total_of(x) != (size_t)x->batch; }
+
 /* Says what was asked, so an out-of-memory report can be acted on. */
 static int fail(layer_ctx *x, const char *what, size_t d, int rc)
 {
     saved_store *s = x->sv->store;
     snprintf(s->err, sizeof(s->err),
              "saving %s of layer %d (%d samples x %zu values at %d bits, %.1f MiB as fp32; "
-             "%.1f MiB saved before it): %s", what, x->l->index, x->batch, d, x->l->bits,
-             (double)d * x->batch * sizeof(float) / 1048576.0,
+             "%.1f MiB saved before it): %s", what, x->l->index, (int)total_of(x), d, x->l->bits,
+             (double)d * total_of(x) * sizeof(float) / 1048576.0,
              s->stats.cur_bytes / 1048576.0, actnn_strerror(rc));
     return -1;
 }
@@ -158,7 +162,7 @@ static sv_entry *begin(layer_ctx *x, int slot, sv_kind kind, size_t d, size_t by
     e->kind = kind;
     e->d = d;
     e->bytes = bytes;
-    e->fp32_bytes = d * (size_t)x->batch * sizeof(float);
+    e->fp32_bytes = d * total_of(x) * sizeof(float);
     saved_stats *st = &s->stats;
     st->cur_bytes += bytes;
     st->cur_fp32_bytes += e->fp32_bytes;
@@ -197,12 +201,36 @@ static int auto_bits(saved_store *s, const float *data, size_t n, size_t d, int 
     return rc;
 }
 
+/* A streamed call: the tensor for the whole mini-batch is reserved by the first chunk and
+ * each sample is saved into it; the noise of a sample depends only on its index, so the
+ * bytes equal those of one whole-batch save. */
+static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d)
+{
+    saved_store *s = x->sv->store;
+    int rc = ACTNN_OK;
+    if (x->b0 == 0) {
+        actnn_tensor *t = NULL;
+        rc = actnn_tensor_create(s->ctx, total_of(x), d, x->l->bits, NULL, tensor_id(x, slot), &t);
+        if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
+        actnn_tensor_info info;
+        actnn_tensor_get_info(t, &info);
+        sv_entry *e = begin(x, slot, SK_TENSOR, d, info.payload_bytes + info.meta_bytes);
+        e->t = t;
+        e->bits = x->l->bits;
+    }
+    sv_entry *e = &x->sv->e[slot];
+    for (int i = 0; rc == ACTNN_OK && i < x->batch; ++i)
+        rc = actnn_save_sample(s->ctx, e->t, (size_t)(x->b0 + i), data + (size_t)i * d);
+    return rc == ACTNN_OK ? 0 : fail(x, "a tensor", d, rc);
+}
+
 int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive)
 {
     saved_store *s = x->sv->store;
     size_t n = (size_t)x->batch;
     int bits = x->l->bits;
     if (alive && bits >= 32) {
+        if (x->b0) return 0; /* the first chunk recorded the whole buffer */
         sv_entry *e = begin(x, slot, SK_ALIVE, d, 0);
         e->bits = 32;
         e->keep = 1;
@@ -210,6 +238,7 @@ int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive)
         s->stats.alive_bytes += e->fp32_bytes;
         return 0;
     }
+    if (chunked(x)) return save_chunk(x, slot, data, d);
     actnn_tensor *t = NULL;
     int keep = alive;
     uint8_t *sample_bits = NULL;
@@ -230,8 +259,8 @@ int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive)
 
 /* Byte masks of each sample, packed to bits by the plugin; one d-byte buffer per thread
  * keeps the temporary small. */
-static int fill_mask(actnn_ctx *ctx, actnn_mask *m, const float *y, size_t n, size_t d,
-                     activation a)
+static int fill_mask(actnn_ctx *ctx, actnn_mask *m, const float *y, size_t first, size_t n,
+                     size_t d, activation a)
 {
     int rc = ACTNN_OK;
 #pragma omp parallel reduction(min : rc)
@@ -242,7 +271,7 @@ static int fill_mask(actnn_ctx *ctx, actnn_mask *m, const float *y, size_t n, si
         for (size_t i = 0; i < n; ++i) {
             if (!tmp) continue;
             activation_mask(y + i * d, d, a, tmp);
-            int r = actnn_mask_set_bytes(ctx, m, i, tmp);
+            int r = actnn_mask_set_bytes(ctx, m, first + i, tmp);
             if (r < rc) rc = r;
         }
         free(tmp);
@@ -253,10 +282,14 @@ static int fill_mask(actnn_ctx *ctx, actnn_mask *m, const float *y, size_t n, si
 int sv_save_mask(layer_ctx *x, int slot, const float *y, size_t d, activation a)
 {
     saved_store *s = x->sv->store;
-    size_t n = (size_t)x->batch, pay = 0, meta = 0;
+    size_t n = total_of(x), pay = 0, meta = 0;
+    if (x->b0) { /* later chunk of a streamed call: the first one created the mask */
+        int rc = fill_mask(s->ctx, x->sv->e[slot].m, y, (size_t)x->b0, (size_t)x->batch, d, a);
+        return rc == ACTNN_OK ? 0 : fail(x, "an activation mask", d, rc);
+    }
     actnn_mask *m = NULL;
     int rc = actnn_mask_create(s->ctx, n, d, &m);
-    if (rc == ACTNN_OK) rc = fill_mask(s->ctx, m, y, n, d, a);
+    if (rc == ACTNN_OK) rc = fill_mask(s->ctx, m, y, 0, (size_t)x->batch, d, a);
     if (rc == ACTNN_OK) rc = actnn_mask_size(n, d, &pay, &meta);
     if (rc != ACTNN_OK) {
         if (m) actnn_mask_free(s->ctx, m);
@@ -267,13 +300,17 @@ int sv_save_mask(layer_ctx *x, int slot, const float *y, size_t d, activation a)
     return 0;
 }
 
-int sv_save_codes(layer_ctx *x, int slot, const uint8_t *codes, size_t d, int width)
+int sv_save_codes(layer_ctx *x, int slot, int sample, const uint8_t *codes, size_t d, int width)
 {
     saved_store *s = x->sv->store;
-    size_t n = (size_t)x->batch, pay = 0, meta = 0;
+    size_t n = total_of(x), pay = 0, meta = 0;
+    if (x->b0 + sample) { /* the mini-batch's first sample created the entry */
+        int rc = actnn_codes_set(s->ctx, x->sv->e[slot].c, (size_t)(x->b0 + sample), codes);
+        return rc == ACTNN_OK ? 0 : fail(x, "argmax codes", d, rc);
+    }
     actnn_codes *c = NULL;
     int rc = actnn_codes_create(s->ctx, n, d, width, &c);
-    for (size_t i = 0; rc == ACTNN_OK && i < n; ++i) rc = actnn_codes_set(s->ctx, c, i, codes + i * d);
+    if (rc == ACTNN_OK) rc = actnn_codes_set(s->ctx, c, 0, codes);
     if (rc == ACTNN_OK) rc = actnn_codes_size(n, d, width, &pay, &meta);
     if (rc != ACTNN_OK) {
         if (c) actnn_codes_free(s->ctx, c);
@@ -290,7 +327,8 @@ int sv_dropout_begin(layer_ctx *x, int slot, size_t d, float p)
     saved_store *s = x->sv->store;
     size_t pay = 0, meta = 0;
     actnn_dropout *dr = NULL;
-    int rc = actnn_dropout_create(s->ctx, (size_t)x->batch, d, p, tensor_id(x, slot), &dr);
+    if (x->b0) return 0; /* one seed serves the whole mini-batch */
+    int rc = actnn_dropout_create(s->ctx, total_of(x), d, p, tensor_id(x, slot), &dr);
     if (rc == ACTNN_OK) rc = actnn_dropout_size(&pay, &meta);
     if (rc != ACTNN_OK) {
         if (dr) actnn_dropout_free(s->ctx, dr);
@@ -303,25 +341,26 @@ int sv_dropout_begin(layer_ctx *x, int slot, size_t d, float p)
 
 void sv_dropout_apply(layer_ctx *x, int slot, int sample, float *v)
 {
-    actnn_dropout_apply(x->sv->e[slot].dr, (size_t)sample, v);
+    actnn_dropout_apply(x->sv->e[slot].dr, (size_t)(x->b0 + sample), v);
 }
 
 const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch)
 {
     sv_entry *e = &x->sv->e[slot];
-    if (e->kind == SK_ALIVE) return e->alive + (size_t)sample * e->d;
-    actnn_restore_sample(x->sv->store->ctx, e->t, (size_t)sample, scratch);
+    size_t i = (size_t)(x->b0 + sample);
+    if (e->kind == SK_ALIVE) return e->alive + i * e->d;
+    actnn_restore_sample(x->sv->store->ctx, e->t, i, scratch);
     return scratch;
 }
 
 void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, float g0)
 {
-    actnn_mask_apply(x->sv->store->ctx, x->sv->e[slot].m, (size_t)sample, delta, g1, g0);
+    actnn_mask_apply(x->sv->store->ctx, x->sv->e[slot].m, (size_t)(x->b0 + sample), delta, g1, g0);
 }
 
 const uint8_t *sv_codes(layer_ctx *x, int slot, int sample, uint8_t *scratch)
 {
-    actnn_codes_get(x->sv->store->ctx, x->sv->e[slot].c, (size_t)sample, scratch);
+    actnn_codes_get(x->sv->store->ctx, x->sv->e[slot].c, (size_t)(x->b0 + sample), scratch);
     return scratch;
 }
 

@@ -40,15 +40,19 @@ int saved_plugin_stats(const saved_store *s, size_t *payload, size_t *meta);
  * the plan keeps the buffer instead); lets reports plan without training. */
 size_t saved_tensor_bytes(size_t n, size_t d, int bits, int alive, size_t group);
 
-/* ---- used by layers in forward (only when x->train) ---- */
+/* ---- used by layers in forward (only when x->train) ----
+ * Sample indices are relative to the call: a streamed call (layer.h) covers samples
+ * x->b0 .. x->b0 + x->batch - 1 of a mini-batch of x->total; its first chunk creates the
+ * entry for the whole mini-batch and later chunks fill it. */
 /* Saves batch x d floats at the layer's bits. alive=1 means data is a network buffer that
  * the plan keeps alive until this layer's backward (l->keeps_input): at 32 bits it is
  * referenced, not copied. Returns 0 or -1 (out of memory, message via saved_error). */
 int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive);
 /* Saves the 1-bit gradient mask of a masked activation from its output y (batch x d). */
 int sv_save_mask(layer_ctx *x, int slot, const float *y, size_t d, activation a);
-/* Saves batch x d small integer codes of `width` bits (1..8). */
-int sv_save_codes(layer_ctx *x, int slot, const uint8_t *codes, size_t d, int width);
+/* Saves one sample's d small integer codes of `width` bits (1..8); the first sample of
+ * the mini-batch creates the entry, so call it for samples in order. */
+int sv_save_codes(layer_ctx *x, int slot, int sample, const uint8_t *codes, size_t d, int width);
 /* Dropout: stores only a seed; apply() zeroes with probability p and scales the rest by
  * 1/(1-p), the same way in forward and backward. */
 int sv_dropout_begin(layer_ctx *x, int slot, size_t d, float p);

@@ -258,6 +258,8 @@ static void cfg_key_errors(void **state)
     check_error("actnn_bits=32\nactnn_auto=1", "", "actnn_auto=1", "between 1 and 8", 7);
     check_error("actnn_auto_interval=0", "", "actnn_auto_interval=0", "1..", 6);
     check_error("actnn_swap=3", "", "actnn_swap=3", "0..1", 6);
+    check_error("actnn_stream=2", "", "actnn_stream=2", "0..1", 6);
+    check_error("actnn_stream=-1", "", "actnn_stream=-1", "0..1", 6);
 }
 
 int main(void)

@@ -131,7 +131,7 @@ static void mask_codes_dropout(void **state)
     assert_int_equal(sv_save_mask(&f->x, 0, f->in, D, ACT_LEAKY), 0);
     uint8_t codes[N * D], got[D];
     for (int i = 0; i < N * D; ++i) codes[i] = (uint8_t)(i * 7 % 8);
-    assert_int_equal(sv_save_codes(&f->x, 1, codes, D, 3), 0);
+    for (int b = 0; b < N; ++b) assert_int_equal(sv_save_codes(&f->x, 1, b, codes + b * D, D, 3), 0);
     assert_int_equal(sv_dropout_begin(&f->x, 2, D, 0.5f), 0);
     for (int b = 0; b < N; ++b) {
         float d[D], v[D];

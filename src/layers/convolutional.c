@@ -119,6 +119,8 @@ static int conv_parse(layer *l, cfg_reader *r, network *net)
         return -1;
     }
     l->keeps_input = 1;
+    l->batch_stats = p->bn;
+    l->streams = 1;
     if (conv_params(l, net, p)) return layer_oom(r);
     return 0;
 }
@@ -142,20 +144,17 @@ static void conv_gemm_forward(layer *l, layer_ctx *x)
         }
 }
 
-static int conv_forward(layer *l, layer_ctx *x)
+/* Batch norm (with the batch's statistics, or those of a finished statistics pass when
+ * `known`), bias, activation, and what backward needs, for the samples of the call. */
+static int conv_post(layer *l, layer_ctx *x, int known)
 {
     conv_p *p = l->p;
     int spatial = l->out_w * l->out_h;
-    size_t outs = (size_t)l->outputs;
-    if (x->train && sv_save(x, SV_IN, x->in, (size_t)l->inputs, 1)) return -1;
-    conv_gemm_forward(l, x);
     if (p->bn) {
-        if (x->train) {
-            bn_forward_train(&p->bnst, x->out, x->batch, spatial);
-            if (sv_save(x, SV_XHAT, x->out, outs, 0)) return -1;
-        } else {
-            bn_forward_infer(&p->bnst, x->out, x->batch, spatial);
-        }
+        if (!x->train) bn_forward_infer(&p->bnst, x->out, x->batch, spatial);
+        else if (known) bn_normalize(&p->bnst, x->out, x->batch, spatial);
+        else bn_forward_train(&p->bnst, x->out, x->batch, spatial);
+        if (x->train && sv_save(x, SV_XHAT, x->out, (size_t)l->outputs, 0)) return -1;
         bn_scale_shift(&p->bnst, x->out, x->batch, spatial);
     } else {
         add_bias(x->out, p->biases, x->batch, p->n, spatial);
@@ -163,7 +162,32 @@ static int conv_forward(layer *l, layer_ctx *x)
     return layer_activate_and_save(l, x, SV_ACT, x->out, p->bn);
 }
 
-/* Input gradient and weight gradient for one sample. */
+/* Passes: layer.h layer_pass. A streamed consumer's input is a chunk buffer that is gone
+ * by backward, so it is never kept alive, only saved. */
+static int conv_forward(layer *l, layer_ctx *x)
+{
+    conv_p *p = l->p;
+    int spatial = l->out_w * l->out_h;
+    switch (x->pass) {
+    case PASS_STATS:
+        if (!p->bn) return 0;
+        if (x->b0 == 0) bn_stats_begin(&p->bnst);
+        conv_gemm_forward(l, x);
+        bn_stats_add(&p->bnst, x->out, x->batch, spatial);
+        if (x->b0 + x->batch == x->total) bn_stats_end(&p->bnst, (double)x->total * spatial);
+        return 0;
+    case PASS_POST:
+        return conv_post(l, x, 0);
+    default: break;
+    }
+    int alive = x->pass != PASS_CHUNK;
+    if (x->train && sv_save(x, SV_IN, x->in, (size_t)l->inputs, alive)) return -1;
+    conv_gemm_forward(l, x);
+    if (x->pass == PASS_CHUNK) return 0;
+    return conv_post(l, x, x->pass == PASS_APPLY);
+}
+
+/* Input gradient and (when x->param_grads) weight gradient for one sample. */
 static void conv_backward_sample(layer *l, layer_ctx *x, int b, const float *in, const float *delta)
 {
     conv_p *p = l->p;
@@ -177,8 +201,10 @@ static void conv_backward_sample(layer *l, layer_ctx *x, int b, const float *in,
             im2col(im, l->c / g, l->h, l->w, p->size, p->stride, p->pad, x->ws);
             col = x->ws;
         }
-        float *wg = p->pw->grad + (size_t)j * p->nweights / g;
-        dn_gemm(0, 1, m, k, N, 1, d, N, col, N, 1, wg, k);
+        if (x->param_grads) {
+            float *wg = p->pw->grad + (size_t)j * p->nweights / g;
+            dn_gemm(0, 1, m, k, N, 1, d, N, col, N, 1, wg, k);
+        }
         if (!x->delta_in) continue;
         float *din = x->delta_in + (size_t)(b * g + j) * in_g;
         const float *w = p->weights + (size_t)j * p->nweights / g;
@@ -191,24 +217,54 @@ static void conv_backward_sample(layer *l, layer_ctx *x, int b, const float *in,
     }
 }
 
-static int conv_backward(layer *l, layer_ctx *x)
+/* Activation and batch-norm backward over the whole batch, in place on x->delta. */
+static void conv_backward_pre(layer *l, layer_ctx *x)
 {
     conv_p *p = l->p;
     int spatial = l->out_w * l->out_h;
     size_t outs = (size_t)l->outputs;
     layer_activation_backward(l, x, SV_ACT, p->bn ? SV_XHAT : -1, p->bn ? &p->bnst : NULL, spatial);
-    if (p->bn) {
-        bn_backward_reset(&p->bnst);
-        for (int b = 0; b < x->batch; ++b)
-            bn_backward_sums(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
-                             spatial);
-        bn_backward_params(&p->bnst, p->pb->grad, p->ps->grad);
-        for (int b = 0; b < x->batch; ++b)
-            bn_backward_delta(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
-                              x->batch, spatial);
-    } else {
+    if (!p->bn) {
         backward_bias(p->pb->grad, x->delta, x->batch, p->n, spatial);
+        return;
     }
+    bn_backward_reset(&p->bnst);
+    for (int b = 0; b < x->batch; ++b)
+        bn_backward_sums(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]), spatial);
+    bn_backward_params(&p->bnst, p->pb->grad, p->ps->grad);
+    for (int b = 0; b < x->batch; ++b)
+        bn_backward_delta(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
+                          x->batch, spatial);
+}
+
+/* A streamed producer's chunk: PASS_SUMS accumulates the batch-norm sums (parameter
+ * gradients after the last chunk); PASS_APPLY finishes the delta and runs the GEMMs. The
+ * chunk's delta was rebuilt from scratch for each pass, so the mask applies again. */
+static void conv_backward_chunk(layer *l, layer_ctx *x)
+{
+    conv_p *p = l->p;
+    int spatial = l->out_w * l->out_h, last = x->b0 + x->batch == x->total;
+    size_t outs = (size_t)l->outputs;
+    layer_activation_backward(l, x, SV_ACT, p->bn ? SV_XHAT : -1, p->bn ? &p->bnst : NULL, spatial);
+    if (!p->bn) {
+        backward_bias(p->pb->grad, x->delta, x->batch, p->n, spatial);
+        return;
+    }
+    if (x->pass == PASS_SUMS && x->b0 == 0) bn_backward_reset(&p->bnst);
+    for (int b = 0; b < x->batch; ++b) {
+        const float *xh = sv_restore(x, SV_XHAT, b, x->scratch[0]);
+        if (x->pass == PASS_SUMS) bn_backward_sums(&p->bnst, x->delta + b * outs, xh, spatial);
+        else bn_backward_delta(&p->bnst, x->delta + b * outs, xh, x->total, spatial);
+    }
+    if (x->pass == PASS_SUMS && last) bn_backward_params(&p->bnst, p->pb->grad, p->ps->grad);
+}
+
+static int conv_backward(layer *l, layer_ctx *x)
+{
+    size_t outs = (size_t)l->outputs;
+    if (x->pass == PASS_FULL || x->pass == PASS_PRE) conv_backward_pre(l, x);
+    else if (x->pass == PASS_SUMS || x->pass == PASS_APPLY) conv_backward_chunk(l, x);
+    if (x->pass == PASS_PRE || x->pass == PASS_SUMS) return 0;
     for (int b = 0; b < x->batch; ++b)
         conv_backward_sample(l, x, b, sv_restore(x, SV_IN, b, x->scratch[0]), x->delta + b * outs);
     return 0;

@@ -28,8 +28,8 @@ static void maxpool_shape(layer *l)
     l->out_c = l->c;
     l->inputs = l->w * l->h * l->c;
     l->outputs = l->out_w * l->out_h * l->out_c;
-    /* codes for a whole batch are built in the workspace before saving */
-    l->workspace = (size_t)l->outputs * (size_t)l->batch;
+    /* one sample's codes are built in the workspace, then saved */
+    l->workspace = (size_t)l->outputs;
     l->restore_floats = (size_t)l->outputs / sizeof(float) + 1;
 }
 
@@ -49,6 +49,7 @@ static int maxpool_parse(layer *l, cfg_reader *r, network *net)
     layer_reject_key(r, "antialiasing", "antialiasing is not supported");
     if (r->failed) return -1;
     p->code_bits = code_width(p->size * p->size);
+    l->streams = 1;
     maxpool_shape(l);
     if (l->out_w < 1 || l->out_h < 1) {
         cfg_fail(r, "size", "output would be empty for a %dx%d input", l->w, l->h);
@@ -57,17 +58,16 @@ static int maxpool_parse(layer *l, cfg_reader *r, network *net)
     return 0;
 }
 
-static int maxpool_forward(layer *l, layer_ctx *x)
+/* One sample: output and, in the workspace, the argmax code of every output. */
+static void maxpool_sample(const layer *l, const float *in0, float *out0, uint8_t *codes)
 {
-    maxpool_p *p = l->p;
+    const maxpool_p *p = l->p;
     int off = -p->pad / 2, ow = l->out_w, oh = l->out_h;
-    uint8_t *codes = x->ws;
-    size_t total = (size_t)x->batch * l->c;
 #pragma omp parallel for schedule(static)
-    for (size_t bc = 0; bc < total; ++bc) {
-        const float *in = x->in + bc * (size_t)l->w * l->h;
-        float *out = x->out + bc * (size_t)ow * oh;
-        uint8_t *cd = codes + bc * (size_t)ow * oh;
+    for (int k = 0; k < l->c; ++k) {
+        const float *in = in0 + (size_t)k * l->w * l->h;
+        float *out = out0 + (size_t)k * ow * oh;
+        uint8_t *cd = codes + (size_t)k * ow * oh;
         for (int i = 0; i < oh; ++i)
             for (int j = 0; j < ow; ++j) {
                 float best = -FLT_MAX;
@@ -83,13 +83,23 @@ static int maxpool_forward(layer *l, layer_ctx *x)
                 cd[i * ow + j] = (uint8_t)arg;
             }
     }
-    if (x->train) return sv_save_codes(x, 0, codes, (size_t)l->outputs, p->code_bits);
+}
+
+/* Per sample, so it also serves the chunks of a streamed pair (nothing for PASS_POST). */
+static int maxpool_forward(layer *l, layer_ctx *x)
+{
+    maxpool_p *p = l->p;
+    if (x->pass == PASS_POST) return 0;
+    for (int b = 0; b < x->batch; ++b) {
+        maxpool_sample(l, x->in + (size_t)b * l->inputs, x->out + (size_t)b * l->outputs, x->ws);
+        if (x->train && sv_save_codes(x, 0, b, x->ws, (size_t)l->outputs, p->code_bits)) return -1;
+    }
     return 0;
 }
 
 static int maxpool_backward(layer *l, layer_ctx *x)
 {
-    if (!x->delta_in) return 0;
+    if (!x->delta_in || x->pass == PASS_PRE) return 0;
     maxpool_p *p = l->p;
     int off = -p->pad / 2, ow = l->out_w, oh = l->out_h;
     for (int b = 0; b < x->batch; ++b) {
