@@ -81,6 +81,11 @@ typedef struct {
     float *delta_in;       /* delta of src[0]'s output, NULL when not needed */
     const float **ins;     /* outputs of src[0..nsrc-1] */
     float **delta_ins;     /* their deltas (entries may be NULL) */
+    /* Floats between samples when a buffer is not packed (0: packed, i.e. l->inputs for
+     * in and delta_in, l->outputs for out and delta). Only layers with l->strided get
+     * non-zero strides: a zero-copy [route] (concat.h) keeps its sources' outputs and deltas
+     * as slices of its own buffers. */
+    size_t in_stride, out_stride;
     const float *truth;    /* batch * net truths, NULL without truth */
     void *ws;              /* l->workspace bytes of scratch */
     float *scratch[2];     /* two buffers of l->restore_floats floats, for per-sample restores */
@@ -124,6 +129,9 @@ struct layer {
     int keeps_input;          /* backward reads src[0]'s output (kept alive at 32 bits) */
     int batch_stats;          /* forward needs statistics of the whole mini-batch (batch norm) */
     int streams;              /* supports the passes of a streamed pair (layer.h layer_pass) */
+    int strided;              /* handles layer_ctx in_stride/out_stride (concat.h) */
+    int concat;               /* [route] that only concatenates (no groups): may be zero-copy */
+    int view_off;             /* [route] of one source: float offset of its slice (-1: other) */
     int loss;                 /* forward computes delta and cost */
     int persist_output;       /* output read after the forward pass (detections, net output) */
     int truths;               /* truth floats per sample this layer reads */

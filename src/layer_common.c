@@ -23,19 +23,34 @@ int layer_oom(cfg_reader *r)
     return -1;
 }
 
+static size_t out_stride(const layer *l, const layer_ctx *x)
+{
+    return x->out_stride ? x->out_stride : (size_t)l->outputs;
+}
+
+static void activate_rows(const layer *l, const layer_ctx *x, float *out)
+{
+    size_t d = (size_t)l->outputs, st = out_stride(l, x);
+    if (st == d) {
+        activate_array(out, d * (size_t)x->batch, l->act);
+        return;
+    }
+    for (int b = 0; b < x->batch; ++b) activate_array(out + (size_t)b * st, d, l->act);
+}
+
 int layer_activate_and_save(layer *l, layer_ctx *x, int slot, float *out, int has_bn)
 {
-    size_t n = (size_t)l->outputs * (size_t)x->batch;
+    size_t d = (size_t)l->outputs, st = out_stride(l, x);
     if (!x->train || activation_is_identity(l->act)) {
-        activate_array(out, n, l->act);
+        activate_rows(l, x, out);
         return 0;
     }
     if (activation_is_masked(l->act, NULL, NULL)) {
-        activate_array(out, n, l->act);
-        return sv_save_mask(x, slot, out, (size_t)l->outputs, l->act);
+        activate_rows(l, x, out);
+        return sv_save_mask_strided(x, slot, out, d, st, l->act);
     }
-    if (!has_bn && sv_save(x, slot, out, (size_t)l->outputs, 0)) return -1;
-    activate_array(out, n, l->act);
+    if (!has_bn && sv_save_strided(x, slot, out, d, st, 0)) return -1;
+    activate_rows(l, x, out);
     return 0;
 }
 
@@ -53,7 +68,7 @@ static void rebuild_preact(const bn_state *bn, const float *xhat, int spatial, f
 void layer_activation_backward(layer *l, layer_ctx *x, int slot, int xhat_slot,
                                const bn_state *bn, int spatial)
 {
-    size_t outs = (size_t)l->outputs;
+    size_t outs = out_stride(l, x);
     if (activation_is_identity(l->act)) return;
     float g1, g0;
     if (activation_is_masked(l->act, &g1, &g0)) {
@@ -68,6 +83,6 @@ void layer_activation_backward(layer *l, layer_ctx *x, int slot, int xhat_slot,
         } else {
             pre = sv_restore(x, slot, b, x->scratch[0]);
         }
-        gradient_from_input(pre, outs, l->act, x->delta + b * outs);
+        gradient_from_input(pre, (size_t)l->outputs, l->act, x->delta + b * outs);
     }
 }

@@ -124,7 +124,9 @@ static int prepare_scratch(network *net, char *err, size_t errlen)
 int network_prepare(network *net, int train, char *err, size_t errlen)
 {
     mem_plan *p = &net->plan;
-    if (p->valid && p->train == train && p->batch == net->batch && p->w == net->w && p->h == net->h)
+    int hooked = net->hook || net->bhook;
+    if (p->valid && p->train == train && p->batch == net->batch && p->w == net->w && p->h == net->h &&
+        p->hooked == hooked)
         return 0;
     if (train && network_alloc_grads(net)) {
         snprintf(err, errlen, "out of memory allocating parameter gradients");
@@ -174,6 +176,10 @@ void network_make_ctx(network *net, int i, const float *input, int train, layer_
     x->train = train;
     x->in = src_output(net, l->src[0], input);
     x->out = buf_at(net, &net->plan.out[i]);
+    /* strides differ from the packed sizes only around zero-copy routes (concat.h) */
+    int j = l->src[0];
+    if (j >= 0 && net->plan.stride[j] != (size_t)net->layers[j].outputs) x->in_stride = net->plan.stride[j];
+    if (net->plan.stride[i] != (size_t)l->outputs) x->out_stride = net->plan.stride[i];
     x->delta = train ? buf_at(net, &net->plan.delta[i]) : NULL;
     x->ins = net->tmp_ins;
     x->delta_ins = net->tmp_dins;
@@ -195,7 +201,7 @@ static void zero_born_deltas(network *net, int step)
 {
     for (int j = 0; j < net->n; ++j) {
         mem_buf *b = &net->plan.delta[j];
-        if (b->bytes && b->start == step) memset(buf_at(net, b), 0, b->bytes);
+        if (b->bytes && !b->alias && b->start == step) memset(buf_at(net, b), 0, b->bytes);
     }
 }
 

@@ -120,6 +120,8 @@ static void parse_actnn(network *net, cfg_reader *r)
     net->actnn_swap = cfg_int(r, "actnn_swap", 0, 0, 1);
     /* streamed pairs (stream.h): automatic (-1) unless the cfg says 0 or 1 */
     net->actnn_stream = cfg_has(r, "actnn_stream") ? cfg_int(r, "actnn_stream", 0, 0, 1) : -1;
+    /* zero-copy [route] concatenation (concat.h), on unless 0 */
+    net->actnn_concat = cfg_has(r, "actnn_concat") ? cfg_int(r, "actnn_concat", 1, 0, 1) : -1;
     if (net->actnn_auto && net->actnn_bits >= 16)
         cfg_fail(r, "actnn_auto", "needs actnn_bits between 1 and 8 as the average budget");
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "network.h"
+#include "concat.h"
 #include "stream.h"
 
 #define PLAN_ALIGN 64
@@ -86,6 +87,49 @@ static void stream_lifetimes(mem_plan *p, const network *net)
     }
 }
 
+/* A zero-copy source's buffers are slices of its route's: the route's live as long as any
+ * slice does. */
+static void concat_lifetimes(mem_plan *p)
+{
+    /* Downwards: a view (parent below it) merges into its source before that source, if
+     * concatenated, merges into its route (parent above it, never itself held). */
+    for (int j = p->n - 1; j >= 0; --j) {
+        int r = p->parent[j];
+        if (r < 0) continue;
+        mem_buf *so = &p->out[j], *ro = &p->out[r], *sd = &p->delta[j], *rd = &p->delta[r];
+        if (so->start < ro->start) ro->start = so->start;
+        if (so->end > ro->end) ro->end = so->end;
+        so->alias = 1;
+        if (!sd->bytes || !rd->bytes) continue;
+        if (sd->start < rd->start) rd->start = sd->start;
+        if (sd->end > rd->end) rd->end = sd->end;
+        sd->alias = 1;
+    }
+}
+
+/* Byte offset of layer j's slice from the start of its outermost holder's buffer. */
+static size_t slice_off(const mem_plan *p, int j, int *root)
+{
+    size_t off = 0;
+    for (int depth = 0; p->parent[j] >= 0 && depth < p->n; ++depth) {
+        off += p->sub[j] * sizeof(float);
+        j = p->parent[j];
+    }
+    *root = j;
+    return off;
+}
+
+static void place_aliases(mem_plan *p)
+{
+    for (int j = 0; j < p->n; ++j) {
+        if (p->parent[j] < 0) continue;
+        int r;
+        size_t off = slice_off(p, j, &r);
+        p->out[j].off = p->out[r].off + off;
+        if (p->delta[j].alias) p->delta[j].off = p->delta[r].off + off;
+    }
+}
+
 typedef struct {
     mem_buf *b;
 } buf_ref;
@@ -132,8 +176,8 @@ static int assign_offsets(mem_plan *p)
     buf_ref *tmp = malloc(sizeof(buf_ref) * 2 * (size_t)n + 1);
     if (!all || !placed || !tmp) { free(all); free(placed); free(tmp); return -1; }
     for (int i = 0; i < n; ++i) {
-        if (p->out[i].bytes) all[cnt++].b = &p->out[i];
-        if (p->delta[i].bytes) all[cnt++].b = &p->delta[i];
+        if (p->out[i].bytes && !p->out[i].alias) all[cnt++].b = &p->out[i];
+        if (p->delta[i].bytes && !p->delta[i].alias) all[cnt++].b = &p->delta[i];
     }
     qsort(all, (size_t)cnt, sizeof(buf_ref), by_size_desc);
     p->arena_bytes = p->total_bytes = 0;
@@ -157,15 +201,25 @@ int plan_build(mem_plan *p, const network *net, int train)
     p->w = net->w;
     p->h = net->h;
     p->stop = stop_index(net);
+    p->hooked = net->hook || net->bhook;
     p->out = calloc((size_t)net->n + 1, sizeof(mem_buf));
     p->delta = calloc((size_t)net->n + 1, sizeof(mem_buf));
     p->chunk = calloc((size_t)net->n + 1, sizeof(int));
-    if (!p->out || !p->delta || !p->chunk) { plan_free(p); return -1; }
+    p->parent = calloc((size_t)net->n + 1, sizeof(int));
+    p->sub = calloc((size_t)net->n + 1, sizeof(size_t));
+    p->stride = calloc((size_t)net->n + 1, sizeof(size_t));
+    if (!p->out || !p->delta || !p->chunk || !p->parent || !p->sub || !p->stride) {
+        plan_free(p);
+        return -1;
+    }
+    concat_select(net, p);
     stream_select(net, p, p->chunk);
     output_lifetimes(p, net);
     delta_lifetimes(p, net);
     stream_lifetimes(p, net);
+    concat_lifetimes(p);
     if (assign_offsets(p)) { plan_free(p); return -1; }
+    place_aliases(p);
     p->valid = 1;
     return 0;
 }
@@ -175,6 +229,9 @@ void plan_free(mem_plan *p)
     free(p->out);
     free(p->delta);
     free(p->chunk);
+    free(p->parent);
+    free(p->sub);
+    free(p->stride);
     memset(p, 0, sizeof(*p));
 }
 
@@ -182,10 +239,10 @@ int plan_verify(const mem_plan *p)
 {
     for (int a = 0; a < 2 * p->n; ++a) {
         const mem_buf *x = a < p->n ? &p->out[a] : &p->delta[a - p->n];
-        if (!x->bytes) continue;
+        if (!x->bytes || x->alias) continue;
         for (int b = a + 1; b < 2 * p->n; ++b) {
             const mem_buf *y = b < p->n ? &p->out[b] : &p->delta[b - p->n];
-            if (!y->bytes || !overlaps(x, y)) continue;
+            if (!y->bytes || y->alias || !overlaps(x, y)) continue;
             if (x->off < y->off + y->bytes && y->off < x->off + x->bytes) return -1;
         }
         if (x->off + x->bytes > p->arena_bytes) return -1;

@@ -23,6 +23,7 @@ typedef struct {
     size_t off;   /* byte offset in the arena */
     size_t bytes; /* 0: no buffer */
     int start, end;
+    int alias;    /* lives inside its layer's parent route's buffer (concat.h): not placed */
 } mem_buf;
 
 typedef struct {
@@ -31,9 +32,13 @@ typedef struct {
     int batch;
     int w, h;          /* network input size the plan was made for */
     int stop;          /* backward runs for layers i > stop (stop = -1: all) */
+    int hooked;        /* made with forward hooks set (no streaming, no zero-copy routes) */
     mem_buf *out;      /* per layer */
     mem_buf *delta;    /* per layer; bytes 0 when the layer gets no delta */
     int *chunk;        /* per layer: samples per chunk when streamed with i+1 (stream.h), or 0 */
+    int *parent;       /* per layer: route whose buffers hold its output and delta, or -1 */
+    size_t *sub;       /* float offset of the layer's slice in each sample of the parent */
+    size_t *stride;    /* floats between samples of the layer's output and delta */
     size_t arena_bytes;
     size_t total_bytes; /* sum of all buffers, i.e. without reuse */
     int valid;

@@ -22,6 +22,7 @@ typedef struct {
     int bits;       /* tensors: bits; codes: width */
     int keep;       /* saved with alive=1: kept, not copied, at 32 bits */
     const float *alive;
+    size_t stride;  /* floats between the kept buffer's samples */
     actnn_tensor *t;
     actnn_mask *m;
     actnn_codes *c;
@@ -204,7 +205,7 @@ static int auto_bits(saved_store *s, const float *data, size_t n, size_t d, int 
 /* A streamed call: the tensor for the whole mini-batch is reserved by the first chunk and
  * each sample is saved into it; the noise of a sample depends only on its index, so the
  * bytes equal those of one whole-batch save. */
-static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d)
+static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d, size_t stride)
 {
     saved_store *s = x->sv->store;
     int rc = ACTNN_OK;
@@ -220,11 +221,16 @@ static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d)
     }
     sv_entry *e = &x->sv->e[slot];
     for (int i = 0; rc == ACTNN_OK && i < x->batch; ++i)
-        rc = actnn_save_sample(s->ctx, e->t, (size_t)(x->b0 + i), data + (size_t)i * d);
+        rc = actnn_save_sample(s->ctx, e->t, (size_t)(x->b0 + i), data + (size_t)i * stride);
     return rc == ACTNN_OK ? 0 : fail(x, "a tensor", d, rc);
 }
 
 int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive)
+{
+    return sv_save_strided(x, slot, data, d, d, alive);
+}
+
+int sv_save_strided(layer_ctx *x, int slot, const float *data, size_t d, size_t stride, int alive)
 {
     saved_store *s = x->sv->store;
     size_t n = (size_t)x->batch;
@@ -235,10 +241,11 @@ int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive)
         e->bits = 32;
         e->keep = 1;
         e->alive = data;
+        e->stride = stride;
         s->stats.alive_bytes += e->fp32_bytes;
         return 0;
     }
-    if (chunked(x)) return save_chunk(x, slot, data, d);
+    if (chunked(x) || stride != d) return save_chunk(x, slot, data, d, stride);
     actnn_tensor *t = NULL;
     int keep = alive;
     uint8_t *sample_bits = NULL;
@@ -260,7 +267,7 @@ int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive)
 /* Byte masks of each sample, packed to bits by the plugin; one d-byte buffer per thread
  * keeps the temporary small. */
 static int fill_mask(actnn_ctx *ctx, actnn_mask *m, const float *y, size_t first, size_t n,
-                     size_t d, activation a)
+                     size_t d, size_t stride, activation a)
 {
     int rc = ACTNN_OK;
 #pragma omp parallel reduction(min : rc)
@@ -270,7 +277,7 @@ static int fill_mask(actnn_ctx *ctx, actnn_mask *m, const float *y, size_t first
 #pragma omp for schedule(static)
         for (size_t i = 0; i < n; ++i) {
             if (!tmp) continue;
-            activation_mask(y + i * d, d, a, tmp);
+            activation_mask(y + i * stride, d, a, tmp);
             int r = actnn_mask_set_bytes(ctx, m, first + i, tmp);
             if (r < rc) rc = r;
         }
@@ -281,15 +288,21 @@ static int fill_mask(actnn_ctx *ctx, actnn_mask *m, const float *y, size_t first
 
 int sv_save_mask(layer_ctx *x, int slot, const float *y, size_t d, activation a)
 {
+    return sv_save_mask_strided(x, slot, y, d, d, a);
+}
+
+int sv_save_mask_strided(layer_ctx *x, int slot, const float *y, size_t d, size_t stride,
+                         activation a)
+{
     saved_store *s = x->sv->store;
     size_t n = total_of(x), pay = 0, meta = 0;
     if (x->b0) { /* later chunk of a streamed call: the first one created the mask */
-        int rc = fill_mask(s->ctx, x->sv->e[slot].m, y, (size_t)x->b0, (size_t)x->batch, d, a);
+        int rc = fill_mask(s->ctx, x->sv->e[slot].m, y, (size_t)x->b0, (size_t)x->batch, d, stride, a);
         return rc == ACTNN_OK ? 0 : fail(x, "an activation mask", d, rc);
     }
     actnn_mask *m = NULL;
     int rc = actnn_mask_create(s->ctx, n, d, &m);
-    if (rc == ACTNN_OK) rc = fill_mask(s->ctx, m, y, 0, (size_t)x->batch, d, a);
+    if (rc == ACTNN_OK) rc = fill_mask(s->ctx, m, y, 0, (size_t)x->batch, d, stride, a);
     if (rc == ACTNN_OK) rc = actnn_mask_size(n, d, &pay, &meta);
     if (rc != ACTNN_OK) {
         if (m) actnn_mask_free(s->ctx, m);
@@ -348,7 +361,7 @@ const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch)
 {
     sv_entry *e = &x->sv->e[slot];
     size_t i = (size_t)(x->b0 + sample);
-    if (e->kind == SK_ALIVE) return e->alive + i * e->d;
+    if (e->kind == SK_ALIVE) return e->alive + i * e->stride;
     actnn_restore_sample(x->sv->store->ctx, e->t, i, scratch);
     return scratch;
 }

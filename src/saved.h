@@ -48,8 +48,12 @@ size_t saved_tensor_bytes(size_t n, size_t d, int bits, int alive, size_t group)
  * the plan keeps alive until this layer's backward (l->keeps_input): at 32 bits it is
  * referenced, not copied. Returns 0 or -1 (out of memory, message via saved_error). */
 int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive);
+/* The same for samples `stride` floats apart (slices of a zero-copy route's buffer). */
+int sv_save_strided(layer_ctx *x, int slot, const float *data, size_t d, size_t stride, int alive);
 /* Saves the 1-bit gradient mask of a masked activation from its output y (batch x d). */
 int sv_save_mask(layer_ctx *x, int slot, const float *y, size_t d, activation a);
+int sv_save_mask_strided(layer_ctx *x, int slot, const float *y, size_t d, size_t stride,
+                         activation a);
 /* Saves one sample's d small integer codes of `width` bits (1..8); the first sample of
  * the mini-batch creates the entry, so call it for samples in order. */
 int sv_save_codes(layer_ctx *x, int slot, int sample, const uint8_t *codes, size_t d, int width);

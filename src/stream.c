@@ -26,6 +26,8 @@ static int pair_ok(const network *net, const mem_plan *p, int i)
 {
     const layer *P = &net->layers[i], *C = &net->layers[i + 1];
     int on = net->actnn_stream > 0 || (net->actnn_stream < 0 && P->bits < 32);
+    int j = P->src[0];
+    if (p->parent[i] >= 0 || p->parent[i + 1] >= 0 || (j >= 0 && p->parent[j] >= 0)) return 0;
     return on && P->type == LT_CONVOLUTIONAL && C->streams && i > p->stop && !P->onlyforward &&
            !C->onlyforward && !P->loss && !P->persist_output && i != net->out_index &&
            sole_consumer(net, i);

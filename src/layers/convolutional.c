@@ -121,8 +121,20 @@ static int conv_parse(layer *l, cfg_reader *r, network *net)
     l->keeps_input = 1;
     l->batch_stats = p->bn;
     l->streams = 1;
+    l->strided = 1;
     if (conv_params(l, net, p)) return layer_oom(r);
     return 0;
+}
+
+/* Floats between samples of in/delta_in and of out/delta (layer.h: zero-copy routes). */
+static size_t in_st(const layer *l, const layer_ctx *x)
+{
+    return x->in_stride ? x->in_stride : (size_t)l->inputs;
+}
+
+static size_t out_st(const layer *l, const layer_ctx *x)
+{
+    return x->out_stride ? x->out_stride : (size_t)l->outputs;
 }
 
 /* out(b) = W * im2col(in(b)) for every sample and group. */
@@ -130,16 +142,16 @@ static void conv_gemm_forward(layer *l, layer_ctx *x)
 {
     conv_p *p = l->p;
     int g = p->groups, m = p->n / g, k = p->size * p->size * l->c / g, N = l->out_w * l->out_h;
-    size_t in_g = (size_t)(l->c / g) * l->h * l->w;
+    size_t in_g = (size_t)(l->c / g) * l->h * l->w, is = in_st(l, x), os = out_st(l, x);
     for (int b = 0; b < x->batch; ++b)
         for (int j = 0; j < g; ++j) {
-            const float *im = x->in + (size_t)(b * g + j) * in_g;
+            const float *im = x->in + b * is + (size_t)j * in_g;
             const float *col = im;
             if (l->workspace) {
                 im2col(im, l->c / g, l->h, l->w, p->size, p->stride, p->pad, x->ws);
                 col = x->ws;
             }
-            float *out = x->out + (size_t)(b * g + j) * m * N;
+            float *out = x->out + b * os + (size_t)j * m * N;
             dn_gemm(0, 0, m, N, k, 1, p->weights + (size_t)j * p->nweights / g, k, col, N, 0, out, N);
         }
 }
@@ -149,17 +161,27 @@ static void conv_gemm_forward(layer *l, layer_ctx *x)
 static int conv_post(layer *l, layer_ctx *x, int known)
 {
     conv_p *p = l->p;
-    int spatial = l->out_w * l->out_h;
-    if (p->bn) {
-        if (!x->train) bn_forward_infer(&p->bnst, x->out, x->batch, spatial);
-        else if (known) bn_normalize(&p->bnst, x->out, x->batch, spatial);
-        else bn_forward_train(&p->bnst, x->out, x->batch, spatial);
-        if (x->train && sv_save(x, SV_XHAT, x->out, (size_t)l->outputs, 0)) return -1;
-        bn_scale_shift(&p->bnst, x->out, x->batch, spatial);
-    } else {
-        add_bias(x->out, p->biases, x->batch, p->n, spatial);
+    int spatial = l->out_w * l->out_h, B = x->batch;
+    size_t os = out_st(l, x);
+    float *o = x->out;
+    if (!p->bn) {
+        for (int b = 0; b < B; ++b) add_bias(o + b * os, p->biases, 1, p->n, spatial);
+        return layer_activate_and_save(l, x, SV_ACT, x->out, 0);
     }
-    return layer_activate_and_save(l, x, SV_ACT, x->out, p->bn);
+    /* Sample by sample (the buffer may be strided); the sums run in the same order as
+     * bn_forward_train's, so the numbers are the same. */
+    if (x->train && !known) {
+        bn_stats_begin(&p->bnst);
+        for (int b = 0; b < B; ++b) bn_stats_add(&p->bnst, o + b * os, 1, spatial);
+        bn_stats_end(&p->bnst, (double)B * spatial);
+    }
+    for (int b = 0; b < B; ++b) {
+        if (x->train) bn_normalize(&p->bnst, o + b * os, 1, spatial);
+        else bn_forward_infer(&p->bnst, o + b * os, 1, spatial);
+    }
+    if (x->train && sv_save_strided(x, SV_XHAT, o, (size_t)l->outputs, os, 0)) return -1;
+    for (int b = 0; b < B; ++b) bn_scale_shift(&p->bnst, o + b * os, 1, spatial);
+    return layer_activate_and_save(l, x, SV_ACT, x->out, 1);
 }
 
 /* Passes: layer.h layer_pass. A streamed consumer's input is a chunk buffer that is gone
@@ -181,7 +203,7 @@ static int conv_forward(layer *l, layer_ctx *x)
     default: break;
     }
     int alive = x->pass != PASS_CHUNK;
-    if (x->train && sv_save(x, SV_IN, x->in, (size_t)l->inputs, alive)) return -1;
+    if (x->train && sv_save_strided(x, SV_IN, x->in, (size_t)l->inputs, in_st(l, x), alive)) return -1;
     conv_gemm_forward(l, x);
     if (x->pass == PASS_CHUNK) return 0;
     return conv_post(l, x, x->pass == PASS_APPLY);
@@ -206,7 +228,7 @@ static void conv_backward_sample(layer *l, layer_ctx *x, int b, const float *in,
             dn_gemm(0, 1, m, k, N, 1, d, N, col, N, 1, wg, k);
         }
         if (!x->delta_in) continue;
-        float *din = x->delta_in + (size_t)(b * g + j) * in_g;
+        float *din = x->delta_in + b * in_st(l, x) + (size_t)j * in_g;
         const float *w = p->weights + (size_t)j * p->nweights / g;
         if (!l->workspace) {
             dn_gemm(1, 0, k, N, m, 1, w, k, d, N, 1, din, N);
@@ -222,10 +244,10 @@ static void conv_backward_pre(layer *l, layer_ctx *x)
 {
     conv_p *p = l->p;
     int spatial = l->out_w * l->out_h;
-    size_t outs = (size_t)l->outputs;
+    size_t outs = out_st(l, x);
     layer_activation_backward(l, x, SV_ACT, p->bn ? SV_XHAT : -1, p->bn ? &p->bnst : NULL, spatial);
     if (!p->bn) {
-        backward_bias(p->pb->grad, x->delta, x->batch, p->n, spatial);
+        for (int b = 0; b < x->batch; ++b) backward_bias(p->pb->grad, x->delta + b * outs, 1, p->n, spatial);
         return;
     }
     bn_backward_reset(&p->bnst);
@@ -244,10 +266,10 @@ static void conv_backward_chunk(layer *l, layer_ctx *x)
 {
     conv_p *p = l->p;
     int spatial = l->out_w * l->out_h, last = x->b0 + x->batch == x->total;
-    size_t outs = (size_t)l->outputs;
+    size_t outs = out_st(l, x);
     layer_activation_backward(l, x, SV_ACT, p->bn ? SV_XHAT : -1, p->bn ? &p->bnst : NULL, spatial);
     if (!p->bn) {
-        backward_bias(p->pb->grad, x->delta, x->batch, p->n, spatial);
+        for (int b = 0; b < x->batch; ++b) backward_bias(p->pb->grad, x->delta + b * outs, 1, p->n, spatial);
         return;
     }
     if (x->pass == PASS_SUMS && x->b0 == 0) bn_backward_reset(&p->bnst);
@@ -261,7 +283,7 @@ static void conv_backward_chunk(layer *l, layer_ctx *x)
 
 static int conv_backward(layer *l, layer_ctx *x)
 {
-    size_t outs = (size_t)l->outputs;
+    size_t outs = out_st(l, x);
     if (x->pass == PASS_FULL || x->pass == PASS_PRE) conv_backward_pre(l, x);
     else if (x->pass == PASS_SUMS || x->pass == PASS_APPLY) conv_backward_chunk(l, x);
     if (x->pass == PASS_PRE || x->pass == PASS_SUMS) return 0;

@@ -1,6 +1,8 @@
 /* [route]: concatenates the outputs of `layers=` per sample, in order. With AlexeyAB's
  * groups/group_id each input contributes only its group_id-th contiguous 1/groups slice.
- * Spatial sizes must match (Darknet silently produces a 0x0 layer; we stop with an error). */
+ * Spatial sizes must match (Darknet silently produces a 0x0 layer; we stop with an error).
+ * A source the plan made zero-copy (concat.h) already writes its output into this layer's
+ * buffer and reads its delta from it: it is skipped here. Sources may be strided. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,19 +72,47 @@ static int route_parse(layer *l, cfg_reader *r, network *net)
     p->groups = cfg_int(r, "groups", 1, 1, 1 << 16);
     p->group_id = cfg_int(r, "group_id", 0, 0, p->groups - 1);
     if (r->failed) return -1;
-    return route_shape(l, net, r);
+    l->strided = 1;
+    l->concat = p->groups == 1 && n >= 2;
+    l->view_off = -1;
+    if (route_shape(l, net, r)) return -1;
+    if (n == 1) l->view_off = l->outputs * p->group_id;
+    return 0;
+}
+
+/* Source i lives in this layer's buffers (nothing to copy). */
+static int in_place(const layer *l, const layer_ctx *x, int i)
+{
+    const mem_plan *pl = &x->net->plan;
+    return pl->parent && pl->parent[l->src[i]] == l->index;
+}
+
+/* This layer's buffers are a slice of its single source's. */
+static int is_view(const layer *l, const layer_ctx *x)
+{
+    const mem_plan *pl = &x->net->plan;
+    return pl->parent && l->nsrc == 1 && pl->parent[l->index] == l->src[0];
+}
+
+static size_t src_stride(const layer_ctx *x, int j)
+{
+    const mem_plan *pl = &x->net->plan;
+    return pl->stride ? pl->stride[j] : (size_t)x->net->layers[j].outputs;
 }
 
 static int route_forward(layer *l, layer_ctx *x)
 {
     route_p *p = l->p;
+    if (is_view(l, x)) return 0;
     for (int b = 0; b < x->batch; ++b) {
         size_t off = 0;
         for (int i = 0; i < l->nsrc; ++i) {
             const layer *s = &x->net->layers[l->src[i]];
             size_t part = (size_t)s->outputs / p->groups;
-            memcpy(x->out + (size_t)b * l->outputs + off,
-                   x->ins[i] + (size_t)b * s->outputs + part * p->group_id, part * sizeof(float));
+            if (!in_place(l, x, i))
+                memcpy(x->out + (size_t)b * l->outputs + off,
+                       x->ins[i] + b * src_stride(x, l->src[i]) + part * p->group_id,
+                       part * sizeof(float));
             off += part;
         }
     }
@@ -92,14 +122,15 @@ static int route_forward(layer *l, layer_ctx *x)
 static int route_backward(layer *l, layer_ctx *x)
 {
     route_p *p = l->p;
+    if (is_view(l, x)) return 0;
     for (int b = 0; b < x->batch; ++b) {
         size_t off = 0;
         for (int i = 0; i < l->nsrc; ++i) {
             const layer *s = &x->net->layers[l->src[i]];
             size_t part = (size_t)s->outputs / p->groups;
             float *d = x->delta_ins[i];
-            if (d) {
-                d += (size_t)b * s->outputs + part * p->group_id;
+            if (d && !in_place(l, x, i)) {
+                d += b * src_stride(x, l->src[i]) + part * p->group_id;
                 const float *g = x->delta + (size_t)b * l->outputs + off;
                 for (size_t k = 0; k < part; ++k) d[k] += g[k];
             }
@@ -109,7 +140,13 @@ static int route_backward(layer *l, layer_ctx *x)
     return 0;
 }
 
-static int route_resize(layer *l, network *net) { return route_shape(l, net, NULL); }
+static int route_resize(layer *l, network *net)
+{
+    int rc = route_shape(l, net, NULL);
+    route_p *p = l->p;
+    if (!rc && l->nsrc == 1) l->view_off = l->outputs * p->group_id;
+    return rc;
+}
 
 static void route_destroy(layer *l) { free(l->p); l->p = NULL; }
 
