@@ -55,6 +55,7 @@ void finite_watch_attach(network *net, finite_watch *w)
     net->hook = on_forward;
     net->bhook = on_backward;
     net->hook_ud = w;
+    net->hook_any_layout = 1; /* any slice of values will do: plans stay as without it */
 }
 
 int finite_check_weights(const network *net)

@@ -124,7 +124,7 @@ static int prepare_scratch(network *net, char *err, size_t errlen)
 int network_prepare(network *net, int train, char *err, size_t errlen)
 {
     mem_plan *p = &net->plan;
-    int hooked = net->hook || net->bhook;
+    int hooked = plan_hooked(net);
     if (p->valid && p->train == train && p->batch == net->batch && p->w == net->w && p->h == net->h &&
         p->hooked == hooked)
         return 0;
@@ -196,6 +196,18 @@ void network_make_ctx(network *net, int i, const float *input, int train, layer_
     saved_bind(net->store, x);
 }
 
+void network_run_hook(network *net, forward_hook h, const layer *l, const float *d, size_t stride,
+                      int batch)
+{
+    if (!h || !d) return;
+    size_t n = (size_t)l->outputs;
+    if (stride == n) {
+        h(net->hook_ud, l, d, n * (size_t)batch);
+        return;
+    }
+    for (int b = 0; b < batch; ++b) h(net->hook_ud, l, d + (size_t)b * stride, n);
+}
+
 /* Zeroes the deltas whose first writer runs at `step`. */
 static void zero_born_deltas(network *net, int step)
 {
@@ -238,7 +250,7 @@ int network_forward(network *net, const float *input, int train)
             net->cost += l->cost;
             ++ncost;
         }
-        if (net->hook) net->hook(net->hook_ud, l, x.out, (size_t)l->outputs * net->batch);
+        network_run_hook(net, net->hook, l, x.out, net->plan.stride[i], net->batch);
     }
     /* Darknet reports the mean over the layers that have a cost. */
     if (ncost) net->cost /= ncost;
@@ -269,7 +281,7 @@ int network_backward(network *net)
             break;
         }
         saved_release_layer(net->store, i);
-        if (net->bhook) net->bhook(net->hook_ud, l, x.delta, (size_t)l->outputs * net->batch);
+        network_run_hook(net, net->bhook, l, x.delta, net->plan.stride[i], net->batch);
     }
     saved_release_all(net->store);
     return rc;

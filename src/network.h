@@ -77,6 +77,9 @@ struct network {
     forward_hook hook;      /* after each layer's forward, with its output */
     forward_hook bhook;     /* after each layer's backward, with its (final) delta */
     void *hook_ud;
+    int hook_any_layout;    /* the hooks take any slice of values (a NaN watch): streaming and
+                             * zero-copy routes stay on and hooks get chunks or samples; else
+                             * hooks need whole packed buffers and those are turned off */
 
     const float **tmp_ins;  /* per-call source pointer arrays (max nsrc entries) */
     float **tmp_dins;

@@ -192,6 +192,8 @@ static int assign_offsets(mem_plan *p)
     return 0;
 }
 
+int plan_hooked(const network *net) { return (net->hook || net->bhook) && !net->hook_any_layout; }
+
 /* Lifetimes and offsets for the current choice of streamed pairs. */
 static int layout(mem_plan *p, const network *net)
 {
@@ -231,7 +233,7 @@ int plan_build(mem_plan *p, const network *net, int train)
     p->w = net->w;
     p->h = net->h;
     p->stop = stop_index(net);
-    p->hooked = net->hook || net->bhook;
+    p->hooked = plan_hooked(net);
     p->out = calloc((size_t)net->n + 1, sizeof(mem_buf));
     p->delta = calloc((size_t)net->n + 1, sizeof(mem_buf));
     p->chunk = calloc((size_t)net->n + 1, sizeof(int));

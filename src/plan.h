@@ -45,6 +45,8 @@ typedef struct {
 } mem_plan;
 
 int plan_build(mem_plan *p, const network *net, int train);
+/* Hooks that need whole packed buffers are set: no streaming, no zero-copy routes. */
+int plan_hooked(const network *net);
 void plan_free(mem_plan *p);
 /* Checks that no two buffers alive at the same step overlap in the arena (tests). */
 int plan_verify(const mem_plan *p);

@@ -36,7 +36,7 @@ static int pair_ok(const network *net, const mem_plan *p, int i)
 void stream_select(const network *net, const mem_plan *p, int *chunk)
 {
     for (int i = 0; i < net->n; ++i) chunk[i] = 0;
-    if (!p->train || net->actnn_auto || net->hook || net->bhook) return;
+    if (!p->train || net->actnn_auto || plan_hooked(net)) return;
     for (int i = 0; i + 1 < net->n; ++i) {
         if ((i && chunk[i - 1]) || !pair_ok(net, p, i)) continue;
         size_t per = (size_t)net->layers[i].outputs * sizeof(float);
@@ -77,6 +77,7 @@ int stream_forward(network *net, int i, const float *input)
             xp.in = pin + (size_t)b0 * P->inputs;
             if (P->ops->forward(P, &xp)) return failed(net, i, "streamed forward");
             if (!pass) continue;
+            network_run_hook(net, net->hook, P, xp.out, (size_t)P->outputs, nb);
             set_chunk(&xc, b0, nb, PASS_CHUNK);
             xc.in = xp.out;
             xc.out = cout + (size_t)b0 * C->outputs;
@@ -85,7 +86,9 @@ int stream_forward(network *net, int i, const float *input)
     set_chunk(&xc, 0, B, PASS_POST);
     xc.in = NULL;
     xc.out = cout;
-    return C->ops->forward(C, &xc) ? failed(net, i + 1, "streamed forward") : 0;
+    if (C->ops->forward(C, &xc)) return failed(net, i + 1, "streamed forward");
+    network_run_hook(net, net->hook, C, cout, (size_t)C->outputs, B);
+    return 0;
 }
 
 int stream_backward(network *net, int i)
@@ -99,6 +102,7 @@ int stream_backward(network *net, int i)
     float *pdelta = xp.delta, *pdin = xp.delta_in, *cdelta = xc.delta;
     xc.pass = PASS_PRE;
     if (C->ops->backward(C, &xc)) return failed(net, i + 1, "streamed backward");
+    network_run_hook(net, net->bhook, C, cdelta, (size_t)C->outputs, B); /* final after PRE */
     int first = P->batch_stats ? 0 : 1;
     for (int pass = first; pass < 2; ++pass)
         for (int b0 = 0; b0 < B; b0 += c) {
@@ -112,6 +116,7 @@ int stream_backward(network *net, int i)
             set_chunk(&xp, b0, nb, pass ? PASS_APPLY : PASS_SUMS);
             xp.delta_in = pdin ? pdin + (size_t)b0 * P->inputs : NULL;
             if (P->ops->backward(P, &xp)) return failed(net, i, "streamed backward");
+            if (pass) network_run_hook(net, net->bhook, P, pdelta, (size_t)P->outputs, nb);
         }
     return 0;
 }

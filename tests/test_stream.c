@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "finite_check.h"
 #include "network.h"
 #include "common/testutil.h"
 
@@ -148,6 +149,28 @@ static void off_by_default_at_32_bits(void **state)
     free_network(net);
 }
 
+/* The NaN watch (a hook that takes any slice) keeps streaming on; a NaN reaching a
+ * streamed layer stops the forward with an error naming that layer. */
+static void nan_watch_keeps_streaming(void **state)
+{
+    (void)state;
+    network *net = make_net(cfg_pairs, "actnn=1", 3);
+    finite_watch w;
+    finite_watch_attach(net, &w);
+    float *g = malloc(grad_count(net) * sizeof(float)), *o = malloc(sizeof(float) * BATCH * net->outputs);
+    step(net, g, o);
+    assert_int_equal(w.layer, -1);
+    assert_int_equal(net->plan.chunk[0], 3);
+    /* a NaN in the last chunk's sample: the 2-bit save of layer 0 refuses it and the error
+     * names the streamed layer */
+    net->input[(size_t)(BATCH - 1) * net->inputs] = 0.f / 0.f;
+    assert_int_equal(network_forward(net, net->input, 1), -1);
+    if (!strstr(net->err, "layer 0") || !strstr(net->err, "streamed")) fail_msg("got: %s", net->err);
+    free(g);
+    free(o);
+    free_network(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -155,6 +178,7 @@ int main(void)
         cmocka_unit_test(bits32_equal),
         cmocka_unit_test(shared_output_not_streamed),
         cmocka_unit_test(off_by_default_at_32_bits),
+        cmocka_unit_test(nan_watch_keeps_streaming),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

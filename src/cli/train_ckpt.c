@@ -71,6 +71,7 @@ void train_ckpt_end(train_ckpt *c)
     if (c->net && c->net->hook_ud == &c->watch) {
         c->net->hook = c->net->bhook = NULL;
         c->net->hook_ud = NULL;
+        c->net->hook_any_layout = 0;
     }
 }
 
