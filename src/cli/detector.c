@@ -20,6 +20,7 @@
 #include "detector_cli.h"
 #include "loader.h"
 #include "memreport.h"
+#include "rng.h"
 #include "train_ckpt.h"
 #include "train_loop.h"
 
@@ -29,7 +30,57 @@ typedef struct {
     network *net;
     const char *backup, *cfg, *weights;
     train_ckpt ck;
+    detector_data *dd;
+    loader *ld;
+    float random;       /* the last [yolo]/[region]'s random= (0: fixed size) */
+    int init_w, init_h; /* the cfg's size */
 } train_run;
+
+/* random=1 multi-scale training (AlexeyAB's rule, relative to the cfg size): every 10
+ * iterations a new size, the cfg's times a factor between 1/coef and coef (coef 1.4, or
+ * random= itself when it is above 1), rounded to resize_step; the largest at the first
+ * resize and in the last 100 iterations, so a run that fits those fits throughout. The
+ * factor comes from (seed, iteration), so a resumed run picks the same sizes. */
+static void pick_size(const train_run *t, size_t it, int *w, int *h)
+{
+    const network *net = t->net;
+    double coef = t->random > 1 ? t->random : 1.4, f = coef;
+    if (it != 0 && it + 100 <= (size_t)net->max_batches) {
+        rng_t g;
+        rng_seed(&g, darknet_get_seed(), 0x52534cull + it);
+        f = rng_scale(&g, (float)coef);
+    }
+    int step = net->resize_step > 0 ? net->resize_step : 32;
+    *w = (int)(f * t->init_w / step + .5) * step;
+    *h = (int)(f * t->init_h / step + .5) * step;
+    if (*w < step) *w = step;
+    if (*h < step) *h = step;
+}
+
+/* Resizes the network and restarts the loader at the new size (the batch stream goes on
+ * where it was). */
+static int maybe_resize(train_run *t, size_t it, char *err, size_t errlen)
+{
+    if (t->random <= 0 || it % 10) return 0;
+    network *net = t->net;
+    int w, h;
+    pick_size(t, it, &w, &h);
+    if (w == net->w && h == net->h) return 0;
+    printf("Resizing to %d x %d\n", w, h);
+    fflush(stdout);
+    loader_stop(t->ld);
+    t->ld = NULL;
+    if (resize_network(net, w, h)) {
+        snprintf(err, errlen, "random=1: cannot resize the network to %dx%d", w, h);
+        return -1;
+    }
+    t->dd->w = w;
+    t->dd->h = h;
+    uint64_t next = net->seen / (size_t)net->batch;
+    t->ld = loader_start(net->batch, (size_t)net->inputs, (size_t)net->truths, detector_fill, t->dd,
+                         darknet_get_seed(), next, err, errlen);
+    return t->ld ? 0 : -1;
+}
 
 static int save(train_run *t, const char *suffix)
 {
@@ -37,7 +88,7 @@ static int save(train_run *t, const char *suffix)
     return train_ckpt_save(&t->ck, suffix, !strcmp(suffix, "_last.weights"));
 }
 
-static int train_loop(train_run *t, loader *ld)
+static int train_loop(train_run *t)
 {
     network *net = t->net;
     float avg = -1;
@@ -45,9 +96,13 @@ static int train_loop(train_run *t, loader *ld)
     size_t numbered = net->max_batches >= 10000 ? 10000 : 1000;
     char err[1024];
     while (network_current_batch(net) < (size_t)net->max_batches) {
+        if (maybe_resize(t, network_current_batch(net), err, sizeof(err))) {
+            train_ckpt_failure(&t->ck, err);
+            return -1;
+        }
         double t0 = cli_now_s();
         float loss;
-        if (cli_train_iteration(net, ld, &loss, err, sizeof(err))) {
+        if (cli_train_iteration(net, t->ld, &loss, err, sizeof(err))) {
             train_ckpt_failure(&t->ck, err);
             return -1;
         }
@@ -87,10 +142,10 @@ static int start_training(train_run *t, char **paths, int n, int classes)
     detector_data dd;
     det_data_init(&dd, net, paths, n, classes);
     dd.augment = 1;
-    const det_params *p = det_last_params(net);
-    if (p->random > 0)
-        fprintf(stderr, "note: random=%g (multi-scale training) is not implemented; training at %dx%d\n",
-                p->random, net->w, net->h);
+    t->random = det_last_params(net)->random;
+    t->init_w = net->w;
+    t->init_h = net->h;
+    t->dd = &dd;
     uint64_t first = net->seen / (size_t)net->batch; /* resume continues the batch stream */
     loader *ld = loader_start(net->batch, (size_t)net->inputs, (size_t)net->truths, detector_fill,
                               &dd, darknet_get_seed(), first, err, sizeof(err));
@@ -103,9 +158,10 @@ static int start_training(train_run *t, char **paths, int n, int classes)
             net->momentum, net->decay, n);
     memreport_print_planned(net, stderr);
     train_ckpt_begin(&t->ck, net, t->backup, t->cfg, t->weights);
-    int rc = train_loop(t, ld);
+    t->ld = ld;
+    int rc = train_loop(t);
     train_ckpt_end(&t->ck);
-    loader_stop(ld);
+    loader_stop(t->ld);
     if (dd.skipped || dd.no_labels || dd.bad_labels)
         fprintf(stderr, "data problems: %lu unreadable images skipped, %lu images without a label "
                 "file (used without boxes), %lu label lines dropped\n", dd.skipped, dd.no_labels,
