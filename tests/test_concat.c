@@ -55,34 +55,6 @@ static network *make_net(const char *netkeys)
     return net;
 }
 
-static size_t grad_count(const network *net)
-{
-    size_t n = 0;
-    for (int i = 0; i < net->n; ++i)
-        for (int k = 0; k < net->layers[i].nparams; ++k) n += net->layers[i].params[k].n;
-    return n;
-}
-
-static float step(network *net, float *g, float *out)
-{
-    for (int i = 0; i < net->n; ++i)
-        for (int k = 0; k < net->layers[i].nparams; ++k) {
-            param *p = &net->layers[i].params[k];
-            if (p->grad) memset(p->grad, 0, p->n * sizeof(float));
-        }
-    assert_int_equal(network_forward(net, net->input, 1), 0);
-    memcpy(out, net->output, sizeof(float) * (size_t)BATCH * net->outputs);
-    assert_int_equal(network_backward(net), 0);
-    size_t o = 0;
-    for (int i = 0; i < net->n; ++i)
-        for (int k = 0; k < net->layers[i].nparams; ++k) {
-            param *p = &net->layers[i].params[k];
-            memcpy(g + o, p->grad, p->n * sizeof(float));
-            o += p->n;
-        }
-    return net->cost;
-}
-
 static int count_aliased(const network *net)
 {
     int n = 0;
@@ -94,11 +66,11 @@ static int count_aliased(const network *net)
 static int compare(const char *keys_copy, const char *keys_zero)
 {
     network *a = make_net(keys_copy), *b = make_net(keys_zero);
-    size_t n = grad_count(a), no = (size_t)BATCH * a->outputs;
+    size_t n = tu_grad_count(a), no = (size_t)BATCH * a->outputs;
     float *ga = malloc(n * sizeof(float)), *gb = malloc(n * sizeof(float));
     float *oa = malloc(no * sizeof(float)), *ob = malloc(no * sizeof(float));
     for (int it = 0; it < 3; ++it) { /* same weights, fresh rounding noise each time */
-        float ca = step(a, ga, oa), cb = step(b, gb, ob);
+        float ca = tu_train_step(a, ga, oa), cb = tu_train_step(b, gb, ob);
         assert_memory_equal(oa, ob, no * sizeof(float));
         assert_memory_equal(&ca, &cb, sizeof(float));
         size_t o = 0;

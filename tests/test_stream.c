@@ -57,44 +57,15 @@ static network *make_net(const char *fmt, const char *netkeys, int chunk)
     return net;
 }
 
-static size_t grad_count(const network *net)
-{
-    size_t n = 0;
-    for (int i = 0; i < net->n; ++i)
-        for (int k = 0; k < net->layers[i].nparams; ++k) n += net->layers[i].params[k].n;
-    return n;
-}
-
-/* One training step's output, cost and gradients (gradients zeroed first). */
-static float step(network *net, float *g, float *out)
-{
-    for (int i = 0; i < net->n; ++i)
-        for (int k = 0; k < net->layers[i].nparams; ++k) {
-            param *p = &net->layers[i].params[k];
-            if (p->grad) memset(p->grad, 0, p->n * sizeof(float));
-        }
-    assert_int_equal(network_forward(net, net->input, 1), 0);
-    memcpy(out, net->output, sizeof(float) * (size_t)BATCH * net->outputs);
-    assert_int_equal(network_backward(net), 0);
-    size_t o = 0;
-    for (int i = 0; i < net->n; ++i)
-        for (int k = 0; k < net->layers[i].nparams; ++k) {
-            param *p = &net->layers[i].params[k];
-            memcpy(g + o, p->grad, p->n * sizeof(float));
-            o += p->n;
-        }
-    return net->cost;
-}
-
 static void compare(const char *fmt, const char *keys_plain, const char *keys_stream, int chunk,
                     int want_pairs)
 {
     network *a = make_net(fmt, keys_plain, 0), *b = make_net(fmt, keys_stream, chunk);
-    size_t n = grad_count(a), no = (size_t)BATCH * a->outputs;
+    size_t n = tu_grad_count(a), no = (size_t)BATCH * a->outputs;
     float *ga = malloc(n * sizeof(float)), *gb = malloc(n * sizeof(float));
     float *oa = malloc(no * sizeof(float)), *ob = malloc(no * sizeof(float));
     for (int it = 0; it < 3; ++it) { /* fresh rounding noise each iteration */
-        float ca = step(a, ga, oa), cb = step(b, gb, ob);
+        float ca = tu_train_step(a, ga, oa), cb = tu_train_step(b, gb, ob);
         assert_memory_equal(oa, ob, no * sizeof(float));
         assert_memory_equal(&ca, &cb, sizeof(float));
         assert_memory_equal(ga, gb, n * sizeof(float));
@@ -157,8 +128,8 @@ static void nan_watch_keeps_streaming(void **state)
     network *net = make_net(cfg_pairs, "actnn=1", 3);
     finite_watch w;
     finite_watch_attach(net, &w);
-    float *g = malloc(grad_count(net) * sizeof(float)), *o = malloc(sizeof(float) * BATCH * net->outputs);
-    step(net, g, o);
+    float *g = malloc(tu_grad_count(net) * sizeof(float)), *o = malloc(sizeof(float) * BATCH * net->outputs);
+    tu_train_step(net, g, o);
     assert_int_equal(w.layer, -1);
     assert_int_equal(net->plan.chunk[0], 3);
     /* a NaN in the last chunk's sample: the 2-bit save of layer 0 refuses it and the error

@@ -75,3 +75,31 @@ double tu_rel_err(const float *a, const float *b, size_t n, double floor)
     }
     return md / (mx > floor ? mx : floor);
 }
+
+size_t tu_grad_count(const network *net)
+{
+    size_t n = 0;
+    for (int i = 0; i < net->n; ++i)
+        for (int k = 0; k < net->layers[i].nparams; ++k) n += net->layers[i].params[k].n;
+    return n;
+}
+
+float tu_train_step(network *net, float *g, float *out)
+{
+    for (int i = 0; i < net->n; ++i)
+        for (int k = 0; k < net->layers[i].nparams; ++k) {
+            param *p = &net->layers[i].params[k];
+            if (p->grad) memset(p->grad, 0, p->n * sizeof(float));
+        }
+    if (network_forward(net, net->input, 1)) fail_msg("forward: %s", net->err);
+    if (out) memcpy(out, net->output, sizeof(float) * (size_t)net->batch * net->outputs);
+    if (network_backward(net)) fail_msg("backward: %s", net->err);
+    size_t o = 0;
+    for (int i = 0; i < net->n; ++i)
+        for (int k = 0; k < net->layers[i].nparams; ++k) {
+            param *p = &net->layers[i].params[k];
+            memcpy(g + o, p->grad, p->n * sizeof(float));
+            o += p->n;
+        }
+    return net->cost;
+}

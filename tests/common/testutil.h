@@ -17,6 +17,12 @@ const char *tu_net_error(const char *cfg_text);
 void tu_fill_uniform(float *x, size_t n, float lo, float hi, uint64_t seed);
 /* max |a-b| / max(max |b|, floor) */
 double tu_rel_err(const float *a, const float *b, size_t n, double floor);
+/* Floats in all parameter gradients of net. */
+size_t tu_grad_count(const network *net);
+/* One training forward + backward from zeroed gradients on net->input/net->truth: copies
+ * every gradient (in layer and parameter order) into g, the output into out when not
+ * NULL, and returns the cost; fails the test when a pass fails. */
+float tu_train_step(network *net, float *g, float *out);
 /* The temporary directory all helpers write into (created once). */
 const char *tu_tmpdir(void);
 
