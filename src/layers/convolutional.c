@@ -239,8 +239,12 @@ static void conv_backward_sample(layer *l, layer_ctx *x, int b, const float *in,
     }
 }
 
-/* Activation and batch-norm backward over the whole batch, in place on x->delta. */
-static void conv_backward_pre(layer *l, layer_ctx *x)
+/* Activation backward, then the bias gradient (no batch norm) or the batch-norm passes
+ * asked for, over the call's samples: `sums` accumulates the channel sums (reset at the
+ * mini-batch's first sample, parameter gradients after its last), `delta` turns x->delta
+ * into the input delta. A whole batch does both; a streamed producer's chunk (layer.h)
+ * does one per pass, its delta rebuilt for each, so the mask applies again. */
+static void conv_backward_norm(layer *l, layer_ctx *x, int sums, int delta)
 {
     conv_p *p = l->p;
     int spatial = l->out_w * l->out_h;
@@ -250,42 +254,25 @@ static void conv_backward_pre(layer *l, layer_ctx *x)
         for (int b = 0; b < x->batch; ++b) backward_bias(p->pb->grad, x->delta + b * outs, 1, p->n, spatial);
         return;
     }
-    bn_backward_reset(&p->bnst);
-    for (int b = 0; b < x->batch; ++b)
-        bn_backward_sums(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]), spatial);
-    bn_backward_params(&p->bnst, p->pb->grad, p->ps->grad);
-    for (int b = 0; b < x->batch; ++b)
-        bn_backward_delta(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
-                          x->batch, spatial);
-}
-
-/* A streamed producer's chunk: PASS_SUMS accumulates the batch-norm sums (parameter
- * gradients after the last chunk); PASS_APPLY finishes the delta and runs the GEMMs. The
- * chunk's delta was rebuilt from scratch for each pass, so the mask applies again. */
-static void conv_backward_chunk(layer *l, layer_ctx *x)
-{
-    conv_p *p = l->p;
-    int spatial = l->out_w * l->out_h, last = x->b0 + x->batch == x->total;
-    size_t outs = out_st(l, x);
-    layer_activation_backward(l, x, SV_ACT, p->bn ? SV_XHAT : -1, p->bn ? &p->bnst : NULL, spatial);
-    if (!p->bn) {
-        for (int b = 0; b < x->batch; ++b) backward_bias(p->pb->grad, x->delta + b * outs, 1, p->n, spatial);
-        return;
+    if (sums) {
+        if (x->b0 == 0) bn_backward_reset(&p->bnst);
+        for (int b = 0; b < x->batch; ++b)
+            bn_backward_sums(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
+                             spatial);
+        if (x->b0 + x->batch == x->total) bn_backward_params(&p->bnst, p->pb->grad, p->ps->grad);
     }
-    if (x->pass == PASS_SUMS && x->b0 == 0) bn_backward_reset(&p->bnst);
-    for (int b = 0; b < x->batch; ++b) {
-        const float *xh = sv_restore(x, SV_XHAT, b, x->scratch[0]);
-        if (x->pass == PASS_SUMS) bn_backward_sums(&p->bnst, x->delta + b * outs, xh, spatial);
-        else bn_backward_delta(&p->bnst, x->delta + b * outs, xh, x->total, spatial);
-    }
-    if (x->pass == PASS_SUMS && last) bn_backward_params(&p->bnst, p->pb->grad, p->ps->grad);
+    if (delta)
+        for (int b = 0; b < x->batch; ++b)
+            bn_backward_delta(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
+                              x->total, spatial);
 }
 
 static int conv_backward(layer *l, layer_ctx *x)
 {
     size_t outs = out_st(l, x);
-    if (x->pass == PASS_FULL || x->pass == PASS_PRE) conv_backward_pre(l, x);
-    else if (x->pass == PASS_SUMS || x->pass == PASS_APPLY) conv_backward_chunk(l, x);
+    if (x->pass == PASS_FULL || x->pass == PASS_PRE) conv_backward_norm(l, x, 1, 1);
+    else if (x->pass == PASS_SUMS) conv_backward_norm(l, x, 1, 0);
+    else if (x->pass == PASS_APPLY) conv_backward_norm(l, x, 0, 1);
     if (x->pass == PASS_PRE || x->pass == PASS_SUMS) return 0;
     for (int b = 0; b < x->batch; ++b)
         conv_backward_sample(l, x, b, sv_restore(x, SV_IN, b, x->scratch[0]), x->delta + b * outs);
