@@ -233,3 +233,19 @@ void memreport_print_line(const network *net, FILE *f)
             memreport_param_bytes(net) / MIB, st.peak_bytes / MIB, st.peak_fp32_bytes / MIB,
             net->arena_bytes / MIB, net->workspace_bytes / MIB, memreport_peak_rss() / MIB);
 }
+
+/* actnn_auto: the average bits the last per-layer allocation gave each saved tensor,
+ * "layer.slot:bits", so a user sees where the budget went. */
+void memreport_print_auto(const network *net, FILE *f)
+{
+    if (!net->actnn_auto || !net->actnn_auto_layers || !net->store) return;
+    fprintf(f, "actnn_auto: average %d bits split as layer.slot:bits", net->actnn_bits);
+    int any = 0;
+    for (int i = 0; i < net->n; ++i)
+        for (int k = 0; k < SV_SLOTS; ++k) {
+            double b = saved_auto_bits(net->store, i, k);
+            if (b > 0) fprintf(f, " %d.%d:%.2f", i, k, b);
+            any |= b > 0;
+        }
+    fprintf(f, "%s\n", any ? "" : " (no allocation yet)");
+}

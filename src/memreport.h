@@ -30,6 +30,8 @@ int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen);
 int memreport_print_planned(network *net, FILE *f);
 /* Peak resident set size of this process in bytes (VmHWM). */
 size_t memreport_peak_rss(void);
+/* With actnn_auto, the per-layer bits of the last allocation (one line). */
+void memreport_print_auto(const network *net, FILE *f);
 /* The one-line summary every training run ends with:
  * memory: params_mib=.. saved_mib=.. saved_fp32_mib=.. arena_mib=.. workspace_mib=.. peak_rss_mib=.. */
 void memreport_print_line(const network *net, FILE *f);

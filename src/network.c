@@ -284,6 +284,12 @@ int network_backward(network *net)
         network_run_hook(net, net->bhook, l, x.delta, net->plan.stride[i], net->batch);
     }
     saved_release_all(net->store);
+    /* actnn_auto: new per-layer bits from this pass's statistics, first after iteration 1 */
+    if (!rc && net->actnn_auto && (net->iteration - 1) % (uint64_t)net->actnn_auto_interval == 0 &&
+        saved_auto_allocate(net->store, (size_t)net->batch)) {
+        snprintf(net->err, sizeof(net->err), "%s", saved_error(net->store));
+        rc = -1;
+    }
     return rc;
 }
 

@@ -47,7 +47,7 @@ struct network {
     int actnn;              /* compression on */
     int actnn_bits;         /* [net] bits (32 when off) */
     int actnn_group;
-    int actnn_auto, actnn_auto_interval, actnn_swap;
+    int actnn_auto, actnn_auto_interval, actnn_auto_layers, actnn_swap;
     int actnn_stream;       /* streamed pairs (stream.h): -1 when bits < 32, 0 off, 1 always */
     int stream_chunk;       /* samples per chunk; 0 = about 8 MiB of output (tests set it) */
     int actnn_concat;       /* zero-copy routes (concat.h): -1 default (on), 0 off */

@@ -117,6 +117,8 @@ static void parse_actnn(network *net, cfg_reader *r)
     net->actnn_group = g;
     net->actnn_auto = cfg_int(r, "actnn_auto", 0, 0, 1);
     net->actnn_auto_interval = cfg_int(r, "actnn_auto_interval", 10, 1, 1 << 30);
+    /* per-layer averages on top of per-sample bits (ActNN's L3), on unless 0 */
+    net->actnn_auto_layers = cfg_int(r, "actnn_auto_layers", 1, 0, 1);
     net->actnn_swap = cfg_int(r, "actnn_swap", 0, 0, 1);
     /* streamed pairs (stream.h): automatic (-1) unless the cfg says 0 or 1 */
     net->actnn_stream = cfg_has(r, "actnn_stream") ? cfg_int(r, "actnn_stream", 0, 0, 1) : -1;

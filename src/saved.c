@@ -13,38 +13,7 @@
 
 #include "actnn.h"
 #include "network.h"
-
-typedef enum { SK_NONE, SK_ALIVE, SK_TENSOR, SK_MASK, SK_CODES, SK_DROPOUT } sv_kind;
-
-typedef struct {
-    sv_kind kind;
-    size_t d;
-    int bits;       /* tensors: bits; codes: width */
-    int keep;       /* saved with alive=1: kept, not copied, at 32 bits */
-    const float *alive;
-    size_t stride;  /* floats between the kept buffer's samples */
-    actnn_tensor *t;
-    actnn_mask *m;
-    actnn_codes *c;
-    actnn_dropout *dr;
-    size_t bytes, fp32_bytes;
-} sv_entry;
-
-struct saved_state {
-    saved_store *store;
-    int layer;
-    sv_entry e[SV_SLOTS];
-};
-
-struct saved_store {
-    int n;
-    saved_state *st;
-    saved_stats stats;
-    actnn_ctx *ctx;
-    size_t group;   /* the context's group size */
-    uint64_t iter;
-    char err[256];
-};
+#include "saved_internal.h"
 
 saved_store *saved_store_create(const network *net, char *err, size_t errlen)
 {
@@ -64,9 +33,15 @@ saved_store *saved_store_create(const network *net, char *err, size_t errlen)
     }
     s->n = net->n;
     s->group = cfg.group_size;
+    s->auto_on = net->actnn_auto;
+    s->auto_layers = net->actnn_auto && net->actnn_auto_layers;
     for (int i = 0; i < net->n; ++i) {
         s->st[i].store = s;
         s->st[i].layer = i;
+        for (int k = 0; k < SV_SLOTS; ++k) {
+            s->st[i].a[k].sens = -1;
+            s->st[i].a[k].lead = -1;
+        }
     }
     return s;
 }
@@ -100,6 +75,8 @@ void saved_store_free(saved_store *s)
 {
     if (!s) return;
     saved_release_all(s);
+    for (int i = 0; i < s->n; ++i)
+        for (int k = 0; k < SV_SLOTS; ++k) free(s->st[i].a[k].cost);
     actnn_ctx_free(s->ctx);
     free(s->st);
     free(s);
@@ -180,19 +157,22 @@ size_t saved_tensor_bytes(size_t n, size_t d, int bits, int alive, size_t group)
     return pay + meta;
 }
 
-/* actnn_auto=1, per sample: bits between 1 and 8 averaging `bits`, chosen to minimise
+/* actnn_auto=1, per sample: bits between 1 and 8 averaging `avg`, chosen to minimise
  * the variance term sum_n C_n / (2^b_n - 1)^2 with C_n = sum of squared group ranges
- * (DESIGN.md "Mixed precision"); wide-range samples get more bits. The budget is met
- * exactly (all weights 1), so the bytes equal those of a fixed-bits save. */
-static int auto_bits(saved_store *s, const float *data, size_t n, size_t d, int bits,
+ * (DESIGN.md "Mixed precision"); wide-range samples get more bits. The costs are kept
+ * for the per-layer allocation (saved_auto.c), which sets `avg` of later saves. */
+static int auto_bits(layer_ctx *x, int slot, const float *data, size_t n, size_t d,
                      uint8_t **out)
 {
+    saved_store *s = x->sv->store;
+    double avg = x->sv->a[slot].bits > 0 ? x->sv->a[slot].bits : x->l->bits;
     double *cost = malloc(n * sizeof(double));
     uint8_t *sb = malloc(n);
     int rc = cost && sb ? ACTNN_OK : ACTNN_E_NOMEM;
     for (size_t i = 0; rc == ACTNN_OK && i < n; ++i)
         rc = actnn_range_stat(data + i * d, d, s->group, &cost[i]);
-    if (rc == ACTNN_OK) rc = actnn_alloc_bits(cost, NULL, n, (double)bits, sb);
+    if (rc == ACTNN_OK) rc = actnn_alloc_bits(cost, NULL, n, avg, sb);
+    if (rc == ACTNN_OK && s->auto_layers) rc = saved_auto_record(x->sv, slot, cost, n, d, x->l->bits);
     free(cost);
     if (rc != ACTNN_OK) {
         free(sb);
@@ -250,8 +230,7 @@ int sv_save_strided(layer_ctx *x, int slot, const float *data, size_t d, size_t 
     int keep = alive;
     uint8_t *sample_bits = NULL;
     int rc = ACTNN_OK;
-    if (x->net && x->net->actnn_auto && bits <= 8)
-        rc = auto_bits(s, data, n, d, bits, &sample_bits);
+    if (s->auto_on && bits <= 8) rc = auto_bits(x, slot, data, n, d, &sample_bits);
     if (rc == ACTNN_OK) rc = actnn_save(s->ctx, data, n, d, bits, sample_bits, tensor_id(x, slot), &t);
     free(sample_bits);
     if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);

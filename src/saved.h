@@ -70,6 +70,22 @@ void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, f
 /* The codes of one sample (d bytes), into scratch when needed. */
 const uint8_t *sv_codes(layer_ctx *x, int slot, int sample, uint8_t *scratch);
 
+/* actnn_auto (saved_auto.c). In backward, a layer whose slot holds the input of its weight
+ * gradient reports factor * mean over samples of ||delta||^2 (delta: d floats per sample,
+ * `stride` apart), factor being its constant part of ActNN's variance weight, e.g.
+ * K/(4 groups I) for a conv; the store multiplies in the group size. sv_follow ties a
+ * slot to another's bits (batch-norm x-hat to its conv's input). No-ops unless the
+ * per-layer allocation is on. */
+void sv_note_grad(layer_ctx *x, int slot, double factor, const float *delta, size_t d,
+                  size_t stride);
+void sv_follow(layer_ctx *x, int slot, int lead);
+/* Splits the budget (the configured bits, averaged over the values) between the slots
+ * that reported, for a mini-batch of N; their later saves average the bits found.
+ * Returns 0 or -1 (message via saved_error). */
+int saved_auto_allocate(saved_store *s, size_t N);
+/* The average bits the last allocation gave layer `layer`'s slot (0: none). */
+double saved_auto_bits(const saved_store *s, int layer, int slot);
+
 const char *saved_error(const saved_store *s);
 
 /* ---- describing what a forward saved (memory reports plan from a batch-1 forward) ---- */

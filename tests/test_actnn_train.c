@@ -3,6 +3,7 @@
  *  - at 2 bits one backward differs from the exact one, but the mean of many backward
  *    passes with fresh rounding noise converges to it (stochastic rounding is unbiased);
  *  - the store's byte accounting equals what the plugin context holds;
+ *  - so does it with actnn_auto's bits mixed per sample and per layer;
  *  - actnn_auto=1 gives wide-range samples more bits at the same bytes, lowering the error;
  *  - every actnn cfg key error names the file, the line, the key and what is allowed. */
 #include <math.h>
@@ -136,12 +137,11 @@ static void accounting_matches_plugin(void **state)
  * (here about 0.4 of one pass's sd) in any element fails the test: making the second conv
  * batch_normalize=1 with a logistic activation (x-hat enters BN's backward twice, the
  * activation gradient is nonlinear in the restored pre-activation) gives max z = 9.4. */
-static void bits2_unbiased(void **state)
+static void check_unbiased(const char *keys)
 {
-    (void)state;
     enum { K = 256 };
     network *ex = make_net(cfg_linear, "");
-    network *q = make_net(cfg_linear, "actnn=1\nactnn_bits=2\nactnn_group=32");
+    network *q = make_net(cfg_linear, keys);
     fill_batch(ex);
     fill_batch(q);
     size_t M = grad_count(ex);
@@ -172,11 +172,25 @@ static void bits2_unbiased(void **state)
         double z = fabs(m) / sqrt(var / K);
         if (z > zmax) zmax = z;
     }
-    print_message("2-bit unbiasedness: M=%zu K=%d max z=%.2f bound t=%.2f\n", M, K, zmax, t);
+    print_message("unbiasedness (%s): M=%zu K=%d max z=%.2f bound t=%.2f\n", keys, M, K, zmax, t);
     assert_true(zmax < t);
     free(g); free(gq); free(sum); free(sq);
     free_network(ex);
     free_network(q);
+}
+
+static void bits2_unbiased(void **state)
+{
+    (void)state;
+    check_unbiased("actnn=1\nactnn_bits=2\nactnn_group=32");
+}
+
+/* Mixed bits per sample and per layer (re-allocated every pass from the previous pass's
+ * gradients): each pass is unbiased given its bits, so the mean still converges. */
+static void auto_layers_unbiased(void **state)
+{
+    (void)state;
+    check_unbiased("actnn=1\nactnn_bits=2\nactnn_group=32\nactnn_auto=1\nactnn_auto_interval=1");
 }
 
 /* Mean over K passes of the squared gradient error against the exact gradient g. */
@@ -257,6 +271,7 @@ static void cfg_key_errors(void **state)
     check_error("actnn_auto=2", "", "actnn_auto=2", "0..1", 6);
     check_error("actnn_bits=32\nactnn_auto=1", "", "actnn_auto=1", "between 1 and 8", 7);
     check_error("actnn_auto_interval=0", "", "actnn_auto_interval=0", "1..", 6);
+    check_error("actnn_auto_layers=2", "", "actnn_auto_layers=2", "0..1", 6);
     check_error("actnn_swap=3", "", "actnn_swap=3", "0..1", 6);
     check_error("actnn_stream=2", "", "actnn_stream=2", "0..1", 6);
     check_error("actnn_stream=-1", "", "actnn_stream=-1", "0..1", 6);
@@ -268,6 +283,7 @@ int main(void)
         cmocka_unit_test(bits32_bitwise),
         cmocka_unit_test(accounting_matches_plugin),
         cmocka_unit_test(bits2_unbiased),
+        cmocka_unit_test(auto_layers_unbiased),
         cmocka_unit_test(auto_bits_per_sample),
         cmocka_unit_test(cfg_key_errors),
     };

@@ -153,7 +153,10 @@ static int train_classifier(const char *datafile, const char *cfg, const char *w
         fprintf(stderr, "%s: %s\n", datafile, err);
     else if (make_backup_dir(t.backup) == 0 && start_training(&t, paths, n, &s) == 0)
         rc = 0;
-    if (t.net && rc == 0) memreport_print_line(t.net, stdout);
+    if (t.net && rc == 0) {
+        memreport_print_auto(t.net, stdout);
+        memreport_print_line(t.net, stdout);
+    }
     list_free(paths);
     free_network(t.net);
     classifier_setup_free(&s);

@@ -212,7 +212,10 @@ int detector_train(const char *datafile, const char *cfg, const char *weights, i
         else if (make_backup_dir(t.backup) == 0 && start_training(&t, paths, n, s.classes) == 0)
             rc = 0;
     }
-    if (t.net && rc == 0) memreport_print_line(t.net, stdout);
+    if (t.net && rc == 0) {
+        memreport_print_auto(t.net, stdout);
+        memreport_print_line(t.net, stdout);
+    }
     list_free(paths);
     free_network(t.net);
     det_setup_free(&s);

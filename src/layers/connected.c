@@ -111,6 +111,9 @@ static int connected_backward(layer *l, layer_ctx *x)
     } else {
         backward_bias(p->pb->grad, x->delta, x->batch, l->outputs, 1);
     }
+    /* actnn_auto: ActNN's weight for a linear layer's input, K = I = 1 */
+    sv_note_grad(x, SV_IN, 0.25, x->delta, outs, outs);
+    if (p->bn) sv_follow(x, SV_XHAT, SV_IN);
     /* dW += delta_b^T in_b per sample (the input is restored one sample at a time). */
     for (int b = 0; b < x->batch; ++b) {
         const float *in = sv_restore(x, SV_IN, b, x->scratch[0]);

@@ -274,6 +274,11 @@ static int conv_backward(layer *l, layer_ctx *x)
     else if (x->pass == PASS_SUMS) conv_backward_norm(l, x, 1, 0);
     else if (x->pass == PASS_APPLY) conv_backward_norm(l, x, 0, 1);
     if (x->pass == PASS_PRE || x->pass == PASS_SUMS) return 0;
+    conv_p *p = l->p;
+    /* actnn_auto: ActNN's weight K/(4 groups) * G/I for this input's quantization noise */
+    double k = (double)p->size * p->size / (4.0 * p->groups * l->w * l->h);
+    sv_note_grad(x, SV_IN, k, x->delta, (size_t)l->outputs, outs);
+    if (p->bn) sv_follow(x, SV_XHAT, SV_IN);
     for (int b = 0; b < x->batch; ++b)
         conv_backward_sample(l, x, b, sv_restore(x, SV_IN, b, x->scratch[0]), x->delta + b * outs);
     return 0;

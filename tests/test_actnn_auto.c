@@ -1,0 +1,156 @@
+/* actnn_auto's per-layer mixed precision (src/saved_auto.c):
+ *  - the bits found average the budget over the saved values (weighted by their count),
+ *    every bit width lies in 1..8, a batch-norm x-hat takes its conv's bits, and the
+ *    next forward stores no more bytes than uniform bits would;
+ *  - the gradient statistic steers the bits: a layer whose weight gradient is far more
+ *    sensitive gets the maximum, one with no sensitivity the minimum;
+ *  - actnn_auto_layers=0 keeps per-sample allocation only (no per-layer averages).
+ * Unbiasedness with mixed bits is checked in test_actnn_train.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "network.h"
+#include "saved.h"
+#include "saved_internal.h"
+#include "common/testutil.h"
+
+#define BATCH 4
+
+/* Layers 0 and 2: conv + batch norm (input and x-hat saved), 3: conv without batch norm,
+ * 4: connected; 1 is a maxpool (codes, not part of the allocation). */
+static const char *cfg_mix =
+    "[net]\nbatch=4\nwidth=16\nheight=16\nchannels=3\nactnn=1\nactnn_bits=2\nactnn_group=32\n%s\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[maxpool]\nsize=2\nstride=2\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[convolutional]\nfilters=8\nsize=1\nstride=1\npad=1\nactivation=leaky\n"
+    "[connected]\noutput=5\nactivation=linear\n"
+    "[softmax]\n";
+
+static network *make_net(const char *keys)
+{
+    char text[2048];
+    snprintf(text, sizeof(text), cfg_mix, keys);
+    darknet_set_seed(77);
+    network *net = tu_net_from_text(text, BATCH);
+    tu_fill_uniform(net->input, (size_t)BATCH * net->inputs, -1, 1, 5);
+    memset(net->truth, 0, sizeof(float) * (size_t)BATCH * net->truths);
+    for (int b = 0; b < BATCH; ++b) net->truth[b * net->truths + (b + 1) % net->truths] = 1;
+    return net;
+}
+
+/* The allocated (layer, slot) pairs and the values each counts per sample. */
+static const struct { int layer, slot; } items[] = {{0, 0}, {0, 1}, {2, 0}, {2, 1}, {3, 0}, {4, 0}};
+enum { NITEMS = sizeof(items) / sizeof(items[0]) };
+
+static size_t item_d(const network *net, int k)
+{
+    const layer *l = &net->layers[items[k].layer];
+    return (size_t)(items[k].slot == 0 ? l->inputs : l->outputs);
+}
+
+/* Weighted average bits over the items; checks each is in 1..8. */
+static double average_bits(const network *net)
+{
+    double sum = 0, elems = 0;
+    for (int k = 0; k < NITEMS; ++k) {
+        double b = saved_auto_bits(net->store, items[k].layer, items[k].slot);
+        assert_true(b >= 1.0 && b <= 8.0);
+        sum += b * (double)item_d(net, k);
+        elems += (double)item_d(net, k);
+    }
+    return sum / elems;
+}
+
+static void budget_and_ties(void **state)
+{
+    (void)state;
+    network *fx = make_net("");
+    network *au = make_net("actnn_auto=1\nactnn_auto_interval=1");
+    float *g = malloc(tu_grad_count(au) * sizeof(float));
+    tu_train_step(au, g, NULL);
+    double avg = average_bits(au);
+    print_message("per-layer bits: %.2f %.2f %.2f %.2f, average %.4f\n",
+                  saved_auto_bits(au->store, 0, 0), saved_auto_bits(au->store, 2, 0),
+                  saved_auto_bits(au->store, 3, 0), saved_auto_bits(au->store, 4, 0), avg);
+    assert_true(avg <= 2.0 + 1e-9);
+    assert_true(avg > 1.75); /* the greedy stops within one step of the budget */
+    /* not every layer got the same: the allocation did something */
+    assert_true(saved_auto_bits(au->store, 0, 0) != saved_auto_bits(au->store, 4, 0) ||
+                saved_auto_bits(au->store, 2, 0) != saved_auto_bits(au->store, 3, 0));
+    for (int i = 0; i <= 2; i += 2)
+        assert_true(saved_auto_bits(au->store, i, 1) == saved_auto_bits(au->store, i, 0));
+    assert_true(saved_auto_bits(au->store, 3, 1) == 0); /* no batch norm, nothing to tie */
+    assert_true(saved_auto_bits(au->store, 1, 0) == 0); /* maxpool codes are not quantized */
+    /* The next forward stores the mixed bits: bytes at most those of uniform 2 bits plus
+     * the payload's rounding to whole words per sample (well under 1/32 here). */
+    saved_stats sf, sa;
+    assert_int_equal(network_forward(fx, fx->input, 1), 0);
+    assert_int_equal(network_forward(au, au->input, 1), 0);
+    saved_get_stats(fx->store, &sf);
+    saved_get_stats(au->store, &sa);
+    print_message("saved bytes: uniform %zu, per-layer %zu\n", sf.cur_bytes, sa.cur_bytes);
+    assert_true(sa.cur_bytes <= sf.cur_bytes + sf.cur_bytes / 32);
+    assert_int_equal(network_backward(fx), 0);
+    assert_int_equal(network_backward(au), 0);
+    free(g);
+    free_network(fx);
+    free_network(au);
+}
+
+/* One layer made far more sensitive takes the maximum; a layer with no sensitivity (and
+ * its tied x-hat) the minimum; the budget still holds. */
+static void sensitivity_steers_bits(void **state)
+{
+    (void)state;
+    network *au = make_net("actnn_auto=1\nactnn_auto_interval=1000");
+    float *g = malloc(tu_grad_count(au) * sizeof(float));
+    tu_train_step(au, g, NULL);
+    /* layer 4's 512 values at 8 bits leave the other 5376 per sample >= 1 bit within the
+     * budget of 2 x 5888, so the maximum is feasible */
+    double before = saved_auto_bits(au->store, 4, 0);
+    sv_auto *a4 = &au->store->st[4].a[0], *a0 = &au->store->st[0].a[0];
+    assert_true(a4->sens > 0 && a0->sens > 0);
+    a4->sens *= 1e12;
+    assert_int_equal(saved_auto_allocate(au->store, BATCH), 0);
+    print_message("connected input: %.2f bits, %.2f with 1e12 x the sensitivity\n", before,
+                  saved_auto_bits(au->store, 4, 0));
+    assert_true(saved_auto_bits(au->store, 4, 0) == 8.0);
+    assert_true(average_bits(au) <= 2.0 + 1e-9);
+    a0->sens = 0;
+    assert_int_equal(saved_auto_allocate(au->store, BATCH), 0);
+    assert_true(saved_auto_bits(au->store, 0, 0) == 1.0);
+    assert_true(saved_auto_bits(au->store, 0, 1) == 1.0);
+    assert_true(average_bits(au) <= 2.0 + 1e-9);
+    free(g);
+    free_network(au);
+}
+
+/* actnn_auto_layers=0: per-sample bits only, the layers keep the configured average. */
+static void layers_off(void **state)
+{
+    (void)state;
+    network *au = make_net("actnn_auto=1\nactnn_auto_interval=1\nactnn_auto_layers=0");
+    float *g = malloc(tu_grad_count(au) * sizeof(float));
+    tu_train_step(au, g, NULL);
+    tu_train_step(au, g, NULL);
+    for (int k = 0; k < NITEMS; ++k) assert_true(saved_auto_bits(au->store, items[k].layer, items[k].slot) == 0);
+    free(g);
+    free_network(au);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(budget_and_ties),
+        cmocka_unit_test(sensitivity_steers_bits),
+        cmocka_unit_test(layers_off),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
