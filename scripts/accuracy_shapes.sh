@@ -1,33 +1,62 @@
 #!/usr/bin/env bash
-# accuracy_shapes.sh [cfg] [iterations]: trains a shapes detector cfg from scratch with the
-# same seed at fp32 and at 2 bits and prints mAP@0.5 (VOC 11-point) of both on the held-out
-# valid list. Defaults: cfg/yolov3-tiny-shapes.cfg, 300 iterations. Environment: SIZE (96),
-# MB (mini-batch, 8), LR (0.002, constant, no burn-in), NTRAIN (200), NVALID (50), SEED (1),
-# LOW (the compressed run's bits, 2).
-# Last line: accuracy_shapes: iters=.. map_fp32=.. map_2bit=.. diff=.. (map_<LOW>bit)
+# accuracy_shapes.sh [cfg] [iterations]: trains a shapes detector cfg from scratch at fp32
+# and at low bits with the same seed, for each seed, and prints mAP@0.5 (VOC 11-point) of
+# both on the held-out valid list, per seed and averaged (the paired difference is what
+# counts: one run's mAP moves a few points with any perturbation of its trajectory).
+# Defaults: cfg/yolov3-tiny-shapes.cfg, 300 iterations. Environment: SIZE (96), MB
+# (mini-batch, 8), LR (0.002, constant, no burn-in), NTRAIN (200), NVALID (50), SEEDS
+# ("1"; SEED=n is the same as SEEDS=n), LOW (the compressed run's bits, 2; "keep" keeps the
+# cfg's actnn keys), KEYS (extra [net] lines for the compressed run, ';'-separated, e.g.
+# "actnn_auto=1").
+# Last line: accuracy_shapes: iters=.. seeds=.. map_fp32=.. map_<LOW>bit=.. diff=.. (means)
 set -eu
 cd "$(dirname "$0")/.."
 cfg=${1:-cfg/yolov3-tiny-shapes.cfg} iters=${2:-300}
-SIZE=${SIZE:-96} MB=${MB:-8} LR=${LR:-0.002} NTRAIN=${NTRAIN:-200} NVALID=${NVALID:-50} SEED=${SEED:-1}
-LOW=${LOW:-2}
+SIZE=${SIZE:-96} MB=${MB:-8} LR=${LR:-0.002} NTRAIN=${NTRAIN:-200} NVALID=${NVALID:-50}
+SEEDS=${SEEDS:-${SEED:-1}} LOW=${LOW:-2} KEYS=${KEYS:-}
 make -s -j2 all tools > /dev/null
 T=$(mktemp -d "${TMPDIR:-/tmp}/accuracy_shapes.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 SHAPES_DIR=$T/shapes SHAPES_DATA=$T/s0.data scripts/make_shapes.sh "$NTRAIN" "$NVALID" "$SIZE" "$SIZE" 1 > /dev/null
 sed "s|^backup.*|backup = $T/|" "$T/s0.data" > "$T/s.data"
-declare -A map
-for b in 32 "$LOW"; do
-  scripts/cfg_variant.sh "$cfg" "$T/v.cfg" "$b" "$MB" "$iters"
-  # the run's size and a constant rate, so the two runs differ only in the bits
+
+# variant <bits> <out.cfg>: the run's size, a constant rate and, for the compressed run, KEYS
+variant() {
+  scripts/cfg_variant.sh "$cfg" "$T/v.cfg" "$1" "$MB" "$iters"
   sed -i -e "s/^width=.*/width=$SIZE/; s/^height=.*/height=$SIZE/; s/^burn_in=.*/burn_in=0/" \
          -e "s/^learning_rate=.*/learning_rate=$LR/; s/^policy=.*/policy=constant/" "$T/v.cfg"
-  cp "$T/v.cfg" "$T/b$b.cfg"
-  echo "training $(basename "$cfg") at $b bits: $iters iterations of $MB images at ${SIZE}x$SIZE, seed $SEED" >&2
-  ./darknet -seed "$SEED" detector train "$T/s.data" "$T/b$b.cfg" -dont_show > "$T/train$b.log" 2>&1 ||
+  if [ "$1" != 32 ] && [ -n "$KEYS" ]; then
+    awk -v k="$KEYS" '{ print } /^[ \t]*\[(net|network)\]/ { n = split(k, a, ";"); for (i = 1; i <= n; i++) print a[i] }' \
+      "$T/v.cfg" > "$2"
+  else
+    cp "$T/v.cfg" "$2"
+  fi
+}
+
+# train_map <bits> <seed>: prints the mAP@0.5 of one run
+train_map() {
+  local b=$1 s=$2 c=$T/b$1_s$2.cfg
+  variant "$b" "$c"
+  echo "training $(basename "$cfg") at $b bits${KEYS:+ ($KEYS)}: $iters iterations of $MB images at ${SIZE}x$SIZE, seed $s" >&2
+  ./darknet -seed "$s" detector train "$T/s.data" "$c" -dont_show > "$T/train$b.log" 2>&1 ||
     { tail -5 "$T/train$b.log" >&2; exit 1; }
-  map[$b]=$(./darknet detector map "$T/s.data" "$T/b$b.cfg" "$T/b${b}_final.weights" -points 11 2>/dev/null |
-            sed -n 's/.*(mAP@0.50) = \([0-9.]*\),.*/\1/p')
-  echo "$b bits: mAP@0.5 ${map[$b]}" >&2
+  grep -a '^actnn_auto:' "$T/train$b.log" >&2 || true
+  ./darknet detector map "$T/s.data" "$c" "$T/b$1_s$2_final.weights" -points 11 2>/dev/null |
+    sed -n 's/.*(mAP@0.50) = \([0-9.]*\),.*/\1/p'
+}
+
+rows=""
+for s in $SEEDS; do
+  a=$(train_map 32 "$s")
+  b=$(train_map "$LOW" "$s")
+  echo "seed $s: fp32 mAP@0.5 $a, $LOW bits $b" >&2
+  rows="$rows$s $a $b
+"
 done
-awk -v a="${map[32]}" -v b="${map[$LOW]}" -v it="$iters" -v low="$LOW" \
-  'BEGIN { printf "accuracy_shapes: iters=%d map_fp32=%.4f map_%dbit=%.4f diff=%+.4f\n", it, a, low, b, b - a }'
+printf '%s' "$rows" | awk -v it="$iters" -v low="$LOW" -v seeds="$SEEDS" '
+  { n++; a += $2; b += $3; d[n] = $3 - $2; sd[n] = $1 }
+  END {
+    for (i = 1; i <= n; i++) printf "diff seed %d: %+.4f\n", sd[i], d[i] > "/dev/stderr"
+    gsub(/ /, ",", seeds)
+    printf "accuracy_shapes: iters=%d seeds=%s map_fp32=%.4f map_%sbit=%.4f diff=%+.4f\n", it, seeds, a / n, low, b / n, (b - a) / n
+  }'
