@@ -50,7 +50,7 @@ void concat_select(const network *net, mem_plan *p)
         p->sub[i] = 0;
         p->stride[i] = (size_t)net->layers[i].outputs;
     }
-    if (net->actnn_concat == 0 || net->actnn_auto || plan_hooked(net)) return;
+    if (net->actnn_concat == 0 || plan_hooked(net)) return;
     for (int r = 0; r < net->n; ++r) {
         const layer *R = &net->layers[r];
         if (R->type != LT_ROUTE || !R->concat) continue;

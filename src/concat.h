@@ -9,8 +9,7 @@
  * A source is placed so when it is a [convolutional] (which handles strides) whose readers
  * all handle strides (convolutional, route), that is not the network output, a loss layer
  * or already placed in another route, and not part of a streamed pair (stream.h). Off with
- * forward hooks (they expect packed outputs), with actnn_auto, and with `actnn_concat=0`
- * in [net]. The numbers are bit for bit those of the copying route (tests/test_concat.c).
+ * forward hooks (they expect packed outputs) and with `actnn_concat=0` in [net]. The numbers are bit for bit those of the copying route (tests/test_concat.c).
  *
  * A [route] with one source (yolov4-tiny's `groups=2 group_id=1` halves, or a plain copy)
  * becomes a view: its output and delta are that slice of the source's buffers, with the

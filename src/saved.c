@@ -172,7 +172,8 @@ static int auto_bits(layer_ctx *x, int slot, const float *data, size_t n, size_t
     for (size_t i = 0; rc == ACTNN_OK && i < n; ++i)
         rc = actnn_range_stat(data + i * d, d, s->group, &cost[i]);
     if (rc == ACTNN_OK) rc = actnn_alloc_bits(cost, NULL, n, avg, sb);
-    if (rc == ACTNN_OK && s->auto_layers) rc = saved_auto_record(x->sv, slot, cost, n, d, x->l->bits);
+    if (rc == ACTNN_OK && s->auto_layers)
+        rc = saved_auto_record(x->sv, slot, cost, 0, n, n, d, x->l->bits);
     free(cost);
     if (rc != ACTNN_OK) {
         free(sb);
@@ -182,22 +183,58 @@ static int auto_bits(layer_ctx *x, int slot, const float *data, size_t n, size_t
     return rc;
 }
 
-/* A streamed call: the tensor for the whole mini-batch is reserved by the first chunk and
- * each sample is saved into it; the noise of a sample depends only on its index, so the
- * bytes equal those of one whole-batch save. */
+/* actnn_auto in a strided or streamed save. Costs of the call's samples go to the
+ * per-layer allocation; at the first call, *sb gets every sample's bits: by range when
+ * the call holds the whole batch (as auto_bits), else an even split of the slot's average
+ * by sample index, since the later chunks' ranges are not known yet. */
+static int chunk_auto(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
+                      uint8_t **sb)
+{
+    saved_store *s = x->sv->store;
+    size_t n = (size_t)x->batch, total = total_of(x);
+    double avg = x->sv->a[slot].bits > 0 ? x->sv->a[slot].bits : x->l->bits;
+    double *cost = malloc(n * sizeof(double));
+    int rc = cost ? ACTNN_OK : ACTNN_E_NOMEM;
+    for (size_t i = 0; rc == ACTNN_OK && i < n; ++i)
+        rc = actnn_range_stat(data + i * stride, d, s->group, &cost[i]);
+    if (rc == ACTNN_OK && x->b0 == 0) {
+        *sb = malloc(total);
+        if (!*sb) rc = ACTNN_E_NOMEM;
+        else if (!chunked(x)) rc = actnn_alloc_bits(cost, NULL, n, avg, *sb);
+        else {
+            int lo = (int)avg;
+            size_t up = (size_t)((avg - lo) * (double)total + 1e-9);
+            for (size_t i = 0; i < total; ++i) (*sb)[i] = (uint8_t)(lo + (i < up));
+        }
+    }
+    if (rc == ACTNN_OK && s->auto_layers)
+        rc = saved_auto_record(x->sv, slot, cost, (size_t)x->b0, n, total, d, x->l->bits);
+    free(cost);
+    return rc;
+}
+
+/* A streamed or strided call: the tensor for the whole mini-batch is reserved by the
+ * first chunk and each sample is saved into it; the noise of a sample depends only on its
+ * index, so the bytes equal those of one whole-batch save. */
 static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d, size_t stride)
 {
     saved_store *s = x->sv->store;
-    int rc = ACTNN_OK;
-    if (x->b0 == 0) {
+    uint8_t *sb = NULL;
+    int rc = s->auto_on && x->l->bits <= 8 ? chunk_auto(x, slot, data, d, stride, &sb) : ACTNN_OK;
+    if (rc == ACTNN_OK && x->b0 == 0) {
         actnn_tensor *t = NULL;
-        rc = actnn_tensor_create(s->ctx, total_of(x), d, x->l->bits, NULL, tensor_id(x, slot), &t);
+        rc = actnn_tensor_create(s->ctx, total_of(x), d, x->l->bits, sb, tensor_id(x, slot), &t);
+        free(sb);
         if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
         actnn_tensor_info info;
         actnn_tensor_get_info(t, &info);
         sv_entry *e = begin(x, slot, SK_TENSOR, d, info.payload_bytes + info.meta_bytes);
         e->t = t;
         e->bits = x->l->bits;
+    }
+    if (rc != ACTNN_OK) {
+        free(sb);
+        return fail(x, "a tensor", d, rc);
     }
     sv_entry *e = &x->sv->e[slot];
     for (int i = 0; rc == ACTNN_OK && i < x->batch; ++i)

@@ -16,18 +16,19 @@
 #include "network.h"
 #include "saved_internal.h"
 
-int saved_auto_record(saved_state *st, int slot, const double *cost, size_t n, size_t d,
-                      int bits)
+int saved_auto_record(saved_state *st, int slot, const double *cost, size_t first, size_t n,
+                      size_t total, size_t d, int bits)
 {
     sv_auto *a = &st->a[slot];
-    if (n > a->cap) {
-        double *c = realloc(a->cost, n * sizeof(double));
+    if (total > a->cap) {
+        double *c = realloc(a->cost, total * sizeof(double));
         if (!c) return ACTNN_E_NOMEM;
         a->cost = c;
-        a->cap = n;
+        a->cap = total;
     }
-    for (size_t i = 0; i < n; ++i) a->cost[i] = cost[i];
-    a->n = n;
+    for (size_t i = 0; i < n; ++i) a->cost[first + i] = cost[i];
+    /* complete once the mini-batch's last sample is in (streamed saves come in chunks) */
+    a->n = first + n == total ? total : 0;
     a->d = d;
     a->cfg_bits = bits;
     return ACTNN_OK;
@@ -37,14 +38,17 @@ void sv_note_grad(layer_ctx *x, int slot, double factor, const float *delta, siz
                   size_t stride)
 {
     saved_store *s = x->sv->store;
-    if (!s->auto_layers || x->b0 || x->batch != (x->total ? x->total : x->batch)) return;
-    double sum = 0.0;
+    /* a streamed call sums its chunks; chunks visited twice count once (param_grads) */
+    if (!s->auto_layers || !x->param_grads) return;
+    sv_auto *a = &x->sv->a[slot];
+    if (x->b0 == 0) a->grad_sum = 0;
     for (int b = 0; b < x->batch; ++b)
         for (size_t j = 0; j < d; ++j) {
             double v = delta[(size_t)b * stride + j];
-            sum += v * v;
+            a->grad_sum += v * v;
         }
-    x->sv->a[slot].sens = factor * (double)s->group * sum / x->batch;
+    int total = x->total ? x->total : x->batch;
+    if (x->b0 + x->batch == total) a->sens = factor * (double)s->group * a->grad_sum / total;
 }
 
 void sv_follow(layer_ctx *x, int slot, int lead)

@@ -31,6 +31,7 @@ typedef struct {
     size_t d;       /* values per sample of the last save */
     int cfg_bits;   /* the layer's configured bits: its share of the budget */
     double sens;    /* layer factor times the mean squared output gradient; < 0: none yet */
+    double grad_sum;/* sum of squared output gradients over the chunks seen so far */
     int lead;       /* slot whose bits this one takes (-1: its own) */
     double bits;    /* average bits from the last allocation (0: none yet) */
 } sv_auto;
@@ -54,8 +55,9 @@ struct saved_store {
     char err[256];
 };
 
-/* Records the per-sample costs of a save for the next per-layer allocation. */
-int saved_auto_record(saved_state *st, int slot, const double *cost, size_t n, size_t d,
-                      int bits);
+/* Records the per-sample costs of samples first..first+n-1 of a mini-batch of `total`
+ * (a whole save, or one chunk of a streamed one) for the next per-layer allocation. */
+int saved_auto_record(saved_state *st, int slot, const double *cost, size_t first, size_t n,
+                      size_t total, size_t d, int bits);
 
 #endif

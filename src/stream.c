@@ -36,7 +36,7 @@ static int pair_ok(const network *net, const mem_plan *p, int i)
 void stream_select(const network *net, const mem_plan *p, int *chunk)
 {
     for (int i = 0; i < net->n; ++i) chunk[i] = 0;
-    if (!p->train || net->actnn_auto || plan_hooked(net)) return;
+    if (!p->train || plan_hooked(net)) return;
     for (int i = 0; i + 1 < net->n; ++i) {
         if ((i && chunk[i - 1]) || !pair_ok(net, p, i)) continue;
         size_t per = (size_t)net->layers[i].outputs * sizeof(float);

@@ -12,7 +12,8 @@
  * Used when P has bits < 32 (ActNN on; `actnn_stream=0` in [net] turns it off,
  * `actnn_stream=1` also streams 32-bit layers), P's whole output would be >= 32 MiB and a
  * chunk (about 8 MiB of P's output, at least one sample) is smaller than the mini-batch.
- * Not with actnn_auto (its bits per sample need the whole batch) or with forward hooks. */
+ * Not with forward hooks. Under actnn_auto a streamed save splits its slot's average bits
+ * evenly between samples (the later chunks' ranges are unknown when the tensor is made). */
 #ifndef DN_STREAM_H
 #define DN_STREAM_H
 
