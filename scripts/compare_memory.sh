@@ -9,7 +9,8 @@
 # Writes <out>/compare_memory.csv and, when gnuplot exists, <out>/compare_memory.png
 # (peak RSS and saved MiB against bits).
 #
-# Environment: ITERS (iterations per run, default 3), BITS (default "32 8 4 2"),
+# Environment: ITERS (iterations per run, default 3), BITS (default "32 8 4 2"; a value
+# with an "a", e.g. "2a", trains those bits with actnn_auto=1),
 # OUT (default results/compare_memory), DARKNET (default ./darknet),
 # TRAINER=cli|synthetic: cli runs `darknet classifier|detector train`; synthetic runs
 # build/bin/train_mem (no data loader, noise input) and is chosen automatically when the
@@ -57,7 +58,9 @@ run_one() {
         # Debian's darknet takes the argument after the cfg as a weights file: no -dont_show.
         set -- "$REF" "$kind" train "$tmp/run.data" "$v"
     else
-        "$here/cfg_variant.sh" "$cfg" "$v" "$b" "$mb" "$ITERS"
+        "$here/cfg_variant.sh" "$cfg" "$v" "${b%a}" "$mb" "$ITERS"
+        # a row such as "2a": the same bits with actnn_auto=1 (per-layer mixed precision)
+        [ "${b%a}" != "$b" ] && sed -i '0,/^[[:space:]]*\[\(net\|network\)\]/s//&\nactnn_auto=1/' "$v"
         if [ "$TRAINER" = synthetic ]; then
             set -- "$TRAIN_MEM" "$v" -iters "$ITERS"
         else

@@ -119,6 +119,9 @@ int saved_auto_allocate(saved_store *s, size_t N)
         /* The budget is the items' configured average (per-layer actnn_bits count). */
         rc = actnn_alloc_layers(p.cost, p.elems, p.L, N, p.budget_bits / elems, p.bits, NULL);
         if (rc == ACTNN_OK) pool_apply(&p, s, N);
+        /* Tensor sizes change with the bits: the pool's free blocks of the old sizes would
+         * stay besides the new ones (nothing is saved between iterations, so all go). */
+        if (rc == ACTNN_OK) rc = actnn_trim(s->ctx);
     }
     free(p.cost);
     free(p.bits);
