@@ -37,7 +37,9 @@ variant() {
 train_map() {
   local b=$1 s=$2 c=$T/b$1_s$2.cfg
   variant "$b" "$c"
-  echo "training $(basename "$cfg") at $b bits${KEYS:+ ($KEYS)}: $iters iterations of $MB images at ${SIZE}x$SIZE, seed $s" >&2
+  local k=""
+  [ "$b" != 32 ] && k=${KEYS:+ ($KEYS)}
+  echo "training $(basename "$cfg") at $b bits$k: $iters iterations of $MB images at ${SIZE}x$SIZE, seed $s" >&2
   ./darknet -seed "$s" detector train "$T/s.data" "$c" -dont_show > "$T/train$b.log" 2>&1 ||
     { tail -5 "$T/train$b.log" >&2; exit 1; }
   grep -a '^actnn_auto:' "$T/train$b.log" >&2 || true
