@@ -34,16 +34,36 @@ static const char *cfg_mix =
     "[connected]\noutput=5\nactivation=linear\n"
     "[softmax]\n";
 
-static network *make_net(const char *keys)
+/* The cfg with keys in [net], fixed weights, input and truth; chunk > 0 forces streamed
+ * pairs of that many samples. */
+static network *make_from(const char *fmt, const char *keys, int chunk)
 {
     char text[2048];
-    snprintf(text, sizeof(text), cfg_mix, keys);
+    snprintf(text, sizeof(text), fmt, keys);
     darknet_set_seed(77);
     network *net = tu_net_from_text(text, BATCH);
+    net->stream_chunk = chunk;
     tu_fill_uniform(net->input, (size_t)BATCH * net->inputs, -1, 1, 5);
     memset(net->truth, 0, sizeof(float) * (size_t)BATCH * net->truths);
     for (int b = 0; b < BATCH; ++b) net->truth[b * net->truths + (b + 1) % net->truths] = 1;
     return net;
+}
+
+static network *make_net(const char *keys) { return make_from(cfg_mix, keys, 0); }
+
+/* A forward of au (after an allocation) stores at most the bytes of fx's uniform bits
+ * plus the payload's rounding to whole words per sample (well under 1/32 here). */
+static void check_bytes(network *fx, network *au)
+{
+    saved_stats sf, sa;
+    assert_int_equal(network_forward(fx, fx->input, 1), 0);
+    assert_int_equal(network_forward(au, au->input, 1), 0);
+    saved_get_stats(fx->store, &sf);
+    saved_get_stats(au->store, &sa);
+    print_message("saved bytes: uniform %zu, per-layer %zu\n", sf.cur_bytes, sa.cur_bytes);
+    assert_true(sa.cur_bytes <= sf.cur_bytes + sf.cur_bytes / 32);
+    assert_int_equal(network_backward(fx), 0);
+    assert_int_equal(network_backward(au), 0);
 }
 
 /* (layer, slot) pairs: slot 0 a conv/connected input, slot 1 its batch-norm x-hat. */
@@ -88,17 +108,7 @@ static void budget_and_ties(void **state)
         assert_true(saved_auto_bits(au->store, i, 1) == saved_auto_bits(au->store, i, 0));
     assert_true(saved_auto_bits(au->store, 3, 1) == 0); /* no batch norm, nothing to tie */
     assert_true(saved_auto_bits(au->store, 1, 0) == 0); /* maxpool codes are not quantized */
-    /* The next forward stores the mixed bits: bytes at most those of uniform 2 bits plus
-     * the payload's rounding to whole words per sample (well under 1/32 here). */
-    saved_stats sf, sa;
-    assert_int_equal(network_forward(fx, fx->input, 1), 0);
-    assert_int_equal(network_forward(au, au->input, 1), 0);
-    saved_get_stats(fx->store, &sf);
-    saved_get_stats(au->store, &sa);
-    print_message("saved bytes: uniform %zu, per-layer %zu\n", sf.cur_bytes, sa.cur_bytes);
-    assert_true(sa.cur_bytes <= sf.cur_bytes + sf.cur_bytes / 32);
-    assert_int_equal(network_backward(fx), 0);
-    assert_int_equal(network_backward(au), 0);
+    check_bytes(fx, au); /* the next forward stores the mixed bits */
     free(g);
     free_network(fx);
     free_network(au);
@@ -160,27 +170,14 @@ static const char *cfg_paths =
     "[connected]\noutput=5\nactivation=linear\n"
     "[softmax]\n";
 
-static network *make_paths(const char *keys)
-{
-    char text[2048];
-    snprintf(text, sizeof(text), cfg_paths, keys);
-    darknet_set_seed(78);
-    network *net = tu_net_from_text(text, BATCH);
-    net->stream_chunk = 2;
-    tu_fill_uniform(net->input, (size_t)BATCH * net->inputs, -1, 1, 6);
-    memset(net->truth, 0, sizeof(float) * (size_t)BATCH * net->truths);
-    for (int b = 0; b < BATCH; ++b) net->truth[b * net->truths + b % net->truths] = 1;
-    return net;
-}
-
 static void streamed_and_strided(void **state)
 {
     (void)state;
     static const slot_ref all[] = {{0, 0}, {0, 1}, {2, 0}, {2, 1}, {3, 0}, {3, 1}, {5, 0}, {5, 1}, {6, 0}};
     enum { N = sizeof(all) / sizeof(all[0]) };
-    network *fx = make_paths("actnn_stream=1");
-    network *au = make_paths("actnn_stream=1\nactnn_auto=1\nactnn_auto_interval=1");
-    network *pl = make_paths("actnn_stream=0\nactnn_concat=0\nactnn_auto=1\nactnn_auto_interval=1");
+    network *fx = make_from(cfg_paths, "actnn_stream=1", 2);
+    network *au = make_from(cfg_paths, "actnn_stream=1\nactnn_auto=1\nactnn_auto_interval=1", 2);
+    network *pl = make_from(cfg_paths, "actnn_stream=0\nactnn_concat=0\nactnn_auto=1\nactnn_auto_interval=1", 2);
     float *g = malloc(tu_grad_count(au) * sizeof(float));
     tu_train_step(au, g, NULL);
     tu_train_step(pl, g, NULL);
@@ -192,15 +189,7 @@ static void streamed_and_strided(void **state)
                   saved_auto_bits(au->store, 0, 0), saved_auto_bits(pl->store, 0, 0));
     assert_true(a <= 2.0 + 1e-9 && a > 1.75);
     assert_true(saved_auto_bits(au->store, 5, 0) != saved_auto_bits(au->store, 6, 0));
-    saved_stats sf, sa;
-    assert_int_equal(network_forward(fx, fx->input, 1), 0);
-    assert_int_equal(network_forward(au, au->input, 1), 0);
-    saved_get_stats(fx->store, &sf);
-    saved_get_stats(au->store, &sa);
-    print_message("saved bytes: uniform %zu, per-layer %zu\n", sf.cur_bytes, sa.cur_bytes);
-    assert_true(sa.cur_bytes <= sf.cur_bytes + sf.cur_bytes / 32);
-    assert_int_equal(network_backward(fx), 0);
-    assert_int_equal(network_backward(au), 0);
+    check_bytes(fx, au);
     free(g);
     free_network(fx);
     free_network(au);
