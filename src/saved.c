@@ -157,6 +157,20 @@ size_t saved_tensor_bytes(size_t n, size_t d, int bits, int alive, size_t group)
     return pay + meta;
 }
 
+/* cost[i] = sum of squared group ranges of sample i (samples `stride` floats apart), over
+ * the cores: it reads every value of the tensor once more. */
+static int range_costs(const saved_store *s, const float *data, size_t n, size_t d, size_t stride,
+                       double *cost)
+{
+    int rc = ACTNN_OK;
+#pragma omp parallel for schedule(static) reduction(min : rc)
+    for (size_t i = 0; i < n; ++i) {
+        int r = actnn_range_stat(data + i * stride, d, s->group, &cost[i]);
+        if (r < rc) rc = r;
+    }
+    return rc;
+}
+
 /* actnn_auto=1, per sample: bits between 1 and 8 averaging `avg`, chosen to minimise
  * the variance term sum_n C_n / (2^b_n - 1)^2 with C_n = sum of squared group ranges
  * (DESIGN.md "Mixed precision"); wide-range samples get more bits. The costs are kept
@@ -169,8 +183,7 @@ static int auto_bits(layer_ctx *x, int slot, const float *data, size_t n, size_t
     double *cost = malloc(n * sizeof(double));
     uint8_t *sb = malloc(n);
     int rc = cost && sb ? ACTNN_OK : ACTNN_E_NOMEM;
-    for (size_t i = 0; rc == ACTNN_OK && i < n; ++i)
-        rc = actnn_range_stat(data + i * d, d, s->group, &cost[i]);
+    if (rc == ACTNN_OK) rc = range_costs(s, data, n, d, d, cost);
     if (rc == ACTNN_OK) rc = actnn_alloc_bits(cost, NULL, n, avg, sb);
     if (rc == ACTNN_OK && s->auto_layers)
         rc = saved_auto_record(x->sv, slot, cost, 0, n, n, d, x->l->bits);
@@ -195,8 +208,7 @@ static int chunk_auto(layer_ctx *x, int slot, const float *data, size_t d, size_
     double avg = x->sv->a[slot].bits > 0 ? x->sv->a[slot].bits : x->l->bits;
     double *cost = malloc(n * sizeof(double));
     int rc = cost ? ACTNN_OK : ACTNN_E_NOMEM;
-    for (size_t i = 0; rc == ACTNN_OK && i < n; ++i)
-        rc = actnn_range_stat(data + i * stride, d, s->group, &cost[i]);
+    if (rc == ACTNN_OK) rc = range_costs(s, data, n, d, stride, cost);
     if (rc == ACTNN_OK && x->b0 == 0) {
         *sb = malloc(total);
         if (!*sb) rc = ACTNN_E_NOMEM;

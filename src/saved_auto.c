@@ -42,11 +42,14 @@ void sv_note_grad(layer_ctx *x, int slot, double factor, const float *delta, siz
     if (!s->auto_layers || !x->param_grads) return;
     sv_auto *a = &x->sv->a[slot];
     if (x->b0 == 0) a->grad_sum = 0;
+    double sum = 0.0;
+#pragma omp parallel for schedule(static) reduction(+ : sum)
     for (int b = 0; b < x->batch; ++b)
         for (size_t j = 0; j < d; ++j) {
             double v = delta[(size_t)b * stride + j];
-            a->grad_sum += v * v;
+            sum += v * v;
         }
+    a->grad_sum += sum;
     int total = x->total ? x->total : x->batch;
     if (x->b0 + x->batch == total) a->sens = factor * (double)s->group * a->grad_sum / total;
 }
