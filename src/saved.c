@@ -171,36 +171,14 @@ static int range_costs(const saved_store *s, const float *data, size_t n, size_t
     return rc;
 }
 
-/* actnn_auto=1, per sample: bits between 1 and 8 averaging `avg`, chosen to minimise
- * the variance term sum_n C_n / (2^b_n - 1)^2 with C_n = sum of squared group ranges
- * (DESIGN.md "Mixed precision"); wide-range samples get more bits. The costs are kept
- * for the per-layer allocation (saved_auto.c), which sets `avg` of later saves. */
-static int auto_bits(layer_ctx *x, int slot, const float *data, size_t n, size_t d,
-                     uint8_t **out)
-{
-    saved_store *s = x->sv->store;
-    double avg = x->sv->a[slot].bits > 0 ? x->sv->a[slot].bits : x->l->bits;
-    double *cost = malloc(n * sizeof(double));
-    uint8_t *sb = malloc(n);
-    int rc = cost && sb ? ACTNN_OK : ACTNN_E_NOMEM;
-    if (rc == ACTNN_OK) rc = range_costs(s, data, n, d, d, cost);
-    if (rc == ACTNN_OK) rc = actnn_alloc_bits(cost, NULL, n, avg, sb);
-    if (rc == ACTNN_OK && s->auto_layers)
-        rc = saved_auto_record(x->sv, slot, cost, 0, n, n, d, x->l->bits);
-    free(cost);
-    if (rc != ACTNN_OK) {
-        free(sb);
-        sb = NULL;
-    }
-    *out = sb;
-    return rc;
-}
-
-/* actnn_auto in a strided or streamed save. Costs of the call's samples go to the
- * per-layer allocation; at the first call, *sb gets every sample's bits: by range when
- * the call holds the whole batch (as auto_bits), else an even split of the slot's average
- * by sample index, since the later chunks' ranges are not known yet. */
-static int chunk_auto(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
+/* actnn_auto=1 (DESIGN.md "Mixed precision"). Costs C_n (sum of squared group ranges) of
+ * the call's samples go to the per-layer allocation (saved_auto.c), which sets the slot's
+ * average `avg`. At the mini-batch's first call, *sb gets every sample's bits, 1..8
+ * averaging `avg`: when the call holds the whole batch, chosen to minimise
+ * sum_n C_n / (2^b_n - 1)^2 (wide-range samples get more bits); for the first chunk of a
+ * streamed save, an even split by sample index, since the later chunks' ranges are not
+ * known yet. Either way the bytes are those of a save at `avg`. */
+static int auto_bits(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
                       uint8_t **sb)
 {
     saved_store *s = x->sv->store;
@@ -232,7 +210,7 @@ static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d, size_
 {
     saved_store *s = x->sv->store;
     uint8_t *sb = NULL;
-    int rc = s->auto_on && x->l->bits <= 8 ? chunk_auto(x, slot, data, d, stride, &sb) : ACTNN_OK;
+    int rc = s->auto_on && x->l->bits <= 8 ? auto_bits(x, slot, data, d, stride, &sb) : ACTNN_OK;
     if (rc == ACTNN_OK && x->b0 == 0) {
         actnn_tensor *t = NULL;
         rc = actnn_tensor_create(s->ctx, total_of(x), d, x->l->bits, sb, tensor_id(x, slot), &t);
@@ -279,7 +257,7 @@ int sv_save_strided(layer_ctx *x, int slot, const float *data, size_t d, size_t 
     int keep = alive;
     uint8_t *sample_bits = NULL;
     int rc = ACTNN_OK;
-    if (s->auto_on && bits <= 8) rc = auto_bits(x, slot, data, n, d, &sample_bits);
+    if (s->auto_on && bits <= 8) rc = auto_bits(x, slot, data, d, d, &sample_bits);
     if (rc == ACTNN_OK) rc = actnn_save(s->ctx, data, n, d, bits, sample_bits, tensor_id(x, slot), &t);
     free(sample_bits);
     if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
