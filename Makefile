@@ -87,14 +87,16 @@ LIBA := $(OBJ)/libactnn.a
 VBIN := $(OBJ)/darknet
 
 PLUGIN_SRC := $(wildcard actnn_plugin/src/*.c)
-CORE_SRC   := $(wildcard src/*.c) $(wildcard src/layers/*.c)
+# Subsystems (DESIGN.md "Layout"); backend/cuda is compiled only with GPU=1.
+SUBSYS     := core memory data detect layers backend/cpu
+CORE_SRC   := $(foreach d,$(SUBSYS),$(wildcard src/$(d)/*.c))
 CLI_SRC    := $(wildcard src/cli/*.c)
 TOOL_SRC   := $(wildcard scripts/*.c)
 TEST_SRC   := $(wildcard tests/test_*.c)
 TEST_LIB   := $(wildcard tests/common/*.c)
 CU_SRC     :=
 ifeq ($(GPU),1)
-  CU_SRC   := $(wildcard src/cuda/*.cu) $(wildcard actnn_plugin/src/*.cu)
+  CU_SRC   := $(wildcard src/backend/cuda/*.cu) $(wildcard actnn_plugin/src/*.cu)
 endif
 
 # Filter the .cu sources before prefixing $(OBJ)/, so the folder patterns match.
@@ -178,8 +180,8 @@ ifeq ($(GPU),1)
 gpu-tests: $(OBJ)/tests/gpu/test_gpu $(OBJ)/tests/gpu/mirror_host
 # The GPU per-value code (activations, batch norm) compiled for the host and checked
 # against activations.c and bn_ops.c; runs without a GPU.
-MIRROR_OBJ := $(OBJ)/src/activations.o $(OBJ)/src/bn_ops.o
-$(OBJ)/tests/gpu/mirror_host: tests/gpu/mirror_host.cu src/cuda/activations.cu src/cuda/bn_math.h $(MIRROR_OBJ)
+MIRROR_OBJ := $(OBJ)/src/backend/cpu/activations.o $(OBJ)/src/backend/cpu/bn_ops.o
+$(OBJ)/tests/gpu/mirror_host: tests/gpu/mirror_host.cu src/backend/cuda/activations.cu src/backend/cuda/bn_math.h $(MIRROR_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  NVCC  $@"
 	@$(NVCC) $(NVFLAGS) -c $< -o $@.o

@@ -14,7 +14,7 @@
 
 #include <stb/stb_image_write.h>
 
-#include "list.h"
+#include "core/list.h"
 
 static int read_be32(FILE *fp, uint32_t *v)
 {

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "darknet.h"
-#include "rng.h"
+#include "core/rng.h"
 
 typedef struct {
     int cls;

@@ -13,9 +13,9 @@
 #include <time.h>
 
 #include "darknet.h"
-#include "memreport.h"
-#include "network.h"
-#include "rng.h"
+#include "memory/memreport.h"
+#include "core/network.h"
+#include "core/rng.h"
 
 static int arg_int(int argc, char **argv, const char *name, int def)
 {

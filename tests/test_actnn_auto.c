@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "network.h"
-#include "saved.h"
-#include "saved_internal.h"
+#include "core/network.h"
+#include "memory/saved.h"
+#include "memory/saved_internal.h"
 #include "common/testutil.h"
 
 #define BATCH 4

@@ -16,8 +16,8 @@
 
 #include <cmocka.h>
 
-#include "network.h"
-#include "saved.h"
+#include "core/network.h"
+#include "memory/saved.h"
 #include "common/testutil.h"
 
 #define BATCH 4

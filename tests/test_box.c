@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "box.h"
+#include "detect/box.h"
 #include "common/testutil.h"
 
 static void iou_hand_cases(void **s)

@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "cfg.h"
+#include "core/cfg.h"
 #include "common/testutil.h"
-#include "network.h"
+#include "core/network.h"
 
 #define NETHDR "[net]\nbatch=4\nwidth=8\nheight=8\nchannels=3\n"
 

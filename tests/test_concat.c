@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "network.h"
+#include "core/network.h"
 #include "common/testutil.h"
 
 #define BATCH 5

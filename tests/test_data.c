@@ -10,9 +10,9 @@
 #include <cmocka.h>
 
 #include "common/testutil.h"
-#include "data_classifier.h"
-#include "list.h"
-#include "loader.h"
+#include "data/data_classifier.h"
+#include "core/list.h"
+#include "data/loader.h"
 
 static void test_list_and_data_cfg(void **state)
 {

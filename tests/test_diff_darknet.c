@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "common/testutil.h"
-#include "network.h"
+#include "core/network.h"
 
 #define ORACLE "build/oracle/dn_oracle"
 #define TOL 1e-4

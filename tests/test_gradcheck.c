@@ -36,9 +36,9 @@
 #include <cmocka.h>
 
 #include "common/testutil.h"
-#include "network.h"
-#include "rng.h"
-#include "saved.h"
+#include "core/network.h"
+#include "core/rng.h"
+#include "memory/saved.h"
 
 #define EPS 1e-2
 #define ATOL 1e-3

@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "image.h"
+#include "data/image.h"
 #include "common/testutil.h"
 
 static image random_image(int w, int h, int c, uint64_t seed)

@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "map.h"
+#include "detect/map.h"
 
 /* Three truths in two images. Detections by score:
  *   .9 img0 on truth A      TP   P=1    R=1/3

@@ -17,9 +17,9 @@
 #include <cmocka.h>
 
 #include "common/testutil.h"
-#include "network.h"
-#include "plan.h"
-#include "rng.h"
+#include "core/network.h"
+#include "memory/plan.h"
+#include "core/rng.h"
 
 static int rnd(rng_t *g, int n) { int v = (int)rng_uniform(g, 0, (float)n); return v < n ? v : n - 1; }
 

@@ -16,8 +16,8 @@
 #include <cmocka.h>
 
 #include "common/testutil.h"
-#include "network.h"
-#include "saved.h"
+#include "core/network.h"
+#include "memory/saved.h"
 
 #define N 3
 #define D 200

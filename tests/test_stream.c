@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "finite_check.h"
-#include "network.h"
+#include "core/finite_check.h"
+#include "core/network.h"
 #include "common/testutil.h"
 
 #define BATCH 7

@@ -14,9 +14,9 @@
 #include <cmocka.h>
 
 #include "common/testutil.h"
-#include "finite_check.h"
-#include "network.h"
-#include "train_state.h"
+#include "core/finite_check.h"
+#include "core/network.h"
+#include "core/train_state.h"
 
 static const char *CFG =
     "[net]\nbatch=1\nwidth=4\nheight=4\nchannels=1\n"

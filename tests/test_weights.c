@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "common/testutil.h"
-#include "network.h"
+#include "core/network.h"
 
 /* conv+BN (4 arrays + weights), plain conv, maxpool (nothing), connected (biases, weights),
  * batchnorm (scales, rolling mean, rolling variance). */

@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "box.h"
+#include "detect/box.h"
 #include "common/testutil.h"
-#include "network.h"
+#include "core/network.h"
 
 static void filters_mismatch_names_line_and_value(void **s)
 {

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "common/testutil.h"
-#include "network.h"
+#include "core/network.h"
 
 #define ORACLE "build/oracle/dn_oracle"
 #define BOXES "build/oracle/dn_boxes"

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "common/testutil.h"
-#include "data_detector.h"
+#include "data/data_detector.h"
 
 static void label_path_rules(void **s)
 {

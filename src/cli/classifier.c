@@ -14,14 +14,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "args.h"
-#include "classifier_common.h"
-#include "cli.h"
-#include "data_classifier.h"
-#include "loader.h"
-#include "memreport.h"
-#include "train_ckpt.h"
-#include "train_loop.h"
+#include "cli/args.h"
+#include "cli/classifier_common.h"
+#include "cli/cli.h"
+#include "data/data_classifier.h"
+#include "data/loader.h"
+#include "memory/memreport.h"
+#include "cli/train_ckpt.h"
+#include "cli/train_loop.h"
 
 #define BACKUP_EVERY 100
 

@@ -1,5 +1,5 @@
 /* Setup shared by the classifier commands. */
-#include "classifier_common.h"
+#include "cli/classifier_common.h"
 
 #include <stdio.h>
 #include <string.h>

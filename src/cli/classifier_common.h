@@ -5,8 +5,8 @@
 
 #include <stddef.h>
 
-#include "list.h"
-#include "network.h"
+#include "core/list.h"
+#include "core/network.h"
 
 typedef struct {
     data_cfg d;

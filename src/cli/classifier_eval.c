@@ -5,8 +5,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "classifier_common.h"
-#include "data_classifier.h"
+#include "cli/classifier_common.h"
+#include "data/data_classifier.h"
 
 #define VALID_BATCH 50
 

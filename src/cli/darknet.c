@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "args.h"
-#include "cli.h"
+#include "cli/args.h"
+#include "cli/cli.h"
 #include "darknet.h"
 #ifdef GPU
-#include "cuda/dn_cuda.h"
+#include "backend/cuda/dn_cuda.h"
 #endif
 
 

@@ -11,11 +11,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "args.h"
-#include "cli.h"
-#include "train_loop.h"
-#include "detector_cli.h"
-#include "image.h"
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/train_loop.h"
+#include "cli/detector_cli.h"
+#include "data/image.h"
 
 /* A distinct colour per class: hue steps by the golden ratio. */
 static void class_colour(int cls, float rgb[3])

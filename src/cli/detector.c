@@ -15,14 +15,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "args.h"
-#include "cli.h"
-#include "detector_cli.h"
-#include "loader.h"
-#include "memreport.h"
-#include "rng.h"
-#include "train_ckpt.h"
-#include "train_loop.h"
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/detector_cli.h"
+#include "data/loader.h"
+#include "memory/memreport.h"
+#include "core/rng.h"
+#include "cli/train_ckpt.h"
+#include "cli/train_loop.h"
 
 #define LAST_EVERY 100
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "detector_cli.h"
-#include "rng.h"
+#include "cli/detector_cli.h"
+#include "core/rng.h"
 
 typedef struct {
     float w, h;

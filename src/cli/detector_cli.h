@@ -5,10 +5,10 @@
 
 #include <stddef.h>
 
-#include "data_detector.h"
-#include "detect_layers.h"
-#include "list.h"
-#include "network.h"
+#include "data/data_detector.h"
+#include "detect/detect_layers.h"
+#include "core/list.h"
+#include "core/network.h"
 
 typedef struct {
     data_cfg d;

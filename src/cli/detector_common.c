@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "detector_cli.h"
+#include "cli/detector_cli.h"
 
 int det_setup_names(det_setup *s, const char *names_file, int classes)
 {

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "detector_cli.h"
-#include "map.h"
+#include "cli/detector_cli.h"
+#include "detect/map.h"
 
 typedef struct {
     map_det *d;

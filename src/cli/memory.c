@@ -2,10 +2,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "args.h"
-#include "cli.h"
-#include "memreport.h"
-#include "network.h"
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "memory/memreport.h"
+#include "core/network.h"
 
 int run_memory(int argc, char **argv)
 {

@@ -1,15 +1,15 @@
 /* train_ckpt.h */
-#include "train_ckpt.h"
+#include "cli/train_ckpt.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "blas.h"
-#include "memreport.h"
-#include "train_guard.h"
-#include "train_state.h"
+#include "backend/cpu/blas.h"
+#include "memory/memreport.h"
+#include "core/train_guard.h"
+#include "core/train_state.h"
 
 #define MIB (1024.0 * 1024.0)
 

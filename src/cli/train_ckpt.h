@@ -6,8 +6,8 @@
 
 #include <stddef.h>
 
-#include "finite_check.h"
-#include "network.h"
+#include "core/finite_check.h"
+#include "core/network.h"
 
 typedef struct {
     network *net;

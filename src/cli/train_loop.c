@@ -2,7 +2,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "train_loop.h"
+#include "cli/train_loop.h"
 
 double cli_now_s(void)
 {

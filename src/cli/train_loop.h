@@ -4,8 +4,8 @@
 
 #include <stddef.h>
 
-#include "loader.h"
-#include "network.h"
+#include "data/loader.h"
+#include "core/network.h"
 
 /* Monotonic seconds, for the per-iteration timing of the training line. */
 double cli_now_s(void);

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layer_common.h"
-#include "network.h"
+#include "core/layer_common.h"
+#include "core/network.h"
 
 static int same_shape(layer *l, network *net)
 {

@@ -1,8 +1,8 @@
 /* [avgpool]: global average to 1x1xC. Backward needs only the shape. */
 #include <stdlib.h>
 
-#include "layer_common.h"
-#include "network.h"
+#include "core/layer_common.h"
+#include "core/network.h"
 
 static void avgpool_shape(layer *l)
 {

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bn_ops.h"
-#include "layer_common.h"
-#include "network.h"
-#include "saved.h"
+#include "backend/cpu/bn_ops.h"
+#include "core/layer_common.h"
+#include "core/network.h"
+#include "memory/saved.h"
 
 typedef struct {
     float *scales, *biases, *rolling_mean, *rolling_variance, *bias_grad;

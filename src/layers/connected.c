@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "blas.h"
-#include "bn_ops.h"
-#include "layer_common.h"
-#include "network.h"
-#include "rng.h"
-#include "saved.h"
+#include "backend/cpu/blas.h"
+#include "backend/cpu/bn_ops.h"
+#include "core/layer_common.h"
+#include "core/network.h"
+#include "core/rng.h"
+#include "memory/saved.h"
 
 enum { SV_IN, SV_XHAT, SV_ACT };
 

@@ -3,8 +3,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "layer_common.h"
-#include "network.h"
+#include "core/layer_common.h"
+#include "core/network.h"
 
 enum { COST_SSE, COST_MASKED, COST_L1, COST_SEG, COST_SMOOTH, COST_WGAN, COST_N };
 static const char *const cost_names[COST_N] = {"sse", "masked", "L1", "seg", "smooth", "wgan"};

@@ -3,9 +3,9 @@
  * noadjust=1. No backward (it sits on the input). */
 #include <stdlib.h>
 
-#include "layer_common.h"
-#include "network.h"
-#include "rng.h"
+#include "core/layer_common.h"
+#include "core/network.h"
+#include "core/rng.h"
 
 typedef struct {
     int flip, noadjust;

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layer_common.h"
-#include "network.h"
-#include "saved.h"
+#include "core/layer_common.h"
+#include "core/network.h"
+#include "memory/saved.h"
 
 typedef struct {
     float p;

@@ -5,9 +5,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "layer_common.h"
-#include "network.h"
-#include "saved.h"
+#include "core/layer_common.h"
+#include "core/network.h"
+#include "memory/saved.h"
 
 typedef struct {
     int size, stride, pad, code_bits;

@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "activations.h"
-#include "detect_layers.h"
-#include "layer_common.h"
-#include "network.h"
-#include "region_loss.h"
+#include "backend/cpu/activations.h"
+#include "detect/detect_layers.h"
+#include "core/layer_common.h"
+#include "core/network.h"
+#include "layers/region_loss.h"
 
 /* Keys we read but whose features are not implemented. */
 static void reject_unsupported(cfg_reader *r)

@@ -7,8 +7,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "network.h"
-#include "region_loss.h"
+#include "core/network.h"
+#include "layers/region_loss.h"
 
 typedef struct {
     const layer *l;

@@ -3,8 +3,8 @@
  * forward=0, which is not a standard space-to-depth; we reproduce that mapping. */
 #include <stdlib.h>
 
-#include "layer_common.h"
-#include "network.h"
+#include "core/layer_common.h"
+#include "core/network.h"
 
 typedef struct {
     int stride, reverse;

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layer_common.h"
-#include "network.h"
+#include "core/layer_common.h"
+#include "core/network.h"
 
 typedef struct {
     int groups, group_id;

@@ -4,8 +4,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "layer_common.h"
-#include "network.h"
+#include "core/layer_common.h"
+#include "core/network.h"
 
 typedef struct {
     int groups, spatial, noloss;

@@ -1,8 +1,8 @@
 /* [upsample]: nearest neighbour by `stride`, output multiplied by `scale`. */
 #include <stdlib.h>
 
-#include "layer_common.h"
-#include "network.h"
+#include "core/layer_common.h"
+#include "core/network.h"
 
 typedef struct {
     int stride;

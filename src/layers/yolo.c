@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "activations.h"
-#include "detect_layers.h"
-#include "layer_common.h"
-#include "network.h"
-#include "yolo_loss.h"
+#include "backend/cpu/activations.h"
+#include "detect/detect_layers.h"
+#include "core/layer_common.h"
+#include "core/network.h"
+#include "layers/yolo_loss.h"
 
 static const char *const iou_names[] = {"mse", "iou", "giou", "diou", "ciou"};
 static const char *const nms_names[] = {"default", "greedynms", "diounms", "cornersnms"};

@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "network.h"
-#include "yolo_loss.h"
+#include "core/network.h"
+#include "layers/yolo_loss.h"
 
 typedef struct {
     const layer *l;

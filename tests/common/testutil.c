@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "rng.h"
+#include "core/rng.h"
 
 const char *tu_tmpdir(void)
 {

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "network.h"
+#include "core/network.h"
 
 /* Writes text to a fresh temporary file and returns its path (static buffer per call slot). */
 const char *tu_write_temp(const char *name, const char *text);

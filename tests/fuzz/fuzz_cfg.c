@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "cfg.h"
-#include "network.h"
-#include "plan.h"
+#include "core/cfg.h"
+#include "core/network.h"
+#include "memory/plan.h"
 
 /* Limits on numbers, by key: input size and batch multiply into every buffer, size and
  * filters into every weight array (random init under ASan costs ~0.5 us per weight, so a

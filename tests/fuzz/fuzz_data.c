@@ -1,7 +1,7 @@
 /* libFuzzer target: the text inputs of the data path, a .data file (key=value) and a list
  * file (one path per line), read from the same bytes. */
 #include "fuzz_common.h"
-#include "list.h"
+#include "core/list.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

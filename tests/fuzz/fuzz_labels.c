@@ -3,7 +3,7 @@
 #include <stdlib.h>
 
 #include "fuzz_common.h"
-#include "data_detector.h"
+#include "data/data_detector.h"
 
 #define MAX_BOXES 90
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
-#include "network.h"
+#include "core/network.h"
 
 static const char *CFG =
     "[net]\nbatch=1\nwidth=4\nheight=4\nchannels=2\n"

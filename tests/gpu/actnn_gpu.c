@@ -7,7 +7,7 @@
 
 #include "actnn.h"
 #include "actnn_cuda.h"
-#include "cuda/dn_cuda.h"
+#include "backend/cuda/dn_cuda.h"
 #include "gpu/gpu_test.h"
 
 enum { N = 3, D = 1000 }; /* a partial last group and a partial last 32-block */

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "actnn_cuda.h"
-#include "cuda/dn_cuda.h"
+#include "backend/cuda/dn_cuda.h"
 #include "gpu/gpu_test.h"
 
 enum { REPS = 20 };

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cuda/dn_cuda.h"
+#include "backend/cuda/dn_cuda.h"
 #include "gpu/gpu_test.h"
 
 typedef struct {

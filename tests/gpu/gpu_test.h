@@ -1,6 +1,6 @@
 /* gpu_test.h: helpers shared by the GPU test program (the .c files of tests/gpu).
  *
- * The program checks every kernel of src/cuda and actnn_plugin/src/quantize.cu against
+ * The program checks every kernel of src/backend/cuda and actnn_plugin/src/quantize.cu against
  * the CPU code on the same inputs: bit-exact where the GPU kernel reproduces the CPU's
  * operation order (ActNN bytes, pooling, routing), within a stated tolerance where a
  * library or libm is involved (cuBLAS, cuDNN, expf/tanhf). It needs a CUDA device. */

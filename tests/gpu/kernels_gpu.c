@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "activations.h"
-#include "blas.h"
-#include "bn_ops.h"
-#include "cuda/dn_cuda.h"
+#include "backend/cpu/activations.h"
+#include "backend/cpu/blas.h"
+#include "backend/cpu/bn_ops.h"
+#include "backend/cuda/dn_cuda.h"
 #include "gpu/gpu_test.h"
 
 #define NB(n) (sizeof(float) * (size_t)(n))

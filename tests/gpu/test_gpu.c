@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cuda/dn_cuda.h"
+#include "backend/cuda/dn_cuda.h"
 #include "gpu/gpu_test.h"
 
 int main(int argc, char **argv)

@@ -29,8 +29,8 @@ fail=0
 for t in fuzz_cfg fuzz_weights fuzz_data fuzz_labels; do
   src=tests/fuzz/$t.c
   case $t in
-    fuzz_data) [ -f src/list.c ] || continue ;;
-    fuzz_labels) [ -f src/data_detector.c ] || continue ;;
+    fuzz_data) [ -f src/core/list.c ] || continue ;;
+    fuzz_labels) [ -f src/data/data_detector.c ] || continue ;;
   esac
   bin=$out/$t
   # Without build/cpu-san the library is not instrumented and only crashes are caught;

@@ -1,0 +1,174 @@
+/* Batch-norm arithmetic; see bn_ops.h for the conventions. The per-channel loops run in
+ * parallel over channels, each channel's sums in one thread (so results do not depend on
+ * the thread count). */
+#include "backend/cpu/bn_ops.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int bn_alloc(bn_state *b, int n)
+{
+    memset(b, 0, sizeof(*b));
+    b->n = n;
+    b->mean = calloc((size_t)n, sizeof(float));
+    b->variance = calloc((size_t)n, sizeof(float));
+    b->sum_d = calloc((size_t)n, sizeof(float));
+    b->sum_dx = calloc((size_t)n, sizeof(float));
+    b->acc = calloc(2 * (size_t)n, sizeof(double));
+    if (!b->mean || !b->variance || !b->sum_d || !b->sum_dx || !b->acc) { bn_free(b); return -1; }
+    return 0;
+}
+
+void bn_free(bn_state *b)
+{
+    free(b->mean); free(b->variance); free(b->sum_d); free(b->sum_dx); free(b->acc);
+    b->mean = b->variance = b->sum_d = b->sum_dx = NULL;
+    b->acc = NULL;
+}
+
+static inline float norm1(float x, float mean, float var)
+{
+    return (float)((x - mean) / (sqrt(var) + .000001f));
+}
+
+void bn_stats_begin(bn_state *b) { memset(b->acc, 0, 2 * (size_t)b->n * sizeof(double)); }
+
+/* One pass in double: sum and sum of squares. With float inputs the cancellation in
+ * q - s*s/cnt costs ~1e-16 * mean^2/var relative, far below float precision. */
+void bn_stats_add(bn_state *b, const float *x, int batch, int spatial)
+{
+    int n = b->n;
+#pragma omp parallel for schedule(static)
+    for (int f = 0; f < n; ++f) {
+        double s = b->acc[2 * f], q = b->acc[2 * f + 1];
+        for (int j = 0; j < batch; ++j) {
+            const float *p = x + ((size_t)j * n + f) * spatial;
+            for (int k = 0; k < spatial; ++k) { s += p[k]; q += (double)p[k] * p[k]; }
+        }
+        b->acc[2 * f] = s;
+        b->acc[2 * f + 1] = q;
+    }
+}
+
+void bn_stats_end(bn_state *b, double cnt)
+{
+    for (int f = 0; f < b->n; ++f) {
+        double s = b->acc[2 * f], q = b->acc[2 * f + 1];
+        float mean = (float)(s / cnt);
+        double v = (q - s * s / cnt) / (cnt - 1 > 0 ? cnt - 1 : 1);
+        float var = (float)(v > 0 ? v : 0);
+        b->mean[f] = mean;
+        b->variance[f] = var;
+        b->rolling_mean[f] = .99f * b->rolling_mean[f] + .01f * mean;
+        b->rolling_variance[f] = .99f * b->rolling_variance[f] + .01f * var;
+    }
+}
+
+void bn_normalize(const bn_state *b, float *x, int batch, int spatial)
+{
+    int n = b->n;
+#pragma omp parallel for schedule(static)
+    for (int f = 0; f < n; ++f)
+        for (int j = 0; j < batch; ++j) {
+            float *p = x + ((size_t)j * n + f) * spatial;
+            for (int k = 0; k < spatial; ++k) p[k] = norm1(p[k], b->mean[f], b->variance[f]);
+        }
+}
+
+void bn_forward_train(bn_state *b, float *x, int batch, int spatial)
+{
+    bn_stats_begin(b);
+    bn_stats_add(b, x, batch, spatial);
+    bn_stats_end(b, (double)batch * spatial);
+    bn_normalize(b, x, batch, spatial);
+}
+
+void bn_forward_infer(const bn_state *b, float *x, int batch, int spatial)
+{
+    int n = b->n;
+#pragma omp parallel for schedule(static)
+    for (int f = 0; f < n; ++f)
+        for (int j = 0; j < batch; ++j) {
+            float *p = x + ((size_t)j * n + f) * spatial;
+            for (int k = 0; k < spatial; ++k)
+                p[k] = norm1(p[k], b->rolling_mean[f], b->rolling_variance[f]);
+        }
+}
+
+void bn_scale_shift(const bn_state *b, float *x, int batch, int spatial)
+{
+    int n = b->n;
+    for (int j = 0; j < batch; ++j)
+        for (int f = 0; f < n; ++f) {
+            float *p = x + ((size_t)j * n + f) * spatial;
+            float s = b->scales[f], t = b->biases[f];
+            for (int k = 0; k < spatial; ++k) p[k] = p[k] * s + t;
+        }
+}
+
+void add_bias(float *x, const float *bias, int batch, int n, int spatial)
+{
+    for (int j = 0; j < batch; ++j)
+        for (int f = 0; f < n; ++f) {
+            float *p = x + ((size_t)j * n + f) * spatial;
+            for (int k = 0; k < spatial; ++k) p[k] += bias[f];
+        }
+}
+
+void backward_bias(float *bias_updates, const float *delta, int batch, int n, int spatial)
+{
+    for (int j = 0; j < batch; ++j)
+        for (int f = 0; f < n; ++f) {
+            const float *p = delta + ((size_t)j * n + f) * spatial;
+            float s = 0;
+            for (int k = 0; k < spatial; ++k) s += p[k];
+            bias_updates[f] += s;
+        }
+}
+
+void bn_backward_reset(bn_state *b)
+{
+    memset(b->sum_d, 0, sizeof(float) * (size_t)b->n);
+    memset(b->sum_dx, 0, sizeof(float) * (size_t)b->n);
+}
+
+void bn_backward_sums(bn_state *b, const float *delta, const float *xhat, int spatial)
+{
+    for (int f = 0; f < b->n; ++f) {
+        const float *d = delta + (size_t)f * spatial, *x = xhat + (size_t)f * spatial;
+        float sd = 0, sdx = 0;
+        for (int k = 0; k < spatial; ++k) {
+            sd += d[k];
+            sdx += d[k] * x[k];
+        }
+        b->sum_d[f] += sd;
+        b->sum_dx[f] += sdx;
+    }
+}
+
+void bn_backward_params(bn_state *b, float *bias_updates, float *scale_updates)
+{
+    for (int f = 0; f < b->n; ++f) {
+        bias_updates[f] += b->sum_d[f];
+        scale_updates[f] += b->sum_dx[f];
+    }
+}
+
+void bn_backward_delta(const bn_state *b, float *delta, const float *xhat, int batch, int spatial)
+{
+    double cnt = (double)batch * spatial;
+    for (int f = 0; f < b->n; ++f) {
+        float var = b->variance[f], scale = b->scales[f];
+        float std_eps = (float)(sqrt(var) + .000001f); /* x - mean = xhat * std_eps */
+        float mean_delta = (float)(scale * b->sum_d[f] * (-1. / sqrt(var + .00001f)));
+        float var_delta = (float)(scale * b->sum_dx[f] * std_eps * -.5 *
+                                  pow(var + .00001f, (float)(-3. / 2.)));
+        float inv = (float)(1. / sqrt(var + .00001f));
+        float *d = delta + (size_t)f * spatial;
+        const float *x = xhat + (size_t)f * spatial;
+        for (int k = 0; k < spatial; ++k)
+            d[k] = (float)(d[k] * scale * inv + var_delta * 2. * (x[k] * std_eps) / cnt +
+                           mean_delta / cnt);
+    }
+}

@@ -1,0 +1,273 @@
+/* conv_cudnn.cu: cuDNN convolution forward and both backwards, with the algorithms
+ * chosen once per layer shape under the workspace limit (AlexeyAB's
+ * workspace_size_limit_MB).
+ *
+ * Choice: cuDNN's heuristics (the _v7 queries) return every algorithm ranked by expected
+ * speed with its workspace; we take the first that succeeds and fits the limit, so the
+ * choice is deterministic and needs no trial runs (cudnnFind* would time real launches
+ * and allocate its own scratch). Math is CUDNN_FMA_MATH: on sm_90 the default would let
+ * cuDNN use TF32 tensor cores, whose 10-bit mantissas would break the "same numbers as
+ * the CPU within float tolerance" rule.
+ *
+ * Darknet semantics: forward overwrites y (beta 0); weight gradients and input deltas
+ * accumulate (beta 1), like dn_gemm(..., 1, ...) and col2im_add on the CPU. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dn_cuda.h"
+
+#ifdef CUDNN
+#include <cudnn.h>
+
+struct dn_gpu_conv {
+    cudnnTensorDescriptor_t x, y;
+    cudnnFilterDescriptor_t w;
+    cudnnConvolutionDescriptor_t conv;
+    cudnnConvolutionFwdAlgo_t fwd;
+    cudnnConvolutionBwdDataAlgo_t bwd_data;
+    cudnnConvolutionBwdFilterAlgo_t bwd_filter;
+    size_t ws_fwd, ws_data, ws_filter;
+    int out_h, out_w;
+};
+
+static cudnnHandle_t g_dnn;
+
+#define DN_DNN(call, what)                                                                \
+    do {                                                                                  \
+        cudnnStatus_t s_ = (call);                                                        \
+        if (s_ != CUDNN_STATUS_SUCCESS)                                                   \
+            return dn_cuda_report(what, cudnnGetErrorString(s_), __FILE__, __LINE__);     \
+    } while (0)
+
+static int dnn_handle(void)
+{
+    if (!g_dnn) DN_DNN(cudnnCreate(&g_dnn), "cudnnCreate");
+    return 0;
+}
+
+/* The descriptors of one convolution; -1 with a message on failure. */
+static int set_descriptors(dn_gpu_conv *cv, int batch, int c, int h, int w, int n, int size,
+                           int stride, int pad, int dilation, int groups)
+{
+    DN_DNN(cudnnCreateTensorDescriptor(&cv->x), "cudnnCreateTensorDescriptor(x)");
+    DN_DNN(cudnnCreateTensorDescriptor(&cv->y), "cudnnCreateTensorDescriptor(y)");
+    DN_DNN(cudnnCreateFilterDescriptor(&cv->w), "cudnnCreateFilterDescriptor");
+    DN_DNN(cudnnCreateConvolutionDescriptor(&cv->conv), "cudnnCreateConvolutionDescriptor");
+    DN_DNN(cudnnSetTensor4dDescriptor(cv->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, batch, c, h, w),
+           "cudnnSetTensor4dDescriptor(input)");
+    DN_DNN(cudnnSetFilter4dDescriptor(cv->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, n, c / groups,
+                                      size, size),
+           "cudnnSetFilter4dDescriptor");
+    /* Darknet's convolution is a cross-correlation, as cuDNN's CROSS_CORRELATION mode. */
+    DN_DNN(cudnnSetConvolution2dDescriptor(cv->conv, pad, pad, stride, stride, dilation, dilation,
+                                           CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+           "cudnnSetConvolution2dDescriptor");
+    DN_DNN(cudnnSetConvolutionGroupCount(cv->conv, groups), "cudnnSetConvolutionGroupCount");
+    DN_DNN(cudnnSetConvolutionMathType(cv->conv, CUDNN_FMA_MATH), "cudnnSetConvolutionMathType");
+    int on, oc, oh, ow;
+    DN_DNN(cudnnGetConvolution2dForwardOutputDim(cv->conv, cv->x, cv->w, &on, &oc, &oh, &ow),
+           "cudnnGetConvolution2dForwardOutputDim");
+    DN_DNN(cudnnSetTensor4dDescriptor(cv->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, on, oc, oh, ow),
+           "cudnnSetTensor4dDescriptor(output)");
+    cv->out_h = oh;
+    cv->out_w = ow;
+    return 0;
+}
+
+enum { MAX_ALGOS = 16 };
+
+static int pick_fwd(dn_gpu_conv *cv, size_t limit)
+{
+    cudnnConvolutionFwdAlgoPerf_t perf[MAX_ALGOS];
+    int got = 0;
+    DN_DNN(cudnnGetConvolutionForwardAlgorithm_v7(g_dnn, cv->x, cv->w, cv->conv, cv->y, MAX_ALGOS,
+                                                  &got, perf),
+           "cudnnGetConvolutionForwardAlgorithm_v7");
+    for (int i = 0; i < got; ++i)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= limit) {
+            cv->fwd = perf[i].algo;
+            cv->ws_fwd = perf[i].memory;
+            return 0;
+        }
+    fprintf(stderr, "cudnn: no forward convolution algorithm fits workspace_size_limit_MB=%zu; "
+                    "raise workspace_size_limit_MB in [net]\n", limit >> 20);
+    return -1;
+}
+
+static int pick_bwd_data(dn_gpu_conv *cv, size_t limit)
+{
+    cudnnConvolutionBwdDataAlgoPerf_t perf[MAX_ALGOS];
+    int got = 0;
+    DN_DNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(g_dnn, cv->w, cv->y, cv->conv, cv->x,
+                                                       MAX_ALGOS, &got, perf),
+           "cudnnGetConvolutionBackwardDataAlgorithm_v7");
+    for (int i = 0; i < got; ++i)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= limit) {
+            cv->bwd_data = perf[i].algo;
+            cv->ws_data = perf[i].memory;
+            return 0;
+        }
+    fprintf(stderr, "cudnn: no backward-data convolution algorithm fits "
+                    "workspace_size_limit_MB=%zu; raise workspace_size_limit_MB in [net]\n",
+            limit >> 20);
+    return -1;
+}
+
+static int pick_bwd_filter(dn_gpu_conv *cv, size_t limit)
+{
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[MAX_ALGOS];
+    int got = 0;
+    DN_DNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(g_dnn, cv->x, cv->y, cv->conv, cv->w,
+                                                         MAX_ALGOS, &got, perf),
+           "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
+    for (int i = 0; i < got; ++i)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= limit) {
+            cv->bwd_filter = perf[i].algo;
+            cv->ws_filter = perf[i].memory;
+            return 0;
+        }
+    fprintf(stderr, "cudnn: no backward-filter convolution algorithm fits "
+                    "workspace_size_limit_MB=%zu; raise workspace_size_limit_MB in [net]\n",
+            limit >> 20);
+    return -1;
+}
+
+extern "C" dn_gpu_conv *dn_gpu_conv_create(int batch, int c, int h, int w, int n, int size,
+                                           int stride, int pad, int dilation, int groups,
+                                           size_t workspace_limit_mb, size_t *ws_bytes)
+{
+    if (groups < 1 || c % groups || n % groups) {
+        fprintf(stderr, "cudnn: groups=%d must divide channels %d and filters %d\n", groups, c, n);
+        return NULL;
+    }
+    if (dnn_handle()) return NULL;
+    dn_gpu_conv *cv = (dn_gpu_conv *)calloc(1, sizeof(dn_gpu_conv));
+    if (!cv) {
+        fprintf(stderr, "cudnn: out of host memory for a convolution descriptor\n");
+        return NULL;
+    }
+    size_t limit = workspace_limit_mb << 20;
+    if (set_descriptors(cv, batch, c, h, w, n, size, stride, pad, dilation < 1 ? 1 : dilation,
+                        groups) ||
+        pick_fwd(cv, limit) || pick_bwd_data(cv, limit) || pick_bwd_filter(cv, limit)) {
+        dn_gpu_conv_destroy(cv);
+        return NULL;
+    }
+    size_t ws = cv->ws_fwd;
+    if (cv->ws_data > ws) ws = cv->ws_data;
+    if (cv->ws_filter > ws) ws = cv->ws_filter;
+    if (ws_bytes) *ws_bytes = ws;
+    return cv;
+}
+
+extern "C" void dn_gpu_conv_destroy(dn_gpu_conv *cv)
+{
+    if (!cv) return;
+    /* Destroy calls only fail on NULL descriptors, which cuDNN accepts as no-ops. */
+    if (cv->x) (void)cudnnDestroyTensorDescriptor(cv->x);
+    if (cv->y) (void)cudnnDestroyTensorDescriptor(cv->y);
+    if (cv->w) (void)cudnnDestroyFilterDescriptor(cv->w);
+    if (cv->conv) (void)cudnnDestroyConvolutionDescriptor(cv->conv);
+    free(cv);
+}
+
+extern "C" void dn_gpu_conv_out_shape(const dn_gpu_conv *cv, int *out_h, int *out_w)
+{
+    *out_h = cv->out_h;
+    *out_w = cv->out_w;
+}
+
+extern "C" void dn_gpu_conv_describe(const dn_gpu_conv *cv, char *buf, size_t len)
+{
+    snprintf(buf, len, "cudnn algos fwd=%d bwd_data=%d bwd_filter=%d, workspace %.1f/%.1f/%.1f MiB",
+             (int)cv->fwd, (int)cv->bwd_data, (int)cv->bwd_filter, cv->ws_fwd / 1048576.0,
+             cv->ws_data / 1048576.0, cv->ws_filter / 1048576.0);
+}
+
+static int ws_check(size_t need, size_t have, const char *what)
+{
+    if (need <= have) return 0;
+    fprintf(stderr, "cudnn: %s needs a %zu-byte workspace, only %zu given\n", what, need, have);
+    return -1;
+}
+
+extern "C" int dn_gpu_conv_forward(dn_gpu_conv *cv, const float *d_x, const float *d_w,
+                                   float *d_y, void *d_ws, size_t ws_bytes)
+{
+    const float one = 1, zero = 0;
+    if (ws_check(cv->ws_fwd, ws_bytes, "convolution forward")) return -1;
+    DN_DNN(cudnnConvolutionForward(g_dnn, &one, cv->x, d_x, cv->w, d_w, cv->conv, cv->fwd, d_ws,
+                                   ws_bytes, &zero, cv->y, d_y),
+           "cudnnConvolutionForward");
+    return 0;
+}
+
+extern "C" int dn_gpu_conv_backward_filter(dn_gpu_conv *cv, const float *d_x, const float *d_dy,
+                                           float *d_dw, void *d_ws, size_t ws_bytes)
+{
+    const float one = 1;
+    if (ws_check(cv->ws_filter, ws_bytes, "convolution backward filter")) return -1;
+    DN_DNN(cudnnConvolutionBackwardFilter(g_dnn, &one, cv->x, d_x, cv->y, d_dy, cv->conv,
+                                          cv->bwd_filter, d_ws, ws_bytes, &one, cv->w, d_dw),
+           "cudnnConvolutionBackwardFilter");
+    return 0;
+}
+
+extern "C" int dn_gpu_conv_backward_data(dn_gpu_conv *cv, const float *d_w, const float *d_dy,
+                                         float *d_dx, void *d_ws, size_t ws_bytes)
+{
+    const float one = 1;
+    if (ws_check(cv->ws_data, ws_bytes, "convolution backward data")) return -1;
+    DN_DNN(cudnnConvolutionBackwardData(g_dnn, &one, cv->w, d_w, cv->y, d_dy, cv->conv,
+                                        cv->bwd_data, d_ws, ws_bytes, &one, cv->x, d_dx),
+           "cudnnConvolutionBackwardData");
+    return 0;
+}
+
+extern "C" int dn_gpu_have_cudnn(void) { return 1; }
+
+#else /* GPU=1 without CUDNN=1: the convolution entry points say so instead of guessing. */
+
+struct dn_gpu_conv {
+    int unused;
+};
+
+static int no_cudnn(void)
+{
+    fprintf(stderr, "cuda: convolution on the GPU needs cuDNN: build with make GPU=1 CUDNN=1\n");
+    return -1;
+}
+
+extern "C" dn_gpu_conv *dn_gpu_conv_create(int, int, int, int, int, int, int, int, int, int,
+                                           size_t, size_t *)
+{
+    no_cudnn();
+    return NULL;
+}
+extern "C" void dn_gpu_conv_destroy(dn_gpu_conv *cv) { free(cv); }
+extern "C" void dn_gpu_conv_out_shape(const dn_gpu_conv *, int *out_h, int *out_w)
+{
+    *out_h = *out_w = 0;
+}
+extern "C" void dn_gpu_conv_describe(const dn_gpu_conv *, char *buf, size_t len)
+{
+    snprintf(buf, len, "no cuDNN");
+}
+extern "C" int dn_gpu_conv_forward(dn_gpu_conv *, const float *, const float *, float *, void *,
+                                   size_t)
+{
+    return no_cudnn();
+}
+extern "C" int dn_gpu_conv_backward_filter(dn_gpu_conv *, const float *, const float *, float *,
+                                           void *, size_t)
+{
+    return no_cudnn();
+}
+extern "C" int dn_gpu_conv_backward_data(dn_gpu_conv *, const float *, const float *, float *,
+                                         void *, size_t)
+{
+    return no_cudnn();
+}
+extern "C" int dn_gpu_have_cudnn(void) { return 0; }
+#endif

@@ -1,0 +1,102 @@
+/* route.cu: [route], [shortcut] and [upsample] data movement on the GPU, with the CPU
+ * layers' index conventions (src/layers/route.c, shortcut.c, upsample.c). Upsample's
+ * backward gathers in the CPU's scatter order, so it is bit-identical. */
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/dn_cuda.h"
+
+__global__ void k_route(const float *src, int ss, float *dst, int ds, int offset, int n,
+                        size_t total, int backward)
+{
+    DN_GRID_LOOP(q, total) {
+        size_t b = q / n, k = q % n;
+        if (backward)
+            dst[b * ds + k] = __fadd_rn(dst[b * ds + k], src[b * ss + offset + k]);
+        else
+            dst[b * ds + offset + k] = src[b * ss + k];
+    }
+}
+
+__global__ void k_shortcut(int minw, int minh, int minc, size_t total, int stride, int sample,
+                           int w1, int h1, int c1, const float *add, int w2, int h2, int c2,
+                           float s1, float s2, float *out)
+{
+    DN_GRID_LOOP(q, total) {
+        int i = (int)(q % minw), j = (int)((q / minw) % minh), k = (int)((q / minw / minh) % minc);
+        size_t b = q / ((size_t)minw * minh * minc);
+        size_t oi = (size_t)i * sample + (size_t)w2 * (j * sample + (size_t)h2 * (k + (size_t)c2 * b));
+        size_t ai = (size_t)i * stride + (size_t)w1 * (j * stride + (size_t)h1 * (k + (size_t)c1 * b));
+        out[oi] = __fadd_rn(__fmul_rn(s1, out[oi]), __fmul_rn(s2, add[ai]));
+    }
+}
+
+__global__ void k_upsample_fwd(const float *in, size_t total, int h, int w, int s, float scale,
+                               float *out)
+{
+    int ow = w * s, oh = h * s;
+    DN_GRID_LOOP(q, total) {
+        int i = (int)(q % ow), j = (int)((q / ow) % oh);
+        size_t bc = q / ((size_t)ow * oh);
+        out[q] = __fmul_rn(scale, in[bc * (size_t)w * h + (size_t)(j / s) * w + i / s]);
+    }
+}
+
+__global__ void k_upsample_bwd(const float *delta, size_t total, int h, int w, int s,
+                               float scale, float *din)
+{
+    int ow = w * s, oh = h * s;
+    DN_GRID_LOOP(q, total) {
+        int x = (int)(q % w), y = (int)((q / w) % h);
+        size_t bc = q / ((size_t)w * h);
+        const float *d = delta + bc * (size_t)ow * oh;
+        float acc = din[q];
+        for (int j = y * s; j < y * s + s; ++j)
+            for (int i = x * s; i < x * s + s; ++i)
+                acc = __fadd_rn(acc, __fmul_rn(scale, d[(size_t)j * ow + i]));
+        din[q] = acc;
+    }
+}
+
+extern "C" int dn_gpu_route_copy(const float *d_src, int src_stride, float *d_dst,
+                                 int dst_stride, int offset, int n, int batch, int backward)
+{
+    size_t total = (size_t)batch * n;
+    if (total == 0) return 0;
+    k_route<<<dn_blocks(total), DN_THREADS>>>(d_src, src_stride, d_dst, dst_stride, offset, n,
+                                              total, backward);
+    DN_LAUNCHED("route copy kernel");
+    return 0;
+}
+
+extern "C" int dn_gpu_shortcut_add(int batch, int w1, int h1, int c1, const float *d_add, int w2,
+                                   int h2, int c2, float s1, float s2, float *d_out)
+{
+    int stride = w1 / w2, sample = w2 / w1;
+    if (stride < 1) stride = 1;
+    if (sample < 1) sample = 1;
+    int minw = w1 < w2 ? w1 : w2, minh = h1 < h2 ? h1 : h2, minc = c1 < c2 ? c1 : c2;
+    size_t total = (size_t)batch * minw * minh * minc;
+    if (total == 0) return 0;
+    k_shortcut<<<dn_blocks(total), DN_THREADS>>>(minw, minh, minc, total, stride, sample, w1, h1,
+                                                 c1, d_add, w2, h2, c2, s1, s2, d_out);
+    DN_LAUNCHED("shortcut kernel");
+    return 0;
+}
+
+extern "C" int dn_gpu_upsample_forward(const float *d_in, int batch, int c, int h, int w,
+                                       int stride, float scale, float *d_out)
+{
+    size_t total = (size_t)batch * c * h * stride * w * stride;
+    k_upsample_fwd<<<dn_blocks(total), DN_THREADS>>>(d_in, total, h, w, stride, scale, d_out);
+    DN_LAUNCHED("upsample forward kernel");
+    return 0;
+}
+
+extern "C" int dn_gpu_upsample_backward(const float *d_delta, int batch, int c, int h, int w,
+                                        int stride, float scale, float *d_delta_in)
+{
+    size_t total = (size_t)batch * c * h * w;
+    k_upsample_bwd<<<dn_blocks(total), DN_THREADS>>>(d_delta, total, h, w, stride, scale,
+                                                     d_delta_in);
+    DN_LAUNCHED("upsample backward kernel");
+    return 0;
+}

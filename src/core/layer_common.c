@@ -1,0 +1,88 @@
+#include "core/layer_common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "memory/saved.h"
+
+activation layer_read_activation(cfg_reader *r, activation def)
+{
+    int a = cfg_enum(r, "activation", activation_names, ACT_COUNT, (int)def);
+    return (activation)a;
+}
+
+void layer_reject_key(cfg_reader *r, const char *key, const char *why)
+{
+    cfg_kv *kv = cfg_find(r, key);
+    if (kv && strcmp(kv->val, "0") != 0) cfg_fail(r, key, "%s", why);
+}
+
+int layer_oom(cfg_reader *r)
+{
+    cfg_fail(r, NULL, "out of memory allocating the layer's parameters");
+    return -1;
+}
+
+static size_t out_stride(const layer *l, const layer_ctx *x)
+{
+    return x->out_stride ? x->out_stride : (size_t)l->outputs;
+}
+
+static void activate_rows(const layer *l, const layer_ctx *x, float *out)
+{
+    size_t d = (size_t)l->outputs, st = out_stride(l, x);
+    if (st == d) {
+        activate_array(out, d * (size_t)x->batch, l->act);
+        return;
+    }
+    for (int b = 0; b < x->batch; ++b) activate_array(out + (size_t)b * st, d, l->act);
+}
+
+int layer_activate_and_save(layer *l, layer_ctx *x, int slot, float *out, int has_bn)
+{
+    size_t d = (size_t)l->outputs, st = out_stride(l, x);
+    if (!x->train || activation_is_identity(l->act)) {
+        activate_rows(l, x, out);
+        return 0;
+    }
+    if (activation_is_masked(l->act, NULL, NULL)) {
+        activate_rows(l, x, out);
+        return sv_save_mask_strided(x, slot, out, d, st, l->act);
+    }
+    if (!has_bn && sv_save_strided(x, slot, out, d, st, 0)) return -1;
+    activate_rows(l, x, out);
+    return 0;
+}
+
+/* pre = xhat * scale + bias, the same expression the forward evaluated. */
+static void rebuild_preact(const bn_state *bn, const float *xhat, int spatial, float *pre)
+{
+    for (int f = 0; f < bn->n; ++f) {
+        float s = bn->scales[f], t = bn->biases[f];
+        const float *a = xhat + (size_t)f * spatial;
+        float *o = pre + (size_t)f * spatial;
+        for (int k = 0; k < spatial; ++k) o[k] = a[k] * s + t;
+    }
+}
+
+void layer_activation_backward(layer *l, layer_ctx *x, int slot, int xhat_slot,
+                               const bn_state *bn, int spatial)
+{
+    size_t outs = out_stride(l, x);
+    if (activation_is_identity(l->act)) return;
+    float g1, g0;
+    if (activation_is_masked(l->act, &g1, &g0)) {
+        for (int b = 0; b < x->batch; ++b) sv_mask_apply(x, slot, b, x->delta + b * outs, g1, g0);
+        return;
+    }
+    for (int b = 0; b < x->batch; ++b) {
+        const float *pre;
+        if (bn) {
+            rebuild_preact(bn, sv_restore(x, xhat_slot, b, x->scratch[0]), spatial, x->scratch[1]);
+            pre = x->scratch[1];
+        } else {
+            pre = sv_restore(x, slot, b, x->scratch[0]);
+        }
+        gradient_from_input(pre, (size_t)l->outputs, l->act, x->delta + b * outs);
+    }
+}

@@ -1,0 +1,25 @@
+/* Helpers shared by layer implementations: cfg reading idioms and the activation
+ * save/backward logic (mask for two-valued gradients, pre-activation otherwise). */
+#ifndef DN_LAYER_COMMON_H
+#define DN_LAYER_COMMON_H
+
+#include "backend/cpu/bn_ops.h"
+#include "core/layer.h"
+
+/* activation=name; an unknown name is an error listing the allowed ones. */
+activation layer_read_activation(cfg_reader *r, activation def);
+/* Errors when `key` is present and non-zero (features we do not implement). */
+void layer_reject_key(cfg_reader *r, const char *key, const char *why);
+/* Records "out of memory" and returns -1. */
+int layer_oom(cfg_reader *r);
+
+/* Applies l->act to out (batch x l->outputs) and, when training, saves what the gradient
+ * needs in `slot`: a mask, or the pre-activation (skipped when has_bn: it is recomputed
+ * from x-hat). */
+int layer_activate_and_save(layer *l, layer_ctx *x, int slot, float *out, int has_bn);
+/* Multiplies x->delta by the activation gradient. With bn, the pre-activation is rebuilt as
+ * xhat*scale+bias from xhat_slot (channels bn->n, `spatial` values each). */
+void layer_activation_backward(layer *l, layer_ctx *x, int slot, int xhat_slot,
+                               const bn_state *bn, int spatial);
+
+#endif

@@ -1,0 +1,446 @@
+/* The network runtime: memory preparation, forward, backward, update. */
+#include "core/network.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/net_internal.h"
+#include "core/params.h"
+#include "memory/saved.h"
+#include "memory/stream.h"
+
+network *network_alloc(int max_layers, const char *cfgfile)
+{
+    network *net = calloc(1, sizeof(network));
+    if (!net) return NULL;
+    net->layers = calloc((size_t)max_layers + 1, sizeof(layer));
+    net->cfgfile = strdup(cfgfile ? cfgfile : "");
+    if (!net->layers || !net->cfgfile) {
+        free(net->layers);
+        free(net->cfgfile);
+        free(net);
+        return NULL;
+    }
+    return net;
+}
+
+int network_alloc_io(network *net, char *err, size_t errlen)
+{
+    free(net->input);
+    free(net->truth);
+    net->fwd_input = NULL; /* may have pointed at the freed input */
+    net->input = calloc((size_t)net->batch * net->inputs + 1, sizeof(float));
+    net->truth = calloc((size_t)net->batch * net->truths + 1, sizeof(float));
+    int max_src = 1;
+    for (int i = 0; i < net->n; ++i)
+        if (net->layers[i].nsrc > max_src) max_src = net->layers[i].nsrc;
+    free(net->tmp_ins);
+    free(net->tmp_dins);
+    net->tmp_ins = calloc((size_t)max_src, sizeof(float *));
+    net->tmp_dins = calloc((size_t)max_src, sizeof(float *));
+    net->max_src = max_src;
+    if (!net->input || !net->truth || !net->tmp_ins || !net->tmp_dins) {
+        snprintf(err, errlen, "out of memory allocating the input (%d x %d floats)", net->batch,
+                 net->inputs);
+        return -1;
+    }
+    net->plan.valid = 0;
+    return 0;
+}
+
+static void free_arena(network *net)
+{
+    free(net->arena);
+    net->arena = NULL;
+    net->arena_bytes = 0;
+}
+
+void free_network(network *net)
+{
+    if (!net) return;
+    for (int i = 0; i < net->n; ++i) {
+        layer *l = &net->layers[i];
+        if (l->ops && l->ops->destroy) l->ops->destroy(l);
+        for (int k = 0; k < l->nparams; ++k) param_free(&l->params[k]);
+        free(l->src);
+    }
+    saved_store_free(net->store);
+    plan_free(&net->plan);
+    free_arena(net);
+    free(net->workspace);
+    free(net->scratch[0]);
+    free(net->scratch[1]);
+    free(net->layers);
+    free(net->cfgfile);
+    free(net->input);
+    free(net->truth);
+    free(net->steps);
+    free(net->scales);
+    free(net->tmp_ins);
+    free(net->tmp_dins);
+    free(net);
+}
+
+int network_alloc_grads(network *net)
+{
+    if (net->grads_ready) return 0;
+    for (int i = 0; i < net->n; ++i)
+        for (int k = 0; k < net->layers[i].nparams; ++k)
+            if (param_alloc_grad(&net->layers[i].params[k], net->adam)) return -1;
+    net->grads_ready = 1;
+    return 0;
+}
+
+/* Workspace and per-sample scratch sized to the largest layer. */
+static int prepare_scratch(network *net, char *err, size_t errlen)
+{
+    size_t ws = 0, sc = 1;
+    for (int i = 0; i < net->n; ++i) {
+        if (net->layers[i].workspace > ws) ws = net->layers[i].workspace;
+        if (net->layers[i].restore_floats > sc) sc = net->layers[i].restore_floats;
+    }
+    if (ws > net->workspace_bytes) {
+        free(net->workspace);
+        net->workspace = malloc(ws);
+        net->workspace_bytes = net->workspace ? ws : 0;
+    }
+    if (sc > net->scratch_floats) {
+        for (int k = 0; k < 2; ++k) {
+            free(net->scratch[k]);
+            net->scratch[k] = malloc(sc * sizeof(float));
+        }
+        net->scratch_floats = (net->scratch[0] && net->scratch[1]) ? sc : 0;
+    }
+    if ((ws && !net->workspace) || !net->scratch_floats) {
+        snprintf(err, errlen, "out of memory: workspace %.1f MiB, scratch %.1f MiB", ws / 1048576.0,
+                 2.0 * sc * sizeof(float) / 1048576.0);
+        return -1;
+    }
+    return 0;
+}
+
+int network_prepare(network *net, int train, char *err, size_t errlen)
+{
+    mem_plan *p = &net->plan;
+    int hooked = plan_hooked(net);
+    if (p->valid && p->train == train && p->batch == net->batch && p->w == net->w && p->h == net->h &&
+        p->hooked == hooked)
+        return 0;
+    if (train && network_alloc_grads(net)) {
+        snprintf(err, errlen, "out of memory allocating parameter gradients");
+        return -1;
+    }
+    if (plan_build(p, net, train)) {
+        snprintf(err, errlen, "out of memory building the memory plan");
+        return -1;
+    }
+    if (p->arena_bytes != net->arena_bytes) {
+        free_arena(net);
+        net->arena = malloc(p->arena_bytes ? p->arena_bytes : 64);
+        if (!net->arena) {
+            snprintf(err, errlen,
+                     "out of memory: the activation arena needs %.1f MiB for mini-batch %d; "
+                     "raise subdivisions, lower -batch, or set actnn_bits=2 in [net]",
+                     p->arena_bytes / 1048576.0, net->batch);
+            p->valid = 0;
+            return -1;
+        }
+        net->arena_bytes = p->arena_bytes;
+    }
+    if (prepare_scratch(net, err, errlen)) return -1;
+    if (!net->store && !(net->store = saved_store_create(net, err, errlen))) return -1;
+    return 0;
+}
+
+static float *buf_at(network *net, const mem_buf *b)
+{
+    return b->bytes ? (float *)((char *)net->arena + b->off) : NULL;
+}
+
+static const float *src_output(network *net, int j, const float *input)
+{
+    return j < 0 ? input : buf_at(net, &net->plan.out[j]);
+}
+
+void network_make_ctx(network *net, int i, const float *input, int train, layer_ctx *x)
+{
+    layer *l = &net->layers[i];
+    memset(x, 0, sizeof(*x));
+    x->net = net;
+    x->l = l;
+    x->batch = x->total = net->batch;
+    x->pass = PASS_FULL;
+    x->param_grads = 1;
+    x->train = train;
+    x->in = src_output(net, l->src[0], input);
+    x->out = buf_at(net, &net->plan.out[i]);
+    /* strides differ from the packed sizes only around zero-copy routes (concat.h) */
+    int j = l->src[0];
+    if (j >= 0 && net->plan.stride[j] != (size_t)net->layers[j].outputs) x->in_stride = net->plan.stride[j];
+    if (net->plan.stride[i] != (size_t)l->outputs) x->out_stride = net->plan.stride[i];
+    x->delta = train ? buf_at(net, &net->plan.delta[i]) : NULL;
+    x->ins = net->tmp_ins;
+    x->delta_ins = net->tmp_dins;
+    for (int s = 0; s < l->nsrc; ++s) {
+        int j = l->src[s];
+        x->ins[s] = src_output(net, j, input);
+        x->delta_ins[s] = (train && j >= 0) ? buf_at(net, &net->plan.delta[j]) : NULL;
+    }
+    x->delta_in = l->nsrc ? x->delta_ins[0] : NULL;
+    x->truth = net->truths ? net->truth : NULL;
+    x->ws = net->workspace;
+    x->scratch[0] = net->scratch[0];
+    x->scratch[1] = net->scratch[1];
+    saved_bind(net->store, x);
+}
+
+void network_run_hook(network *net, forward_hook h, const layer *l, const float *d, size_t stride,
+                      int batch)
+{
+    if (!h || !d) return;
+    size_t n = (size_t)l->outputs;
+    if (stride == n) {
+        h(net->hook_ud, l, d, n * (size_t)batch);
+        return;
+    }
+    for (int b = 0; b < batch; ++b) h(net->hook_ud, l, d + (size_t)b * stride, n);
+}
+
+/* Zeroes the deltas whose first writer runs at `step`. */
+static void zero_born_deltas(network *net, int step)
+{
+    for (int j = 0; j < net->n; ++j) {
+        mem_buf *b = &net->plan.delta[j];
+        if (b->bytes && !b->alias && b->start == step) memset(buf_at(net, b), 0, b->bytes);
+    }
+}
+
+int network_forward(network *net, const float *input, int train)
+{
+    if (network_prepare(net, train, net->err, sizeof(net->err))) return -1;
+    net->train = train;
+    net->fwd_input = input;
+    if (train) saved_next_iteration(net->store, ++net->iteration);
+    net->cost = 0;
+    int ncost = 0;
+    for (int i = 0; i < net->n; ++i) {
+        layer *l = &net->layers[i];
+        layer_ctx x;
+        if (train) zero_born_deltas(net, i);
+        if (train && net->plan.chunk[i]) { /* the pair (i, i+1), neither has a cost */
+            zero_born_deltas(net, i + 1);
+            if (stream_forward(net, i, input)) {
+                saved_release_all(net->store);
+                return -1;
+            }
+            ++i;
+            continue;
+        }
+        network_make_ctx(net, i, input, train, &x);
+        l->cost = 0;
+        if (l->ops->forward(l, &x)) {
+            snprintf(net->err, sizeof(net->err), "layer %d (%s): %s", i, l->ops->name,
+                     saved_error(net->store));
+            saved_release_all(net->store);
+            return -1;
+        }
+        if (l->loss) {
+            net->cost += l->cost;
+            ++ncost;
+        }
+        network_run_hook(net, net->hook, l, x.out, net->plan.stride[i], net->batch);
+    }
+    /* Darknet reports the mean over the layers that have a cost. */
+    if (ncost) net->cost /= ncost;
+    net->output = buf_at(net, &net->plan.out[net->out_index]);
+    return 0;
+}
+
+int network_backward(network *net)
+{
+    mem_plan *p = &net->plan;
+    int rc = 0;
+    for (int i = net->n - 1; i > p->stop; --i) {
+        layer *l = &net->layers[i];
+        zero_born_deltas(net, plan_bwd_step(p, i));
+        if (i - 1 > p->stop && p->chunk[i - 1]) { /* the pair (i-1, i) */
+            zero_born_deltas(net, plan_bwd_step(p, i - 1));
+            if (stream_backward(net, i - 1)) { rc = -1; break; }
+            saved_release_layer(net->store, i);
+            saved_release_layer(net->store, --i);
+            continue;
+        }
+        if (l->onlyforward) continue;
+        layer_ctx x;
+        network_make_ctx(net, i, net->fwd_input ? net->fwd_input : net->input, 1, &x);
+        if (l->ops->backward && l->ops->backward(l, &x)) {
+            snprintf(net->err, sizeof(net->err), "layer %d (%s) backward failed", i, l->ops->name);
+            rc = -1;
+            break;
+        }
+        saved_release_layer(net->store, i);
+        network_run_hook(net, net->bhook, l, x.delta, net->plan.stride[i], net->batch);
+    }
+    saved_release_all(net->store);
+    /* actnn_auto: new per-layer bits from this pass's statistics, first after iteration 1 */
+    if (!rc && net->actnn_auto && (net->iteration - 1) % (uint64_t)net->actnn_auto_interval == 0 &&
+        saved_auto_allocate(net->store, (size_t)net->batch)) {
+        snprintf(net->err, sizeof(net->err), "%s", saved_error(net->store));
+        rc = -1;
+    }
+    return rc;
+}
+
+size_t network_current_batch(const network *net)
+{
+    size_t per = (size_t)net->batch * (size_t)net->subdivisions;
+    return per ? net->seen / per : 0;
+}
+
+float network_current_rate(const network *net)
+{
+    size_t b = network_current_batch(net);
+    if (b < (size_t)net->burn_in)
+        return (float)(net->learning_rate * pow((float)b / net->burn_in, net->power));
+    switch (net->policy) {
+    case POLICY_CONSTANT: return net->learning_rate;
+    case POLICY_STEP: return (float)(net->learning_rate * pow(net->scale, (double)(b / (size_t)net->step)));
+    case POLICY_STEPS: {
+        float rate = net->learning_rate;
+        for (int i = 0; i < net->num_steps; ++i) {
+            if ((size_t)net->steps[i] > b) return rate;
+            rate *= net->scales[i];
+        }
+        return rate;
+    }
+    case POLICY_EXP: return (float)(net->learning_rate * pow(net->gamma, (double)b));
+    case POLICY_POLY:
+        if (!net->max_batches) return net->learning_rate;
+        return (float)(net->learning_rate * pow(1 - (float)b / net->max_batches, net->power));
+    case POLICY_RANDOM: {
+        /* Deterministic per batch number, so resumed runs see the same rates. */
+        uint64_t z = (uint64_t)b * 0x9E3779B97F4A7C15ull ^ net->seed;
+        z = (z ^ (z >> 31)) * 0xBF58476D1CE4E5B9ull;
+        double u = (double)(z >> 11) * (1.0 / 9007199254740992.0);
+        return (float)(net->learning_rate * pow(u, net->power));
+    }
+    case POLICY_SIG:
+        return (float)(net->learning_rate * (1. / (1. + exp(net->gamma * ((double)b - net->step)))));
+    case POLICY_SGDR: {
+        size_t cycle = (size_t)net->sgdr_cycle, pos = b;
+        while (pos >= cycle) { pos -= cycle; cycle *= (size_t)net->sgdr_mult; }
+        double r = net->learning_rate_min +
+                   0.5 * (net->learning_rate - net->learning_rate_min) * (1 + cos(M_PI * pos / cycle));
+        return (float)r;
+    }
+    default: return net->learning_rate;
+    }
+}
+
+void network_update(network *net)
+{
+    update_args a = {0};
+    a.batch = net->batch * net->subdivisions;
+    float rate = network_current_rate(net);
+    a.momentum = net->momentum;
+    a.decay = net->decay;
+    a.adam = net->adam;
+    a.B1 = net->B1;
+    a.B2 = net->B2;
+    a.eps = net->eps;
+    a.t = ++net->t;
+    int stop = net->plan.valid ? net->plan.stop : -1;
+    for (int i = stop + 1; i < net->n; ++i) {
+        layer *l = &net->layers[i];
+        if (l->onlyforward || l->dont_update) continue;
+        a.learning_rate = rate * l->lr_scale;
+        for (int k = 0; k < l->nparams; ++k) param_update(&l->params[k], &a);
+    }
+}
+
+int network_train_datum(network *net, float *cost, char *err, size_t errlen)
+{
+    return network_train_batch(net, net->input, cost, err, errlen);
+}
+
+int network_train_batch(network *net, const float *x, float *cost, char *err, size_t errlen)
+{
+    net->seen += (size_t)net->batch;
+    if (network_forward(net, x, 1) || network_backward(net)) {
+        snprintf(err, errlen, "%s", net->err);
+        return -1;
+    }
+    *cost = net->cost;
+    if ((net->seen / (size_t)net->batch) % (size_t)net->subdivisions == 0) network_update(net);
+    return 0;
+}
+
+layer *network_output_layer(network *net) { return &net->layers[net->out_index]; }
+
+/* ---- pjreddie-compatible API ---- */
+
+float *network_predict(network *net, float *input)
+{
+    if (network_forward(net, input, 0)) {
+        fprintf(stderr, "network_predict: %s\n", net->err);
+        exit(1);
+    }
+    return net->output;
+}
+
+int network_width(network *net) { return net->w; }
+int network_height(network *net) { return net->h; }
+int network_inputs(network *net) { return net->inputs; }
+int network_outputs(network *net) { return net->outputs; }
+size_t get_current_batch(network *net) { return network_current_batch(net); }
+float get_current_rate(network *net) { return network_current_rate(net); }
+
+void set_batch_network(network *net, int b)
+{
+    if (b < 1) b = 1;
+    net->batch = b;
+    for (int i = 0; i < net->n; ++i) net->layers[i].batch = b;
+    char err[256];
+    if (network_alloc_io(net, err, sizeof(err))) {
+        fprintf(stderr, "set_batch_network: %s\n", err);
+        exit(1);
+    }
+}
+
+int resize_network(network *net, int w, int h)
+{
+    net->w = w;
+    net->h = h;
+    net->inputs = w * h * net->c;
+    for (int i = 0; i < net->n; ++i) {
+        layer *l = &net->layers[i];
+        const layer *prev = i ? &net->layers[i - 1] : NULL;
+        l->w = prev ? prev->out_w : w;
+        l->h = prev ? prev->out_h : h;
+        l->c = prev ? prev->out_c : net->c;
+        l->inputs = l->w * l->h * l->c;
+        if (!l->ops->resize || l->ops->resize(l, net)) {
+            fprintf(stderr, "resize_network: layer %d (%s) cannot take %dx%d\n", i, l->ops->name, w, h);
+            return 1;
+        }
+    }
+    net->outputs = net->layers[net->out_index].outputs;
+    char err[256];
+    if (network_alloc_io(net, err, sizeof(err))) {
+        fprintf(stderr, "resize_network: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+void network_print(const network *net, FILE *f)
+{
+    fprintf(f, "   layer   type            input                output          bits\n");
+    for (int i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        fprintf(f, "%5d %-16s %4d x%4d x%5d -> %4d x%4d x%5d   %2d\n", i, l->ops->name, l->w, l->h,
+                l->c, l->out_w, l->out_h, l->out_c, l->bits);
+    }
+}

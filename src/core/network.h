@@ -1,0 +1,114 @@
+/* The network: layers, [net] settings, the memory plan and the training loop state. */
+#ifndef DN_NETWORK_H
+#define DN_NETWORK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "darknet.h"
+#include "core/layer.h"
+#include "memory/plan.h"
+
+typedef enum {
+    POLICY_CONSTANT, POLICY_STEP, POLICY_EXP, POLICY_POLY, POLICY_STEPS, POLICY_SIG,
+    POLICY_RANDOM, POLICY_SGDR, POLICY_COUNT
+} lr_policy;
+
+
+/* Called after every layer's forward (tests compare per-layer outputs with it). */
+typedef void (*forward_hook)(void *ud, const layer *l, const float *out, size_t n);
+
+struct network {
+    int n;
+    layer *layers;
+    char *cfgfile;
+
+    /* [net] */
+    int batch;              /* mini-batch: cfg batch / subdivisions * time_steps */
+    int subdivisions, time_steps, max_batches;
+    int w, h, c, inputs;
+    int outputs;            /* of the output layer */
+    int out_index;          /* the last layer that is not [cost] */
+    int truths;             /* floats of truth per sample */
+    float learning_rate, momentum, decay, gamma, scale, power, learning_rate_min;
+    lr_policy policy;
+    int step, *steps, num_steps, burn_in, sgdr_cycle, sgdr_mult;
+    float *scales;
+    int adam;
+    float B1, B2, eps;
+    /* augmentation and data */
+    int max_crop, min_crop, center, random, flip, letter_box, notruth;
+    float max_ratio, min_ratio, angle, aspect, exposure, saturation, hue, clip, jitter;
+    int resize_step;
+    int workspace_limit_mb;
+    uint64_t seed;
+
+    /* ActNN settings ([net] defaults; layers may override bits) */
+    int actnn;              /* compression on */
+    int actnn_bits;         /* [net] bits (32 when off) */
+    int actnn_group;
+    int actnn_auto, actnn_auto_interval, actnn_auto_layers, actnn_swap;
+    int actnn_stream;       /* streamed pairs (stream.h): -1 when bits < 32, 0 off, 1 always */
+    int stream_chunk;       /* samples per chunk; 0 = about 8 MiB of output (tests set it) */
+    int actnn_concat;       /* zero-copy routes (concat.h): -1 default (on), 0 off */
+
+    /* state */
+    size_t seen;
+    int t;                  /* adam step */
+    float epoch;
+    int train;
+    float cost;             /* sum of layer costs of the last forward */
+    float *input;           /* batch * inputs, owned */
+    const float *fwd_input; /* input of the last forward: backward reads the same buffer */
+    float *truth;           /* batch * truths, owned (NULL when truths == 0) */
+    float *output;          /* points at the output layer's output after a forward */
+    int grads_ready;        /* param grads allocated */
+
+    /* memory */
+    mem_plan plan;          /* the current plan (depends on train, batch, sizes) */
+    float *arena;
+    size_t arena_bytes;
+    void *workspace;
+    size_t workspace_bytes;
+    float *scratch[2];
+    size_t scratch_floats;
+    saved_store *store;     /* saved activations */
+
+    forward_hook hook;      /* after each layer's forward, with its output */
+    forward_hook bhook;     /* after each layer's backward, with its (final) delta */
+    void *hook_ud;
+    int hook_any_layout;    /* the hooks take any slice of values (a NaN watch): streaming and
+                             * zero-copy routes stay on and hooks get chunks or samples; else
+                             * hooks need whole packed buffers and those are turned off */
+
+    const float **tmp_ins;  /* per-call source pointer arrays (max nsrc entries) */
+    float **tmp_dins;
+    int max_src;
+    uint64_t iteration;     /* forward passes in training, keys the random streams */
+    char err[512];
+};
+
+/* Forward/backward/update over one mini-batch already in net->input / net->truth. */
+int network_forward(network *net, const float *input, int train);
+int network_backward(network *net);
+void network_update(network *net);
+/* One training step on net->input/net->truth (Darknet's train_network_datum): seen +=
+ * batch, forward, backward, and an update every `subdivisions` steps. Returns 0 and the
+ * summed cost in *cost, or -1 with a message. */
+int network_train_datum(network *net, float *cost, char *err, size_t errlen);
+/* The same step on a caller's batch of inputs `x` (batch * inputs floats, valid until the
+ * step returns), truth still in net->truth: trainers pass their loader's buffer and never
+ * write net->input, whose pages then stay untouched (a batch of input less in RSS). */
+int network_train_batch(network *net, const float *x, float *cost, char *err, size_t errlen);
+
+/* (Re)computes the plan for the current train flag and batch and sizes the arena. */
+int network_prepare(network *net, int train, char *err, size_t errlen);
+int network_alloc_grads(network *net);
+float network_current_rate(const network *net);
+size_t network_current_batch(const network *net);
+layer *network_output_layer(network *net);
+
+/* Last error text set by the compat wrappers (per thread). */
+const char *network_last_error(void);
+
+#endif

@@ -1,0 +1,60 @@
+/* Detection samples: an image and its YOLO label file (`class x y w h` per line, relative
+ * to the image), augmented the way pjreddie's load_data_detection does (random aspect and
+ * scale jitter with the image placed on a grey canvas, HSV distortion, flip), packed as
+ * truth [x, y, w, h, class] x max_boxes (zeros after the last box). */
+#ifndef DN_DATA_DETECTOR_H
+#define DN_DATA_DETECTOR_H
+
+#include <stddef.h>
+
+#include "data/image.h"
+#include "core/rng.h"
+
+typedef struct {
+    float x, y, w, h;
+    int id;
+} label_box;
+
+typedef struct {
+    char **paths;
+    int n;
+    int classes;
+    int w, h, c;          /* network input */
+    int max_boxes;        /* truth floats per sample / 5 */
+    int augment;          /* training: jitter, distortion, flip */
+    float jitter, hue, saturation, exposure;
+    int flip, letter_box;
+    /* counters, written by the loader thread only */
+    unsigned long skipped;     /* unreadable images */
+    unsigned long no_labels;   /* images without a label file (used without boxes) */
+    unsigned long bad_labels;  /* label lines dropped (malformed, class out of range, no area) */
+    unsigned long warnings;    /* printed so far (the rest are only counted) */
+} detector_data;
+
+/* The label file of an image: the same name with .txt next to it if that exists, else
+ * pjreddie's rule (first "images" or "JPEGImages" or "raw" -> "labels", image extension ->
+ * ".txt"). Writes the chosen path (the first candidate when none exists); returns 1 when
+ * it exists, 0 when not. */
+int detector_label_path(const char *img, char *out, size_t n);
+
+/* Reads a label file. Malformed lines, class ids outside [0, classes) and boxes without
+ * area are dropped with a warning naming file and line (counted in *bad). Returns the
+ * number of boxes in *out (malloc'd), or -1 when the file cannot be read. */
+int detector_read_labels(const char *path, int classes, label_box **out, unsigned long *bad,
+                         int warn);
+
+/* Maps boxes into the augmented canvas (scale sx, sy, then offset dx, dy, all relative,
+ * and an optional horizontal flip), clips them to the image and packs those with w and h
+ * >= .001 into truth (max boxes, zeros after). Returns the number packed. */
+int detector_pack_truth(label_box *b, int n, float dx, float dy, float sx, float sy, int flip,
+                        float *truth, int max);
+
+/* loader_fill_fn: a random image of the list (with replacement, as Darknet), augmented. */
+int detector_fill(void *user, rng_t *r, float *x, float *y);
+
+/* Image i letterboxed to the network input, for test/valid/map; its size in *iw, *ih.
+ * Returns 0 or -1 with err set. */
+int detector_load_letterbox(const detector_data *dd, int i, float *x, int *iw, int *ih, char *err,
+                            size_t errlen);
+
+#endif

@@ -1,0 +1,217 @@
+/* Images: the public pjreddie-compatible API (darknet.h) and error-returning loading.
+ * Decoding and encoding go through stb_image (libstb); everything else is our own code.
+ * Layout is CHW floats in [0,1]: channel k, row y, column x at data[(k*h + y)*w + x]. */
+#include "data/image.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+
+image make_empty_image(int w, int h, int c)
+{
+    image im = {w, h, c, NULL};
+    return im;
+}
+
+image make_image(int w, int h, int c)
+{
+    image im = make_empty_image(w, h, c);
+    if (w > 0 && h > 0 && c > 0) im.data = calloc((size_t)w * h * c, sizeof(float));
+    return im;
+}
+
+void free_image(image m) { free(m.data); }
+
+image copy_image(image p)
+{
+    image c = make_image(p.w, p.h, p.c);
+    if (c.data) memcpy(c.data, p.data, (size_t)p.w * p.h * p.c * sizeof(float));
+    return c;
+}
+
+static inline float px(image im, int x, int y, int k) { return im.data[((size_t)k * im.h + y) * im.w + x]; }
+
+static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+image image_load_ex(const char *path, int c, char *err, size_t errlen)
+{
+    int w, h, n;
+    unsigned char *pix = stbi_load(path, &w, &h, &n, c);
+    if (!pix) {
+        snprintf(err, errlen, "cannot load image %s: %s (is it a readable JPEG/PNG/BMP file?)", path,
+                 stbi_failure_reason());
+        return make_empty_image(0, 0, 0);
+    }
+    if (c) n = c;
+    image im = make_image(w, h, n);
+    if (!im.data) {
+        snprintf(err, errlen, "out of memory loading %s (%dx%d)", path, w, h);
+        stbi_image_free(pix);
+        return im;
+    }
+    /* stb gives interleaved HWC bytes; we store planar CHW floats. */
+    for (int k = 0; k < n; ++k)
+        for (int i = 0; i < w * h; ++i) im.data[(size_t)k * w * h + i] = pix[(size_t)i * n + k] / 255.0f;
+    stbi_image_free(pix);
+    return im;
+}
+
+image load_image(char *filename, int w, int h, int c)
+{
+    char err[1024];
+    image im = image_load_ex(filename, c, err, sizeof(err));
+    if (!im.data) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+    if (w > 0 && h > 0 && (w != im.w || h != im.h)) {
+        image r = resize_image(im, w, h);
+        free_image(im);
+        im = r;
+    }
+    return im;
+}
+
+image load_image_color(char *filename, int w, int h) { return load_image(filename, w, h, 3); }
+
+float image_bilinear(image im, float x, float y, int k)
+{
+    int x0 = (int)floorf(x), y0 = (int)floorf(y);
+    float dx = x - x0, dy = y - y0;
+    int xa = clampi(x0, 0, im.w - 1), xb = clampi(x0 + 1, 0, im.w - 1);
+    int ya = clampi(y0, 0, im.h - 1), yb = clampi(y0 + 1, 0, im.h - 1);
+    return (1 - dy) * ((1 - dx) * px(im, xa, ya, k) + dx * px(im, xb, ya, k)) +
+           dy * ((1 - dx) * px(im, xa, yb, k) + dx * px(im, xb, yb, k));
+}
+
+/* Corner-aligned bilinear, as Darknet's resize_image: output pixel i samples the source
+ * at i*(in-1)/(out-1), so the first and last rows and columns map onto each other. */
+image resize_image(image im, int w, int h)
+{
+    image out = make_image(w, h, im.c);
+    if (!out.data) return out;
+    float sx = w > 1 ? (float)(im.w - 1) / (w - 1) : 0;
+    float sy = h > 1 ? (float)(im.h - 1) / (h - 1) : 0;
+    for (int k = 0; k < im.c; ++k)
+        for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x)
+                out.data[((size_t)k * h + y) * w + x] = image_bilinear(im, x * sx, y * sy, k);
+    return out;
+}
+
+image crop_image(image im, int dx, int dy, int w, int h)
+{
+    image out = make_image(w, h, im.c);
+    if (!out.data) return out;
+    for (int k = 0; k < im.c; ++k)
+        for (int y = 0; y < h; ++y)
+            for (int x = 0; x < w; ++x)
+                out.data[((size_t)k * h + y) * w + x] =
+                    px(im, clampi(x + dx, 0, im.w - 1), clampi(y + dy, 0, im.h - 1), k);
+    return out;
+}
+
+/* Keeps the aspect ratio: the image is scaled to fit and centred on grey (0.5). */
+image letterbox_image(image im, int w, int h)
+{
+    int nw = w, nh = h;
+    if ((float)w / im.w < (float)h / im.h) nh = im.h * w / im.w;
+    else nw = im.w * h / im.h;
+    if (nw < 1) nw = 1;
+    if (nh < 1) nh = 1;
+    image rs = resize_image(im, nw, nh);
+    image out = make_image(w, h, im.c);
+    if (!rs.data || !out.data) {
+        free_image(rs);
+        free_image(out);
+        return make_empty_image(w, h, im.c);
+    }
+    for (size_t i = 0; i < (size_t)w * h * im.c; ++i) out.data[i] = .5f;
+    int ox = (w - nw) / 2, oy = (h - nh) / 2;
+    for (int k = 0; k < im.c; ++k)
+        for (int y = 0; y < nh; ++y)
+            memcpy(&out.data[((size_t)k * h + y + oy) * w + ox], &rs.data[((size_t)k * nh + y) * nw],
+                   (size_t)nw * sizeof(float));
+    free_image(rs);
+    return out;
+}
+
+void flip_image(image a)
+{
+    for (int k = 0; k < a.c; ++k)
+        for (int y = 0; y < a.h; ++y) {
+            float *row = &a.data[((size_t)k * a.h + y) * a.w];
+            for (int x = 0; x < a.w / 2; ++x) {
+                float t = row[x];
+                row[x] = row[a.w - 1 - x];
+                row[a.w - 1 - x] = t;
+            }
+        }
+}
+
+void save_image(image im, const char *name)
+{
+    size_t n = strlen(name) + 8;
+    char *path = malloc(n);
+    unsigned char *pix = malloc((size_t)im.w * im.h * im.c);
+    if (!path || !pix) {
+        fprintf(stderr, "save_image: out of memory for %s.png\n", name);
+        free(path);
+        free(pix);
+        return;
+    }
+    snprintf(path, n, "%s.png", name);
+    for (int k = 0; k < im.c; ++k)
+        for (int i = 0; i < im.w * im.h; ++i) {
+            float v = im.data[(size_t)k * im.w * im.h + i];
+            v = v < 0 ? 0 : (v > 1 ? 1 : v);
+            pix[(size_t)i * im.c + k] = (unsigned char)lrintf(v * 255.0f);
+        }
+    if (!stbi_write_png(path, im.w, im.h, im.c, pix, im.w * im.c))
+        fprintf(stderr, "save_image: cannot write %s (check the folder exists and is writable)\n", path);
+    free(path);
+    free(pix);
+}
+
+static void draw_hline(image a, int x1, int x2, int y, const float *rgb)
+{
+    if (y < 0 || y >= a.h) return;
+    for (int x = clampi(x1, 0, a.w - 1); x <= clampi(x2, 0, a.w - 1); ++x)
+        for (int k = 0; k < a.c && k < 3; ++k) a.data[((size_t)k * a.h + y) * a.w + x] = rgb[k];
+}
+
+static void draw_vline(image a, int x, int y1, int y2, const float *rgb)
+{
+    if (x < 0 || x >= a.w) return;
+    for (int y = clampi(y1, 0, a.h - 1); y <= clampi(y2, 0, a.h - 1); ++y)
+        for (int k = 0; k < a.c && k < 3; ++k) a.data[((size_t)k * a.h + y) * a.w + x] = rgb[k];
+}
+
+void draw_box_width(image a, int x1, int y1, int x2, int y2, int w, float r, float g, float b)
+{
+    const float rgb[3] = {r, g, b};
+    for (int i = 0; i < w; ++i) {
+        draw_hline(a, x1 + i, x2 - i, y1 + i, rgb);
+        draw_hline(a, x1 + i, x2 - i, y2 - i, rgb);
+        draw_vline(a, x1 + i, y1 + i, y2 - i, rgb);
+        draw_vline(a, x2 - i, y1 + i, y2 - i, rgb);
+    }
+}
+
+int image_fill(image im, float *dst, int w, int h, int c)
+{
+    if (im.c != c) return -1;
+    if (im.w == w && im.h == h) {
+        memcpy(dst, im.data, (size_t)w * h * c * sizeof(float));
+        return 0;
+    }
+    image rs = resize_image(im, w, h);
+    if (!rs.data) return -1;
+    memcpy(dst, rs.data, (size_t)w * h * c * sizeof(float));
+    free_image(rs);
+    return 0;
+}

@@ -1,0 +1,119 @@
+/* Random augmentations for the data loaders (Darknet's random_augment_image, flip and
+ * random_distort_image), drawing only from the caller's rng so loading is repeatable. */
+#include <math.h>
+#include <stdlib.h>
+
+#include "data/image.h"
+
+static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+void image_rgb_to_hsv(image im)
+{
+    if (im.c != 3) return;
+    size_t n = (size_t)im.w * im.h;
+    float *R = im.data, *G = R + n, *B = G + n;
+    for (size_t i = 0; i < n; ++i) {
+        float r = R[i], g = G[i], b = B[i];
+        float mx = fmaxf(r, fmaxf(g, b)), mn = fminf(r, fminf(g, b)), d = mx - mn;
+        float h = 0, s = mx > 0 ? d / mx : 0;
+        if (d > 0) {
+            if (mx == r) h = (g - b) / d;
+            else if (mx == g) h = 2 + (b - r) / d;
+            else h = 4 + (r - g) / d;
+            if (h < 0) h += 6;
+            h /= 6;
+        }
+        R[i] = h;
+        G[i] = s;
+        B[i] = mx;
+    }
+}
+
+void image_hsv_to_rgb(image im)
+{
+    if (im.c != 3) return;
+    size_t n = (size_t)im.w * im.h;
+    float *H = im.data, *S = H + n, *V = S + n;
+    for (size_t i = 0; i < n; ++i) {
+        float h = H[i] * 6, s = S[i], v = V[i];
+        int sector = (int)floorf(h);
+        float f = h - sector;
+        float p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
+        float r, g, b;
+        switch (((sector % 6) + 6) % 6) {
+        case 0: r = v; g = t; b = p; break;
+        case 1: r = q; g = v; b = p; break;
+        case 2: r = p; g = v; b = t; break;
+        case 3: r = p; g = q; b = v; break;
+        case 4: r = t; g = p; b = v; break;
+        default: r = v; g = p; b = q; break;
+        }
+        H[i] = r;
+        S[i] = g;
+        V[i] = b;
+    }
+}
+
+void image_distort(image im, float dhue, float sat, float val)
+{
+    size_t n = (size_t)im.w * im.h;
+    if (im.c != 3) {
+        /* Grey images have no hue or saturation; exposure still applies. */
+        for (size_t i = 0; i < n * im.c; ++i) im.data[i] = clampf(im.data[i] * val, 0, 1);
+        return;
+    }
+    image_rgb_to_hsv(im);
+    for (size_t i = 0; i < n; ++i) {
+        float h = im.data[i] + dhue;
+        h -= floorf(h); /* wrap around the colour wheel */
+        im.data[i] = h;
+        im.data[n + i] = clampf(im.data[n + i] * sat, 0, 1);
+        im.data[2 * n + i] = clampf(im.data[2 * n + i] * val, 0, 1);
+    }
+    image_hsv_to_rgb(im);
+    for (size_t i = 0; i < 3 * n; ++i) im.data[i] = clampf(im.data[i], 0, 1);
+}
+
+void image_random_distort(image im, rng_t *r, float hue, float saturation, float exposure)
+{
+    float dhue = rng_uniform(r, -hue, hue);
+    float dsat = rng_scale(r, saturation);
+    float dexp = rng_scale(r, exposure);
+    if (dhue == 0 && dsat == 1 && dexp == 1) return;
+    image_distort(im, dhue, dsat, dexp);
+}
+
+void image_random_flip(image im, rng_t *r)
+{
+    if (rng_u64(r) & 1) flip_image(im);
+}
+
+image image_random_crop(image im, rng_t *r, const crop_args *a)
+{
+    int lo = a->min_size > 0 ? a->min_size : a->w, hi = a->max_size > lo ? a->max_size : lo;
+    float size = (float)(lo + rng_int(r, hi - lo + 1));
+    float aspect = a->aspect > 0 ? rng_scale(r, a->aspect) : 1;
+    float rad = rng_uniform(r, -a->angle, a->angle) * (float)M_PI / 180.0f;
+    /* Scale factors from source pixels to the scaled image; the shorter (aspect-stretched)
+     * side becomes `size`. */
+    float shorter = fminf((float)im.h, im.w * aspect);
+    float sy = size / shorter, sx = sy * aspect;
+    float W = im.w * sx, H = im.h * sy;
+    float mx = fmaxf((W - a->w) / 2, 0), my = fmaxf((H - a->h) / 2, 0);
+    float ox = rng_uniform(r, -mx, mx), oy = rng_uniform(r, -my, my);
+    if (a->center) ox = oy = 0;
+    image out = make_image(a->w, a->h, im.c);
+    if (!out.data) return out;
+    float cs = cosf(rad), sn = sinf(rad);
+    for (int y = 0; y < a->h; ++y)
+        for (int x = 0; x < a->w; ++x) {
+            /* Output pixel centre relative to the window centre, rotated, then mapped back
+             * through the scaling to source pixel coordinates. */
+            float u = x + .5f - a->w / 2.0f, v = y + .5f - a->h / 2.0f;
+            float qx = W / 2 + ox + cs * u - sn * v, qy = H / 2 + oy + sn * u + cs * v;
+            float srcx = qx / sx - .5f, srcy = qy / sy - .5f;
+            for (int k = 0; k < im.c; ++k)
+                out.data[((size_t)k * a->h + y) * a->w + x] = image_bilinear(im, srcx, srcy, k);
+        }
+    return out;
+}

@@ -1,0 +1,30 @@
+/* Background data loading (Darknet's loader thread, made deterministic).
+ *
+ * A loader fills mini-batches on its own thread while the network trains on the previous
+ * one (double buffering). What a sample is comes from the caller: `fill` writes one
+ * sample's input (x_floats) and truth (y_floats) and returns 0, or -1 to have the loader
+ * draw another sample (a warning was printed and the caller counts skipped files).
+ * Every mini-batch k gets its own rng seeded from (seed, k), and the samples of a batch
+ * are filled in order from it, so a run repeats exactly whatever the thread timing. */
+#ifndef DN_LOADER_H
+#define DN_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/rng.h"
+
+typedef int (*loader_fill_fn)(void *user, rng_t *r, float *x, float *y);
+
+typedef struct loader loader;
+
+/* Starts the thread; the first batch is batch index `first` (resume continues the stream).
+ * Returns NULL with a message in err on failure. */
+loader *loader_start(int batch, size_t x_floats, size_t y_floats, loader_fill_fn fill,
+                     void *user, uint64_t seed, uint64_t first, char *err, size_t errlen);
+/* Blocks for the next batch; the buffers stay valid until the next call or loader_stop.
+ * Returns 0, or -1 when filling failed for good (message in err). */
+int loader_next(loader *ld, float **x, float **y, char *err, size_t errlen);
+void loader_stop(loader *ld);
+
+#endif

@@ -1,0 +1,59 @@
+/* What the detection layers ([yolo], [region]) share with the code around them: their
+ * configuration (l->p of both types), so the detector's data loading (jitter, random,
+ * max boxes) and box extraction (anchors, mask, classes) can read it. */
+#ifndef DN_DETECT_LAYERS_H
+#define DN_DETECT_LAYERS_H
+
+#include "detect/box.h"
+#include "core/layer.h"
+
+typedef enum { NMS_DEFAULT, NMS_GREEDY, NMS_DIOU, NMS_CORNERS, NMS_KINDS } nms_kind;
+
+/* Per forward: the figures Darknet prints for each detection layer. */
+typedef struct {
+    double iou, cls, obj, anyobj, recall, recall75;
+    int count, class_count, cells;
+} det_stats;
+
+typedef struct {
+    int n;               /* anchors used by this layer (len(mask); region: num) */
+    int total;           /* anchors given (num) */
+    int classes, coords, max_boxes;
+    int *mask;           /* n anchor indices into biases */
+    float *biases;       /* 2 * total anchor sizes: pixels (yolo) or cells (region) */
+    float jitter, random, resize;
+    float ignore_thresh, truth_thresh;
+    /* AlexeyAB [yolo] keys */
+    float scale_x_y, iou_normalizer, obj_normalizer, cls_normalizer, iou_thresh;
+    float label_smooth_eps, beta_nms, max_delta, delta_normalizer;
+    iou_kind iou_loss, iou_thresh_kind;
+    nms_kind nms;
+    int show_details;
+    /* [region] keys */
+    int softmax, bias_match, rescore, background, absolute, log, sqrt;
+    float coord_scale, object_scale, noobject_scale, class_scale, mask_scale, thresh;
+    det_stats st;
+} det_params;
+
+/* Index of `entry` (0..4+classes) of anchor n at cell loc in sample b. */
+static inline int det_entry(const layer *l, const det_params *p, int b, int n, int entry, int loc)
+{
+    int hw = l->w * l->h;
+    return b * l->outputs + n * hw * (p->coords + 1 + p->classes) + entry * hw + loc;
+}
+
+/* Boxes above thresh in a forward output (per sample 0). Coordinates are relative to the
+ * network input; box.c maps them to the image. */
+int yolo_count_boxes(const layer *l, const float *out, float thresh);
+int yolo_get_boxes(const layer *l, const float *out, int netw, int neth, float thresh,
+                   detection *dets);
+int region_get_boxes(const layer *l, const float *out, float thresh, detection *dets);
+
+void det_print_stats(const layer *l, const det_params *p);
+void det_params_free(det_params *p);
+/* The loss already sits in the layer's delta (written in forward): backward only passes it
+ * on to the input, as Darknet does. Shared by [yolo] and [region]. */
+int det_backward(layer *l, layer_ctx *x);
+void det_destroy(layer *l);
+
+#endif

@@ -1,0 +1,166 @@
+/* Boxes out of a network after a forward pass (pjreddie's get_network_boxes): every [yolo]
+ * and [region] layer contributes its candidates, then boxes are mapped from the network
+ * input (letterboxed image) back to the original image. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect/detect_layers.h"
+#include "core/network.h"
+
+static const float *layer_output(const network *net, int i)
+{
+    if (!net->plan.valid || !net->plan.out[i].bytes) return NULL;
+    return (const float *)((const char *)net->arena + net->plan.out[i].off);
+}
+
+static box yolo_box(const layer *l, const det_params *p, const float *o, int n, int loc, int netw,
+                    int neth)
+{
+    int hw = l->w * l->h, a = p->mask[n], idx = det_entry(l, p, 0, n, 0, loc);
+    box b;
+    b.x = (float)((loc % l->w + o[idx]) / l->w);
+    b.y = (float)((loc / l->w + o[idx + hw]) / l->h);
+    b.w = (float)(exp(o[idx + 2 * hw]) * p->biases[2 * a] / netw);
+    b.h = (float)(exp(o[idx + 3 * hw]) * p->biases[2 * a + 1] / neth);
+    return b;
+}
+
+int yolo_count_boxes(const layer *l, const float *out, float thresh)
+{
+    const det_params *p = l->p;
+    int count = 0;
+    for (int n = 0; n < p->n; ++n)
+        for (int loc = 0; loc < l->w * l->h; ++loc)
+            if (out[det_entry(l, p, 0, n, 4, loc)] > thresh) ++count;
+    return count;
+}
+
+int yolo_get_boxes(const layer *l, const float *out, int netw, int neth, float thresh,
+                   detection *dets)
+{
+    const det_params *p = l->p;
+    int count = 0, hw = l->w * l->h;
+    for (int loc = 0; loc < hw; ++loc)
+        for (int n = 0; n < p->n; ++n) {
+            float obj = out[det_entry(l, p, 0, n, 4, loc)];
+            /* Same test as yolo_count_boxes: a NaN objectness (untrained BN, rolling
+             * variance 0) must be skipped here too, or more boxes are written than counted. */
+            if (!(obj > thresh)) continue;
+            detection *d = &dets[count++];
+            d->bbox = yolo_box(l, p, out, n, loc, netw, neth);
+            d->objectness = obj;
+            d->classes = p->classes;
+            int ci = det_entry(l, p, 0, n, 5, loc);
+            for (int k = 0; k < p->classes; ++k) {
+                float prob = obj * out[ci + k * hw];
+                d->prob[k] = prob > thresh ? prob : 0;
+            }
+        }
+    return count;
+}
+
+/* [region] gives one candidate per cell and anchor, zero where below thresh. */
+int region_get_boxes(const layer *l, const float *out, float thresh, detection *dets)
+{
+    const det_params *p = l->p;
+    int hw = l->w * l->h;
+    for (int loc = 0; loc < hw; ++loc)
+        for (int n = 0; n < p->n; ++n) {
+            detection *d = &dets[n * hw + loc];
+            int idx = det_entry(l, p, 0, n, 0, loc);
+            float scale = p->background ? 1 : out[det_entry(l, p, 0, n, p->coords, loc)];
+            d->bbox.x = (float)((loc % l->w + out[idx]) / l->w);
+            d->bbox.y = (float)((loc / l->w + out[idx + hw]) / l->h);
+            d->bbox.w = (float)(exp(out[idx + 2 * hw]) * p->biases[2 * n] / l->w);
+            d->bbox.h = (float)(exp(out[idx + 3 * hw]) * p->biases[2 * n + 1] / l->h);
+            d->objectness = scale > thresh ? scale : 0;
+            d->classes = p->classes;
+            for (int k = 0; k < p->classes; ++k) {
+                float prob = d->objectness ? scale * out[det_entry(l, p, 0, n, p->coords + 1 + k, loc)] : 0;
+                d->prob[k] = prob > thresh ? prob : 0;
+            }
+        }
+    return hw * p->n;
+}
+
+/* From letterboxed network coordinates to the w x h image (pjreddie's correct_yolo_boxes). */
+static void correct_boxes(detection *dets, int n, int w, int h, int netw, int neth, int relative)
+{
+    int new_w, new_h;
+    if ((float)netw / w < (float)neth / h) {
+        new_w = netw;
+        new_h = (h * netw) / w;
+    } else {
+        new_h = neth;
+        new_w = (w * neth) / h;
+    }
+    for (int i = 0; i < n; ++i) {
+        box b = dets[i].bbox;
+        b.x = (float)((b.x - (netw - new_w) / 2. / netw) / ((float)new_w / netw));
+        b.y = (float)((b.y - (neth - new_h) / 2. / neth) / ((float)new_h / neth));
+        b.w *= (float)netw / new_w;
+        b.h *= (float)neth / new_h;
+        if (!relative) {
+            b.x *= w;
+            b.w *= w;
+            b.y *= h;
+            b.h *= h;
+        }
+        dets[i].bbox = b;
+    }
+}
+
+static int layer_box_count(const network *net, int i, float thresh)
+{
+    const layer *l = &net->layers[i];
+    const float *o = layer_output(net, i);
+    if (!o) return 0;
+    if (l->type == LT_YOLO) return yolo_count_boxes(l, o, thresh);
+    if (l->type == LT_REGION) return l->w * l->h * ((const det_params *)l->p)->n;
+    return 0;
+}
+
+detection *get_network_boxes(network *net, int w, int h, float thresh, float hier, int *map,
+                             int relative, int *num)
+{
+    (void)hier;
+    (void)map;
+    int total = 0;
+    for (int i = 0; i < net->n; ++i) total += layer_box_count(net, i, thresh);
+    detection *dets = calloc((size_t)total + 1, sizeof(detection));
+    if (!dets) { *num = 0; return NULL; }
+    int k = 0;
+    for (int i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        const float *o = layer_output(net, i);
+        if (!o || (l->type != LT_YOLO && l->type != LT_REGION)) continue;
+        const det_params *p = l->p;
+        int cnt = layer_box_count(net, i, thresh);
+        for (int j = k; j < k + cnt; ++j) {
+            dets[j].prob = calloc((size_t)p->classes, sizeof(float));
+            dets[j].classes = p->classes;
+            if (!dets[j].prob) { /* out of memory: no detections rather than a crash */
+                free_detections(dets, total);
+                *num = 0;
+                return NULL;
+            }
+        }
+        int got = l->type == LT_YOLO ? yolo_get_boxes(l, o, net->w, net->h, thresh, dets + k)
+                                      : region_get_boxes(l, o, thresh, dets + k);
+        correct_boxes(dets + k, got, w, h, net->w, net->h, relative);
+        k += got;
+    }
+    *num = k;
+    return dets;
+}
+
+void free_detections(detection *dets, int n)
+{
+    if (!dets) return;
+    for (int i = 0; i < n; ++i) {
+        free(dets[i].prob);
+        free(dets[i].mask);
+    }
+    free(dets);
+}

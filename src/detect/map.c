@@ -1,0 +1,80 @@
+/* Average precision (see map.h). */
+#include "detect/map.h"
+
+#include <stdlib.h>
+
+static int by_score_desc(const void *pa, const void *pb)
+{
+    const map_det *a = pa, *b = pb;
+    if (a->score != b->score) return a->score < b->score ? 1 : -1;
+    return a->image - b->image; /* ties: a fixed order, so results repeat */
+}
+
+/* True positive flags in score order; each truth matches at most once. */
+static int match(const map_det *d, int nd, const map_truth *t, int nt, float thresh, char *tp)
+{
+    char *used = calloc((size_t)nt + 1, 1);
+    if (!used) return -1;
+    for (int i = 0; i < nd; ++i) {
+        float best = 0;
+        int bj = -1;
+        for (int j = 0; j < nt; ++j) {
+            if (t[j].image != d[i].image) continue;
+            float iou = box_iou(d[i].b, t[j].b);
+            if (iou > best) { best = iou; bj = j; }
+        }
+        tp[i] = bj >= 0 && best >= thresh && !used[bj];
+        if (tp[i]) used[bj] = 1;
+    }
+    free(used);
+    return 0;
+}
+
+/* Area under the curve from the precision envelope (max precision at any higher recall). */
+static double ap_all_points(const double *prec, const double *rec, int n)
+{
+    double ap = 0, prev_rec = 0;
+    for (int i = 0; i < n; ++i) {
+        double p = 0;
+        for (int j = i; j < n; ++j) if (prec[j] > p) p = prec[j];
+        ap += (rec[i] - prev_rec) * p;
+        prev_rec = rec[i];
+    }
+    return ap;
+}
+
+static double ap_sampled(const double *prec, const double *rec, int n, int points)
+{
+    double sum = 0;
+    for (int k = 0; k < points; ++k) {
+        double r = (double)k / (points - 1), p = 0;
+        for (int i = 0; i < n; ++i)
+            if (rec[i] >= r - 1e-12 && prec[i] > p) p = prec[i];
+        sum += p;
+    }
+    return sum / points;
+}
+
+int map_class_ap(map_det *dets, int nd, const map_truth *truth, int nt, float iou_thresh,
+                 int points, map_result *out)
+{
+    out->tp = out->fp = 0;
+    out->ap = 0;
+    qsort(dets, (size_t)nd, sizeof(map_det), by_score_desc);
+    char *tp = malloc((size_t)nd + 1);
+    double *prec = malloc(sizeof(double) * ((size_t)nd + 1));
+    double *rec = malloc(sizeof(double) * ((size_t)nd + 1));
+    if (!tp || !prec || !rec || match(dets, nd, truth, nt, iou_thresh, tp)) {
+        free(tp); free(prec); free(rec);
+        return -1;
+    }
+    for (int i = 0; i < nd; ++i) {
+        out->tp += tp[i];
+        out->fp += !tp[i];
+        prec[i] = (double)out->tp / (i + 1);
+        rec[i] = nt ? (double)out->tp / nt : 0;
+    }
+    if (nt) out->ap = points > 1 ? ap_sampled(prec, rec, nd, points) : ap_all_points(prec, rec, nd);
+    free(tp); free(prec); free(rec);
+    return 0;
+}

@@ -1,0 +1,251 @@
+#include "memory/memreport.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "memory/saved.h"
+
+#define MIB (1024.0 * 1024.0)
+
+size_t memreport_param_bytes(const network *net)
+{
+    size_t b = 0;
+    for (int i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        for (int k = 0; k < l->nparams; ++k) {
+            const param *p = &l->params[k];
+            size_t mult = 1 + (p->grad != NULL) + (p->m != NULL) + (p->v != NULL);
+            b += p->n * sizeof(float) * mult;
+        }
+        for (int k = 0; k < l->nwf; ++k)
+            if (l->wf[k].flags & WF_BN_STATS) b += l->wf[k].n * sizeof(float);
+    }
+    return b;
+}
+
+size_t memreport_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    size_t kb = 0;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmHWM:", 6) == 0) {
+            kb = (size_t)strtoull(line + 6, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb * 1024;
+}
+
+/* BN rolling statistics change in a training forward; the dry run must leave none of
+ * its traces, so they are copied out and back. */
+static float *bn_snapshot(const network *net, int restore, float *buf)
+{
+    size_t n = 0;
+    for (int i = 0; i < net->n; ++i)
+        for (int k = 0; k < net->layers[i].nwf; ++k) {
+            const wfile_entry *w = &net->layers[i].wf[k];
+            if (!(w->flags & WF_BN_STATS)) continue;
+            if (buf && restore) memcpy(w->data, buf + n, w->n * sizeof(float));
+            else if (buf) memcpy(buf + n, w->data, w->n * sizeof(float));
+            n += w->n;
+        }
+    if (buf) return buf;
+    buf = malloc((n + 1) * sizeof(float));
+    return buf ? bn_snapshot(net, 0, buf) : NULL;
+}
+
+/* Runs a batch-1 training forward on zeros and records what every layer saved. */
+static int dry_run(network *net, saved_desc *desc, char *err, size_t errlen)
+{
+    int batch = net->batch;
+    uint64_t iter = net->iteration;
+    float *bn = bn_snapshot(net, 0, NULL);
+    if (!bn) {
+        snprintf(err, errlen, "out of memory planning");
+        return -1;
+    }
+    set_batch_network(net, 1);
+    /* Loss layers report on stdout in training forwards; this one is not training. */
+    fflush(stdout);
+    int saved_fd = dup(1), null_fd = open("/dev/null", O_WRONLY);
+    if (saved_fd >= 0 && null_fd >= 0) dup2(null_fd, 1);
+    int rc = network_forward(net, net->input, 1);
+    fflush(stdout);
+    if (saved_fd >= 0 && null_fd >= 0) dup2(saved_fd, 1);
+    if (saved_fd >= 0) close(saved_fd);
+    if (null_fd >= 0) close(null_fd);
+    if (rc) snprintf(err, errlen, "%s", net->err);
+    for (int i = 0; i < net->n; ++i)
+        for (int k = 0; k < SV_SLOTS; ++k)
+            if (rc || saved_describe(net->store, i, k, &desc[i * SV_SLOTS + k]))
+                desc[i * SV_SLOTS + k].kind = SAVED_NONE;
+    saved_release_all(net->store);
+    bn_snapshot(net, 1, bn);
+    free(bn);
+    net->iteration = iter;
+    set_batch_network(net, batch);
+    return rc;
+}
+
+/* "q2+mask": how each slot of a layer is stored. */
+static void describe(const saved_desc *d, char *s, size_t len)
+{
+    s[0] = 0;
+    for (int k = 0; k < SV_SLOTS; ++k) {
+        char one[16];
+        switch (d[k].kind) {
+        case SAVED_ALIVE: snprintf(one, sizeof(one), "kept"); break;
+        case SAVED_TENSOR:
+            snprintf(one, sizeof(one), d[k].bits >= 16 ? "f%d" : "q%d", d[k].bits);
+            break;
+        case SAVED_MASK: snprintf(one, sizeof(one), "mask"); break;
+        case SAVED_CODES: snprintf(one, sizeof(one), "code%d", d[k].bits); break;
+        case SAVED_DROPOUT: snprintf(one, sizeof(one), "seed"); break;
+        default: continue;
+        }
+        size_t used = strlen(s);
+        snprintf(s + used, len - used, "%s%s", used ? "+" : "", one);
+    }
+    if (!s[0]) snprintf(s, len, "-");
+}
+
+/* Arena of the same graph with every layer at 32 bits (inputs kept alive). */
+static size_t arena_fp32(network *net)
+{
+    int *bits = malloc(sizeof(int) * (size_t)net->n + 1);
+    mem_plan p = {0};
+    size_t bytes = 0;
+    if (!bits) return 0;
+    for (int i = 0; i < net->n; ++i) {
+        bits[i] = net->layers[i].bits;
+        net->layers[i].bits = 32;
+    }
+    if (plan_build(&p, net, 1) == 0) bytes = p.arena_bytes;
+    plan_free(&p);
+    for (int i = 0; i < net->n; ++i) net->layers[i].bits = bits[i];
+    free(bits);
+    return bytes;
+}
+
+static void print_row(FILE *f, const network *net, int i, const saved_desc *d, size_t fp32,
+                      size_t saved)
+{
+    const layer *l = &net->layers[i];
+    const mem_plan *p = &net->plan;
+    char shape[64], what[96];
+    snprintf(shape, sizeof(shape), "%dx%dx%d", l->out_w, l->out_h, l->out_c);
+    describe(d, what, sizeof(what));
+    fprintf(f, "%5d %-14s %-14s %4d %-18s %10.2f %10.2f %9.2f %9.2f\n", i, l->ops->name, shape,
+            l->bits, what, fp32 / MIB, saved / MIB, p->out[i].bytes / MIB, p->delta[i].bytes / MIB);
+}
+
+int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errlen)
+{
+    saved_desc *desc = calloc((size_t)net->n * SV_SLOTS + 1, sizeof(saved_desc));
+    if (!desc) {
+        snprintf(err, errlen, "out of memory planning");
+        return -1;
+    }
+    int rc = network_prepare(net, 1, err, errlen);
+    if (!rc) rc = dry_run(net, desc, err, errlen);
+    if (!rc) rc = network_prepare(net, 1, err, errlen);
+    if (rc) {
+        free(desc);
+        return -1;
+    }
+    memset(s, 0, sizeof(*s));
+    s->batch = net->batch;
+    size_t n = (size_t)net->batch, group = (size_t)net->actnn_group;
+    if (f)
+        fprintf(f, "%5s %-14s %-14s %4s %-18s %10s %10s %9s %9s\n", "layer", "type", "output", "bits",
+                "saves", "fp32_MiB", "saved_MiB", "out_MiB", "delta_MiB");
+    for (int i = 0; i < net->n; ++i) {
+        size_t fp32 = 0, saved = 0;
+        for (int k = 0; k < SV_SLOTS; ++k) {
+            const saved_desc *d = &desc[i * SV_SLOTS + k];
+            if (d->kind == SAVED_NONE) continue;
+            fp32 += n * d->d * sizeof(float);
+            saved += saved_desc_bytes(d, n, 0, group);
+            s->saved_at32 += saved_desc_bytes(d, n, 32, group);
+        }
+        s->saved += saved;
+        s->saved_fp32 += fp32;
+        if (f) print_row(f, net, i, &desc[i * SV_SLOTS], fp32, saved);
+    }
+    free(desc);
+    s->arena = net->plan.arena_bytes;
+    s->arena_fp32 = arena_fp32(net);
+    s->params = memreport_param_bytes(net);
+    s->workspace = net->workspace_bytes;
+    s->scratch = 2 * net->scratch_floats * sizeof(float);
+    s->input = n * ((size_t)net->inputs + (size_t)net->truths) * sizeof(float);
+    return 0;
+}
+
+static double ratio(size_t a, size_t b) { return b ? (double)a / (double)b : 0; }
+
+int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen)
+{
+    mem_summary s;
+    if (memreport_plan(net, &s, f, err, errlen)) return -1;
+    size_t rest = s.params + s.workspace + s.scratch + s.input;
+    fprintf(f, "saves: kept = fp32 input kept alive in the arena (no copy); qB = quantized at B bits; "
+               "f16/f32 = copies; mask = 1 bit; codeW = W-bit argmax; seed = dropout seed only\n");
+    fprintf(f, "total: mini-batch=%d bits=%d saved_mib=%.1f saved_fp32_mib=%.1f (%.1fx smaller) "
+               "arena_mib=%.1f arena_fp32_mib=%.1f params_mib=%.1f workspace_mib=%.1f "
+               "scratch_mib=%.1f input_mib=%.1f\n",
+            s.batch, net->actnn_bits, s.saved / MIB, s.saved_fp32 / MIB, ratio(s.saved_fp32, s.saved),
+            s.arena / MIB, s.arena_fp32 / MIB, s.params / MIB, s.workspace / MIB, s.scratch / MIB,
+            s.input / MIB);
+    size_t now = s.saved + s.arena + rest, fp32 = s.saved_at32 + s.arena_fp32 + rest;
+    fprintf(f, "planned training memory (saved + arena + params + workspace + scratch + input): "
+               "%.1f MiB at the cfg's bits, %.1f MiB with every layer at 32 bits (%.2fx)\n",
+            now / MIB, fp32 / MIB, ratio(fp32, now));
+    return 0;
+}
+
+int memreport_print_planned(network *net, FILE *f)
+{
+    mem_summary s;
+    char err[512];
+    if (memreport_plan(net, &s, NULL, err, sizeof(err))) {
+        fprintf(f, "planned: (not available: %s)\n", err);
+        return -1;
+    }
+    fprintf(f, "planned: mini-batch=%d bits=%d saved_mib=%.1f saved_fp32_mib=%.1f arena_mib=%.1f "
+               "arena_fp32_mib=%.1f params_mib=%.1f workspace_mib=%.1f\n",
+            s.batch, net->actnn_bits, s.saved / MIB, s.saved_fp32 / MIB, s.arena / MIB,
+            s.arena_fp32 / MIB, s.params / MIB, s.workspace / MIB);
+    return 0;
+}
+
+void memreport_print_line(const network *net, FILE *f)
+{
+    saved_stats st = {0};
+    if (net->store) saved_get_stats(net->store, &st);
+    fprintf(f, "memory: params_mib=%.1f saved_mib=%.1f saved_fp32_mib=%.1f arena_mib=%.1f "
+            "workspace_mib=%.1f peak_rss_mib=%.1f\n",
+            memreport_param_bytes(net) / MIB, st.peak_bytes / MIB, st.peak_fp32_bytes / MIB,
+            net->arena_bytes / MIB, net->workspace_bytes / MIB, memreport_peak_rss() / MIB);
+}
+
+/* actnn_auto: the average bits the last per-layer allocation gave each saved tensor,
+ * "layer.slot:bits", so a user sees where the budget went. */
+void memreport_print_auto(const network *net, FILE *f)
+{
+    if (!net->actnn_auto || !net->actnn_auto_layers || !net->store) return;
+    fprintf(f, "actnn_auto: average %d bits split as layer.slot:bits", net->actnn_bits);
+    int any = 0;
+    for (int i = 0; i < net->n; ++i)
+        for (int k = 0; k < SV_SLOTS; ++k) {
+            double b = saved_auto_bits(net->store, i, k);
+            if (b > 0) fprintf(f, " %d.%d:%.2f", i, k, b);
+            any |= b > 0;
+        }
+    fprintf(f, "%s\n", any ? "" : " (no allocation yet)");
+}

@@ -1,0 +1,39 @@
+/* Memory figures: the planned arena, parameters, workspace and saved activations, and the
+ * `memory:` line every training run ends with (DESIGN.md "User interface"). */
+#ifndef DN_MEMREPORT_H
+#define DN_MEMREPORT_H
+
+#include <stdio.h>
+
+#include "core/network.h"
+
+/* Planned training memory for the net's mini-batch, without training. Saved bytes come
+ * from a batch-1 training forward (what every layer really saves, BN statistics and the
+ * iteration counter restored afterwards) scaled to the mini-batch with the plugin's exact
+ * size functions. */
+typedef struct {
+    int batch;
+    size_t saved, saved_fp32;      /* stored bytes at the cfg's bits; the same items as fp32 */
+    size_t saved_at32;             /* what the copies take with every layer at 32 bits (kept
+                                      inputs live in arena_fp32 instead) */
+    size_t arena, arena_fp32;      /* transient arena at the cfg's bits; with every layer at 32 */
+    size_t params, workspace, scratch, input;
+} mem_summary;
+
+/* Bytes of all parameters, their gradients and optimizer state. */
+size_t memreport_param_bytes(const network *net);
+/* Fills s (and, when f is not NULL, prints the per-layer plan to f). 0 or -1 with err. */
+int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errlen);
+/* `./darknet memory`: the per-layer plan and a total line. Returns 0 or -1 with err set. */
+int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen);
+/* One `planned:` line for the start of training (CLIs call it before the first batch). */
+int memreport_print_planned(network *net, FILE *f);
+/* Peak resident set size of this process in bytes (VmHWM). */
+size_t memreport_peak_rss(void);
+/* With actnn_auto, the per-layer bits of the last allocation (one line). */
+void memreport_print_auto(const network *net, FILE *f);
+/* The one-line summary every training run ends with:
+ * memory: params_mib=.. saved_mib=.. saved_fp32_mib=.. arena_mib=.. workspace_mib=.. peak_rss_mib=.. */
+void memreport_print_line(const network *net, FILE *f);
+
+#endif

@@ -1,0 +1,414 @@
+/* Saved-activation store on top of actnn_plugin. The network owns one actnn context; every
+ * layer slot holds one plugin handle (quantized tensor, 1-bit mask, small codes or a
+ * dropout seed), except an exact save of a buffer the plan keeps alive, which is only a
+ * pointer (DESIGN.md: "at b=32 a layer keeps the fp32 tensor alive instead of copying").
+ *
+ * Byte accounting uses the plugin's size functions, which equal what the plugin holds
+ * (payload + metadata), so the `memory:` line reports real bytes, not estimates. */
+#include "memory/saved.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actnn.h"
+#include "core/network.h"
+#include "memory/saved_internal.h"
+
+saved_store *saved_store_create(const network *net, char *err, size_t errlen)
+{
+    saved_store *s = calloc(1, sizeof(*s));
+    if (s) s->st = calloc((size_t)net->n + 1, sizeof(saved_state));
+    actnn_config cfg;
+    actnn_config_init(&cfg);
+    /* Group size only matters when some layer quantizes; the parser checked it then. */
+    if (net->actnn_group >= 32 && net->actnn_group % 32 == 0) cfg.group_size = (size_t)net->actnn_group;
+    cfg.seed = net->seed;
+    int rc = s && s->st ? actnn_ctx_create(&cfg, &s->ctx) : ACTNN_E_NOMEM;
+    if (rc != ACTNN_OK) {
+        if (s) free(s->st);
+        free(s);
+        snprintf(err, errlen, "creating the saved-activation store: %s", actnn_strerror(rc));
+        return NULL;
+    }
+    s->n = net->n;
+    s->group = cfg.group_size;
+    s->auto_on = net->actnn_auto;
+    s->auto_layers = net->actnn_auto && net->actnn_auto_layers;
+    for (int i = 0; i < net->n; ++i) {
+        s->st[i].store = s;
+        s->st[i].layer = i;
+        for (int k = 0; k < SV_SLOTS; ++k) {
+            s->st[i].a[k].sens = -1;
+            s->st[i].a[k].lead = -1;
+        }
+    }
+    return s;
+}
+
+static void drop(saved_store *s, sv_entry *e)
+{
+    if (e->kind == SK_NONE) return;
+    s->stats.cur_bytes -= e->bytes;
+    s->stats.cur_fp32_bytes -= e->fp32_bytes;
+    if (e->kind == SK_ALIVE) s->stats.alive_bytes -= e->fp32_bytes;
+    actnn_tensor_free(s->ctx, e->t);
+    if (e->m) actnn_mask_free(s->ctx, e->m);
+    if (e->c) actnn_codes_free(s->ctx, e->c);
+    if (e->dr) actnn_dropout_free(s->ctx, e->dr);
+    memset(e, 0, sizeof(*e));
+}
+
+void saved_release_layer(saved_store *s, int i)
+{
+    if (!s || i < 0 || i >= s->n) return;
+    for (int k = 0; k < SV_SLOTS; ++k) drop(s, &s->st[i].e[k]);
+}
+
+void saved_release_all(saved_store *s)
+{
+    if (!s) return;
+    for (int i = 0; i < s->n; ++i) saved_release_layer(s, i);
+}
+
+void saved_store_free(saved_store *s)
+{
+    if (!s) return;
+    saved_release_all(s);
+    for (int i = 0; i < s->n; ++i)
+        for (int k = 0; k < SV_SLOTS; ++k) free(s->st[i].a[k].cost);
+    actnn_ctx_free(s->ctx);
+    free(s->st);
+    free(s);
+}
+
+void saved_bind(saved_store *s, layer_ctx *x) { x->sv = &s->st[x->l->index]; }
+
+void saved_get_stats(const saved_store *s, saved_stats *st) { *st = s->stats; }
+
+void saved_reset_peak(saved_store *s)
+{
+    s->stats.peak_bytes = s->stats.cur_bytes;
+    s->stats.peak_fp32_bytes = s->stats.cur_fp32_bytes;
+    actnn_reset_peak(s->ctx);
+}
+
+void saved_next_iteration(saved_store *s, uint64_t iteration) { s->iter = iteration; }
+
+void saved_set_seed(saved_store *s, uint64_t seed) { actnn_set_seed(s->ctx, seed); }
+
+const char *saved_error(const saved_store *s) { return s->err; }
+
+int saved_plugin_stats(const saved_store *s, size_t *payload, size_t *meta)
+{
+    actnn_stats st;
+    if (actnn_get_stats(s->ctx, &st) != ACTNN_OK) return -1;
+    *payload = st.payload_bytes;
+    *meta = st.meta_bytes;
+    return 0;
+}
+
+/* Noise key of one saved tensor: distinct for every (iteration, layer, slot), so each
+ * forward draws fresh rounding noise and the same seed replays the same bytes. */
+static uint64_t tensor_id(const layer_ctx *x, int slot)
+{
+    return (x->sv->store->iter << 24) ^ ((uint64_t)x->l->index << 4) ^ (uint64_t)slot;
+}
+
+/* Samples of the whole mini-batch; a streamed call sees a chunk of them (layer.h). */
+static size_t total_of(const layer_ctx *x) { return (size_t)(x->total ? x->total : x->batch); }
+static int chunked(const layer_ctx *x) { return x->b0 != 0 || total_of(x) != (size_t)x->batch; }
+
+/* Says what was asked, so an out-of-memory report can be acted on. */
+static int fail(layer_ctx *x, const char *what, size_t d, int rc)
+{
+    saved_store *s = x->sv->store;
+    snprintf(s->err, sizeof(s->err),
+             "saving %s of layer %d (%d samples x %zu values at %d bits, %.1f MiB as fp32; "
+             "%.1f MiB saved before it): %s", what, x->l->index, (int)total_of(x), d, x->l->bits,
+             (double)d * total_of(x) * sizeof(float) / 1048576.0,
+             s->stats.cur_bytes / 1048576.0, actnn_strerror(rc));
+    return -1;
+}
+
+/* Drops what the slot held and accounts the new entry. */
+static sv_entry *begin(layer_ctx *x, int slot, sv_kind kind, size_t d, size_t bytes)
+{
+    saved_store *s = x->sv->store;
+    sv_entry *e = &x->sv->e[slot];
+    drop(s, e);
+    e->kind = kind;
+    e->d = d;
+    e->bytes = bytes;
+    e->fp32_bytes = d * total_of(x) * sizeof(float);
+    saved_stats *st = &s->stats;
+    st->cur_bytes += bytes;
+    st->cur_fp32_bytes += e->fp32_bytes;
+    if (st->cur_bytes > st->peak_bytes) st->peak_bytes = st->cur_bytes;
+    if (st->cur_fp32_bytes > st->peak_fp32_bytes) st->peak_fp32_bytes = st->cur_fp32_bytes;
+    return e;
+}
+
+size_t saved_tensor_bytes(size_t n, size_t d, int bits, int alive, size_t group)
+{
+    size_t pay = 0, meta = 0;
+    if (alive && bits >= 32) return 0;
+    if (actnn_tensor_size(n, d, bits, group, &pay, &meta) != ACTNN_OK) return 0;
+    return pay + meta;
+}
+
+/* cost[i] = sum of squared group ranges of sample i (samples `stride` floats apart), over
+ * the cores: it reads every value of the tensor once more. */
+static int range_costs(const saved_store *s, const float *data, size_t n, size_t d, size_t stride,
+                       double *cost)
+{
+    int rc = ACTNN_OK;
+#pragma omp parallel for schedule(static) reduction(min : rc)
+    for (size_t i = 0; i < n; ++i) {
+        int r = actnn_range_stat(data + i * stride, d, s->group, &cost[i]);
+        if (r < rc) rc = r;
+    }
+    return rc;
+}
+
+/* actnn_auto=1 (DESIGN.md "Mixed precision"). Costs C_n (sum of squared group ranges) of
+ * the call's samples go to the per-layer allocation (saved_auto.c), which sets the slot's
+ * average `avg`. At the mini-batch's first call, *sb gets every sample's bits, 1..8
+ * averaging `avg`: when the call holds the whole batch, chosen to minimise
+ * sum_n C_n / (2^b_n - 1)^2 (wide-range samples get more bits); for the first chunk of a
+ * streamed save, an even split by sample index, since the later chunks' ranges are not
+ * known yet. Either way the bytes are those of a save at `avg`. */
+static int auto_bits(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
+                      uint8_t **sb)
+{
+    saved_store *s = x->sv->store;
+    size_t n = (size_t)x->batch, total = total_of(x);
+    double avg = x->sv->a[slot].bits > 0 ? x->sv->a[slot].bits : x->l->bits;
+    double *cost = malloc(n * sizeof(double));
+    int rc = cost ? ACTNN_OK : ACTNN_E_NOMEM;
+    if (rc == ACTNN_OK) rc = range_costs(s, data, n, d, stride, cost);
+    if (rc == ACTNN_OK && x->b0 == 0) {
+        *sb = malloc(total);
+        if (!*sb) rc = ACTNN_E_NOMEM;
+        else if (!chunked(x)) rc = actnn_alloc_bits(cost, NULL, n, avg, *sb);
+        else {
+            int lo = (int)avg;
+            size_t up = (size_t)((avg - lo) * (double)total + 1e-9);
+            for (size_t i = 0; i < total; ++i) (*sb)[i] = (uint8_t)(lo + (i < up));
+        }
+    }
+    if (rc == ACTNN_OK && s->auto_layers)
+        rc = saved_auto_record(x->sv, slot, cost, (size_t)x->b0, n, total, d, x->l->bits);
+    free(cost);
+    return rc;
+}
+
+/* A streamed or strided call: the tensor for the whole mini-batch is reserved by the
+ * first chunk and each sample is saved into it; the noise of a sample depends only on its
+ * index, so the bytes equal those of one whole-batch save. */
+static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d, size_t stride)
+{
+    saved_store *s = x->sv->store;
+    uint8_t *sb = NULL;
+    int rc = s->auto_on && x->l->bits <= 8 ? auto_bits(x, slot, data, d, stride, &sb) : ACTNN_OK;
+    if (rc == ACTNN_OK && x->b0 == 0) {
+        actnn_tensor *t = NULL;
+        rc = actnn_tensor_create(s->ctx, total_of(x), d, x->l->bits, sb, tensor_id(x, slot), &t);
+        free(sb);
+        if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
+        actnn_tensor_info info;
+        actnn_tensor_get_info(t, &info);
+        sv_entry *e = begin(x, slot, SK_TENSOR, d, info.payload_bytes + info.meta_bytes);
+        e->t = t;
+        e->bits = x->l->bits;
+    }
+    if (rc != ACTNN_OK) {
+        free(sb);
+        return fail(x, "a tensor", d, rc);
+    }
+    sv_entry *e = &x->sv->e[slot];
+    for (int i = 0; rc == ACTNN_OK && i < x->batch; ++i)
+        rc = actnn_save_sample(s->ctx, e->t, (size_t)(x->b0 + i), data + (size_t)i * stride);
+    return rc == ACTNN_OK ? 0 : fail(x, "a tensor", d, rc);
+}
+
+int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive)
+{
+    return sv_save_strided(x, slot, data, d, d, alive);
+}
+
+int sv_save_strided(layer_ctx *x, int slot, const float *data, size_t d, size_t stride, int alive)
+{
+    saved_store *s = x->sv->store;
+    size_t n = (size_t)x->batch;
+    int bits = x->l->bits;
+    if (alive && bits >= 32) {
+        if (x->b0) return 0; /* the first chunk recorded the whole buffer */
+        sv_entry *e = begin(x, slot, SK_ALIVE, d, 0);
+        e->bits = 32;
+        e->keep = 1;
+        e->alive = data;
+        e->stride = stride;
+        s->stats.alive_bytes += e->fp32_bytes;
+        return 0;
+    }
+    if (chunked(x) || stride != d) return save_chunk(x, slot, data, d, stride);
+    actnn_tensor *t = NULL;
+    int keep = alive;
+    uint8_t *sample_bits = NULL;
+    int rc = ACTNN_OK;
+    if (s->auto_on && bits <= 8) rc = auto_bits(x, slot, data, d, d, &sample_bits);
+    if (rc == ACTNN_OK) rc = actnn_save(s->ctx, data, n, d, bits, sample_bits, tensor_id(x, slot), &t);
+    free(sample_bits);
+    if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
+    actnn_tensor_info info;
+    actnn_tensor_get_info(t, &info);
+    sv_entry *e = begin(x, slot, SK_TENSOR, d, info.payload_bytes + info.meta_bytes);
+    e->t = t;
+    e->bits = bits;
+    e->keep = keep;
+    return 0;
+}
+
+/* Byte masks of each sample, packed to bits by the plugin; one d-byte buffer per thread
+ * keeps the temporary small. */
+static int fill_mask(actnn_ctx *ctx, actnn_mask *m, const float *y, size_t first, size_t n,
+                     size_t d, size_t stride, activation a)
+{
+    int rc = ACTNN_OK;
+#pragma omp parallel reduction(min : rc)
+    {
+        uint8_t *tmp = malloc(d ? d : 1);
+        if (!tmp) rc = ACTNN_E_NOMEM;
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < n; ++i) {
+            if (!tmp) continue;
+            activation_mask(y + i * stride, d, a, tmp);
+            int r = actnn_mask_set_bytes(ctx, m, first + i, tmp);
+            if (r < rc) rc = r;
+        }
+        free(tmp);
+    }
+    return rc;
+}
+
+int sv_save_mask(layer_ctx *x, int slot, const float *y, size_t d, activation a)
+{
+    return sv_save_mask_strided(x, slot, y, d, d, a);
+}
+
+int sv_save_mask_strided(layer_ctx *x, int slot, const float *y, size_t d, size_t stride,
+                         activation a)
+{
+    saved_store *s = x->sv->store;
+    size_t n = total_of(x), pay = 0, meta = 0;
+    if (x->b0) { /* later chunk of a streamed call: the first one created the mask */
+        int rc = fill_mask(s->ctx, x->sv->e[slot].m, y, (size_t)x->b0, (size_t)x->batch, d, stride, a);
+        return rc == ACTNN_OK ? 0 : fail(x, "an activation mask", d, rc);
+    }
+    actnn_mask *m = NULL;
+    int rc = actnn_mask_create(s->ctx, n, d, &m);
+    if (rc == ACTNN_OK) rc = fill_mask(s->ctx, m, y, 0, (size_t)x->batch, d, stride, a);
+    if (rc == ACTNN_OK) rc = actnn_mask_size(n, d, &pay, &meta);
+    if (rc != ACTNN_OK) {
+        if (m) actnn_mask_free(s->ctx, m);
+        return fail(x, "an activation mask", d, rc);
+    }
+    sv_entry *e = begin(x, slot, SK_MASK, d, pay + meta);
+    e->m = m;
+    return 0;
+}
+
+int sv_save_codes(layer_ctx *x, int slot, int sample, const uint8_t *codes, size_t d, int width)
+{
+    saved_store *s = x->sv->store;
+    size_t n = total_of(x), pay = 0, meta = 0;
+    if (x->b0 + sample) { /* the mini-batch's first sample created the entry */
+        int rc = actnn_codes_set(s->ctx, x->sv->e[slot].c, (size_t)(x->b0 + sample), codes);
+        return rc == ACTNN_OK ? 0 : fail(x, "argmax codes", d, rc);
+    }
+    actnn_codes *c = NULL;
+    int rc = actnn_codes_create(s->ctx, n, d, width, &c);
+    if (rc == ACTNN_OK) rc = actnn_codes_set(s->ctx, c, 0, codes);
+    if (rc == ACTNN_OK) rc = actnn_codes_size(n, d, width, &pay, &meta);
+    if (rc != ACTNN_OK) {
+        if (c) actnn_codes_free(s->ctx, c);
+        return fail(x, "argmax codes", d, rc);
+    }
+    sv_entry *e = begin(x, slot, SK_CODES, d, pay + meta);
+    e->c = c;
+    e->bits = width;
+    return 0;
+}
+
+int sv_dropout_begin(layer_ctx *x, int slot, size_t d, float p)
+{
+    saved_store *s = x->sv->store;
+    size_t pay = 0, meta = 0;
+    actnn_dropout *dr = NULL;
+    if (x->b0) return 0; /* one seed serves the whole mini-batch */
+    int rc = actnn_dropout_create(s->ctx, total_of(x), d, p, tensor_id(x, slot), &dr);
+    if (rc == ACTNN_OK) rc = actnn_dropout_size(&pay, &meta);
+    if (rc != ACTNN_OK) {
+        if (dr) actnn_dropout_free(s->ctx, dr);
+        return fail(x, "a dropout seed", d, rc);
+    }
+    sv_entry *e = begin(x, slot, SK_DROPOUT, d, pay + meta);
+    e->dr = dr;
+    return 0;
+}
+
+void sv_dropout_apply(layer_ctx *x, int slot, int sample, float *v)
+{
+    actnn_dropout_apply(x->sv->e[slot].dr, (size_t)(x->b0 + sample), v);
+}
+
+const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch)
+{
+    sv_entry *e = &x->sv->e[slot];
+    size_t i = (size_t)(x->b0 + sample);
+    if (e->kind == SK_ALIVE) return e->alive + i * e->stride;
+    actnn_restore_sample(x->sv->store->ctx, e->t, i, scratch);
+    return scratch;
+}
+
+void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, float g0)
+{
+    actnn_mask_apply(x->sv->store->ctx, x->sv->e[slot].m, (size_t)(x->b0 + sample), delta, g1, g0);
+}
+
+const uint8_t *sv_codes(layer_ctx *x, int slot, int sample, uint8_t *scratch)
+{
+    actnn_codes_get(x->sv->store->ctx, x->sv->e[slot].c, (size_t)(x->b0 + sample), scratch);
+    return scratch;
+}
+
+/* The sv_kind values match saved_kind one to one. */
+int saved_describe(const saved_store *s, int i, int slot, saved_desc *out)
+{
+    if (!s || i < 0 || i >= s->n || slot < 0 || slot >= SV_SLOTS) return -1;
+    const sv_entry *e = &s->st[i].e[slot];
+    if (e->kind == SK_NONE) return -1;
+    out->kind = (saved_kind)e->kind;
+    out->d = e->d;
+    out->bits = e->bits;
+    out->keep = e->keep;
+    return 0;
+}
+
+size_t saved_desc_bytes(const saved_desc *e, size_t n, int bits, size_t group)
+{
+    size_t pay = 0, meta = 0;
+    int rc = ACTNN_OK;
+    switch (e->kind) {
+    case SAVED_ALIVE:
+        return saved_tensor_bytes(n, e->d, bits > 0 ? bits : 32, 1, group);
+    case SAVED_TENSOR:
+        return saved_tensor_bytes(n, e->d, bits > 0 ? bits : e->bits, e->keep, group);
+    case SAVED_MASK: rc = actnn_mask_size(n, e->d, &pay, &meta); break;
+    case SAVED_CODES: rc = actnn_codes_size(n, e->d, e->bits, &pay, &meta); break;
+    case SAVED_DROPOUT: rc = actnn_dropout_size(&pay, &meta); break;
+    default: return 0;
+    }
+    return rc == ACTNN_OK ? pay + meta : 0;
+}

@@ -1,0 +1,106 @@
+/* Saved activations: what a layer's backward needs, stored in forward and restored in
+ * backward (DESIGN.md memory kind 3). Each layer has SV_SLOTS slots. Layers call these
+ * functions only; how a slot is stored (kept fp32 buffer, fp32 copy, ActNN-quantized tensor,
+ * bit mask, codes, dropout seed) is decided here from the layer's bits.
+ *
+ * Restores are per sample so backward scratch stays one sample large. */
+#ifndef DN_SAVED_H
+#define DN_SAVED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/cpu/activations.h"
+#include "core/layer.h"
+
+#define SV_SLOTS 4
+
+typedef struct {
+    size_t cur_bytes, peak_bytes;        /* stored (payload + metadata) */
+    size_t cur_fp32_bytes, peak_fp32_bytes; /* what the same tensors take as fp32 */
+    size_t alive_bytes;                  /* fp32 buffers kept alive instead of copied */
+} saved_stats;
+
+saved_store *saved_store_create(const network *net, char *err, size_t errlen);
+void saved_store_free(saved_store *s);
+/* Binds x->sv for layer x->l (called by the network before each forward/backward). */
+void saved_bind(saved_store *s, layer_ctx *x);
+/* Drops everything layer i saved. */
+void saved_release_layer(saved_store *s, int i);
+void saved_release_all(saved_store *s);
+void saved_get_stats(const saved_store *s, saved_stats *st);
+void saved_reset_peak(saved_store *s);
+/* Starts a new iteration: changes the random stream of stochastic rounding and dropout. */
+void saved_next_iteration(saved_store *s, uint64_t iteration);
+/* Re-keys the plugin's random streams (tests average gradients over many seeds). */
+void saved_set_seed(saved_store *s, uint64_t seed);
+/* What the plugin context holds now (payload, metadata): cross-checks the accounting. */
+int saved_plugin_stats(const saved_store *s, size_t *payload, size_t *meta);
+/* Bytes sv_save stores for n samples of d floats at `bits` (0 when alive at 32 bits:
+ * the plan keeps the buffer instead); lets reports plan without training. */
+size_t saved_tensor_bytes(size_t n, size_t d, int bits, int alive, size_t group);
+
+/* ---- used by layers in forward (only when x->train) ----
+ * Sample indices are relative to the call: a streamed call (layer.h) covers samples
+ * x->b0 .. x->b0 + x->batch - 1 of a mini-batch of x->total; its first chunk creates the
+ * entry for the whole mini-batch and later chunks fill it. */
+/* Saves batch x d floats at the layer's bits. alive=1 means data is a network buffer that
+ * the plan keeps alive until this layer's backward (l->keeps_input): at 32 bits it is
+ * referenced, not copied. Returns 0 or -1 (out of memory, message via saved_error). */
+int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive);
+/* The same for samples `stride` floats apart (slices of a zero-copy route's buffer). */
+int sv_save_strided(layer_ctx *x, int slot, const float *data, size_t d, size_t stride, int alive);
+/* Saves the 1-bit gradient mask of a masked activation from its output y (batch x d). */
+int sv_save_mask(layer_ctx *x, int slot, const float *y, size_t d, activation a);
+int sv_save_mask_strided(layer_ctx *x, int slot, const float *y, size_t d, size_t stride,
+                         activation a);
+/* Saves one sample's d small integer codes of `width` bits (1..8); the first sample of
+ * the mini-batch creates the entry, so call it for samples in order. */
+int sv_save_codes(layer_ctx *x, int slot, int sample, const uint8_t *codes, size_t d, int width);
+/* Dropout: stores only a seed; apply() zeroes with probability p and scales the rest by
+ * 1/(1-p), the same way in forward and backward. */
+int sv_dropout_begin(layer_ctx *x, int slot, size_t d, float p);
+void sv_dropout_apply(layer_ctx *x, int slot, int sample, float *v);
+
+/* ---- used by layers in backward ---- */
+/* Pointer to sample `sample`'s d floats: into the kept buffer, or restored into scratch. */
+const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch);
+/* delta[j] *= mask ? g1 : g0 for sample `sample`. */
+void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, float g0);
+/* The codes of one sample (d bytes), into scratch when needed. */
+const uint8_t *sv_codes(layer_ctx *x, int slot, int sample, uint8_t *scratch);
+
+/* actnn_auto (saved_auto.c). In backward, a layer whose slot holds the input of its weight
+ * gradient reports factor * mean over samples of ||delta||^2 (delta: d floats per sample,
+ * `stride` apart), factor being its constant part of ActNN's variance weight, e.g.
+ * K/(4 groups I) for a conv; the store multiplies in the group size. sv_follow ties a
+ * slot to another's bits (batch-norm x-hat to its conv's input). No-ops unless the
+ * per-layer allocation is on. */
+void sv_note_grad(layer_ctx *x, int slot, double factor, const float *delta, size_t d,
+                  size_t stride);
+void sv_follow(layer_ctx *x, int slot, int lead);
+/* Splits the budget (the configured bits, averaged over the values) between the slots
+ * that reported, for a mini-batch of N; their later saves average the bits found.
+ * Returns 0 or -1 (message via saved_error). */
+int saved_auto_allocate(saved_store *s, size_t N);
+/* The average bits the last allocation gave layer `layer`'s slot (0: none). */
+double saved_auto_bits(const saved_store *s, int layer, int slot);
+
+const char *saved_error(const saved_store *s);
+
+/* ---- describing what a forward saved (memory reports plan from a batch-1 forward) ---- */
+typedef enum { SAVED_NONE, SAVED_ALIVE, SAVED_TENSOR, SAVED_MASK, SAVED_CODES, SAVED_DROPOUT } saved_kind;
+typedef struct {
+    saved_kind kind;
+    size_t d;    /* values per sample */
+    int bits;    /* tensors: the layer's bits; codes: their width */
+    int keep;    /* a tensor the plan keeps alive instead of copying at 32 bits */
+} saved_desc;
+/* Fills *out with what layer i's slot holds now; returns 0, or -1 when it holds nothing. */
+int saved_describe(const saved_store *s, int i, int slot, saved_desc *out);
+/* Exact bytes (payload + metadata, plugin size functions) the entry takes for n samples;
+ * bits > 0 overrides a tensor's bits (bits = 32 on an alive entry gives 0: kept, not
+ * copied). */
+size_t saved_desc_bytes(const saved_desc *e, size_t n, int bits, size_t group);
+
+#endif

@@ -1,0 +1,63 @@
+/* The saved-activation store's structures, shared by saved.c (saving and restoring) and
+ * saved_auto.c (per-layer mixed precision). Layers never include this. */
+#ifndef DN_SAVED_INTERNAL_H
+#define DN_SAVED_INTERNAL_H
+
+#include "actnn.h"
+#include "memory/saved.h"
+
+typedef enum { SK_NONE, SK_ALIVE, SK_TENSOR, SK_MASK, SK_CODES, SK_DROPOUT } sv_kind;
+
+typedef struct {
+    sv_kind kind;
+    size_t d;
+    int bits;       /* tensors: bits (the rounded average when mixed); codes: width */
+    int keep;       /* saved with alive=1: kept, not copied, at 32 bits */
+    const float *alive;
+    size_t stride;  /* floats between the kept buffer's samples */
+    actnn_tensor *t;
+    actnn_mask *m;
+    actnn_codes *c;
+    actnn_dropout *dr;
+    size_t bytes, fp32_bytes;
+} sv_entry;
+
+/* What actnn_auto keeps of a slot across iterations (saved_auto.c). A slot joins the
+ * per-layer allocation once its layer reported a gradient statistic (sv_note_grad) or
+ * tied it to another slot (sv_follow). */
+typedef struct {
+    double *cost;   /* per-sample sum of squared group ranges of the last save */
+    size_t n, cap;  /* samples in cost, allocated entries */
+    size_t d;       /* values per sample of the last save */
+    int cfg_bits;   /* the layer's configured bits: its share of the budget */
+    double sens;    /* layer factor times the mean squared output gradient; < 0: none yet */
+    double grad_sum;/* sum of squared output gradients over the chunks seen so far */
+    int lead;       /* slot whose bits this one takes (-1: its own) */
+    double bits;    /* average bits from the last allocation (0: none yet) */
+} sv_auto;
+
+struct saved_state {
+    saved_store *store;
+    int layer;
+    sv_entry e[SV_SLOTS];
+    sv_auto a[SV_SLOTS];
+};
+
+struct saved_store {
+    int n;
+    saved_state *st;
+    saved_stats stats;
+    actnn_ctx *ctx;
+    size_t group;   /* the context's group size */
+    uint64_t iter;
+    int auto_on;    /* actnn_auto: per-sample bits in every save */
+    int auto_layers;/* and per-layer averages from saved_auto_allocate */
+    char err[256];
+};
+
+/* Records the per-sample costs of samples first..first+n-1 of a mini-batch of `total`
+ * (a whole save, or one chunk of a streamed one) for the next per-layer allocation. */
+int saved_auto_record(saved_state *st, int slot, const double *cost, size_t first, size_t n,
+                      size_t total, size_t d, int bits);
+
+#endif
