@@ -1,17 +1,25 @@
-/* ./darknet memory <cfg> [-batch N]: the memory plan per layer and totals, without training. */
+/* ./darknet memory <cfg> [-batch N] [-budget 2G]: the memory plan per layer and totals,
+ * without training; with -budget, the largest mini-batch per bit width (memory/budget.h). */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "memory/budget.h"
 #include "memory/memreport.h"
 #include "core/network.h"
 
 int run_memory(int argc, char **argv)
 {
     int batch = arg_int(&argc, argv, "-batch", 0);
+    const char *budget_s = arg_str(&argc, argv, "-budget", NULL);
     if (argc < 3) {
-        fprintf(stderr, "usage: %s memory <cfg> [-batch N]\n", argv[0]);
+        fprintf(stderr, "usage: %s memory <cfg> [-batch N] [-budget 2G]\n", argv[0]);
+        return 1;
+    }
+    size_t budget = budget_s ? budget_parse(budget_s) : 0;
+    if (budget_s && !budget) {
+        fprintf(stderr, "-budget: '%s' is not a size (e.g. 2G, 1536M, 512 = MiB)\n", budget_s);
         return 1;
     }
     char err[1024];
@@ -20,7 +28,8 @@ int run_memory(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    int rc = memreport_print_plan(net, stdout, err, sizeof(err));
+    int rc = budget ? budget_print(net, budget, stdout, err, sizeof(err))
+                    : memreport_print_plan(net, stdout, err, sizeof(err));
     if (rc) fprintf(stderr, "%s\n", err);
     free_network(net);
     return rc ? 1 : 0;

@@ -51,6 +51,8 @@ struct network {
     int actnn_stream;       /* streamed pairs (stream.h): -1 when bits < 32, 0 off, 1 always */
     int stream_chunk;       /* samples per chunk; 0 = about 8 MiB of output (tests set it) */
     int actnn_concat;       /* zero-copy routes (concat.h): -1 default (on), 0 off */
+    int actnn_budget_mb;    /* > 0: layers' bits picked so the plan fits (budget.h) */
+    int actnn_budget_line;  /* its line in the cfg, for errors */
 
     /* state */
     size_t seen;

@@ -7,6 +7,7 @@
 #include "core/cfg.h"
 #include "core/network.h"
 #include "core/net_internal.h"
+#include "memory/budget.h"
 
 static const char *const policy_names[POLICY_COUNT] = {
     "constant", "step", "exp", "poly", "steps", "sigmoid", "random", "sgdr",
@@ -124,6 +125,10 @@ static void parse_actnn(network *net, cfg_reader *r)
     net->actnn_stream = cfg_has(r, "actnn_stream") ? cfg_int(r, "actnn_stream", 0, 0, 1) : -1;
     /* zero-copy [route] concatenation (concat.h), on unless 0 */
     net->actnn_concat = cfg_has(r, "actnn_concat") ? cfg_int(r, "actnn_concat", 1, 0, 1) : -1;
+    /* bits per layer picked at the end of parsing so the plan fits (memory/budget.h) */
+    cfg_kv *budget = cfg_find(r, "actnn_budget_mb");
+    net->actnn_budget_line = budget ? budget->line : 0;
+    net->actnn_budget_mb = cfg_int(r, "actnn_budget_mb", 0, 1, 1 << 30);
     if (net->actnn_auto && net->actnn_bits >= 16)
         cfg_fail(r, "actnn_auto", "needs actnn_bits between 1 and 8 as the average budget");
 }
@@ -257,6 +262,9 @@ network *parse_network_cfg_ex(const char *filename, int batch_override, char *er
     for (int si = 1; si < f.n; ++si)
         if (parse_layer(net, &f, si, err, errlen)) goto fail;
     if (finish_network(net, err, errlen)) goto fail;
+    if (net->actnn_budget_mb > 0 &&
+        budget_pick_bits(net, (size_t)net->actnn_budget_mb << 20, stderr, err, errlen))
+        goto fail;
     cfg_warn_unused(&f);
     cfg_free(&f);
     return net;

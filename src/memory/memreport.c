@@ -114,21 +114,25 @@ static void describe(const saved_desc *d, char *s, size_t len)
     if (!s[0]) snprintf(s, len, "-");
 }
 
-/* Arena of the same graph with every layer at 32 bits (inputs kept alive). */
-static size_t arena_fp32(network *net)
+/* Arena of the same graph for mini-batch `batch` with every layer at `bits` (0: the layers'
+ * own bits); only the plan is built, nothing is allocated. */
+static size_t arena_at(network *net, int bits, int batch)
 {
-    int *bits = malloc(sizeof(int) * (size_t)net->n + 1);
+    int *own = malloc(sizeof(int) * (size_t)net->n + 1);
+    int nb = net->batch;
     mem_plan p = {0};
     size_t bytes = 0;
-    if (!bits) return 0;
+    if (!own) return 0;
     for (int i = 0; i < net->n; ++i) {
-        bits[i] = net->layers[i].bits;
-        net->layers[i].bits = 32;
+        own[i] = net->layers[i].bits;
+        if (bits) net->layers[i].bits = bits;
     }
+    net->batch = batch;
     if (plan_build(&p, net, 1) == 0) bytes = p.arena_bytes;
     plan_free(&p);
-    for (int i = 0; i < net->n; ++i) net->layers[i].bits = bits[i];
-    free(bits);
+    net->batch = nb;
+    for (int i = 0; i < net->n; ++i) net->layers[i].bits = own[i];
+    free(own);
     return bytes;
 }
 
@@ -144,46 +148,90 @@ static void print_row(FILE *f, const network *net, int i, const saved_desc *d, s
             l->bits, what, fp32 / MIB, saved / MIB, p->out[i].bytes / MIB, p->delta[i].bytes / MIB);
 }
 
-int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errlen)
+saved_desc *memreport_describe(network *net, char *err, size_t errlen)
 {
     saved_desc *desc = calloc((size_t)net->n * SV_SLOTS + 1, sizeof(saved_desc));
     if (!desc) {
         snprintf(err, errlen, "out of memory planning");
-        return -1;
+        return NULL;
     }
     int rc = network_prepare(net, 1, err, errlen);
     if (!rc) rc = dry_run(net, desc, err, errlen);
     if (!rc) rc = network_prepare(net, 1, err, errlen);
     if (rc) {
         free(desc);
-        return -1;
+        return NULL;
     }
-    memset(s, 0, sizeof(*s));
-    s->batch = net->batch;
-    size_t n = (size_t)net->batch, group = (size_t)net->actnn_group;
-    if (f)
-        fprintf(f, "%5s %-14s %-14s %4s %-18s %10s %10s %9s %9s\n", "layer", "type", "output", "bits",
-                "saves", "fp32_MiB", "saved_MiB", "out_MiB", "delta_MiB");
-    for (int i = 0; i < net->n; ++i) {
-        size_t fp32 = 0, saved = 0;
-        for (int k = 0; k < SV_SLOTS; ++k) {
-            const saved_desc *d = &desc[i * SV_SLOTS + k];
-            if (d->kind == SAVED_NONE) continue;
-            fp32 += n * d->d * sizeof(float);
-            saved += saved_desc_bytes(d, n, 0, group);
-            s->saved_at32 += saved_desc_bytes(d, n, 32, group);
-        }
-        s->saved += saved;
-        s->saved_fp32 += fp32;
-        if (f) print_row(f, net, i, &desc[i * SV_SLOTS], fp32, saved);
-    }
-    free(desc);
-    s->arena = net->plan.arena_bytes;
-    s->arena_fp32 = arena_fp32(net);
+    return desc;
+}
+
+/* Bytes layer i's slots take for n samples, tensors at `bits` (0: the layer's own). */
+static size_t layer_saved(const network *net, const saved_desc *d, int i, size_t n, int bits)
+{
+    size_t b = 0;
+    int lb = bits ? bits : net->layers[i].bits;
+    for (int k = 0; k < SV_SLOTS; ++k)
+        if (d[k].kind != SAVED_NONE) b += saved_desc_bytes(&d[k], n, lb, (size_t)net->actnn_group);
+    return b;
+}
+
+static void fixed_parts(const network *net, mem_summary *s, size_t n)
+{
     s->params = memreport_param_bytes(net);
     s->workspace = net->workspace_bytes;
     s->scratch = 2 * net->scratch_floats * sizeof(float);
     s->input = n * ((size_t)net->inputs + (size_t)net->truths) * sizeof(float);
+    /* The loader fills the next mini-batch while this one trains (loader.h). */
+    s->loader = s->input;
+}
+
+int memreport_plan_at(network *net, const saved_desc *desc, int bits, int batch, mem_summary *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->batch = batch;
+    size_t n = (size_t)batch;
+    for (int i = 0; i < net->n; ++i) {
+        const saved_desc *d = &desc[i * SV_SLOTS];
+        s->saved += layer_saved(net, d, i, n, bits);
+        s->saved_at32 += layer_saved(net, d, i, n, 32);
+        for (int k = 0; k < SV_SLOTS; ++k)
+            if (d[k].kind != SAVED_NONE) s->saved_fp32 += n * d[k].d * sizeof(float);
+    }
+    s->arena = arena_at(net, bits, batch);
+    s->arena_fp32 = arena_at(net, 32, batch);
+    fixed_parts(net, s, n);
+    return s->arena ? 0 : -1;
+}
+
+size_t memreport_total(const mem_summary *s)
+{
+    return s->saved + s->arena + s->params + s->workspace + s->scratch + s->input + s->loader;
+}
+
+int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errlen)
+{
+    saved_desc *desc = memreport_describe(net, err, errlen);
+    if (!desc) return -1;
+    memset(s, 0, sizeof(*s));
+    s->batch = net->batch;
+    size_t n = (size_t)net->batch;
+    if (f)
+        fprintf(f, "%5s %-14s %-14s %4s %-18s %10s %10s %9s %9s\n", "layer", "type", "output", "bits",
+                "saves", "fp32_MiB", "saved_MiB", "out_MiB", "delta_MiB");
+    for (int i = 0; i < net->n; ++i) {
+        const saved_desc *d = &desc[i * SV_SLOTS];
+        size_t fp32 = 0, saved = layer_saved(net, d, i, n, 0);
+        for (int k = 0; k < SV_SLOTS; ++k)
+            if (d[k].kind != SAVED_NONE) fp32 += n * d[k].d * sizeof(float);
+        s->saved += saved;
+        s->saved_fp32 += fp32;
+        s->saved_at32 += layer_saved(net, d, i, n, 32);
+        if (f) print_row(f, net, i, d, fp32, saved);
+    }
+    free(desc);
+    s->arena = net->plan.arena_bytes;
+    s->arena_fp32 = arena_at(net, 32, net->batch);
+    fixed_parts(net, s, n);
     return 0;
 }
 
@@ -193,17 +241,17 @@ int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen)
 {
     mem_summary s;
     if (memreport_plan(net, &s, f, err, errlen)) return -1;
-    size_t rest = s.params + s.workspace + s.scratch + s.input;
+    size_t rest = s.params + s.workspace + s.scratch + s.input + s.loader;
     fprintf(f, "saves: kept = fp32 input kept alive in the arena (no copy); qB = quantized at B bits; "
                "f16/f32 = copies; mask = 1 bit; codeW = W-bit argmax; seed = dropout seed only\n");
     fprintf(f, "total: mini-batch=%d bits=%d saved_mib=%.1f saved_fp32_mib=%.1f (%.1fx smaller) "
                "arena_mib=%.1f arena_fp32_mib=%.1f params_mib=%.1f workspace_mib=%.1f "
-               "scratch_mib=%.1f input_mib=%.1f\n",
+               "scratch_mib=%.1f input_mib=%.1f loader_mib=%.1f\n",
             s.batch, net->actnn_bits, s.saved / MIB, s.saved_fp32 / MIB, ratio(s.saved_fp32, s.saved),
             s.arena / MIB, s.arena_fp32 / MIB, s.params / MIB, s.workspace / MIB, s.scratch / MIB,
-            s.input / MIB);
+            s.input / MIB, s.loader / MIB);
     size_t now = s.saved + s.arena + rest, fp32 = s.saved_at32 + s.arena_fp32 + rest;
-    fprintf(f, "planned training memory (saved + arena + params + workspace + scratch + input): "
+    fprintf(f, "planned training memory (saved + arena + params + workspace + scratch + input + loader): "
                "%.1f MiB at the cfg's bits, %.1f MiB with every layer at 32 bits (%.2fx)\n",
             now / MIB, fp32 / MIB, ratio(fp32, now));
     return 0;

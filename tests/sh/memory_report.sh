@@ -58,5 +58,20 @@ check "32-bit variant has no actnn keys" bash -c "! grep -q '^actnn' $T/v32.cfg"
 "$DARKNET" memory $T/v.cfg > $T/v.txt 2>/dev/null
 check "variant parses and plans at 4 bits" grep -q 'mini-batch=8 bits=4' $T/v.txt
 
+# -budget: one row per width, more images at fewer bits, the cfg batch/subdivisions to write
+"$DARKNET" memory cfg/yolov3-tiny-actnn.cfg -budget 2G > $T/b.txt 2>$T/b.err || { bad "memory -budget rc"; cat $T/b.err; }
+mb() { awk -v w="$1" '$1 == w {print $2}' $T/b.txt; }
+check "budget rows for 32, 8, 4, 2 bits" [ -n "$(mb 32)" ] && [ -n "$(mb 8)" ] && [ -n "$(mb 4)" ] && [ -n "$(mb 2)" ]
+check "budget: 2 bits fit >= 3x the fp32 mini-batch ($(mb 2) vs $(mb 32))" [ "$(mb 2)" -ge $((3 * $(mb 32))) ]
+check "budget: fewer bits never fit fewer images" [ "$(mb 2)" -ge "$(mb 4)" ] && [ "$(mb 4)" -ge "$(mb 8)" ] && [ "$(mb 8)" -ge "$(mb 32)" ]
+check "budget rows say what to write in [net]" grep -qE '^32 .* batch=[0-9]+ subdivisions=[0-9]+' $T/b.txt
+"$DARKNET" memory cfg/yolov3-tiny-actnn.cfg -budget 2Q > /dev/null 2>$T/b.err && bad "bad -budget must fail" || \
+    check "bad -budget is named" grep -q "budget: '2Q' is not a size" $T/b.err
+sed 's/^actnn_bits=2/actnn_budget_mb=600/' cfg/yolov3-tiny-actnn.cfg > $T/budget.cfg
+"$DARKNET" memory $T/budget.cfg -batch 32 > $T/bk.txt 2>$T/bk.err || { bad "actnn_budget_mb rc"; cat $T/bk.err; }
+check "actnn_budget_mb says what it chose" grep -q '^actnn_budget_mb=600: mini-batch 32 plans .* layer:bits 0:' $T/bk.err
+p=$(sed -n 's/^planned training memory.*: \([0-9.]*\) MiB at the cfg.s bits.*/\1/p' $T/bk.txt)
+check "actnn_budget_mb=600 plan fits ($p MiB)" ge 600 "$p"
+
 [ $fails -eq 0 ] || { echo "$fails check(s) failed"; exit 1; }
 echo "all memory report checks passed"

@@ -1,0 +1,238 @@
+/* Budget mode: largest mini-batch per bit width, and per-layer bits for a budget. */
+#include "memory/budget.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actnn.h"
+#include "memory/plan.h"
+
+#define MIB (1024.0 * 1024.0)
+#define MAX_BATCH (1 << 20)
+
+size_t budget_parse(const char *s)
+{
+    char *end;
+    double v = strtod(s, &end);
+    double mult = MIB; /* a bare number is MiB, as in actnn_budget_mb */
+    if (end == s || !(v > 0) || !isfinite(v)) return 0;
+    if (*end == 'K' || *end == 'k') mult = 1024.0, ++end;
+    else if (*end == 'M' || *end == 'm') mult = MIB, ++end;
+    else if (*end == 'G' || *end == 'g') mult = 1024.0 * MIB, ++end;
+    else if (*end == 'T' || *end == 't') mult = 1024.0 * 1024.0 * MIB, ++end;
+    if (*end == 'i') ++end;
+    if (*end == 'B' || *end == 'b') ++end;
+    if (*end || v * mult > 9e18) return 0;
+    return (size_t)(v * mult);
+}
+
+/* Total of mini-batch b at `bits`, or SIZE_MAX when the plan cannot be made. */
+static size_t total_at(network *net, const saved_desc *desc, int bits, int b, mem_summary *s)
+{
+    if (memreport_plan_at(net, desc, bits, b, s)) return SIZE_MAX;
+    return memreport_total(s);
+}
+
+int budget_max_batch(network *net, const saved_desc *desc, int bits, size_t budget,
+                     mem_summary *at)
+{
+    mem_summary s;
+    if (total_at(net, desc, bits, 1, at) > budget) return 0;
+    int lo = 1, hi = 2; /* lo fits; hi is not known to */
+    while (hi <= MAX_BATCH && total_at(net, desc, bits, hi, &s) <= budget) {
+        lo = hi;
+        *at = s;
+        hi *= 2;
+    }
+    if (hi > MAX_BATCH) return lo;
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        if (total_at(net, desc, bits, mid, &s) <= budget) {
+            lo = mid;
+            *at = s;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* Subdivisions for the cfg's batch so that the mini-batch (batch / subdivisions, a whole
+ * number as Darknet expects) is at most m. */
+static int subdivisions_for(int batch, int m)
+{
+    for (int s = 1; s <= batch; ++s)
+        if (batch % s == 0 && batch / s <= m) return s;
+    return batch;
+}
+
+static void print_row(FILE *f, const char *what, int m, const mem_summary *at, const mem_summary *one,
+                      int cfg_batch)
+{
+    if (!m) {
+        fprintf(f, "%-6s %9s %12.1f %14s   does not fit at mini-batch 1\n", what, "0",
+                memreport_total(one) / MIB, "-");
+        return;
+    }
+    double per = m > 1 ? (memreport_total(at) - memreport_total(one)) / MIB / (m - 1) : 0;
+    int s = subdivisions_for(cfg_batch, m);
+    fprintf(f, "%-6s %9d %12.1f %14.2f   batch=%d subdivisions=%d (mini-batch %d)", what, m,
+            memreport_total(at) / MIB, per, cfg_batch, s, cfg_batch / s);
+    if (m > cfg_batch) fprintf(f, "; or batch=%d subdivisions=1", m);
+    fprintf(f, "\n");
+}
+
+int budget_print(network *net, size_t budget, FILE *f, char *err, size_t errlen)
+{
+    saved_desc *desc = memreport_describe(net, err, errlen);
+    if (!desc) return -1;
+    int cfg_batch = net->batch * net->subdivisions;
+    /* the cfg's own bits get a row unless they are one of the uniform widths */
+    int own = 0;
+    for (int i = 0; i < net->n; ++i)
+        if (net->layers[i].bits != net->layers[0].bits) own = 1;
+    own |= net->layers[0].bits != 32 && net->layers[0].bits != 8 && net->layers[0].bits != 4 &&
+           net->layers[0].bits != 2;
+    fprintf(f, "budget: %.1f MiB for saved + arena + params + workspace + scratch + input + loader "
+               "(cfg batch=%d subdivisions=%d)\n", budget / MIB, cfg_batch, net->subdivisions);
+    fprintf(f, "%-6s %9s %12s %14s   %s\n", "bits", "max_mini", "planned_MiB", "MiB_per_image",
+            "write in [net]");
+    static const int widths[] = {32, 8, 4, 2, 0};
+    for (size_t k = 0; k < sizeof(widths) / sizeof(widths[0]); ++k) {
+        int bits = widths[k];
+        if (!bits && !own) continue;
+        mem_summary at, one;
+        int m = budget_max_batch(net, desc, bits, budget, &at);
+        memreport_plan_at(net, desc, bits, 1, &one);
+        char what[16];
+        snprintf(what, sizeof(what), bits ? "%d" : "cfg", bits);
+        print_row(f, what, m, &at, &one, cfg_batch);
+    }
+    free(desc);
+    return 0;
+}
+
+/* Values per sample layer i saves as tensors (the part its bits decide). */
+static size_t tensor_values(const saved_desc *d)
+{
+    size_t v = 0;
+    for (int k = 0; k < SV_SLOTS; ++k)
+        if (d[k].kind == SAVED_TENSOR || d[k].kind == SAVED_ALIVE) v += d[k].d;
+    return v;
+}
+
+/* Every tensor layer gets ActNN's allocation at average `avg`; the others (whose bits
+ * only say "compressed": streaming, no kept inputs) get the rounded average. */
+static int apply_avg(network *net, const saved_desc *desc, double avg, double *w, uint8_t *bits,
+                     int *idx, int L)
+{
+    int rc = actnn_alloc_bits(w, w, (size_t)L, avg, bits);
+    if (rc != ACTNN_OK) return -1;
+    int rest = (int)lround(avg);
+    for (int i = 0; i < net->n; ++i)
+        if (!tensor_values(&desc[i * SV_SLOTS])) net->layers[i].bits = rest < 1 ? 1 : rest;
+    for (int k = 0; k < L; ++k) net->layers[idx[k]].bits = bits[k];
+    return 0;
+}
+
+static void set_all(network *net, int bits)
+{
+    for (int i = 0; i < net->n; ++i) net->layers[i].bits = bits;
+}
+
+static void report(const network *net, const saved_desc *desc, size_t budget, const mem_summary *s,
+                   double avg, FILE *log)
+{
+    if (!log) return;
+    fprintf(log, "actnn_budget_mb=%.0f: mini-batch %d plans %.1f MiB; ", budget / MIB, net->batch,
+            memreport_total(s) / MIB);
+    if (avg >= 32) {
+        fprintf(log, "every layer at 32 bits (fp32 fits)\n");
+        return;
+    }
+    fprintf(log, "%.2f bits per saved value on average; layer:bits", avg);
+    for (int i = 0; i < net->n; ++i)
+        if (tensor_values(&desc[i * SV_SLOTS])) fprintf(log, " %d:%d", i, net->layers[i].bits);
+    fprintf(log, "\n");
+}
+
+/* The weighted average of the tensor layers' bits. */
+static double mean_bits(const network *net, const saved_desc *desc)
+{
+    double vb = 0, v = 0;
+    for (int i = 0; i < net->n; ++i) {
+        size_t t = tensor_values(&desc[i * SV_SLOTS]);
+        vb += (double)t * net->layers[i].bits;
+        v += (double)t;
+    }
+    return v > 0 ? vb / v : 32;
+}
+
+static int pick(network *net, const saved_desc *desc, size_t budget, FILE *log, char *err,
+                size_t errlen, double *w, uint8_t *bits, int *idx, int L)
+{
+    mem_summary s;
+    int B = net->batch;
+    if (total_at(net, desc, 32, B, &s) <= budget) {
+        set_all(net, 32);
+        report(net, desc, budget, &s, 32, log);
+        return 0;
+    }
+    if (apply_avg(net, desc, 1.0, w, bits, idx, L) || total_at(net, desc, 0, B, &s) > budget) {
+        snprintf(err, errlen, "%s:%d: actnn_budget_mb: %.0f MiB is too small: mini-batch %d plans "
+                 "%.1f MiB even at 1 bit per saved value; raise subdivisions or the budget",
+                 net->cfgfile ? net->cfgfile : "cfg", net->actnn_budget_line, budget / MIB, B,
+                 memreport_total(&s) / MIB);
+        return -1;
+    }
+    /* The highest average that fits: bisection on [1, 8] to 1/64 bit. */
+    double lo = 1.0, hi = 8.0;
+    if (apply_avg(net, desc, hi, w, bits, idx, L) == 0 && total_at(net, desc, 0, B, &s) <= budget) lo = hi;
+    while (hi - lo > 1.0 / 64) {
+        double mid = 0.5 * (lo + hi);
+        if (apply_avg(net, desc, mid, w, bits, idx, L) == 0 && total_at(net, desc, 0, B, &s) <= budget)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    apply_avg(net, desc, lo, w, bits, idx, L);
+    total_at(net, desc, 0, B, &s);
+    report(net, desc, budget, &s, mean_bits(net, desc), log);
+    return 0;
+}
+
+int budget_pick_bits(network *net, size_t budget, FILE *log, char *err, size_t errlen)
+{
+    saved_desc *desc = memreport_describe(net, err, errlen);
+    if (!desc) return -1;
+    size_t n = (size_t)net->n + 1;
+    double *w = malloc(n * sizeof(double));
+    uint8_t *bits = malloc(n);
+    int *idx = malloc(n * sizeof(int));
+    int L = 0, rc = -1;
+    if (w && bits && idx) {
+        for (int i = 0; i < net->n; ++i) {
+            size_t t = tensor_values(&desc[i * SV_SLOTS]);
+            if (!t) continue;
+            w[L] = (double)t;
+            idx[L++] = i;
+        }
+        rc = pick(net, desc, budget, log, err, errlen, w, bits, idx, L);
+    } else {
+        snprintf(err, errlen, "out of memory planning actnn_budget_mb");
+    }
+    if (rc == 0) {
+        net->actnn_bits = (int)lround(fmin(32, mean_bits(net, desc)));
+        if (net->actnn_bits < 1) net->actnn_bits = 1;
+        net->actnn = net->actnn_bits < 32;
+        /* the plan depends on the bits (kept inputs, streamed pairs): make it again */
+        plan_free(&net->plan);
+    }
+    free(w);
+    free(bits);
+    free(idx);
+    free(desc);
+    return rc;
+}

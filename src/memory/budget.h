@@ -1,0 +1,37 @@
+/* Budget mode (DESIGN.md "Scale"): which mini-batch fits a memory budget at each bit
+ * width (`./darknet memory <cfg> -budget 2G`), and `actnn_budget_mb=` in [net], which
+ * picks every layer's bits so the training plan fits.
+ *
+ * Owns only these questions: it reads plans (memreport.h) and may change the layers'
+ * `bits` (and net->actnn, net->actnn_bits); it never trains, loads data or allocates the
+ * arena it plans. A plan's total is what memreport_total() counts: saved activations,
+ * arena, parameters with their updates, workspace, scratch, the input batch and the
+ * loader's next one. */
+#ifndef DN_BUDGET_H
+#define DN_BUDGET_H
+
+#include <stdio.h>
+
+#include "core/network.h"
+#include "memory/memreport.h"
+
+/* Parses "2G", "1536M", "512" (MiB), "3.5G", "100K" into bytes; 0 when malformed. */
+size_t budget_parse(const char *s);
+/* The largest mini-batch (0 if not even 1) whose plan with every layer at `bits` (0: the
+ * layers' own) fits `budget` bytes; *at gets that plan (or mini-batch 1's when none fits).
+ * The plan's total grows with the mini-batch, so doubling then bisection finds it; a
+ * brute force in tests/test_budget.c checks it at the answer and one more sample. */
+int budget_max_batch(network *net, const saved_desc *desc, int bits, size_t budget,
+                     mem_summary *at);
+/* The `-budget` table: per bit width, the largest mini-batch, its planned total and per
+ * sample cost, and the cfg's batch/subdivisions that train within it. 0 or -1 with err. */
+int budget_print(network *net, size_t budget, FILE *f, char *err, size_t errlen);
+/* actnn_budget_mb: sets every layer's bits so the plan at the net's mini-batch fits
+ * `budget` bytes: all at 32 if that fits, else ActNN's allocator (actnn_alloc_bits) over
+ * the layers' saved values at the highest average in [1, 8] that fits. Every value counts
+ * as equally sensitive here (no gradients exist before training; actnn_auto refines the
+ * split per sample later). Says what it chose on `log` (may be NULL). -1 with err when
+ * even 1 bit per value does not fit. */
+int budget_pick_bits(network *net, size_t budget, FILE *log, char *err, size_t errlen);
+
+#endif
