@@ -96,6 +96,7 @@ TEST_SRC   := $(wildcard tests/test_*.c)
 TEST_LIB   := $(wildcard tests/common/*.c)
 CU_SRC     :=
 ifeq ($(GPU),1)
+  CORE_SRC += $(wildcard src/backend/cuda/*.c)
   CU_SRC   := $(wildcard src/backend/cuda/*.cu) $(wildcard actnn_plugin/src/*.cu)
 endif
 

@@ -6,9 +6,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "darknet.h"
-#ifdef GPU
-#include "backend/cuda/dn_cuda.h"
-#endif
+#include "backend/backend.h"
 
 
 /* The GPU chosen by -i/-gpus (-1: -nogpu); read by GPU builds when they start. */
@@ -53,10 +51,8 @@ int main(int argc, char **argv)
         cli_gpu_index = (int)g;
     }
     if (arg_flag(&argc, argv, "-nogpu")) cli_gpu_index = -1;
-#ifdef GPU
-    /* Says where each part runs before any command starts. */
-    if (argc >= 2 && strcmp(argv[1], "version") && dn_cuda_startup_report(cli_gpu_index)) return 1;
-#endif
+    /* Says where each part runs before any command starts (GPU builds; silent otherwise). */
+    if (argc >= 2 && strcmp(argv[1], "version") && dn_backend_startup_report(cli_gpu_index)) return 1;
     if (argc < 2) {
         usage(argv[0]);
         return 1;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/blas.h"
+#include "backend/backend.h"
 #include "memory/memreport.h"
 #include "core/train_guard.h"
 #include "core/train_state.h"
@@ -30,7 +30,7 @@ static void blas_warmup(void)
     enum { N = 256 };
     float *a = calloc((size_t)3 * N * N, sizeof(float));
     if (!a) return;
-    dn_gemm(0, 0, N, N, N, 1, a, N, a + N * N, N, 0, a + 2 * N * N, N);
+    dn_backend_cpu()->gemm(0, 0, N, N, N, 1, a, N, a + N * N, N, 0, a + 2 * N * N, N);
     free(a);
 }
 

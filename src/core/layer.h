@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend/cpu/activations.h"
+#include "backend/backend.h"
 #include "core/cfg.h"
 
 typedef enum {
@@ -70,6 +70,7 @@ typedef enum { PASS_FULL, PASS_STATS, PASS_APPLY, PASS_CHUNK, PASS_POST, PASS_PR
 typedef struct {
     network *net;
     layer *l;
+    const dn_backend *be;  /* where every buffer below lives and whose ops compute on them */
     int batch;             /* samples in this call (a chunk of the mini-batch when streamed) */
     int b0, total;         /* first sample of the call in the mini-batch; mini-batch size */
     layer_pass pass;

@@ -32,10 +32,10 @@ static void activate_rows(const layer *l, const layer_ctx *x, float *out)
 {
     size_t d = (size_t)l->outputs, st = out_stride(l, x);
     if (st == d) {
-        activate_array(out, d * (size_t)x->batch, l->act);
+        x->be->activate(out, d * (size_t)x->batch, l->act);
         return;
     }
-    for (int b = 0; b < x->batch; ++b) activate_array(out + (size_t)b * st, d, l->act);
+    for (int b = 0; b < x->batch; ++b) x->be->activate(out + (size_t)b * st, d, l->act);
 }
 
 int layer_activate_and_save(layer *l, layer_ctx *x, int slot, float *out, int has_bn)
@@ -54,17 +54,6 @@ int layer_activate_and_save(layer *l, layer_ctx *x, int slot, float *out, int ha
     return 0;
 }
 
-/* pre = xhat * scale + bias, the same expression the forward evaluated. */
-static void rebuild_preact(const bn_state *bn, const float *xhat, int spatial, float *pre)
-{
-    for (int f = 0; f < bn->n; ++f) {
-        float s = bn->scales[f], t = bn->biases[f];
-        const float *a = xhat + (size_t)f * spatial;
-        float *o = pre + (size_t)f * spatial;
-        for (int k = 0; k < spatial; ++k) o[k] = a[k] * s + t;
-    }
-}
-
 void layer_activation_backward(layer *l, layer_ctx *x, int slot, int xhat_slot,
                                const bn_state *bn, int spatial)
 {
@@ -78,11 +67,11 @@ void layer_activation_backward(layer *l, layer_ctx *x, int slot, int xhat_slot,
     for (int b = 0; b < x->batch; ++b) {
         const float *pre;
         if (bn) {
-            rebuild_preact(bn, sv_restore(x, xhat_slot, b, x->scratch[0]), spatial, x->scratch[1]);
+            x->be->bn_preact(bn, sv_restore(x, xhat_slot, b, x->scratch[0]), spatial, x->scratch[1]);
             pre = x->scratch[1];
         } else {
             pre = sv_restore(x, slot, b, x->scratch[0]);
         }
-        gradient_from_input(pre, (size_t)l->outputs, l->act, x->delta + b * outs);
+        x->be->gradient_from_input(pre, (size_t)l->outputs, l->act, x->delta + b * outs);
     }
 }

@@ -3,7 +3,7 @@
 #ifndef DN_LAYER_COMMON_H
 #define DN_LAYER_COMMON_H
 
-#include "backend/cpu/bn_ops.h"
+#include "backend/bn_state.h"
 #include "core/layer.h"
 
 /* activation=name; an unknown name is an error listing the allowed ones. */

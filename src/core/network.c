@@ -23,6 +23,7 @@ network *network_alloc(int max_layers, const char *cfgfile)
         free(net);
         return NULL;
     }
+    net->be = dn_backend_cpu();
     return net;
 }
 
@@ -52,7 +53,7 @@ int network_alloc_io(network *net, char *err, size_t errlen)
 
 static void free_arena(network *net)
 {
-    free(net->arena);
+    if (net->arena) net->be->release(net->arena, net->arena_bytes ? net->arena_bytes : 64);
     net->arena = NULL;
     net->arena_bytes = 0;
 }
@@ -69,7 +70,7 @@ void free_network(network *net)
     saved_store_free(net->store);
     plan_free(&net->plan);
     free_arena(net);
-    free(net->workspace);
+    if (net->workspace) net->be->release(net->workspace, net->workspace_bytes);
     free(net->scratch[0]);
     free(net->scratch[1]);
     free(net->layers);
@@ -102,8 +103,8 @@ static int prepare_scratch(network *net, char *err, size_t errlen)
         if (net->layers[i].restore_floats > sc) sc = net->layers[i].restore_floats;
     }
     if (ws > net->workspace_bytes) {
-        free(net->workspace);
-        net->workspace = malloc(ws);
+        if (net->workspace) net->be->release(net->workspace, net->workspace_bytes);
+        net->workspace = net->be->alloc(ws, "the convolution workspace");
         net->workspace_bytes = net->workspace ? ws : 0;
     }
     if (sc > net->scratch_floats) {
@@ -138,7 +139,7 @@ int network_prepare(network *net, int train, char *err, size_t errlen)
     }
     if (p->arena_bytes != net->arena_bytes) {
         free_arena(net);
-        net->arena = malloc(p->arena_bytes ? p->arena_bytes : 64);
+        net->arena = net->be->alloc(p->arena_bytes ? p->arena_bytes : 64, "the activation arena");
         if (!net->arena) {
             snprintf(err, errlen,
                      "out of memory: the activation arena needs %.1f MiB for mini-batch %d; "
@@ -170,6 +171,7 @@ void network_make_ctx(network *net, int i, const float *input, int train, layer_
     memset(x, 0, sizeof(*x));
     x->net = net;
     x->l = l;
+    x->be = net->be;
     x->batch = x->total = net->batch;
     x->pass = PASS_FULL;
     x->param_grads = 1;
@@ -213,7 +215,8 @@ static void zero_born_deltas(network *net, int step)
 {
     for (int j = 0; j < net->n; ++j) {
         mem_buf *b = &net->plan.delta[j];
-        if (b->bytes && !b->alias && b->start == step) memset(buf_at(net, b), 0, b->bytes);
+        if (b->bytes && !b->alias && b->start == step)
+            net->be->fill(buf_at(net, b), b->bytes / sizeof(float), 0);
     }
 }
 
@@ -342,6 +345,7 @@ float network_current_rate(const network *net)
 void network_update(network *net)
 {
     update_args a = {0};
+    a.be = net->be;
     a.batch = net->batch * net->subdivisions;
     float rate = network_current_rate(net);
     a.momentum = net->momentum;

@@ -67,6 +67,7 @@ struct network {
     int grads_ready;        /* param grads allocated */
 
     /* memory */
+    const dn_backend *be;   /* backend of the arena, parameters and layer calls (backend.h) */
     mem_plan plan;          /* the current plan (depends on train, batch, sizes) */
     float *arena;
     size_t arena_bytes;

@@ -4,34 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/blas.h"
 
-static void sgd(param *p, const update_args *a)
-{
-    if (p->decay) axpy_f(p->grad, p->w, p->n, -a->decay * a->batch);
-    axpy_f(p->w, p->grad, p->n, a->learning_rate / a->batch);
-    scal_f(p->grad, p->n, a->momentum);
-}
-
-static void adam(param *p, const update_args *a)
-{
-    float b1t = 1.f - powf(a->B1, (float)a->t), b2t = 1.f - powf(a->B2, (float)a->t);
-    for (size_t i = 0; i < p->n; ++i) {
-        float g = p->grad[i];
-        if (p->decay) g += -a->decay * a->batch * p->w[i];
-        p->m[i] = a->B1 * p->m[i] + (1 - a->B1) * g;
-        p->v[i] = a->B2 * p->v[i] + (1 - a->B2) * g * g;
-        float mh = p->m[i] / b1t, vh = p->v[i] / b2t;
-        p->w[i] += a->learning_rate * mh / (sqrtf(vh) + a->eps);
-        p->grad[i] = 0;
-    }
-}
-
+/* The update runs on the backend that holds the parameters (a->be). */
 void param_update(param *p, const update_args *a)
 {
     if (!p->grad) return;
-    if (a->adam && p->m) adam(p, a);
-    else sgd(p, a);
+    float decay_batch = p->decay ? a->decay * a->batch : 0;
+    if (a->adam && p->m) {
+        float b1t = 1.f - powf(a->B1, (float)a->t), b2t = 1.f - powf(a->B2, (float)a->t);
+        a->be->adam_update(p->w, p->grad, p->m, p->v, p->n, decay_batch, a->learning_rate, a->B1,
+                           a->B2, b1t, b2t, a->eps);
+        return;
+    }
+    a->be->sgd_update(p->w, p->grad, p->n, decay_batch, a->learning_rate / a->batch, a->momentum);
 }
 
 int param_alloc_grad(param *p, int use_adam)

@@ -6,6 +6,7 @@
 #include "core/layer.h"
 
 typedef struct {
+    const dn_backend *be; /* the backend holding the parameters */
     int batch;            /* batch * subdivisions: gradients are sums over this many images */
     float learning_rate;  /* already multiplied by the layer's learning_rate scale */
     float momentum, decay;

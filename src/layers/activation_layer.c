@@ -24,14 +24,13 @@ static int activation_parse(layer *l, cfg_reader *r, network *net)
 
 static int activation_forward(layer *l, layer_ctx *x)
 {
-    memcpy(x->out, x->in, sizeof(float) * (size_t)x->batch * l->outputs);
+    x->be->copy(x->out, x->in, (size_t)x->batch * l->outputs);
     return layer_activate_and_save(l, x, 0, x->out, 0);
 }
 
 static int pass_delta(layer *l, layer_ctx *x)
 {
-    if (x->delta_in)
-        for (size_t i = 0; i < (size_t)x->batch * l->outputs; ++i) x->delta_in[i] += x->delta[i];
+    if (x->delta_in) x->be->axpy(x->delta_in, x->delta, (size_t)x->batch * l->outputs, 1);
     return 0;
 }
 
@@ -49,7 +48,7 @@ static int empty_parse(layer *l, cfg_reader *r, network *net)
 
 static int empty_forward(layer *l, layer_ctx *x)
 {
-    memcpy(x->out, x->in, sizeof(float) * (size_t)x->batch * l->outputs);
+    x->be->copy(x->out, x->in, (size_t)x->batch * l->outputs);
     return 0;
 }
 

@@ -21,27 +21,14 @@ static int avgpool_parse(layer *l, cfg_reader *r, network *net)
 
 static int avgpool_forward(layer *l, layer_ctx *x)
 {
-    int hw = l->w * l->h;
-    for (int b = 0; b < x->batch; ++b)
-        for (int k = 0; k < l->c; ++k) {
-            const float *in = x->in + ((size_t)b * l->c + k) * hw;
-            float s = 0;
-            for (int i = 0; i < hw; ++i) s += in[i];
-            x->out[b * l->c + k] = s / hw;
-        }
+    x->be->avgpool_forward(x->in, x->batch, l->c, l->h, l->w, x->out);
     return 0;
 }
 
 static int avgpool_backward(layer *l, layer_ctx *x)
 {
     if (!x->delta_in) return 0;
-    int hw = l->w * l->h;
-    for (int b = 0; b < x->batch; ++b)
-        for (int k = 0; k < l->c; ++k) {
-            float *d = x->delta_in + ((size_t)b * l->c + k) * hw;
-            float g = x->delta[b * l->c + k] / hw;
-            for (int i = 0; i < hw; ++i) d[i] += g;
-        }
+    x->be->avgpool_backward(x->delta, x->batch, l->c, l->h, l->w, x->delta_in);
     return 0;
 }
 

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/bn_ops.h"
 #include "core/layer_common.h"
 #include "core/network.h"
 #include "memory/saved.h"
@@ -48,14 +47,14 @@ static int batchnorm_forward(layer *l, layer_ctx *x)
 {
     batchnorm_p *p = l->p;
     int spatial = l->w * l->h;
-    memcpy(x->out, x->in, sizeof(float) * (size_t)x->batch * l->outputs);
+    x->be->copy(x->out, x->in, (size_t)x->batch * l->outputs);
     if (x->train) {
-        bn_forward_train(&p->bnst, x->out, x->batch, spatial);
+        x->be->bn_forward_train(&p->bnst, x->out, x->batch, spatial);
         if (sv_save(x, 0, x->out, (size_t)l->outputs, 0)) return -1;
     } else {
-        bn_forward_infer(&p->bnst, x->out, x->batch, spatial);
+        x->be->bn_forward_infer(&p->bnst, x->out, x->batch, spatial);
     }
-    bn_scale_shift(&p->bnst, x->out, x->batch, spatial);
+    x->be->bn_scale_shift(&p->bnst, x->out, x->batch, spatial);
     return 0;
 }
 
@@ -64,16 +63,15 @@ static int batchnorm_backward(layer *l, layer_ctx *x)
     batchnorm_p *p = l->p;
     int spatial = l->w * l->h;
     size_t outs = (size_t)l->outputs;
-    bn_backward_reset(&p->bnst);
+    x->be->bn_backward_reset(&p->bnst);
     for (int b = 0; b < x->batch; ++b)
-        bn_backward_sums(&p->bnst, x->delta + b * outs, sv_restore(x, 0, b, x->scratch[0]), spatial);
-    bn_backward_params(&p->bnst, p->bias_grad, p->ps->grad);
-    memset(p->bias_grad, 0, sizeof(float) * (size_t)l->c);
+        x->be->bn_backward_sums(&p->bnst, x->delta + b * outs, sv_restore(x, 0, b, x->scratch[0]), spatial);
+    x->be->bn_backward_params(&p->bnst, p->bias_grad, p->ps->grad);
+    x->be->fill(p->bias_grad, (size_t)l->c, 0);
     for (int b = 0; b < x->batch; ++b)
-        bn_backward_delta(&p->bnst, x->delta + b * outs, sv_restore(x, 0, b, x->scratch[0]), x->batch,
+        x->be->bn_backward_delta(&p->bnst, x->delta + b * outs, sv_restore(x, 0, b, x->scratch[0]), x->batch,
                           spatial);
-    if (x->delta_in)
-        for (size_t i = 0; i < outs * x->batch; ++i) x->delta_in[i] += x->delta[i];
+    if (x->delta_in) x->be->axpy(x->delta_in, x->delta, outs * x->batch, 1);
     return 0;
 }
 

@@ -5,8 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/blas.h"
-#include "backend/cpu/bn_ops.h"
 #include "core/layer_common.h"
 #include "core/network.h"
 #include "core/rng.h"
@@ -79,18 +77,18 @@ static int connected_forward(layer *l, layer_ctx *x)
 {
     connected_p *p = l->p;
     if (x->train && sv_save(x, SV_IN, x->in, (size_t)l->inputs, 1)) return -1;
-    dn_gemm(0, 1, x->batch, l->outputs, l->inputs, 1, x->in, l->inputs, p->weights, l->inputs, 0,
+    x->be->gemm(0, 1, x->batch, l->outputs, l->inputs, 1, x->in, l->inputs, p->weights, l->inputs, 0,
             x->out, l->outputs);
     if (p->bn) {
         if (x->train) {
-            bn_forward_train(&p->bnst, x->out, x->batch, 1);
+            x->be->bn_forward_train(&p->bnst, x->out, x->batch, 1);
             if (sv_save(x, SV_XHAT, x->out, (size_t)l->outputs, 0)) return -1;
         } else {
-            bn_forward_infer(&p->bnst, x->out, x->batch, 1);
+            x->be->bn_forward_infer(&p->bnst, x->out, x->batch, 1);
         }
-        bn_scale_shift(&p->bnst, x->out, x->batch, 1);
+        x->be->bn_scale_shift(&p->bnst, x->out, x->batch, 1);
     } else {
-        add_bias(x->out, p->biases, x->batch, l->outputs, 1);
+        x->be->add_bias(x->out, p->biases, x->batch, l->outputs, 1);
     }
     return layer_activate_and_save(l, x, SV_ACT, x->out, p->bn);
 }
@@ -101,15 +99,15 @@ static int connected_backward(layer *l, layer_ctx *x)
     size_t outs = (size_t)l->outputs;
     layer_activation_backward(l, x, SV_ACT, p->bn ? SV_XHAT : -1, p->bn ? &p->bnst : NULL, 1);
     if (p->bn) {
-        bn_backward_reset(&p->bnst);
+        x->be->bn_backward_reset(&p->bnst);
         for (int b = 0; b < x->batch; ++b)
-            bn_backward_sums(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]), 1);
-        bn_backward_params(&p->bnst, p->pb->grad, p->ps->grad);
+            x->be->bn_backward_sums(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]), 1);
+        x->be->bn_backward_params(&p->bnst, p->pb->grad, p->ps->grad);
         for (int b = 0; b < x->batch; ++b)
-            bn_backward_delta(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
+            x->be->bn_backward_delta(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
                               x->batch, 1);
     } else {
-        backward_bias(p->pb->grad, x->delta, x->batch, l->outputs, 1);
+        x->be->backward_bias(p->pb->grad, x->delta, x->batch, l->outputs, 1);
     }
     /* actnn_auto: ActNN's weight for a linear layer's input, K = I = 1 */
     sv_note_grad(x, SV_IN, 0.25, x->delta, outs, outs);
@@ -117,11 +115,11 @@ static int connected_backward(layer *l, layer_ctx *x)
     /* dW += delta_b^T in_b per sample (the input is restored one sample at a time). */
     for (int b = 0; b < x->batch; ++b) {
         const float *in = sv_restore(x, SV_IN, b, x->scratch[0]);
-        dn_gemm(1, 0, l->outputs, l->inputs, 1, 1, x->delta + b * outs, l->outputs, in, l->inputs, 1,
+        x->be->gemm(1, 0, l->outputs, l->inputs, 1, 1, x->delta + b * outs, l->outputs, in, l->inputs, 1,
                 p->pw->grad, l->inputs);
     }
     if (x->delta_in)
-        dn_gemm(0, 0, x->batch, l->inputs, l->outputs, 1, x->delta, l->outputs, p->weights, l->inputs, 1,
+        x->be->gemm(0, 0, x->batch, l->inputs, l->outputs, 1, x->delta, l->outputs, p->weights, l->inputs, 1,
                 x->delta_in, l->inputs);
     return 0;
 }

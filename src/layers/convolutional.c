@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/blas.h"
-#include "backend/cpu/bn_ops.h"
 #include "core/layer_common.h"
 #include "core/network.h"
 #include "core/rng.h"
@@ -137,7 +135,7 @@ static size_t out_st(const layer *l, const layer_ctx *x)
     return x->out_stride ? x->out_stride : (size_t)l->outputs;
 }
 
-/* out(b) = W * im2col(in(b)) for every sample and group. */
+/* out(b) = W * x->be->im2col(in(b)) for every sample and group. */
 static void conv_gemm_forward(layer *l, layer_ctx *x)
 {
     conv_p *p = l->p;
@@ -148,11 +146,11 @@ static void conv_gemm_forward(layer *l, layer_ctx *x)
             const float *im = x->in + b * is + (size_t)j * in_g;
             const float *col = im;
             if (l->workspace) {
-                im2col(im, l->c / g, l->h, l->w, p->size, p->stride, p->pad, x->ws);
+                x->be->im2col(im, l->c / g, l->h, l->w, p->size, p->stride, p->pad, x->ws);
                 col = x->ws;
             }
             float *out = x->out + b * os + (size_t)j * m * N;
-            dn_gemm(0, 0, m, N, k, 1, p->weights + (size_t)j * p->nweights / g, k, col, N, 0, out, N);
+            x->be->gemm(0, 0, m, N, k, 1, p->weights + (size_t)j * p->nweights / g, k, col, N, 0, out, N);
         }
 }
 
@@ -165,22 +163,22 @@ static int conv_post(layer *l, layer_ctx *x, int known)
     size_t os = out_st(l, x);
     float *o = x->out;
     if (!p->bn) {
-        for (int b = 0; b < B; ++b) add_bias(o + b * os, p->biases, 1, p->n, spatial);
+        for (int b = 0; b < B; ++b) x->be->add_bias(o + b * os, p->biases, 1, p->n, spatial);
         return layer_activate_and_save(l, x, SV_ACT, x->out, 0);
     }
     /* Sample by sample (the buffer may be strided); the sums run in the same order as
      * bn_forward_train's, so the numbers are the same. */
     if (x->train && !known) {
-        bn_stats_begin(&p->bnst);
-        for (int b = 0; b < B; ++b) bn_stats_add(&p->bnst, o + b * os, 1, spatial);
-        bn_stats_end(&p->bnst, (double)B * spatial);
+        x->be->bn_stats_begin(&p->bnst);
+        for (int b = 0; b < B; ++b) x->be->bn_stats_add(&p->bnst, o + b * os, 1, spatial);
+        x->be->bn_stats_end(&p->bnst, (double)B * spatial);
     }
     for (int b = 0; b < B; ++b) {
-        if (x->train) bn_normalize(&p->bnst, o + b * os, 1, spatial);
-        else bn_forward_infer(&p->bnst, o + b * os, 1, spatial);
+        if (x->train) x->be->bn_normalize(&p->bnst, o + b * os, 1, spatial);
+        else x->be->bn_forward_infer(&p->bnst, o + b * os, 1, spatial);
     }
     if (x->train && sv_save_strided(x, SV_XHAT, o, (size_t)l->outputs, os, 0)) return -1;
-    for (int b = 0; b < B; ++b) bn_scale_shift(&p->bnst, o + b * os, 1, spatial);
+    for (int b = 0; b < B; ++b) x->be->bn_scale_shift(&p->bnst, o + b * os, 1, spatial);
     return layer_activate_and_save(l, x, SV_ACT, x->out, 1);
 }
 
@@ -193,10 +191,10 @@ static int conv_forward(layer *l, layer_ctx *x)
     switch (x->pass) {
     case PASS_STATS:
         if (!p->bn) return 0;
-        if (x->b0 == 0) bn_stats_begin(&p->bnst);
+        if (x->b0 == 0) x->be->bn_stats_begin(&p->bnst);
         conv_gemm_forward(l, x);
-        bn_stats_add(&p->bnst, x->out, x->batch, spatial);
-        if (x->b0 + x->batch == x->total) bn_stats_end(&p->bnst, (double)x->total * spatial);
+        x->be->bn_stats_add(&p->bnst, x->out, x->batch, spatial);
+        if (x->b0 + x->batch == x->total) x->be->bn_stats_end(&p->bnst, (double)x->total * spatial);
         return 0;
     case PASS_POST:
         return conv_post(l, x, 0);
@@ -220,21 +218,21 @@ static void conv_backward_sample(layer *l, layer_ctx *x, int b, const float *in,
         const float *im = in + (size_t)j * in_g;
         const float *col = im;
         if (l->workspace) {
-            im2col(im, l->c / g, l->h, l->w, p->size, p->stride, p->pad, x->ws);
+            x->be->im2col(im, l->c / g, l->h, l->w, p->size, p->stride, p->pad, x->ws);
             col = x->ws;
         }
         if (x->param_grads) {
             float *wg = p->pw->grad + (size_t)j * p->nweights / g;
-            dn_gemm(0, 1, m, k, N, 1, d, N, col, N, 1, wg, k);
+            x->be->gemm(0, 1, m, k, N, 1, d, N, col, N, 1, wg, k);
         }
         if (!x->delta_in) continue;
         float *din = x->delta_in + b * in_st(l, x) + (size_t)j * in_g;
         const float *w = p->weights + (size_t)j * p->nweights / g;
         if (!l->workspace) {
-            dn_gemm(1, 0, k, N, m, 1, w, k, d, N, 1, din, N);
+            x->be->gemm(1, 0, k, N, m, 1, w, k, d, N, 1, din, N);
         } else {
-            dn_gemm(1, 0, k, N, m, 1, w, k, d, N, 0, x->ws, N);
-            col2im_add(x->ws, l->c / g, l->h, l->w, p->size, p->stride, p->pad, din);
+            x->be->gemm(1, 0, k, N, m, 1, w, k, d, N, 0, x->ws, N);
+            x->be->col2im_add(x->ws, l->c / g, l->h, l->w, p->size, p->stride, p->pad, din);
         }
     }
 }
@@ -251,19 +249,20 @@ static void conv_backward_norm(layer *l, layer_ctx *x, int sums, int delta)
     size_t outs = out_st(l, x);
     layer_activation_backward(l, x, SV_ACT, p->bn ? SV_XHAT : -1, p->bn ? &p->bnst : NULL, spatial);
     if (!p->bn) {
-        for (int b = 0; b < x->batch; ++b) backward_bias(p->pb->grad, x->delta + b * outs, 1, p->n, spatial);
+        for (int b = 0; b < x->batch; ++b)
+            x->be->backward_bias(p->pb->grad, x->delta + b * outs, 1, p->n, spatial);
         return;
     }
     if (sums) {
-        if (x->b0 == 0) bn_backward_reset(&p->bnst);
+        if (x->b0 == 0) x->be->bn_backward_reset(&p->bnst);
         for (int b = 0; b < x->batch; ++b)
-            bn_backward_sums(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
+            x->be->bn_backward_sums(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
                              spatial);
-        if (x->b0 + x->batch == x->total) bn_backward_params(&p->bnst, p->pb->grad, p->ps->grad);
+        if (x->b0 + x->batch == x->total) x->be->bn_backward_params(&p->bnst, p->pb->grad, p->ps->grad);
     }
     if (delta)
         for (int b = 0; b < x->batch; ++b)
-            bn_backward_delta(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
+            x->be->bn_backward_delta(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
                               x->total, spatial);
 }
 

@@ -53,15 +53,8 @@ static int crop_forward(layer *l, layer_ctx *x)
         dw = rng_int(&g, l->w - l->out_w + 1);
     }
     float scale = p->noadjust ? 1 : 2, trans = p->noadjust ? 0 : -1;
-    size_t k = 0;
-    for (int b = 0; b < x->batch; ++b)
-        for (int c = 0; c < l->c; ++c)
-            for (int i = 0; i < l->out_h; ++i)
-                for (int j = 0; j < l->out_w; ++j) {
-                    int col = flip ? l->w - dw - j - 1 : j + dw, row = i + dh;
-                    x->out[k++] = x->in[col + (size_t)l->w * (row + (size_t)l->h * (c + (size_t)l->c * b))] *
-                                      scale + trans;
-                }
+    x->be->crop(x->in, x->batch, l->c, l->h, l->w, l->out_h, l->out_w, dh, dw, flip, scale, trans,
+                x->out);
     return 0;
 }
 

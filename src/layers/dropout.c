@@ -35,7 +35,7 @@ static int dropout_forward(layer *l, layer_ctx *x)
 {
     dropout_p *p = l->p;
     size_t n = (size_t)x->batch * l->outputs;
-    memcpy(x->out, x->in, n * sizeof(float));
+    x->be->copy(x->out, x->in, n);
     if (!x->train || p->p == 0) return 0;
     if (sv_dropout_begin(x, 0, (size_t)l->outputs, p->p)) return -1;
     for (int b = 0; b < x->batch; ++b) sv_dropout_apply(x, 0, b, x->out + (size_t)b * l->outputs);
@@ -49,8 +49,7 @@ static int dropout_backward(layer *l, layer_ctx *x)
     for (int b = 0; b < x->batch; ++b) {
         float *d = x->delta + (size_t)b * l->outputs;
         if (p->p != 0) sv_dropout_apply(x, 0, b, d);
-        float *din = x->delta_in + (size_t)b * l->outputs;
-        for (int i = 0; i < l->outputs; ++i) din[i] += d[i];
+        x->be->axpy(x->delta_in + (size_t)b * l->outputs, d, (size_t)l->outputs, 1);
     }
     return 0;
 }

@@ -1,7 +1,6 @@
 /* [maxpool] (pjreddie): window starts at -padding/2, cells outside count as -FLT_MAX,
  * out = (w + padding - size)/stride + 1. Backward needs only where the maximum was: the
  * position inside the window, ceil(log2(size*size)) bits per output, saved as codes. */
-#include <float.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -58,40 +57,14 @@ static int maxpool_parse(layer *l, cfg_reader *r, network *net)
     return 0;
 }
 
-/* One sample: output and, in the workspace, the argmax code of every output. */
-static void maxpool_sample(const layer *l, const float *in0, float *out0, uint8_t *codes)
-{
-    const maxpool_p *p = l->p;
-    int off = -p->pad / 2, ow = l->out_w, oh = l->out_h;
-#pragma omp parallel for schedule(static)
-    for (int k = 0; k < l->c; ++k) {
-        const float *in = in0 + (size_t)k * l->w * l->h;
-        float *out = out0 + (size_t)k * ow * oh;
-        uint8_t *cd = codes + (size_t)k * ow * oh;
-        for (int i = 0; i < oh; ++i)
-            for (int j = 0; j < ow; ++j) {
-                float best = -FLT_MAX;
-                int arg = 0;
-                for (int n = 0; n < p->size; ++n)
-                    for (int m = 0; m < p->size; ++m) {
-                        int y = off + i * p->stride + n, xx = off + j * p->stride + m;
-                        int ok = y >= 0 && y < l->h && xx >= 0 && xx < l->w;
-                        float v = ok ? in[y * l->w + xx] : -FLT_MAX;
-                        if (v > best) { best = v; arg = n * p->size + m; }
-                    }
-                out[i * ow + j] = best;
-                cd[i * ow + j] = (uint8_t)arg;
-            }
-    }
-}
-
 /* Per sample, so it also serves the chunks of a streamed pair (nothing for PASS_POST). */
 static int maxpool_forward(layer *l, layer_ctx *x)
 {
     maxpool_p *p = l->p;
     if (x->pass == PASS_POST) return 0;
     for (int b = 0; b < x->batch; ++b) {
-        maxpool_sample(l, x->in + (size_t)b * l->inputs, x->out + (size_t)b * l->outputs, x->ws);
+        x->be->maxpool_forward(x->in + (size_t)b * l->inputs, 1, l->c, l->h, l->w, p->size, p->stride,
+                               p->pad, x->out + (size_t)b * l->outputs, x->ws);
         if (x->train && sv_save_codes(x, 0, b, x->ws, (size_t)l->outputs, p->code_bits)) return -1;
     }
     return 0;
@@ -101,22 +74,10 @@ static int maxpool_backward(layer *l, layer_ctx *x)
 {
     if (!x->delta_in || x->pass == PASS_PRE) return 0;
     maxpool_p *p = l->p;
-    int off = -p->pad / 2, ow = l->out_w, oh = l->out_h;
     for (int b = 0; b < x->batch; ++b) {
         const uint8_t *cd = sv_codes(x, 0, b, (uint8_t *)x->scratch[0]);
-        for (int k = 0; k < l->c; ++k) {
-            size_t bc = (size_t)b * l->c + k;
-            const float *d = x->delta + bc * (size_t)ow * oh;
-            float *din = x->delta_in + bc * (size_t)l->w * l->h;
-            const uint8_t *c = cd + (size_t)k * ow * oh;
-            for (int i = 0; i < oh; ++i)
-                for (int j = 0; j < ow; ++j) {
-                    int code = c[i * ow + j];
-                    int y = off + i * p->stride + code / p->size;
-                    int xx = off + j * p->stride + code % p->size;
-                    if (y >= 0 && y < l->h && xx >= 0 && xx < l->w) din[y * l->w + xx] += d[i * ow + j];
-                }
-        }
+        x->be->maxpool_backward(x->delta + (size_t)b * l->outputs, cd, 1, l->c, l->h, l->w, p->size,
+                                p->stride, p->pad, x->delta_in + (size_t)b * l->inputs);
     }
     return 0;
 }

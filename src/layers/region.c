@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/activations.h"
 #include "detect/detect_layers.h"
 #include "core/layer_common.h"
 #include "core/network.h"
@@ -126,15 +125,16 @@ static void region_activate(const layer *l, const det_params *p, const float *in
                             int batch)
 {
     int hw = l->w * l->h;
+    const dn_backend *host = dn_backend_cpu(); /* a loss layer: computes on the host */
     for (int b = 0; b < batch; ++b)
         for (int n = 0; n < p->n; ++n) {
-            activate_array(out + det_entry(l, p, b, n, 0, 0), (size_t)2 * hw, ACT_LOGISTIC);
+            host->activate(out + det_entry(l, p, b, n, 0, 0), (size_t)2 * hw, ACT_LOGISTIC);
             if (!p->background)
-                activate_array(out + det_entry(l, p, b, n, p->coords, 0), (size_t)hw, ACT_LOGISTIC);
+                host->activate(out + det_entry(l, p, b, n, p->coords, 0), (size_t)hw, ACT_LOGISTIC);
             int ci = det_entry(l, p, b, n, p->coords + !p->background, 0);
             if (!p->softmax) {
-                activate_array(out + det_entry(l, p, b, n, p->coords + 1, 0),
-                               (size_t)p->classes * hw, ACT_LOGISTIC);
+                host->activate(out + det_entry(l, p, b, n, p->coords + 1, 0), (size_t)p->classes * hw,
+                               ACT_LOGISTIC);
                 continue;
             }
             for (int loc = 0; loc < hw; ++loc)

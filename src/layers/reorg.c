@@ -44,37 +44,14 @@ static int reorg_parse(layer *l, cfg_reader *r, network *net)
     return reorg_shape(l);
 }
 
-/* pjreddie's reorg kernel on one sample: returns, for element in_index of a (w,h,c) grid,
- * the matching index in the (w*s, h*s, c/s^2) grid. */
-static size_t reorg_map(int i, int j, int k, int w, int h, int c, int s)
-{
-    int out_c = c / (s * s);
-    int c2 = k % out_c, off = k / out_c;
-    int w2 = i * s + off % s, h2 = j * s + off / s;
-    return (size_t)w2 + (size_t)w * s * (h2 + (size_t)h * s * c2);
-}
-
-/* forward=1: out[map(i)] = x[i]; forward=0: out[i] = x[map(i)] (add=1 accumulates). */
-static void reorg_apply(const float *x, int w, int h, int c, int s, int fwd, int add, float *out)
-{
-    for (int k = 0; k < c; ++k)
-        for (int j = 0; j < h; ++j)
-            for (int i = 0; i < w; ++i) {
-                size_t in = (size_t)i + (size_t)w * (j + (size_t)h * k), m = reorg_map(i, j, k, w, h, c, s);
-                size_t dst = fwd ? m : in, src = fwd ? in : m;
-                if (add) out[dst] += x[src];
-                else out[dst] = x[src];
-            }
-}
-
 static int reorg_forward(layer *l, layer_ctx *x)
 {
     reorg_p *p = l->p;
     for (int b = 0; b < x->batch; ++b) {
         const float *in = x->in + (size_t)b * l->inputs;
         float *out = x->out + (size_t)b * l->outputs;
-        if (p->reverse) reorg_apply(in, l->w, l->h, l->c, p->stride, 1, 0, out);
-        else reorg_apply(in, l->w, l->h, l->c, p->stride, 0, 0, out);
+        if (p->reverse) x->be->reorg(in, l->w, l->h, l->c, p->stride, 1, 0, out);
+        else x->be->reorg(in, l->w, l->h, l->c, p->stride, 0, 0, out);
     }
     return 0;
 }
@@ -87,8 +64,8 @@ static int reorg_backward(layer *l, layer_ctx *x)
         const float *d = x->delta + (size_t)b * l->outputs;
         float *din = x->delta_in + (size_t)b * l->inputs;
         /* the adjoint of a permutation is its inverse */
-        if (p->reverse) reorg_apply(d, l->w, l->h, l->c, p->stride, 0, 1, din);
-        else reorg_apply(d, l->w, l->h, l->c, p->stride, 1, 1, din);
+        if (p->reverse) x->be->reorg(d, l->w, l->h, l->c, p->stride, 0, 1, din);
+        else x->be->reorg(d, l->w, l->h, l->c, p->stride, 1, 1, din);
     }
     return 0;
 }

@@ -100,21 +100,19 @@ static size_t src_stride(const layer_ctx *x, int j)
     return pl->stride ? pl->stride[j] : (size_t)x->net->layers[j].outputs;
 }
 
+/* Each source's part of every sample in one copy_rows call (backend.h). */
 static int route_forward(layer *l, layer_ctx *x)
 {
     route_p *p = l->p;
     if (is_view(l, x)) return 0;
-    for (int b = 0; b < x->batch; ++b) {
-        size_t off = 0;
-        for (int i = 0; i < l->nsrc; ++i) {
-            const layer *s = &x->net->layers[l->src[i]];
-            size_t part = (size_t)s->outputs / p->groups;
-            if (!in_place(l, x, i))
-                memcpy(x->out + (size_t)b * l->outputs + off,
-                       x->ins[i] + b * src_stride(x, l->src[i]) + part * p->group_id,
-                       part * sizeof(float));
-            off += part;
-        }
+    size_t off = 0;
+    for (int i = 0; i < l->nsrc; ++i) {
+        const layer *s = &x->net->layers[l->src[i]];
+        size_t part = (size_t)s->outputs / p->groups;
+        if (!in_place(l, x, i))
+            x->be->copy_rows(x->out + off, (size_t)l->outputs, x->ins[i] + part * p->group_id,
+                             src_stride(x, l->src[i]), part, x->batch, 0);
+        off += part;
     }
     return 0;
 }
@@ -123,19 +121,15 @@ static int route_backward(layer *l, layer_ctx *x)
 {
     route_p *p = l->p;
     if (is_view(l, x)) return 0;
-    for (int b = 0; b < x->batch; ++b) {
-        size_t off = 0;
-        for (int i = 0; i < l->nsrc; ++i) {
-            const layer *s = &x->net->layers[l->src[i]];
-            size_t part = (size_t)s->outputs / p->groups;
-            float *d = x->delta_ins[i];
-            if (d && !in_place(l, x, i)) {
-                d += b * src_stride(x, l->src[i]) + part * p->group_id;
-                const float *g = x->delta + (size_t)b * l->outputs + off;
-                for (size_t k = 0; k < part; ++k) d[k] += g[k];
-            }
-            off += part;
-        }
+    size_t off = 0;
+    for (int i = 0; i < l->nsrc; ++i) {
+        const layer *s = &x->net->layers[l->src[i]];
+        size_t part = (size_t)s->outputs / p->groups;
+        float *d = x->delta_ins[i];
+        if (d && !in_place(l, x, i))
+            x->be->copy_rows(d + part * p->group_id, src_stride(x, l->src[i]), x->delta + off,
+                             (size_t)l->outputs, part, x->batch, 1);
+        off += part;
     }
     return 0;
 }

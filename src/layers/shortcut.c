@@ -62,30 +62,12 @@ static int shortcut_parse(layer *l, cfg_reader *r, network *net)
     return shortcut_shape(l, net);
 }
 
-/* out[sampled from add's grid] = s1*out + s2*add, pjreddie's shortcut_cpu. */
-static void shortcut_add(int batch, int w1, int h1, int c1, const float *add, int w2, int h2, int c2,
-                         float s1, float s2, float *out)
-{
-    int stride = w1 / w2, sample = w2 / w1;
-    if (stride < 1) stride = 1;
-    if (sample < 1) sample = 1;
-    int minw = w1 < w2 ? w1 : w2, minh = h1 < h2 ? h1 : h2, minc = c1 < c2 ? c1 : c2;
-    for (int b = 0; b < batch; ++b)
-        for (int k = 0; k < minc; ++k)
-            for (int j = 0; j < minh; ++j)
-                for (int i = 0; i < minw; ++i) {
-                    size_t oi = (size_t)i * sample + (size_t)w2 * (j * sample + (size_t)h2 * (k + (size_t)c2 * b));
-                    size_t ai = (size_t)i * stride + (size_t)w1 * (j * stride + (size_t)h1 * (k + (size_t)c1 * b));
-                    out[oi] = s1 * out[oi] + s2 * add[ai];
-                }
-}
-
 static int shortcut_forward(layer *l, layer_ctx *x)
 {
     shortcut_p *p = l->p;
-    memcpy(x->out, x->ins[0], sizeof(float) * (size_t)x->batch * l->outputs);
-    shortcut_add(x->batch, p->fw, p->fh, p->fc, x->ins[1], l->out_w, l->out_h, l->out_c, p->alpha,
-                 p->beta, x->out);
+    x->be->copy(x->out, x->ins[0], (size_t)x->batch * l->outputs);
+    x->be->shortcut_add(x->batch, p->fw, p->fh, p->fc, x->ins[1], l->out_w, l->out_h, l->out_c,
+                        p->alpha, p->beta, x->out);
     return layer_activate_and_save(l, x, 0, x->out, 0);
 }
 
@@ -94,11 +76,10 @@ static int shortcut_backward(layer *l, layer_ctx *x)
     shortcut_p *p = l->p;
     layer_activation_backward(l, x, 0, -1, NULL, 0);
     size_t n = (size_t)x->batch * l->outputs;
-    if (x->delta_ins[0])
-        for (size_t i = 0; i < n; ++i) x->delta_ins[0][i] += p->alpha * x->delta[i];
+    if (x->delta_ins[0]) x->be->axpy(x->delta_ins[0], x->delta, n, p->alpha);
     if (x->delta_ins[1])
-        shortcut_add(x->batch, l->out_w, l->out_h, l->out_c, x->delta, p->fw, p->fh, p->fc, 1, p->beta,
-                     x->delta_ins[1]);
+        x->be->shortcut_add(x->batch, l->out_w, l->out_h, l->out_c, x->delta, p->fw, p->fh, p->fc, 1,
+                            p->beta, x->delta_ins[1]);
     return 0;
 }
 

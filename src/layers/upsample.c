@@ -37,14 +37,7 @@ static int upsample_parse(layer *l, cfg_reader *r, network *net)
 static int upsample_forward(layer *l, layer_ctx *x)
 {
     upsample_p *p = l->p;
-    int s = p->stride;
-    for (int bc = 0; bc < x->batch * l->c; ++bc) {
-        const float *in = x->in + (size_t)bc * l->w * l->h;
-        float *out = x->out + (size_t)bc * l->out_w * l->out_h;
-        for (int j = 0; j < l->out_h; ++j)
-            for (int i = 0; i < l->out_w; ++i)
-                out[(size_t)j * l->out_w + i] = p->scale * in[(j / s) * l->w + i / s];
-    }
+    x->be->upsample_forward(x->in, x->batch * l->c, l->h, l->w, p->stride, p->scale, x->out);
     return 0;
 }
 
@@ -52,14 +45,7 @@ static int upsample_backward(layer *l, layer_ctx *x)
 {
     upsample_p *p = l->p;
     if (!x->delta_in) return 0;
-    int s = p->stride;
-    for (int bc = 0; bc < x->batch * l->c; ++bc) {
-        float *din = x->delta_in + (size_t)bc * l->w * l->h;
-        const float *d = x->delta + (size_t)bc * l->out_w * l->out_h;
-        for (int j = 0; j < l->out_h; ++j)
-            for (int i = 0; i < l->out_w; ++i)
-                din[(j / s) * l->w + i / s] += p->scale * d[(size_t)j * l->out_w + i];
-    }
+    x->be->upsample_backward(x->delta, x->batch * l->c, l->h, l->w, p->stride, p->scale, x->delta_in);
     return 0;
 }
 

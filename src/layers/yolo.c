@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/activations.h"
 #include "detect/detect_layers.h"
 #include "core/layer_common.h"
 #include "core/network.h"
@@ -137,13 +136,14 @@ static void yolo_activate(const layer *l, const det_params *p, float *out, int b
 {
     int hw = l->w * l->h;
     float s = p->scale_x_y;
+    const dn_backend *host = dn_backend_cpu(); /* a loss layer: computes on the host */
     for (int b = 0; b < batch; ++b)
         for (int n = 0; n < p->n; ++n) {
             float *xy = out + det_entry(l, p, b, n, 0, 0);
-            activate_array(xy, (size_t)2 * hw, ACT_LOGISTIC);
+            host->activate(xy, (size_t)2 * hw, ACT_LOGISTIC);
             if (s != 1)
                 for (int i = 0; i < 2 * hw; ++i) xy[i] = xy[i] * s - .5f * (s - 1);
-            activate_array(out + det_entry(l, p, b, n, 4, 0), (size_t)(1 + p->classes) * hw,
+            host->activate(out + det_entry(l, p, b, n, 4, 0), (size_t)(1 + p->classes) * hw,
                            ACT_LOGISTIC);
         }
 }

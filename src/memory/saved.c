@@ -283,7 +283,7 @@ static int fill_mask(actnn_ctx *ctx, actnn_mask *m, const float *y, size_t first
 #pragma omp for schedule(static)
         for (size_t i = 0; i < n; ++i) {
             if (!tmp) continue;
-            activation_mask(y + i * stride, d, a, tmp);
+            dn_backend_cpu()->activation_mask(y + i * stride, d, a, tmp); /* host store */
             int r = actnn_mask_set_bytes(ctx, m, first + i, tmp);
             if (r < rc) rc = r;
         }

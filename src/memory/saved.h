@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend/cpu/activations.h"
+#include "backend/activation_kind.h"
 #include "core/layer.h"
 
 #define SV_SLOTS 4

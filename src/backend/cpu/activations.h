@@ -12,17 +12,7 @@
 
 #include <stddef.h>
 
-typedef enum {
-    ACT_LOGISTIC, ACT_RELU, ACT_RELIE, ACT_LINEAR, ACT_RAMP, ACT_TANH, ACT_PLSE, ACT_LEAKY,
-    ACT_ELU, ACT_LOGGY, ACT_STAIR, ACT_HARDTAN, ACT_LHTAN, ACT_SELU,
-    ACT_RELU6, ACT_SWISH, ACT_MISH, ACT_HARD_MISH, ACT_GELU,
-    ACT_COUNT
-} activation;
-
-extern const char *const activation_names[ACT_COUNT];
-
-/* Index of `name`, or -1. */
-int activation_from_name(const char *name);
+#include "backend/activation_kind.h"
 
 void activate_array(float *x, size_t n, activation a);
 
@@ -30,10 +20,6 @@ void activate_array(float *x, size_t n, activation a);
  * needs it: swish, mish, hard_mish, gelu; x may be NULL for the others). */
 void gradient_array(const float *y, const float *x, size_t n, activation a, float *delta);
 
-/* True when the gradient is two-valued: *g1 where the predicate holds, *g0 elsewhere. */
-int activation_is_masked(activation a, float *g1, float *g0);
-/* True when backward needs nothing at all (linear). */
-int activation_is_identity(activation a);
 /* The mask predicate evaluated on the activated output y: 1 when the gradient is g1. */
 void activation_mask(const float *y, size_t n, activation a, unsigned char *bits);
 /* The gradient for one pre-activation value (used when only x is kept). */

@@ -172,3 +172,14 @@ void bn_backward_delta(const bn_state *b, float *delta, const float *xhat, int b
                            mean_delta / cnt);
     }
 }
+
+/* pre = xhat * scale + bias, the same expression the forward evaluated. */
+void bn_preact(const bn_state *bn, const float *xhat, int spatial, float *pre)
+{
+    for (int f = 0; f < bn->n; ++f) {
+        float s = bn->scales[f], t = bn->biases[f];
+        const float *a = xhat + (size_t)f * spatial;
+        float *o = pre + (size_t)f * spatial;
+        for (int k = 0; k < spatial; ++k) o[k] = a[k] * s + t;
+    }
+}

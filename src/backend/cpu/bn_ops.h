@@ -8,17 +8,7 @@
 
 #include <stddef.h>
 
-typedef struct {
-    int n;                     /* channels */
-    float *scales, *biases;    /* gamma, beta (parameters) */
-    float *rolling_mean, *rolling_variance;
-    float *mean, *variance;    /* batch statistics of the last training forward */
-    float *sum_d, *sum_dx;     /* backward scratch: per-channel sums */
-    double *acc;               /* forward: per-channel sum and sum of squares (2n) */
-} bn_state;
-
-int bn_alloc(bn_state *b, int n);
-void bn_free(bn_state *b);
+#include "backend/bn_state.h"
 
 /* Training forward on x (batch x n x spatial): batch stats, rolling update, x <- x-hat.
  * Equal, bit for bit, to stats_begin + stats_add over the samples in order + stats_end +
@@ -45,5 +35,7 @@ void bn_backward_params(bn_state *b, float *bias_updates, float *scale_updates);
 /* Backward pass 2 for one sample: delta <- d loss / d x (Darknet sign). */
 void bn_backward_delta(const bn_state *b, float *delta, const float *xhat, int batch, int spatial);
 void bn_backward_reset(bn_state *b);
+/* One sample's activation input after batch norm: pre = xhat * scales + biases. */
+void bn_preact(const bn_state *b, const float *xhat, int spatial, float *pre);
 
 #endif

@@ -1,0 +1,123 @@
+/* The backend interface (DESIGN.md "Backends"): the ops table every layer's forward and
+ * backward, the optimizer and the network's buffer management call, in the style of
+ * ggml's backends. A backend owns its memory (host for "cpu", device for "cuda") and its
+ * kernels; the layers own the orchestration (which op, on which buffer, in which order),
+ * written once. Every pointer handed to an op is memory of that backend.
+ *
+ * Ops return nothing so that layer code stays a list of calls, as it is on the CPU; a
+ * device backend records its first failure (a CUDA, cuBLAS or cuDNN status, which it has
+ * already printed) and `error` returns and clears it, which the network checks after
+ * every layer call.
+ *
+ * This header may include only backend-neutral headers (activation kinds, bn_state).
+ * Nothing outside src/backend/ includes a backend implementation header or calls a kernel
+ * directly (tests/sh/backend_boundary.sh). */
+#ifndef DN_BACKEND_H
+#define DN_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/activation_kind.h"
+#include "backend/bn_state.h"
+
+typedef struct dn_backend dn_backend;
+
+struct dn_backend {
+    const char *name;  /* "cpu" or "cuda" */
+    int device;        /* 1: buffers are device memory the host may not dereference */
+
+    /* ---- memory (bytes) ---- */
+    void *(*alloc)(size_t bytes, const char *what); /* zeroed; NULL after a message */
+    void (*release)(void *p, size_t bytes);
+    int (*push)(void *dst, const void *host_src, size_t bytes); /* host -> backend */
+    int (*pull)(void *host_dst, const void *src, size_t bytes); /* backend -> host */
+    int (*error)(void); /* first failure since the last call (0: none), then cleared */
+
+    /* ---- dense ---- */
+    /* Row-major C = alpha * op(A) * op(B) + beta * C, pjreddie's gemm() arguments. */
+    void (*gemm)(int TA, int TB, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc);
+    /* Darknet's im2col of one image; col2im_add adds the columns back (its adjoint). */
+    void (*im2col)(const float *im, int c, int h, int w, int ksize, int stride, int pad,
+                   float *col);
+    void (*col2im_add)(const float *col, int c, int h, int w, int ksize, int stride, int pad,
+                       float *im);
+    void (*fill)(float *x, size_t n, float v);
+    void (*axpy)(float *y, const float *x, size_t n, float a); /* y += a*x */
+    void (*scal)(float *x, size_t n, float a);
+    void (*copy)(float *dst, const float *src, size_t n);
+
+    /* ---- bias and batch norm (semantics: backend/cpu/bn_ops.h) ---- */
+    void (*add_bias)(float *x, const float *bias, int batch, int n, int spatial);
+    void (*backward_bias)(float *bias_updates, const float *delta, int batch, int n, int spatial);
+    void (*bn_forward_train)(bn_state *b, float *x, int batch, int spatial);
+    void (*bn_stats_begin)(bn_state *b);
+    void (*bn_stats_add)(bn_state *b, const float *x, int batch, int spatial);
+    void (*bn_stats_end)(bn_state *b, double count);
+    void (*bn_normalize)(const bn_state *b, float *x, int batch, int spatial);
+    void (*bn_forward_infer)(const bn_state *b, float *x, int batch, int spatial);
+    void (*bn_scale_shift)(const bn_state *b, float *x, int batch, int spatial);
+    void (*bn_backward_reset)(bn_state *b);
+    void (*bn_backward_sums)(bn_state *b, const float *delta, const float *xhat, int spatial);
+    void (*bn_backward_params)(bn_state *b, float *bias_updates, float *scale_updates);
+    void (*bn_backward_delta)(const bn_state *b, float *delta, const float *xhat, int batch,
+                              int spatial);
+    /* pre = xhat * scale + bias for one sample (the activation input after batch norm). */
+    void (*bn_preact)(const bn_state *b, const float *xhat, int spatial, float *pre);
+
+    /* ---- activations (semantics: backend/cpu/activations.h) ---- */
+    void (*activate)(float *x, size_t n, activation a);
+    void (*gradient)(const float *y, const float *x, size_t n, activation a, float *delta);
+    void (*gradient_from_input)(const float *x, size_t n, activation a, float *delta);
+    /* bytes[i] = 1 where the two-valued gradient at y[i] is g1 (activation_is_masked). */
+    void (*activation_mask)(const float *y, size_t n, activation a, uint8_t *bytes);
+
+    /* ---- pooling (pjreddie's [maxpool]: window starts at -pad/2; codes = argmax inside
+     * the window, n*size+m) ---- */
+    void (*maxpool_forward)(const float *in, int batch, int c, int h, int w, int size,
+                            int stride, int pad, float *out, uint8_t *codes);
+    void (*maxpool_backward)(const float *delta, const uint8_t *codes, int batch, int c, int h,
+                             int w, int size, int stride, int pad, float *delta_in);
+    void (*avgpool_forward)(const float *in, int batch, int c, int h, int w, float *out);
+    void (*avgpool_backward)(const float *delta, int batch, int c, int h, int w,
+                             float *delta_in);
+
+    /* ---- data movement ---- */
+    /* rows times: dst[r*dst_stride + k] (+)= src[r*src_stride + k], k < n (route). */
+    void (*copy_rows)(float *dst, size_t dst_stride, const float *src, size_t src_stride,
+                      size_t n, int rows, int accumulate);
+    /* pjreddie's shortcut_cpu: out = s1*out + s2*add over the common grid. */
+    void (*shortcut_add)(int batch, int w1, int h1, int c1, const float *add, int w2, int h2,
+                         int c2, float s1, float s2, float *out);
+    /* nearest neighbour by `stride` times `scale`, over batch*c planes of h x w. */
+    void (*upsample_forward)(const float *in, int planes, int h, int w, int stride, float scale,
+                             float *out);
+    void (*upsample_backward)(const float *delta, int planes, int h, int w, int stride,
+                              float scale, float *delta_in);
+    /* Darknet's reorg permutation of one sample (fwd picks the direction, add accumulates). */
+    void (*reorg)(const float *x, int w, int h, int c, int stride, int fwd, int add, float *out);
+    /* [crop] of batch samples: out = in[window] * scale + trans, optionally flipped. */
+    void (*crop)(const float *in, int batch, int c, int h, int w, int out_h, int out_w, int dh,
+                 int dw, int flip, float scale, float trans, float *out);
+
+    /* ---- optimizer (params.h update_args semantics) ---- */
+    /* Darknet SGD: g -= decay_batch*w (when decay_batch != 0); w += lr_batch*g; g *= momentum. */
+    void (*sgd_update)(float *w, float *g, size_t n, float decay_batch, float lr_batch,
+                       float momentum);
+    /* pjreddie's adam: decay into g, moments, bias-corrected step (b1t, b2t = 1-B^t), g = 0. */
+    void (*adam_update)(float *w, float *g, float *m, float *v, size_t n, float decay_batch,
+                        float lr, float B1, float B2, float b1t, float b2t, float eps);
+};
+
+/* The CPU backend (always present). */
+const dn_backend *dn_backend_cpu(void);
+/* The CUDA backend on device `index`, or NULL (with the reason in why) in a CPU build, with
+ * no device, or when the device cannot be opened. */
+const dn_backend *dn_backend_cuda(int index, char *why, size_t whylen);
+
+/* Start-up report of a GPU build: selects device `index` (-1 = -nogpu) and says where each
+ * part runs; prints nothing in a CPU build. -1 on a bad index. */
+int dn_backend_startup_report(int index);
+
+#endif

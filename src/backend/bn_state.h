@@ -1,0 +1,21 @@
+/* Batch-norm state of one layer (parameters and per-batch scratch), shared by the layers
+ * that normalise and the backends that compute on it. In a device run every float array
+ * lives in the backend's memory; `acc` is host scratch of the CPU backend. No kernels. */
+#ifndef DN_BN_STATE_H
+#define DN_BN_STATE_H
+
+typedef struct {
+    int n;                     /* channels */
+    float *scales, *biases;    /* gamma, beta (parameters) */
+    float *rolling_mean, *rolling_variance;
+    float *mean, *variance;    /* batch statistics of the last training forward */
+    float *sum_d, *sum_dx;     /* backward scratch: per-channel sums */
+    double *acc;               /* forward: per-channel sum and sum of squares (2n) */
+} bn_state;
+
+/* Host allocation of the statistics and scratch arrays (the parameter pointers are the
+ * layer's). 0, or -1 when out of memory (nothing left allocated). */
+int bn_alloc(bn_state *b, int n);
+void bn_free(bn_state *b);
+
+#endif

@@ -1,0 +1,95 @@
+/* The CPU backend's ops table (backend.h): host memory and today's CPU kernels
+ * (blas.c, bn_ops.c, activations.c, pool.c, movement.c, update.c). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "backend/cpu/activations.h"
+#include "backend/cpu/blas.h"
+#include "backend/cpu/bn_ops.h"
+#include "backend/cpu/cpu_ops.h"
+
+static void *cpu_alloc(size_t bytes, const char *what)
+{
+    (void)what; /* the caller reports a host shortage with its own context */
+    return calloc(bytes ? bytes : 1, 1);
+}
+
+static void cpu_release(void *p, size_t bytes)
+{
+    (void)bytes;
+    free(p);
+}
+
+static int cpu_move(void *dst, const void *src, size_t bytes)
+{
+    if (dst != src && bytes) memcpy(dst, src, bytes);
+    return 0;
+}
+
+static int cpu_error(void) { return 0; }
+
+static const dn_backend cpu_backend = {
+    .name = "cpu",
+    .device = 0,
+    .alloc = cpu_alloc,
+    .release = cpu_release,
+    .push = cpu_move,
+    .pull = cpu_move,
+    .error = cpu_error,
+    .gemm = dn_gemm,
+    .im2col = im2col,
+    .col2im_add = col2im_add,
+    .fill = fill_f,
+    .axpy = axpy_f,
+    .scal = scal_f,
+    .copy = copy_f,
+    .add_bias = add_bias,
+    .backward_bias = backward_bias,
+    .bn_forward_train = bn_forward_train,
+    .bn_stats_begin = bn_stats_begin,
+    .bn_stats_add = bn_stats_add,
+    .bn_stats_end = bn_stats_end,
+    .bn_normalize = bn_normalize,
+    .bn_forward_infer = bn_forward_infer,
+    .bn_scale_shift = bn_scale_shift,
+    .bn_backward_reset = bn_backward_reset,
+    .bn_backward_sums = bn_backward_sums,
+    .bn_backward_params = bn_backward_params,
+    .bn_backward_delta = bn_backward_delta,
+    .bn_preact = bn_preact,
+    .activate = activate_array,
+    .gradient = gradient_array,
+    .gradient_from_input = gradient_from_input,
+    .activation_mask = activation_mask,
+    .maxpool_forward = cpu_maxpool_forward,
+    .maxpool_backward = cpu_maxpool_backward,
+    .avgpool_forward = cpu_avgpool_forward,
+    .avgpool_backward = cpu_avgpool_backward,
+    .copy_rows = cpu_copy_rows,
+    .shortcut_add = cpu_shortcut_add,
+    .upsample_forward = cpu_upsample_forward,
+    .upsample_backward = cpu_upsample_backward,
+    .reorg = cpu_reorg,
+    .crop = cpu_crop,
+    .sgd_update = cpu_sgd_update,
+    .adam_update = cpu_adam_update,
+};
+
+const dn_backend *dn_backend_cpu(void) { return &cpu_backend; }
+
+#ifndef GPU
+const dn_backend *dn_backend_cuda(int index, char *why, size_t whylen)
+{
+    (void)index;
+    if (why && whylen) snprintf(why, whylen, "this is a CPU build (make GPU=1 CUDNN=1 for CUDA)");
+    return NULL;
+}
+
+int dn_backend_startup_report(int index)
+{
+    (void)index;
+    return 0;
+}
+#endif

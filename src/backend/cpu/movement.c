@@ -1,0 +1,96 @@
+/* Data-movement kernels of the CPU backend (backend.h): route rows, pjreddie's shortcut,
+ * upsample, reorg and crop. Moved here from the layers unchanged. */
+#include "backend/cpu/cpu_ops.h"
+
+#include <string.h>
+
+void cpu_copy_rows(float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t n,
+                   int rows, int accumulate)
+{
+    for (int r = 0; r < rows; ++r) {
+        float *d = dst + (size_t)r * dst_stride;
+        const float *s = src + (size_t)r * src_stride;
+        if (!accumulate) {
+            memcpy(d, s, n * sizeof(float));
+            continue;
+        }
+        for (size_t k = 0; k < n; ++k) d[k] += s[k];
+    }
+}
+
+void cpu_shortcut_add(int batch, int w1, int h1, int c1, const float *add, int w2, int h2, int c2,
+                      float s1, float s2, float *out)
+{
+    int stride = w1 / w2, sample = w2 / w1;
+    if (stride < 1) stride = 1;
+    if (sample < 1) sample = 1;
+    int minw = w1 < w2 ? w1 : w2, minh = h1 < h2 ? h1 : h2, minc = c1 < c2 ? c1 : c2;
+    for (int b = 0; b < batch; ++b)
+        for (int k = 0; k < minc; ++k)
+            for (int j = 0; j < minh; ++j)
+                for (int i = 0; i < minw; ++i) {
+                    size_t oi = (size_t)i * sample + (size_t)w2 * (j * sample + (size_t)h2 * (k + (size_t)c2 * b));
+                    size_t ai = (size_t)i * stride + (size_t)w1 * (j * stride + (size_t)h1 * (k + (size_t)c1 * b));
+                    out[oi] = s1 * out[oi] + s2 * add[ai];
+                }
+}
+
+void cpu_upsample_forward(const float *in0, int planes, int h, int w, int s, float scale,
+                          float *out0)
+{
+    int ow = w * s, oh = h * s;
+    for (int bc = 0; bc < planes; ++bc) {
+        const float *in = in0 + (size_t)bc * w * h;
+        float *out = out0 + (size_t)bc * ow * oh;
+        for (int j = 0; j < oh; ++j)
+            for (int i = 0; i < ow; ++i) out[(size_t)j * ow + i] = scale * in[(j / s) * w + i / s];
+    }
+}
+
+void cpu_upsample_backward(const float *delta, int planes, int h, int w, int s, float scale,
+                           float *delta_in)
+{
+    int ow = w * s, oh = h * s;
+    for (int bc = 0; bc < planes; ++bc) {
+        float *din = delta_in + (size_t)bc * w * h;
+        const float *d = delta + (size_t)bc * ow * oh;
+        for (int j = 0; j < oh; ++j)
+            for (int i = 0; i < ow; ++i) din[(j / s) * w + i / s] += scale * d[(size_t)j * ow + i];
+    }
+}
+
+/* pjreddie's reorg kernel on one sample: returns, for element in_index of a (w,h,c) grid,
+ * the matching index in the (w*s, h*s, c/s^2) grid. */
+static size_t reorg_map(int i, int j, int k, int w, int h, int c, int s)
+{
+    int out_c = c / (s * s);
+    int c2 = k % out_c, off = k / out_c;
+    int w2 = i * s + off % s, h2 = j * s + off / s;
+    return (size_t)w2 + (size_t)w * s * (h2 + (size_t)h * s * c2);
+}
+
+/* forward=1: out[map(i)] = x[i]; forward=0: out[i] = x[map(i)] (add=1 accumulates). */
+void cpu_reorg(const float *x, int w, int h, int c, int s, int fwd, int add, float *out)
+{
+    for (int k = 0; k < c; ++k)
+        for (int j = 0; j < h; ++j)
+            for (int i = 0; i < w; ++i) {
+                size_t in = (size_t)i + (size_t)w * (j + (size_t)h * k), m = reorg_map(i, j, k, w, h, c, s);
+                size_t dst = fwd ? m : in, src = fwd ? in : m;
+                if (add) out[dst] += x[src];
+                else out[dst] = x[src];
+            }
+}
+
+void cpu_crop(const float *in, int batch, int c, int h, int w, int out_h, int out_w, int dh,
+              int dw, int flip, float scale, float trans, float *out)
+{
+    size_t k = 0;
+    for (int b = 0; b < batch; ++b)
+        for (int ch = 0; ch < c; ++ch)
+            for (int i = 0; i < out_h; ++i)
+                for (int j = 0; j < out_w; ++j) {
+                    int col = flip ? w - dw - j - 1 : j + dw, row = i + dh;
+                    out[k++] = in[col + (size_t)w * (row + (size_t)h * (ch + (size_t)c * b))] * scale + trans;
+                }
+}
