@@ -119,6 +119,7 @@ static int start_training(train_run *t, char **paths, int n, classifier_setup *s
     }
     fprintf(stderr, "Learning Rate: %g, Momentum: %g, Decay: %g\n%d\n", net->learning_rate,
             net->momentum, net->decay, n);
+    network_print(net, stderr);
     train_ckpt_begin(&t->ck, net, t->backup, t->cfg, t->weights);
     int rc = train_loop(t, ld);
     train_ckpt_end(&t->ck);

@@ -156,6 +156,7 @@ static int start_training(train_run *t, char **paths, int n, int classes)
     }
     fprintf(stderr, "Learning Rate: %g, Momentum: %g, Decay: %g\n%d images\n", net->learning_rate,
             net->momentum, net->decay, n);
+    network_print(net, stderr);
     memreport_print_planned(net, stderr);
     train_ckpt_begin(&t->ck, net, t->backup, t->cfg, t->weights);
     t->ld = ld;

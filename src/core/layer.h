@@ -139,6 +139,7 @@ struct layer {
     float cost;
     size_t workspace;         /* bytes */
     size_t restore_floats;    /* per-sample restore scratch, floats */
+    double flops;             /* forward FLOPs per sample (2 per multiply-add), Darknet's BFLOPs */
 
     param params[LAYER_MAX_PARAMS];
     int nparams;

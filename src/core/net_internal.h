@@ -15,7 +15,5 @@ void network_make_ctx(network *net, int i, const float *input, int train, layer_
  * call for all). */
 void network_run_hook(network *net, forward_hook h, const layer *l, const float *d, size_t stride,
                       int batch);
-/* Prints Darknet's layer table to f. */
-void network_print(const network *net, FILE *f);
 
 #endif

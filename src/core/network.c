@@ -441,10 +441,16 @@ int resize_network(network *net, int w, int h)
 
 void network_print(const network *net, FILE *f)
 {
-    fprintf(f, "   layer   type            input                output          bits\n");
+    double total = 0;
+    fprintf(f, "   layer   type            input                output          bits  BFLOPs\n");
     for (int i = 0; i < net->n; ++i) {
         const layer *l = &net->layers[i];
-        fprintf(f, "%5d %-16s %4d x%4d x%5d -> %4d x%4d x%5d   %2d\n", i, l->ops->name, l->w, l->h,
+        fprintf(f, "%5d %-16s %4d x%4d x%5d -> %4d x%4d x%5d   %2d", i, l->ops->name, l->w, l->h,
                 l->c, l->out_w, l->out_h, l->out_c, l->bits);
+        if (l->flops > 0) fprintf(f, "  %7.3f", l->flops * 1e-9);
+        fputc('\n', f);
+        total += l->flops;
     }
+    /* per sample, forward only, like Darknet's line (scripts/bench_peak.sh reads it) */
+    fprintf(f, "Total BFLOPS %.3f\n", total * 1e-9);
 }

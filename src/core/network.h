@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "darknet.h"
 #include "core/layer.h"
@@ -107,6 +108,8 @@ int network_train_batch(network *net, const float *x, float *cost, char *err, si
 /* (Re)computes the plan for the current train flag and batch and sizes the arena. */
 int network_prepare(network *net, int train, char *err, size_t errlen);
 int network_alloc_grads(network *net);
+/* Prints Darknet's layer table to f: shapes, bits, BFLOPs per layer and the total. */
+void network_print(const network *net, FILE *f);
 float network_current_rate(const network *net);
 size_t network_current_batch(const network *net);
 layer *network_output_layer(network *net);

@@ -67,6 +67,7 @@ static int connected_parse(layer *l, cfg_reader *r, network *net)
     l->outputs = outputs;
     l->out_w = l->out_h = 1;
     l->out_c = outputs;
+    l->flops = 2.0 * l->inputs * (double)l->outputs;
     l->keeps_input = 1;
     l->restore_floats = (size_t)(l->inputs > l->outputs ? l->inputs : l->outputs);
     if (connected_params(l, net, p)) return layer_oom(r);

@@ -33,6 +33,7 @@ static void conv_shape(layer *l)
     l->out_c = p->n;
     l->inputs = l->w * l->h * l->c;
     l->outputs = l->out_w * l->out_h * l->out_c;
+    l->flops = 2.0 * p->n * p->size * p->size * (l->c / p->groups) * (double)l->out_w * l->out_h;
     int direct = p->size == 1 && p->stride == 1 && p->pad == 0;
     l->workspace = direct ? 0
                           : sizeof(float) * (size_t)l->out_w * l->out_h * p->size * p->size *

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# CPU training throughput against the machine's sgemm peak, in one run (issue 20):
+#   1. sgemm GFLOPS of the BLAS ./darknet links (build/bin/bench_sgemm, 2048^3, all threads),
+#      measured before and after the training runs; the higher median is the peak;
+#   2. effective training GFLOPS = 3 x forward FLOPs x mini-batch / (s/iter), the forward
+#      FLOPs being the "Total BFLOPS" line ./darknet prints at load (Darknet's per-layer sum;
+#      backward costs about twice the forward), for yolov3-tiny and yolov4-tiny at 416
+#      (fp32 and 2 bits) and yolov3-tiny at 128, mini-batch 8 on the synthetic shapes set;
+#      each printed with its fraction of the peak, and 2 bits against fp32;
+#   3. NEIGHBOUR=1 (default): the 128 px case again with one single-threaded CPU-bound
+#      process running beside it, interleaved with quiet runs, and the fraction of the quiet
+#      speed it keeps (two cores, one shared: a fair share is 75%).
+# s/iter is the median over iterations after the first two (one-off allocations, thread
+# start). The machine may be shared: every ratio is taken within this one run; the
+# absolute numbers move with the load (printed in the header).
+# Settings (environment): ITERS=6 BATCH=8 REPS=2 (quiet/busy pairs) NEIGHBOUR=1
+#   CASES="3:416:32 3:416:2 4:416:32 4:416:2 3:128:32" OUT=bench_peak.txt
+#   MD=1 also prints the rows as a Markdown table (what README's speed table is).
+set -u
+cd "$(dirname "$0")/.."
+ITERS=${ITERS:-6} BATCH=${BATCH:-8} REPS=${REPS:-2} NEIGHBOUR=${NEIGHBOUR:-1}
+CASES=${CASES:-"3:416:32 3:416:2 4:416:32 4:416:2 3:128:32"}
+OUT=${OUT:-bench_peak.txt}
+DN=${DARKNET:-./darknet}
+TOOLS=${DN_TOOLS:-build/bin}
+T=$(mktemp -d "${TMPDIR:-/tmp}/bench_peak.XXXXXX")
+hog=
+cleanup() { [ -n "$hog" ] && kill "$hog" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+if [ -z "${DARKNET:-}" ]; then
+  make -s -j2 all tools oracle > /dev/null || { echo "build failed"; exit 1; }
+fi
+# The same environment ./darknet gives itself (src/cli/cpu_env.c), so the sgemm tool and
+# the training run the same BLAS kernels with the same thread settings.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  if grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo && grep -qw avx512dq /proc/cpuinfo; then
+    export OPENBLAS_CORETYPE=SkylakeX
+  elif grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo; then
+    export OPENBLAS_CORETYPE=Haswell
+  fi
+fi
+
+SHAPES_DIR=$T/shapes SHAPES_DATA=$T/shapes0.data scripts/make_shapes.sh 32 4 416 416 1 > /dev/null \
+  || { echo "make_shapes failed"; exit 1; }
+sed "s|^backup.*|backup = $T/backup/|" $T/shapes0.data > $T/shapes.data
+mkdir -p $T/backup
+: > "$OUT"
+say() { echo "$*" | tee -a "$OUT"; }
+say "bench_peak: $(date -u +%FT%TZ), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg), mini-batch $BATCH, $ITERS iterations (median after the first 2), OMP_WAIT_POLICY=$OMP_WAIT_POLICY OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto} OMP_NUM_THREADS=${OMP_NUM_THREADS:-default}"
+say "darknet links: $(ldd "$DN" | awk '/blas|gomp|omp/{print $3}' | xargs echo)"
+
+sgemm() { "$TOOLS/bench_sgemm" 2048 5 | tee -a $T/sgemm.txt | sed -n 's/.*median_gflops=\([0-9.]*\).*/\1/p'; }
+g0=$(sgemm)
+say "$(head -1 $T/sgemm.txt)"
+say "sgemm 2048^3 (before): $g0 GFLOPS (median of 5)"
+
+# cfg for one case: yolov<v>-tiny-shapes at <size>, <bits>, fixed size, constant rate
+make_cfg() { # v size bits out
+  scripts/cfg_variant.sh cfg/yolov$1-tiny-shapes.cfg $T/tmp.cfg "$3" "$BATCH" "$ITERS"
+  build/oracle/dn_oracle cfgset $T/tmp.cfg "$4" width=$2 height=$2 burn_in=0 \
+    learning_rate=0.001 policy=constant > /dev/null
+}
+# median seconds per iteration after the first two, from a training log
+secs() { awk '/ seconds, /{for(i=1;i<=NF;i++) if($(i)=="seconds,") {n++; if(n>2) v[k++]=$(i-1)}}
+  END{if(!k){print "nan"; exit} for(i=0;i<k;i++) for(j=i+1;j<k;j++) if(v[j]<v[i]){t=v[i];v[i]=v[j];v[j]=t}
+      printf "%.3f", (k%2)? v[int(k/2)] : (v[k/2-1]+v[k/2])/2}' "$1"; }
+bflops() { sed -n 's/^Total BFLOPS \([0-9.]*\).*/\1/p' "$1" | head -1; }
+# train <v> <size> <bits> <tag>: prints "s/iter bflops"
+train() {
+  make_cfg "$1" "$2" "$3" $T/$4.cfg
+  if ! $DN -seed 1 detector train $T/shapes.data $T/$4.cfg -dont_show > $T/$4.out 2>&1; then
+    echo "training $4 failed:" >&2; tail -5 $T/$4.out >&2; echo "nan nan"; return
+  fi
+  echo "$(secs $T/$4.out) $(bflops $T/$4.out)"
+}
+gf() { awk -v s="$1" -v f="$2" -v b="$BATCH" 'BEGIN{if (s+0 > 0) printf "%.1f", 3*f*b/s; else print "nan"}'; }
+
+declare -A S F
+for c in $CASES; do
+  IFS=: read -r v size bits <<< "$c"
+  read -r s f <<< "$(train "$v" "$size" "$bits" "y${v}_${size}_${bits}")"
+  S[$c]=$s F[$c]=$f
+done
+g1=$(sgemm)
+say "sgemm 2048^3 (after): $g1 GFLOPS"
+peak=$(awk -v a="$g0" -v b="$g1" 'BEGIN{print (a > b) ? a : b}')
+say ""
+say "case                         BFLOPS/img  s/iter  train GFLOPS  of sgemm peak ($peak)"
+rows=()
+for c in $CASES; do
+  IFS=: read -r v size bits <<< "$c"
+  g=$(gf "${S[$c]}" "${F[$c]}")
+  pct=$(awk -v g="$g" -v p="$peak" 'BEGIN{printf "%.0f%%", 100*g/p}')
+  name="yolov$v-tiny $size fp32"; [ "$bits" = 32 ] || name="yolov$v-tiny $size $bits bits"
+  say "$(printf '%-28s %10s %7s %13s %14s' "$name" "${F[$c]}" "${S[$c]}" "$g" "$pct")"
+  rows+=("| $name, mini-batch $BATCH | ${F[$c]} | ${S[$c]} | $g | $pct |")
+done
+for v in 3 4; do
+  a=${S[$v:416:32]:-} b=${S[$v:416:2]:-}
+  [ -n "$a" ] && [ -n "$b" ] && say "yolov$v-tiny 416: 2 bits takes $(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.3f", b/a}')x the fp32 time"
+done
+
+if [ "$NEIGHBOUR" = 1 ]; then
+  # One single-threaded CPU-bound neighbour (a shell busy loop), started and stopped
+  # around each busy run; quiet and busy runs alternate so load drifts hit both.
+  qs=() bs=()
+  for r in $(seq "$REPS"); do
+    read -r s _ <<< "$(train 3 128 32 quiet$r)"; qs+=("$s")
+    bash -c 'while :; do :; done' & hog=$!
+    read -r s _ <<< "$(train 3 128 32 busy$r)"; bs+=("$s")
+    kill "$hog"; wait "$hog" 2>/dev/null; hog=
+  done
+  med() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{printf "%.3f", (NR%2)? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+  q=$(med "${qs[@]}") b=$(med "${bs[@]}")
+  say ""
+  say "yolov3-tiny 128 with one single-threaded CPU-bound neighbour: quiet ${qs[*]} s/iter, busy ${bs[*]} s/iter;"
+  say "  keeps $(awk -v q="$q" -v b="$b" 'BEGIN{printf "%.0f%%", 100*q/b}') of its quiet speed (medians $q / $b; fair share 75%)"
+fi
+if [ "${MD:-0}" = 1 ]; then
+  say ""
+  say "| case | BFLOPS per image (forward) | s/iter | training GFLOPS | of sgemm peak ($peak GFLOPS) |"
+  say "|---|---|---|---|---|"
+  for r in "${rows[@]}"; do say "$r"; done
+fi
