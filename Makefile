@@ -34,10 +34,16 @@ else
   ifeq ($(NATIVE),1)
     CFLAGS += -march=native
     VARIANT := $(VARIANT)-native
-  else
-    CFLAGS += -march=x86-64-v3
   endif
 endif
+# Runtime CPU dispatch: everything is built for plain x86-64, so ./darknet runs on any
+# x86-64 CPU; only *_avx2.c files get AVX2/FMA/F16C and are entered after a cpuid check
+# (actnn_plugin/src/internal.h). OpenBLAS picks its own kernels at run time.
+# tests/sh/cpu_dispatch.sh checks that no other object holds an AVX instruction.
+# -ffp-contract=off (C11's default, stated): a*b+c is never fused, so the AVX2 and the
+# portable paths round alike and store the same bytes.
+CFLAGS   += -ffp-contract=off
+AVX2_FLAGS := -mavx2 -mfma -mf16c
 ifeq ($(SANITIZE),1)
   CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
   LDLIBS  += -fsanitize=address,undefined
@@ -83,6 +89,7 @@ else
   TDIR := $(OBJ)
 endif
 LIBD := $(OBJ)/libdarknet.a
+$(OBJ)/%_avx2.o: CFLAGS += $(AVX2_FLAGS)
 LIBA := $(OBJ)/libactnn.a
 VBIN := $(OBJ)/darknet
 

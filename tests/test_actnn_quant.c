@@ -570,6 +570,25 @@ static uint64_t save_checksum(const float *x, size_t N, size_t D, int b, int nth
     return c;
 }
 
+/* Runtime dispatch: SIMD_AUTO takes the AVX2 objects exactly when cpuid (asked here
+ * directly, the oracle) reports AVX2, FMA and F16C; SIMD_OFF never does. Without them the
+ * AUTO-vs-OFF byte comparisons of this file compare the portable path with itself. */
+static void test_dispatch_path(void **state)
+{
+    (void)state;
+    __builtin_cpu_init();
+    int cpu = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+              __builtin_cpu_supports("f16c");
+    actnn_ctx *on = make_ctx(256, 1, 1, ACTNN_SIMD_AUTO), *off = make_ctx(256, 1, 1, ACTNN_SIMD_OFF);
+    assert_int_equal(actnn_simd_active(on), cpu);
+    assert_int_equal(actnn_simd_active(off), 0);
+    assert_int_equal(actnn_simd_active(NULL), 0);
+    if (!cpu) print_message("note: this CPU lacks AVX2/FMA/F16C: the SIMD_AUTO vs SIMD_OFF byte "
+                            "comparisons run the portable path twice (nothing to compare)\n");
+    actnn_ctx_free(on);
+    actnn_ctx_free(off);
+}
+
 static void test_same_bytes_threads_simd(void **state)
 {
     (void)state;
@@ -706,6 +725,7 @@ int main(void)
         cmocka_unit_test(test_passthrough_16_32),
         cmocka_unit_test(test_fp16_paths_agree),
         cmocka_unit_test(test_mixed_bits),
+        cmocka_unit_test(test_dispatch_path),
         cmocka_unit_test(test_same_bytes_threads_simd),
         cmocka_unit_test(test_restore_paths_agree),
         cmocka_unit_test(test_stored_size),

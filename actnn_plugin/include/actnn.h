@@ -71,8 +71,9 @@ typedef struct {
     size_t group_size; /* G: multiple of 32 in [32, 65536]; default 256 */
     uint64_t seed;     /* key of the random streams; default 0 */
     int nthreads;      /* OpenMP threads for one call; 0 = OpenMP default; 1 = serial */
-    int simd;          /* ACTNN_SIMD_AUTO, or ACTNN_SIMD_OFF to force the portable path
-                          (same bytes; used by tests) */
+    int simd;          /* ACTNN_SIMD_AUTO (vector paths when the CPU has AVX2, FMA and
+                          F16C, chosen at run time), or ACTNN_SIMD_OFF to force the
+                          portable path (same bytes; used by tests) */
 } actnn_config;
 
 #define ACTNN_DEFAULT_GROUP 256
@@ -84,6 +85,8 @@ int actnn_ctx_create(const actnn_config *cfg, actnn_ctx **out);
 /* Frees the context, its pool and every handle still alive (they become invalid). */
 int actnn_ctx_free(actnn_ctx *ctx);
 int actnn_ctx_get_config(const actnn_ctx *ctx, actnn_config *out);
+/* 1 when calls on ctx take the AVX2 paths (cfg.simd AUTO and the CPU has them), else 0. */
+int actnn_simd_active(const actnn_ctx *ctx);
 /* The seed keys quantization noise and dropout of handles created afterwards. */
 int actnn_set_seed(actnn_ctx *ctx, uint64_t seed);
 int actnn_get_seed(const actnn_ctx *ctx, uint64_t *seed);

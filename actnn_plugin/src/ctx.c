@@ -111,7 +111,10 @@ int ctx_threads(const actnn_ctx *ctx, size_t work_values)
 #endif
 }
 
-int ctx_simd(const actnn_ctx *ctx) { return ctx->cfg.simd == ACTNN_SIMD_AUTO; }
+/* The vector paths when the config allows them and the CPU has them (internal.h). */
+int ctx_simd(const actnn_ctx *ctx) { return ctx->cfg.simd == ACTNN_SIMD_AUTO && cpu_has_avx2(); }
+
+int actnn_simd_active(const actnn_ctx *ctx) { return ctx ? ctx_simd(ctx) : 0; }
 
 int actnn_get_stats(const actnn_ctx *ctx, actnn_stats *out)
 {

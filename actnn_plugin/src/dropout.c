@@ -3,12 +3,6 @@
  * on the output and the backward call on the delta regenerate the same mask. */
 #include "internal.h"
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-
-#include "simd_avx2.h"
-#endif
-
 struct actnn_dropout {
     uint32_t magic;
     int simd;
@@ -57,26 +51,6 @@ static void dropout_scalar(const actnn_dropout *d, rng_key key, size_t j, float 
     }
 }
 
-#if defined(__AVX2__)
-/* h >= thr, unsigned: flip the sign bits and use the signed compare. */
-static size_t dropout_avx2(const actnn_dropout *d, rng_key key, float *x)
-{
-    const __m256i k1 = _mm256_set1_epi32((int)key.k1), k2 = _mm256_set1_epi32((int)key.k2);
-    const __m256i flip = _mm256_set1_epi32((int)0x80000000u);
-    const __m256i thr = _mm256_xor_si256(_mm256_set1_epi32((int)d->threshold), flip);
-    const __m256 scale = _mm256_set1_ps(d->scale);
-    __m256i c = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    size_t j = 0;
-    for (; j + 8 <= d->D; j += 8, c = _mm256_add_epi32(c, _mm256_set1_epi32(8))) {
-        __m256i h = _mm256_xor_si256(avx2_hash32(c, k1, k2), flip);
-        __m256i drop = _mm256_cmpgt_epi32(thr, h);
-        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + j), scale);
-        _mm256_storeu_ps(x + j, _mm256_andnot_ps(_mm256_castsi256_ps(drop), v));
-    }
-    return j;
-}
-#endif
-
 static int dropout_check(const actnn_dropout *d, size_t i, const void *ptr)
 {
     if (!d || !ptr) return ACTNN_E_NULL;
@@ -89,8 +63,8 @@ int actnn_dropout_apply(const actnn_dropout *d, size_t i, float *x)
     if (err) return err;
     rng_key key = rng_sample_key(d->seed, d->tensor_id, i, RNG_DOMAIN_DROPOUT);
     size_t j = 0;
-#if defined(__AVX2__)
-    if (d->simd) j = dropout_avx2(d, key, x);
+#if ACTNN_X86
+    if (d->simd) j = dropout_avx2(d->D, d->threshold, d->scale, key, x);
 #endif
     /* The vector path stops at a multiple of 8; the scalar loop finishes from there. */
     dropout_scalar(d, key, j, x, NULL);

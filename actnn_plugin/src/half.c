@@ -4,11 +4,6 @@
 #include "floatbits.h"
 #include "internal.h"
 
-#if defined(__AVX2__) && defined(__F16C__)
-#include <immintrin.h>
-#define ACTNN_HAVE_F16C 1
-#endif
-
 /* Rounds mant >> shift to nearest, ties to even. */
 static uint32_t shift_rne(uint32_t mant, int shift)
 {
@@ -48,11 +43,8 @@ float half_to_float(uint16_t h)
 void half_encode(const float *x, size_t n, uint16_t *out, int simd)
 {
     size_t k = 0;
-#ifdef ACTNN_HAVE_F16C
-    if (simd)
-        for (; k + 8 <= n; k += 8)
-            _mm_storeu_si128((__m128i *)(out + k),
-                             _mm256_cvtps_ph(_mm256_loadu_ps(x + k), _MM_FROUND_TO_NEAREST_INT));
+#if ACTNN_X86
+    if (simd) k = half_encode_avx2(x, n, out);
 #else
     (void)simd;
 #endif
@@ -62,10 +54,8 @@ void half_encode(const float *x, size_t n, uint16_t *out, int simd)
 void half_decode(const uint16_t *h, size_t n, float *out, int simd)
 {
     size_t k = 0;
-#ifdef ACTNN_HAVE_F16C
-    if (simd)
-        for (; k + 8 <= n; k += 8)
-            _mm256_storeu_ps(out + k, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(h + k))));
+#if ACTNN_X86
+    if (simd) k = half_decode_avx2(h, n, out);
 #else
     (void)simd;
 #endif

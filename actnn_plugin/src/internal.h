@@ -12,6 +12,28 @@
 #define ACTNN_MAX_GROUP 65536
 #define ACTNN_MAX_D 0xFFFFFFFFull /* the element counters are 32-bit (rng.h) */
 
+/* ---- runtime CPU dispatch (cpu.c) ----
+ * Every object is compiled for plain x86-64 except *_avx2.c (-mavx2 -mfma -mf16c); the
+ * *_avx2 functions below are called only when cpu_has_avx2() says the CPU (and the OS,
+ * for the YMM state) supports them. */
+#if defined(__x86_64__) || defined(__i386__)
+#define ACTNN_X86 1
+#else
+#define ACTNN_X86 0
+#endif
+int cpu_has_avx2(void);
+#if ACTNN_X86
+/* simd_avx2.c; n32 is a multiple of 32; the others return how many values they did. */
+void planes_pack_avx2(const uint8_t *codes, size_t n32, int b, uint32_t *words);
+void planes_unpack_avx2(const uint32_t *words, size_t n32, int b, uint8_t *codes);
+size_t half_encode_avx2(const float *x, size_t n, uint16_t *out);
+size_t half_decode_avx2(const uint16_t *h, size_t n, float *out);
+uint32_t mask_word_avx2(const float *x, float a, float b, int between); /* 32 values */
+uint32_t mask_word_bytes_avx2(const uint8_t *bytes);                    /* 32 bytes */
+void mask_apply_avx2(uint32_t w, float *d, float g1, float g0);         /* 32 values */
+size_t dropout_avx2(size_t D, uint32_t threshold, float scale, rng_key key, float *x);
+#endif
+
 /* ---- pool (pool.c) ---- */
 #define POOL_NCLASS 512
 typedef struct pool_block pool_block;
@@ -85,7 +107,7 @@ int q_save_group_scalar(const float *x, size_t n, size_t j0, int b, rng_key key,
                         uint16_t meta[2], uint32_t *words);
 void q_restore_group_scalar(const uint32_t *words, const uint16_t meta[2], size_t n, int b,
                             float *out);
-#if defined(__AVX2__)
+#if ACTNN_X86
 int q_save_group_avx2(const float *x, size_t n, size_t j0, int b, rng_key key,
                       uint16_t meta[2], uint32_t *words);
 void q_restore_group_avx2(const uint32_t *words, const uint16_t meta[2], size_t n, int b,

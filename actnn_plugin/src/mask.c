@@ -3,10 +3,6 @@
  * sample sits at bit j%32 of word j/32 (the 1-bit case of the bit-plane layout). */
 #include "internal.h"
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
-
 enum { PRED_GT, PRED_BETWEEN, PRED_BYTES };
 
 typedef struct {
@@ -32,32 +28,18 @@ static uint32_t pred_word_scalar(const pred *p, size_t j0, size_t len)
     return w;
 }
 
-#if defined(__AVX2__)
-/* Ordered, non-signalling compares: NaN gives 0 like the scalar comparisons. */
-static inline __m256 pred_vec(const pred *p, const float *x)
-{
-    __m256 v = _mm256_loadu_ps(x);
-    __m256 gt = _mm256_cmp_ps(v, _mm256_set1_ps(p->a), _CMP_GT_OQ);
-    if (p->kind == PRED_GT) return gt;
-    return _mm256_and_ps(gt, _mm256_cmp_ps(v, _mm256_set1_ps(p->b), _CMP_LT_OQ));
-}
-
+/* A full block of 32 through the vector path (simd_avx2.c). */
+#if ACTNN_X86
 static uint32_t pred_word_avx2(const pred *p, size_t j0)
 {
-    if (p->kind == PRED_BYTES) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(p->bytes + j0));
-        return ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_setzero_si256()));
-    }
-    uint32_t w = 0;
-    for (int v = 0; v < 4; ++v)
-        w |= (uint32_t)_mm256_movemask_ps(pred_vec(p, p->x + j0 + 8 * v)) << (8 * v);
-    return w;
+    if (p->kind == PRED_BYTES) return mask_word_bytes_avx2(p->bytes + j0);
+    return mask_word_avx2(p->x + j0, p->a, p->b, p->kind == PRED_BETWEEN);
 }
 #endif
 
 static uint32_t pred_word(const pred *p, size_t j0, size_t len, int simd)
 {
-#if defined(__AVX2__)
+#if ACTNN_X86
     if (simd && len == 32) return pred_word_avx2(p, j0);
 #else
     (void)simd;
@@ -127,21 +109,6 @@ static void apply_block_scalar(uint32_t w, float *d, size_t len, float g1, float
     for (size_t k = 0; k < len; ++k) d[k] = d[k] * (((w >> k) & 1u) ? g1 : g0);
 }
 
-#if defined(__AVX2__)
-static void apply_block_avx2(uint32_t w, float *d, __m256 g1, __m256 g0)
-{
-    const __m256i one = _mm256_set1_epi32(1);
-    __m256i sh = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256i vw = _mm256_set1_epi32((int)w);
-    for (int v = 0; v < 4; ++v, sh = _mm256_add_epi32(sh, _mm256_set1_epi32(8))) {
-        __m256i bit = _mm256_and_si256(_mm256_srlv_epi32(vw, sh), one);
-        __m256 on = _mm256_castsi256_ps(_mm256_cmpeq_epi32(bit, one));
-        __m256 g = _mm256_blendv_ps(g0, g1, on);
-        _mm256_storeu_ps(d + 8 * v, _mm256_mul_ps(_mm256_loadu_ps(d + 8 * v), g));
-    }
-}
-#endif
-
 int actnn_mask_apply(actnn_ctx *ctx, const actnn_mask *m, size_t i, float *delta, float g1,
                      float g0)
 {
@@ -156,9 +123,9 @@ int actnn_mask_apply(actnn_ctx *ctx, const actnn_mask *m, size_t i, float *delta
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (size_t k = 0; k < nblk; ++k) {
         size_t len = D - 32 * k < 32 ? D - 32 * k : 32;
-#if defined(__AVX2__)
+#if ACTNN_X86
         if (simd && len == 32) {
-            apply_block_avx2(words[k], delta + 32 * k, _mm256_set1_ps(g1), _mm256_set1_ps(g0));
+            mask_apply_avx2(words[k], delta + 32 * k, g1, g0);
             continue;
         }
 #else

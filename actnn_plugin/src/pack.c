@@ -2,7 +2,6 @@
  * 32-bit words; word i holds bit i of code k at bit k. Codes never straddle words, every
  * width 1..8 uses the same layout, and a GPU warp builds word i with one ballot. */
 #include "internal.h"
-#include "simd_avx2.h"
 
 void planes_pack32(const uint8_t *codes, size_t n, int b, uint32_t *words)
 {
@@ -25,10 +24,12 @@ void planes_unpack32(const uint32_t *words, size_t n, int b, uint8_t *codes)
 void planes_pack(const uint8_t *codes, size_t n, int b, uint32_t *words, int simd)
 {
     size_t k = 0;
-#if defined(__AVX2__)
-    if (simd)
-        for (; k + 32 <= n; k += 32, words += b)
-            avx2_planes_from_bytes(_mm256_loadu_si256((const __m256i *)(codes + k)), b, words);
+#if ACTNN_X86
+    if (simd) {
+        k = n & ~(size_t)31;
+        planes_pack_avx2(codes, k, b, words);
+        words += (k / 32) * (size_t)b;
+    }
 #else
     (void)simd;
 #endif
@@ -38,10 +39,12 @@ void planes_pack(const uint8_t *codes, size_t n, int b, uint32_t *words, int sim
 void planes_unpack(const uint32_t *words, size_t n, int b, uint8_t *codes, int simd)
 {
     size_t k = 0;
-#if defined(__AVX2__)
-    if (simd)
-        for (; k + 32 <= n; k += 32, words += b)
-            _mm256_storeu_si256((__m256i *)(codes + k), avx2_bytes_from_planes(words, b));
+#if ACTNN_X86
+    if (simd) {
+        k = n & ~(size_t)31;
+        planes_unpack_avx2(words, k, b, codes);
+        words += (k / 32) * (size_t)b;
+    }
 #else
     (void)simd;
 #endif

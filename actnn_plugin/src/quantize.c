@@ -130,7 +130,7 @@ void q_restore_group_scalar(const uint32_t *words, const uint16_t meta[2], size_
 int q_save_group(const float *x, size_t n, size_t j0, int b, rng_key key, uint16_t meta[2],
                  uint32_t *words, int simd)
 {
-#if defined(__AVX2__)
+#if ACTNN_X86
     if (simd) return q_save_group_avx2(x, n, j0, b, key, meta, words);
 #else
     (void)simd;
@@ -141,7 +141,7 @@ int q_save_group(const float *x, size_t n, size_t j0, int b, rng_key key, uint16
 void q_restore_group(const uint32_t *words, const uint16_t meta[2], size_t n, int b,
                      float *out, int simd)
 {
-#if defined(__AVX2__)
+#if ACTNN_X86
     if (simd) {
         q_restore_group_avx2(words, meta, n, b, out);
         return;

@@ -1,11 +1,12 @@
 /* quantize_avx2.c: the AVX2 path of group quantization. It performs, lane by lane, the
- * same IEEE operations in the same order as quantize.c (tests compare the bytes). Per
+ * same IEEE operations in the same order as quantize.c (tests compare the bytes). Only
+ * this file and simd_avx2.c are compiled with -mavx2 (internal.h: runtime dispatch). Per
  * block of 32 values: two 8-lane hashes give 32 16-bit uniforms, 4 vectors of codes are
  * narrowed to 32 bytes and split into b bit planes with movemask. */
 #include "fpmode.h"
 #include "internal.h"
 
-#if defined(__AVX2__)
+#if ACTNN_X86
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>

@@ -1,5 +1,5 @@
-/* simd_avx2.h: AVX2 building blocks shared by the vector paths (included only where
- * __AVX2__ is defined). Each one computes exactly what its portable twin in pack.c or
+/* simd_avx2.h: AVX2 building blocks shared by the vector paths (included only by the
+ * *_avx2.c files, which alone are compiled with -mavx2). Each one computes exactly what its portable twin in pack.c or
  * quantize.c computes, so both paths store the same bytes. */
 #ifndef ACTNN_SIMD_AVX2_H
 #define ACTNN_SIMD_AVX2_H
