@@ -86,7 +86,8 @@ image resize_image(image im, int w, int h);
 image letterbox_image(image im, int w, int h);
 image crop_image(image im, int dx, int dy, int w, int h);
 void flip_image(image a);
-void save_image(image im, const char *name); /* writes name.png */
+void save_image(image im, const char *name);     /* writes name.jpg (quality 80) */
+void save_image_png(image im, const char *name); /* writes name.png */
 void draw_box_width(image a, int x1, int y1, int x2, int y2, int w, float r, float g, float b);
 
 /* ---- detection ---- */

@@ -93,7 +93,7 @@ static int write_sample(const char *dir, int idx, int w, int h, uint64_t seed, F
     while (n < want && place(&r, s, n, &s[n])) draw(im, &s[n++]);
     char base[4096], path[4200];
     snprintf(base, sizeof(base), "%s/img_%05d", dir, idx);
-    save_image(im, base);
+    save_image_png(im, base);
     free_image(im);
     snprintf(path, sizeof(path), "%s.txt", base);
     FILE *f = fopen(path, "w");

@@ -59,7 +59,7 @@ static void test_png_round_trip_and_grey(void **state)
     for (int i = 0; i < 60; ++i) im.data[i] = (float)((i * 37) % 256) / 255.0f;
     char base[512];
     snprintf(base, sizeof(base), "%s/rt", tu_tmpdir());
-    save_image(im, base);
+    save_image_png(im, base);
     char path[600];
     snprintf(path, sizeof(path), "%s.png", base);
     char err[256];
@@ -72,7 +72,7 @@ static void test_png_round_trip_and_grey(void **state)
     image g = make_image(5, 4, 1);
     memcpy(g.data, im.data, 20 * sizeof(float));
     snprintf(base, sizeof(base), "%s/grey", tu_tmpdir());
-    save_image(g, base);
+    save_image_png(g, base);
     snprintf(path, sizeof(path), "%s.png", base);
     image gb = image_load_ex(path, 1, err, sizeof(err));
     assert_int_equal(gb.c, 1);

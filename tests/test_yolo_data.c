@@ -93,7 +93,7 @@ static const char *make_sample(void)
     for (int k = 0; k < 3; ++k)
         for (int y = 20; y < 60; ++y)
             for (int x = 30; x < 70; ++x) im.data[(k * 80 + y) * 120 + x] = 1;
-    save_image(im, base);
+    save_image_png(im, base);
     free_image(im);
     char p[700];
     snprintf(p, sizeof(p), "%s.txt", base);

@@ -1,4 +1,4 @@
-/* ./darknet classifier train|valid|predict <data> <cfg> [weights] [image] [-clear] [-t N]
+/* ./darknet classifier train|valid|predict|test <data> <cfg> [weights] [image] [-clear] [-t N]
  *
  * train follows Darknet's classifier loop: random images (with replacement) from the
  * train list, one line per iteration
@@ -166,24 +166,23 @@ static int train_classifier(const char *datafile, const char *cfg, const char *w
 
 static void usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s classifier train|valid|predict <data> <cfg> [weights] [image] "
+    fprintf(stderr, "usage: %s classifier train|valid|predict|test <data> <cfg> [weights] [image] "
             "[-clear] [-t N]\n", prog);
 }
 
 int run_classifier(int argc, char **argv)
 {
-    int clear = arg_flag(&argc, argv, "-clear");
-    int topk = arg_int(&argc, argv, "-t", 0);
-    topk = arg_int(&argc, argv, "-topk", topk);
     if (argc < 5) {
         usage(argv[0]);
         return 1;
     }
+    int clear = cli_flag("-clear"), topk = cli_int("-t", 0);
     const char *cmd = argv[2], *data = argv[3], *cfg = argv[4];
     const char *weights = argc > 5 ? argv[5] : NULL;
     if (!strcmp(cmd, "train")) return train_classifier(data, cfg, weights, clear);
     if (!strcmp(cmd, "valid")) return classifier_valid(data, cfg, weights, topk);
     if (!strcmp(cmd, "predict")) return classifier_predict(data, cfg, weights, argc > 6 ? argv[6] : NULL, topk);
+    if (!strcmp(cmd, "test")) return classifier_test(data, cfg, weights);
     fprintf(stderr, "classifier: unknown command '%s'\n", cmd);
     usage(argv[0]);
     return 1;

@@ -28,8 +28,16 @@ network *classifier_network(const char *cfg, const char *weights, int batch_over
 /* Indices of the k largest of p[0..n) in descending order (k <= n). */
 void classifier_top_k(const float *p, int n, int k, int *idx);
 
+/* Letterboxes the image at path to the network input and runs a forward pass (net->output
+ * holds the result); the forward time in *seconds when not NULL. Returns 0 or -1 after
+ * printing why. */
+int classifier_forward_image(network *net, const char *path, double *seconds);
+
 int classifier_valid(const char *datafile, const char *cfg, const char *weights, int topk);
 int classifier_predict(const char *datafile, const char *cfg, const char *weights,
                        const char *imgpath, int topk);
+/* pjreddie's `classifier test`: every image of the .data file's `test` list, one line each:
+ * the path, then the network's outputs separated by tabs. */
+int classifier_test(const char *datafile, const char *cfg, const char *weights);
 
 #endif

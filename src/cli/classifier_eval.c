@@ -80,18 +80,18 @@ int classifier_valid(const char *datafile, const char *cfg, const char *weights,
     return rc;
 }
 
-static int predict_one(network *net, const classifier_setup *s, const char *path, int k)
+int classifier_forward_image(network *net, const char *path, double *seconds)
 {
     char err[1024];
     image im = image_load_ex(path, net->c, err, sizeof(err));
     if (!im.data) {
-        fprintf(stderr, "predict: %s\n", err);
+        fprintf(stderr, "%s\n", err);
         return -1;
     }
     image lb = letterbox_image(im, net->w, net->h);
     free_image(im);
     if (!lb.data) {
-        fprintf(stderr, "predict: out of memory\n");
+        fprintf(stderr, "out of memory letterboxing %s\n", path);
         return -1;
     }
     struct timespec t0, t1;
@@ -100,11 +100,18 @@ static int predict_one(network *net, const classifier_setup *s, const char *path
     clock_gettime(CLOCK_MONOTONIC, &t1);
     free_image(lb);
     if (rc) {
-        fprintf(stderr, "predict: %s\n", net->err);
+        fprintf(stderr, "%s: %s\n", path, net->err);
         return -1;
     }
-    printf("%s: Predicted in %f seconds.\n", path,
-           (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
+    if (seconds) *seconds = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    return 0;
+}
+
+static int predict_one(network *net, const classifier_setup *s, const char *path, int k)
+{
+    double sec = 0;
+    if (classifier_forward_image(net, path, &sec)) return -1;
+    printf("%s: Predicted in %f seconds.\n", path, sec);
     int idx[64];
     classifier_top_k(net->output, net->outputs, k, idx);
     for (int j = 0; j < k; ++j) printf("%5.2f%%: %s\n", net->output[idx[j]] * 100, s->labels[idx[j]]);

@@ -15,10 +15,11 @@ static void usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s <command> [args]\n"
-            "  classifier train|valid|predict <data> <cfg> [weights] [image] [-clear] [-t N]\n"
-            "  detector train|test|valid|map|calc_anchors <data> <cfg> [weights] [image]\n"
+            "  classifier train|valid|predict|test <data> <cfg> [weights] [image] [-clear] [-t N]\n"
+            "  detector train|test|valid|map|recall|calc_anchors <data> <cfg> [weights] [image]\n"
             "  detect <cfg> <weights> [image]\n"
             "  memory <cfg> [-batch N]\n"
+            "  partial <cfg> <weights> <out> <layers>\n"
             "  version\n"
             "global options: -seed N (repeatable runs), -i N / -gpus N (GPU builds), -nogpu\n",
             prog);
@@ -27,7 +28,8 @@ static void usage(const char *prog)
 int main(int argc, char **argv)
 {
     cli_tune_env(argv);
-    const char *seed = arg_str(&argc, argv, "-seed", NULL);
+    if (cli_args_parse(&argc, argv)) return 1;
+    const char *seed = cli_str("-seed", NULL);
     if (seed) {
         long long s = arg_parse_u(seed);
         if (s < 0) {
@@ -36,10 +38,10 @@ int main(int argc, char **argv)
         }
         darknet_set_seed((uint64_t)s);
     }
-    cli_gpu_index = arg_int(&argc, argv, "-i", 0);
+    cli_gpu_index = cli_int("-i", 0);
     /* Darknet's -gpus takes a list ("0,1"); one device is used: the first. Read here so
-     * CPU builds accept it too and it never lands among positional arguments. */
-    const char *gpus = arg_str(&argc, argv, "-gpus", NULL);
+     * CPU builds accept it too. */
+    const char *gpus = cli_str("-gpus", NULL);
     if (gpus) {
         char *end;
         long g = strtol(gpus, &end, 10);
@@ -50,7 +52,7 @@ int main(int argc, char **argv)
         if (*end) fprintf(stderr, "-gpus %s: one GPU is used, GPU %ld\n", gpus, g);
         cli_gpu_index = (int)g;
     }
-    if (arg_flag(&argc, argv, "-nogpu")) cli_gpu_index = -1;
+    if (cli_flag("-nogpu")) cli_gpu_index = -1;
     /* Says where each part runs before any command starts (GPU builds; silent otherwise). */
     if (argc >= 2 && strcmp(argv[1], "version") && dn_backend_startup_report(cli_gpu_index)) return 1;
     if (argc < 2) {
@@ -62,6 +64,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "detector")) return run_detector(argc, argv);
     if (!strcmp(cmd, "detect")) return run_detect(argc, argv);
     if (!strcmp(cmd, "memory")) return run_memory(argc, argv);
+    if (!strcmp(cmd, "partial")) return run_partial(argc, argv);
     if (!strcmp(cmd, "version")) {
         printf("actnn-darknet %s\n", ACTNN_DARKNET_VERSION);
         return 0;

@@ -1,10 +1,13 @@
 /* ./darknet detector test <data> <cfg> <weights> [image] [-thresh t] [-ext_output]
+ *          [-letter_box] [-save_labels] [-out result.json] [-dontdraw_bbox]
  * ./darknet detect <cfg> <weights> [image] [-thresh t]   (names from data/coco.names)
  *
- * Like Darknet: the image is letterboxed to the network size, boxes above thresh survive
- * NMS at .45, each is printed as `name: NN%` (with -ext_output also its pixel rectangle),
- * and the image with the boxes drawn is written to predictions.png. Without an image path
- * the paths are read from stdin, one per line. */
+ * As AlexeyAB's test_detector: the image is resized to the network size (letterboxed with
+ * -letter_box or the cfg's letter_box=1), boxes above thresh survive NMS at .45, each is
+ * printed as `name: NN%` (with -ext_output also its pixel rectangle), and the image with the
+ * boxes drawn is written to predictions.jpg. Without an image path the paths are read from
+ * stdin, one per line. -out writes every image's detections as AlexeyAB's JSON array;
+ * -save_labels writes a YOLO label file (`class x y w h`) beside each image. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,14 @@
 #include "cli/detector_cli.h"
 #include "data/image.h"
 
+typedef struct {
+    network *net;
+    const det_setup *s;
+    const det_test_opts *o;
+    FILE *json;
+    int json_n;    /* images written to the JSON file */
+} test_run;
+
 /* A distinct colour per class: hue steps by the golden ratio. */
 static void class_colour(int cls, float rgb[3])
 {
@@ -27,22 +38,30 @@ static void class_colour(int cls, float rgb[3])
     memcpy(rgb, tab[i % 6], sizeof(float) * 3);
 }
 
-static void report(image im, detection *d, int n, const det_setup *s, float thresh, int ext)
+/* The class with the highest probability above thresh, -1 when none. */
+static int best_class(const detection *d, int classes, float thresh)
+{
+    int best = -1;
+    for (int k = 0; k < classes && k < d->classes; ++k)
+        if (d->prob[k] > thresh && (best < 0 || d->prob[k] > d->prob[best])) best = k;
+    return best;
+}
+
+static void report(image im, detection *d, int n, const det_setup *s, const det_test_opts *o)
 {
     for (int i = 0; i < n; ++i) {
-        int best = -1;
+        box b = d[i].bbox;
         for (int k = 0; k < s->classes && k < d[i].classes; ++k) {
-            if (d[i].prob[k] <= thresh) continue;
-            best = best < 0 || d[i].prob[k] > d[i].prob[best] ? k : best;
+            if (d[i].prob[k] <= o->thresh) continue;
             printf("%s: %.0f%%", s->names[k], d[i].prob[k] * 100);
-            box b = d[i].bbox;
-            if (ext)
+            if (o->ext_output)
                 printf("\t(left_x: %4.0f   top_y: %4.0f   width: %4.0f   height: %4.0f)",
-                       (b.x - b.w / 2) * im.w, (b.y - b.h / 2) * im.h, b.w * im.w, b.h * im.h);
+                       round((b.x - b.w / 2) * im.w), round((b.y - b.h / 2) * im.h),
+                       round(b.w * im.w), round(b.h * im.h));
             printf("\n");
         }
-        if (best < 0) continue;
-        box b = d[i].bbox;
+        int best = best_class(&d[i], s->classes, o->thresh);
+        if (best < 0 || o->dontdraw) continue;
         int l = (int)((b.x - b.w / 2) * im.w), r = (int)((b.x + b.w / 2) * im.w);
         int t = (int)((b.y - b.h / 2) * im.h), bt = (int)((b.y + b.h / 2) * im.h);
         float c[3];
@@ -52,35 +71,101 @@ static void report(image im, detection *d, int n, const det_setup *s, float thre
     }
 }
 
-static int test_one(network *net, const det_setup *s, const char *path, float thresh, int ext)
+/* One image's entry of AlexeyAB's -out JSON (detection_to_json): every class above .005
+ * of every box, relative coordinates. */
+static void write_json(test_run *t, const char *path, detection *d, int n)
+{
+    FILE *f = t->json;
+    fprintf(f, "%s{\n \"frame_id\":%d, \n \"filename\":\"", t->json_n ? ", \n" : "", t->json_n + 1);
+    for (const char *p = path; *p; ++p) {
+        if (*p == '"' || *p == '\\') fputc('\\', f);
+        fputc(*p, f);
+    }
+    fprintf(f, "\", \n \"objects\": [ \n");
+    int first = 1;
+    for (int i = 0; i < n; ++i)
+        for (int k = 0; k < t->s->classes && k < d[i].classes; ++k) {
+            if (d[i].prob[k] <= .005f) continue;
+            box b = d[i].bbox;
+            fprintf(f, "%s  {\"class_id\":%d, \"name\":\"%s\", \"relative_coordinates\":{\"center_x\":%f, "
+                    "\"center_y\":%f, \"width\":%f, \"height\":%f}, \"confidence\":%f}",
+                    first ? "" : ", \n", k, t->s->names[k], b.x, b.y, b.w, b.h, d[i].prob[k]);
+            first = 0;
+        }
+    fprintf(f, "\n ] \n}");
+    ++t->json_n;
+}
+
+/* -save_labels: path with its extension replaced by .txt, one `class x y w h` line per box
+ * (the best class above thresh), as AlexeyAB writes them. */
+static int write_labels(const char *path, detection *d, int n, const det_setup *s, float thresh)
+{
+    char lp[4096];
+    const char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+    size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - path) : strlen(path);
+    if (stem + 5 > sizeof(lp)) {
+        fprintf(stderr, "-save_labels: path too long: %s\n", path);
+        return -1;
+    }
+    memcpy(lp, path, stem);
+    strcpy(lp + stem, ".txt");
+    FILE *f = fopen(lp, "w");
+    if (!f) {
+        perror(lp);
+        return -1;
+    }
+    for (int i = 0; i < n; ++i) {
+        int k = best_class(&d[i], s->classes, thresh);
+        if (k >= 0)
+            fprintf(f, "%d %2.4f %2.4f %2.4f %2.4f\n", k, d[i].bbox.x, d[i].bbox.y, d[i].bbox.w,
+                    d[i].bbox.h);
+    }
+    return fclose(f) ? -1 : 0;
+}
+
+/* The network input for im: letterboxed or stretched (AlexeyAB's default). */
+static image network_input(const network *net, image im, int letter)
+{
+    return letter ? letterbox_image(im, net->w, net->h) : resize_image(im, net->w, net->h);
+}
+
+static int test_one(test_run *t, const char *path)
 {
     char err[1024];
+    network *net = t->net;
+    const det_test_opts *o = t->o;
     image im = image_load_ex(path, net->c, err, sizeof(err));
     if (!im.data) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
-    image lb = letterbox_image(im, net->w, net->h);
-    if (!lb.data) {
-        fprintf(stderr, "out of memory letterboxing %s\n", path);
+    int letter = o->letter_box || net->letter_box;
+    image in = network_input(net, im, letter);
+    if (!in.data) {
+        fprintf(stderr, "out of memory sizing %s\n", path);
         free_image(im);
         return -1;
     }
     double t0 = cli_now_s();
     int n = 0;
-    detection *d = det_run(net, lb.data, im.w, im.h, thresh, &n);
+    /* Stretched input: boxes are already relative to the image (no letterbox correction). */
+    detection *d = det_run(net, in.data, letter ? im.w : net->w, letter ? im.h : net->h, o->thresh,
+                           o->hier, &n);
     printf("%s: Predicted in %f seconds.\n", path, cli_now_s() - t0);
-    report(im, d, n, s, thresh, ext);
+    int rc = d ? 0 : -1;
+    report(im, d, n, t->s, o);
+    if (t->json) write_json(t, path, d, n);
+    if (o->save_labels && d && write_labels(path, d, n, t->s, o->thresh)) rc = -1;
     free_detections(d, n);
     save_image(im, "predictions");
-    free_image(lb);
+    free_image(in);
     free_image(im);
-    return d ? 0 : -1;
+    return rc;
 }
 
-static int test_images(network *net, const det_setup *s, const char *img, float thresh, int ext)
+static int test_images(test_run *t, const char *img)
 {
-    if (img) return test_one(net, s, img, thresh, ext) ? 1 : 0;
+    if (img) return test_one(t, img) ? 1 : 0;
     char line[4096];
     int rc = 0;
     for (;;) {
@@ -88,13 +173,32 @@ static int test_images(network *net, const det_setup *s, const char *img, float 
         fflush(stdout);
         if (!fgets(line, sizeof(line), stdin)) break;
         line[strcspn(line, "\r\n")] = 0;
-        if (line[0] && test_one(net, s, line, thresh, ext)) rc = 1;
+        if (line[0] && test_one(t, line)) rc = 1;
+    }
+    return rc;
+}
+
+static int run_test(test_run *t, const char *img)
+{
+    const char *out = t->o->out;
+    if (out && !(t->json = fopen(out, "w"))) {
+        perror(out);
+        return 1;
+    }
+    if (t->json) fputs("[\n", t->json);
+    int rc = test_images(t, img);
+    if (t->json) {
+        fputs("\n]\n", t->json);
+        if (fclose(t->json)) {
+            perror(out);
+            rc = 1;
+        }
     }
     return rc;
 }
 
 int detector_test(const char *datafile, const char *cfg, const char *weights, const char *img,
-                  float thresh, int ext_output, const char *names_override)
+                  const det_test_opts *o, const char *names_override)
 {
     char err[1024];
     det_setup s;
@@ -111,24 +215,36 @@ int detector_test(const char *datafile, const char *cfg, const char *weights, co
         return 1;
     }
     if (!datafile) det_setup_names(&s, names_override, det_last_params(net)->classes);
-    int rc = test_images(net, &s, img, thresh, ext_output);
+    test_run t = {net, &s, o, NULL, 0};
+    int rc = run_test(&t, img);
     free_network(net);
     det_setup_free(&s);
     return rc;
 }
 
+void det_test_opts_read(det_test_opts *o, float thresh_default)
+{
+    o->thresh = cli_float("-thresh", thresh_default);
+    o->hier = cli_float("-hier", .5f);
+    o->ext_output = cli_flag("-ext_output");
+    o->letter_box = cli_flag("-letter_box");
+    o->save_labels = cli_flag("-save_labels");
+    o->dontdraw = cli_flag("-dontdraw_bbox");
+    o->out = cli_str("-out", NULL);
+}
+
 /* `detect` is `detector test` with the COCO names and no .data file. */
 int run_detect(int argc, char **argv)
 {
-    float thresh = arg_float(&argc, argv, "-thresh", .5f);
-    int ext = arg_flag(&argc, argv, "-ext_output");
     if (argc < 4) {
         fprintf(stderr, "usage: %s detect <cfg> <weights> [image] [-thresh t] [-ext_output]\n", argv[0]);
         return 1;
     }
+    det_test_opts o;
+    det_test_opts_read(&o, .5f);
     const char *names = "data/coco.names";
     FILE *f = fopen(names, "r");
     if (!f) names = "/usr/share/darknet/data/coco.names";
     else fclose(f);
-    return detector_test(NULL, argv[2], argv[3], argc > 4 ? argv[4] : NULL, thresh, ext, names);
+    return detector_test(NULL, argv[2], argv[3], argc > 4 ? argv[4] : NULL, &o, names);
 }

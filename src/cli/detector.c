@@ -1,4 +1,4 @@
-/* ./darknet detector train|test|valid|map|calc_anchors <data> <cfg> [weights] [image]
+/* ./darknet detector train|test|valid|map|recall|calc_anchors <data> <cfg> [weights] [image]
  *
  * train follows AlexeyAB's loop: random images (with replacement) from the train list, one
  * line per iteration
@@ -226,8 +226,9 @@ int detector_train(const char *datafile, const char *cfg, const char *weights, i
 static void usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s detector train|test|valid|map|calc_anchors <data> <cfg> [weights] [image]\n"
-            "  train: [-clear] [-dont_show]   test: [-thresh .25] [-ext_output]\n"
+            "usage: %s detector train|test|valid|map|recall|calc_anchors <data> <cfg> [weights] [image]\n"
+            "  train: [-clear] [-dont_show]\n"
+            "  test: [-thresh .25] [-ext_output] [-letter_box] [-save_labels] [-out result.json]\n"
             "  map: [-iou_thresh .5] [-points 0|11|101]   valid: [-prefix dir]\n"
             "  calc_anchors <data> -num_of_clusters N -width W -height H\n",
             prog);
@@ -235,20 +236,11 @@ static void usage(const char *prog)
 
 int run_detector(int argc, char **argv)
 {
-    int clear = arg_flag(&argc, argv, "-clear");
-    arg_flag(&argc, argv, "-dont_show"); /* no display in this build: accepted and ignored */
-    arg_str(&argc, argv, "-gpus", NULL);  /* one device (or none) in this build */
-    if (arg_flag(&argc, argv, "-map"))
-        fprintf(stderr, "note: -map (mAP during training) is not implemented; run `detector map` "
-                "on the saved weights\n");
-    float thresh = arg_float(&argc, argv, "-thresh", .25f);
-    int ext = arg_flag(&argc, argv, "-ext_output");
-    float iou = arg_float(&argc, argv, "-iou_thresh", .5f);
-    int points = arg_int(&argc, argv, "-points", 0);
-    const char *prefix = arg_str(&argc, argv, "-prefix", NULL);
-    int clusters = arg_int(&argc, argv, "-num_of_clusters", 5);
-    int aw = arg_int(&argc, argv, "-width", 416), ah = arg_int(&argc, argv, "-height", 416);
-    if (argc >= 4 && !strcmp(argv[2], "calc_anchors")) return detector_calc_anchors(argv[3], clusters, aw, ah);
+    float iou = cli_float("-iou_thresh", .5f);
+    int points = cli_int("-points", 0);
+    if (argc >= 4 && !strcmp(argv[2], "calc_anchors"))
+        return detector_calc_anchors(argv[3], cli_int("-num_of_clusters", 5), cli_int("-width", 416),
+                                     cli_int("-height", 416));
     if (argc < 5) {
         usage(argv[0]);
         return 1;
@@ -259,10 +251,13 @@ int run_detector(int argc, char **argv)
     }
     const char *cmd = argv[2], *data = argv[3], *cfg = argv[4];
     const char *weights = argc > 5 ? argv[5] : NULL, *img = argc > 6 ? argv[6] : NULL;
-    if (!strcmp(cmd, "train")) return detector_train(data, cfg, weights, clear);
-    if (!strcmp(cmd, "test")) return detector_test(data, cfg, weights, img, thresh, ext, NULL);
-    if (!strcmp(cmd, "valid")) return detector_valid(data, cfg, weights, prefix);
+    det_test_opts o;
+    det_test_opts_read(&o, .25f);
+    if (!strcmp(cmd, "train")) return detector_train(data, cfg, weights, cli_flag("-clear"));
+    if (!strcmp(cmd, "test")) return detector_test(data, cfg, weights, img, &o, NULL);
+    if (!strcmp(cmd, "valid")) return detector_valid(data, cfg, weights, cli_str("-prefix", NULL));
     if (!strcmp(cmd, "map")) return detector_map(data, cfg, weights, iou, points, NULL) ? 1 : 0;
+    if (!strcmp(cmd, "recall")) return detector_recall(data, cfg, weights);
     fprintf(stderr, "detector: unknown command '%s'\n", cmd);
     usage(argv[0]);
     return 1;

@@ -1,5 +1,5 @@
 /* Pieces shared by the detector commands: detector.c (dispatch, train), detect.c (test,
- * detect), detector_eval.c (valid, map) and detector_anchors.c (calc_anchors). */
+ * detect), detector_recall.c (recall), detector_eval.c (valid, map) and detector_anchors.c (calc_anchors). */
 #ifndef DN_CLI_DETECTOR_H
 #define DN_CLI_DETECTOR_H
 
@@ -34,12 +34,24 @@ const det_params *det_last_params(const network *net);
 /* Detection data over a list of images, sized for the network. */
 void det_data_init(detector_data *dd, const network *net, char **paths, int n, int classes);
 
-/* Detections of one letterboxed image already in x: forward, boxes, NMS (.45). */
-detection *det_run(network *net, float *x, int iw, int ih, float thresh, int *n);
+/* Detections of one image already in x (network-sized): forward, boxes corrected to an iw x
+ * ih letterboxed image (iw, ih = the network size: no correction), NMS (.45). */
+detection *det_run(network *net, float *x, int iw, int ih, float thresh, float hier, int *n);
+
+/* Options of `detector test` and `detect` (detect.c). */
+typedef struct {
+    float thresh, hier;
+    int ext_output, letter_box, save_labels, dontdraw;
+    const char *out;      /* -out: JSON file of every image's detections */
+} det_test_opts;
+/* Reads the options from the flag table (args.h). */
+void det_test_opts_read(det_test_opts *o, float thresh_default);
 
 int detector_train(const char *datafile, const char *cfg, const char *weights, int clear);
 int detector_test(const char *datafile, const char *cfg, const char *weights, const char *img,
-                  float thresh, int ext_output, const char *names_override);
+                  const det_test_opts *o, const char *names_override);
+/* pjreddie's validate_detector_recall over the .data file's valid list (detector_recall.c). */
+int detector_recall(const char *datafile, const char *cfg, const char *weights);
 int detector_valid(const char *datafile, const char *cfg, const char *weights, const char *prefix);
 int detector_map(const char *datafile, const char *cfg, const char *weights, float iou_thresh,
                  int points, float *map_out);

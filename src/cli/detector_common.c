@@ -105,14 +105,14 @@ void det_data_init(detector_data *dd, const network *net, char **paths, int n, i
     dd->letter_box = net->letter_box;
 }
 
-detection *det_run(network *net, float *x, int iw, int ih, float thresh, int *n)
+detection *det_run(network *net, float *x, int iw, int ih, float thresh, float hier, int *n)
 {
     *n = 0;
     if (network_forward(net, x, 0)) {
         fprintf(stderr, "%s\n", net->err);
         return NULL;
     }
-    detection *d = get_network_boxes(net, iw, ih, thresh, .5f, NULL, 1, n);
+    detection *d = get_network_boxes(net, iw, ih, thresh, hier, NULL, 1, n);
     const det_params *p = det_last_params(net);
     if (d && p && p->nms == NMS_DIOU) do_nms_diou(d, *n, p->classes, .45f, p->beta_nms);
     else if (d && p) do_nms_sort(d, *n, p->classes, .45f);

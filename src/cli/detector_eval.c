@@ -63,7 +63,7 @@ static detection *eval_image(eval_run *e, int i, float thresh, int *n, int *iw, 
         fprintf(stderr, "warning: %s; skipped\n", err);
         return NULL;
     }
-    return det_run(e->net, e->x, *iw, *ih, thresh, n);
+    return det_run(e->net, e->x, *iw, *ih, thresh, .5f, n);
 }
 
 static int push(det_list *l, map_det d)

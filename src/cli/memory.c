@@ -11,8 +11,8 @@
 
 int run_memory(int argc, char **argv)
 {
-    int batch = arg_int(&argc, argv, "-batch", 0);
-    const char *budget_s = arg_str(&argc, argv, "-budget", NULL);
+    int batch = cli_int("-batch", 0);
+    const char *budget_s = cli_str("-budget", NULL);
     if (argc < 3) {
         fprintf(stderr, "usage: %s memory <cfg> [-batch N] [-budget 2G]\n", argv[0]);
         return 1;

@@ -153,28 +153,42 @@ void flip_image(image a)
         }
 }
 
-void save_image(image im, const char *name)
+/* Writes name + ext (".png" or ".jpg"): 8-bit interleaved pixels through stb. */
+static void save_as(image im, const char *name, int jpg)
 {
+    const char *ext = jpg ? ".jpg" : ".png";
     size_t n = strlen(name) + 8;
     char *path = malloc(n);
     unsigned char *pix = malloc((size_t)im.w * im.h * im.c);
     if (!path || !pix) {
-        fprintf(stderr, "save_image: out of memory for %s.png\n", name);
+        fprintf(stderr, "save_image: out of memory for %s%s\n", name, ext);
         free(path);
         free(pix);
         return;
     }
-    snprintf(path, n, "%s.png", name);
+    snprintf(path, n, "%s%s", name, ext);
     for (int k = 0; k < im.c; ++k)
         for (int i = 0; i < im.w * im.h; ++i) {
             float v = im.data[(size_t)k * im.w * im.h + i];
             v = v < 0 ? 0 : (v > 1 ? 1 : v);
             pix[(size_t)i * im.c + k] = (unsigned char)lrintf(v * 255.0f);
         }
-    if (!stbi_write_png(path, im.w, im.h, im.c, pix, im.w * im.c))
-        fprintf(stderr, "save_image: cannot write %s (check the folder exists and is writable)\n", path);
+    int ok = jpg ? stbi_write_jpg(path, im.w, im.h, im.c, pix, 80)
+                 : stbi_write_png(path, im.w, im.h, im.c, pix, im.w * im.c);
+    if (!ok) fprintf(stderr, "save_image: cannot write %s (check the folder exists and is writable)\n", path);
     free(path);
     free(pix);
+}
+
+/* pjreddie's save_image writes JPEG at quality 80. */
+void save_image(image im, const char *name)
+{
+    save_as(im, name, 1);
+}
+
+void save_image_png(image im, const char *name)
+{
+    save_as(im, name, 0);
 }
 
 static void draw_hline(image a, int x1, int x2, int y, const float *rgb)

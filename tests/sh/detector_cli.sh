@@ -35,7 +35,7 @@ $DN detector test shapes.data y3.cfg backup/y3_final.weights set/img_00006.png -
 check "test exit 0" [ $? = 0 ]
 check "test prints prediction time" has test.out "img_00006.png: Predicted in"
 check "test -ext_output boxes" has test.out "left_x:"
-check "predictions.png written" [ -s predictions.png ]
+check "predictions.jpg written" [ -s predictions.jpg ]
 $DN detector map shapes.data y3.cfg backup/y3_final.weights -points 11 > map.out 2>&1
 check "map per class" has map.out "class_id = 2, name = triangle, ap = "
 check "map summary" has map.out "mean average precision (mAP@0.50) = "

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Darknet users' command lines run unchanged (issue 14), written as AlexeyAB's README writes
+# them: flags anywhere on the line (removed with their values, AlexeyAB's rule), unknown
+# flags warned by name, unsupported features noted once; `detector test` with -ext_output,
+# -out result.json over a list on stdin, -save_labels, -letter_box and predictions.jpg;
+# `detector recall`, `classifier test`, `partial`.
+# Oracles: Debian's darknet (/usr/bin/darknet, pjreddie 2018) for `detector test` boxes
+# (pjreddie letterboxes, so ours with -letter_box must print the same lines) and for
+# `classifier predict` probabilities (ours `classifier test` prints the same values); the
+# JSON and label files are checked against the -ext_output lines of the same run.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+DN=${DARKNET:-$ROOT/darknet}
+TOOLS=${DN_TOOLS:-$ROOT/build/bin}
+O=$ROOT/build/oracle/dn_oracle
+T=$(mktemp -d "${TMPDIR:-/tmp}/dropin_cli.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+. tests/common/checks.sh
+cd $T
+
+# Debian's darknet shows predictions in an OpenCV window and waits for a key: its output
+# is line-buffered and it is stopped after a few seconds.
+differs() { ! cmp -s "$1" "$2"; }
+same_nonempty() { [ -s "$1" ] && cmp -s "$1" "$2"; }
+deb_test() { QT_QPA_PLATFORM=offscreen timeout 15 stdbuf -oL /usr/bin/darknet "$@" 2>/dev/null; }
+
+# ---- classifier: AlexeyAB's README order (-dont_show at the end) -------------------------------
+grey_set 20 names img train.list || { echo "FAIL idx2png"; exit 1; }
+printf 'classes=10\ntrain=train.list\nvalid=train.list\ntest=train.list\nlabels=names\nbackup=bk\n' > c.data
+cat > c.cfg <<'CFG'
+[net]
+batch=4
+subdivisions=1
+width=28
+height=28
+channels=1
+learning_rate=0.05
+momentum=0.9
+max_batches=3
+[convolutional]
+filters=4
+size=3
+stride=2
+pad=1
+activation=leaky
+[connected]
+output=10
+activation=linear
+[softmax]
+CFG
+mkdir -p bk
+"$DN" classifier train c.data c.cfg -dont_show > ct.out 2> ct.err
+check "classifier train ... -dont_show exits 0" [ $? = 0 ]
+check "classifier train wrote final weights" [ -s bk/c_final.weights ]
+"$DN" -dont_show classifier train c.data c.cfg bk/c_final.weights -clear -topk -mjpeg_port 8090 -foo_bar > ct2.out 2> ct2.err
+check "flags before the command, -clear, -topk, -mjpeg_port N" [ $? = 0 ]
+check "unknown flag warned by name" has ct2.err "unknown flag -foo_bar"
+check "-mjpeg_port noted as not supported" has ct2.err "^-mjpeg_port: .*not supported"
+check "-topk noted as not supported" has ct2.err "^-topk: .*not supported"
+check "the note is printed once" [ "$(grep -c mjpeg_port ct2.err)" = 1 ]
+check "-clear restarted at iteration 1" grep -q '^1, ' ct2.out
+"$DN" classifier predict c.data c.cfg bk/c_final.weights -t > /dev/null 2> bad.err
+check "a flag without its value is an error" has bad.err "^-t needs a value"
+"$DN" detector test c.data c.cfg w -thresh abc > /dev/null 2> bad2.err
+check "a malformed value is an error" has bad2.err "^-thresh expects a number, got 'abc'"
+
+# classifier test: one line per image, path then every output; Debian's predict -t 10 prints
+# the same probabilities (as %5.2f%%).
+"$DN" classifier test c.data c.cfg bk/c_final.weights > ctest.out 2>/dev/null
+check "classifier test exits 0" [ $? = 0 ]
+check "classifier test: one line per image" [ "$(wc -l < ctest.out)" = 20 ]
+check "classifier test: path and 10 values" [ "$(head -1 ctest.out | awk -F'\t' '{print NF}')" = 11 ]
+if [ -x /usr/bin/darknet ]; then
+  img=$(sed -n 7p train.list)
+  theirs=$(/usr/bin/darknet classifier predict c.data c.cfg bk/c_final.weights "$img" -t 10 2>/dev/null |
+           tail -n 10 | sed 's/%.*//' | awk '{printf "%.2f\n", $1}' | sort)
+  ours=$(grep -F "$img" ctest.out | tr '\t' '\n' | tail -n 10 | awk '{printf "%.2f\n", $1 * 100}' | sort)
+  check "classifier test matches Debian's predict probabilities" [ -n "$ours" -a "$ours" = "$theirs" ]
+fi
+
+# ---- partial: the first N layers, seen reset, loads as a .conv.N file ----------------------------
+"$DN" partial c.cfg bk/c_final.weights c.conv.1 1 > p.out 2>&1
+check "partial exits 0" [ $? = 0 ]
+# header 20 bytes (seen as size_t) + conv biases 4 + weights 4*9, no connected layer
+check "partial size: header + first layer" [ "$(stat -c %s c.conv.1)" = $((20 + 4 * (4 + 36))) ]
+check "partial resets seen" [ "$(od -An -t u8 -j 12 -N 8 c.conv.1 | tr -d ' ')" = 0 ]
+check "partial keeps the first layer's bytes" cmp -s -n 160 -i 20:20 c.conv.1 bk/c_final.weights
+"$DN" classifier train c.data c.cfg c.conv.1 -dont_show > pt.out 2>&1
+check "training starts from the .conv.1 file" grep -q '^1, ' pt.out
+"$DN" partial c.cfg bk/c_final.weights x.w > /dev/null 2>&1
+check "partial without N is a usage error" [ $? = 1 ]
+
+# ---- detector: a no-batch-norm yolov3-tiny whose weights are its initialisation (lr 0) ----------
+mkdir -p set imgs
+"$TOOLS/make_shapes" set 4 3 96 64 3 > /dev/null || { echo "FAIL make_shapes"; exit 1; }
+cp set/img_00004.png set/img_00005.png set/img_00006.png set/img_00004.txt set/img_00005.txt imgs/
+printf 'rectangle\nellipse\ntriangle\n' > dnames
+printf 'classes=3\ntrain=set/train.txt\nvalid=set/valid.txt\nnames=dnames\nbackup=bk\n' > d.data
+$O cfgset $ROOT/cfg/yolov3-tiny-shapes.cfg y0.cfg width=64 height=64 batch=2 subdivisions=1 \
+  max_batches=1 burn_in=0 learning_rate=0 > /dev/null
+grep -v '^batch_normalize' y0.cfg > y.cfg
+"$DN" -seed 1 detector train d.data y.cfg -dont_show -map -gpus 0 > dt.out 2> dt.err
+check "detector train ... -dont_show -map exits 0" [ -s bk/y_final.weights ]
+check "-map noted" has dt.err "^-map: "
+ls imgs/*.png > list.txt
+"$DN" detector test d.data y.cfg bk/y_final.weights -dont_show -ext_output -out result.json -thresh .3 \
+  < list.txt > dtest.out 2> dtest.err
+check "detector test -dont_show -ext_output -out result.json < list.txt exits 0" [ $? = 0 ]
+check "three images predicted" [ "$(grep -c 'Predicted in' dtest.out)" = 3 ]
+check "boxes printed with -ext_output" has dtest.out "left_x: .*top_y: .*width: .*height: "
+check "predictions.jpg is a JPEG" [ "$(od -An -tx1 -N3 predictions.jpg | tr -d ' ')" = ffd8ff ]
+check "no predictions.png" [ ! -e predictions.png ]
+# JSON: AlexeyAB's fields; each object is one -ext_output line (pixels = relative * 96 x 64).
+python3 - result.json dtest.out > json.chk 2>&1 <<'PY'
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+assert [f["frame_id"] for f in d] == [1, 2, 3], "frame ids"
+assert all(f["filename"].startswith("imgs/img_0000") for f in d), "filenames"
+ext = []
+for line in open(sys.argv[2]):
+    m = re.search(r"(\w+): (\d+)%\t\(left_x: +(-?\d+) +top_y: +(-?\d+) +width: +(-?\d+) +height: +(-?\d+)\)", line)
+    if m: ext.append((m.group(1), int(m.group(2)), *map(int, m.group(3, 4, 5, 6))))
+js = []
+for f in d:
+    for o in f["objects"]:
+        if o["confidence"] <= .3: continue
+        r = o["relative_coordinates"]
+        js.append((o["name"], round(o["confidence"] * 100),
+                   round((r["center_x"] - r["width"] / 2) * 96), round((r["center_y"] - r["height"] / 2) * 64),
+                   round(r["width"] * 96), round(r["height"] * 64)))
+assert len(ext) > 0, "no boxes"
+bad = [(a, b) for a, b in zip(sorted(ext), sorted(js)) if a[0] != b[0] or abs(a[1] - b[1]) > 1 or max(abs(x - y) for x, y in zip(a[2:], b[2:])) > 1]
+assert len(ext) == len(js) and not bad, "json vs ext_output: %d vs %d, %s" % (len(ext), len(js), bad[:3])
+print("ok", len(ext))
+PY
+check "result.json is AlexeyAB's format and matches -ext_output" has json.chk "^ok"
+
+# -save_labels: a YOLO label file beside each image, one line per box (its best class).
+"$DN" detector test d.data y.cfg bk/y_final.weights imgs/img_00005.png -save_labels -thresh .3 -dont_show > sl.out 2>&1
+check "-save_labels rewrote imgs/img_00005.txt" differs imgs/img_00005.txt set/img_00005.txt
+check "-save_labels wrote boxes" [ "$(grep -c . imgs/img_00005.txt)" -gt 0 ]
+check "-save_labels lines are class x y w h" [ -z "$(grep -vE '^[0-2] -?[0-9]+\.[0-9]{4} -?[0-9]+\.[0-9]{4} [0-9]+\.[0-9]{4} [0-9]+\.[0-9]{4}$' imgs/img_00005.txt)" ]
+check "-save_labels writes nothing for other images" cmp -s imgs/img_00004.txt set/img_00004.txt
+nboxes=$(grep -c "%$" sl.out)
+check "-save_labels: one line per box drawn" [ "$(wc -l < imgs/img_00005.txt)" -le "$nboxes" ]
+
+# -letter_box: pjreddie always letterboxes, so Debian's lines must be ours exactly.
+if [ -x /usr/bin/darknet ]; then
+  "$DN" detector test d.data y.cfg bk/y_final.weights imgs/img_00006.png -thresh .3 -letter_box > lb.out 2>/dev/null
+  deb_test detector test d.data y.cfg bk/y_final.weights imgs/img_00006.png -thresh .3 > deb.out
+  grep '%$' lb.out | sort > a; grep '%$' deb.out | sort > b
+  check "-letter_box lines equal Debian darknet's ($(wc -l < b) lines)" same_nonempty a b
+  "$DN" detector test d.data y.cfg bk/y_final.weights imgs/img_00006.png -thresh .3 > st.out 2>/dev/null
+  grep '%$' st.out | sort > c
+  check "without -letter_box the input is stretched (other boxes)" differs a c
+fi
+
+# ---- detector recall: pjreddie's line format over the valid list --------------------------------
+"$DN" detector recall d.data y.cfg bk/y_final.weights > rc.out 2> rc.err
+check "recall exits 0" [ $? = 0 ]
+check "recall prints one line per image" [ "$(grep -c 'RPs/Img' rc.err)" = 3 ]
+check "recall line format" grep -qE '^ +2 +[0-9]+ +[0-9]+	RPs/Img: [0-9.]+	IOU: [0-9.]+%	Recall:[0-9.]+%$' rc.err
+truths=$(cat set/img_00004.txt set/img_00005.txt set/img_00006.txt | grep -c .)
+check "recall counts every truth box ($truths)" grep -qE "^ +2 +[0-9]+ +$truths	" rc.err
+
+# ---- detect (pjreddie's shortcut) strips -dont_show ---------------------------------------------
+mkdir -p data; cp dnames data/coco.names
+"$DN" detect y.cfg bk/y_final.weights imgs/img_00004.png -dont_show > det.out 2>&1
+check "detect ... -dont_show exits 0" [ $? = 0 ]
+
+[ $fails = 0 ] && echo "dropin_cli: all checks passed" || echo "dropin_cli: $fails checks failed"
+[ $fails = 0 ]
