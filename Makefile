@@ -4,6 +4,7 @@
 #   make SANITIZE=1      ASan + UBSan (objects in their own folder)
 #   make GPU=1 CUDNN=1   CUDA (sm_90 + PTX) and cuDNN (docs/gpu.md)
 #   make gpu-tests GPU=1 CUDNN=1   the GPU test program, run on a device by scripts/gpu_check.sh
+#   make MPI=1           data-parallel training over MPI (src/dist, docs/mpi.md; OpenMPI)
 #   make OPENCV=1        accepted for Darknet compatibility (images always load through stb)
 #   make test            build and run every test (cmocka programs and shell tests)
 #   make demo            the main job: shapes data, yolov3-tiny fp32 vs 2-bit memory lines
@@ -14,6 +15,7 @@ SANITIZE ?= 0
 GPU      ?= 0
 CUDNN    ?= 0
 OPENCV   ?= 0
+MPI      ?= 0
 NATIVE   ?= 0
 CUDA_PATH ?= /usr/local/cuda
 ARCH     ?= -gencode arch=compute_90,code=[sm_90,compute_90]
@@ -76,6 +78,14 @@ ifeq ($(OPENCV),1)
   CFLAGS  += -DOPENCV
   VARIANT := $(VARIANT)-cv
 endif
+# MPI=1: src/dist (gradient all-reduce, sync_bn) against Debian's OpenMPI. -isystem keeps
+# warnings inside mpi.h from failing -Werror; our own code stays fully checked.
+ifeq ($(MPI),1)
+  MPI_INC := $(patsubst -I%,-isystem %,$(shell mpicc --showme:compile 2>/dev/null || echo -I/usr/lib/x86_64-linux-gnu/openmpi/include))
+  CFLAGS  += -DDN_MPI $(MPI_INC)
+  LDLIBS  += $(shell mpicc --showme:link 2>/dev/null || echo -lmpi)
+  VARIANT := $(VARIANT)-mpi
+endif
 
 # Every variant builds into its own folder, so switching flags never mixes objects and two
 # variants can be built side by side. The top-level ./darknet, libdarknet.a and libactnn.a
@@ -94,8 +104,11 @@ LIBA := $(OBJ)/libactnn.a
 VBIN := $(OBJ)/darknet
 
 PLUGIN_SRC := $(wildcard actnn_plugin/src/*.c)
-# Subsystems (DESIGN.md "Layout"); backend/cuda is compiled only with GPU=1.
+# Subsystems (DESIGN.md "Layout"); backend/cuda is compiled only with GPU=1, dist only with MPI=1.
 SUBSYS     := core memory data detect layers backend/cpu
+ifeq ($(MPI),1)
+  SUBSYS   += dist
+endif
 CORE_SRC   := $(foreach d,$(SUBSYS),$(wildcard src/$(d)/*.c))
 CLI_SRC    := $(wildcard src/cli/*.c)
 TOOL_SRC   := $(wildcard scripts/*.c)

@@ -7,7 +7,8 @@
 set -euo pipefail
 
 pkgs=(build-essential pkg-config libopenblas-dev libstb-dev libcmocka-dev
-      darknet dataset-fashion-mnist gnuplot-nox time valgrind)
+      darknet dataset-fashion-mnist gnuplot-nox time valgrind
+      openmpi-bin libopenmpi-dev)
 for a in "$@"; do
   case "$a" in
     --fuzz) pkgs+=(clang-14 libclang-rt-14-dev) ;;

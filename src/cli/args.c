@@ -75,6 +75,7 @@ static flag table[] = {
     /* memory */
     {"-batch", K_INT, NULL, 0, NULL},
     {"-budget", K_STR, NULL, 0, NULL},
+    {"-ranks", K_INT, NULL, 0, NULL},
 };
 
 #define NFLAGS (sizeof(table) / sizeof(table[0]))

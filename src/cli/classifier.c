@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "data/data_classifier.h"
 #include "data/loader.h"
+#include "dist/dist.h"
 #include "memory/memreport.h"
 #include "cli/train_ckpt.h"
 #include "cli/train_loop.h"
@@ -108,20 +109,28 @@ static int start_training(train_run *t, char **paths, int n, classifier_setup *s
     network *net = t->net;
     fill_augment(&cd, net);
     t->ntrain = n;
-    uint64_t first = net->seen / (size_t)net->batch; /* resume continues the batch stream */
-    loader *ld = loader_start(net->batch, (size_t)net->inputs, (size_t)net->truths, classifier_fill,
-                              &cd, darknet_get_seed(), first, err, sizeof(err));
-    if (!ld) {
-        fprintf(stderr, "%s\n", err);
-        train_oom_advice(net, t->cfg, err);
+    /* Resume continues the batch stream; each rank loads its slice of every mini-batch. */
+    uint64_t first = net->seen / ((size_t)net->batch * (size_t)net->ranks);
+    loader *ld = loader_start_at(net->batch, dist_rank() * net->batch, (size_t)net->inputs,
+                                 (size_t)net->truths, classifier_fill, &cd, darknet_get_seed(), first,
+                                 err, sizeof(err));
+    if (dist_any(!ld)) { /* every rank stops when one cannot load */
+        if (ld) loader_stop(ld);
+        else {
+            fprintf(stderr, "%s\n", err);
+            train_oom_advice(net, t->cfg, err);
+        }
         classifier_data_free(&cd);
         return -1;
     }
-    fprintf(stderr, "Learning Rate: %g, Momentum: %g, Decay: %g\n%d\n", net->learning_rate,
-            net->momentum, net->decay, n);
-    network_print(net, stderr);
+    if (dist_rank() == 0) {
+        fprintf(stderr, "Learning Rate: %g, Momentum: %g, Decay: %g\n%d\n", net->learning_rate,
+                net->momentum, net->decay, n);
+        network_print(net, stderr);
+    }
     train_ckpt_begin(&t->ck, net, t->backup, t->cfg, t->weights);
-    int rc = train_loop(t, ld);
+    int rc = dist_attach(net, err, sizeof(err)) ? -1 : train_loop(t, ld);
+    dist_detach(net);
     train_ckpt_end(&t->ck);
     loader_stop(ld);
     if (cd.skipped) fprintf(stderr, "%lu images could not be loaded and were skipped\n", cd.skipped);
@@ -150,13 +159,15 @@ static int train_classifier(const char *datafile, const char *cfg, const char *w
     }
     else if (t.net->max_batches <= 0)
         fprintf(stderr, "%s: max_batches is 0; set max_batches= in [net] to the iterations to train\n", cfg);
+    else if (dist_prepare(t.net, cfg, err, sizeof(err)))
+        fprintf(stderr, "%s\n", err);
     else if (!(paths = list_read(data_cfg_str(&s.d, "train", "data/train.list"), &n, err, sizeof(err))))
         fprintf(stderr, "%s: %s\n", datafile, err);
     else if (make_backup_dir(t.backup) == 0 && start_training(&t, paths, n, &s) == 0)
         rc = 0;
     if (t.net && rc == 0) {
         memreport_print_auto(t.net, stdout);
-        memreport_print_line(t.net, stdout);
+        train_print_memory(t.net);
     }
     list_free(paths);
     free_network(t.net);

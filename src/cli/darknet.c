@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "darknet.h"
 #include "backend/backend.h"
+#include "dist/dist.h"
 
 
 /* The GPU chosen by -i/-gpus (-1: -nogpu); read by GPU builds when they start. */
@@ -18,16 +19,15 @@ static void usage(const char *prog)
             "  classifier train|valid|predict|test <data> <cfg> [weights] [image] [-clear] [-t N]\n"
             "  detector train|test|valid|map|recall|calc_anchors <data> <cfg> [weights] [image]\n"
             "  detect <cfg> <weights> [image]\n"
-            "  memory <cfg> [-batch N]\n"
+            "  memory <cfg> [-batch N] [-budget 2G] [-ranks N]\n"
             "  partial <cfg> <weights> <out> <layers>\n"
             "  version\n"
             "global options: -seed N (repeatable runs), -i N / -gpus N (GPU builds), -nogpu\n",
             prog);
 }
 
-int main(int argc, char **argv)
+static int run_command(int argc, char **argv)
 {
-    cli_tune_env(argv);
     if (cli_args_parse(&argc, argv)) return 1;
     const char *seed = cli_str("-seed", NULL);
     if (seed) {
@@ -72,4 +72,12 @@ int main(int argc, char **argv)
     fprintf(stderr, "Not an option: %s\n", cmd);
     usage(argv[0]);
     return 1;
+}
+
+int main(int argc, char **argv)
+{
+    cli_tune_env(argv);
+    /* Under mpirun (MPI builds) every command runs on every rank; training splits its batch. */
+    if (dist_init(&argc, &argv)) return 1;
+    return dist_finalize(run_command(argc, argv));
 }

@@ -21,6 +21,7 @@
 #include "data/loader.h"
 #include "memory/memreport.h"
 #include "core/rng.h"
+#include "dist/dist.h"
 #include "cli/train_ckpt.h"
 #include "cli/train_loop.h"
 
@@ -76,9 +77,9 @@ static int maybe_resize(train_run *t, size_t it, char *err, size_t errlen)
     }
     t->dd->w = w;
     t->dd->h = h;
-    uint64_t next = net->seen / (size_t)net->batch;
-    t->ld = loader_start(net->batch, (size_t)net->inputs, (size_t)net->truths, detector_fill, t->dd,
-                         darknet_get_seed(), next, err, errlen);
+    uint64_t next = net->seen / ((size_t)net->batch * (size_t)net->ranks);
+    t->ld = loader_start_at(net->batch, dist_rank() * net->batch, (size_t)net->inputs, (size_t)net->truths,
+                            detector_fill, t->dd, darknet_get_seed(), next, err, errlen);
     return t->ld ? 0 : -1;
 }
 
@@ -146,21 +147,29 @@ static int start_training(train_run *t, char **paths, int n, int classes)
     t->init_w = net->w;
     t->init_h = net->h;
     t->dd = &dd;
-    uint64_t first = net->seen / (size_t)net->batch; /* resume continues the batch stream */
-    loader *ld = loader_start(net->batch, (size_t)net->inputs, (size_t)net->truths, detector_fill,
-                              &dd, darknet_get_seed(), first, err, sizeof(err));
-    if (!ld) {
-        fprintf(stderr, "%s\n", err);
-        train_oom_advice(net, t->cfg, err);
+    /* Resume continues the batch stream; each rank loads its slice of every mini-batch. */
+    uint64_t first = net->seen / ((size_t)net->batch * (size_t)net->ranks);
+    loader *ld = loader_start_at(net->batch, dist_rank() * net->batch, (size_t)net->inputs,
+                                 (size_t)net->truths, detector_fill, &dd, darknet_get_seed(), first, err,
+                                 sizeof(err));
+    if (dist_any(!ld)) { /* every rank stops when one cannot load */
+        if (ld) loader_stop(ld);
+        else {
+            fprintf(stderr, "%s\n", err);
+            train_oom_advice(net, t->cfg, err);
+        }
         return -1;
     }
-    fprintf(stderr, "Learning Rate: %g, Momentum: %g, Decay: %g\n%d images\n", net->learning_rate,
-            net->momentum, net->decay, n);
-    network_print(net, stderr);
-    memreport_print_planned(net, stderr);
+    if (dist_rank() == 0) {
+        fprintf(stderr, "Learning Rate: %g, Momentum: %g, Decay: %g\n%d images\n", net->learning_rate,
+                net->momentum, net->decay, n);
+        network_print(net, stderr);
+        memreport_print_planned(net, stderr);
+    }
     train_ckpt_begin(&t->ck, net, t->backup, t->cfg, t->weights);
     t->ld = ld;
-    int rc = train_loop(t);
+    int rc = dist_attach(net, err, sizeof(err)) ? -1 : train_loop(t);
+    dist_detach(net);
     train_ckpt_end(&t->ck);
     loader_stop(t->ld);
     if (dd.skipped || dd.no_labels || dd.bad_labels)
@@ -206,7 +215,11 @@ int detector_train(const char *datafile, const char *cfg, const char *weights, i
         fprintf(stderr, "%s\n", err);
         train_oom_advice(NULL, cfg, err);
     }
-    else if (check_batch(t.net, cfg) == 0) {
+    else if (check_batch(t.net, cfg)) {
+        /* message printed */
+    } else if (dist_prepare(t.net, cfg, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+    } else {
         const char *list = data_cfg_str(&s.d, "train", "data/train.txt");
         if (!(paths = list_read(list, &n, err, sizeof(err))))
             fprintf(stderr, "%s: train=%s: %s\n", datafile, list, err);
@@ -215,7 +228,7 @@ int detector_train(const char *datafile, const char *cfg, const char *weights, i
     }
     if (t.net && rc == 0) {
         memreport_print_auto(t.net, stdout);
-        memreport_print_line(t.net, stdout);
+        train_print_memory(t.net);
     }
     list_free(paths);
     free_network(t.net);

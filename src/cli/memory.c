@@ -1,5 +1,8 @@
-/* ./darknet memory <cfg> [-batch N] [-budget 2G]: the memory plan per layer and totals,
- * without training; with -budget, the largest mini-batch per bit width (memory/budget.h). */
+/* ./darknet memory <cfg> [-batch N] [-budget 2G] [-ranks N]: the memory plan per layer and
+ * totals, without training; with -budget, the largest mini-batch per bit width
+ * (memory/budget.h). -ranks N shows one rank's plan when N MPI ranks split the mini-batch
+ * (docs/mpi.md): activations and saved bytes scale with the rank's share, parameters (and
+ * the all-reduce buffer, one float per parameter) do not. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -9,12 +12,34 @@
 #include "memory/memreport.h"
 #include "core/network.h"
 
+/* Gives the net one rank's share of the mini-batch and says so. 0, or -1 (printed). */
+static int split_over_ranks(network *net, const char *cfg, int ranks, int budget)
+{
+    if (net->batch % ranks) {
+        fprintf(stderr, "%s: the mini-batch %d does not divide over %d ranks: make "
+                "batch/subdivisions (or -batch) a multiple of %d\n", cfg, net->batch, ranks, ranks);
+        return -1;
+    }
+    size_t grads = 0; /* src/dist packs every gradient into one flat buffer */
+    for (int i = 0; i < net->n; ++i)
+        for (int k = 0; k < net->layers[i].nparams; ++k) grads += net->layers[i].params[k].n;
+    printf("ranks: %d, mini-batch %d split as %d per rank; the plan below is one rank's, plus "
+           "all_reduce_mib=%.1f (one float per parameter)\n", ranks, net->batch, net->batch / ranks,
+           grads * sizeof(float) / (1024.0 * 1024.0));
+    if (budget)
+        printf("ranks: with -budget, each mini-batch below is one rank's; the global one is %d times it\n",
+               ranks);
+    set_batch_network(net, net->batch / ranks);
+    return 0;
+}
+
 int run_memory(int argc, char **argv)
 {
     int batch = cli_int("-batch", 0);
     const char *budget_s = cli_str("-budget", NULL);
+    int ranks = cli_int("-ranks", 1);
     if (argc < 3) {
-        fprintf(stderr, "usage: %s memory <cfg> [-batch N] [-budget 2G]\n", argv[0]);
+        fprintf(stderr, "usage: %s memory <cfg> [-batch N] [-budget 2G] [-ranks N]\n", argv[0]);
         return 1;
     }
     size_t budget = budget_s ? budget_parse(budget_s) : 0;
@@ -22,10 +47,18 @@ int run_memory(int argc, char **argv)
         fprintf(stderr, "-budget: '%s' is not a size (e.g. 2G, 1536M, 512 = MiB)\n", budget_s);
         return 1;
     }
+    if (ranks < 1) {
+        fprintf(stderr, "-ranks expects a positive number of MPI ranks, got %d\n", ranks);
+        return 1;
+    }
     char err[1024];
     network *net = parse_network_cfg_ex(argv[2], batch, err, sizeof(err));
     if (!net) {
         fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (ranks > 1 && split_over_ranks(net, argv[2], ranks, budget != 0)) {
+        free_network(net);
         return 1;
     }
     int rc = budget ? budget_print(net, budget, stdout, err, sizeof(err))

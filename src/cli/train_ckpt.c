@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "dist/dist.h"
 #include "memory/memreport.h"
 #include "core/train_guard.h"
 #include "core/train_state.h"
@@ -40,12 +41,14 @@ static void resume_state(train_ckpt *c, const char *weights)
     char path[4200], err[1024];
     /* Without a state file the random streams (dropout, ActNN rounding) still continue:
      * an uninterrupted run has made one training forward per mini-batch. */
-    net->iteration = net->seen / (size_t)net->batch;
+    net->iteration = net->seen / ((size_t)net->batch * (size_t)net->ranks);
     train_state_path(weights, path, sizeof(path));
+    /* Every rank reads the same state: the momentum is the same everywhere. */
     int rc = train_state_load(net, path, err, sizeof(err));
-    if (rc < 0)
+    if (rc < 0 && dist_rank() == 0)
         fprintf(stderr, "warning: %s; training continues with zero momentum\n", err);
-    fprintf(stderr, "Resuming from %s: iteration %zu (%zu images seen), %s\n", weights,
+    if (dist_rank() == 0)
+        fprintf(stderr, "Resuming from %s: iteration %zu (%zu images seen), %s\n", weights,
             network_current_batch(net), net->seen,
             rc == 0 ? "optimizer state restored" : "no optimizer state");
     snprintf(c->last_good, sizeof(c->last_good), "%s", weights);
@@ -75,12 +78,9 @@ void train_ckpt_end(train_ckpt *c)
     }
 }
 
-int train_ckpt_save(train_ckpt *c, const char *suffix, int with_state)
+static int ckpt_write(train_ckpt *c, const char *path, int with_state)
 {
-    char path[4096], spath[4200], err[1024];
-    size_t bl = strlen(c->backup);
-    const char *sep = (bl && c->backup[bl - 1] == '/') ? "" : "/";
-    snprintf(path, sizeof(path), "%s%s%s%s", c->backup, sep, c->base, suffix);
+    char spath[4200], err[1024];
     if (save_weights_ex(c->net, path, c->net->n, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);
         return -1;
@@ -95,6 +95,19 @@ int train_ckpt_save(train_ckpt *c, const char *suffix, int with_state)
             return -1;
         }
     }
+    return 0;
+}
+
+/* Rank 0 alone writes (the ranks hold the same weights); every rank calls this at the
+ * same iterations and they agree on the outcome, so a failed save stops all of them. */
+int train_ckpt_save(train_ckpt *c, const char *suffix, int with_state)
+{
+    char path[4096];
+    size_t bl = strlen(c->backup);
+    const char *sep = (bl && c->backup[bl - 1] == '/') ? "" : "/";
+    snprintf(path, sizeof(path), "%s%s%s%s", c->backup, sep, c->base, suffix);
+    int rc = dist_rank() == 0 ? ckpt_write(c, path, with_state) : 0;
+    if (dist_any(rc)) return -1;
     snprintf(c->last_good, sizeof(c->last_good), "%s", path);
     return 0;
 }
@@ -112,7 +125,15 @@ int train_ckpt_check_finite(train_ckpt *c, float loss, size_t iteration)
 {
     const network *net = c->net;
     int wl = finite_check_weights(net);
-    if (isfinite(loss) && c->watch.layer < 0 && wl < 0) return 0;
+    int bad = !(isfinite(loss) && c->watch.layer < 0 && wl < 0);
+    if (!dist_any(bad)) return 0;
+    if (!bad) { /* found on another rank, which says where */
+        if (dist_rank() == 0)
+            fprintf(stderr, "training stopped at iteration %zu: a non-finite value on another rank; "
+                    "the last good checkpoint is %s\n", iteration, c->last_good[0] ? c->last_good : "none");
+        return -1;
+    }
+    if (dist_size() > 1) fprintf(stderr, "rank %d: ", dist_rank());
     /* The earliest evidence first: forward/backward buffers, then a cost, then weights. */
     int li = c->watch.layer, cl = bad_cost_layer(net);
     const char *phase = c->watch.phase;
@@ -136,10 +157,14 @@ int train_ckpt_check_finite(train_ckpt *c, float loss, size_t iteration)
 int train_ckpt_stop_requested(train_ckpt *c, size_t iteration)
 {
     const char *why = NULL;
-    if (!train_guard_should_stop(iteration, &why)) return 0;
-    fprintf(stderr, "%s: stopping after iteration %zu\n", why, iteration);
+    int mine = train_guard_should_stop(iteration, &why);
+    if (!dist_any(mine)) return 0; /* a signal to any rank stops all after this iteration */
+    if (mine && dist_size() > 1)
+        fprintf(stderr, "rank %d: %s: stopping all ranks after iteration %zu\n", dist_rank(), why, iteration);
+    else if (mine)
+        fprintf(stderr, "%s: stopping after iteration %zu\n", why, iteration);
     if (train_ckpt_save(c, "_last.weights", 1)) return -1;
-    fprintf(stderr, "Saved %s at iteration %zu (%zu images seen) with its optimizer state; "
+    if (dist_rank() == 0) fprintf(stderr, "Saved %s at iteration %zu (%zu images seen) with its optimizer state; "
             "resume with the same command and this weights file\n", c->last_good, iteration,
             c->net->seen);
     return 1;
@@ -172,4 +197,30 @@ void train_ckpt_failure(const train_ckpt *c, const char *err)
 {
     fprintf(stderr, "training stopped: %s\n", err);
     train_oom_advice(c->net, c->cfg, err);
+    /* The other ranks wait in a collective for this one: stop them all. */
+    if (dist_size() > 1) dist_abort("training failed on this rank");
+}
+
+void train_print_memory(const network *net)
+{
+    double rss = memreport_peak_rss() / MIB;
+    char per[1024];
+    dist_rank_figures(rss, per, sizeof(per)); /* every rank takes part */
+    if (dist_size() == 1) {
+        memreport_print_line(net, stdout);
+        return;
+    }
+    /* The shared line, then the per-rank figures on the same line for scripts. */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (m) {
+        memreport_print_line(net, m);
+        fclose(m);
+    }
+    if (buf && len && buf[len - 1] == '\n') buf[len - 1] = 0;
+    if (dist_rank() == 0)
+        printf("%s ranks=%d rank_batch=%d rank_peak_rss_mib=%s\n", buf ? buf : "memory:", dist_size(),
+               net->batch, per);
+    free(buf);
 }

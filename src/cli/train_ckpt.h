@@ -35,6 +35,9 @@ int train_ckpt_stop_requested(train_ckpt *c, size_t iteration);
 /* Prints "training stopped: <err>" and, for an allocation failure, what the plan needed and
  * which settings to change. */
 void train_ckpt_failure(const train_ckpt *c, const char *err);
+/* The `memory:` line (memreport.h); with MPI, on rank 0, with ranks=, the per-rank
+ * mini-batch and every rank's peak RSS. Every rank must call it. */
+void train_print_memory(const network *net);
 /* The advice part alone (net may be NULL before the network exists). */
 void train_oom_advice(const network *net, const char *cfg, const char *err);
 

@@ -1,8 +1,18 @@
 /* The inner training step shared by the classifier and detector commands. */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli/train_loop.h"
+#include "dist/dist.h"
+
+/* Iterations between weights checksums over the ranks (MPI); DN_DIST_CHECK overrides. */
+static int check_every(void)
+{
+    const char *e = getenv("DN_DIST_CHECK");
+    int k = e ? atoi(e) : 0;
+    return k > 0 ? k : 10;
+}
 
 double cli_now_s(void)
 {
@@ -14,6 +24,7 @@ double cli_now_s(void)
 int cli_train_iteration(network *net, loader *ld, float *loss, char *err, size_t errlen)
 {
     float sum = 0;
+    dist_step_begin(net);
     for (int s = 0; s < net->subdivisions; ++s) {
         float *x, *y, cost;
         if (loader_next(ld, &x, &y, err, errlen)) return -1;
@@ -24,6 +35,6 @@ int cli_train_iteration(network *net, loader *ld, float *loss, char *err, size_t
         sum += cost;
     }
     /* net->cost is the sum over the mini-batch; Darknet reports per image. */
-    *loss = sum / ((float)net->subdivisions * net->batch);
-    return 0;
+    *loss = dist_mean(sum / ((float)net->subdivisions * net->batch));
+    return dist_check_weights(net, network_current_batch(net), check_every(), err, errlen);
 }

@@ -17,6 +17,7 @@ network *network_alloc(int max_layers, const char *cfgfile)
     if (!net) return NULL;
     net->layers = calloc((size_t)max_layers + 1, sizeof(layer));
     net->cfgfile = strdup(cfgfile ? cfgfile : "");
+    net->ranks = 1;
     if (!net->layers || !net->cfgfile) {
         free(net->layers);
         free(net->cfgfile);
@@ -273,6 +274,7 @@ int network_backward(network *net)
             if (stream_backward(net, i - 1)) { rc = -1; break; }
             saved_release_layer(net->store, i);
             saved_release_layer(net->store, --i);
+            if (net->grad_sync && (net->grad_sync(net, i + 1) || net->grad_sync(net, i))) { rc = -1; break; }
             continue;
         }
         if (l->onlyforward) continue;
@@ -285,6 +287,7 @@ int network_backward(network *net)
         }
         saved_release_layer(net->store, i);
         network_run_hook(net, net->bhook, l, x.delta, net->plan.stride[i], net->batch);
+        if (net->grad_sync && net->grad_sync(net, i)) { rc = -1; break; }
     }
     saved_release_all(net->store);
     /* actnn_auto: new per-layer bits from this pass's statistics, first after iteration 1 */
@@ -298,7 +301,7 @@ int network_backward(network *net)
 
 size_t network_current_batch(const network *net)
 {
-    size_t per = (size_t)net->batch * (size_t)net->subdivisions;
+    size_t per = (size_t)net->batch * (size_t)net->subdivisions * (size_t)net->ranks;
     return per ? net->seen / per : 0;
 }
 
@@ -346,7 +349,7 @@ void network_update(network *net)
 {
     update_args a = {0};
     a.be = net->be;
-    a.batch = net->batch * net->subdivisions;
+    a.batch = net->batch * net->subdivisions * net->ranks;
     float rate = network_current_rate(net);
     a.momentum = net->momentum;
     a.decay = net->decay;
@@ -371,13 +374,20 @@ int network_train_datum(network *net, float *cost, char *err, size_t errlen)
 
 int network_train_batch(network *net, const float *x, float *cost, char *err, size_t errlen)
 {
-    net->seen += (size_t)net->batch;
+    size_t global = (size_t)net->batch * (size_t)net->ranks;
+    net->seen += global;
     if (network_forward(net, x, 1) || network_backward(net)) {
         snprintf(err, errlen, "%s", net->err);
         return -1;
     }
     *cost = net->cost;
-    if ((net->seen / (size_t)net->batch) % (size_t)net->subdivisions == 0) network_update(net);
+    if ((net->seen / global) % (size_t)net->subdivisions == 0) {
+        if (net->grad_sync && net->grad_sync(net, -1)) {
+            snprintf(err, errlen, "%s", net->err);
+            return -1;
+        }
+        network_update(net);
+    }
     return 0;
 }
 

@@ -90,6 +90,15 @@ struct network {
     int max_src;
     uint64_t iteration;     /* forward passes in training, keys the random streams */
     char err[512];
+
+    /* Data parallel (src/dist, MPI=1): `batch` is this rank's share of the mini-batch and
+     * `ranks` processes train together (1 otherwise), so `seen`, the rate schedule and the
+     * update count the global batch. grad_sync, when set, runs after each layer's backward
+     * (its index) and before the update (-1): the all-reduce of the gradients. */
+    int ranks;
+    int sync_bn;            /* [net] sync_bn=1: batch-norm sums over all ranks */
+    int (*grad_sync)(network *net, int layer);
+    void *dist;
 };
 
 /* Forward/backward/update over one mini-batch already in net->input / net->truth. */

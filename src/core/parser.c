@@ -156,6 +156,7 @@ static int parse_net(network *net, cfg_reader *r, int batch_override)
     net->workspace_limit_mb = cfg_int(r, "workspace_size_limit_MB", 1024, 0, 1 << 30);
     parse_augment(net, r);
     parse_actnn(net, r);
+    net->sync_bn = cfg_int(r, "sync_bn", 0, 0, 1); /* used by MPI builds (src/dist) */
     if (r->failed) return -1;
     if (batch % net->subdivisions && batch_override <= 0)
         fprintf(stderr, "%s: warning: batch=%d is not a multiple of subdivisions=%d\n", r->path, batch,

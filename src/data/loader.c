@@ -1,6 +1,7 @@
 /* Background loader (loader.h). One thread fills two buffers in turn: while the trainer
- * works on batch k the thread fills batch k+1. Each batch has its own rng seeded from
- * (seed, batch index), so what a batch holds never depends on thread timing. */
+ * works on batch k the thread fills batch k+1. Each sample has its own rng seeded from
+ * (seed, batch index, sample index), so what a batch holds never depends on thread timing
+ * nor on which process fills which samples. */
 #include "data/loader.h"
 
 #include <pthread.h>
@@ -14,7 +15,7 @@
 #define MAX_FAILS_IN_A_ROW 1000
 
 struct loader {
-    int batch;
+    int batch, sample0;
     size_t xf, yf;
     loader_fill_fn fill;
     void *user;
@@ -32,10 +33,11 @@ struct loader {
 /* Fills one batch into slot s; returns 0 or -1 with ld->msg set. */
 static int fill_batch(loader *ld, int s, uint64_t k)
 {
-    rng_t r;
-    rng_seed(&r, ld->seed, LOADER_STREAM + k);
     memset(ld->y[s], 0, ld->yf * ld->batch * sizeof(float));
     for (int b = 0; b < ld->batch; ++b) {
+        /* The batch index mixes into the seed, the global sample index names the stream. */
+        rng_t r;
+        rng_seed(&r, ld->seed ^ (k * 0x9E3779B97F4A7C15ull), LOADER_STREAM + (uint64_t)(ld->sample0 + b));
         int fails = 0;
         while (ld->fill(ld->user, &r, ld->x[s] + ld->xf * b, ld->y[s] + ld->yf * b)) {
             memset(ld->y[s] + ld->yf * b, 0, ld->yf * sizeof(float));
@@ -82,13 +84,21 @@ static void free_buffers(loader *ld)
 loader *loader_start(int batch, size_t x_floats, size_t y_floats, loader_fill_fn fill,
                      void *user, uint64_t seed, uint64_t first, char *err, size_t errlen)
 {
-    if (batch < 1 || !fill) {
-        snprintf(err, errlen, "loader: bad arguments (batch %d)", batch);
+    return loader_start_at(batch, 0, x_floats, y_floats, fill, user, seed, first, err, errlen);
+}
+
+loader *loader_start_at(int batch, int sample0, size_t x_floats, size_t y_floats,
+                        loader_fill_fn fill, void *user, uint64_t seed, uint64_t first, char *err,
+                        size_t errlen)
+{
+    if (batch < 1 || sample0 < 0 || !fill) {
+        snprintf(err, errlen, "loader: bad arguments (batch %d, first sample %d)", batch, sample0);
         return NULL;
     }
     loader *ld = calloc(1, sizeof(loader));
     if (!ld) goto oom;
     ld->batch = batch;
+    ld->sample0 = sample0;
     ld->xf = x_floats;
     ld->yf = y_floats;
     ld->fill = fill;

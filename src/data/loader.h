@@ -4,8 +4,10 @@
  * one (double buffering). What a sample is comes from the caller: `fill` writes one
  * sample's input (x_floats) and truth (y_floats) and returns 0, or -1 to have the loader
  * draw another sample (a warning was printed and the caller counts skipped files).
- * Every mini-batch k gets its own rng seeded from (seed, k), and the samples of a batch
- * are filled in order from it, so a run repeats exactly whatever the thread timing. */
+ * Sample j of mini-batch k gets its own rng seeded from (seed, k, j), so a run repeats
+ * exactly whatever the thread timing, and a loader can fill any slice of a batch: data-
+ * parallel ranks (src/dist) each load samples [sample0, sample0 + batch) of the global
+ * mini-batch and together see exactly the images one process would. */
 #ifndef DN_LOADER_H
 #define DN_LOADER_H
 
@@ -22,6 +24,10 @@ typedef struct loader loader;
  * Returns NULL with a message in err on failure. */
 loader *loader_start(int batch, size_t x_floats, size_t y_floats, loader_fill_fn fill,
                      void *user, uint64_t seed, uint64_t first, char *err, size_t errlen);
+/* The same for the slice of every mini-batch that starts at sample `sample0`. */
+loader *loader_start_at(int batch, int sample0, size_t x_floats, size_t y_floats,
+                        loader_fill_fn fill, void *user, uint64_t seed, uint64_t first, char *err,
+                        size_t errlen);
 /* Blocks for the next batch; the buffers stay valid until the next call or loader_stop.
  * Returns 0, or -1 when filling failed for good (message in err). */
 int loader_next(loader *ld, float **x, float **y, char *err, size_t errlen);

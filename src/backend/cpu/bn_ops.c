@@ -7,6 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One training process has one set of ranks; NULL keeps statistics per process. */
+static const bn_sync_ops *bn_sync;
+
+void bn_set_sync(const bn_sync_ops *ops) { bn_sync = ops; }
+
+static double sync_ranks(void) { return bn_sync ? bn_sync->ranks : 1; }
+
 int bn_alloc(bn_state *b, int n)
 {
     memset(b, 0, sizeof(*b));
@@ -53,6 +60,8 @@ void bn_stats_add(bn_state *b, const float *x, int batch, int spatial)
 
 void bn_stats_end(bn_state *b, double cnt)
 {
+    if (bn_sync) bn_sync->sum_f64(b->acc, 2 * b->n);
+    cnt *= sync_ranks(); /* every rank has the same share of the batch */
     for (int f = 0; f < b->n; ++f) {
         double s = b->acc[2 * f], q = b->acc[2 * f + 1];
         float mean = (float)(s / cnt);
@@ -153,11 +162,16 @@ void bn_backward_params(bn_state *b, float *bias_updates, float *scale_updates)
         bias_updates[f] += b->sum_d[f];
         scale_updates[f] += b->sum_dx[f];
     }
+    /* After the gradients took the local sums: they are all-reduced with the others. */
+    if (bn_sync) {
+        bn_sync->sum_f32(b->sum_d, b->n);
+        bn_sync->sum_f32(b->sum_dx, b->n);
+    }
 }
 
 void bn_backward_delta(const bn_state *b, float *delta, const float *xhat, int batch, int spatial)
 {
-    double cnt = (double)batch * spatial;
+    double cnt = (double)batch * spatial * sync_ranks();
     for (int f = 0; f < b->n; ++f) {
         float var = b->variance[f], scale = b->scales[f];
         float std_eps = (float)(sqrt(var) + .000001f); /* x - mean = xhat * std_eps */

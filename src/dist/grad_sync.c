@@ -1,0 +1,226 @@
+/* The gradient all-reduce (dist.h) and the sync_bn sums.
+ *
+ * Gradients live in one buffer per parameter. They are packed, in backward order (last
+ * layer first), into buckets of about DIST_BUCKET_BYTES of one flat buffer; a bucket's
+ * MPI_Iallreduce starts as soon as backward has finished the lowest layer in it, so the
+ * sums of the last layers travel while the first layers still compute. Before the update
+ * the remaining buckets start, all are waited for and unpacked. Every rank starts the
+ * same buckets in the same order (the layer order is the same), as MPI requires.
+ *
+ * Momentum: Darknet's SGD keeps momentum in the gradient buffer (g *= momentum after the
+ * update). Every rank holds the same momentum after an update, so only rank 0 keeps it
+ * for the next sum: the others clear their buffers at the start of the iteration
+ * (dist_step_begin) and the sum is momentum + every rank's fresh gradient, as in one
+ * process. Adam clears the buffer itself. */
+#include "dist/dist.h"
+#include "dist/dist_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/bn_ops.h"
+#include "core/layer.h"
+
+/* 4 MiB: large enough that latency per bucket is small next to its transfer, small enough
+ * that yolov3-tiny (35 MB of gradients) gets several buckets to overlap with backward. */
+#define DIST_BUCKET_BYTES (4u << 20)
+
+typedef struct {
+    int lo;               /* lowest layer in the bucket: ready after its backward */
+    size_t off, count;    /* floats in the flat buffer */
+    MPI_Request req;
+    int started, done;
+} bucket;
+
+typedef struct {
+    float *flat;
+    size_t total;
+    bucket *b;
+    int nb, next;         /* buckets; the next one to start */
+    int stop;             /* plan.stop the layout was made for */
+    int built;
+} grad_state;
+
+static grad_state g_gs;
+
+/* The layers network_update updates: their gradients are summed. */
+static int synced_layer(const network *net, int i, int stop)
+{
+    const layer *l = &net->layers[i];
+    return i > stop && !l->onlyforward && !l->dont_update;
+}
+
+static int plan_stop(const network *net) { return net->plan.valid ? net->plan.stop : -1; }
+
+static void free_layout(grad_state *g)
+{
+    free(g->flat);
+    free(g->b);
+    memset(g, 0, sizeof(*g));
+}
+
+static int build_layout(grad_state *g, network *net)
+{
+    free_layout(g);
+    int stop = plan_stop(net);
+    g->stop = stop;
+    size_t total = 0;
+    int nb = 0;
+    for (int i = net->n - 1; i > stop; --i) {
+        if (!synced_layer(net, i, stop)) continue;
+        for (int k = 0; k < net->layers[i].nparams; ++k)
+            if (net->layers[i].params[k].grad) total += net->layers[i].params[k].n;
+        nb++; /* at most one bucket per layer */
+    }
+    g->flat = malloc((total ? total : 1) * sizeof(float));
+    g->b = calloc((size_t)(nb ? nb : 1), sizeof(bucket));
+    if (!g->flat || !g->b) {
+        snprintf(net->err, sizeof(net->err), "rank %d: out of memory for %zu floats of gradient buckets",
+                 dist_rank(), total);
+        free_layout(g);
+        return -1;
+    }
+    g->total = total;
+    size_t off = 0;
+    bucket *cur = NULL;
+    for (int i = net->n - 1; i > stop; --i) {
+        if (!synced_layer(net, i, stop)) continue;
+        size_t n = 0;
+        for (int k = 0; k < net->layers[i].nparams; ++k)
+            if (net->layers[i].params[k].grad) n += net->layers[i].params[k].n;
+        if (!n) continue;
+        if (!cur || cur->count * sizeof(float) >= DIST_BUCKET_BYTES) {
+            cur = &g->b[g->nb++];
+            cur->off = off;
+        }
+        cur->count += n;
+        cur->lo = i;
+        off += n;
+    }
+    g->built = 1;
+    return 0;
+}
+
+/* Copies the gradients of bucket bi's layers (those from its `lo` up to the previous
+ * bucket's) into (pack) or out of their place in the flat buffer. */
+static void copy_bucket_at(grad_state *g, network *net, int bi, int pack)
+{
+    size_t off = 0;
+    for (int i = net->n - 1; i > g->stop; --i) {
+        if (!synced_layer(net, i, g->stop)) continue;
+        int in_b = i >= g->b[bi].lo && (bi == 0 || i < g->b[bi - 1].lo);
+        for (int k = 0; k < net->layers[i].nparams; ++k) {
+            param *p = &net->layers[i].params[k];
+            if (!p->grad) continue;
+            if (in_b && pack) memcpy(g->flat + off, p->grad, p->n * sizeof(float));
+            if (in_b && !pack) memcpy(p->grad, g->flat + off, p->n * sizeof(float));
+            off += p->n;
+        }
+    }
+}
+
+static int start_bucket(grad_state *g, network *net, int bi)
+{
+    bucket *b = &g->b[bi];
+    copy_bucket_at(g, net, bi, 1);
+    b->started = 1;
+    return dist_mpi_error(MPI_Iallreduce(MPI_IN_PLACE, g->flat + b->off, (int)b->count, MPI_FLOAT, MPI_SUM,
+                                         dist_comm, &b->req),
+                          "MPI_Iallreduce (gradients)", net->err, sizeof(net->err));
+}
+
+/* Lets MPI move the started buckets along while backward goes on (no progress thread). */
+static int progress(grad_state *g, network *net)
+{
+    for (int i = 0; i < g->next; ++i) {
+        bucket *b = &g->b[i];
+        if (!b->started || b->done) continue;
+        int flag = 0;
+        if (dist_mpi_error(MPI_Test(&b->req, &flag, MPI_STATUS_IGNORE), "MPI_Test (gradients)", net->err,
+                           sizeof(net->err)))
+            return -1;
+        b->done = flag;
+    }
+    return 0;
+}
+
+static int finish(grad_state *g, network *net)
+{
+    while (g->next < g->nb)
+        if (start_bucket(g, net, g->next++)) return -1;
+    for (int i = 0; i < g->nb; ++i) {
+        bucket *b = &g->b[i];
+        if (!b->done &&
+            dist_mpi_error(MPI_Wait(&b->req, MPI_STATUS_IGNORE), "MPI_Wait (gradients)", net->err, sizeof(net->err)))
+            return -1;
+        copy_bucket_at(g, net, i, 0);
+        b->started = b->done = 0;
+    }
+    g->next = 0;
+    return 0;
+}
+
+static int last_subdivision(const network *net)
+{
+    size_t global = (size_t)net->batch * (size_t)net->ranks;
+    return (net->seen / global) % (size_t)net->subdivisions == 0;
+}
+
+static int grad_sync(network *net, int layer)
+{
+    grad_state *g = &g_gs;
+    if (layer >= 0 && !last_subdivision(net)) return 0;
+    if ((!g->built || g->stop != plan_stop(net)) && build_layout(g, net)) return -1;
+    if (layer < 0) return finish(g, net);
+    while (g->next < g->nb && g->b[g->next].lo >= layer)
+        if (start_bucket(g, net, g->next++)) return -1;
+    return progress(g, net);
+}
+
+void dist_step_begin(network *net)
+{
+    if (dist_size() == 1 || dist_rank() == 0) return;
+    int stop = plan_stop(net);
+    for (int i = 0; i < net->n; ++i) {
+        if (!synced_layer(net, i, stop)) continue;
+        for (int k = 0; k < net->layers[i].nparams; ++k) {
+            param *p = &net->layers[i].params[k];
+            if (p->grad) memset(p->grad, 0, p->n * sizeof(float));
+        }
+    }
+}
+
+static void bn_sum_f64(double *x, int n)
+{
+    dist_check_or_abort(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, dist_comm), "MPI_Allreduce (sync_bn)");
+}
+
+static void bn_sum_f32(float *x, int n)
+{
+    dist_check_or_abort(MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_FLOAT, MPI_SUM, dist_comm), "MPI_Allreduce (sync_bn)");
+}
+
+static bn_sync_ops g_bn;
+
+int dist_attach(network *net, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    if (dist_size() == 1) return 0;
+    net->grad_sync = grad_sync;
+    if (net->sync_bn) {
+        g_bn.sum_f64 = bn_sum_f64;
+        g_bn.sum_f32 = bn_sum_f32;
+        g_bn.ranks = dist_size();
+        bn_set_sync(&g_bn);
+    }
+    return 0;
+}
+
+void dist_detach(network *net)
+{
+    if (net->grad_sync == grad_sync) net->grad_sync = NULL;
+    bn_set_sync(NULL);
+    free_layout(&g_gs);
+}
