@@ -168,7 +168,9 @@ static int start_training(train_run *t, char **paths, int n, int classes)
     }
     train_ckpt_begin(&t->ck, net, t->backup, t->cfg, t->weights);
     t->ld = ld;
-    int rc = dist_attach(net, err, sizeof(err)) ? -1 : train_loop(t);
+    int rc = -1;
+    if (dist_attach(net, err, sizeof(err))) fprintf(stderr, "%s\n", err);
+    else rc = train_loop(t);
     dist_detach(net);
     train_ckpt_end(&t->ck);
     loader_stop(t->ld);

@@ -19,7 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/bn_ops.h"
+#include "backend/bn_state.h"
+#include "backend/backend.h"
 #include "core/layer.h"
 
 /* 4 MiB: large enough that latency per bucket is small next to its transfer, small enough
@@ -205,9 +206,11 @@ static bn_sync_ops g_bn;
 
 int dist_attach(network *net, char *err, size_t errlen)
 {
-    (void)err;
-    (void)errlen;
     if (dist_size() == 1) return 0;
+    if (net->sync_bn && net->be && net->be->device) {
+        snprintf(err, errlen, "sync_bn=1 is implemented for the CPU backend only (docs/mpi.md)");
+        return -1;
+    }
     net->grad_sync = grad_sync;
     if (net->sync_bn) {
         g_bn.sum_f64 = bn_sum_f64;

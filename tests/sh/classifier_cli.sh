@@ -108,7 +108,9 @@ for i in 3 17 28; do
   ours=$("$DN" classifier predict t.data t.cfg bk/t_final.weights "$img" -t 3 2>/dev/null | tail -n 3)
   if [ -x /usr/bin/darknet ]; then
     theirs=$(/usr/bin/darknet classifier predict t.data t.cfg bk/t_final.weights "$img" -t 3 2>/dev/null | tail -n 3)
-    check "predict $img matches Debian darknet" [ "$ours" = "$theirs" ]
+    # Classes printed as 0.00% are ties at the printed precision, ordered by float noise.
+    nz() { grep -v '^ *0\.00%:' <<< "$1"; }
+    check "predict $img matches Debian darknet" [ "$(nz "$ours")" = "$(nz "$theirs")" ]
   fi
   check "predict prints 3 lines with %" [ "$(echo "$ours" | grep -cE '^ *[0-9]+\.[0-9]{2}%: [a-z]+$')" = 3 ]
 done

@@ -10,18 +10,6 @@
 
 #include "backend/bn_state.h"
 
-/* sync_bn (src/dist): when set, bn_stats_end sums every rank's per-channel sums (2n
- * doubles) before it derives the statistics, and bn_backward_params sums sum_d and sum_dx
- * after adding the local ones to the gradients (those are summed with the other
- * gradients), so N ranks normalise with the statistics of the global batch. `ranks`
- * scales the counts. NULL (the default): per-rank statistics. */
-typedef struct {
-    void (*sum_f64)(double *x, int n);
-    void (*sum_f32)(float *x, int n);
-    int ranks;
-} bn_sync_ops;
-void bn_set_sync(const bn_sync_ops *ops);
-
 /* Training forward on x (batch x n x spatial): batch stats, rolling update, x <- x-hat.
  * Equal, bit for bit, to stats_begin + stats_add over the samples in order + stats_end +
  * normalize, which streamed layers use on chunks of samples. */
