@@ -10,8 +10,9 @@
 # And: a batch that does not divide is an error; rank 0 alone prints and saves; a stop
 # request on rank 1 stops both and saves once, and resuming with 2 ranks ends where one
 # process ends; ranks with different weights stop with a message naming the rank; a rank
-# that fails (unreadable data) stops all with a message naming it and no partial file;
-# `./darknet memory -ranks`. Skipped (exit 77, with the reason) without OpenMPI or in the
+# that fails (unreadable data) stops all with a message naming it and no partial file; a
+# rank killed with SIGKILL ends the job with a message naming it and the last .backup
+# intact; `./darknet memory -ranks`. Skipped (exit 77, with the reason) without OpenMPI or in the
 # sanitizer variant (OpenMPI's own allocations are not LeakSanitizer-clean).
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -159,6 +160,26 @@ $MPI -np 1 "$DNM" -seed 3 classifier train t.data long.cfg : \
 check "failing rank 1: non-zero exit" [ $? != 0 ]
 check "failing rank 1: message names it" has fl.err "rank 1 of 2 failed: stopping all ranks"
 check "failing rank 1: no weights file, partial or not" [ -z "$(ls bk)" ]
+
+# ---- rank 1 killed (SIGKILL) while training: the last good weights stay intact, and
+# the job ends with a message naming rank 1 ----
+rm -f bk/*
+$MPI -np 2 "$DNM" -seed 3 classifier train t.data long.cfg > kl.out 2> kl.err &
+mpid=$!
+for i in $(seq 600); do grep -q '^120, ' kl.out 2> /dev/null && break; sleep 0.05; done
+r1=""
+for p in $(ps -o pid= --ppid "$(pgrep -P $mpid -x mpirun || echo $mpid)" 2> /dev/null); do
+  tr '\0' '\n' < /proc/$p/environ 2> /dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && r1=$p
+done
+check "kill: found rank 1's process" [ -n "$r1" ]
+[ -n "$r1" ] && kill -KILL "$r1"
+wait $mpid
+check "kill: the job exits non-zero" [ $? != 0 ]
+check "kill: the message names rank 1" grep -qE 'process rank 1 .*(signal 9|Killed)|rank 1 .*failed' kl.err
+check "kill: the last .backup has the full size" [ "$(stat -c %s bk/long.backup 2> /dev/null)" = "$(stat -c %s nobn.1.weights)" ]
+printf 'classes=10\nvalid=train.list\nlabels=names\n' > v.data
+"$DN" classifier valid v.data nobn.cfg bk/long.backup > kv.out 2> kv.err
+check "kill: the last .backup loads (classifier valid)" [ $? = 0 ]
 
 # ---- ./darknet memory -ranks ----
 "$DN" memory "$root/cfg/yolov3-tiny-shapes.cfg" -ranks 4 > m4.txt 2> /dev/null
