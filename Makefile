@@ -1,5 +1,6 @@
 # actnn-darknet build.
-#   make                 CPU build: ./darknet, libdarknet.a, libactnn.a (OpenBLAS + OpenMP)
+#   make                 CPU build: ./darknet, libdarknet.a, libdarknet.so (public API only),
+#                        libactnn.a (OpenBLAS + OpenMP)
 #   make DEBUG=1         -O0 -g
 #   make SANITIZE=1      ASan + UBSan (objects in their own folder)
 #   make GPU=1 CUDNN=1   CUDA (sm_90 + PTX) and cuDNN (docs/gpu.md)
@@ -99,13 +100,14 @@ else
   TDIR := $(OBJ)
 endif
 LIBD := $(OBJ)/libdarknet.a
+LIBSO := $(OBJ)/libdarknet.so
 $(OBJ)/%_avx2.o: CFLAGS += $(AVX2_FLAGS)
 LIBA := $(OBJ)/libactnn.a
 VBIN := $(OBJ)/darknet
 
 PLUGIN_SRC := $(wildcard actnn_plugin/src/*.c)
 # Subsystems (DESIGN.md "Layout"); backend/cuda is compiled only with GPU=1, dist only with MPI=1.
-SUBSYS     := core memory data detect layers backend/cpu
+SUBSYS     := core memory data detect layers backend/cpu api
 ifeq ($(MPI),1)
   SUBSYS   += dist
 endif
@@ -131,7 +133,7 @@ STAMP      := build/.variant-$(VARIANT)
 
 .PHONY: all clean test tests tools demo fuzz
 
-all: darknet libdarknet.a libactnn.a tools
+all: darknet libdarknet.a libdarknet.so libactnn.a tools
 
 # Recopy the top-level outputs when the variant changes.
 $(STAMP):
@@ -147,10 +149,19 @@ $(VBIN): $(CLI_OBJ) $(LIBD)
 	@echo "  LD    $@"
 	@$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIBD) $(LDLIBS)
 
+# The shared library pjreddie's python/darknet.py loads: the public API of include/darknet.h
+# only (the version script hides every other symbol; tests/sh/api_so.sh checks nm -D).
+$(LIBSO): $(CORE_OBJ) $(PLUGIN_OBJ) src/api/libdarknet.map
+	@echo "  SO    $@"
+	@$(CC) $(CFLAGS) -shared -Wl,-soname,libdarknet.so -Wl,--version-script=src/api/libdarknet.map \
+	  -o $@ $(CORE_OBJ) $(PLUGIN_OBJ) $(LDLIBS)
+
 darknet: $(VBIN) $(STAMP)
 	@cp -f $(VBIN) $@
 libdarknet.a: $(LIBD) $(STAMP)
 	@cp -f $(LIBD) $@
+libdarknet.so: $(LIBSO) $(STAMP)
+	@cp -f $(LIBSO) $@
 libactnn.a: $(LIBA) $(STAMP)
 	@cp -f $(LIBA) $@
 
@@ -172,11 +183,28 @@ $(OBJ)/%.cu.o: %.cu
 
 # Tests: each tests/test_*.c is one cmocka program; tests/*.sh are shell tests.
 # The oracle tools under tests/oracle link Debian's libdarknet (never our objects).
-tests: $(TEST_LIBO) $(TESTS) oracle
+tests: $(TEST_LIBO) $(TESTS) oracle api-tests
 $(TDIR)/tests/%: tests/%.c $(TEST_LIBO) $(LIBD)
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@"
 	@$(CC) $(CFLAGS) -Itests -o $@ $< $(TEST_LIBO) $(LIBD) $(LDLIBS) -lcmocka
+
+# Programs written against the public header only (no -Isrc), linked with libdarknet.so:
+# tests/api/*.c and pjreddie-API oracle programs rebuilt against ours (tests/sh/api_so.sh).
+API_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude \
+              $(filter -fsanitize=% -fno-sanitize-recover=% -fno-omit-frame-pointer,$(CFLAGS))
+API_TESTS  := $(patsubst tests/api/%.c,$(TDIR)/tests/api/%,$(wildcard tests/api/*.c)) \
+              $(TDIR)/tests/api/dn_boxes_ours
+.PHONY: api-tests
+api-tests: $(API_TESTS)
+$(TDIR)/tests/api/%: tests/api/%.c include/darknet.h $(LIBSO)
+	@mkdir -p $(dir $@)
+	@echo "  API   $@"
+	@$(CC) $(API_CFLAGS) -o $@ $< $(LIBSO) -Wl,-rpath,$(abspath $(OBJ)) -lm
+$(TDIR)/tests/api/dn_boxes_ours: tests/oracle/dn_boxes.c include/darknet.h $(LIBSO)
+	@mkdir -p $(dir $@)
+	@echo "  API   $@"
+	@$(CC) $(API_CFLAGS) -o $@ $< $(LIBSO) -Wl,-rpath,$(abspath $(OBJ)) -lm
 
 ORACLE_SRC := $(wildcard tests/oracle/*.c)
 ORACLE_BIN := $(ORACLE_SRC:tests/oracle/%.c=build/oracle/%)
@@ -191,7 +219,8 @@ build/oracle/%: tests/oracle/%.c
 
 # Shell tests find the variant's binaries through DARKNET and DN_TOOLS.
 test: all tests
-	@DARKNET=$(abspath $(VBIN)) DN_TOOLS=$(abspath $(TDIR)/bin) DN_VARIANT=$(VARIANT) tests/run_all.sh $(TESTS)
+	@DARKNET=$(abspath $(VBIN)) DN_TOOLS=$(abspath $(TDIR)/bin) DN_VARIANT=$(VARIANT) \
+	  DN_API_TESTS=$(abspath $(TDIR)/tests/api) DN_LIBSO=$(abspath $(LIBSO)) tests/run_all.sh $(TESTS)
 
 # GPU test program (tests/gpu/test_gpu.c): each kernel against the CPU path, actnn bytes
 # identical to the CPU's, and the quantizer benchmark. Built only in GPU variants; run on
@@ -225,6 +254,6 @@ fuzz:
 
 clean:
 	rm -rf build
-	rm -f darknet libdarknet.a libactnn.a
+	rm -f darknet libdarknet.a libdarknet.so libactnn.a
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

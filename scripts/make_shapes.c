@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "darknet.h"
+#include "core/dn_api.h"
 #include "core/rng.h"
 
 typedef struct {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "darknet.h"
+#include "core/dn_api.h"
 #include "memory/memreport.h"
 #include "core/network.h"
 #include "core/rng.h"

@@ -5,7 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
-#include "darknet.h"
+#include "core/dn_api.h"
 #include "backend/backend.h"
 #include "dist/dist.h"
 

@@ -13,6 +13,8 @@
 #ifndef DN_LAYER_H
 #define DN_LAYER_H
 
+#include "core/dn_names.h"
+
 #include <stddef.h>
 #include <stdint.h>
 

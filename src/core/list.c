@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "darknet.h"
+#include "core/dn_api.h"
 
 /* Trims leading and trailing whitespace in place; returns the start. */
 static char *trim(char *s)

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "darknet.h"
+#include "core/dn_api.h"
 #include "core/layer.h"
 #include "memory/plan.h"
 

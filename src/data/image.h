@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "darknet.h"
+#include "core/dn_api.h"
 #include "core/rng.h"
 
 /* Loads `path` with c channels (1 grey, 3 RGB; 0 keeps the file's). On failure returns an

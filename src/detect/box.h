@@ -7,7 +7,7 @@
 #ifndef DN_BOX_H
 #define DN_BOX_H
 
-#include "darknet.h"
+#include "core/dn_api.h"
 
 typedef enum { IOU_MSE, IOU_IOU, IOU_GIOU, IOU_DIOU, IOU_CIOU, IOU_KINDS } iou_kind;
 

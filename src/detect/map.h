@@ -8,7 +8,7 @@
 #ifndef DN_MAP_H
 #define DN_MAP_H
 
-#include "darknet.h"
+#include "core/dn_api.h"
 
 typedef struct {
     float score;

@@ -19,6 +19,8 @@
 #ifndef DN_CONCAT_H
 #define DN_CONCAT_H
 
+#include "core/dn_names.h"
+
 #include <stddef.h>
 
 #include "memory/plan.h"

@@ -15,6 +15,8 @@
 #ifndef DN_PLAN_H
 #define DN_PLAN_H
 
+#include "core/dn_names.h"
+
 #include <stddef.h>
 
 typedef struct network network;

@@ -17,6 +17,8 @@
 #ifndef DN_STREAM_H
 #define DN_STREAM_H
 
+#include "core/dn_names.h"
+
 #include "memory/plan.h"
 
 typedef struct network network;

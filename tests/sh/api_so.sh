@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The public API (include/darknet.h) and libdarknet.so as pjreddie's users use them (issue 14):
+# - nm -D libdarknet.so exports exactly the functions the header declares (and gpu_index);
+# - tests/api/api_detect.c (built with -Iinclude only, linked with the .so) runs the
+#   darknet.py sequence (load_network, get_metadata, letterbox_image, network_predict_image,
+#   get_network_boxes, do_nms_sort/do_nms_obj, draw_detections, free_*) and its boxes equal
+#   `./darknet detector test -letter_box -ext_output` on the same image; the public structs
+#   it reads (net->n, last layer's type/classes, *net->seen...) equal the cfg's and the
+#   weights file's values;
+# - tests/oracle/dn_boxes.c, a pjreddie-API program, built against our header and .so gives
+#   the boxes Debian's libdarknet gives (the same source built against Debian's).
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+DN=${DARKNET:-$ROOT/darknet}
+API=${DN_API_TESTS:-$ROOT/build/tests/api}
+SO=${DN_LIBSO:-$ROOT/build/cpu/libdarknet.so}
+O=$ROOT/build/oracle/dn_oracle
+T=$(mktemp -d "${TMPDIR:-/tmp}/api_so.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+TOOLS=${DN_TOOLS:-$ROOT/build/bin}
+. tests/common/checks.sh
+same_nonempty() { [ -s "$1" ] && cmp -s "$1" "$2"; }
+for f in "$SO" "$API/api_detect" "$API/dn_boxes_ours"; do
+  [ -e "$f" ] || { echo "FAIL $f missing (make tests builds it)"; exit 1; }
+done
+
+# ---- exported symbols: the header's functions and gpu_index, nothing else ----------------------
+nm -D --defined-only "$SO" | awk '{print $NF}' | sed 's/@.*//' | sort -u > $T/exported
+# Function declarations of the header: a name followed by '(' on a line that is not a
+# comment, a typedef or a function-pointer field.
+grep -vE '^\s*(/?\*|typedef|#)' include/darknet.h | grep -oE '^[a-z][a-z_ 0-9]*[ *]+[a-z_0-9]+\(' |
+  sed -E 's/.*[ *]([a-z_0-9]+)\($/\1/' | sort -u > $T/declared
+echo gpu_index >> $T/declared; sort -u -o $T/declared $T/declared
+check "nm -D shows the public API only ($(wc -l < $T/exported) symbols)" cmp -s $T/exported $T/declared
+diff $T/declared $T/exported | head
+check "no dn_ symbol exported" [ -z "$(grep '^dn_' $T/exported)" ]
+
+# ---- a detector whose weights are its initialisation (no batch norm, lr 0) ---------------------
+cd $T
+mkdir -p set bk
+"$TOOLS/make_shapes" set 2 2 96 64 3 > /dev/null || { echo "FAIL make_shapes"; exit 1; }
+printf 'rectangle\nellipse\ntriangle\n' > names
+printf 'classes=3\ntrain=set/train.txt\nvalid=set/valid.txt\nnames=names\nbackup=bk\n' > d.data
+$O cfgset $ROOT/cfg/yolov3-tiny-shapes.cfg y0.cfg width=64 height=64 batch=2 subdivisions=1 \
+  max_batches=1 burn_in=0 learning_rate=0 > /dev/null
+grep -v '^batch_normalize' y0.cfg > y.cfg
+"$DN" -seed 2 detector train d.data y.cfg -dont_show > train.out 2>&1
+check "weights for the API test" [ -s bk/y_final.weights ]
+img=set/img_00002.png
+
+"$API/api_detect" d.data y.cfg bk/y_final.weights $img .3 > api.out 2> api.err
+check "api_detect exits 0" [ $? = 0 ]
+fact() { grep -q "^FACT .*$1" api.out || { echo "  '$1' not in:"; grep FACT api.out; return 1; }; }
+sections=$(( $(grep -c '^\[' y.cfg) - 1 ))
+seen=$(od -An -t u8 -j 12 -N 8 bk/y_final.weights | tr -d ' ')
+filters=$(awk '/^\[convolutional\]/{c=1} c && /^filters=/{sub("filters=",""); print; exit}' y.cfg)
+check "net->n is the cfg's $sections layers" fact "n=$sections\$"
+check "last layer: type YOLO, classes 3" fact "last.type_is_yolo=1 classes=3 "
+check "*net->seen is the weights file's ($seen)" fact "seen=$seen "
+check "net->w/h/c/inputs" fact "net.w=64 net.h=64 net.c=3 inputs=12288"
+check "first layer: conv with the cfg's $filters filters and biases" fact "first.type_is_conv=1 first.out_c=$filters first.nbiases=$filters"
+check "network_predict_image letterboxes; the last layer's output is kept" fact "predict_image_is_letterboxed=1 last_output_kept=1"
+check "darknet.py's do_nms_obj path ran" fact "obj_nms_boxes=[1-9]"
+check "what_time_is_it_now" fact "time_positive=1"
+check "api_pred.jpg is a JPEG" [ "$(od -An -tx1 -N3 api_pred.jpg | tr -d ' ')" = ffd8ff ]
+
+"$DN" detector test d.data y.cfg bk/y_final.weights $img -thresh .3 -letter_box -ext_output > cli.out 2>/dev/null
+grep '%	(' cli.out | sort > cli.ext; sed -n 's/^EXT //p' api.out | sort > api.ext
+check "API boxes equal detector test -letter_box -ext_output ($(wc -l < cli.ext) boxes)" same_nonempty cli.ext api.ext
+grep -vE '^(FACT|EXT)' api.out | grep '%$' | sort > api.draw; sed 's/\t.*//' cli.ext | sort > cli.names
+check "draw_detections prints the same name: NN% lines" same_nonempty cli.names api.draw
+
+# ---- pjreddie's API program, built against ours and against Debian's ----------------------------
+if [ -x $ROOT/build/oracle/dn_boxes ]; then
+  $O randinput 12288 11 in.f32 > /dev/null
+  for mode in sort obj; do
+    "$API/dn_boxes_ours" y.cfg bk/y_final.weights in.f32 96 64 .2 .45 $mode > ours.$mode 2>/dev/null
+    $ROOT/build/oracle/dn_boxes y.cfg bk/y_final.weights in.f32 96 64 .2 .45 $mode > theirs.$mode 2>/dev/null
+    check "dn_boxes ($mode) built on our API equals Debian's ($(wc -l < theirs.$mode) boxes)" \
+      python3 -c "
+import sys
+a = [list(map(float, l.split())) for l in open('ours.$mode')]
+b = [list(map(float, l.split())) for l in open('theirs.$mode')]
+assert len(a) == len(b) and len(a) > 0, (len(a), len(b))
+for x, y in zip(sorted(a), sorted(b)):
+    assert len(x) == len(y) and all(abs(u - v) <= 1e-4 + 1e-4 * abs(v) for u, v in zip(x, y)), (x, y)
+"
+  done
+fi
+
+[ $fails = 0 ] && echo "api_so: all checks passed" || echo "api_so: $fails checks failed"
+[ $fails = 0 ]
