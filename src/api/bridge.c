@@ -54,7 +54,6 @@ void dn_bridge_net_info(network *net, dn_net_info *o)
     o->exposure = net->exposure;
     o->saturation = net->saturation;
     o->hue = net->hue;
-    o->clip = net->clip;
     o->input = net->input;
     o->truth = net->truth;
     o->output = net->output;

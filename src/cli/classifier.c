@@ -8,6 +8,7 @@
  * SIGINT/SIGTERM stop after the current iteration with <cfgbase>_last.weights saved;
  * resuming from it or from .backup continues exactly (train_ckpt.h). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +80,10 @@ static void fill_augment(classifier_data *cd, const network *net)
     cd->h = net->h;
     cd->c = net->c;
     cd->augment = 1;
-    cd->crop.min_size = net->min_crop;
-    cd->crop.max_size = net->max_crop;
+    /* Darknet's crop sizes: min_ratio/max_ratio times the width (they default to
+     * min_crop/w and max_crop/w); rounded so the defaults give min_crop/max_crop exactly. */
+    cd->crop.min_size = (int)lrintf(net->min_ratio * net->w);
+    cd->crop.max_size = (int)lrintf(net->max_ratio * net->w);
     cd->crop.aspect = net->aspect;
     cd->crop.angle = net->angle;
     cd->crop.center = net->center;

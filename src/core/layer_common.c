@@ -1,6 +1,7 @@
 #include "core/layer_common.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "memory/saved.h"
@@ -15,6 +16,16 @@ void layer_reject_key(cfg_reader *r, const char *key, const char *why)
 {
     cfg_kv *kv = cfg_find(r, key);
     if (kv && strcmp(kv->val, "0") != 0) cfg_fail(r, key, "%s", why);
+}
+
+void layer_ignore_key(cfg_reader *r, const char *key, float def, const char *why)
+{
+    cfg_kv *kv = cfg_find(r, key);
+    if (!kv) return;
+    float v = cfg_float(r, key, def, -1e30f, 1e30f);
+    if (!r->failed && v != def)
+        fprintf(stderr, "%s:%d: [%s] %s=%s: not supported, ignored (%s)\n", r->path, kv->line,
+                r->sec ? r->sec->type : "?", key, kv->val, why);
 }
 
 int layer_oom(cfg_reader *r)

@@ -10,6 +10,11 @@
 activation layer_read_activation(cfg_reader *r, activation def);
 /* Errors when `key` is present and non-zero (features we do not implement). */
 void layer_reject_key(cfg_reader *r, const char *key, const char *why);
+/* A key Darknet defines that this build does not implement: a value other than def is
+ * reported once per parse as `file:line: [section] key=value: not supported, ignored (why)`
+ * on stderr; the cfg still loads (Darknet's own CPU code ignores most of these too, and
+ * shipped cfgs set them). A malformed number is an error. */
+void layer_ignore_key(cfg_reader *r, const char *key, float def, const char *why);
 /* Records "out of memory" and returns -1. */
 int layer_oom(cfg_reader *r);
 

@@ -39,7 +39,7 @@ struct network {
     float B1, B2, eps;
     /* augmentation and data */
     int max_crop, min_crop, center, random, flip, letter_box, notruth;
-    float max_ratio, min_ratio, angle, aspect, exposure, saturation, hue, clip, jitter;
+    float max_ratio, min_ratio, angle, aspect, exposure, saturation, hue, jitter;
     int resize_step;
     int workspace_limit_mb;
     uint64_t seed;

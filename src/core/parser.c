@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "core/cfg.h"
+#include "core/layer_common.h"
 #include "core/network.h"
 #include "core/net_internal.h"
 #include "memory/budget.h"
@@ -79,7 +80,7 @@ static void parse_augment(network *net, cfg_reader *r)
     net->max_ratio = cfg_float(r, "max_ratio", net->w ? (float)net->max_crop / net->w : 1, 0, 1e6f);
     net->min_ratio = cfg_float(r, "min_ratio", net->w ? (float)net->min_crop / net->w : 1, 0, 1e6f);
     net->center = cfg_int(r, "center", 0, 0, 1);
-    net->clip = cfg_float(r, "clip", 0, 0, 1e30f);
+    layer_ignore_key(r, "clip", 0, "weight clipping is not implemented");
     net->angle = cfg_float(r, "angle", 0, -360, 360);
     net->aspect = cfg_float(r, "aspect", 1, 0.01f, 100);
     net->saturation = cfg_float(r, "saturation", 1, 0.01f, 100);

@@ -25,13 +25,13 @@ typedef struct {
     float ignore_thresh, truth_thresh;
     /* AlexeyAB [yolo] keys */
     float scale_x_y, iou_normalizer, obj_normalizer, cls_normalizer, iou_thresh;
-    float label_smooth_eps, beta_nms, max_delta, delta_normalizer;
+    float label_smooth_eps, beta_nms, max_delta;
     iou_kind iou_loss, iou_thresh_kind;
     nms_kind nms;
     int show_details;
     /* [region] keys */
-    int softmax, bias_match, rescore, background, absolute, log, sqrt;
-    float coord_scale, object_scale, noobject_scale, class_scale, mask_scale, thresh;
+    int softmax, bias_match, rescore, background;
+    float coord_scale, object_scale, noobject_scale, class_scale, thresh;
     det_stats st;
 } det_params;
 

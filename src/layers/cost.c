@@ -23,9 +23,10 @@ static int cost_parse(layer *l, cfg_reader *r, network *net)
     l->p = p;
     p->type = cfg_enum(r, "type", cost_names, COST_N, COST_SSE);
     p->scale = cfg_float(r, "scale", 1, -1e6f, 1e6f);
-    cfg_float(r, "ratio", 0, 0, 1);
-    cfg_float(r, "noobj", 1, 0, 1e6f);
-    cfg_float(r, "thresh", 0, -1e6f, 1e6f);
+    /* pjreddie uses these only in the GPU cost layer. */
+    layer_ignore_key(r, "ratio", 0, "keeping the largest deltas is not implemented");
+    layer_ignore_key(r, "noobj", 1, "not implemented");
+    layer_ignore_key(r, "thresh", 0, "delta suppression is not implemented");
     if (!r->failed && (p->type == COST_SEG || p->type == COST_WGAN))
         cfg_fail(r, "type", "seg and wgan costs are not supported; use sse, masked, smooth or L1");
     if (r->failed) return -1;

@@ -22,10 +22,11 @@ static int crop_parse(layer *l, cfg_reader *r, network *net)
     int cw = cfg_int(r, "crop_width", 1, 1, 1 << 16);
     p->flip = cfg_int(r, "flip", 0, 0, 1);
     p->noadjust = cfg_int(r, "noadjust", 0, 0, 1);
-    cfg_float(r, "angle", 0, -360, 360);
-    cfg_float(r, "saturation", 1, 0, 100);
-    cfg_float(r, "exposure", 1, 0, 100);
-    cfg_float(r, "shift", 0, -1e6f, 1e6f);
+    /* pjreddie applies these only in GPU training (forward_crop_layer_gpu). */
+    layer_ignore_key(r, "angle", 0, "random rotation in [crop] is not implemented");
+    layer_ignore_key(r, "saturation", 1, "random saturation in [crop] is not implemented");
+    layer_ignore_key(r, "exposure", 1, "random exposure in [crop] is not implemented");
+    layer_ignore_key(r, "shift", 0, "random shift in [crop] is not implemented");
     if (r->failed) return -1;
     if (ch > l->h || cw > l->w) {
         cfg_fail(r, "crop_width", "the crop %dx%d is larger than the input %dx%d", cw, ch, l->w, l->h);

@@ -83,7 +83,7 @@ static void parse_yolo_keys(det_params *p, cfg_reader *r)
     p->iou_normalizer = cfg_float(r, "iou_normalizer", 1, 0, 1e6f);
     p->obj_normalizer = cfg_float(r, "obj_normalizer", 1, 0, 1e6f);
     p->cls_normalizer = cfg_float(r, "cls_normalizer", 1, 0, 1e6f);
-    p->delta_normalizer = cfg_float(r, "delta_normalizer", 1, 0, 1e6f);
+    layer_ignore_key(r, "delta_normalizer", 1, "AlexeyAB's delta scaling is not implemented");
     p->iou_thresh = cfg_float(r, "iou_thresh", 1, 0, 1);
     p->label_smooth_eps = cfg_float(r, "label_smooth_eps", 0, 0, 1);
     p->beta_nms = cfg_float(r, "beta_nms", .6f, 0, 10);
