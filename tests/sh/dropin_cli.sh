@@ -60,6 +60,8 @@ check "-mjpeg_port noted as not supported" has ct2.err "^-mjpeg_port: .*not supp
 check "-topk noted as not supported" has ct2.err "^-topk: .*not supported"
 check "the note is printed once" [ "$(grep -c mjpeg_port ct2.err)" = 1 ]
 check "-clear restarted at iteration 1" grep -q '^1, ' ct2.out
+"$DN" classifier predict c.data c.cfg -no_such_flag bk/c_final.weights -t 2 "$(head -1 train.list)" > pr.out 2> pr.err
+check "an unknown flag between positional arguments is dropped" [ "$(grep -c '%: ' pr.out)" = 2 ]
 "$DN" classifier predict c.data c.cfg bk/c_final.weights -t > /dev/null 2> bad.err
 check "a flag without its value is an error" has bad.err "^-t needs a value"
 "$DN" detector test c.data c.cfg w -thresh abc > /dev/null 2> bad2.err
