@@ -8,7 +8,8 @@ set -euo pipefail
 
 pkgs=(build-essential pkg-config libopenblas-dev libstb-dev libcmocka-dev
       darknet dataset-fashion-mnist gnuplot-nox time valgrind
-      openmpi-bin libopenmpi-dev)
+      openmpi-bin libopenmpi-dev
+      python3)   # python3: JSON checks in tests/sh/dropin_cli.sh and api_so.sh
 for a in "$@"; do
   case "$a" in
     --fuzz) pkgs+=(clang-14 libclang-rt-14-dev) ;;
