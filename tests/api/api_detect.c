@@ -64,7 +64,10 @@ int main(int argc, char **argv)
     draw_detections(im, dets, nboxes, thresh, meta.names, alphabet, meta.classes);
     save_image(im, "api_pred");
     free_detections(dets, nboxes);
-    /* darknet.py's detect(): pixel boxes, do_nms_obj. */
+    /* darknet.py's detect() on the image as loaded (im now has boxes drawn): pixel
+     * boxes, do_nms_obj. */
+    free_image(im);
+    im = load_image_color(argv[4], 0, 0);
     network_predict_image(net, im);
     int nobj = 0;
     detection *d2 = get_network_boxes(net, im.w, im.h, thresh, .5f, 0, 0, &nobj);

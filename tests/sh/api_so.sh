@@ -7,6 +7,7 @@
 #   `./darknet detector test -letter_box -ext_output` on the same image; the public structs
 #   it reads (net->n, last layer's type/classes, *net->seen...) equal the cfg's and the
 #   weights file's values;
+# - pjreddie's python/darknet.py calls through ctypes (python3) give the same boxes;
 # - tests/oracle/dn_boxes.c, a pjreddie-API program, built against our header and .so gives
 #   the boxes Debian's libdarknet gives (the same source built against Debian's).
 set -u
@@ -70,6 +71,46 @@ grep '%	(' cli.out | sort > cli.ext; sed -n 's/^EXT //p' api.out | sort > api.ex
 check "API boxes equal detector test -letter_box -ext_output ($(wc -l < cli.ext) boxes)" same_nonempty cli.ext api.ext
 grep -vE '^(FACT|EXT)' api.out | grep '%$' | sort > api.draw; sed 's/\t.*//' cli.ext | sort > cli.names
 check "draw_detections prints the same name: NN% lines" same_nonempty cli.names api.draw
+
+# ---- pjreddie's python/darknet.py way: ctypes over libdarknet.so ---------------------------------
+cat > dn.py <<'PY'
+import sys
+from ctypes import *
+class BOX(Structure): _fields_ = [("x", c_float), ("y", c_float), ("w", c_float), ("h", c_float)]
+class DETECTION(Structure):
+    _fields_ = [("bbox", BOX), ("classes", c_int), ("prob", POINTER(c_float)), ("mask", POINTER(c_float)),
+                ("objectness", c_float), ("sort_class", c_int)]
+class IMAGE(Structure): _fields_ = [("w", c_int), ("h", c_int), ("c", c_int), ("data", POINTER(c_float))]
+class METADATA(Structure): _fields_ = [("classes", c_int), ("names", POINTER(c_char_p))]
+lib = CDLL(sys.argv[1], RTLD_GLOBAL)
+lib.network_width.argtypes = [c_void_p]
+load_net = lib.load_network; load_net.argtypes = [c_char_p, c_char_p, c_int]; load_net.restype = c_void_p
+load_meta = lib.get_metadata; load_meta.argtypes = [c_char_p]; load_meta.restype = METADATA
+load_image = lib.load_image_color; load_image.argtypes = [c_char_p, c_int, c_int]; load_image.restype = IMAGE
+predict_image = lib.network_predict_image; predict_image.argtypes = [c_void_p, IMAGE]
+predict_image.restype = POINTER(c_float)
+get_boxes = lib.get_network_boxes
+get_boxes.argtypes = [c_void_p, c_int, c_int, c_float, c_float, POINTER(c_int), c_int, POINTER(c_int)]
+get_boxes.restype = POINTER(DETECTION)
+nms = lib.do_nms_obj; nms.argtypes = [POINTER(DETECTION), c_int, c_int, c_float]
+free_dets = lib.free_detections; free_dets.argtypes = [POINTER(DETECTION), c_int]
+free_image = lib.free_image; free_image.argtypes = [IMAGE]
+net = load_net(sys.argv[3].encode(), sys.argv[4].encode(), 0)
+meta = load_meta(sys.argv[2].encode())
+im = load_image(sys.argv[5].encode(), 0, 0)
+predict_image(net, im)
+num = c_int(0)
+dets = get_boxes(net, im.w, im.h, float(sys.argv[6]), .5, None, 0, pointer(num))
+nms(dets, num.value, meta.classes, .45)
+kept = sum(1 for j in range(num.value) for i in range(meta.classes) if dets[j].prob[i] > 0)
+print("PY width=%d boxes=%d kept=%d name0=%s" % (lib.network_width(net), num.value, kept,
+                                                  meta.names[0].decode()))
+free_dets(dets, num.value)
+free_image(im)
+PY
+python3 dn.py "$SO" d.data y.cfg bk/y_final.weights $img .3 > py.out 2> py.err
+want=$(sed -n 's/^FACT obj_nms_boxes=\([0-9]*\) obj_nms_kept=\([0-9]*\)$/PY width=64 boxes=\1 kept=\2 name0=rectangle/p' api.out)
+check "darknet.py's ctypes calls over libdarknet.so give the C program's boxes ($want)" [ -n "$want" -a "$(cat py.out)" = "$want" ]
 
 # ---- pjreddie's API program, built against ours and against Debian's ----------------------------
 if [ -x $ROOT/build/oracle/dn_boxes ]; then
