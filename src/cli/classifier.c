@@ -111,6 +111,10 @@ static int start_training(train_run *t, char **paths, int n, classifier_setup *s
     }
     network *net = t->net;
     fill_augment(&cd, net);
+    /* AlexeyAB's mosaic/mixup/cutmix/blur/gaussian_noise are detector augmentation here */
+    if (net->mixup || net->blur || net->gaussian_noise)
+        fprintf(stderr, "%s: warning: mosaic, mixup, cutmix, blur and gaussian_noise are used by "
+                "detector training only; classifier training ignores them\n", t->cfg);
     t->ntrain = n;
     /* Resume continues the batch stream; each rank loads its slice of every mini-batch. */
     uint64_t first = net->seen / ((size_t)net->batch * (size_t)net->ranks);

@@ -78,8 +78,9 @@ static int maybe_resize(train_run *t, size_t it, char *err, size_t errlen)
     t->dd->w = w;
     t->dd->h = h;
     uint64_t next = net->seen / ((size_t)net->batch * (size_t)net->ranks);
-    t->ld = loader_start_at(net->batch, dist_rank() * net->batch, (size_t)net->inputs, (size_t)net->truths,
-                            detector_fill, t->dd, darknet_get_seed(), next, err, errlen);
+    t->ld = loader_start_ex(net->batch, dist_rank() * net->batch, (size_t)net->inputs, (size_t)net->truths,
+                            detector_fill, detector_begin_batch, t->dd, darknet_get_seed(), next, err,
+                            errlen);
     return t->ld ? 0 : -1;
 }
 
@@ -143,15 +144,18 @@ static int start_training(train_run *t, char **paths, int n, int classes)
     detector_data dd;
     det_data_init(&dd, net, paths, n, classes);
     dd.augment = 1;
+    if (net->mixup == 2 || net->mixup == 4) /* as AlexeyAB's detector loader */
+        fprintf(stderr, "%s: cutmix=1 is for classifier training; detector training ignores it%s\n",
+                t->cfg, net->mixup == 4 ? " (mosaic=1 stays on)" : "");
     t->random = det_last_params(net)->random;
     t->init_w = net->w;
     t->init_h = net->h;
     t->dd = &dd;
     /* Resume continues the batch stream; each rank loads its slice of every mini-batch. */
     uint64_t first = net->seen / ((size_t)net->batch * (size_t)net->ranks);
-    loader *ld = loader_start_at(net->batch, dist_rank() * net->batch, (size_t)net->inputs,
-                                 (size_t)net->truths, detector_fill, &dd, darknet_get_seed(), first, err,
-                                 sizeof(err));
+    loader *ld = loader_start_ex(net->batch, dist_rank() * net->batch, (size_t)net->inputs,
+                                 (size_t)net->truths, detector_fill, detector_begin_batch, &dd,
+                                 darknet_get_seed(), first, err, sizeof(err));
     if (dist_any(!ld)) { /* every rank stops when one cannot load */
         if (ld) loader_stop(ld);
         else {

@@ -103,6 +103,11 @@ void det_data_init(detector_data *dd, const network *net, char **paths, int n, i
     dd->exposure = net->exposure;
     dd->flip = net->flip;
     dd->letter_box = net->letter_box;
+    dd->mixup = net->mixup;
+    dd->mosaic_bound = net->mosaic_bound;
+    dd->blur = net->blur;
+    dd->gaussian_noise = net->gaussian_noise;
+    dd->resize = p ? p->resize : 1;
 }
 
 detection *det_run(network *net, float *x, int iw, int ih, float thresh, float hier, int *n)

@@ -90,6 +90,15 @@ static void parse_augment(network *net, cfg_reader *r)
     net->letter_box = cfg_int(r, "letter_box", 0, 0, 1);
     net->notruth = cfg_int(r, "notruth", 0, 0, 1);
     net->resize_step = cfg_int(r, "resize_step", 32, 1, 4096);
+    /* AlexeyAB's numbering: mosaic wins over mixup; cutmix with mosaic is mosaic for a
+     * detector (4 in his code, treated as 3 by his detector loader). */
+    net->mixup = cfg_int(r, "mixup", 0, 0, 1);
+    int cutmix = cfg_int(r, "cutmix", 0, 0, 1), mosaic = cfg_int(r, "mosaic", 0, 0, 1);
+    if (mosaic) net->mixup = cutmix ? 4 : 3;
+    else if (cutmix) net->mixup = 2;
+    net->mosaic_bound = cfg_int(r, "mosaic_bound", 0, 0, 1);
+    net->blur = cfg_int(r, "blur", 0, 0, 1000);
+    net->gaussian_noise = cfg_int(r, "gaussian_noise", 0, 0, 127);
 }
 
 static const int actnn_allowed_bits[] = {1, 2, 4, 8, 16, 32};

@@ -128,7 +128,7 @@ static void shuffle_boxes(label_box *b, int n, rng_t *r)
     }
 }
 
-static int want_warning(detector_data *dd)
+int detector_want_warning(detector_data *dd)
 {
     if (dd->warnings++ < MAX_WARNINGS) return 1;
     if (dd->warnings == MAX_WARNINGS + 1)
@@ -157,19 +157,14 @@ typedef struct {
     int nw, nh, dx, dy, flip;
 } placement;
 
-/* pjreddie's jitter: aspect from the image size +- jitter, scale .25..2, random offset.
- * letter_box keeps the aspect and fits the image centred. */
+/* pjreddie's jitter: aspect from the image size +- jitter, scale .25..2, random offset
+ * (letter_box goes to AlexeyAB's scheme, data_mosaic.c). */
 static placement random_placement(const detector_data *dd, rng_t *r, int iw, int ih)
 {
     placement p;
-    float ar, scale = 1;
-    if (dd->letter_box) {
-        ar = (float)iw / ih;
-    } else {
-        float jw = dd->jitter * iw, jh = dd->jitter * ih;
-        ar = (iw + rng_uniform(r, -jw, jw)) / (ih + rng_uniform(r, -jh, jh));
-        scale = rng_uniform(r, .25f, 2);
-    }
+    float jw = dd->jitter * iw, jh = dd->jitter * ih;
+    float ar = (iw + rng_uniform(r, -jw, jw)) / (ih + rng_uniform(r, -jh, jh));
+    float scale = rng_uniform(r, .25f, 2);
     if (ar < 1) {
         p.nh = (int)(scale * dd->h);
         p.nw = (int)(p.nh * ar);
@@ -177,17 +172,15 @@ static placement random_placement(const detector_data *dd, rng_t *r, int iw, int
         p.nw = (int)(scale * dd->w);
         p.nh = (int)(p.nw / ar);
     }
-    if (dd->letter_box && p.nh > dd->h) { p.nh = dd->h; p.nw = (int)(dd->h * ar); }
-    if (dd->letter_box && p.nw > dd->w) { p.nw = dd->w; p.nh = (int)(dd->w / ar); }
     if (p.nw < 1) p.nw = 1;
     if (p.nh < 1) p.nh = 1;
-    p.dx = dd->letter_box ? (dd->w - p.nw) / 2 : (int)rng_uniform(r, 0, (float)(dd->w - p.nw));
-    p.dy = dd->letter_box ? (dd->h - p.nh) / 2 : (int)rng_uniform(r, 0, (float)(dd->h - p.nh));
+    p.dx = (int)rng_uniform(r, 0, (float)(dd->w - p.nw));
+    p.dy = (int)rng_uniform(r, 0, (float)(dd->h - p.nh));
     p.flip = dd->flip ? (int)(rng_u64(r) & 1) : 0;
     return p;
 }
 
-static void load_truth(detector_data *dd, const char *img, rng_t *r, const placement *p, float *y)
+label_box *detector_image_labels(detector_data *dd, const char *img, rng_t *r, int *nout)
 {
     char lp[4096];
     label_box *b = NULL;
@@ -196,25 +189,48 @@ static void load_truth(detector_data *dd, const char *img, rng_t *r, const place
         n = detector_read_labels(lp, dd->classes, &b, &dd->bad_labels, dd->warnings < MAX_WARNINGS);
     if (n < 0) {
         dd->no_labels++;
-        if (want_warning(dd))
+        if (detector_want_warning(dd))
             fprintf(stderr, "warning: no label file %s for image %s; used without boxes\n", lp, img);
         n = 0;
     }
     shuffle_boxes(b, n, r);
+    *nout = n;
+    return b;
+}
+
+static void load_truth(detector_data *dd, const char *img, rng_t *r, const placement *p, float *y)
+{
+    int n;
+    label_box *b = detector_image_labels(dd, img, r, &n);
     detector_pack_truth(b, n, (float)p->dx / dd->w, (float)p->dy / dd->h, (float)p->nw / dd->w,
                         (float)p->nh / dd->h, p->flip, y, dd->max_boxes);
     free(b);
 }
 
+int detector_uses_alexey(const detector_data *dd)
+{
+    return dd->mixup || dd->blur || dd->gaussian_noise || dd->letter_box ||
+           (dd->resize != 0 && dd->resize != 1);
+}
+
+void detector_begin_batch(void *user, rng_t *r)
+{
+    detector_data *dd = user;
+    /* cutmix alone (2) is off for detectors, as in AlexeyAB's loader */
+    int mixing = dd->mixup == 1 || dd->mixup == 3 || dd->mixup == 4;
+    dd->batch_mix = mixing ? (int)(rng_u64(r) & 1) : 0;
+}
+
 int detector_fill(void *user, rng_t *r, float *x, float *y)
 {
     detector_data *dd = user;
+    if (detector_uses_alexey(dd)) return detector_fill_alexey(dd, r, x, y);
     const char *path = dd->paths[rng_int(r, dd->n)];
     char err[1024];
     image im = image_load_ex(path, dd->c, err, sizeof(err));
     if (!im.data) {
         dd->skipped++;
-        if (want_warning(dd)) fprintf(stderr, "warning: %s; skipped\n", err);
+        if (detector_want_warning(dd)) fprintf(stderr, "warning: %s; skipped\n", err);
         return -1;
     }
     placement p = random_placement(dd, r, im.w, im.h);

@@ -1,7 +1,12 @@
 /* Detection samples: an image and its YOLO label file (`class x y w h` per line, relative
- * to the image), augmented the way pjreddie's load_data_detection does (random aspect and
- * scale jitter with the image placed on a grey canvas, HSV distortion, flip), packed as
- * truth [x, y, w, h, class] x max_boxes (zeros after the last box). */
+ * to the image), packed as truth [x, y, w, h, class] x max_boxes (zeros after the last box).
+ * Two augmentation schemes:
+ *  - pjreddie's load_data_detection (random aspect and scale jitter with the image placed
+ *    on a grey canvas, HSV distortion, flip): cfgs without AlexeyAB's keys, unchanged;
+ *  - AlexeyAB's (data_mosaic.c), as soon as a cfg sets mosaic, mixup, blur,
+ *    gaussian_noise, letter_box or a [yolo] resize other than 1: a crop window jittered
+ *    by +-jitter of each side and scaled by resize=, padded with the image's mean colour,
+ *    flip, HSV, blur, noise, then per mini-batch (one draw in two) mosaic or mixup. */
 #ifndef DN_DATA_DETECTOR_H
 #define DN_DATA_DETECTOR_H
 
@@ -24,6 +29,10 @@ typedef struct {
     int augment;          /* training: jitter, distortion, flip */
     float jitter, hue, saturation, exposure;
     int flip, letter_box;
+    /* AlexeyAB's keys (network.h numbering of mixup; resize from the last [yolo]) */
+    int mixup, mosaic_bound, blur, gaussian_noise;
+    float resize;
+    int batch_mix;        /* this mini-batch mixes (mosaic/mixup): loader thread only */
     /* counters, written by the loader thread only */
     unsigned long skipped;     /* unreadable images */
     unsigned long no_labels;   /* images without a label file (used without boxes) */
@@ -51,6 +60,21 @@ int detector_pack_truth(label_box *b, int n, float dx, float dy, float sx, float
 
 /* loader_fill_fn: a random image of the list (with replacement, as Darknet), augmented. */
 int detector_fill(void *user, rng_t *r, float *x, float *y);
+/* loader_begin_fn: AlexeyAB mixes (mosaic or mixup) a whole mini-batch or none of it, one
+ * draw in two; no draw when the cfg has neither (the pjreddie stream stays as it was). */
+void detector_begin_batch(void *user, rng_t *r);
+
+/* 1 when the cfg asks for AlexeyAB's augmentation (see the top of this file). */
+int detector_uses_alexey(const detector_data *dd);
+/* AlexeyAB's sample (data_mosaic.c): one jittered image, a mosaic of four or a mixup of two
+ * as the batch draw says. 0, or -1 when an image could not be read (counted). */
+int detector_fill_alexey(detector_data *dd, rng_t *r, float *x, float *y);
+
+/* Pieces shared by data_detector.c and data_mosaic.c. */
+int detector_want_warning(detector_data *dd);
+/* The shuffled label boxes of an image (AlexeyAB and pjreddie shuffle before packing);
+ * count in *n (0 without a label file, counted and warned). */
+label_box *detector_image_labels(detector_data *dd, const char *img, rng_t *r, int *n);
 
 /* Image i letterboxed to the network input, for test/valid/map; its size in *iw, *ih.
  * Returns 0 or -1 with err set. */

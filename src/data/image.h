@@ -43,6 +43,16 @@ image image_random_crop(image im, rng_t *r, const crop_args *a);
 /* Flips horizontally with probability 1/2 (one draw from r, always). */
 void image_random_flip(image im, rng_t *r);
 
+/* OpenCV's GaussianBlur(ksize x ksize, sigma 0) as AlexeyAB's blur= uses it: sigma =
+ * 0.3 * ((ksize - 1) / 2 - 1) + 0.8, separable, borders reflected without repeating the
+ * edge (OpenCV's BORDER_REFLECT_101). ksize is made odd. In place; -1 on out of memory. */
+int image_gaussian_blur(image im, int ksize);
+
+/* AlexeyAB's gaussian_noise=: his noise is an 8-bit image filled by cv::randn(0, sd), so
+ * negative draws saturate to 0 and only brightening noise is added: each value gets
+ * max(0, round(N(0, sd))) / 255, clamped to 1. */
+void image_add_noise_8u(image im, rng_t *r, float sd);
+
 /* Writes `im` into dst (w*h*c floats) resized to w x h when its size differs. */
 int image_fill(image im, float *dst, int w, int h, int c);
 

@@ -117,3 +117,60 @@ image image_random_crop(image im, rng_t *r, const crop_args *a)
         }
     return out;
 }
+
+/* Index of position i in [0, n) after reflecting it into range without repeating the edge
+ * pixel (OpenCV's BORDER_REFLECT_101: -1 -> 1, n -> n-2). */
+static int reflect101(int i, int n)
+{
+    if (n == 1) return 0;
+    while (i < 0 || i >= n) i = i < 0 ? -i : 2 * n - 2 - i;
+    return i;
+}
+
+/* One pass of a 1-D kernel (radius rad) along rows (dir 0) or columns (dir 1). */
+static void blur_pass(const float *src, float *dst, int w, int h, const float *k, int rad, int dir)
+{
+    for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+            double s = 0;
+            for (int t = -rad; t <= rad; ++t) {
+                int xx = dir ? x : reflect101(x + t, w), yy = dir ? reflect101(y + t, h) : y;
+                s += k[t + rad] * src[(size_t)yy * w + xx];
+            }
+            dst[(size_t)y * w + x] = (float)s;
+        }
+}
+
+int image_gaussian_blur(image im, int ksize)
+{
+    ksize = (ksize / 2) * 2 + 1;
+    if (ksize < 3) return 0;
+    int rad = ksize / 2;
+    double sigma = 0.3 * ((ksize - 1) * 0.5 - 1) + 0.8, sum = 0;
+    float *k = malloc(sizeof(float) * (size_t)ksize);
+    float *tmp = malloc(sizeof(float) * (size_t)im.w * im.h);
+    if (!k || !tmp) {
+        free(k);
+        free(tmp);
+        return -1;
+    }
+    for (int t = -rad; t <= rad; ++t) sum += exp(-(double)t * t / (2 * sigma * sigma));
+    for (int t = -rad; t <= rad; ++t) k[t + rad] = (float)(exp(-(double)t * t / (2 * sigma * sigma)) / sum);
+    for (int c = 0; c < im.c; ++c) {
+        float *plane = im.data + (size_t)c * im.w * im.h;
+        blur_pass(plane, tmp, im.w, im.h, k, rad, 0);
+        blur_pass(tmp, plane, im.w, im.h, k, rad, 1);
+    }
+    free(k);
+    free(tmp);
+    return 0;
+}
+
+void image_add_noise_8u(image im, rng_t *r, float sd)
+{
+    size_t n = (size_t)im.w * im.h * im.c;
+    for (size_t i = 0; i < n; ++i) {
+        float v = roundf(rng_normal(r) * sd);
+        if (v > 0) im.data[i] = clampf(im.data[i] + v / 255.0f, 0, 1);
+    }
+}

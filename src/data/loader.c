@@ -18,6 +18,7 @@ struct loader {
     int batch, sample0;
     size_t xf, yf;
     loader_fill_fn fill;
+    loader_begin_fn begin;
     void *user;
     uint64_t seed, next_fill, next_take;
     float *x[2], *y[2];
@@ -34,6 +35,12 @@ struct loader {
 static int fill_batch(loader *ld, int s, uint64_t k)
 {
     memset(ld->y[s], 0, ld->yf * ld->batch * sizeof(float));
+    if (ld->begin) {
+        /* the batch's own stream, below every sample's: the same decision in every rank */
+        rng_t br;
+        rng_seed(&br, ld->seed ^ (k * 0x9E3779B97F4A7C15ull), LOADER_STREAM - 1);
+        ld->begin(ld->user, &br);
+    }
     for (int b = 0; b < ld->batch; ++b) {
         /* The batch index mixes into the seed, the global sample index names the stream. */
         rng_t r;
@@ -84,12 +91,20 @@ static void free_buffers(loader *ld)
 loader *loader_start(int batch, size_t x_floats, size_t y_floats, loader_fill_fn fill,
                      void *user, uint64_t seed, uint64_t first, char *err, size_t errlen)
 {
-    return loader_start_at(batch, 0, x_floats, y_floats, fill, user, seed, first, err, errlen);
+    return loader_start_ex(batch, 0, x_floats, y_floats, fill, NULL, user, seed, first, err, errlen);
 }
 
 loader *loader_start_at(int batch, int sample0, size_t x_floats, size_t y_floats,
                         loader_fill_fn fill, void *user, uint64_t seed, uint64_t first, char *err,
                         size_t errlen)
+{
+    return loader_start_ex(batch, sample0, x_floats, y_floats, fill, NULL, user, seed, first, err,
+                           errlen);
+}
+
+loader *loader_start_ex(int batch, int sample0, size_t x_floats, size_t y_floats,
+                        loader_fill_fn fill, loader_begin_fn begin, void *user, uint64_t seed,
+                        uint64_t first, char *err, size_t errlen)
 {
     if (batch < 1 || sample0 < 0 || !fill) {
         snprintf(err, errlen, "loader: bad arguments (batch %d, first sample %d)", batch, sample0);
@@ -102,6 +117,7 @@ loader *loader_start_at(int batch, int sample0, size_t x_floats, size_t y_floats
     ld->xf = x_floats;
     ld->yf = y_floats;
     ld->fill = fill;
+    ld->begin = begin;
     ld->user = user;
     ld->seed = seed;
     ld->next_fill = ld->next_take = first;

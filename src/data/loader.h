@@ -17,6 +17,9 @@
 #include "core/rng.h"
 
 typedef int (*loader_fill_fn)(void *user, rng_t *r, float *x, float *y);
+/* Called before the first sample of each batch with that batch's rng (decisions taken for
+ * a whole batch, like AlexeyAB's mosaic); may be NULL. */
+typedef void (*loader_begin_fn)(void *user, rng_t *r);
 
 typedef struct loader loader;
 
@@ -28,6 +31,11 @@ loader *loader_start(int batch, size_t x_floats, size_t y_floats, loader_fill_fn
 loader *loader_start_at(int batch, int sample0, size_t x_floats, size_t y_floats,
                         loader_fill_fn fill, void *user, uint64_t seed, uint64_t first, char *err,
                         size_t errlen);
+/* The same with a per-batch begin function (called with an rng of the batch alone, the
+ * same in every rank, before the slice's first sample). */
+loader *loader_start_ex(int batch, int sample0, size_t x_floats, size_t y_floats,
+                        loader_fill_fn fill, loader_begin_fn begin, void *user, uint64_t seed,
+                        uint64_t first, char *err, size_t errlen);
 /* Blocks for the next batch; the buffers stay valid until the next call or loader_stop.
  * Returns 0, or -1 when filling failed for good (message in err). */
 int loader_next(loader *ld, float **x, float **y, char *err, size_t errlen);
