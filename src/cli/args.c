@@ -34,10 +34,9 @@ static flag table[] = {
     /* train */
     {"-clear", K_FLAG, NULL, 0, NULL},
     {"-dont_show", K_FLAG, NULL, 0, NULL}, /* nothing is ever shown here: the default */
-    {"-map", K_FLAG, "mAP during training is not supported; run `detector map` on the saved "
-                     "weights", 0, NULL},
-    {"-mAP_epochs", K_INT, "not supported, ignored", 0, NULL},
-    {"-chart", K_STR, "not supported, ignored", 0, NULL},
+    {"-map", K_FLAG, NULL, 0, NULL},
+    {"-mAP_epochs", K_INT, NULL, 0, NULL},
+    {"-chart", K_STR, NULL, 0, NULL},
     {"-show_imgs", K_FLAG, NO_SHOW, 0, NULL},
     {"-topk", K_FLAG, "top-k accuracy during training is not supported; run `classifier valid`",
      0, NULL},

@@ -5,7 +5,9 @@
  *   <iter>: <loss>, <avg loss> avg loss, <rate> rate, <sec> seconds, <images> images, <h> hours left
  * weights written atomically to <backup>/<cfgbase>_last.weights every 100 iterations,
  * <cfgbase>_<iter>.weights every 1000 (10000 when max_batches >= 10000) and
- * <cfgbase>_final.weights at the end, then the `memory:` line. SIGINT/SIGTERM end the run
+ * <cfgbase>_final.weights at the end, then the `memory:` line. -map adds AlexeyAB's mAP
+ * schedule and <cfgbase>_best.weights (detector_train.h); chart.png is written every 100
+ * iterations (train_chart.h). SIGINT/SIGTERM end the run
  * after the current iteration with <cfgbase>_last.weights (+ .state) saved; training from
  * that file resumes where it stopped (train_ckpt.h, docs/checkpoints.md). */
 #include <errno.h>
@@ -18,6 +20,8 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/detector_cli.h"
+#include "cli/detector_train.h"
+#include "cli/train_chart.h"
 #include "data/loader.h"
 #include "memory/memreport.h"
 #include "core/rng.h"
@@ -35,6 +39,10 @@ typedef struct {
     loader *ld;
     float random;       /* the last [yolo]/[region]'s random= (0: fixed size) */
     int init_w, init_h; /* the cfg's size */
+    const char *datafile;
+    train_opts opts;
+    train_map map;      /* -map */
+    train_chart chart;  /* chart.png */
 } train_run;
 
 /* random=1 multi-scale training (AlexeyAB's rule, relative to the cfg size): every 10
@@ -90,6 +98,20 @@ static int save(train_run *t, const char *suffix)
     return train_ckpt_save(&t->ck, suffix, !strcmp(suffix, "_last.weights"));
 }
 
+/* -map when due, then chart.png every 100 iterations, after a mAP and at the end. Rank 0
+ * alone (the ranks hold the same weights; it writes every file). */
+static int chart_and_map(train_run *t, size_t it, float avg, double left)
+{
+    if (dist_rank() != 0) return 0;
+    train_chart_add_loss(&t->chart, (int)it, avg);
+    int m = train_map_step(&t->map, &t->ck, it);
+    if (m < 0) return -1;
+    if (m) train_chart_add_map(&t->chart, (int)it, t->map.last);
+    if (m || it % LAST_EVERY == 0 || it >= (size_t)t->net->max_batches)
+        train_chart_write(&t->chart, (int)it, network_current_rate(t->net), left);
+    return 0;
+}
+
 static int train_loop(train_run *t)
 {
     network *net = t->net;
@@ -112,11 +134,13 @@ static int train_loop(train_run *t)
         avg = avg < 0 ? loss : avg * .9f + loss * .1f;
         avg_time = avg_time < 0 ? dt : avg_time * .9 + dt * .1;
         size_t it = network_current_batch(net);
+        double left = (net->max_batches - (double)it) * avg_time / 3600;
+        if (dist_rank() == 0) train_map_print(&t->map, net);
         printf(" %zu: %f, %f avg loss, %f rate, %lf seconds, %zu images, %f hours left\n", it, loss,
-               avg, network_current_rate(net), dt, net->seen,
-               (net->max_batches - (double)it) * avg_time / 3600);
+               avg, network_current_rate(net), dt, net->seen, left);
         fflush(stdout);
         if (train_ckpt_check_finite(&t->ck, loss, it)) return -1;
+        if (chart_and_map(t, it, avg, left)) return -1;
         if (it % LAST_EVERY == 0 && save(t, "_last.weights")) return -1;
         if (it % numbered == 0) {
             char suf[64];
@@ -171,11 +195,16 @@ static int start_training(train_run *t, char **paths, int n, int classes)
         memreport_print_planned(net, stderr);
     }
     train_ckpt_begin(&t->ck, net, t->backup, t->cfg, t->weights);
+    train_map_init(&t->map, net, &t->opts, t->datafile, t->cfg, n, network_current_batch(net));
+    if (t->map.on && net->best_map > 0)
+        fprintf(stderr, "best mAP@0.50 so far: %.2f %% (from the train state)\n", net->best_map * 100);
+    train_chart_init(&t->chart, t->cfg, t->opts.chart, net->max_batches, 0);
     t->ld = ld;
     int rc = -1;
     if (dist_attach(net, err, sizeof(err))) fprintf(stderr, "%s\n", err);
     else rc = train_loop(t);
     dist_detach(net);
+    train_chart_free(&t->chart);
     train_ckpt_end(&t->ck);
     loader_stop(t->ld);
     if (dd.skipped || dd.no_labels || dd.bad_labels)
@@ -203,6 +232,13 @@ static int check_batch(const network *net, const char *cfg)
 
 int detector_train(const char *datafile, const char *cfg, const char *weights, int clear)
 {
+    train_opts o = {0, 4, NULL};
+    return detector_train_ex(datafile, cfg, weights, clear, &o);
+}
+
+int detector_train_ex(const char *datafile, const char *cfg, const char *weights, int clear,
+                      const train_opts *opts)
+{
     char err[1024];
     det_setup s;
     if (det_setup_read(datafile, &s, err, sizeof(err))) {
@@ -213,6 +249,8 @@ int detector_train(const char *datafile, const char *cfg, const char *weights, i
     int n = 0, rc = 1;
     char **paths = NULL;
     train_run t = {0};
+    t.opts = *opts;
+    t.datafile = datafile;
     t.backup = data_cfg_str(&s.d, "backup", "backup/");
     t.cfg = cfg;
     t.weights = clear ? NULL : weights; /* -clear starts over: no optimizer state either */
@@ -246,7 +284,7 @@ static void usage(const char *prog)
 {
     fprintf(stderr,
             "usage: %s detector train|test|valid|map|recall|calc_anchors <data> <cfg> [weights] [image]\n"
-            "  train: [-clear] [-dont_show]\n"
+            "  train: [-clear] [-dont_show] [-map] [-mAP_epochs 4] [-chart chart_name.png]\n"
             "  test: [-thresh .25] [-ext_output] [-letter_box] [-save_labels] [-out result.json]\n"
             "  map: [-iou_thresh .5] [-points 0|11|101]   valid: [-prefix dir]\n"
             "  calc_anchors <data> -num_of_clusters N -width W -height H\n",
@@ -272,7 +310,10 @@ int run_detector(int argc, char **argv)
     const char *weights = argc > 5 ? argv[5] : NULL, *img = argc > 6 ? argv[6] : NULL;
     det_test_opts o;
     det_test_opts_read(&o, .25f);
-    if (!strcmp(cmd, "train")) return detector_train(data, cfg, weights, cli_flag("-clear"));
+    if (!strcmp(cmd, "train")) {
+        train_opts topt = {cli_flag("-map"), cli_int("-mAP_epochs", 4), cli_str("-chart", NULL)};
+        return detector_train_ex(data, cfg, weights, cli_flag("-clear"), &topt);
+    }
     if (!strcmp(cmd, "test")) return detector_test(data, cfg, weights, img, &o, NULL);
     if (!strcmp(cmd, "valid")) return detector_valid(data, cfg, weights, cli_str("-prefix", NULL));
     if (!strcmp(cmd, "map")) return detector_map(data, cfg, weights, iou, points, NULL) ? 1 : 0;

@@ -62,6 +62,7 @@ struct network {
     size_t seen;
     int t;                  /* adam step */
     float epoch;
+    float best_map;         /* detector train -map: best mAP@0.5 so far (kept in the train state) */
     int train;
     float cost;             /* sum of layer costs of the last forward */
     float *input;           /* batch * inputs, owned */

@@ -10,7 +10,7 @@
 #include "core/atomic_file.h"
 
 #define STATE_MAGIC "DNOS"
-#define STATE_VERSION 1u
+#define STATE_VERSION 2u
 
 typedef struct {
     char magic[4];
@@ -19,6 +19,12 @@ typedef struct {
     int32_t adam_t, adam;
     uint64_t nfloats;
 } state_header;
+
+/* After the header from version 2 on. */
+typedef struct {
+    float best_map;
+    uint32_t zero;
+} state_ext;
 
 /* The arrays in file order; fn(array, n, ud) returns nonzero to stop. */
 typedef int (*array_fn)(float *a, size_t n, void *ud);
@@ -75,7 +81,8 @@ static int write_state(FILE *fp, void *ud)
     network *net = ud;
     state_header h;
     make_header(net, &h);
-    if (fwrite(&h, sizeof(h), 1, fp) != 1) return -1;
+    state_ext e = {net->best_map, 0};
+    if (fwrite(&h, sizeof(h), 1, fp) != 1 || fwrite(&e, sizeof(e), 1, fp) != 1) return -1;
     return each_array(net, write_fn, fp);
 }
 
@@ -99,9 +106,9 @@ static int check_header(network *net, const state_header *f, long size, const ch
 {
     state_header want;
     make_header(net, &want);
-    uint64_t bytes = sizeof(*f) + f->nfloats * sizeof(float);
-    if (memcmp(f->magic, STATE_MAGIC, 4) || f->version != STATE_VERSION)
-        snprintf(err, errlen, "%s is not an optimizer state file of version %u", path, STATE_VERSION);
+    uint64_t bytes = sizeof(*f) + (f->version >= 2 ? sizeof(state_ext) : 0) + f->nfloats * sizeof(float);
+    if (memcmp(f->magic, STATE_MAGIC, 4) || f->version < 1 || f->version > STATE_VERSION)
+        snprintf(err, errlen, "%s is not an optimizer state file of version 1..%u", path, STATE_VERSION);
     else if (f->adam != want.adam || f->nfloats != want.nfloats)
         snprintf(err, errlen, "%s was written for another cfg (%s, %llu floats; this one needs %s, "
                  "%llu)", path, f->adam ? "adam" : "sgd", (unsigned long long)f->nfloats,
@@ -136,7 +143,9 @@ int train_state_load(network *net, const char *path, char *err, size_t errlen)
     if (fstat(fileno(fp), &st) || fread(&h, sizeof(h), 1, fp) != 1)
         snprintf(err, errlen, "%s is truncated (no complete header)", path);
     else if (check_header(net, &h, (long)st.st_size, path, err, errlen) == 0) {
-        if (each_array(net, read_fn, fp) == 0) {
+        state_ext e = {0, 0};
+        if ((h.version < 2 || fread(&e, sizeof(e), 1, fp) == 1) && each_array(net, read_fn, fp) == 0) {
+            net->best_map = e.best_map;
             net->iteration = h.iteration;
             net->t = h.adam_t;
             rc = 0;
