@@ -100,7 +100,7 @@ static void write_mask(int idx, const char *img, const char *dir)
     }
     fclose(f);
     snprintf(mp, sizeof(mp), "%s/mask_%02d", dir, idx);
-    save_image(m, mp);
+    save_image_png(m, mp);
     free_image(m);
     free_image(im);
     snprintf(mp + strlen(mp), sizeof(mp) - strlen(mp), ".png");
