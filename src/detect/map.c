@@ -60,7 +60,7 @@ int map_class_ap(map_det *dets, int nd, const map_truth *truth, int nt, float io
 {
     out->tp = out->fp = 0;
     out->ap = 0;
-    qsort(dets, (size_t)nd, sizeof(map_det), by_score_desc);
+    if (nd > 0) qsort(dets, (size_t)nd, sizeof(map_det), by_score_desc); /* dets may be NULL */
     char *tp = malloc((size_t)nd + 1);
     double *prec = malloc(sizeof(double) * ((size_t)nd + 1));
     double *rec = malloc(sizeof(double) * ((size_t)nd + 1));
