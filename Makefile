@@ -6,7 +6,8 @@
 #   make GPU=1 CUDNN=1   CUDA (sm_90 + PTX) and cuDNN (docs/gpu.md)
 #   make gpu-tests GPU=1 CUDNN=1   the GPU test program, run on a device by scripts/gpu_check.sh
 #   make MPI=1           data-parallel training over MPI (src/dist, docs/mpi.md; OpenMPI)
-#   make OPENCV=1        accepted for Darknet compatibility (images always load through stb)
+#   make OPENCV=1        OpenCV (scripts/setup.sh --opencv): every image format it reads (stb
+#                        as fallback), video input/output, `detector demo`
 #   make test            build and run every test (cmocka programs and shell tests)
 #   make demo            the main job: shapes data, yolov3-tiny fp32 vs 2-bit memory lines
 # Variants build into separate object folders so switching flags never mixes objects.
@@ -75,8 +76,22 @@ ifeq ($(GPU),1)
     VARIANT := $(VARIANT)-cudnn
   endif
 endif
+# OpenCV: one C++ file behind a C header (src/data/opencv_io.h); Debian's headers live in
+# /usr/include/opencv4 (the split -dev packages ship no opencv4.pc, so the libraries are named).
+OPENCV_INC ?= /usr/include/opencv4
+CXX      ?= g++
+CV_SRC   :=
 ifeq ($(OPENCV),1)
+  ifeq ($(wildcard $(OPENCV_INC)/opencv2/videoio.hpp),)
+    $(error OPENCV=1: no OpenCV headers in $(OPENCV_INC); run scripts/setup.sh --opencv)
+  endif
   CFLAGS  += -DOPENCV
+  CXXFLAGS_CV := -std=c++17 -O2 -g -Wall -Wextra -Werror -fPIC -Iinclude -Isrc -I$(OPENCV_INC) -DOPENCV
+  ifeq ($(SANITIZE),1)
+    CXXFLAGS_CV += -fsanitize=address,undefined -fno-omit-frame-pointer
+  endif
+  LDLIBS  += -lopencv_videoio -lopencv_imgcodecs -lopencv_imgproc -lopencv_core -lstdc++
+  CV_SRC  := src/data/opencv_io.cpp
   VARIANT := $(VARIANT)-cv
 endif
 # MPI=1: src/dist (gradient all-reduce, sync_bn) against Debian's OpenMPI. -isystem keeps
@@ -124,7 +139,8 @@ endif
 
 # Filter the .cu sources before prefixing $(OBJ)/, so the folder patterns match.
 PLUGIN_OBJ := $(PLUGIN_SRC:%.c=$(OBJ)/%.o) $(patsubst %.cu,$(OBJ)/%.cu.o,$(filter actnn_plugin/%,$(CU_SRC)))
-CORE_OBJ   := $(CORE_SRC:%.c=$(OBJ)/%.o) $(patsubst %.cu,$(OBJ)/%.cu.o,$(filter src/%,$(CU_SRC)))
+CORE_OBJ   := $(CORE_SRC:%.c=$(OBJ)/%.o) $(patsubst %.cu,$(OBJ)/%.cu.o,$(filter src/%,$(CU_SRC))) \
+              $(CV_SRC:%.cpp=$(OBJ)/%.cpp.o)
 CLI_OBJ    := $(CLI_SRC:%.c=$(OBJ)/%.o)
 TEST_LIBO  := $(TEST_LIB:%.c=$(OBJ)/%.o)
 TESTS      := $(TEST_SRC:tests/%.c=$(TDIR)/tests/%)
@@ -175,6 +191,11 @@ $(OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC    $<"
 	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(OBJ)/%.cpp.o: %.cpp
+	@mkdir -p $(dir $@)
+	@echo "  CXX   $<"
+	@$(CXX) $(CXXFLAGS_CV) -MMD -MP -c $< -o $@
 
 $(OBJ)/%.cu.o: %.cu
 	@mkdir -p $(dir $@)

@@ -40,7 +40,7 @@ static flag table[] = {
     {"-show_imgs", K_FLAG, NO_SHOW, 0, NULL},
     {"-topk", K_FLAG, "top-k accuracy during training is not supported; run `classifier valid`",
      0, NULL},
-    {"-dontuse_opencv", K_FLAG, NULL, 0, NULL}, /* images always load through stb */
+    {"-dontuse_opencv", K_FLAG, NULL, 0, NULL}, /* accepted; OPENCV=1 builds decode with OpenCV */
     {"-benchmark_layers", K_FLAG, "not supported, ignored", 0, NULL},
     {"-check_mistakes", K_FLAG, "not supported, ignored", 0, NULL},
     /* test / valid / map / recall */
@@ -60,7 +60,11 @@ static flag table[] = {
     {"-c", K_INT, NO_VIDEO, 0, NULL},
     {"-s", K_INT, NO_VIDEO, 0, NULL},
     {"-avgframes", K_INT, NO_VIDEO, 0, NULL},
-    {"-out_filename", K_STR, NO_VIDEO, 0, NULL},
+#ifdef OPENCV
+    {"-out_filename", K_STR, NULL, 0, NULL}, /* detector demo (OpenCV builds) */
+#else
+    {"-out_filename", K_STR, "video needs an OPENCV=1 build", 0, NULL},
+#endif
     {"-time_limit_sec", K_INT, NO_VIDEO, 0, NULL},
     {"-fullscreen", K_FLAG, NO_SHOW, 0, NULL},
     {"-mjpeg_port", K_INT, NO_NET, 0, NULL},

@@ -20,6 +20,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/detector_cli.h"
+#include "cli/detector_demo.h"
 #include "cli/detector_train.h"
 #include "cli/train_chart.h"
 #include "data/loader.h"
@@ -283,10 +284,11 @@ int detector_train_ex(const char *datafile, const char *cfg, const char *weights
 static void usage(const char *prog)
 {
     fprintf(stderr,
-            "usage: %s detector train|test|valid|map|recall|calc_anchors <data> <cfg> [weights] [image]\n"
+            "usage: %s detector train|test|valid|map|recall|demo|calc_anchors <data> <cfg> [weights] [image|video]\n"
             "  train: [-clear] [-dont_show] [-map] [-mAP_epochs 4] [-chart chart_name.png]\n"
             "  test: [-thresh .25] [-ext_output] [-letter_box] [-save_labels] [-out result.json]\n"
             "  map: [-iou_thresh .5] [-points 0|11|101]   valid: [-prefix dir]\n"
+            "  demo <data> <cfg> <weights> <video> [-out_filename out.avi] [-thresh .25] (OPENCV=1)\n"
             "  calc_anchors <data> -num_of_clusters N -width W -height H\n",
             prog);
 }
@@ -316,6 +318,10 @@ int run_detector(int argc, char **argv)
     }
     if (!strcmp(cmd, "test")) return detector_test(data, cfg, weights, img, &o, NULL);
     if (!strcmp(cmd, "valid")) return detector_valid(data, cfg, weights, cli_str("-prefix", NULL));
+    if (!strcmp(cmd, "demo")) {
+        if (!img) { usage(argv[0]); return 1; }
+        return detector_demo(data, cfg, weights, img, cli_float("-thresh", .25f), cli_str("-out_filename", NULL));
+    }
     if (!strcmp(cmd, "map")) return detector_map(data, cfg, weights, iou, points, NULL) ? 1 : 0;
     if (!strcmp(cmd, "recall")) return detector_recall(data, cfg, weights);
     fprintf(stderr, "detector: unknown command '%s'\n", cmd);

@@ -1,5 +1,6 @@
 /* Images: the public pjreddie-compatible API (darknet.h) and error-returning loading.
- * Decoding and encoding go through stb_image (libstb); everything else is our own code.
+ * Decoding goes through OpenCV in OPENCV=1 builds (opencv_io.h: every format it reads),
+ * with stb_image (libstb) as the fallback and the only decoder otherwise; encoding is stb's.
  * Layout is CHW floats in [0,1]: channel k, row y, column x at data[(k*h + y)*w + x]. */
 #include "data/image.h"
 
@@ -10,6 +11,10 @@
 
 #include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
+
+#ifdef OPENCV
+#include "data/opencv_io.h"
+#endif
 
 image make_empty_image(int w, int h, int c)
 {
@@ -40,10 +45,20 @@ static inline int clampi(int v, int lo, int hi) { return v < lo ? lo : (v > hi ?
 image image_load_ex(const char *path, int c, char *err, size_t errlen)
 {
     int w, h, n;
+#ifdef OPENCV
+    image cvim = cv_load_image(path, c, err, errlen);
+    if (cvim.data) return cvim;
+#endif
     unsigned char *pix = stbi_load(path, &w, &h, &n, c);
     if (!pix) {
-        snprintf(err, errlen, "cannot load image %s: %s (is it a readable JPEG/PNG/BMP file?)", path,
-                 stbi_failure_reason());
+        snprintf(err, errlen, "cannot load image %s: %s (is it a readable %s file?)", path,
+                 stbi_failure_reason(),
+#ifdef OPENCV
+                 "image"
+#else
+                 "JPEG/PNG/BMP"
+#endif
+                 );
         return make_empty_image(0, 0, 0);
     }
     if (c) n = c;
