@@ -4,6 +4,8 @@
 #ifndef DN_DETECT_LAYERS_H
 #define DN_DETECT_LAYERS_H
 
+#include <math.h>
+
 #include "detect/box.h"
 #include "core/layer.h"
 
@@ -29,6 +31,8 @@ typedef struct {
     iou_kind iou_loss, iou_thresh_kind;
     nms_kind nms;
     int show_details;
+    int new_coords;        /* scaled-YOLOv4 boxes: the previous layer applies the logistic */
+    int objectness_smooth; /* objectness targets follow the IoU (AlexeyAB) */
     /* [region] keys */
     int softmax, bias_match, rescore, background;
     float coord_scale, object_scale, noobject_scale, class_scale, thresh;
@@ -40,6 +44,13 @@ static inline int det_entry(const layer *l, const det_params *p, int b, int n, i
 {
     int hw = l->w * l->h;
     return b * l->outputs + n * hw * (p->coords + 1 + p->classes) + entry * hw + loc;
+}
+
+/* Box size over the anchor for a raw w or h entry: e^t, or (2t)^2 with new_coords (t is
+ * then a logistic output, so a box is at most 4 anchors wide). */
+static inline double det_yolo_size(const det_params *p, float t)
+{
+    return p->new_coords ? 4.0 * t * t : exp(t);
 }
 
 /* Boxes above thresh in a forward output (per sample 0). Coordinates are relative to the

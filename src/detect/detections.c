@@ -21,8 +21,8 @@ static box yolo_box(const layer *l, const det_params *p, const float *o, int n, 
     box b;
     b.x = (float)((loc % l->w + o[idx]) / l->w);
     b.y = (float)((loc / l->w + o[idx + hw]) / l->h);
-    b.w = (float)(exp(o[idx + 2 * hw]) * p->biases[2 * a] / netw);
-    b.h = (float)(exp(o[idx + 3 * hw]) * p->biases[2 * a + 1] / neth);
+    b.w = (float)(det_yolo_size(p, o[idx + 2 * hw]) * p->biases[2 * a] / netw);
+    b.h = (float)(det_yolo_size(p, o[idx + 3 * hw]) * p->biases[2 * a + 1] / neth);
     return b;
 }
 

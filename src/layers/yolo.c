@@ -1,6 +1,8 @@
 /* [yolo] (YOLOv3, pjreddie semantics plus AlexeyAB's keys).
  * Forward: logistic on x, y, objectness and classes of every anchor in `mask` (w, h stay
- * raw), then AlexeyAB's scale_x_y remap of x and y. With truth in training the loss is
+ * raw), then AlexeyAB's scale_x_y remap of x and y. With new_coords=1 (scaled-YOLOv4,
+ * yolov7) the previous layer has applied the logistic to every entry already: only the
+ * scale_x_y remap is done here, and boxes are w = (2 t)^2 anchors (det_yolo_size). With truth in training the loss is
  * computed here (yolo_loss.c) and written to the delta; backward passes the delta on
  * unchanged, as Darknet does (its deltas already stand for the logit gradients). */
 #include <math.h>
@@ -61,8 +63,6 @@ static void reject_unsupported(cfg_reader *r)
 {
     layer_reject_key(r, "map", "class maps (map=) are not supported; remove the key");
     layer_reject_key(r, "focal_loss", "focal_loss is not supported; use focal_loss=0");
-    layer_reject_key(r, "new_coords", "new_coords (scaled-YOLOv4) is not supported; use new_coords=0");
-    layer_reject_key(r, "objectness_smooth", "objectness_smooth is not supported; use 0");
     layer_reject_key(r, "counters_per_class", "counters_per_class is not supported; remove the key");
     layer_reject_key(r, "track_history_size", "tracking keys are not supported");
     layer_reject_key(r, "embedding_layer", "tracking keys are not supported");
@@ -92,6 +92,8 @@ static void parse_yolo_keys(det_params *p, cfg_reader *r)
     p->iou_loss = (iou_kind)cfg_enum(r, "iou_loss", iou_names, IOU_KINDS, IOU_MSE);
     p->iou_thresh_kind = (iou_kind)cfg_enum(r, "iou_thresh_kind", iou_names + 1, IOU_KINDS - 1, 0) + 1;
     p->nms = (nms_kind)cfg_enum(r, "nms_kind", nms_names, NMS_KINDS, NMS_DEFAULT);
+    p->new_coords = cfg_int(r, "new_coords", 0, 0, 1);
+    p->objectness_smooth = cfg_int(r, "objectness_smooth", 0, 0, 1);
     reject_unsupported(r);
 }
 
@@ -140,11 +142,12 @@ static void yolo_activate(const layer *l, const det_params *p, float *out, int b
     for (int b = 0; b < batch; ++b)
         for (int n = 0; n < p->n; ++n) {
             float *xy = out + det_entry(l, p, b, n, 0, 0);
-            host->activate(xy, (size_t)2 * hw, ACT_LOGISTIC);
+            if (!p->new_coords) host->activate(xy, (size_t)2 * hw, ACT_LOGISTIC);
             if (s != 1)
                 for (int i = 0; i < 2 * hw; ++i) xy[i] = xy[i] * s - .5f * (s - 1);
-            host->activate(out + det_entry(l, p, b, n, 4, 0), (size_t)(1 + p->classes) * hw,
-                           ACT_LOGISTIC);
+            if (!p->new_coords)
+                host->activate(out + det_entry(l, p, b, n, 4, 0), (size_t)(1 + p->classes) * hw,
+                               ACT_LOGISTIC);
         }
 }
 

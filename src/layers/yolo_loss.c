@@ -6,7 +6,13 @@
  *     in this layer's mask, the cell holding the truth's centre learns the box, objectness 1
  *     and the class.
  * AlexeyAB additions: obj/cls/iou normalizers, IoU-family box losses, iou_thresh (more
- * anchors per truth), label smoothing, max_delta clipping. */
+ * anchors per truth), label smoothing, max_delta clipping, objectness_smooth (objectness
+ * targets are the IoU), new_coords (boxes from logistic outputs).
+ * With new_coords every delta is the exact negative gradient with respect to this layer's
+ * input (the previous layer's logistic output): obj/class entries of k/2 (target - t)^2,
+ * box entries of k/2 (target - t)^2 (MSE) or k (1 - IoU) through the box decoding, i.e.
+ * with the factors s/lw (x, scale_x_y s) and 8 t anchor/netw (w) that AlexeyAB leaves out
+ * (tests/test_yolo.c checks them against finite differences). */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,8 +42,8 @@ static box pred_box(const yctx *c, int n, int loc)
     box r;
     r.x = (float)((loc % l->w + c->out[idx]) / l->w);
     r.y = (float)((loc / l->w + c->out[idx + hw]) / l->h);
-    r.w = (float)(exp(c->out[idx + 2 * hw]) * c->p->biases[2 * a] / c->netw);
-    r.h = (float)(exp(c->out[idx + 3 * hw]) * c->p->biases[2 * a + 1] / c->neth);
+    r.w = (float)(det_yolo_size(c->p, c->out[idx + 2 * hw]) * c->p->biases[2 * a] / c->netw);
+    r.h = (float)(det_yolo_size(c->p, c->out[idx + 3 * hw]) * c->p->biases[2 * a + 1] / c->neth);
     return r;
 }
 
@@ -62,8 +68,14 @@ static float delta_box(yctx *c, box t, int n, int loc)
         float tx = t.x * l->w - loc % l->w, ty = t.y * l->h - loc / l->w;
         float tw = (float)log(t.w * c->netw / p->biases[2 * a]);
         float th = (float)log(t.h * c->neth / p->biases[2 * a + 1]);
-        c->delta[idx] = scale * (tx - o[idx]);
-        c->delta[idx + hw] = scale * (ty - o[idx + hw]);
+        /* new_coords: x and y went through scale_x_y here, w and h are (2t)^2 anchors. */
+        float sxy = p->new_coords ? p->scale_x_y : 1;
+        if (p->new_coords) {
+            tw = (float)sqrt(t.w * c->netw / (4 * p->biases[2 * a]));
+            th = (float)sqrt(t.h * c->neth / (4 * p->biases[2 * a + 1]));
+        }
+        c->delta[idx] = sxy * scale * (tx - o[idx]);
+        c->delta[idx + hw] = sxy * scale * (ty - o[idx + hw]);
         c->delta[idx + 2 * hw] = scale * (tw - o[idx + 2 * hw]);
         c->delta[idx + 3 * hw] = scale * (th - o[idx + 3 * hw]);
         return iou;
@@ -74,11 +86,17 @@ static float delta_box(yctx *c, box t, int n, int loc)
     dbox pd = {pred.x, pred.y, pred.w, pred.h}, td = {t.x, t.y, t.w, t.h}, g;
     double v = box_iou_kind(pd, td, p->iou_loss, &g);
     c->iou_cost += p->iou_normalizer * (1 - v);
-    float k = p->iou_normalizer;
-    c->delta[idx] = clip_delta((float)(k * g.x), p->max_delta);
-    c->delta[idx + hw] = clip_delta((float)(k * g.y), p->max_delta);
-    c->delta[idx + 2 * hw] = clip_delta((float)(k * g.w * exp(o[idx + 2 * hw])), p->max_delta);
-    c->delta[idx + 3 * hw] = clip_delta((float)(k * g.h * exp(o[idx + 3 * hw])), p->max_delta);
+    double k = p->iou_normalizer, jx = 1, jy = 1, jw = exp(o[idx + 2 * hw]), jh = exp(o[idx + 3 * hw]);
+    if (p->new_coords) { /* d box / d input */
+        jx = p->scale_x_y / l->w;
+        jy = p->scale_x_y / l->h;
+        jw = 8.0 * o[idx + 2 * hw] * p->biases[2 * a] / c->netw;
+        jh = 8.0 * o[idx + 3 * hw] * p->biases[2 * a + 1] / c->neth;
+    }
+    c->delta[idx] = clip_delta((float)(k * g.x * jx), p->max_delta);
+    c->delta[idx + hw] = clip_delta((float)(k * g.y * jy), p->max_delta);
+    c->delta[idx + 2 * hw] = clip_delta((float)(k * g.w * jw), p->max_delta);
+    c->delta[idx + 3 * hw] = clip_delta((float)(k * g.h * jh), p->max_delta);
     return iou;
 }
 
@@ -127,12 +145,19 @@ static void objectness_pass(yctx *c, int n, int loc, int maxb)
     int obj = det_entry(c->l, p, c->b, n, 4, loc);
     p->st.anyobj += c->out[obj];
     c->delta[obj] = p->obj_normalizer * (0 - c->out[obj]);
-    if (best > p->ignore_thresh) c->delta[obj] = 0;
+    /* objectness_smooth: a prediction this good is pulled towards its IoU, not left alone. */
+    if (best > p->ignore_thresh)
+        c->delta[obj] = p->objectness_smooth ? p->obj_normalizer * (best - c->out[obj]) : 0;
     if (best > p->truth_thresh) {
         int cls = truth_class(c, best_t);
         if (cls < 0) return;
-        c->delta[obj] = p->obj_normalizer * (1 - c->out[obj]);
+        float target = p->objectness_smooth ? best * best : 1;
+        c->delta[obj] = p->obj_normalizer * (target - c->out[obj]);
         delta_class(c, n, loc, cls, NULL);
+        if (p->objectness_smooth) {
+            int ci = det_entry(c->l, p, c->b, n, 5 + cls, loc);
+            c->delta[ci] = target - c->out[ci];
+        }
         delta_box(c, truth_box(c->truth + best_t * 5), n, loc);
     }
 }
@@ -156,7 +181,9 @@ static void assign(yctx *c, box t, int cls, int n, int loc)
     float iou = delta_box(c, t, n, loc);
     int obj = det_entry(c->l, p, c->b, n, 4, loc);
     p->st.obj += c->out[obj];
-    c->delta[obj] = p->obj_normalizer * (1 - c->out[obj]);
+    /* objectness_smooth keeps a target the objectness pass already set (AlexeyAB). */
+    if (!p->objectness_smooth || c->delta[obj] == 0)
+        c->delta[obj] = p->obj_normalizer * (1 - c->out[obj]);
     delta_class(c, n, loc, cls, &p->st.cls);
     p->st.count++;
     p->st.class_count++;
