@@ -55,8 +55,9 @@ typedef struct {
 #define LAYER_MAX_WFILE 6
 
 /* What part of a layer's work a call does. PASS_FULL is the whole batch at once; the
- * other passes are used by streamed pairs (stream.h): a producer P whose output only its
- * successor C reads runs in chunks of samples, so P's output and delta are chunk-sized.
+ * other passes are used by streamed segments (stream.h), here for the shortest, a pair: a
+ * producer P whose output only its successor C reads runs in chunks of samples, so P's
+ * output and delta are chunk-sized. In longer segments every member runs like P.
  *   forward:  P: PASS_STATS (batch-norm statistics of each chunk, nothing saved), then
  *                PASS_APPLY (output of each chunk with the finished statistics);
  *             C: PASS_CHUNK (per-sample work on each chunk of P's output), then PASS_POST
@@ -77,6 +78,8 @@ typedef struct {
     int b0, total;         /* first sample of the call in the mini-batch; mini-batch size */
     layer_pass pass;
     int param_grads;       /* backward adds parameter gradients (PASS_CHUNK may not) */
+    int recompute;         /* forward of a streamed chunk again, for a later layer's batch-norm
+                            * statistics (stream.h): nothing is saved */
     int train;
     const float *in;       /* output of src[0] (or the network input) */
     float *out;            /* this layer's output */

@@ -233,13 +233,14 @@ int network_forward(network *net, const float *input, int train)
         layer *l = &net->layers[i];
         layer_ctx x;
         if (train) zero_born_deltas(net, i);
-        if (train && net->plan.chunk[i]) { /* the pair (i, i+1), neither has a cost */
-            zero_born_deltas(net, i + 1);
+        if (train && net->plan.seg_end[i] > i) { /* a streamed segment i..end, no cost in it */
+            int end = net->plan.seg_end[i];
+            for (int k = i + 1; k <= end; ++k) zero_born_deltas(net, k);
             if (stream_forward(net, i, input)) {
                 saved_release_all(net->store);
                 return -1;
             }
-            ++i;
+            i = end;
             continue;
         }
         network_make_ctx(net, i, input, train, &x);
@@ -269,12 +270,16 @@ int network_backward(network *net)
     for (int i = net->n - 1; i > p->stop; --i) {
         layer *l = &net->layers[i];
         zero_born_deltas(net, plan_bwd_step(p, i));
-        if (i - 1 > p->stop && p->chunk[i - 1]) { /* the pair (i-1, i) */
-            zero_born_deltas(net, plan_bwd_step(p, i - 1));
-            if (stream_backward(net, i - 1)) { rc = -1; break; }
-            saved_release_layer(net->store, i);
-            saved_release_layer(net->store, --i);
-            if (net->grad_sync && (net->grad_sync(net, i + 1) || net->grad_sync(net, i))) { rc = -1; break; }
+        int a = p->seg_start[i];
+        if (a > p->stop) { /* the streamed segment a..i */
+            for (int k = i - 1; k >= a; --k) zero_born_deltas(net, plan_bwd_step(p, k));
+            if (stream_backward(net, a)) { rc = -1; break; }
+            int end = i;
+            for (; i >= a; --i) saved_release_layer(net->store, i);
+            i = a;
+            for (int k = end; k >= a && net->grad_sync; --k)
+                if (net->grad_sync(net, k)) { rc = -1; break; }
+            if (rc) break;
             continue;
         }
         if (l->onlyforward) continue;

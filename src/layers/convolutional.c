@@ -194,7 +194,8 @@ static int conv_forward(layer *l, layer_ctx *x)
         if (!p->bn) return 0;
         if (x->b0 == 0) x->be->bn_stats_begin(&p->bnst);
         conv_gemm_forward(l, x);
-        x->be->bn_stats_add(&p->bnst, x->out, x->batch, spatial);
+        /* sample by sample: a streamed member may be a zero-copy route slice (strided) */
+        for (int b = 0; b < x->batch; ++b) x->be->bn_stats_add(&p->bnst, x->out + b * out_st(l, x), 1, spatial);
         if (x->b0 + x->batch == x->total) x->be->bn_stats_end(&p->bnst, (double)x->total * spatial);
         return 0;
     case PASS_POST:

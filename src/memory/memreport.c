@@ -144,8 +144,24 @@ static void print_row(FILE *f, const network *net, int i, const saved_desc *d, s
     char shape[64], what[96];
     snprintf(shape, sizeof(shape), "%dx%dx%d", l->out_w, l->out_h, l->out_c);
     describe(d, what, sizeof(what));
-    fprintf(f, "%5d %-14s %-14s %4d %-18s %10.2f %10.2f %9.2f %9.2f\n", i, l->ops->name, shape,
+    fprintf(f, "%5d %-14s %-14s %4d %-18s %10.2f %10.2f %9.2f %9.2f", i, l->ops->name, shape,
             l->bits, what, fp32 / MIB, saved / MIB, p->out[i].bytes / MIB, p->delta[i].bytes / MIB);
+    if (p->chunk[i]) fprintf(f, " streamed (chunk of %d)", p->chunk[i]);
+    else if (p->seg_start[i] >= 0) fprintf(f, " streamed (exit)");
+    fprintf(f, "\n");
+}
+
+/* Which layers run in chunks of samples (stream.h), so a user sees what the arena gains. */
+static void print_segments(FILE *f, const mem_plan *p)
+{
+    fprintf(f, "streamed segments (first..exit, samples per chunk):");
+    int any = 0;
+    for (int a = 0; a < p->n; ++a)
+        if (p->seg_end[a] > a) {
+            fprintf(f, " %d..%d:%d", a, p->seg_end[a], p->chunk[a]);
+            any = 1;
+        }
+    fprintf(f, "%s\n", any ? "" : " none");
 }
 
 saved_desc *memreport_describe(network *net, char *err, size_t errlen)
@@ -242,6 +258,7 @@ int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen)
     mem_summary s;
     if (memreport_plan(net, &s, f, err, errlen)) return -1;
     size_t rest = s.params + s.workspace + s.scratch + s.input + s.loader;
+    print_segments(f, &net->plan);
     fprintf(f, "saves: kept = fp32 input kept alive in the arena (no copy); qB = quantized at B bits; "
                "f16/f32 = copies; mask = 1 bit; codeW = W-bit argmax; seed = dropout seed only\n");
     fprintf(f, "total: mini-batch=%d bits=%d saved_mib=%.1f saved_fp32_mib=%.1f (%.1fx smaller) "

@@ -76,15 +76,32 @@ static void delta_lifetimes(mem_plan *p, const network *net)
     }
 }
 
-/* A pair (i, i+1) runs in step i forward and in step bwd(i+1) backward. */
+/* A segment a..b runs in step a forward and in step bwd(b) backward (plan.h). */
+static void segment_lifetimes(mem_plan *p, const network *net, int a)
+{
+    int b = p->seg_end[a], fb = plan_bwd_step(p, b), fa = plan_bwd_step(p, a);
+    for (int i = a; i <= b; ++i) {
+        if (p->out[i].start > a) p->out[i].start = a;
+        if (p->chunk[i] && p->out[i].end < b) p->out[i].end = b;
+        mem_buf *d = &p->delta[i];
+        if (d->bytes && (p->chunk[i] || i == b)) {
+            if (d->start > fb) d->start = fb;
+            if (d->end < fa) d->end = fa;
+        }
+        const layer *l = &net->layers[i];
+        for (int s = 0; s < l->nsrc; ++s) {
+            int j = l->src[s];
+            if (j < 0 || p->chunk[j] || !p->delta[j].bytes) continue;
+            if (p->delta[j].start > fb) p->delta[j].start = fb;
+            if (p->delta[j].end < fa) p->delta[j].end = fa;
+        }
+    }
+}
+
 static void stream_lifetimes(mem_plan *p, const network *net)
 {
-    for (int i = 0; i + 1 < net->n; ++i) {
-        if (!p->chunk[i]) continue;
-        if (p->out[i + 1].start > i) p->out[i + 1].start = i;
-        int j = net->layers[i].src[0], step = plan_bwd_step(p, i + 1);
-        if (j >= 0 && p->delta[j].bytes && p->delta[j].start > step) p->delta[j].start = step;
-    }
+    for (int a = 0; a < net->n; ++a)
+        if (p->seg_end[a] > a) segment_lifetimes(p, net, a);
 }
 
 /* A zero-copy source's buffers are slices of its route's: the route's live as long as any
@@ -204,23 +221,35 @@ static int layout(mem_plan *p, const network *net)
     return assign_offsets(p);
 }
 
-/* A streamed pair recomputes its producer, so keep only the pairs that lower the arena's
- * peak: going from the deepest (usually smallest) pair up, drop each one whose removal does
- * not grow the arena. yolov3-tiny at 416, mini-batch 16: layers 0 and 2 stay, layer 4 (not
- * on the peak) goes. A chunk size forced by tests (net->stream_chunk) keeps every pair. */
+static void segment_set(mem_plan *p, int a, const int *chunk, int on)
+{
+    int b = on ? chunk[p->n] : p->seg_end[a];
+    for (int i = a; i < b; ++i) p->chunk[i] = on ? chunk[i] : 0;
+    p->seg_end[a] = on ? b : 0;
+    p->seg_start[b] = on ? a : -1;
+}
+
+/* A streamed segment recomputes its members, so keep only the segments that lower the
+ * arena's peak: going from the deepest (usually smallest) up, drop each one whose removal
+ * does not grow the arena. yolov3-tiny at 416, mini-batch 16: layers 0 and 2 stay, layer 4
+ * (not on the peak) goes. A chunk size forced by tests (net->stream_chunk) keeps them all. */
 static int prune_streams(mem_plan *p, const network *net)
 {
     if (net->stream_chunk > 0) return 0;
     if (layout(p, net)) return -1;
     size_t best = p->arena_bytes;
-    for (int i = net->n - 1; i >= 0; --i) {
-        if (!p->chunk[i]) continue;
-        int c = p->chunk[i];
-        p->chunk[i] = 0;
-        if (layout(p, net)) return -1;
+    int *keep = malloc(sizeof(int) * ((size_t)net->n + 1));
+    if (!keep) return -1;
+    for (int a = net->n - 1; a >= 0; --a) {
+        if (p->seg_end[a] <= a) continue;
+        memcpy(keep, p->chunk, sizeof(int) * (size_t)net->n);
+        keep[net->n] = p->seg_end[a];
+        segment_set(p, a, keep, 0);
+        if (layout(p, net)) { free(keep); return -1; }
         if (p->arena_bytes <= best) best = p->arena_bytes;
-        else p->chunk[i] = c;
+        else segment_set(p, a, keep, 1);
     }
+    free(keep);
     return 0;
 }
 
@@ -237,15 +266,17 @@ int plan_build(mem_plan *p, const network *net, int train)
     p->out = calloc((size_t)net->n + 1, sizeof(mem_buf));
     p->delta = calloc((size_t)net->n + 1, sizeof(mem_buf));
     p->chunk = calloc((size_t)net->n + 1, sizeof(int));
+    p->seg_end = calloc((size_t)net->n + 1, sizeof(int));
+    p->seg_start = calloc((size_t)net->n + 1, sizeof(int));
     p->parent = calloc((size_t)net->n + 1, sizeof(int));
     p->sub = calloc((size_t)net->n + 1, sizeof(size_t));
     p->stride = calloc((size_t)net->n + 1, sizeof(size_t));
-    if (!p->out || !p->delta || !p->chunk || !p->parent || !p->sub || !p->stride) {
+    if (!p->out || !p->delta || !p->chunk || !p->seg_end || !p->seg_start || !p->parent || !p->sub || !p->stride) {
         plan_free(p);
         return -1;
     }
     concat_select(net, p);
-    stream_select(net, p, p->chunk);
+    stream_select(net, p);
     if (prune_streams(p, net) || layout(p, net)) {
         plan_free(p);
         return -1;
@@ -260,6 +291,8 @@ void plan_free(mem_plan *p)
     free(p->out);
     free(p->delta);
     free(p->chunk);
+    free(p->seg_end);
+    free(p->seg_start);
     free(p->parent);
     free(p->sub);
     free(p->stride);

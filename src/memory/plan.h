@@ -9,9 +9,10 @@
  * Buffers whose intervals are disjoint share memory: offsets are assigned greedily, largest
  * first, at the lowest offset that does not collide with a placed buffer alive at the same
  * time (the approach of ggml's graph allocator).
- * A streamed pair (P, C) runs both layers in P's step, forward and in C's backward step:
- * P's output and delta are one chunk large, C's output is born at P's step and the delta
- * of P's input at C's backward step. */
+ * A streamed segment a..b (stream.h) runs all its layers in step a forward and in step
+ * bwd(b) backward: its members' outputs (steps a..b) and deltas (bwd(b)..bwd(a)) are one
+ * chunk large, the exit's output is born at step a, its delta lives down to bwd(a), and
+ * the deltas of layers outside that the segment writes are born at bwd(b). */
 #ifndef DN_PLAN_H
 #define DN_PLAN_H
 
@@ -37,7 +38,9 @@ typedef struct {
     int hooked;        /* made with forward hooks set (no streaming, no zero-copy routes) */
     mem_buf *out;      /* per layer */
     mem_buf *delta;    /* per layer; bytes 0 when the layer gets no delta */
-    int *chunk;        /* per layer: samples per chunk when streamed with i+1 (stream.h), or 0 */
+    int *chunk;        /* per layer: samples per chunk of a streamed segment's member, or 0 */
+    int *seg_end;      /* per layer: the exit of the streamed segment starting here, or 0 */
+    int *seg_start;    /* per layer: the first layer of the segment it is the exit of, or -1 */
     int *parent;       /* per layer: route whose buffers hold its output and delta, or -1 */
     size_t *sub;       /* float offset of the layer's slice in each sample of the parent */
     size_t *stride;    /* floats between samples of the layer's output and delta */

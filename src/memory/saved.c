@@ -239,6 +239,7 @@ int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive)
 
 int sv_save_strided(layer_ctx *x, int slot, const float *data, size_t d, size_t stride, int alive)
 {
+    if (x->recompute) return 0; /* a streamed recomputation: saved by the last sweep */
     saved_store *s = x->sv->store;
     size_t n = (size_t)x->batch;
     int bits = x->l->bits;
@@ -300,6 +301,7 @@ int sv_save_mask(layer_ctx *x, int slot, const float *y, size_t d, activation a)
 int sv_save_mask_strided(layer_ctx *x, int slot, const float *y, size_t d, size_t stride,
                          activation a)
 {
+    if (x->recompute) return 0;
     saved_store *s = x->sv->store;
     size_t n = total_of(x), pay = 0, meta = 0;
     if (x->b0) { /* later chunk of a streamed call: the first one created the mask */
@@ -321,6 +323,7 @@ int sv_save_mask_strided(layer_ctx *x, int slot, const float *y, size_t d, size_
 
 int sv_save_codes(layer_ctx *x, int slot, int sample, const uint8_t *codes, size_t d, int width)
 {
+    if (x->recompute) return 0; /* a streamed recomputation: saved by the last sweep */
     saved_store *s = x->sv->store;
     size_t n = total_of(x), pay = 0, meta = 0;
     if (x->b0 + sample) { /* the mini-batch's first sample created the entry */

@@ -1,19 +1,36 @@
-/* Streamed pairs: a layer P whose output only its successor C reads runs in chunks of
- * samples, so P's output and delta take a chunk, not a mini-batch, in the arena.
+/* Streamed segments: a run of layers a..b whose intermediate outputs nobody outside reads
+ * runs in chunks of samples, so the outputs and deltas of its members (a..b-1) take a
+ * chunk, not a mini-batch, in the arena; only the exit b's output and delta are whole.
  *
  * Why: at 416x416 the first layers' outputs and deltas (yolov3-tiny layer 0: 169 MiB each
- * at mini-batch 16) dominate what is left once saved activations are compressed. Batch
- * norm couples the samples, so P runs twice per chunk: a statistics pass, then the output
- * pass (P's GEMM is computed twice); in backward C's chunk of P's delta is rebuilt for a
- * batch-norm sums pass and again for the delta pass. C (a maxpool or convolutional) does
- * its per-sample work on each chunk and what needs the whole batch (its own batch norm)
- * once at the end. The results equal the unstreamed ones bit for bit (tests/test_stream.c).
+ * at mini-batch 16) dominate what is left once saved activations are compressed, and in
+ * yolov4 at 608 whole CSP blocks (routes, shortcuts and views inside) are that wide. A
+ * pair (a, a+1) is the shortest segment.
  *
- * Used when P has bits < 32 (ActNN on; `actnn_stream=0` in [net] turns it off,
- * `actnn_stream=1` also streams 32-bit layers), P's whole output would be >= 32 MiB and a
- * chunk (about 8 MiB of P's output, at least one sample) is smaller than the mini-batch.
- * Not with forward hooks. Under actnn_auto a streamed save splits its slot's average bits
- * evenly between samples (the later chunks' ranges are unknown when the tensor is made). */
+ * Batch norm couples the samples, so a member with batch norm needs its statistics before
+ * any chunk can go on: forward makes one statistics sweep per such member m, each chunk
+ * recomputing members a..m-1 with their finished statistics and saving nothing
+ * (layer_ctx.recompute), then one last sweep that saves and writes the exit's chunk; the
+ * exit does its own batch norm once over the whole batch (PASS_CHUNK, PASS_POST). Backward
+ * mirrors it: the exit's batch-norm backward on the whole delta (PASS_PRE), then one sums
+ * sweep per batch-norm member from the last to the first (each chunk rebuilds the members'
+ * deltas from the exit down to it), then the last sweep, which writes the deltas of the
+ * layers outside the segment. Parameter gradients are added once per layer and chunk, in
+ * sample order, so the results equal the unstreamed ones bit for bit (tests/test_stream.c).
+ * The price is recomputation: about K^2/2 member convolutions for K batch-norm members,
+ * so a segment holds at most STREAM_MAX_BN of them.
+ *
+ * Members: [convolutional] (with batch norm, or without when no batch-norm member comes
+ * before it), [route], [shortcut], [maxpool]; a [route] view of a layer before the segment
+ * may sit inside it (its buffer is the whole-batch one). The exit is a [convolutional] or
+ * [maxpool] reading a member. Every member's readers are in the segment; zero-copy route
+ * slices and views stay inside it. Members after the first keep no fp32 input alive.
+ *
+ * Used when the layers have bits < 32 (ActNN on; `actnn_stream=0` in [net] turns it off,
+ * `actnn_stream=1` also streams 32-bit layers), the widest member's whole output would be
+ * >= 32 MiB and a chunk (about 8 MiB of that member's output, at least one sample) is
+ * smaller than the mini-batch. Not with forward hooks. Under actnn_auto a streamed save
+ * splits its slot's average bits evenly between samples. */
 #ifndef DN_STREAM_H
 #define DN_STREAM_H
 
@@ -23,12 +40,15 @@
 
 typedef struct network network;
 
-/* Samples per chunk when layer i is streamed with its successor, else 0. Pairs do not
- * overlap: a layer that is C of a pair is not P of the next. */
-void stream_select(const network *net, const mem_plan *p, int *chunk);
-/* Forward of the pair (i, i+1), in training. Returns 0 or -1 (message in net->err). */
-int stream_forward(network *net, int i, const float *input);
-/* Backward of the pair (i, i+1). */
-int stream_backward(network *net, int i);
+#define STREAM_MAX_BN 12
+
+/* Fills p->chunk (samples per chunk of every member, else 0), p->seg_end (for a segment's
+ * first layer: its exit, else 0) and p->seg_start (for an exit: the first layer, else -1).
+ * Segments do not overlap. */
+void stream_select(const network *net, mem_plan *p);
+/* Forward of the segment starting at a, in training. Returns 0 or -1 (message in net->err). */
+int stream_forward(network *net, int a, const float *input);
+/* Backward of the segment starting at a. */
+int stream_backward(network *net, int a);
 
 #endif
