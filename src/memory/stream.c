@@ -97,8 +97,10 @@ static int chunk_for(const network *net, const mem_plan *p, size_t per)
     return c < (size_t)p->batch ? (int)c : 0;
 }
 
-/* The best exit for a segment starting at a: the narrowest (least whole-batch memory),
- * the longest among equals, at most STREAM_MAX_BN batch-norm members. -1 if none. */
+/* The exit for a segment starting at a: the first whose output is at most a quarter of the
+ * widest member's (the arena gains little from going on, the recomputation grows), else
+ * the narrowest, at most STREAM_MAX_BN batch-norm members. yolov3-tiny: the pairs (0, 1)
+ * and (2, 3); yolov4 at 608: 0..11 (608x608x32 wide, 152x152x128 out). -1 if none. */
 static int best_exit(const sel_ctx *s, int a, int *chunk)
 {
     const network *net = s->net;
@@ -110,11 +112,12 @@ static int best_exit(const sel_ctx *s, int a, int *chunk)
         size_t widest;
         if (!segment_ok(s, a, b, &widest)) continue;
         int c = chunk_for(net, s->p, widest);
-        size_t bytes = (size_t)net->layers[b].outputs;
-        if (!c || (best >= 0 && bytes > best_bytes)) continue;
+        size_t bytes = (size_t)net->layers[b].outputs * sizeof(float);
+        if (!c || (best >= 0 && bytes >= best_bytes)) continue;
         best = b;
         best_bytes = bytes;
         *chunk = c;
+        if (4 * bytes <= widest) break;
     }
     return best;
 }

@@ -25,6 +25,8 @@
  * may sit inside it (its buffer is the whole-batch one). The exit is a [convolutional] or
  * [maxpool] reading a member. Every member's readers are in the segment; zero-copy route
  * slices and views stay inside it. Members after the first keep no fp32 input alive.
+ * The exit is the first whose output is at most a quarter of the widest member's, else
+ * the narrowest (stream.c best_exit), so yolov3-tiny keeps its pairs.
  *
  * Used when the layers have bits < 32 (ActNN on; `actnn_stream=0` in [net] turns it off,
  * `actnn_stream=1` also streams 32-bit layers), the widest member's whole output would be
