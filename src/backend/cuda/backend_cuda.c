@@ -1,14 +1,305 @@
-/* The CUDA backend's entry points (GPU=1 builds only; backend.h). */
+/* The CUDA backend (GPU=1 builds; backend.h): the ops table over the kernels of
+ * src/backend/cuda (cuBLAS gemm, batch norm, activations, pooling, data movement,
+ * backend_kernels.cu) and counted device memory (cuda_mem.cu).
+ *
+ * Every pointer handed to an op is device memory, bn_state arrays included (acc too: 2n
+ * doubles). Each kernel wrapper prints its own failure; the first one is kept here and
+ * returned (then cleared) by `error`, which the caller checks after every layer call, as
+ * CUDA's own sticky error works. Nothing here has run on a GPU yet (docs/gpu.md). */
 #include <stdio.h>
 
 #include "backend/backend.h"
 #include "backend/cuda/dn_cuda.h"
 
+static int g_err;
+
+/* Keeps the first failure of a kernel wrapper (which already printed why). */
+#define CK(call)                               \
+    do {                                       \
+        if ((call) && !g_err) g_err = -1;      \
+    } while (0)
+
+static int cu_error(void)
+{
+    int e = g_err;
+    g_err = 0;
+    return e;
+}
+
+static void *cu_alloc(size_t bytes, const char *what)
+{
+    void *p = dn_cuda_malloc(bytes ? bytes : 1, what);
+    if (p && dn_cuda_zero(p, bytes ? bytes : 1)) {
+        dn_cuda_free(p, bytes ? bytes : 1);
+        return NULL;
+    }
+    return p;
+}
+
+static void cu_release(void *p, size_t bytes) { dn_cuda_free(p, bytes ? bytes : 1); }
+static int cu_push(void *dst, const void *src, size_t bytes) { return dn_cuda_push(dst, src, bytes); }
+static int cu_pull(void *dst, const void *src, size_t bytes) { return dn_cuda_pull(dst, src, bytes); }
+
+static void cu_gemm(int TA, int TB, int M, int N, int K, float alpha, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *C, int ldc)
+{
+    CK(dn_gpu_gemm(TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
+}
+
+static void cu_im2col(const float *im, int c, int h, int w, int k, int s, int p, float *col)
+{
+    CK(dn_gpu_im2col(im, c, h, w, k, s, p, col));
+}
+
+static void cu_col2im(const float *col, int c, int h, int w, int k, int s, int p, float *im)
+{
+    CK(dn_gpu_col2im_add(col, c, h, w, k, s, p, im));
+}
+
+static void cu_fill(float *x, size_t n, float v) { CK(dn_gpu_fill(x, n, v)); }
+static void cu_axpy(float *y, const float *x, size_t n, float a) { CK(dn_gpu_axpy(y, x, n, a)); }
+static void cu_scal(float *x, size_t n, float a) { CK(dn_gpu_scal(x, n, a)); }
+
+static void cu_copy(float *dst, const float *src, size_t n)
+{
+    if (dst != src && n) CK(dn_cuda_copy(dst, src, n * sizeof(float)));
+}
+
+static void cu_add_bias(float *x, const float *bias, int batch, int n, int spatial)
+{
+    CK(dn_gpu_add_bias(x, bias, batch, n, spatial));
+}
+
+static void cu_backward_bias(float *upd, const float *delta, int batch, int n, int spatial)
+{
+    CK(dn_gpu_backward_bias(upd, delta, batch, n, spatial));
+}
+
+/* bn.cu's view of a bn_state (the same device arrays). */
+static dn_gpu_bn view(const bn_state *b)
+{
+    dn_gpu_bn v = {b->n, b->scales, b->biases, b->rolling_mean, b->rolling_variance,
+                   b->mean, b->variance, b->sum_d, b->sum_dx};
+    return v;
+}
+
+static void cu_bn_train(bn_state *b, float *x, int batch, int spatial)
+{
+    dn_gpu_bn v = view(b);
+    CK(dn_gpu_bn_forward_train(&v, x, batch, spatial));
+}
+
+static void cu_bn_stats_begin(bn_state *b) { CK(dn_cuda_zero(b->acc, 2 * (size_t)b->n * sizeof(double))); }
+
+static void cu_bn_stats_add(bn_state *b, const float *x, int batch, int spatial)
+{
+    CK(dn_gpu_bn_stats_add(b->acc, x, b->n, batch, spatial));
+}
+
+static void cu_bn_stats_end(bn_state *b, double count)
+{
+    CK(dn_gpu_bn_stats_end(b->acc, b->n, count, b->mean, b->variance, b->rolling_mean,
+                           b->rolling_variance));
+}
+
+static void cu_bn_normalize(const bn_state *b, float *x, int batch, int spatial)
+{
+    CK(dn_gpu_bn_normalize(b->mean, b->variance, b->n, x, batch, spatial));
+}
+
+static void cu_bn_infer(const bn_state *b, float *x, int batch, int spatial)
+{
+    dn_gpu_bn v = view(b);
+    CK(dn_gpu_bn_forward_infer(&v, x, batch, spatial));
+}
+
+static void cu_bn_scale_shift(const bn_state *b, float *x, int batch, int spatial)
+{
+    dn_gpu_bn v = view(b);
+    CK(dn_gpu_bn_scale_shift(&v, x, batch, spatial));
+}
+
+static void cu_bn_reset(bn_state *b)
+{
+    dn_gpu_bn v = view(b);
+    CK(dn_gpu_bn_backward_reset(&v));
+}
+
+static void cu_bn_sums(bn_state *b, const float *delta, const float *xhat, int spatial)
+{
+    dn_gpu_bn v = view(b);
+    CK(dn_gpu_bn_backward_sums(&v, delta, xhat, 1, spatial));
+}
+
+static void cu_bn_params(bn_state *b, float *bias_updates, float *scale_updates)
+{
+    dn_gpu_bn v = view(b);
+    CK(dn_gpu_bn_backward_params(&v, bias_updates, scale_updates));
+}
+
+/* backend.h's bn_backward_delta is one sample of a batch of `batch` (cnt = batch*spatial). */
+static void cu_bn_delta(const bn_state *b, float *delta, const float *xhat, int batch, int spatial)
+{
+    dn_gpu_bn v = view(b);
+    CK(dn_gpu_bn_backward_delta(&v, delta, xhat, 1, batch, spatial));
+}
+
+static void cu_bn_preact(const bn_state *b, const float *xhat, int spatial, float *pre)
+{
+    CK(dn_gpu_bn_preact(b->scales, b->biases, b->n, xhat, spatial, pre));
+}
+
+static void cu_activate(float *x, size_t n, activation a) { CK(dn_gpu_activate(x, n, a)); }
+
+static void cu_gradient(const float *y, const float *x, size_t n, activation a, float *delta)
+{
+    CK(dn_gpu_gradient(y, x, n, a, delta));
+}
+
+static void cu_gradient_from_input(const float *x, size_t n, activation a, float *delta)
+{
+    CK(dn_gpu_gradient_from_input(x, n, a, delta));
+}
+
+static void cu_mask(const float *y, size_t n, activation a, uint8_t *bytes)
+{
+    CK(dn_gpu_activation_mask(y, n, a, bytes));
+}
+
+static void cu_maxpool_fwd(const float *in, int batch, int c, int h, int w, int size, int stride,
+                           int pad, float *out, uint8_t *codes)
+{
+    CK(dn_gpu_maxpool_forward(in, batch, c, h, w, size, stride, pad, out, codes));
+}
+
+static void cu_maxpool_bwd(const float *delta, const uint8_t *codes, int batch, int c, int h,
+                           int w, int size, int stride, int pad, float *delta_in)
+{
+    CK(dn_gpu_maxpool_backward(delta, codes, batch, c, h, w, size, stride, pad, delta_in));
+}
+
+static void cu_avgpool_fwd(const float *in, int batch, int c, int h, int w, float *out)
+{
+    CK(dn_gpu_avgpool_forward(in, batch, c, h, w, out));
+}
+
+static void cu_avgpool_bwd(const float *delta, int batch, int c, int h, int w, float *delta_in)
+{
+    CK(dn_gpu_avgpool_backward(delta, batch, c, h, w, delta_in));
+}
+
+/* route.cu's copy with offset 0: forward copies rows, backward accumulates them. */
+static void cu_copy_rows(float *dst, size_t dst_stride, const float *src, size_t src_stride,
+                         size_t n, int rows, int accumulate)
+{
+    if (!n || !rows) return;
+    CK(dn_gpu_route_copy(src, (int)src_stride, dst, (int)dst_stride, 0, (int)n, rows, accumulate));
+}
+
+static void cu_shortcut(int batch, int w1, int h1, int c1, const float *add, int w2, int h2, int c2,
+                        float s1, float s2, float *out)
+{
+    CK(dn_gpu_shortcut_add(batch, w1, h1, c1, add, w2, h2, c2, s1, s2, out));
+}
+
+static void cu_upsample_fwd(const float *in, int planes, int h, int w, int s, float scale, float *out)
+{
+    CK(dn_gpu_upsample_forward(in, planes, 1, h, w, s, scale, out));
+}
+
+static void cu_upsample_bwd(const float *delta, int planes, int h, int w, int s, float scale,
+                            float *delta_in)
+{
+    CK(dn_gpu_upsample_backward(delta, planes, 1, h, w, s, scale, delta_in));
+}
+
+static void cu_reorg(const float *x, int w, int h, int c, int s, int fwd, int add, float *out)
+{
+    CK(dn_gpu_reorg(x, w, h, c, s, fwd, add, out));
+}
+
+static void cu_crop(const float *in, int batch, int c, int h, int w, int oh, int ow, int dh, int dw,
+                    int flip, float scale, float trans, float *out)
+{
+    CK(dn_gpu_crop(in, batch, c, h, w, oh, ow, dh, dw, flip, scale, trans, out));
+}
+
+/* Darknet SGD as three vector kernels, in the CPU's order. */
+static void cu_sgd(float *w, float *g, size_t n, float decay_batch, float lr_batch, float momentum)
+{
+    if (decay_batch != 0) CK(dn_gpu_axpy(g, w, n, -decay_batch));
+    CK(dn_gpu_axpy(w, g, n, lr_batch));
+    CK(dn_gpu_scal(g, n, momentum));
+}
+
+static void cu_adam(float *w, float *g, float *m, float *v, size_t n, float decay_batch, float lr,
+                    float B1, float B2, float b1t, float b2t, float eps)
+{
+    CK(dn_gpu_adam(w, g, m, v, n, decay_batch, lr, B1, B2, b1t, b2t, eps));
+}
+
+static const dn_backend cuda_backend = {
+    .name = "cuda",
+    .device = 1,
+    .alloc = cu_alloc,
+    .release = cu_release,
+    .push = cu_push,
+    .pull = cu_pull,
+    .error = cu_error,
+    .gemm = cu_gemm,
+    .im2col = cu_im2col,
+    .col2im_add = cu_col2im,
+    .fill = cu_fill,
+    .axpy = cu_axpy,
+    .scal = cu_scal,
+    .copy = cu_copy,
+    .add_bias = cu_add_bias,
+    .backward_bias = cu_backward_bias,
+    .bn_forward_train = cu_bn_train,
+    .bn_stats_begin = cu_bn_stats_begin,
+    .bn_stats_add = cu_bn_stats_add,
+    .bn_stats_end = cu_bn_stats_end,
+    .bn_normalize = cu_bn_normalize,
+    .bn_forward_infer = cu_bn_infer,
+    .bn_scale_shift = cu_bn_scale_shift,
+    .bn_backward_reset = cu_bn_reset,
+    .bn_backward_sums = cu_bn_sums,
+    .bn_backward_params = cu_bn_params,
+    .bn_backward_delta = cu_bn_delta,
+    .bn_preact = cu_bn_preact,
+    .activate = cu_activate,
+    .gradient = cu_gradient,
+    .gradient_from_input = cu_gradient_from_input,
+    .activation_mask = cu_mask,
+    .maxpool_forward = cu_maxpool_fwd,
+    .maxpool_backward = cu_maxpool_bwd,
+    .avgpool_forward = cu_avgpool_fwd,
+    .avgpool_backward = cu_avgpool_bwd,
+    .copy_rows = cu_copy_rows,
+    .shortcut_add = cu_shortcut,
+    .upsample_forward = cu_upsample_fwd,
+    .upsample_backward = cu_upsample_bwd,
+    .reorg = cu_reorg,
+    .crop = cu_crop,
+    .sgd_update = cu_sgd,
+    .adam_update = cu_adam,
+};
+
 const dn_backend *dn_backend_cuda(int index, char *why, size_t whylen)
 {
-    (void)index;
-    if (why && whylen) snprintf(why, whylen, "the CUDA backend's ops table is not wired yet");
-    return NULL;
+    if (index < 0) {
+        if (why && whylen) snprintf(why, whylen, "disabled by -nogpu");
+        return NULL;
+    }
+    if (dn_cuda_device_count() == 0) {
+        if (why && whylen) snprintf(why, whylen, "no CUDA device found");
+        return NULL;
+    }
+    if (dn_cuda_init(index)) {
+        if (why && whylen) snprintf(why, whylen, "GPU %d cannot be opened", index);
+        return NULL;
+    }
+    return &cuda_backend;
 }
 
 int dn_backend_startup_report(int index) { return dn_cuda_startup_report(index); }

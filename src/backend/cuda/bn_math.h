@@ -1,6 +1,7 @@
 /* bn_math.h: the per-value batch-norm formulas of bn_ops.c for the GPU (bn.cu), written
- * once as __host__ __device__ functions so tests/gpu/mirror_host.cu can check them against
- * bn_ops.c on the CPU. The float/double mix is bn_ops.c's, operation for operation; float
+ * once as __host__ __device__ functions (static inline in C) so tests/test_backend_mirror.c
+ * (C, `make test`) and tests/gpu/mirror_host.cu check them against bn_ops.c on the CPU.
+ * The float/double mix is bn_ops.c's, operation for operation; float
  * products and sums go through DN_FMUL/DN_FADD, the _rn intrinsics on the device (never
  * fused) and plain operators on the host (nvcc passes -ffp-contract=off to g++). */
 #ifndef DN_BN_MATH_H
@@ -16,7 +17,11 @@
 #define DN_FMUL(a, b) ((a) * (b))
 #endif
 
-#define DN_BN_FN [[maybe_unused]] __host__ __device__ static inline
+#if defined(__CUDACC__)
+#define DN_BN_FN static __host__ __device__ inline
+#else
+#define DN_BN_FN static inline
+#endif
 
 /* (x - mean) / (sqrt(var) + 1e-6), the forward normalisation. */
 DN_BN_FN float dn_bn_norm1(float x, float mean, float var)

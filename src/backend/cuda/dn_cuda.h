@@ -120,6 +120,25 @@ int dn_gpu_upsample_forward(const float *d_in, int batch, int c, int h, int w, i
 int dn_gpu_upsample_backward(const float *d_delta, int batch, int c, int h, int w, int stride,
                              float scale, float *d_delta_in);
 
+/* ---- backend interface kernels (backend_kernels.cu; per element: elem_math.h) ----------- */
+int dn_gpu_im2col(const float *d_im, int c, int h, int w, int ksize, int stride, int pad,
+                  float *d_col);
+int dn_gpu_col2im_add(const float *d_col, int c, int h, int w, int ksize, int stride, int pad,
+                      float *d_im);
+/* acc (2n doubles: sum, sum of squares per channel) += the batch's values, CPU order. */
+int dn_gpu_bn_stats_add(double *d_acc, const float *d_x, int n, int batch, int spatial);
+int dn_gpu_bn_stats_end(const double *d_acc, int n, double cnt, float *d_mean, float *d_var,
+                        float *d_rmean, float *d_rvar);
+int dn_gpu_bn_normalize(const float *d_mean, const float *d_var, int n, float *d_x, int batch,
+                        int spatial);
+int dn_gpu_bn_preact(const float *d_scales, const float *d_biases, int n, const float *d_xhat,
+                     int spatial, float *d_pre);
+int dn_gpu_reorg(const float *d_x, int w, int h, int c, int stride, int fwd, int add, float *d_out);
+int dn_gpu_crop(const float *d_in, int batch, int c, int h, int w, int out_h, int out_w, int dh,
+                int dw, int flip, float scale, float trans, float *d_out);
+int dn_gpu_adam(float *d_w, float *d_g, float *d_m, float *d_v, size_t n, float decay_batch,
+                float lr, float B1, float B2, float b1t, float b2t, float eps);
+
 /* ---- cuDNN convolution (conv_cudnn.cu; CUDNN=1 builds) ----------------------------- */
 typedef struct dn_gpu_conv dn_gpu_conv;
 /* Chooses forward, backward-data and backward-filter algorithms whose workspace fits

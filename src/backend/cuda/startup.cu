@@ -1,8 +1,9 @@
 /* startup.cu: the start-up line of a GPU build that says where each part runs.
  *
- * The kernels of src/backend/cuda and actnn_plugin/src/quantize.cu exist and compile, but the
- * layers' GPU paths (device arena, forward/backward through these kernels) are not wired
- * yet. A GPU build must never let a user believe training ran on the GPU, so main()
+ * The layers call every kernel through the backend interface (backend.h) and the CUDA
+ * backend's ops table (backend_cuda.c) exists, but the network does not yet place its
+ * parameters, saved store and loss layers' copies for a device run, so it always runs the
+ * CPU backend. A GPU build must never let a user believe training ran on the GPU, so main()
  * calls this before any command and it states plainly that every layer runs on the CPU. */
 #include <stdio.h>
 
@@ -23,8 +24,9 @@ extern "C" int dn_cuda_startup_report(int index)
     dn_cuda_describe(dev, sizeof dev);
     fprintf(stderr,
             "gpu: %s\n"
-            "gpu: kernels built (cuBLAS gemm, %s, batch norm, activations, pooling, "
-            "route/shortcut/upsample, ActNN quantizer) but not yet wired into the layers:\n"
+            "gpu: CUDA backend built (cuBLAS gemm, im2col, %s, batch norm, activations, "
+            "pooling, route/shortcut/upsample, ActNN quantizer) but the network does not yet\n"
+            "gpu: place its parameters and saved activations on the device:\n"
             "gpu: every layer's forward and backward runs on the CPU; the GPU computes nothing "
             "in this run\n",
             dev, dn_gpu_have_cudnn() ? "cuDNN convolution" : "no cuDNN (CUDNN=0)");
