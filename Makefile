@@ -122,7 +122,7 @@ VBIN := $(OBJ)/darknet
 
 PLUGIN_SRC := $(wildcard actnn_plugin/src/*.c)
 # Subsystems (DESIGN.md "Layout"); backend/cuda is compiled only with GPU=1, dist only with MPI=1.
-SUBSYS     := core memory data detect layers backend/cpu api
+SUBSYS     := core memory data detect layers backend backend/cpu api
 ifeq ($(MPI),1)
   SUBSYS   += dist
 endif

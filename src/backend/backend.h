@@ -33,6 +33,8 @@ struct dn_backend {
     int (*push)(void *dst, const void *host_src, size_t bytes); /* host -> backend */
     int (*pull)(void *host_dst, const void *src, size_t bytes); /* backend -> host */
     int (*error)(void); /* first failure since the last call (0: none), then cleared */
+    /* Device memory: the allocator's peak and the device's used bytes (0, 0 on the host). */
+    void (*mem_info)(size_t *peak, size_t *used);
 
     /* ---- dense ---- */
     /* Row-major C = alpha * op(A) * op(B) + beta * C, pjreddie's gemm() arguments. */
@@ -115,6 +117,15 @@ const dn_backend *dn_backend_cpu(void);
 /* The CUDA backend on device `index`, or NULL (with the reason in why) in a CPU build, with
  * no device, or when the device cannot be opened. */
 const dn_backend *dn_backend_cuda(int index, char *why, size_t whylen);
+
+/* DN_GPU_BUDGET_MB: the device allocator's limit in bytes (0: none). -1 with a message in
+ * why when the variable is set but not a whole number of MiB. */
+long long dn_budget_bytes(char *why, size_t whylen);
+/* Whether a device allocation of `asked` bytes, with `in_use` already held, goes beyond
+ * `budget` (0: no budget); when it does, msg gets the out-of-memory message (asked, free
+ * under the budget, planned, what to change). */
+int dn_budget_refuses(size_t asked, size_t in_use, size_t budget, size_t planned,
+                          const char *what, char *msg, size_t len);
 
 /* Start-up report of a GPU build: selects device `index` (-1 = -nogpu) and says where each
  * part runs; prints nothing in a CPU build. -1 on a bad index. */

@@ -79,6 +79,7 @@ static flag table[] = {
     {"-batch", K_INT, NULL, 0, NULL},
     {"-budget", K_STR, NULL, 0, NULL},
     {"-ranks", K_INT, NULL, 0, NULL},
+    {"-gpu", K_FLAG, NULL, 0, NULL}, /* memory: the device plan of a GPU run */
 };
 
 #define NFLAGS (sizeof(table) / sizeof(table[0]))

@@ -1,11 +1,13 @@
-/* ./darknet memory <cfg> [-batch N] [-budget 2G] [-ranks N]: the memory plan per layer and
- * totals, without training; with -budget, the largest mini-batch per bit width
+/* ./darknet memory <cfg> [-batch N] [-budget 2G] [-ranks N] [-gpu]: the memory plan per
+ * layer and totals, without training; with -budget, the largest mini-batch per bit width
  * (memory/budget.h). -ranks N shows one rank's plan when N MPI ranks split the mini-batch
  * (docs/mpi.md): activations and saved bytes scale with the rank's share, parameters (and
- * the all-reduce buffer, one float per parameter) do not. */
+ * the all-reduce buffer, one float per parameter) do not. With -gpu, what a GPU run would
+ * place on the device (no device needed). */
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "backend/backend.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "memory/budget.h"
@@ -33,13 +35,57 @@ static int split_over_ranks(network *net, const char *cfg, int ranks, int budget
     return 0;
 }
 
+#define MIB (1024.0 * 1024.0)
+
+/* Loss layers run on the host with explicit copies (backend.h): their input and delta. */
+static size_t host_staging(const network *net)
+{
+    size_t b = 0;
+    for (int i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        if (l->loss || l->type == LT_SOFTMAX) b += 2 * (size_t)l->inputs * net->batch * sizeof(float);
+    }
+    return b;
+}
+
+/* The device side of a GPU run's plan: one arena allocation, the saved pool, parameters
+ * with gradients and optimizer state, the convolution workspace and the input. */
+static int print_device_plan(network *net, FILE *f, char *err, size_t errlen)
+{
+    mem_summary s;
+    if (memreport_plan(net, &s, NULL, err, errlen)) return -1;
+    size_t ws_cap = (size_t)net->workspace_limit_mb * 1024 * 1024;
+    size_t ws = s.workspace < ws_cap ? s.workspace : ws_cap;
+    size_t dev = s.arena + s.saved + s.params + ws + s.input, host = host_staging(net);
+    fprintf(f, "device plan (-gpu, mini-batch %d): arena_mib=%.1f (one allocation) saved_mib=%.1f "
+            "params_mib=%.1f (weights, gradients, optimizer state) cudnn_workspace_mib=%.1f "
+            "(estimate: the im2col size; cuDNN may take up to workspace_size_limit_MB=%d) "
+            "input_mib=%.1f total_device_mib=%.1f\n",
+            s.batch, s.arena / MIB, s.saved / MIB, s.params / MIB, ws / MIB, net->workspace_limit_mb,
+            s.input / MIB, dev / MIB);
+    fprintf(f, "host side of a GPU run: loss layers (yolo, region, softmax, cost) on the host with "
+            "copies %.1f MiB, restore scratch %.1f MiB, loader %.1f MiB\n",
+            host / MIB, s.scratch / MIB, s.loader / MIB);
+    char why[256];
+    long long budget = dn_budget_bytes(why, sizeof why);
+    if (budget < 0) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
+    if (budget)
+        fprintf(f, "DN_GPU_BUDGET_MB=%lld: the device plan %s\n", budget / (1024 * 1024),
+                (size_t)budget >= dev ? "fits" : "does not fit (raise subdivisions or lower actnn_bits)");
+    return 0;
+}
+
 int run_memory(int argc, char **argv)
 {
     int batch = cli_int("-batch", 0);
     const char *budget_s = cli_str("-budget", NULL);
     int ranks = cli_int("-ranks", 1);
+    int gpu = cli_flag("-gpu");
     if (argc < 3) {
-        fprintf(stderr, "usage: %s memory <cfg> [-batch N] [-budget 2G] [-ranks N]\n", argv[0]);
+        fprintf(stderr, "usage: %s memory <cfg> [-batch N] [-budget 2G] [-ranks N] [-gpu]\n", argv[0]);
         return 1;
     }
     size_t budget = budget_s ? budget_parse(budget_s) : 0;
@@ -63,6 +109,7 @@ int run_memory(int argc, char **argv)
     }
     int rc = budget ? budget_print(net, budget, stdout, err, sizeof(err))
                     : memreport_print_plan(net, stdout, err, sizeof(err));
+    if (!rc && gpu) rc = print_device_plan(net, stdout, err, sizeof(err));
     if (rc) fprintf(stderr, "%s\n", err);
     free_network(net);
     return rc ? 1 : 0;

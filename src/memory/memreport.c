@@ -294,9 +294,15 @@ void memreport_print_line(const network *net, FILE *f)
     saved_stats st = {0};
     if (net->store) saved_get_stats(net->store, &st);
     fprintf(f, "memory: params_mib=%.1f saved_mib=%.1f saved_fp32_mib=%.1f arena_mib=%.1f "
-            "workspace_mib=%.1f peak_rss_mib=%.1f\n",
+            "workspace_mib=%.1f peak_rss_mib=%.1f",
             memreport_param_bytes(net) / MIB, st.peak_bytes / MIB, st.peak_fp32_bytes / MIB,
             net->arena_bytes / MIB, net->workspace_bytes / MIB, memreport_peak_rss() / MIB);
+    /* a device run: the allocator's own peak and the device's used memory (every process) */
+    size_t peak = 0, used = 0;
+    if (net->be && net->be->device) net->be->mem_info(&peak, &used);
+    if (net->be && net->be->device)
+        fprintf(f, " gpu_peak_mib=%.1f gpu_used_mib=%.1f", peak / MIB, used / MIB);
+    fputc('\n', f);
 }
 
 /* actnn_auto: the average bits the last per-layer allocation gave each saved tensor,

@@ -30,6 +30,8 @@ static int cpu_move(void *dst, const void *src, size_t bytes)
 
 static int cpu_error(void) { return 0; }
 
+static void cpu_mem_info(size_t *peak, size_t *used) { *peak = *used = 0; }
+
 static const dn_backend cpu_backend = {
     .name = "cpu",
     .device = 0,
@@ -38,6 +40,7 @@ static const dn_backend cpu_backend = {
     .push = cpu_move,
     .pull = cpu_move,
     .error = cpu_error,
+    .mem_info = cpu_mem_info,
     .gemm = dn_gemm,
     .im2col = im2col,
     .col2im_add = col2im_add,

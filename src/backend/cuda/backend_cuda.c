@@ -26,6 +26,12 @@ static int cu_error(void)
     return e;
 }
 
+static void cu_mem_info(size_t *peak, size_t *used)
+{
+    *peak = dn_cuda_peak_bytes();
+    *used = dn_cuda_used_bytes();
+}
+
 static void *cu_alloc(size_t bytes, const char *what)
 {
     void *p = dn_cuda_malloc(bytes ? bytes : 1, what);
@@ -246,6 +252,7 @@ static const dn_backend cuda_backend = {
     .push = cu_push,
     .pull = cu_pull,
     .error = cu_error,
+    .mem_info = cu_mem_info,
     .gemm = cu_gemm,
     .im2col = cu_im2col,
     .col2im_add = cu_col2im,

@@ -11,7 +11,11 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dn_cuda.h"
 
-static size_t g_in_use, g_peak;
+extern "C" {
+#include "backend/backend.h"
+}
+
+static size_t g_in_use, g_peak, g_planned;
 static int g_device = -1;
 
 extern "C" int dn_cuda_report(const char *what, const char *reason, const char *file, int line)
@@ -75,10 +79,28 @@ static void report_oom(size_t bytes, const char *what, cudaError_t e)
             total_b / 1048576.0, g_in_use / 1048576.0, cudaGetErrorString(e));
 }
 
+extern "C" void dn_cuda_set_planned(size_t bytes) { g_planned = bytes; }
+
+/* DN_GPU_BUDGET_MB (backend/budget.c): refused like a real out-of-memory, same advice. */
+static int over_budget(size_t bytes, const char *what)
+{
+    char why[256], msg[768];
+    long long budget = dn_budget_bytes(why, sizeof why);
+    if (budget < 0) {
+        fprintf(stderr, "cuda: %s\n", why);
+        return 1;
+    }
+    if (!dn_budget_refuses(bytes, g_in_use, (size_t)budget, g_planned, what, msg, sizeof msg))
+        return 0;
+    fprintf(stderr, "cuda: %s\n", msg);
+    return 1;
+}
+
 extern "C" void *dn_cuda_malloc(size_t bytes, const char *what)
 {
     void *p = NULL;
     if (bytes == 0) return NULL;
+    if (over_budget(bytes, what)) return NULL;
     cudaError_t e = cudaMalloc(&p, bytes);
     if (e != cudaSuccess) {
         (void)cudaGetLastError(); /* an allocation failure is not sticky; clear it */
@@ -102,6 +124,16 @@ extern "C" void dn_cuda_free(void *d_ptr, size_t bytes)
 extern "C" size_t dn_cuda_bytes_in_use(void) { return g_in_use; }
 extern "C" size_t dn_cuda_peak_bytes(void) { return g_peak; }
 extern "C" void dn_cuda_reset_peak(void) { g_peak = g_in_use; }
+
+extern "C" size_t dn_cuda_used_bytes(void)
+{
+    size_t free_b = 0, total_b = 0;
+    if (g_device < 0 || cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return total_b - free_b;
+}
 
 extern "C" int dn_cuda_push(void *d_dst, const void *h_src, size_t bytes)
 {

@@ -43,6 +43,10 @@ void dn_cuda_free(void *d_ptr, size_t bytes);
 size_t dn_cuda_bytes_in_use(void);
 size_t dn_cuda_peak_bytes(void);  /* the gpu_peak_mib figure of the memory: line */
 void dn_cuda_reset_peak(void);
+/* The device's used memory (cudaMemGetInfo: total - free, every process), 0 if unknown. */
+size_t dn_cuda_used_bytes(void);
+/* What the network's plan needs on the device, quoted by the out-of-memory message. */
+void dn_cuda_set_planned(size_t bytes);
 
 int dn_cuda_push(void *d_dst, const void *h_src, size_t bytes); /* host -> device */
 int dn_cuda_pull(void *h_dst, const void *d_src, size_t bytes); /* device -> host */

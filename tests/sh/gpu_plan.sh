@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# ./darknet memory <cfg> -batch N -gpu, on any build and without a device: the device plan
+# line carries the same arena, saved and params figures as the CPU plan's total line, its
+# total is the sum of its parts, DN_GPU_BUDGET_MB says whether the plan fits (a budget of
+# the total, rounded up, fits; one MiB less than the total does not), and a bad
+# DN_GPU_BUDGET_MB is a clear error with exit status 1.
+set -u
+root=$(cd "$(dirname "$0")/../.." && pwd)
+DN=${DARKNET:-$root/darknet}
+CFG=$root/cfg/yolov3-tiny-actnn.cfg
+T=$(mktemp -d "${TMPDIR:-/tmp}/gpu_plan.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+. "$root/tests/common/checks.sh"
+
+field() { sed -n "s/.*[ (]$2=\([0-9.]*\).*/\1/p" <<<"$1" | head -1; }
+"$DN" memory "$CFG" -batch 3 -gpu > "$T/out" 2> "$T/err"
+check "memory -gpu runs without a device" [ $? -eq 0 ]
+tot=$(grep '^total:' "$T/out"); dev=$(grep '^device plan' "$T/out")
+check "prints the device plan" [ -n "$dev" ]
+check "names the host side" grep -q '^host side of a GPU run' "$T/out"
+for k in arena_mib saved_mib params_mib input_mib; do
+    check "device $k equals the plan's" [ "$(field "$tot" $k)" = "$(field "$dev" $k)" ]
+done
+sum=$(awk -v a="$(field "$dev" arena_mib)" -v s="$(field "$dev" saved_mib)" -v p="$(field "$dev" params_mib)" \
+    -v w="$(field "$dev" cudnn_workspace_mib)" -v i="$(field "$dev" input_mib)" -v t="$(field "$dev" total_device_mib)" \
+    'BEGIN { d = a + s + p + w + i - t; print (d < 0.35 && d > -0.35) ? "yes" : "no" }')
+check "total_device_mib is the sum of its parts (within rounding)" [ "$sum" = yes ]
+
+total=$(field "$dev" total_device_mib)
+up=$(awk -v t="$total" 'BEGIN { printf "%d", t + 1 }'); down=$(awk -v t="$total" 'BEGIN { printf "%d", t - 1 }')
+DN_GPU_BUDGET_MB=$up "$DN" memory "$CFG" -batch 3 -gpu > "$T/fit" 2>/dev/null
+check "a budget above the plan fits" grep -q "DN_GPU_BUDGET_MB=$up: the device plan fits" "$T/fit"
+DN_GPU_BUDGET_MB=$down "$DN" memory "$CFG" -batch 3 -gpu > "$T/nofit" 2>/dev/null
+check "a budget below the plan does not fit" grep -q "does not fit (raise subdivisions or lower actnn_bits)" "$T/nofit"
+
+DN_GPU_BUDGET_MB=lots "$DN" memory "$CFG" -batch 3 -gpu > /dev/null 2> "$T/bad"
+check "a bad DN_GPU_BUDGET_MB exits 1" [ $? -eq 1 ]
+check "and says what it expects" grep -q "DN_GPU_BUDGET_MB='lots': expected a whole number of MiB" "$T/bad"
+[ "$fails" -eq 0 ]
