@@ -4,7 +4,10 @@
 #   scripts/gpu_check.sh             find CUDA, build GPU=1 CUDNN=1, run the GPU test program
 #                                    (every kernel against the CPU path, ActNN bytes identical
 #                                    to the CPU's), benchmark the quantizer against a device
-#                                    copy, print a short table. A few minutes.
+#                                    copy, the device plans (memory -gpu) and the largest
+#                                    planned mini-batch under DN_GPU_BUDGET_MB at fp32 and 2
+#                                    bits, and print one table last: rows (a)-(f) of issue 19,
+#                                    each with its result or why it did not run. A few minutes.
 #   scripts/gpu_check.sh --prepare   on the build machine: build the GPU binaries and copy the
 #                                    host libraries they need (OpenBLAS & co.) to build/gpu_carry,
 #                                    for a device image that has CUDA but not those libraries.
@@ -13,7 +16,13 @@
 # CUDA_WHEELS (folders to search instead of site-packages/nvidia). Testing knobs, for a
 # machine without a device: GPU_CHECK_DRY=1 skips the device test (test_gpu then stops
 # with "no CUDA device"), GPU_CHECK_NO_SYSTEM_CUDA=1 ignores /usr/local/cuda.
+# PLAN_BUDGET_MB (8192): the budget of the planned largest mini-batch rows.
 # Exit status: 0 all passed; 1 some check failed; 2 no CUDA device; 3 no toolkit / build failed.
+#
+# Rows that need the network's GPU path ((a) per-layer GPU vs CPU, (b) one SGD step, (d) loss
+# curves, (e) measured s/iter and gpu_peak_mib) print "not run" with the reason: the CUDA
+# backend's ops table exists (src/backend/cuda/backend_cuda.c) but the network does not yet
+# place parameters and saved activations on the device (docs/gpu.md).
 #
 # Where CUDA is: $CUDA_PATH, else /usr/local/cuda, else the CUDA 13 / cuDNN 9 wheels that a
 # PyTorch image keeps under site-packages/nvidia (headers, libraries and nvcc each in their
@@ -38,6 +47,45 @@ if [ "${1:-}" = "--prepare" ]; then
     done
     say "prepared: $VDIR and build/gpu_carry ($(du -sh build/gpu_carry | cut -f1))"
     say "device run: carry [\"$VDIR\", \"build/gpu_carry\"], command scripts/gpu_check.sh"
+    exit 0
+fi
+
+# ---- device plans (no device needed): ./darknet memory <cfg> -batch N -gpu ----------------
+# cfg_at <cfg> <bits> <out>: the cfg with ActNN at `bits` (32: off) in [net].
+cfg_at() {
+    awk -v b="$2" 'BEGIN { done = 0 }
+        /^(actnn|actnn_bits)[ \t]*=/ { next }
+        { print }
+        /^\[net\]/ && !done { if (b < 32) printf "actnn=1\nactnn_bits=%d\n", b; done = 1 }' "$1" > "$3"
+}
+# largest_batch <darknet> <cfg>: the largest -batch whose device plan fits PLAN_BUDGET_MB.
+largest_batch() {
+    local lo=0 hi=1024 mid
+    while [ $((hi - lo)) -gt 1 ]; do
+        mid=$(((lo + hi) / 2))
+        if DN_GPU_BUDGET_MB=${PLAN_BUDGET_MB:-8192} "$1" memory "$2" -batch "$mid" -gpu 2>/dev/null |
+            grep -q 'the device plan fits'; then lo=$mid; else hi=$mid; fi
+    done
+    echo "$lo"
+}
+plan_rows() { # "name fp32 2bit" lines for the table, from the CPU ./darknet when no GPU build
+    local dn=$1 tmp cfg name
+    tmp=$(mktemp -d)
+    for cfg in cfg/yolov3-tiny-actnn.cfg cfg/yolov4-tiny-actnn.cfg /usr/share/darknet/cfg/darknet19.cfg \
+        /usr/share/darknet/cfg/resnet18.cfg; do
+        [ -f "$cfg" ] || { echo "$(basename "$cfg" .cfg) (cfg missing)"; continue; }
+        name=$(basename "$cfg" .cfg)
+        cfg_at "$cfg" 32 "$tmp/f.cfg"
+        cfg_at "$cfg" 2 "$tmp/q.cfg"
+        echo "$name $(largest_batch "$dn" "$tmp/f.cfg") $(largest_batch "$dn" "$tmp/q.cfg")"
+    done
+    rm -rf "$tmp"
+}
+if [ "${1:-}" = "--plans" ]; then # the planned rows alone (any machine, any build)
+    dn=$VDIR/darknet
+    [ -x "$dn" ] || dn=./darknet
+    say "largest planned mini-batch under DN_GPU_BUDGET_MB=${PLAN_BUDGET_MB:-8192} (memory -gpu, no device):"
+    plan_rows "$dn" | awk '{ printf "gpu_check: plan %-22s fp32 %s  2-bit %s\n", $1, $2, $3 }'
     exit 0
 fi
 
@@ -164,13 +212,26 @@ rc=${PIPESTATUS[0]}
 
 pass=$(grep -c '^PASS' "$log" || true)
 fail=$(grep -c '^FAIL' "$log" || true)
+actnn=$(grep -iE '^(PASS|FAIL).*actnn' "$log" | head -3 | tr '\n' ';' || true)
+bench=$(grep -iE 'GB/s|bandwidth' "$log" | tail -2 | tr '\n' ';' || true)
+dn=$VDIR/darknet
+[ -x "$dn" ] || dn=./darknet
+plans=$(plan_rows "$dn" | awk '{ printf "%s fp32 %s / 2-bit %s; ", $1, $2, $3 }')
+NOTWIRED="not run: the network does not place parameters and saved activations on the device yet (docs/gpu.md)"
 echo
-echo "| gpu_check          | result |"
-echo "|--------------------|--------|"
-echo "| build              | $build |"
-echo "| host mirror        | $mirror |"
-echo "| kernel checks      | $pass passed, $fail failed |"
-echo "| test program exit  | $rc |"
+echo "| gpu_check                                  | result |"
+echo "|--------------------------------------------|--------|"
+echo "| build                                      | $build |"
+echo "| host mirror (mirror_host)                  | $mirror |"
+echo "| kernel checks (test_gpu)                   | $pass passed, $fail failed |"
+echo "| test program exit                          | $rc |"
+echo "| (a) per-layer GPU vs CPU, 4 cfgs           | $NOTWIRED |"
+echo "| (b) one SGD step, weights GPU vs CPU       | $NOTWIRED |"
+echo "| (c) ActNN bytes on the device vs CPU       | ${actnn:-see kernel checks} |"
+echo "| (d) 100 shapes iterations, loss GPU vs CPU | $NOTWIRED |"
+echo "| (e) s/iter, gpu_peak_mib                   | $NOTWIRED |"
+echo "| (e) largest planned batch, ${PLAN_BUDGET_MB:-8192} MiB   | $plans |"
+echo "| (f) quantizer vs device copy               | ${bench:-see the benchmark above} |"
 [ "$fail" -gt 0 ] && grep '^FAIL' "$log" | sed 's/^/gpu_check: /'
 case $rc in
 0) case $mirror in FAILED*) exit 1 ;; esac; exit 0 ;;
