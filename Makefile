@@ -23,12 +23,25 @@ CUDA_PATH ?= /usr/local/cuda
 ARCH     ?= -gencode arch=compute_90,code=[sm_90,compute_90]
 
 CC       ?= gcc
+# BLAS: which of Debian's OpenBLAS builds to link (docs/speed.md): openmp (default: dn_gemm
+# splits each gemm over OpenMP's threads, so one thread pool and one fork/join per gemm) or
+# pthread (OpenBLAS's own pool beside OpenMP's). Linked by path with a run path, so the
+# system's libopenblas.so.0 alternative does not decide; without that folder
+# (scripts/setup.sh installs it), pkg-config's.
+BLAS     ?= openmp
+BLAS_DIR := /usr/lib/x86_64-linux-gnu/openblas-$(BLAS)
+ifneq ($(wildcard $(BLAS_DIR)/libopenblas.so),)
+  BLAS_CFLAGS := -I/usr/include/x86_64-linux-gnu/openblas-$(BLAS)
+  BLAS_LIBS   := -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
+else
+  BLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
+  BLAS_LIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas)
+endif
 NVCC     ?= $(CUDA_PATH)/bin/nvcc
 VARIANT  := cpu
 CFLAGS   := -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra -Werror -fPIC -fopenmp \
-            -Iinclude -Isrc -Iactnn_plugin/include \
-            $(shell pkg-config --cflags openblas 2>/dev/null || echo -I/usr/include/x86_64-linux-gnu/openblas-pthread)
-LDLIBS   := $(shell pkg-config --libs openblas 2>/dev/null || echo -lopenblas) -lstb -lm -lpthread -fopenmp
+            -Iinclude -Isrc -Iactnn_plugin/include $(BLAS_CFLAGS)
+LDLIBS   := $(BLAS_LIBS) -lstb -lm -lpthread -fopenmp
 
 ifeq ($(DEBUG),1)
   CFLAGS  += -O0 -g
@@ -101,6 +114,9 @@ ifeq ($(MPI),1)
   CFLAGS  += -DDN_MPI $(MPI_INC)
   LDLIBS  += $(shell mpicc --showme:link 2>/dev/null || echo -lmpi)
   VARIANT := $(VARIANT)-mpi
+endif
+ifneq ($(BLAS),openmp)
+  VARIANT := $(VARIANT)-blas$(BLAS)
 endif
 
 # Every variant builds into its own folder, so switching flags never mixes objects and two

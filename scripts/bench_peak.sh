@@ -16,6 +16,13 @@
 # Settings (environment): ITERS=6 BATCH=8 REPS=2 (quiet/busy pairs) NEIGHBOUR=1
 #   CASES="3:416:32 3:416:2 4:416:32 4:416:2 3:128:32" OUT=bench_peak.txt
 #   MD=1 also prints the rows as a Markdown table (what README's speed table is).
+#   BLAS_CMP="pthread:nosplit openmp:nosplit pthread openmp serial": instead of the above,
+#   the thread-pool comparison of docs/speed.md: for each of Debian's OpenBLAS builds in
+#   turn (the same ./darknet, the library swapped with LD_LIBRARY_PATH): dn_gemm splits
+#   each gemm over OpenMP's threads with OPENBLAS_NUM_THREADS=1, ":nosplit" sets
+#   DN_GEMM_SPLIT=0 and leaves the threading to OpenBLAS (the setup before issue 20 is
+#   pthread:nosplit); serial is one thread. Reports sgemm GFLOPS and yolov3-tiny 128 s/iter
+#   quiet and beside one busy neighbour, REPS rounds interleaved, medians.
 set -u
 cd "$(dirname "$0")/.."
 ITERS=${ITERS:-6} BATCH=${BATCH:-8} REPS=${REPS:-2} NEIGHBOUR=${NEIGHBOUR:-1}
@@ -32,7 +39,7 @@ if [ -z "${DARKNET:-}" ]; then
 fi
 # The same environment ./darknet gives itself (src/cli/cpu_env.c), so the sgemm tool and
 # the training run the same BLAS kernels with the same thread settings.
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
 if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
   if grep -qw avx512bw /proc/cpuinfo && grep -qw avx512vl /proc/cpuinfo && grep -qw avx512dq /proc/cpuinfo; then
     export OPENBLAS_CORETYPE=SkylakeX
@@ -66,6 +73,9 @@ secs() { awk '/ seconds, /{for(i=1;i<=NF;i++) if($(i)=="seconds,") {n++; if(n>2)
   END{if(!k){print "nan"; exit} for(i=0;i<k;i++) for(j=i+1;j<k;j++) if(v[j]<v[i]){t=v[i];v[i]=v[j];v[j]=t}
       printf "%.3f", (k%2)? v[int(k/2)] : (v[k/2-1]+v[k/2])/2}' "$1"; }
 bflops() { sed -n 's/^Total BFLOPS \([0-9.]*\).*/\1/p' "$1" | head -1; }
+# the loader's CPU seconds per batch and the trainer's total wait, from the loader: line
+loader_cpu() { sed -n 's/^loader: .* s wall and \([0-9.]*\) s CPU per batch.*/\1/p' "$1" | tail -1; }
+loader_wait() { sed -n 's/^loader: .*the trainer waited \([0-9.]*\) s.*/\1/p' "$1" | tail -1; }
 # train <v> <size> <bits> <tag>: prints "s/iter bflops"
 train() {
   make_cfg "$1" "$2" "$3" $T/$4.cfg
@@ -75,6 +85,32 @@ train() {
   echo "$(secs $T/$4.out) $(bflops $T/$4.out)"
 }
 gf() { awk -v s="$1" -v f="$2" -v b="$BATCH" 'BEGIN{if (s+0 > 0) printf "%.1f", 3*f*b/s; else print "nan"}'; }
+
+med() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{printf "%.3f", (NR%2)? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+if [ -n "${BLAS_CMP:-}" ]; then
+  declare -A G Q B
+  for r in $(seq "$REPS"); do
+    for lib in $BLAS_CMP; do
+      d=/usr/lib/x86_64-linux-gnu/openblas-${lib%%:*} split=1
+      [ "${lib#*:}" = nosplit ] && split=0
+      [ -f $d/libopenblas.so.0 ] || { say "no $d (scripts/setup.sh installs it)"; continue; }
+      export LD_LIBRARY_PATH=$d DN_GEMM_SPLIT=$split OPENBLAS_NUM_THREADS=$((split ? 1 : $(nproc)))
+      G[$lib]+=" $("$TOOLS/bench_sgemm" 2048 3 | sed -n 's/.*median_gflops=\([0-9.]*\).*/\1/p')"
+      read -r s _ <<< "$(train 3 128 32 q${lib%%:*}$split$r)"; Q[$lib]+=" $s"
+      bash -c 'while :; do :; done' & hog=$!
+      read -r s _ <<< "$(train 3 128 32 b${lib%%:*}$split$r)"; B[$lib]+=" $s"
+      unset LD_LIBRARY_PATH DN_GEMM_SPLIT; export OPENBLAS_NUM_THREADS=1
+      kill "$hog"; wait "$hog" 2>/dev/null; hog=
+    done
+  done
+  say "OpenBLAS build   sgemm GFLOPS (median)   yolov3-tiny 128 s/iter quiet   beside a busy process   kept"
+  for lib in $BLAS_CMP; do
+    [ -n "${G[$lib]:-}" ] || continue
+    q=$(med ${Q[$lib]}) b=$(med ${B[$lib]})
+    say "$(printf '%-16s %-23s %-30s %-23s %s' "$lib" "$(med ${G[$lib]}) (${G[$lib]# })" "$q (${Q[$lib]# })" "$b (${B[$lib]# })" "$(awk -v q="$q" -v b="$b" 'BEGIN{printf "%.0f%%", 100*q/b}')")"
+  done
+  exit 0
+fi
 
 declare -A S F
 for c in $CASES; do
@@ -86,15 +122,17 @@ g1=$(sgemm)
 say "sgemm 2048^3 (after): $g1 GFLOPS"
 peak=$(awk -v a="$g0" -v b="$g1" 'BEGIN{print (a > b) ? a : b}')
 say ""
-say "case                         BFLOPS/img  s/iter  train GFLOPS  of sgemm peak ($peak)"
+say "case                         BFLOPS/img  s/iter  train GFLOPS  of sgemm peak ($peak)  loader share of 2 cores, trainer waited"
 rows=()
 for c in $CASES; do
   IFS=: read -r v size bits <<< "$c"
   g=$(gf "${S[$c]}" "${F[$c]}")
   pct=$(awk -v g="$g" -v p="$peak" 'BEGIN{printf "%.0f%%", 100*g/p}')
   name="yolov$v-tiny $size fp32"; [ "$bits" = 32 ] || name="yolov$v-tiny $size $bits bits"
-  say "$(printf '%-28s %10s %7s %13s %14s' "$name" "${F[$c]}" "${S[$c]}" "$g" "$pct")"
-  rows+=("| $name, mini-batch $BATCH | ${F[$c]} | ${S[$c]} | $g | $pct |")
+  o=$T/y${v}_${size}_${bits}.out
+  ld=$(awk -v c="$(loader_cpu $o)" -v s="${S[$c]}" -v n="$(nproc)" 'BEGIN{if (s+0 > 0 && c != "") printf "%.1f%%", 100*c/(n*s); else print "?"}')
+  say "$(printf '%-28s %10s %7s %13s %14s   %s, %s s' "$name" "${F[$c]}" "${S[$c]}" "$g" "$pct" "$ld" "$(loader_wait $o)")"
+  rows+=("| $name, mini-batch $BATCH | ${F[$c]} | ${S[$c]} | $g | $pct | $ld |")
 done
 for v in 3 4; do
   a=${S[$v:416:32]:-} b=${S[$v:416:2]:-}
@@ -111,7 +149,6 @@ if [ "$NEIGHBOUR" = 1 ]; then
     read -r s _ <<< "$(train 3 128 32 busy$r)"; bs+=("$s")
     kill "$hog"; wait "$hog" 2>/dev/null; hog=
   done
-  med() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{printf "%.3f", (NR%2)? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
   q=$(med "${qs[@]}") b=$(med "${bs[@]}")
   say ""
   say "yolov3-tiny 128 with one single-threaded CPU-bound neighbour: quiet ${qs[*]} s/iter, busy ${bs[*]} s/iter;"
@@ -119,7 +156,7 @@ if [ "$NEIGHBOUR" = 1 ]; then
 fi
 if [ "${MD:-0}" = 1 ]; then
   say ""
-  say "| case | BFLOPS per image (forward) | s/iter | training GFLOPS | of sgemm peak ($peak GFLOPS) |"
-  say "|---|---|---|---|---|"
+  say "| case | BFLOPS per image (forward) | s/iter | training GFLOPS | of sgemm peak ($peak GFLOPS) | loader's share of the cores |"
+  say "|---|---|---|---|---|---|"
   for r in "${rows[@]}"; do say "$r"; done
 fi

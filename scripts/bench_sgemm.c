@@ -14,7 +14,7 @@
 
 #include <cblas.h>
 
-#include "backend/cpu/blas.h"
+#include "backend/backend.h"
 
 static double now(void)
 {
@@ -58,10 +58,10 @@ int main(int argc, char **argv)
         a[i] = (float)(s >> 8) / 8388608.f - 1.f;
         b[i] = (float)((s * 69069u) >> 8) / 8388608.f - 1.f;
     }
-    dn_gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n); /* warm-up: thread start, page faults */
+    dn_backend_cpu()->gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n); /* warm-up: thread start, page faults */
     for (int r = 0; r < reps; ++r) {
         double t0 = now();
-        dn_gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
+        dn_backend_cpu()->gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
         t[r] = now() - t0;
     }
     qsort(t, (size_t)reps, sizeof *t, cmp_double);
@@ -70,8 +70,9 @@ int main(int argc, char **argv)
     printf("blas: %s (core %s, %d threads, parallel=%d: 0 serial, 1 pthreads, 2 OpenMP)\n",
            openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(),
            openblas_get_parallel());
-    printf("sgemm: n=%d threads=%d median_gflops=%.1f best_gflops=%.1f check=%g\n", n,
-           openblas_get_num_threads(), flop / med * 1e-9, flop / t[0] * 1e-9, (double)c[nn / 2]);
+    int threads = openblas_get_num_threads();
+    printf("sgemm: n=%d threads=%d median_gflops=%.1f best_gflops=%.1f check=%g\n", n, threads,
+           flop / med * 1e-9, flop / t[0] * 1e-9, (double)c[nn / 2]);
     free(a);
     free(b);
     free(c);

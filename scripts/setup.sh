@@ -8,7 +8,10 @@
 #                               imgproc, imgcodecs, videoio; 8 packages instead of 63)
 set -euo pipefail
 
-pkgs=(build-essential pkg-config libopenblas-dev libstb-dev libcmocka-dev
+# libopenblas-openmp-dev: the OpenMP build of OpenBLAS the Makefile links (BLAS=openmp,
+# docs/speed.md); libopenblas0-serial only for scripts/bench_peak.sh BLAS_CMP=.
+pkgs=(build-essential pkg-config libopenblas-dev libopenblas-openmp-dev libopenblas0-serial
+      libstb-dev libcmocka-dev
       darknet dataset-fashion-mnist gnuplot-nox time valgrind
       openmpi-bin libopenmpi-dev
       python3)   # python3: JSON checks in tests/sh/dropin_cli.sh and api_so.sh

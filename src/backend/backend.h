@@ -67,6 +67,9 @@ struct dn_backend {
                               int spatial);
     /* pre = xhat * scale + bias for one sample (the activation input after batch norm). */
     void (*bn_preact)(const bn_state *b, const float *xhat, int spatial, float *pre);
+    /* Fused: x <- act(x * scale + bias) for one sample, the same values as bn_scale_shift
+     * then activate, in one pass over memory. Optional (NULL: the layer makes both calls). */
+    void (*bn_scale_shift_act)(const bn_state *b, float *x, int spatial, activation a);
 
     /* ---- activations (semantics: backend/cpu/activations.h) ---- */
     void (*activate)(float *x, size_t n, activation a);

@@ -141,6 +141,7 @@ static int start_training(train_run *t, char **paths, int n, classifier_setup *s
     else rc = train_loop(t, ld);
     dist_detach(net);
     train_ckpt_end(&t->ck);
+    loader_report(ld, stderr);
     loader_stop(ld);
     if (cd.skipped) fprintf(stderr, "%lu images could not be loaded and were skipped\n", cd.skipped);
     classifier_data_free(&cd);

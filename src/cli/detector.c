@@ -207,6 +207,7 @@ static int start_training(train_run *t, char **paths, int n, int classes)
     dist_detach(net);
     train_chart_free(&t->chart);
     train_ckpt_end(&t->ck);
+    loader_report(t->ld, stderr);
     loader_stop(t->ld);
     if (dd.skipped || dd.no_labels || dd.bad_labels)
         fprintf(stderr, "data problems: %lu unreadable images skipped, %lu images without a label "

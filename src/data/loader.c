@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Keeps loader streams apart from the other users of the run's seed (weight init...). */
 #define LOADER_STREAM 0x4C4F414445520000ull
@@ -25,11 +26,22 @@ struct loader {
     int ready[2];     /* slot holds a filled batch not yet taken */
     int in_use;       /* slot handed to the trainer (-1: none) */
     int stop, failed;
+    /* what the loader costs (loader_report): batches filled, their wall and CPU seconds,
+     * and the seconds the trainer spent blocked in loader_next */
+    uint64_t filled;
+    double fill_wall, fill_cpu, wait_wall;
     char msg[512];
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
 };
+
+static double clock_s(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* Fills one batch into slot s; returns 0 or -1 with ld->msg set. */
 static int fill_batch(loader *ld, int s, uint64_t k)
@@ -68,8 +80,13 @@ static void *loader_main(void *arg)
         if (ld->stop) break;
         uint64_t k = ld->next_fill;
         pthread_mutex_unlock(&ld->mu);
+        double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
         int rc = fill_batch(ld, s, k); /* the slot is ours: neither ready nor in use */
+        double w1 = clock_s(CLOCK_MONOTONIC), c1 = clock_s(CLOCK_THREAD_CPUTIME_ID);
         pthread_mutex_lock(&ld->mu);
+        ld->filled++;
+        ld->fill_wall += w1 - w0;
+        ld->fill_cpu += c1 - c0;
         if (rc) ld->failed = 1;
         else ld->ready[s] = 1;
         ld->next_fill++;
@@ -151,7 +168,9 @@ int loader_next(loader *ld, float **x, float **y, char *err, size_t errlen)
     ld->in_use = -1; /* the previous batch is given back */
     pthread_cond_broadcast(&ld->cv);
     int s = (int)(ld->next_take & 1);
+    double t0 = clock_s(CLOCK_MONOTONIC);
     while (!ld->ready[s] && !ld->failed) pthread_cond_wait(&ld->cv, &ld->mu);
+    ld->wait_wall += clock_s(CLOCK_MONOTONIC) - t0;
     if (!ld->ready[s]) {
         snprintf(err, errlen, "%s", ld->msg);
         pthread_mutex_unlock(&ld->mu);
@@ -164,6 +183,16 @@ int loader_next(loader *ld, float **x, float **y, char *err, size_t errlen)
     *x = ld->x[s];
     *y = ld->y[s];
     return 0;
+}
+
+void loader_report(loader *ld, FILE *f)
+{
+    pthread_mutex_lock(&ld->mu);
+    double n = ld->filled ? (double)ld->filled : 1;
+    fprintf(f, "loader: %llu batches, %.3f s wall and %.3f s CPU per batch on its thread; "
+               "the trainer waited %.3f s in all\n",
+            (unsigned long long)ld->filled, ld->fill_wall / n, ld->fill_cpu / n, ld->wait_wall);
+    pthread_mutex_unlock(&ld->mu);
 }
 
 void loader_stop(loader *ld)

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/rng.h"
 
@@ -39,6 +40,10 @@ loader *loader_start_ex(int batch, int sample0, size_t x_floats, size_t y_floats
 /* Blocks for the next batch; the buffers stay valid until the next call or loader_stop.
  * Returns 0, or -1 when filling failed for good (message in err). */
 int loader_next(loader *ld, float **x, float **y, char *err, size_t errlen);
+/* One line: batches filled, wall and CPU seconds per batch on the loader's thread, and how
+ * long the trainer waited for batches (scripts/bench_peak.sh reads it: the loader's share
+ * of the cores, and whether it is on the critical path). */
+void loader_report(loader *ld, FILE *f);
 void loader_stop(loader *ld);
 
 #endif

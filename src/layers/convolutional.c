@@ -179,6 +179,14 @@ static int conv_post(layer *l, layer_ctx *x, int known)
         else x->be->bn_forward_infer(&p->bnst, o + b * os, 1, spatial);
     }
     if (x->train && sv_save_strided(x, SV_XHAT, o, (size_t)l->outputs, os, 0)) return -1;
+    if (x->be->bn_scale_shift_act) {
+        /* One pass for scale, shift and activation; with batch norm only a two-valued
+         * activation saves anything (its mask; others are rebuilt from x-hat), as in
+         * layer_activate_and_save. */
+        for (int b = 0; b < B; ++b) x->be->bn_scale_shift_act(&p->bnst, o + b * os, spatial, l->act);
+        if (!x->train || !activation_is_masked(l->act, NULL, NULL)) return 0;
+        return sv_save_mask_strided(x, SV_ACT, o, (size_t)l->outputs, os, l->act);
+    }
     for (int b = 0; b < B; ++b) x->be->bn_scale_shift(&p->bnst, o + b * os, 1, spatial);
     return layer_activate_and_save(l, x, SV_ACT, x->out, 1);
 }

@@ -3,13 +3,67 @@
 #include "backend/cpu/blas.h"
 
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static void sgemm(int TA, int TB, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, TA ? CblasTrans : CblasNoTrans, TB ? CblasTrans : CblasNoTrans, M,
+                N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+/* One thread pool (docs/speed.md): OpenMP's, and the split is ours. C's rows (or columns,
+ * whichever is longer) are cut into one slice per thread, each slice one sgemm that
+ * OpenBLAS runs single-threaded (inside the parallel region for its OpenMP build; with
+ * OPENBLAS_NUM_THREADS=1, which ./darknet sets, for its pthread build). Both builds are
+ * safe to call from several threads; Debian's serial build is not (its calls share
+ * buffers), so it is never split. One fork/join per gemm instead of OpenBLAS's several
+ * synchronisations. Every element is still computed by one call over the whole K, and the
+ * cut depends only on the thread count: deterministic for it. */
+static void split_gemm(int TA, int TB, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc)
+{
+#ifdef _OPENMP
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    double work = 2.0 * M * (double)N * K;
+    if (nt > 1 && work > 4e6) {
+        int rows = M >= N, len = rows ? M : N, q = 16; /* slices of whole 16-wide panels */
+        int per = ((len + nt - 1) / nt + q - 1) / q * q;
+#pragma omp parallel for schedule(static) num_threads(nt)
+        for (int t = 0; t < nt; ++t) {
+            int s0 = t * per, n = len - s0 < per ? len - s0 : per;
+            if (n <= 0) continue;
+            if (rows)
+                sgemm(TA, TB, n, N, K, alpha, TA ? A + s0 : A + (size_t)s0 * lda, lda, B, ldb, beta,
+                      C + (size_t)s0 * ldc, ldc);
+            else
+                sgemm(TA, TB, M, n, K, alpha, A, lda, TB ? B + (size_t)s0 * ldb : B + s0, ldb, beta,
+                      C + s0, ldc);
+        }
+        return;
+    }
+#endif
+    sgemm(TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 void dn_gemm(int TA, int TB, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc)
 {
-    cblas_sgemm(CblasRowMajor, TA ? CblasTrans : CblasNoTrans, TB ? CblasTrans : CblasNoTrans, M,
-                N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    /* -1: not decided yet; the library and the environment never change while we run.
+     * DN_GEMM_SPLIT=0 leaves the threading to OpenBLAS (scripts/bench_peak.sh compares). */
+    static int split = -1;
+    int s = __atomic_load_n(&split, __ATOMIC_RELAXED);
+    if (s < 0) {
+        const char *e = getenv("DN_GEMM_SPLIT");
+        s = openblas_get_parallel() != 0 && !(e && strcmp(e, "0") == 0);
+        __atomic_store_n(&split, s, __ATOMIC_RELAXED);
+    }
+    if (s) split_gemm(TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    else sgemm(TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 static inline int out_size(int in, int ksize, int stride, int pad)

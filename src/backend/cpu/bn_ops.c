@@ -3,6 +3,8 @@
  * the thread count). */
 #include "backend/cpu/bn_ops.h"
 
+#include "backend/cpu/activations.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +36,14 @@ void bn_free(bn_state *b)
     b->acc = NULL;
 }
 
-static inline float norm1(float x, float mean, float var)
+/* Darknet's (x - mean) / (sqrt(var) + .000001f), the denominator in double as there. It is
+ * computed once per channel (norm_den) rather than per value: the same double, so the same
+ * result, and the value loop vectorizes (no sqrt call with errno in it). */
+static inline double norm_den(float var) { return sqrt(var) + .000001f; }
+
+static inline void norm_row(float *p, int spatial, float mean, double den)
 {
-    return (float)((x - mean) / (sqrt(var) + .000001f));
+    for (int k = 0; k < spatial; ++k) p[k] = (float)((p[k] - mean) / den);
 }
 
 void bn_stats_begin(bn_state *b) { memset(b->acc, 0, 2 * (size_t)b->n * sizeof(double)); }
@@ -79,10 +86,8 @@ void bn_normalize(const bn_state *b, float *x, int batch, int spatial)
     int n = b->n;
 #pragma omp parallel for schedule(static)
     for (int f = 0; f < n; ++f)
-        for (int j = 0; j < batch; ++j) {
-            float *p = x + ((size_t)j * n + f) * spatial;
-            for (int k = 0; k < spatial; ++k) p[k] = norm1(p[k], b->mean[f], b->variance[f]);
-        }
+        for (int j = 0; j < batch; ++j)
+            norm_row(x + ((size_t)j * n + f) * spatial, spatial, b->mean[f], norm_den(b->variance[f]));
 }
 
 void bn_forward_train(bn_state *b, float *x, int batch, int spatial)
@@ -98,11 +103,9 @@ void bn_forward_infer(const bn_state *b, float *x, int batch, int spatial)
     int n = b->n;
 #pragma omp parallel for schedule(static)
     for (int f = 0; f < n; ++f)
-        for (int j = 0; j < batch; ++j) {
-            float *p = x + ((size_t)j * n + f) * spatial;
-            for (int k = 0; k < spatial; ++k)
-                p[k] = norm1(p[k], b->rolling_mean[f], b->rolling_variance[f]);
-        }
+        for (int j = 0; j < batch; ++j)
+            norm_row(x + ((size_t)j * n + f) * spatial, spatial, b->rolling_mean[f],
+                     norm_den(b->rolling_variance[f]));
 }
 
 void bn_scale_shift(const bn_state *b, float *x, int batch, int spatial)
@@ -195,5 +198,27 @@ void bn_preact(const bn_state *bn, const float *xhat, int spatial, float *pre)
         const float *a = xhat + (size_t)f * spatial;
         float *o = pre + (size_t)f * spatial;
         for (int k = 0; k < spatial; ++k) o[k] = a[k] * s + t;
+    }
+}
+
+/* Values per block: a block is scaled and shifted, then activated while it is still in L1
+ * (8 KiB), so the output is read and written once instead of twice. Per value the same
+ * operations as bn_scale_shift followed by activate_array. Channels run in parallel: each
+ * value is computed by one thread whatever the count. */
+#define SSA_BLOCK 2048
+
+void bn_scale_shift_act(const bn_state *b, float *x, int spatial, activation a)
+{
+    int n = b->n;
+#pragma omp parallel for schedule(static) if ((size_t)n * spatial > 32768)
+    for (int f = 0; f < n; ++f) {
+        float s = b->scales[f], t = b->biases[f];
+        float *p = x + (size_t)f * spatial;
+        for (int k0 = 0; k0 < spatial; k0 += SSA_BLOCK) {
+            int len = spatial - k0 < SSA_BLOCK ? spatial - k0 : SSA_BLOCK;
+            float *q = p + k0;
+            for (int k = 0; k < len; ++k) q[k] = q[k] * s + t;
+            activate_array(q, (size_t)len, a);
+        }
     }
 }

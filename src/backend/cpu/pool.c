@@ -4,27 +4,44 @@
 
 #include <float.h>
 
+/* The maximum of one window and its position (first maximum in row-major order; cells
+ * outside the image are -FLT_MAX, NaN never wins), window corner (y0, x0). */
+static inline float pool_window(const float *in, int w, int h, int size, int y0, int x0, int *arg)
+{
+    float best = -FLT_MAX;
+    int a = 0;
+    if (y0 >= 0 && x0 >= 0 && y0 + size <= h && x0 + size <= w) {
+        /* inside the image (most windows): no bounds tests */
+        const float *r = in + (size_t)y0 * w + x0;
+        for (int n = 0; n < size; ++n, r += w)
+            for (int m = 0; m < size; ++m)
+                if (r[m] > best) { best = r[m]; a = n * size + m; }
+    } else {
+        for (int n = 0; n < size; ++n)
+            for (int m = 0; m < size; ++m) {
+                int y = y0 + n, x = x0 + m;
+                float v = y >= 0 && y < h && x >= 0 && x < w ? in[(size_t)y * w + x] : -FLT_MAX;
+                if (v > best) { best = v; a = n * size + m; }
+            }
+    }
+    *arg = a;
+    return best;
+}
+
+/* Output and argmax codes in one pass over the input. */
 static void maxpool_sample(const float *in0, int c, int h, int w, int size, int stride, int pad,
                            float *out0, uint8_t *codes)
 {
     int off = -pad / 2, ow = (w + pad - size) / stride + 1, oh = (h + pad - size) / stride + 1;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (c * ow * oh > 16384)
     for (int k = 0; k < c; ++k) {
         const float *in = in0 + (size_t)k * w * h;
         float *out = out0 + (size_t)k * ow * oh;
         uint8_t *cd = codes + (size_t)k * ow * oh;
         for (int i = 0; i < oh; ++i)
             for (int j = 0; j < ow; ++j) {
-                float best = -FLT_MAX;
-                int arg = 0;
-                for (int n = 0; n < size; ++n)
-                    for (int m = 0; m < size; ++m) {
-                        int y = off + i * stride + n, xx = off + j * stride + m;
-                        int ok = y >= 0 && y < h && xx >= 0 && xx < w;
-                        float v = ok ? in[y * w + xx] : -FLT_MAX;
-                        if (v > best) { best = v; arg = n * size + m; }
-                    }
-                out[i * ow + j] = best;
+                int arg;
+                out[i * ow + j] = pool_window(in, w, h, size, off + i * stride, off + j * stride, &arg);
                 cd[i * ow + j] = (uint8_t)arg;
             }
     }
