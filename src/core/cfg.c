@@ -217,8 +217,23 @@ void cfg_reader_init(cfg_reader *r, const char *path, cfg_section *sec, char *er
     r->failed = 0;
 }
 
+/* DN_CFG_KEYS=1 logs every key a parser looks up, with its section, to stderr: the list
+ * of keys the parser accepts comes from the code that reads them (tests/sh/cfg_keys.sh). */
+static void log_key(const cfg_reader *r, const char *key)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("DN_CFG_KEYS");
+        on = e && *e && strcmp(e, "0") != 0;
+    }
+    if (on && r->sec)
+        fprintf(stderr, "cfg-key: %s:%d [%s] %s\n", r->path ? r->path : "?", r->sec->line,
+                r->sec->type, key);
+}
+
 cfg_kv *cfg_find(cfg_reader *r, const char *key)
 {
+    log_key(r, key);
     /* A duplicated key: the first occurrence wins, as in Darknet's option_find. */
     for (int i = 0; i < r->sec->n; ++i)
         if (strcmp(r->sec->kv[i].key, key) == 0) {
@@ -230,6 +245,7 @@ cfg_kv *cfg_find(cfg_reader *r, const char *key)
 
 int cfg_has(cfg_reader *r, const char *key)
 {
+    log_key(r, key);
     for (int i = 0; i < r->sec->n; ++i)
         if (strcmp(r->sec->kv[i].key, key) == 0) return 1;
     return 0;
