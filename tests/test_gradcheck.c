@@ -54,35 +54,61 @@ typedef struct {
     const float *truth;
     int tstride;  /* truth floats per sample */
     float *delta0; /* layer 0's final delta */
-    size_t n0;
+    size_t n0, total0;
+    size_t seen;   /* floats of the tap's output seen in this pass */
+    uint64_t iteration; /* every forward runs as this iteration: same dropout masks and crops */
 } gc_state;
 
+/* The hooks take any layout (hook_any_layout), so the plan keeps its streamed pairs and
+ * zero-copy routes: values arrive in chunks of whole samples, in sample order. */
 static void gc_fwd_hook(void *ud, const layer *l, const float *out, size_t n)
 {
     gc_state *s = ud;
     if (l->index != s->tap) return;
-    size_t per = (size_t)l->outputs, batch = n / per;
-    double L = 0;
-    for (size_t b = 0; b < batch; ++b)
-        for (size_t i = 0; i < per; ++i) {
-            double t = s->truth[b * (size_t)s->tstride + i], y = out[b * per + i];
-            L += s->loss == LOSS_SSE ? 0.5 * (t - y) * (t - y) : (t > 0 ? -t * log(y) : 0);
-        }
-    s->L = L;
+    size_t per = (size_t)l->outputs, total = per * (size_t)l->batch;
+    if (s->seen >= total) s->seen = 0;
+    if (!s->seen) s->L = 0;
+    for (size_t k = 0; k < n; ++k) {
+        size_t g = s->seen + k, b = g / per, i = g % per;
+        double t = s->truth[b * (size_t)s->tstride + i], y = out[k];
+        s->L += s->loss == LOSS_SSE ? 0.5 * (t - y) * (t - y) : (t > 0 ? -t * log(y) : 0);
+    }
+    s->seen += n;
 }
 
 static void gc_bwd_hook(void *ud, const layer *l, const float *d, size_t n)
 {
     gc_state *s = ud;
     if (l->index != 0 || !d) return;
-    s->delta0 = realloc(s->delta0, n * sizeof(float));
-    memcpy(s->delta0, d, n * sizeof(float));
-    s->n0 = n;
+    size_t total = (size_t)l->outputs * (size_t)l->batch;
+    if (!s->delta0) s->delta0 = malloc(total * sizeof(float));
+    if (s->n0 >= total) s->n0 = 0;
+    memcpy(s->delta0 + s->n0, d, n * sizeof(float));
+    s->n0 += n;
+}
+
+static void gc_hooks(network *net, gc_state *s)
+{
+    net->hook = gc_fwd_hook;
+    net->bhook = gc_bwd_hook;
+    net->hook_ud = s;
+    net->hook_any_layout = 1;
+}
+
+/* The plan `detector train` runs on large inputs (streamed pairs in 1-sample chunks,
+ * zero-copy routes), forced onto the tiny net; a case may require some of each. */
+static void gc_plan(network *net, int want_pairs, int want_views)
+{
+    int views = 0, pairs = tu_production_plan(net, 1, 1, &views);
+    print_message("plan: %d streamed pairs, %d zero-copy layers\n", pairs, views);
+    if (pairs < want_pairs) fail_msg("the plan under test has %d streamed pairs, want %d", pairs, want_pairs);
+    if (views < want_views) fail_msg("the plan under test has %d zero-copy layers, want %d", views, want_views);
 }
 
 /* L at the current input and parameters (a training forward: batch-norm uses batch stats). */
 static double eval_loss(network *net, gc_state *s)
 {
+    net->iteration = s->iteration;
     if (network_forward(net, net->input, 1)) fail_msg("forward failed: %s", net->err);
     saved_release_all(net->store); /* no backward follows; drop what forward saved */
     return s->L;
@@ -155,17 +181,19 @@ static void fill_spaced(float *x, size_t n, uint64_t seed)
     }
 }
 
-/* Builds the network, runs one forward+backward and checks the input delta and all params. */
-static void gradcheck_bn(const char *cfg, int loss, int check_params, int bn_n)
+/* Builds the network, runs one forward+backward and checks the input delta and all params
+ * (check_params 2: only those of layers without batch norm, see bn_reference). */
+static void gradcheck_plan(const char *cfg, int loss, int check_params, int bn_n, int want_pairs,
+                           int want_views)
 {
     network *net = tu_net_from_text(cfg, 0);
     gc_state s = {0};
     s.loss = loss;
     s.tap = loss == LOSS_SSE ? net->n - 2 : net->n - 1;
     s.tstride = net->truths;
-    net->hook = gc_fwd_hook;
-    net->bhook = gc_bwd_hook;
-    net->hook_ud = &s;
+    gc_hooks(net, &s);
+    gc_plan(net, want_pairs, want_views);
+    s.iteration = net->iteration;
     size_t nin = (size_t)net->batch * net->inputs;
     fill_spaced(net->input, nin, 11);
     size_t nt = (size_t)net->batch * net->truths;
@@ -181,6 +209,7 @@ static void gradcheck_bn(const char *cfg, int loss, int check_params, int bn_n)
     }
     s.truth = net->truth;
 
+    net->iteration = s.iteration;
     if (network_forward(net, net->input, 1)) fail_msg("forward: %s", net->err);
     if (network_backward(net)) fail_msg("backward: %s", net->err);
     assert_int_equal(s.n0, nin);
@@ -191,6 +220,7 @@ static void gradcheck_bn(const char *cfg, int loss, int check_params, int bn_n)
 
     for (int i = 1; check_params && i < net->n; ++i) {
         layer *l = &net->layers[i];
+        if (check_params == 2 && l->batch_stats) continue;
         for (int k = 0; k < l->nparams; ++k) {
             param *p = &l->params[k];
             float *g = malloc(p->n * sizeof(float));
@@ -221,6 +251,7 @@ static void gradcheck_bn(const char *cfg, int loss, int check_params, int bn_n)
  *      grads to 1e-4 relative. */
 typedef struct {
     int batch, c, f, sp;       /* input channels, filters, spatial positions */
+    int k, wd;                 /* kernel size (odd, stride 1, pad k/2: sp = wd x (sp/wd)); 0: 1 */
     const float *x, *w, *beta, *gamma, *t; /* w NULL: identity ([batchnorm] layer) */
     activation act;
     double *dx, *dw, *dbeta, *dgamma;    /* outputs: -dL/d. */
@@ -248,12 +279,20 @@ static void bn_reference(bn_ref *r, int darknet_formula)
     double N = (double)B * P;
     double *z = calloc((size_t)B * F * P, sizeof(double)), *dz = calloc((size_t)B * F * P, sizeof(double));
 #define IX(b, ch, k, nch) (((size_t)(b) * (nch) + (ch)) * P + (k))
+    int K = r->k ? r->k : 1, Wd = r->wd ? r->wd : 1, Hd = P / Wd, pad = K / 2;
+    /* input position of output position k seen through kernel tap t, or -1 (padding) */
+#define TAP(k, t) (((k) / Wd + (t) / K - pad) < 0 || ((k) / Wd + (t) / K - pad) >= Hd ||        \
+                   ((k) % Wd + (t) % K - pad) < 0 || ((k) % Wd + (t) % K - pad) >= Wd           \
+                       ? -1                                                                  \
+                       : ((k) / Wd + (t) / K - pad) * Wd + (k) % Wd + (t) % K - pad)
+#define WT(f, ci, t) (r->w ? (double)r->w[((size_t)(f) * C + (ci)) * K * K + (t)] : (double)((ci) == (f)))
     for (int b = 0; b < B; ++b)
         for (int f = 0; f < F; ++f)
             for (int k = 0; k < P; ++k) {
                 double v = 0;
                 for (int ci = 0; ci < C; ++ci)
-                    v += (r->w ? r->w[f * C + ci] : (ci == f)) * (double)r->x[IX(b, ci, k, C)];
+                    for (int t = 0; t < K * K; ++t)
+                        if (TAP(k, t) >= 0) v += WT(f, ci, t) * (double)r->x[IX(b, ci, TAP(k, t), C)];
                 z[IX(b, f, k, F)] = v;
             }
     for (int f = 0; f < F; ++f) {
@@ -287,21 +326,24 @@ static void bn_reference(bn_ref *r, int darknet_formula)
                 dz[i] = g * inv * (dz[i] - sd / N) - g * inv * inv * inv * s * s * xh * sdx / vden;
             }
     }
+    for (size_t i = 0; i < (size_t)B * C * P; ++i) r->dx[i] = 0;
     for (int b = 0; b < B; ++b)
-        for (int ci = 0; ci < C; ++ci)
-            for (int k = 0; k < P; ++k) {
-                double v = 0;
-                for (int f = 0; f < F; ++f)
-                    v += (r->w ? r->w[f * C + ci] : (ci == f)) * dz[IX(b, f, k, F)];
-                r->dx[IX(b, ci, k, C)] = v;
-            }
+        for (int f = 0; f < F; ++f)
+            for (int k = 0; k < P; ++k)
+                for (int ci = 0; ci < C; ++ci)
+                    for (int t = 0; t < K * K; ++t)
+                        if (TAP(k, t) >= 0) r->dx[IX(b, ci, TAP(k, t), C)] += WT(f, ci, t) * dz[IX(b, f, k, F)];
     for (int f = 0; r->w && f < F; ++f)
-        for (int ci = 0; ci < C; ++ci) {
-            double v = 0;
-            for (int b = 0; b < B; ++b)
-                for (int k = 0; k < P; ++k) v += dz[IX(b, f, k, F)] * r->x[IX(b, ci, k, C)];
-            r->dw[f * C + ci] = v;
-        }
+        for (int ci = 0; ci < C; ++ci)
+            for (int t = 0; t < K * K; ++t) {
+                double v = 0;
+                for (int b = 0; b < B; ++b)
+                    for (int k = 0; k < P; ++k)
+                        if (TAP(k, t) >= 0) v += dz[IX(b, f, k, F)] * r->x[IX(b, ci, TAP(k, t), C)];
+                r->dw[((size_t)f * C + ci) * K * K + t] = v;
+            }
+#undef WT
+#undef TAP
 #undef IX
     free(z);
     free(dz);
@@ -333,9 +375,9 @@ static void bn_case(const char *cfg, int which, activation act)
     s.tap = 1;
     s.loss = LOSS_SSE;
     s.tstride = net->truths;
-    net->hook = gc_fwd_hook;
-    net->bhook = gc_bwd_hook;
-    net->hook_ud = &s;
+    gc_hooks(net, &s);
+    gc_plan(net, 0, 0);
+    s.iteration = net->iteration;
     size_t nin = (size_t)net->batch * net->inputs, nt = (size_t)net->batch * net->truths;
     tu_fill_uniform(net->input, nin, -1, 1, 21);
     tu_fill_uniform(net->truth, nt, -1, 1, 22);
@@ -346,17 +388,18 @@ static void bn_case(const char *cfg, int which, activation act)
     if (network_forward(net, net->input, 1) || network_backward(net)) fail_msg("%s", net->err);
 
     int F = l->out_c, C = l->c, P = l->out_w * l->out_h;
+    int K = which == 1 && l->nparams > 2 ? (int)lround(sqrt((double)l->params[iw].n / ((double)F * C))) : 1;
     static const float zero[64];
-    bn_ref r = {net->batch, C, F, P, net->input, iw >= 0 ? l->params[iw].w : NULL,
+    bn_ref r = {net->batch, C, F, P, K, l->out_w, net->input, iw >= 0 ? l->params[iw].w : NULL,
                 ib >= 0 ? l->params[ib].w : zero, l->params[ig].w, net->truth, act,
-                calloc(nin, sizeof(double)), calloc((size_t)F * C, sizeof(double)),
+                calloc(nin, sizeof(double)), calloc((size_t)F * C * K * K, sizeof(double)),
                 calloc((size_t)F, sizeof(double)), calloc((size_t)F, sizeof(double))};
     float *d0 = malloc(nin * sizeof(float)), *gw = NULL, *gg = malloc(F * sizeof(float));
     memcpy(d0, s.delta0, nin * sizeof(float));
     memcpy(gg, l->params[ig].grad, F * sizeof(float));
     if (iw >= 0) {
-        gw = malloc((size_t)F * C * sizeof(float));
-        memcpy(gw, l->params[iw].grad, (size_t)F * C * sizeof(float));
+        gw = malloc((size_t)F * C * K * K * sizeof(float));
+        memcpy(gw, l->params[iw].grad, (size_t)F * C * K * K * sizeof(float));
     }
 
     /* step 1: the true-gradient reference against finite differences of the network */
@@ -366,10 +409,11 @@ static void bn_case(const char *cfg, int which, activation act)
     for (size_t i = 0; i < nin; ++i) tmp[i] = (float)r.dx[i];
     check_tensor(net, &s, net->input, tmp, nin, "reference input delta", 0);
     if (iw >= 0) {
-        float *tw = calloc((size_t)F * C, sizeof(float));
+        size_t nw = (size_t)F * C * K * K;
+        float *tw = calloc(nw, sizeof(float));
         assert_non_null(tw);
-        for (int i = 0; i < F * C; ++i) tw[i] = (float)r.dw[i];
-        check_tensor(net, &s, l->params[iw].w, tw, (size_t)F * C, "reference weight grads", 0);
+        for (size_t i = 0; i < nw; ++i) tw[i] = (float)r.dw[i];
+        check_tensor(net, &s, l->params[iw].w, tw, nw, "reference weight grads", 0);
         free(tw);
     }
     free(tmp);
@@ -379,15 +423,20 @@ static void bn_case(const char *cfg, int which, activation act)
     expect_close(d0, r.dx, nin, 1e-4, "input delta");
     expect_close(gg, r.dgamma, (size_t)F, 1e-4, "scale grads");
     if (ib >= 0) expect_close(l->params[ib].grad, r.dbeta, (size_t)F, 1e-4, "bias grads");
-    if (iw >= 0) expect_close(gw, r.dw, (size_t)F * C, 1e-4, "weight grads");
+    if (iw >= 0) expect_close(gw, r.dw, (size_t)F * C * K * K, 1e-4, "weight grads");
     free(r.dx); free(r.dw); free(r.dbeta); free(r.dgamma);
     free(d0); free(gw); free(gg); free(s.delta0);
     free_network(net);
 }
 
+static void gradcheck_bn(const char *cfg, int loss, int check_params, int bn_n)
+{
+    gradcheck_plan(cfg, loss, check_params, bn_n, 0, 0);
+}
+
 static void gradcheck(const char *cfg, int loss, int check_params)
 {
-    gradcheck_bn(cfg, loss, check_params, 0);
+    gradcheck_plan(cfg, loss, check_params, 0, 0, 0);
 }
 
 #define NET(w, h, c, b) "[net]\nbatch=" #b "\nwidth=" #w "\nheight=" #h "\nchannels=" #c "\n" \
@@ -436,6 +485,98 @@ static void conv_padding_key_tanh(void **st)
     (void)st;
     gradcheck(NET(5, 4, 2, 2) "[convolutional]\nfilters=2\nsize=3\npadding=2\nstride=2\nactivation=tanh\n" SSE,
               LOSS_SSE, 1);
+}
+
+static void conv_bn_swish_3x3(void **st)
+{
+    (void)st;
+    /* 3x3 kernels, padding 1: the weight gradients of a conv+BN (bn_case's two steps). */
+    bn_case(NET(5, 4, 2, 2) "[convolutional]\nbatch_normalize=1\nfilters=3\nsize=3\npad=1\nactivation=swish\n" SSE,
+            1, ACT_SWISH);
+}
+
+/* A streamed pair (conv, maxpool) run in 1-sample chunks: every gradient, exact (no BN). */
+static void stream_conv_leaky_maxpool(void **st)
+{
+    (void)st;
+    gradcheck_plan(NET(4, 4, 2, 2) "[convolutional]\nfilters=3\nsize=3\npad=1\nactivation=leaky\n"
+                   "[maxpool]\nsize=2\nstride=2\n" SSE, LOSS_SSE, 1, 0, 1, 0);
+}
+
+/* A streamed pair (conv+BN, conv) in 1-sample chunks: BN's statistics pass over the chunks;
+ * input delta and the second conv's gradients (the BN'd weights: conv_bn_swish_3x3). */
+static void stream_conv_bn_conv(void **st)
+{
+    (void)st;
+    gradcheck_plan(NET(6, 6, 2, 3) "[convolutional]\nbatch_normalize=1\nfilters=3\nsize=3\npad=1\n"
+                   "activation=logistic\n[convolutional]\nfilters=2\nsize=1\nactivation=linear\n" SSE,
+                   LOSS_SSE, 2, 3 * 6 * 6, 1, 0);
+}
+
+/* [dropout] in training: every forward runs as the same iteration, so the same mask. */
+static void dropout(void **st)
+{
+    (void)st;
+    gradcheck(NET(3, 3, 2, 2) "[convolutional]\nfilters=2\nsize=1\nactivation=linear\n"
+              "[dropout]\nprobability=0.5\n" SSE, LOSS_SSE, 1);
+}
+
+/* [crop] in training (pjreddie's): out = 2 in - 1 over a random crop, flipped or not, the
+ * same for every sample and channel; no backward (it sits on the input). Checked by finite
+ * differences of the forward: each input moves at most one output, by exactly 2x, every
+ * output is moved by one input, and the map is one translation (and flip) of the window. */
+static void crop(void **st)
+{
+    (void)st;
+    network *net = tu_net_from_text(NET(5, 4, 2, 2) "[crop]\ncrop_width=3\ncrop_height=2\nflip=1\n" SSE, 0);
+    tu_capture c;
+    tu_capture_on(&c, net);
+    tu_production_plan(net, 1, 1, NULL);
+    const layer *l = &net->layers[1];
+    size_t nin = (size_t)net->batch * net->inputs, nout = (size_t)net->batch * l->outputs;
+    fill_spaced(net->input, nin, 31);
+    uint64_t it = net->iteration + 3; /* a window off the corner, flipped */
+    net->iteration = it;
+    if (network_forward(net, net->input, 1) || network_backward(net)) fail_msg("%s", net->err);
+    for (size_t i = 0; i < nin; ++i) assert_true(c.delta[0][i] == 0); /* no backward */
+    float *y0 = malloc(nout * sizeof(float));
+    long *src = malloc(nout * sizeof(long));
+    memcpy(y0, c.out[1], nout * sizeof(float));
+    for (size_t k = 0; k < nout; ++k) src[k] = -1;
+    for (size_t i = 0; i < nin; ++i) {
+        float keep = net->input[i];
+        net->input[i] = keep + 0.25f;
+        net->iteration = it;
+        if (network_forward(net, net->input, 1)) fail_msg("%s", net->err);
+        saved_release_all(net->store);
+        net->input[i] = keep;
+        int moved = 0;
+        for (size_t k = 0; k < nout; ++k) {
+            if (c.out[1][k] == y0[k]) continue;
+            if (fabsf(c.out[1][k] - y0[k] - 0.5f) > 1e-6f) fail_msg("output %zu moved by %g, not 2 x 0.25", k, c.out[1][k] - y0[k]);
+            if (src[k] >= 0 || moved++) fail_msg("input %zu: output %zu moved twice or by two inputs", i, k);
+            src[k] = (long)i;
+        }
+    }
+    /* one window: output (b, ch, r, q) reads input (b, ch, r + dh, flip ? W-1-dw-q : q + dw) */
+    int W = l->w, H = l->h, ow = l->out_w, oh = l->out_h, C = l->c;
+    long s0 = src[0], s1 = src[1];
+    assert_true(s0 >= 0 && s1 >= 0);
+    int flip = s1 < s0, dh = (int)(s0 / W % H), dw = flip ? W - 1 - (int)(s0 % W) : (int)(s0 % W);
+    for (int b = 0; b < net->batch; ++b)
+        for (int ch = 0; ch < C; ++ch)
+            for (int r = 0; r < oh; ++r)
+                for (int q = 0; q < ow; ++q) {
+                    size_t k = (((size_t)b * C + ch) * oh + r) * ow + q;
+                    int col = flip ? W - 1 - dw - q : q + dw;
+                    long want = (long)((((size_t)b * C + ch) * H + r + dh) * W + col);
+                    if (src[k] != want) fail_msg("output %zu reads input %ld, want %ld", k, src[k], want);
+                }
+    print_message("crop: offset (%d, %d), flip %d\n", dh, dw, flip);
+    free(y0);
+    free(src);
+    tu_capture_free(&c);
+    free_network(net);
 }
 
 static void connected_leaky(void **st)
@@ -497,17 +638,17 @@ static void cost_sse(void **st)
 static void route_concat(void **st)
 {
     (void)st;
-    gradcheck(NET(3, 3, 2, 2) "[convolutional]\nfilters=3\nsize=1\nactivation=linear\n"
+    gradcheck_plan(NET(3, 3, 2, 2) "[convolutional]\nfilters=3\nsize=1\nactivation=linear\n"
               "[route]\nlayers=-1,-2\n"
-              "[convolutional]\nfilters=2\nsize=1\nactivation=logistic\n" SSE, LOSS_SSE, 1);
+              "[convolutional]\nfilters=2\nsize=1\nactivation=logistic\n" SSE, LOSS_SSE, 1, 0, 0, 1);
 }
 
 static void route_groups(void **st)
 {
     (void)st;
-    gradcheck(NET(3, 3, 4, 2) "[convolutional]\nfilters=4\nsize=1\nactivation=linear\n"
+    gradcheck_plan(NET(3, 3, 4, 2) "[convolutional]\nfilters=4\nsize=1\nactivation=linear\n"
               "[route]\nlayers=-1\ngroups=2\ngroup_id=1\n"
-              "[route]\nlayers=-1,-3\n" SSE, LOSS_SSE, 1);
+              "[route]\nlayers=-1,-3\n" SSE, LOSS_SSE, 1, 0, 0, 1);
 }
 
 static void shortcut_leaky_alpha_beta(void **st)
@@ -554,7 +695,8 @@ static void activation_layers(void **st)
 {
     (void)st;
     static const char *acts[] = {"logistic", "leaky", "relu", "tanh", "elu", "mish", "swish",
-                                 "linear", "selu", "relie", "ramp", "loggy", "plse", "lhtan"};
+                                 "linear", "selu", "relie", "ramp", "loggy", "plse", "lhtan", "stair",
+                                 "hardtan", "relu6", "hard_mish", "gelu"};
     char cfg[512];
     for (size_t i = 0; i < sizeof(acts) / sizeof(acts[0]); ++i) {
         snprintf(cfg, sizeof(cfg), NET(3, 3, 2, 2) "[activation]\nactivation=%s\n" SSE, acts[i]);
@@ -572,6 +714,11 @@ int main(void)
         cmocka_unit_test(conv_bn_swish_1x1),
         cmocka_unit_test(conv_linear_size2_stride2_nopad),
         cmocka_unit_test(conv_padding_key_tanh),
+        cmocka_unit_test(conv_bn_swish_3x3),
+        cmocka_unit_test(stream_conv_leaky_maxpool),
+        cmocka_unit_test(stream_conv_bn_conv),
+        cmocka_unit_test(dropout),
+        cmocka_unit_test(crop),
         cmocka_unit_test(connected_leaky),
         cmocka_unit_test(connected_bn_logistic),
         cmocka_unit_test(maxpool_2x2),

@@ -103,3 +103,77 @@ float tu_train_step(network *net, float *g, float *out)
         }
     return net->cost;
 }
+
+/* Appends n floats of layer i to its buffer; a full buffer means a new pass has begun. */
+static void cap_append(tu_capture *c, float **buf, size_t *cnt, int i, const float *d, size_t n)
+{
+    if (!d) return;
+    if (!buf[i]) buf[i] = malloc(c->cap[i] * sizeof(float));
+    if (!buf[i]) fail_msg("out of memory capturing layer %d", i);
+    if (cnt[i] >= c->cap[i]) cnt[i] = 0;
+    if (cnt[i] + n > c->cap[i])
+        fail_msg("layer %d: hook delivered %zu floats after %zu of %zu", i, n, cnt[i], c->cap[i]);
+    memcpy(buf[i] + cnt[i], d, n * sizeof(float));
+    cnt[i] += n;
+}
+
+static void cap_fwd(void *ud, const layer *l, const float *out, size_t n)
+{
+    tu_capture *c = ud;
+    cap_append(c, c->out, c->nout, l->index, out, n);
+}
+
+static void cap_bwd(void *ud, const layer *l, const float *d, size_t n)
+{
+    tu_capture *c = ud;
+    cap_append(c, c->delta, c->ndelta, l->index, d, n);
+}
+
+void tu_capture_on(tu_capture *c, network *net)
+{
+    size_t n = (size_t)net->n;
+    c->n = net->n;
+    c->out = calloc(n, sizeof(float *));
+    c->delta = calloc(n, sizeof(float *));
+    c->nout = calloc(n, sizeof(size_t));
+    c->ndelta = calloc(n, sizeof(size_t));
+    c->cap = calloc(n, sizeof(size_t));
+    if (!c->out || !c->delta || !c->nout || !c->ndelta || !c->cap) fail_msg("out of memory");
+    for (int i = 0; i < net->n; ++i) c->cap[i] = (size_t)net->layers[i].outputs * (size_t)net->batch;
+    net->hook = cap_fwd;
+    net->bhook = cap_bwd;
+    net->hook_ud = c;
+    net->hook_any_layout = 1;
+}
+
+void tu_capture_free(tu_capture *c)
+{
+    for (int i = 0; i < c->n; ++i) {
+        free(c->out[i]);
+        free(c->delta[i]);
+    }
+    free(c->out);
+    free(c->delta);
+    free(c->nout);
+    free(c->ndelta);
+    free(c->cap);
+    memset(c, 0, sizeof(*c));
+}
+
+int tu_production_plan(network *net, int train, int chunk, int *views)
+{
+    char err[512];
+    net->actnn_stream = 1;
+    net->stream_chunk = chunk;
+    net->actnn_concat = -1;
+    net->plan.valid = 0;
+    if (network_prepare(net, train, err, sizeof(err))) fail_msg("prepare: %s", err);
+    if (net->plan.hooked) fail_msg("the plan was made for hooks that need packed buffers");
+    int pairs = 0, v = 0;
+    for (int i = 0; i < net->n; ++i) {
+        pairs += net->plan.chunk[i] > 0;
+        v += net->plan.parent[i] >= 0;
+    }
+    if (views) *views = v;
+    return pairs;
+}

@@ -23,6 +23,23 @@ size_t tu_grad_count(const network *net);
  * every gradient (in layer and parameter order) into g, the output into out when not
  * NULL, and returns the cost; fails the test when a pass fails. */
 float tu_train_step(network *net, float *g, float *out);
+/* Every layer's forward output and final backward delta, captured by hooks that take any
+ * layout (network.h hook_any_layout): streamed chunks and strided samples arrive in sample
+ * order and are appended, so capturing leaves the plan as it is without hooks. A layer's
+ * buffer restarts when a new pass begins (it was full). */
+typedef struct {
+    int n;
+    float **out, **delta;
+    size_t *nout, *ndelta; /* floats captured so far in the current pass */
+    size_t *cap;           /* batch * outputs per layer */
+} tu_capture;
+void tu_capture_on(tu_capture *c, network *net);
+void tu_capture_free(tu_capture *c);
+/* The plan `detector train` runs on large inputs, forced onto a small test network:
+ * streamed pairs on for every bit width with chunks of `chunk` samples (actnn_stream=1)
+ * and zero-copy routes on. Prepares the plan for train and returns the number of streamed
+ * pairs; *views gets the number of layers whose buffers live in another's (zero-copy). */
+int tu_production_plan(network *net, int train, int chunk, int *views);
 /* The temporary directory all helpers write into (created once). */
 const char *tu_tmpdir(void);
 

@@ -29,6 +29,14 @@
  *       forward_network, backward_network. Writes out_<i>.f32, delta_<i>.f32 (for
  *       layers with a delta buffer), meta.txt and cost.txt, then calls
  *       update_network and saves <outdir>/after.weights.
+ *       With a sixth argument <signs_dir>: for each layer i with a file
+ *       <signs_dir>/out_<i>.f32 (another implementation's forward output), every
+ *       element whose sign differs from ours while both values are within 1e-5 of
+ *       the layer's largest |output| gets the other value before backward_network
+ *       (out_<i>.f32 keep ours). Backward computes activation gradients from
+ *       l.output, so a pre-activation that float rounding put on the other side of
+ *       a kink then takes the other side's branch, and every delta below stays
+ *       comparable. Writes <outdir>/aligned.txt: "<i> <count>" per layer changed.
  *       cost.txt lines: "cost <*net->cost>", "layer_cost <i> <name> <l.cost[0]>"
  *       for layers with a cost, "rate <get_current_rate before update>",
  *       "seen <seen>", "batch <mini-batch>", "subdivisions <n>",
@@ -67,6 +75,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 /* ---------- errors ---------- */
 
@@ -366,9 +375,36 @@ static int cmd_forward(int argc, char **argv)
     return 0;
 }
 
+/* See "train" above: near-zero outputs of other sign take the other implementation's value. */
+static void align_signs(network *net, const char *signs, const char *od)
+{
+    FILE *f = fopen(join(od, "aligned.txt"), "w");
+    if (!f) die("cannot create '%s/aligned.txt': %s", od, strerror(errno));
+    for (int i = 0; i < net->n; ++i) {
+        layer *l = &net->layers[i];
+        const char *path = join(signs, "out_%d.f32", i);
+        if (access(path, R_OK) != 0) continue;
+        int n;
+        float *o = read_f32(path, &n);
+        if (n != l->outputs * l->batch) die("'%s' has %d values, layer %d has %d", path, n, i, l->outputs * l->batch);
+        float mx = 0;
+        for (int k = 0; k < n; ++k) if (fabsf(l->output[k]) > mx) mx = fabsf(l->output[k]);
+        int changed = 0;
+        for (int k = 0; k < n; ++k)
+            if ((o[k] > 0) != (l->output[k] > 0) && fabsf(o[k]) <= 1e-5f * mx &&
+                fabsf(l->output[k]) <= 1e-5f * mx) {
+                l->output[k] = o[k];
+                changed++;
+            }
+        if (changed) fprintf(f, "%d %d\n", i, changed);
+        free(o);
+    }
+    if (fclose(f) != 0) die("write error on aligned.txt");
+}
+
 static int cmd_train(int argc, char **argv)
 {
-    if (argc != 5) die("usage: train <cfg> <weights> <input.f32> <truth.f32> <outdir>");
+    if (argc != 5 && argc != 6) die("usage: train <cfg> <weights> <input.f32> <truth.f32> <outdir> [<signs_dir>]");
     need_readable(argv[2]);
     need_readable(argv[3]);
     network *net = load_net(argv[0], argv[1]);
@@ -391,6 +427,7 @@ static int cmd_train(int argc, char **argv)
     *net->seen += (size_t)net->batch;
     forward_network(net);
     write_outputs(net, od); /* before backward, so these are the forward outputs */
+    if (argc == 6) align_signs(net, argv[5], od);
     backward_network(net);
 
     for (int i = 0; i < net->n; ++i) {
