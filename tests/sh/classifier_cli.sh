@@ -98,6 +98,9 @@ check "valid exits 0" [ $? = 0 ]
 check "valid summary" grep -qE '^valid: top-1 [01]\.[0-9]{4}, top-2 [01]\.[0-9]{4} over 40 images$' v
 "$DN" classifier valid t.data t.cfg bk/t_final.weights -t 10 > v10 2>/dev/null
 check "top-10 of 10 classes is 1" grep -q 'top-10 1.0000 over 40' v10
+# The Debian comparisons below need /usr/bin/darknet (scripts/setup.sh installs it): a
+# missing binary fails here, with the reason, instead of skipping them silently.
+check "Debian's /usr/bin/darknet is installed (scripts/setup.sh)" [ -x /usr/bin/darknet ]
 if [ -x /usr/bin/darknet ]; then
   "$DN" classifier valid t.data t.cfg bk/t_1.weights > v1 2>/dev/null
   theirs=$(/usr/bin/darknet classifier valid t.data t.cfg bk/t_1.weights 2>/dev/null | tail -n 1)

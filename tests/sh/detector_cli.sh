@@ -49,6 +49,52 @@ cp names coco.names; mkdir -p data; cp names data/coco.names
 $DN detect y3.cfg backup/y3_final.weights set/img_00007.png > detect.out 2>&1
 check "detect exit 0" [ $? = 0 ]
 
+# ---- outputs against oracles ----------------------------------------------------------------
+# Detections against Debian's darknet (pjreddie): the same cfg with random weights of sane
+# batch-norm statistics (dn_oracle randweights; 2 training iterations leave BN variances near
+# 0 and every score at 100 %). -out keeps its OpenCV build from waiting on a window.
+check "Debian's /usr/bin/darknet is installed (scripts/setup.sh)" [ -x /usr/bin/darknet ]
+$O randweights y3.cfg 7 r3.weights > /dev/null 2>&1
+# same_dets <label> <their names sed> <our command...> --- <their command...>: the
+# "name: NN%" lines, in order, equal and not empty.
+same_dets() {
+  local label=$1 names=$2; shift 2
+  local ours=() theirs=()
+  while [ "$1" != --- ]; do ours+=("$1"); shift; done; shift
+  "$DN" "${ours[@]}" > "ours_$label.out" 2>&1
+  QT_QPA_PLATFORM=offscreen timeout 120 /usr/bin/darknet "$@" -out "theirs_$label" > "theirs_$label.out" 2>&1
+  grep '%$' "ours_$label.out" > "o_$label.lst"
+  grep '%$' "theirs_$label.out" | sed "$names" > "t_$label.lst"
+  [ -s "t_$label.lst" ] && cmp -s "o_$label.lst" "t_$label.lst" ||
+    { echo "  ours vs Debian's:"; diff "o_$label.lst" "t_$label.lst" | head -6; return 1; }
+}
+img=set/img_00006.png
+check "yolov3-tiny detector test: detections equal Debian darknet's" \
+  same_dets y3 '' detector test shapes.data y3.cfg r3.weights $img -thresh 0.3 --- \
+  detector test shapes.data y3.cfg r3.weights $img -thresh 0.3
+# `detect` reads cfg/coco.data; Debian's names come from its own coco.names: map them back.
+mkdir -p cfg; printf 'classes=3\nnames=data/coco.names\n' > cfg/coco.data
+check "detect: detections equal Debian darknet's" \
+  same_dets dt 's/^person:/rectangle:/; s/^bicycle:/ellipse:/; s/^car:/triangle:/' \
+  detect y3.cfg r3.weights set/img_00007.png -thresh 0.3 --- detect y3.cfg r3.weights set/img_00007.png -thresh 0.3
+# map: each class's truth count is the number of its boxes in the valid labels, and the mAP
+# the mean of the class APs (all within [0, 100] %).
+$DN detector map shapes.data y3.cfg r3.weights -points 11 > mapr.out 2>&1
+map_consistent() {
+  local k want got sum=0 ap m
+  for k in 0 1 2; do
+    want=$(sed 's/\.png$/.txt/' set/valid.txt | xargs cat | awk -v k=$k '$1 == k' | wc -l)
+    got=$(sed -n "s/^class_id = $k,.*truth = \([0-9]*\)).*/\1/p" mapr.out)
+    [ "$want" = "$got" ] || { echo "  class $k: truth $got, labels have $want"; return 1; }
+    ap=$(sed -n "s/^class_id = $k,.* ap = \([0-9.]*\)%.*/\1/p" mapr.out)
+    sum=$(awk -v s=$sum -v a="$ap" 'BEGIN { if (a < 0 || a > 100) exit 1; print s + a }') || return 1
+  done
+  m=$(sed -n 's/.*mAP@0.50) = \([0-9.]*\),.*/\1/p' mapr.out)
+  awk -v s=$sum -v m="$m" 'BEGIN { d = s / 3 / 100 - m; exit !(m != "" && d < 1e-4 && d > -1e-4) }' ||
+    { echo "  mAP $m, mean of APs $sum/3 %"; return 1; }
+}
+check "map: truth counts from the labels, mAP = mean of class APs" map_consistent
+
 # ---- yolov4-tiny parses, trains and tests ----------------------------------------------------
 $DN -seed 1 detector train shapes.data y4.cfg -dont_show > train4.out 2>&1
 check "yolov4-tiny train exit 0" [ $? = 0 ]
@@ -69,6 +115,10 @@ check "random=1 final weights" [ -s backup/y4r_final.weights ]
 # ---- yolov2-tiny ([region]) trains and tests -------------------------------------------------
 sed -e 's/^classes=80/classes=3/' -e 's/^filters=425/filters=40/' /usr/share/darknet/cfg/yolov2-tiny.cfg > y2src.cfg
 $O cfgset y2src.cfg y2.cfg width=64 height=64 batch=2 subdivisions=1 max_batches=2 burn_in=0 > /dev/null
+$O randweights y2.cfg 7 r2.weights > /dev/null 2>&1
+check "yolov2-tiny detector test: detections equal Debian darknet's" \
+  same_dets y2 '' detector test shapes.data y2.cfg r2.weights $img -thresh 0.3 --- \
+  detector test shapes.data y2.cfg r2.weights $img -thresh 0.3
 $DN -seed 1 detector train shapes.data y2.cfg -dont_show > train2.out 2>&1
 check "yolov2-tiny train exit 0" [ $? = 0 ]
 check "yolov2-tiny region statistics" has train2.out "Region 15 Avg IOU"

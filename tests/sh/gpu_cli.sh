@@ -26,5 +26,7 @@ if ldd "$DN" | grep -q libcudart; then
     check "GPU build reports where layers run" grep -q "runs on the CPU" <<<"$banner"
 else
     ok "CPU build links no CUDA library"
+    echo "SKIP GPU build reports where layers run: $DN is a CPU build (no libcudart linked);" \
+         "make GPU=1 CUDNN=1 and scripts/gpu_check.sh cover it"
 fi
 [ "$fails" -eq 0 ]
