@@ -323,15 +323,35 @@ static void policy_burn_in(void **st)
     free_network(net);
 }
 
+/* sgdr as AlexeyAB defines it (his get_current_rate and parser): cosine annealing from
+ * learning_rate down to learning_rate_min over a cycle of sgdr_cycle batches (default
+ * max_batches), each next cycle sgdr_mult times longer. A cycle includes its last batch: the
+ * rate reaches the minimum at batch C and restarts at C + 1. Closed form for mult = 2: the
+ * cycles end at C (2^k - 1), so batch b > 0 lies in cycle k = ceil(log2(b / C + 1)) - 1,
+ * which started at C (2^k - 1) and lasts C 2^k. */
+static double sgdr_rate(size_t b, double cyc, double lr, double lo)
+{
+    int k = b ? (int)ceil(log2((double)b / cyc + 1) - 1e-12) - 1 : 0;
+    if (k < 0) k = 0;
+    double start = cyc * (pow(2, k) - 1), len = cyc * pow(2, k);
+    return lo + 0.5 * (lr - lo) * (1 + cos(M_PI * ((double)b - start) / len));
+}
+
 static void policy_sgdr(void **st)
 {
     (void)st;
     network *net = policy_net("policy=sgdr\nsgdr_cycle=100\nsgdr_mult=2\nlearning_rate_min=0.001\n");
-    for (size_t b = 0; b < 700; b += 11) {
-        size_t cyc = 100, pos = b;
-        while (pos >= cyc) { pos -= cyc; cyc *= 2; }
-        expect_rate(net, b, 0.001 + 0.5 * (0.1 - 0.001) * (1 + cos(M_PI * (double)pos / cyc)));
-    }
+    for (size_t b = 0; b < 1600; b += 11) expect_rate(net, b, sgdr_rate(b, 100, 0.1, 0.001));
+    expect_rate(net, 100, 0.001);                                  /* end of the first cycle */
+    expect_rate(net, 101, 0.001 + 0.5 * 0.099 * (1 + cos(M_PI / 200))); /* restart, 2x longer */
+    expect_rate(net, 300, 0.001);
+    expect_rate(net, 301, sgdr_rate(301, 100, 0.1, 0.001));
+    free_network(net);
+    /* no sgdr_cycle: one cycle is max_batches long */
+    net = policy_net("policy=sgdr\nmax_batches=300\nlearning_rate_min=0.002\n");
+    for (size_t b = 0; b < 1000; b += 7) expect_rate(net, b, sgdr_rate(b, 300, 0.1, 0.002));
+    expect_rate(net, 150, 0.002 + 0.5 * 0.098);
+    expect_rate(net, 300, 0.002);
     free_network(net);
 }
 

@@ -340,8 +340,9 @@ float network_current_rate(const network *net)
     case POLICY_SIG:
         return (float)(net->learning_rate * (1. / (1. + exp(net->gamma * ((double)b - net->step)))));
     case POLICY_SGDR: {
+        /* AlexeyAB's: a cycle includes its last batch (minimum there, restart one later) */
         size_t cycle = (size_t)net->sgdr_cycle, pos = b;
-        while (pos >= cycle) { pos -= cycle; cycle *= (size_t)net->sgdr_mult; }
+        while (pos > cycle) { pos -= cycle; cycle *= (size_t)net->sgdr_mult; }
         double r = net->learning_rate_min +
                    0.5 * (net->learning_rate - net->learning_rate_min) * (1 + cos(M_PI * pos / cycle));
         return (float)r;

@@ -59,7 +59,8 @@ static int parse_policy(network *net, cfg_reader *r)
             return -1;
         }
         net->num_steps = ns < 0 ? 0 : ns;
-        net->sgdr_cycle = cfg_int(r, "sgdr_cycle", 1000, 1, 1 << 30);
+        /* AlexeyAB's default: one cycle of max_batches */
+        net->sgdr_cycle = cfg_int(r, "sgdr_cycle", net->max_batches > 0 ? net->max_batches : 1000, 1, 1 << 30);
         net->sgdr_mult = cfg_int(r, "sgdr_mult", 2, 1, 1000);
         break;
     }
