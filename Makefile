@@ -10,6 +10,7 @@
 #                        as fallback), video input/output, `detector demo`
 #   make test            build and run every test (cmocka programs and shell tests)
 #   make demo            the main job: shapes data, yolov3-tiny fp32 vs 2-bit memory lines
+#   make figures         rerun every README/docs figure (scripts/figures.sh; hours)
 # Variants build into separate object folders so switching flags never mixes objects.
 
 DEBUG    ?= 0
@@ -285,6 +286,10 @@ endif
 
 demo: all
 	@scripts/demo.sh
+
+.PHONY: figures
+figures: all
+	@scripts/figures.sh
 
 fuzz:
 	@$(MAKE) -f tests/fuzz/Makefile.fuzz

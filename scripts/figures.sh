@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# figures.sh: regenerates the figures of README.md and docs/ from the scripts that made them.
+# Every table in README.md names one group below; `make figures` runs them all.
+#
+#   scripts/figures.sh              every group (hours on 2 shared cores: not part of make test)
+#   scripts/figures.sh quick        the groups that take minutes: plans, demo, plugin
+#   scripts/figures.sh NAME...      the named groups
+#   scripts/figures.sh list         the groups and their commands
+#
+# Each group's output goes to $OUT/NAME.log (OUT default build/figures), headed by the UTC
+# date, the commit and the command; the README tables are copied from these logs by hand.
+# Timings are noisy on a shared machine: the scripts report medians of interleaved runs and
+# ratios from one run (see each script's header).
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:-build/figures}
+mkdir -p "$OUT"
+
+# name|minutes (rough, 2 cores)|command
+GROUPS_TABLE='plans|1|scripts/figures.sh --plans
+demo|5|scripts/demo.sh
+plugin|3|scripts/bench_actnn.sh 3 64
+speed_classifier|20|scripts/bench_classifier.sh && SIZE=128 ITERS=3 scripts/bench_classifier.sh
+speed_detector|15|SIZE=416 BATCH=4 DN_ITERS=3 SKIP_MAP=1 NTRAIN=40 NVALID=10 scripts/bench_detector.sh
+memory|60|scripts/make_shapes.sh && THREADS=1 REF=/usr/bin/darknet REPS=3 ITERS=3 BITS="32 2" scripts/compare_memory.sh data/shapes.data cfg/yolov3-tiny-shapes.cfg 16
+max_batch|90|scripts/max_batch.sh data/shapes.data cfg/yolov3-tiny-shapes.cfg 4096 && scripts/max_batch.sh data/shapes.data cfg/yolov4-tiny-shapes.cfg 4096
+fashion|30|scripts/fashion_mnist.sh && SEED=7 scripts/accuracy.sh data/fashion.data cfg/fashion.cfg 1500
+shapes_steps|180|POLICY=steps SEEDS="1 2 3" scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 1000
+shapes_constant|180|SEEDS="1 2 3" scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 1000 && KEYS=actnn_auto=1 SEEDS="1 2 3" scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 1000
+detection_416|45|SIZE=416 BATCH=8 ITERS=300 SKIP_DN=1 NTRAIN=200 NVALID=50 LR=0.002 scripts/bench_detector.sh'
+QUICK="plans demo plugin"
+
+cmd_of() { printf '%s\n' "$GROUPS_TABLE" | awk -F'|' -v n="$1" '$1 == n { print $3 }'; }
+names() { printf '%s\n' "$GROUPS_TABLE" | cut -d'|' -f1; }
+
+run_group() {
+    local name=$1 cmd
+    cmd=$(cmd_of "$name")
+    [ -n "$cmd" ] || { echo "figures.sh: unknown group '$name' (scripts/figures.sh list)" >&2; return 2; }
+    local log=$OUT/$name.log
+    {
+        echo "# figures: $name"
+        echo "# date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo "# commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+        echo "# command: $cmd"
+    } > "$log"
+    echo "== $name: $cmd (log $log)"
+    if bash -c "$cmd" >> "$log" 2>&1; then
+        echo "   done $(date -u '+%H:%M UTC')"
+    else
+        echo "   FAILED (see $log)"; return 1
+    fi
+}
+
+# The planned arenas with and without streamed pairs / zero-copy routes (README, docs/memory.md).
+plans() {
+    local t c
+    t=$(mktemp -d); trap 'rm -rf "$t"' RETURN
+    for c in yolov3-tiny-actnn yolov4-tiny-actnn; do
+        ./darknet memory cfg/$c.cfg -batch 16 | grep -E '^(total|planned)'
+    done
+    for c in yolov3-tiny-shapes yolov4-tiny-shapes; do
+        scripts/cfg_variant.sh cfg/$c.cfg "$t/$c.cfg" 2 16 3
+    done
+    cp cfg/yolov3-tiny-actnn.cfg cfg/yolov4-tiny-actnn.cfg "$t/"
+    for c in yolov3-tiny-actnn yolov3-tiny-shapes yolov4-tiny-actnn yolov4-tiny-shapes; do
+        for k in "# default" actnn_stream=0 actnn_concat=0; do
+            sed "/^\[net\]/a $k" "$t/$c.cfg" > "$t/x.cfg"
+            printf '%-20s %-16s %s\n' "$c" "${k:-default}" \
+                "$(./darknet memory "$t/x.cfg" -batch 16 | grep '^total' | grep -o 'arena_mib=[0-9.]*')"
+        done
+    done
+}
+
+[ -x ./darknet ] || make -j2 all > /dev/null || { echo "figures.sh: build failed" >&2; exit 1; }
+case "${1:-all}" in
+--plans) plans; exit ;;
+list) printf '%s\n' "$GROUPS_TABLE" | awk -F'|' '{ printf "%-17s ~%4s min  %s\n", $1, $2, $3 }'; exit 0 ;;
+quick) set -- $QUICK ;;
+all) set -- $(names) ;;
+esac
+rc=0
+for g in "$@"; do run_group "$g" || rc=1; done
+exit $rc
