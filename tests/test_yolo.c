@@ -130,19 +130,71 @@ static void giou_deltas(void **s) { (void)s; iou_family_deltas(IOU_GIOU, "giou")
 static void diou_deltas(void **s) { (void)s; iou_family_deltas(IOU_DIOU, "diou"); }
 static void ciou_deltas(void **s) { (void)s; iou_family_deltas(IOU_CIOU, "ciou"); }
 
+/* The loss whose gradient Darknet's [yolo] delta is (pjreddie's yolo_layer.c, MSE boxes),
+ * written here in float64 over the layer's raw input z for one anchor of 2x2 pixels, one
+ * class, the 4x4 grid and the truth box of tiny_yolo (responsible cell i=1, j=2), no
+ * ignore_thresh: logistic x, y, objectness and class take the cross-entropy
+ * -t log s(z) - (1-t) log(1-s(z)) (their delta t - s(z) is its negative derivative), w and
+ * h the squared error 1/2 (t - z)^2, the box terms weighted by scale = 2 - w h. */
+static double bce(double t, double zv)
+{
+    double sg = 1 / (1 + exp(-zv));
+    return -t * log(sg) - (1 - t) * log(1 - sg);
+}
+
+static double yolo_loss(const double *z)
+{
+    const int resp = LOC;
+    double scale = 2 - .3 * .4, L = 0;
+    for (int c = 0; c < HW; ++c) L += bce(c == resp, z[4 * HW + c]); /* objectness */
+    L += scale * bce(.4 * 4 - 1, z[resp]) + scale * bce(.6 * 4 - 2, z[HW + resp]);
+    L += .5 * scale * pow(log(.3 * 4 / 2) - z[2 * HW + resp], 2);
+    L += .5 * scale * pow(log(.4 * 4 / 2) - z[3 * HW + resp], 2);
+    L += bce(1, z[5 * HW + resp]); /* class 0 */
+    return L;
+}
+
+/* A conv feeds [yolo]: the conv's delta (what yolo's backward passed down) equals the
+ * negative central finite difference of yolo_loss at the conv's output, every element. */
 static void backward_passes_delta(void **s)
 {
     (void)s;
     const char *cfg = "[net]\nwidth=4\nheight=4\nchannels=3\n"
                       "[convolutional]\nfilters=6\nsize=1\nactivation=linear\n"
-                      "[yolo]\nmask=0\nnum=1\nanchors=2,2\nclasses=1\nshow_details=0\n";
+                      "[yolo]\nmask=0\nnum=1\nanchors=2,2\nclasses=1\nshow_details=0\n"
+                      "ignore_thresh=1\niou_normalizer=1\n";
     network *net = tu_net_from_text(cfg, 1);
+    tu_capture c;
+    tu_capture_on(&c, net);
     tu_fill_uniform(net->input, (size_t)net->inputs, 0, 1, 3);
     const float t[5] = {.40f, .60f, .30f, .40f, 0};
     memcpy(net->truth, t, sizeof(t));
     assert_int_equal(network_forward(net, net->input, 1), 0);
     assert_true(net->cost > 0);
     assert_int_equal(network_backward(net), 0);
+    size_t n = (size_t)net->layers[0].outputs;
+    assert_int_equal(c.nout[0], n);
+    assert_int_equal(c.ndelta[0], n);
+    double *z = malloc(n * sizeof(double)), h = 1e-4, worst = 0, gmax = 0;
+    for (size_t k = 0; k < n; ++k) z[k] = c.out[0][k];
+    for (size_t k = 0; k < n; ++k) {
+        double keep = z[k];
+        z[k] = keep + h;
+        double hi = yolo_loss(z);
+        z[k] = keep - h;
+        double lo = yolo_loss(z);
+        z[k] = keep;
+        double fd = -(hi - lo) / (2 * h), err = fabs(fd - c.delta[0][k]);
+        if (fabs(fd) > gmax) gmax = fabs(fd);
+        if (err > worst) worst = err;
+        if (err > 1e-4 * (1 + fabs(fd)))
+            fail_msg("delta[%zu] (channel %zu, cell %zu): %g, -dL/dz %g", k, k / HW, k % HW,
+                     (double)c.delta[0][k], fd);
+    }
+    print_message("yolo delta vs finite differences: max error %.2g (largest %.3g)\n", worst, gmax);
+    assert_true(gmax > 0.1);
+    free(z);
+    tu_capture_free(&c);
     free_network(net);
 }
 
