@@ -84,7 +84,9 @@ static int segment_ok(const sel_ctx *s, int a, int b, size_t *widest)
         if ((j < a || j > b) && root_of(p, j) >= a && root_of(p, j) < b) return 0;
     const layer *e = &net->layers[b];
     int src = e->src[0];
-    return layer_ok(net, p, b) && e->streams && e->nsrc == 1 && src >= a && src < b &&
+    /* The exit's output and delta are whole-batch buffers, so it may be the network's output
+     * or persist (unlike a member); it must still take part in backward. */
+    return b > p->stop && !e->onlyforward && e->streams && e->nsrc == 1 && src >= a && src < b &&
            root_of(p, src) >= a && root_of(p, src) < b && *widest > 0;
 }
 
