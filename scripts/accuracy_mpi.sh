@@ -20,10 +20,11 @@ if [ -n "$iters" ]; then sed "s/^max_batches *=.*/max_batches=$iters/" "$cfg" > 
 else cp "$cfg" "$tmp/a.cfg"; iters=$(sed -n 's/^max_batches *= *//p' "$cfg"); fi
 top1() { sed -n 's/^valid: top-1 \([0-9.]*\),.*/\1/p' "$1"; }
 echo "training $(basename "$cfg"), $iters iterations, seed $SEED: one process and $RANKS ranks" >&2
-build/cpu/darknet -seed "$SEED" classifier train "$tmp/run.data" "$tmp/a.cfg" > "$tmp/one.log" 2>&1
+build/cpu/darknet -seed "$SEED" classifier train "$tmp/run.data" "$tmp/a.cfg" > "$tmp/one.log" 2>&1 ||
+  { tail -5 "$tmp/one.log" >&2; exit 1; }
 mv "$tmp/a_final.weights" "$tmp/one.weights"
 mpirun -np "$RANKS" --oversubscribe --allow-run-as-root --bind-to none build/cpu-mpi/darknet -seed "$SEED" \
-  classifier train "$tmp/run.data" "$tmp/a.cfg" > "$tmp/ranks.log" 2>&1
+  classifier train "$tmp/run.data" "$tmp/a.cfg" > "$tmp/ranks.log" 2>&1 || { tail -5 "$tmp/ranks.log" >&2; exit 1; }
 build/cpu/darknet classifier valid "$tmp/run.data" "$tmp/a.cfg" "$tmp/one.weights" > "$tmp/v1" 2> /dev/null
 build/cpu/darknet classifier valid "$tmp/run.data" "$tmp/a.cfg" "$tmp/a_final.weights" > "$tmp/v2" 2> /dev/null
 a=$(top1 "$tmp/v1") b=$(top1 "$tmp/v2")
