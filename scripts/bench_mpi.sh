@@ -46,4 +46,4 @@ for r in $(seq "$ROUNDS"); do
 done
 a=$(med < one.txt) b=$(med < two.txt)
 printf '%6s %16s %16s\n' median "$a" "$b"
-awk -v a="$a" -v b="$b" 'BEGIN {printf "2 ranks / 1 process: %.2fx the images per second (nproc: '"$(nproc)"', load average: '"$(cut -d' ' -f1-3 /proc/loadavg)"')\n", b / a}'
+awk -v a="$a" -v b="$b" 'BEGIN {printf "2 ranks / 1 process: %.2fx the images per second (cores: '"$(getconf _NPROCESSORS_ONLN)"', load average: '"$(cut -d' ' -f1-3 /proc/loadavg)"')\n", b / a}'

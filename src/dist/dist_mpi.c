@@ -72,11 +72,17 @@ int dist_finalize(int rc)
 {
     if (!g_started) return rc;
     fflush(stdout);
-    if (dist_comm != MPI_COMM_NULL) MPI_Comm_free(&dist_comm); /* at exit: nothing to report */
-    if (MPI_Finalize() != MPI_SUCCESS && rc == 0) {
-        fprintf(stderr, "rank %d: MPI_Finalize failed\n", g_rank);
-        rc = 1;
+    char err[MPI_MAX_ERROR_STRING + 256];
+    int bad = 0;
+    if (dist_comm != MPI_COMM_NULL && dist_mpi_error(MPI_Comm_free(&dist_comm), "MPI_Comm_free", err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        bad = 1;
     }
+    if (dist_mpi_error(MPI_Finalize(), "MPI_Finalize", err, sizeof(err))) { /* always finalize */
+        fprintf(stderr, "%s\n", err);
+        bad = 1;
+    }
+    if (bad && rc == 0) rc = 1;
     g_started = 0;
     return rc;
 }

@@ -22,6 +22,7 @@
 #include "backend/bn_state.h"
 #include "backend/backend.h"
 #include "core/layer.h"
+#include "memory/saved.h"
 
 /* 4 MiB: large enough that latency per bucket is small next to its transfer, small enough
  * that yolov3-tiny (35 MB of gradients) gets several buckets to overlap with backward. */
@@ -209,6 +210,19 @@ int dist_attach(network *net, char *err, size_t errlen)
     if (dist_size() == 1) return 0;
     if (net->sync_bn && net->be && net->be->device) {
         snprintf(err, errlen, "sync_bn=1 is implemented for the CPU backend only (docs/mpi.md)");
+        return -1;
+    }
+    /* ActNN rounding noise and dropout masks are keyed by the sample's index in the local
+     * mini-batch: with one seed, every rank would draw the same noise for its k-th sample.
+     * A seed per rank makes them independent (deterministic, so a resume replays them). */
+    int rc = 0;
+    if (dist_rank() > 0) {
+        rc = network_prepare(net, 1, err, errlen);
+        if (!rc && net->store)
+            saved_set_seed(net->store, net->seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)dist_rank()));
+    }
+    if (dist_any(rc)) { /* every rank stops when one cannot start */
+        if (!rc) snprintf(err, errlen, "rank %d: another rank could not start training", dist_rank());
         return -1;
     }
     net->grad_sync = grad_sync;
