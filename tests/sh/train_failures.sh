@@ -101,7 +101,7 @@ else
   check "saved-activation failure says what was asked" \
     has o35000 "saving .* of layer 0 (35000 samples x 784 values at 32 bits, 104.7 MiB as fp32"
   check "and what the plan needed" has o35000 "memory for mini-batch 35000 .* activation arena"
-  check "loader failure names its batches" has o200000 "loader: out of memory for two batches of 200000 samples"
+  check "loader failure names its batches" has o200000 "loader: out of memory for a batch of 200000 samples"
 fi
 
 echo "$fails failed"
