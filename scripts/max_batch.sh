@@ -45,7 +45,12 @@ fi
 tmp=$(mktemp -d)
 cg=
 cleanup() {
-    [ -n "$cg" ] && [ -d "$cg" ] && rmdir "$cg" 2>/dev/null
+    if [ -n "$cg" ] && [ -d "$cg" ]; then
+        # a probe still running (the script was interrupted) is ours: end it, then the cgroup
+        for p in $(cat "$cg/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+        sleep 1
+        rmdir "$cg" 2>/dev/null
+    fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT

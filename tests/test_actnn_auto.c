@@ -26,7 +26,9 @@
 /* Layers 0 and 2: conv + batch norm (input and x-hat saved), 3: conv without batch norm,
  * 4: connected; 1 is a maxpool (codes, not part of the allocation). */
 static const char *cfg_mix =
-    "[net]\nbatch=4\nwidth=16\nheight=16\nchannels=3\nactnn=1\nactnn_bits=2\nactnn_group=32\n%s\n"
+    "[net]\nbatch=4\nwidth=16\nheight=16\nchannels=3\nactnn=1\nactnn_bits=2\nactnn_group=32\n"
+    /* x-hat saved (not rebuilt, convolutional.c) so that it takes part in the allocation */
+    "actnn_xhat_rebuild=0\n%s\n"
     "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
     "[maxpool]\nsize=2\nstride=2\n"
     "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
@@ -160,7 +162,9 @@ static void layers_off(void **state)
  * saves take part in the allocation like whole-batch ones (costs gathered chunk by
  * chunk, the gradient statistic summed over chunks), within the budget and the bytes. */
 static const char *cfg_paths =
-    "[net]\nbatch=4\nwidth=16\nheight=16\nchannels=3\nactnn=1\nactnn_bits=2\nactnn_group=32\n%s\n"
+    "[net]\nbatch=4\nwidth=16\nheight=16\nchannels=3\nactnn=1\nactnn_bits=2\nactnn_group=32\n"
+    /* x-hat saved (not rebuilt, convolutional.c) so that it takes part in the allocation */
+    "actnn_xhat_rebuild=0\n%s\n"
     "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
     "[maxpool]\nsize=2\nstride=2\n"
     "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n"

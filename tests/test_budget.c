@@ -90,10 +90,10 @@ static void max_batch_brute_force(void **state)
     char text[4096], err[512];
     cfg_text(text, sizeof(text), 2, NULL);
     network *net = tu_net_from_text(text, 0);
-    saved_desc *desc = memreport_describe(net, err, sizeof(err));
-    assert_non_null(desc);
     static const int widths[] = {32, 8, 4, 2};
     for (int w = 0; w < 4; ++w) {
+        saved_desc *desc = memreport_describe(net, widths[w], err, sizeof(err));
+        assert_non_null(desc);
         size_t T[KMAX + 2];
         for (int k = 1; k <= KMAX + 1; ++k) T[k] = ordinary_total(widths[w], k);
         brute_force_one(net, desc, widths[w], T, T[1] - 1);
@@ -101,8 +101,8 @@ static void max_batch_brute_force(void **state)
         brute_force_one(net, desc, widths[w], T, T[3]);
         brute_force_one(net, desc, widths[w], T, T[7] + (T[8] - T[7]) / 2);
         brute_force_one(net, desc, widths[w], T, T[11] + 1);
+        free(desc);
     }
-    free(desc);
     free_network(net);
 }
 

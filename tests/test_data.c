@@ -128,6 +128,48 @@ static void test_loader_is_deterministic(void **state)
     assert_memory_not_equal(a, a + 8, 8 * sizeof(float));
 }
 
+/* The oracle of batch k: sample b drawn from its own stream (seed mixed with k, stream
+ * LOADER_STREAM + b), a failed draw followed by the next one from the same stream.
+ * Whatever the prefetch size, the loader gives it. */
+static void expected_batch(uint64_t seed, uint64_t k, float *out)
+{
+    fake_src f = {0};
+    float y[1];
+    for (int b = 0; b < 4; ++b) {
+        rng_t r;
+        rng_seed(&r, seed ^ (k * 0x9E3779B97F4A7C15ull), 0x4C4F414445520000ull + (uint64_t)b);
+        while (fake_fill(&f, &r, out + 2 * b, y)) {
+        }
+    }
+}
+
+static void test_loader_bounded_prefetch(void **state)
+{
+    (void)state;
+    char err[256];
+    for (int p = 1; p <= 4; ++p) {
+        fake_src f = {0};
+        loader *ld = loader_start_prefetch(4, 2, 1, fake_fill, &f, 7, 2, p, err, sizeof(err));
+        assert_non_null(ld);
+        for (uint64_t k = 2; k < 8; ++k) {
+            float *x, *y, want[8];
+            assert_int_equal(loader_next(ld, &x, &y, err, sizeof(err)), 0);
+            expected_batch(7, k, want);
+            assert_memory_equal(x, want, sizeof(want));
+            /* dropping a batch's pages (after the forward) leaves the next ones whole */
+            if (k % 2) loader_discard(ld);
+            for (int b = 0; b < 4; ++b) assert_true(y[b] == 1);
+        }
+        loader_stop(ld);
+    }
+    assert_null(loader_start_prefetch(4, 2, 1, fake_fill, NULL, 7, 0, 5, err, sizeof(err)));
+    assert_non_null(strstr(err, "prefetch 5"));
+    /* the bound: 64 MiB of samples, at least one, at most the batch */
+    assert_int_equal(loader_prefetch(200, 416 * 416 * 3 + 450), 32);
+    assert_int_equal(loader_prefetch(4, (size_t)100 << 20), 1);
+    assert_int_equal(loader_prefetch(3, 1), 3);
+}
+
 static void test_loader_reports_hopeless_data(void **state)
 {
     (void)state;
@@ -147,6 +189,7 @@ int main(void)
         cmocka_unit_test(test_list_and_data_cfg),
         cmocka_unit_test(test_labels_from_paths),
         cmocka_unit_test(test_loader_is_deterministic),
+        cmocka_unit_test(test_loader_bounded_prefetch),
         cmocka_unit_test(test_loader_reports_hopeless_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

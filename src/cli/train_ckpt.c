@@ -178,7 +178,7 @@ void train_oom_advice(const network *net, const char *cfg, const char *err)
         for (int i = 0; i < net->n; ++i)
             if (net->layers[i].workspace > ws) ws = net->layers[i].workspace;
         fprintf(stderr, "memory for mini-batch %d (batch=%d, subdivisions=%d): input %.1f MiB "
-                "(x3 with the loader's two buffers), parameters %.1f MiB, workspace %.1f MiB",
+                "(the loader's batch, plus up to 64 MiB it prefetches), parameters %.1f MiB, workspace %.1f MiB",
                 net->batch, net->batch * net->subdivisions, net->subdivisions,
                 (double)net->batch * net->inputs * sizeof(float) / MIB,
                 memreport_param_bytes(net) / MIB, ws / MIB);

@@ -31,7 +31,13 @@ int cli_train_iteration(network *net, loader *ld, float *loss, char *err, size_t
         /* Train on the loader's buffer itself: a copy into net->input would cost one
          * more batch of input in RSS (31.7 MiB at 416x416, mini-batch 16). */
         memcpy(net->truth, y, (size_t)net->batch * net->truths * sizeof(float));
-        if (network_train_batch(net, x, &cost, err, errlen)) return -1;
+        /* the loader may drop the input's pages once the forward is done (loader.h) */
+        net->input_done = loader_discard;
+        net->input_done_ud = ld;
+        int rc = network_train_batch(net, x, &cost, err, errlen);
+        net->input_done = NULL;
+        net->input_done_ud = NULL;
+        if (rc) return -1;
         sum += cost;
     }
     /* net->cost is the sum over the mini-batch; Darknet reports per image. */

@@ -221,9 +221,21 @@ static void zero_born_deltas(network *net, int step)
     }
 }
 
+/* The layer after whose forward the input is no longer read (input_done), or -1. */
+static int input_drop_index(const network *net, int train)
+{
+    if (!train || !net->input_done || !network_input_dead(net)) return -1;
+    int last = -1;
+    for (int i = 0; i < net->n; ++i)
+        for (int s = 0; s < net->layers[i].nsrc; ++s)
+            if (net->layers[i].src[s] < 0) last = i;
+    return last;
+}
+
 int network_forward(network *net, const float *input, int train)
 {
     if (network_prepare(net, train, net->err, sizeof(net->err))) return -1;
+    int drop = input_drop_index(net, train);
     net->train = train;
     net->fwd_input = input;
     if (train) saved_next_iteration(net->store, ++net->iteration);
@@ -241,6 +253,10 @@ int network_forward(network *net, const float *input, int train)
                 return -1;
             }
             i = end;
+            if (i >= drop && drop >= 0) {
+                net->input_done(net->input_done_ud);
+                drop = -1;
+            }
             continue;
         }
         network_make_ctx(net, i, input, train, &x);
@@ -256,6 +272,10 @@ int network_forward(network *net, const float *input, int train)
             ++ncost;
         }
         network_run_hook(net, net->hook, l, x.out, net->plan.stride[i], net->batch);
+        if (i >= drop && drop >= 0) { /* the input's last reader is done (network.h) */
+            net->input_done(net->input_done_ud);
+            drop = -1;
+        }
     }
     /* Darknet reports the mean over the layers that have a cost. */
     if (ncost) net->cost /= ncost;
@@ -378,14 +398,33 @@ int network_train_datum(network *net, float *cost, char *err, size_t errlen)
     return network_train_batch(net, net->input, cost, err, errlen);
 }
 
+int network_input_dead(const network *net)
+{
+    int stop = net->plan.valid ? net->plan.stop : -1;
+    for (int i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        int reads = 0;
+        for (int s = 0; s < l->nsrc; ++s) reads |= l->src[s] < 0;
+        if (!reads || i <= stop || l->onlyforward) continue;
+        if ((l->type != LT_CONVOLUTIONAL && l->type != LT_CONNECTED) || l->bits >= 32) return 0;
+    }
+    return 1;
+}
+
 int network_train_batch(network *net, const float *x, float *cost, char *err, size_t errlen)
 {
     size_t global = (size_t)net->batch * (size_t)net->ranks;
     net->seen += global;
+    /* The forward hands the input back after its last reader (input_done) when nothing
+     * reads it in backward; the saved activations' pool (kept between iterations
+     * otherwise) goes back after the backward: the input and a full pool of saved
+     * activations are never resident at once (memreport.h counts the larger). */
+    int dead = net->input_done && network_input_dead(net);
     if (network_forward(net, x, 1) || network_backward(net)) {
         snprintf(err, errlen, "%s", net->err);
         return -1;
     }
+    if (dead) saved_trim(net->store);
     *cost = net->cost;
     if ((net->seen / global) % (size_t)net->subdivisions == 0) {
         if (net->grad_sync && net->grad_sync(net, -1)) {

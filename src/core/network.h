@@ -55,6 +55,7 @@ struct network {
     int actnn_stream;       /* streamed pairs (stream.h): -1 when bits < 32, 0 off, 1 always */
     int stream_chunk;       /* samples per chunk; 0 = about 8 MiB of output (tests set it) */
     int actnn_concat;       /* zero-copy routes (concat.h): -1 default (on), 0 off */
+    int actnn_xhat_rebuild; /* conv x-hat rebuilt, not saved: -1 auto, 0 never, 1 always */
     int actnn_budget_mb;    /* > 0: layers' bits picked so the plan fits (budget.h) */
     int actnn_budget_line;  /* its line in the cfg, for errors */
 
@@ -89,6 +90,12 @@ struct network {
                              * zero-copy routes stay on and hooks get chunks or samples; else
                              * hooks need whole packed buffers and those are turned off */
 
+    /* Called in a training forward right after the last layer that reads the input when
+     * network_input_dead(): the caller may then drop the input batch's pages (the CLI
+     * trainers' loader does, loader.h) */
+    void (*input_done)(void *ud);
+    void *input_done_ud;
+
     const float **tmp_ins;  /* per-call source pointer arrays (max nsrc entries) */
     float **tmp_dins;
     int max_src;
@@ -117,6 +124,10 @@ int network_train_datum(network *net, float *cost, char *err, size_t errlen);
  * step returns), truth still in net->truth: trainers pass their loader's buffer and never
  * write net->input, whose pages then stay untouched (a batch of input less in RSS). */
 int network_train_batch(network *net, const float *x, float *cost, char *err, size_t errlen);
+/* Nothing reads the input batch after the training forward: every layer that reads it
+ * and runs a backward is a convolutional or connected layer saving a compressed copy
+ * (bits < 32; at 32 bits it keeps the input itself for its weight gradient). */
+int network_input_dead(const network *net);
 
 /* (Re)computes the plan for the current train flag and batch and sizes the arena. */
 int network_prepare(network *net, int train, char *err, size_t errlen);

@@ -1,11 +1,13 @@
-/* Background loader (loader.h). One thread fills two buffers in turn: while the trainer
- * works on batch k the thread fills batch k+1. Each sample has its own rng seeded from
- * (seed, batch index, sample index), so what a batch holds never depends on thread timing
- * nor on which process fills which samples. */
+/* Background loader (loader.h). One thread fills batch k+1 while the trainer works on batch
+ * k: its first `prefetch` samples into a small buffer right away, the rest straight into
+ * the trainer's buffer once it is given back. Each sample has its own rng seeded from
+ * (seed, batch index, sample index), so what a batch holds never depends on thread timing,
+ * on the prefetch size, nor on which process fills which samples. */
 #include "data/loader.h"
 
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -15,16 +17,19 @@
 /* So many failed samples in a row means the data is unusable, not one bad file. */
 #define MAX_FAILS_IN_A_ROW 1000
 
+enum { MAIN_FREE, MAIN_READY, MAIN_IN_USE };
+
 struct loader {
-    int batch, sample0;
+    int batch, sample0, prefetch;
     size_t xf, yf;
     loader_fill_fn fill;
     loader_begin_fn begin;
     void *user;
-    uint64_t seed, next_fill, next_take;
-    float *x[2], *y[2];
-    int ready[2];     /* slot holds a filled batch not yet taken */
-    int in_use;       /* slot handed to the trainer (-1: none) */
+    uint64_t seed, next_fill;
+    float *x, *y;     /* the batch handed to the trainer (x mapped: it can be discarded) */
+    size_t x_bytes;
+    float *px, *py;   /* the next batch's first `prefetch` samples */
+    int main;         /* MAIN_*: who holds x, y */
     int stop, failed;
     /* what the loader costs (loader_report): batches filled, their wall and CPU seconds,
      * and the seconds the trainer spent blocked in loader_next */
@@ -43,23 +48,26 @@ static double clock_s(clockid_t c)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Fills one batch into slot s; returns 0 or -1 with ld->msg set. */
-static int fill_batch(loader *ld, int s, uint64_t k)
+int loader_prefetch(int batch, size_t sample_floats)
 {
-    memset(ld->y[s], 0, ld->yf * ld->batch * sizeof(float));
-    if (ld->begin) {
-        /* the batch's own stream, below every sample's: the same decision in every rank */
-        rng_t br;
-        rng_seed(&br, ld->seed ^ (k * 0x9E3779B97F4A7C15ull), LOADER_STREAM - 1);
-        ld->begin(ld->user, &br);
-    }
-    for (int b = 0; b < ld->batch; ++b) {
+    size_t per = (sample_floats ? sample_floats : 1) * sizeof(float);
+    size_t n = ((size_t)LOADER_PREFETCH_MIB << 20) / per;
+    if (n < 1) n = 1;
+    return n < (size_t)batch ? (int)n : batch;
+}
+
+/* Samples [from, to) of batch k, written at x, y (sample `from` first). */
+static int fill_samples(loader *ld, uint64_t k, int from, int to, float *x, float *y)
+{
+    for (int b = from; b < to; ++b) {
+        float *xs = x + ld->xf * (size_t)(b - from), *ys = y + ld->yf * (size_t)(b - from);
         /* The batch index mixes into the seed, the global sample index names the stream. */
         rng_t r;
         rng_seed(&r, ld->seed ^ (k * 0x9E3779B97F4A7C15ull), LOADER_STREAM + (uint64_t)(ld->sample0 + b));
         int fails = 0;
-        while (ld->fill(ld->user, &r, ld->x[s] + ld->xf * b, ld->y[s] + ld->yf * b)) {
-            memset(ld->y[s] + ld->yf * b, 0, ld->yf * sizeof(float));
+        memset(ys, 0, ld->yf * sizeof(float));
+        while (ld->fill(ld->user, &r, xs, ys)) {
+            memset(ys, 0, ld->yf * sizeof(float));
             if (++fails >= MAX_FAILS_IN_A_ROW) {
                 snprintf(ld->msg, sizeof(ld->msg),
                          "%d samples in a row could not be loaded; check the train list", fails);
@@ -70,80 +78,90 @@ static int fill_batch(loader *ld, int s, uint64_t k)
     return 0;
 }
 
+/* Batch k: the prefetched part now, the rest once the trainer's buffer is free. Called
+ * and returns with the mutex held; 1 when stopped. */
+static int load_batch(loader *ld, uint64_t k)
+{
+    int P = ld->prefetch;
+    pthread_mutex_unlock(&ld->mu);
+    if (ld->begin) {
+        /* the batch's own stream, below every sample's: the same decision in every rank */
+        rng_t br;
+        rng_seed(&br, ld->seed ^ (k * 0x9E3779B97F4A7C15ull), LOADER_STREAM - 1);
+        ld->begin(ld->user, &br);
+    }
+    double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+    int rc = fill_samples(ld, k, 0, P, ld->px, ld->py);
+    double w = clock_s(CLOCK_MONOTONIC) - w0, c = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+    pthread_mutex_lock(&ld->mu);
+    while (!rc && !ld->stop && ld->main != MAIN_FREE) pthread_cond_wait(&ld->cv, &ld->mu);
+    if (ld->stop) return 1;
+    pthread_mutex_unlock(&ld->mu);
+    if (!rc) {
+        w0 = clock_s(CLOCK_MONOTONIC);
+        c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+        memcpy(ld->x, ld->px, ld->xf * (size_t)P * sizeof(float));
+        memcpy(ld->y, ld->py, ld->yf * (size_t)P * sizeof(float));
+        rc = fill_samples(ld, k, P, ld->batch, ld->x + ld->xf * (size_t)P, ld->y + ld->yf * (size_t)P);
+        w += clock_s(CLOCK_MONOTONIC) - w0;
+        c += clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+    }
+    pthread_mutex_lock(&ld->mu);
+    ld->filled++;
+    ld->fill_wall += w;
+    ld->fill_cpu += c;
+    if (rc) ld->failed = 1;
+    else ld->main = MAIN_READY;
+    pthread_cond_broadcast(&ld->cv);
+    return rc ? 1 : 0;
+}
+
 static void *loader_main(void *arg)
 {
     loader *ld = arg;
     pthread_mutex_lock(&ld->mu);
-    for (;;) {
-        int s = (int)(ld->next_fill & 1);
-        while (!ld->stop && (ld->ready[s] || ld->in_use == s)) pthread_cond_wait(&ld->cv, &ld->mu);
-        if (ld->stop) break;
-        uint64_t k = ld->next_fill;
-        pthread_mutex_unlock(&ld->mu);
-        double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
-        int rc = fill_batch(ld, s, k); /* the slot is ours: neither ready nor in use */
-        double w1 = clock_s(CLOCK_MONOTONIC), c1 = clock_s(CLOCK_THREAD_CPUTIME_ID);
-        pthread_mutex_lock(&ld->mu);
-        ld->filled++;
-        ld->fill_wall += w1 - w0;
-        ld->fill_cpu += c1 - c0;
-        if (rc) ld->failed = 1;
-        else ld->ready[s] = 1;
-        ld->next_fill++;
-        pthread_cond_broadcast(&ld->cv);
-        if (rc) break;
-    }
+    while (!ld->stop && load_batch(ld, ld->next_fill) == 0) ld->next_fill++;
     pthread_mutex_unlock(&ld->mu);
     return NULL;
 }
 
 static void free_buffers(loader *ld)
 {
-    for (int s = 0; s < 2; ++s) {
-        free(ld->x[s]);
-        free(ld->y[s]);
-    }
+    if (ld->x) munmap(ld->x, ld->x_bytes);
+    free(ld->y);
+    free(ld->px);
+    free(ld->py);
 }
 
-loader *loader_start(int batch, size_t x_floats, size_t y_floats, loader_fill_fn fill,
-                     void *user, uint64_t seed, uint64_t first, char *err, size_t errlen)
+static loader *start(int batch, int sample0, size_t x_floats, size_t y_floats,
+                     loader_fill_fn fill, loader_begin_fn begin, void *user, uint64_t seed,
+                     uint64_t first, int prefetch, char *err, size_t errlen)
 {
-    return loader_start_ex(batch, 0, x_floats, y_floats, fill, NULL, user, seed, first, err, errlen);
-}
-
-loader *loader_start_at(int batch, int sample0, size_t x_floats, size_t y_floats,
-                        loader_fill_fn fill, void *user, uint64_t seed, uint64_t first, char *err,
-                        size_t errlen)
-{
-    return loader_start_ex(batch, sample0, x_floats, y_floats, fill, NULL, user, seed, first, err,
-                           errlen);
-}
-
-loader *loader_start_ex(int batch, int sample0, size_t x_floats, size_t y_floats,
-                        loader_fill_fn fill, loader_begin_fn begin, void *user, uint64_t seed,
-                        uint64_t first, char *err, size_t errlen)
-{
-    if (batch < 1 || sample0 < 0 || !fill) {
-        snprintf(err, errlen, "loader: bad arguments (batch %d, first sample %d)", batch, sample0);
+    if (batch < 1 || sample0 < 0 || !fill || prefetch < 0 || prefetch > batch) {
+        snprintf(err, errlen, "loader: bad arguments (batch %d, first sample %d, prefetch %d)",
+                 batch, sample0, prefetch);
         return NULL;
     }
     loader *ld = calloc(1, sizeof(loader));
     if (!ld) goto oom;
     ld->batch = batch;
     ld->sample0 = sample0;
+    ld->prefetch = prefetch ? prefetch : loader_prefetch(batch, x_floats + y_floats);
     ld->xf = x_floats;
     ld->yf = y_floats;
     ld->fill = fill;
     ld->begin = begin;
     ld->user = user;
     ld->seed = seed;
-    ld->next_fill = ld->next_take = first;
-    ld->in_use = -1;
-    for (int s = 0; s < 2; ++s) {
-        ld->x[s] = malloc((x_floats * batch + 1) * sizeof(float));
-        ld->y[s] = malloc((y_floats * batch + 1) * sizeof(float));
-        if (!ld->x[s] || !ld->y[s]) goto oom;
-    }
+    ld->next_fill = first;
+    ld->main = MAIN_FREE;
+    ld->x_bytes = (x_floats * batch + 1) * sizeof(float);
+    ld->x = mmap(NULL, ld->x_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (ld->x == MAP_FAILED) ld->x = NULL;
+    ld->y = malloc((y_floats * batch + 1) * sizeof(float));
+    ld->px = malloc((x_floats * ld->prefetch + 1) * sizeof(float));
+    ld->py = malloc((y_floats * ld->prefetch + 1) * sizeof(float));
+    if (!ld->x || !ld->y || !ld->px || !ld->py) goto oom;
     pthread_mutex_init(&ld->mu, NULL);
     pthread_cond_init(&ld->cv, NULL);
     if (pthread_create(&ld->th, NULL, loader_main, ld)) {
@@ -156,32 +174,57 @@ loader *loader_start_ex(int batch, int sample0, size_t x_floats, size_t y_floats
     }
     return ld;
 oom:
-    snprintf(err, errlen, "loader: out of memory for two batches of %d samples", batch);
+    snprintf(err, errlen, "loader: out of memory for a batch of %d samples and %d prefetched", batch,
+             ld ? ld->prefetch : 0);
     if (ld) free_buffers(ld);
     free(ld);
     return NULL;
 }
 
+loader *loader_start(int batch, size_t x_floats, size_t y_floats, loader_fill_fn fill,
+                     void *user, uint64_t seed, uint64_t first, char *err, size_t errlen)
+{
+    return start(batch, 0, x_floats, y_floats, fill, NULL, user, seed, first, 0, err, errlen);
+}
+
+loader *loader_start_at(int batch, int sample0, size_t x_floats, size_t y_floats,
+                        loader_fill_fn fill, void *user, uint64_t seed, uint64_t first, char *err,
+                        size_t errlen)
+{
+    return start(batch, sample0, x_floats, y_floats, fill, NULL, user, seed, first, 0, err, errlen);
+}
+
+loader *loader_start_ex(int batch, int sample0, size_t x_floats, size_t y_floats,
+                        loader_fill_fn fill, loader_begin_fn begin, void *user, uint64_t seed,
+                        uint64_t first, char *err, size_t errlen)
+{
+    return start(batch, sample0, x_floats, y_floats, fill, begin, user, seed, first, 0, err, errlen);
+}
+
+loader *loader_start_prefetch(int batch, size_t x_floats, size_t y_floats, loader_fill_fn fill,
+                              void *user, uint64_t seed, uint64_t first, int prefetch, char *err,
+                              size_t errlen)
+{
+    return start(batch, 0, x_floats, y_floats, fill, NULL, user, seed, first, prefetch, err, errlen);
+}
+
 int loader_next(loader *ld, float **x, float **y, char *err, size_t errlen)
 {
     pthread_mutex_lock(&ld->mu);
-    ld->in_use = -1; /* the previous batch is given back */
+    if (ld->main == MAIN_IN_USE) ld->main = MAIN_FREE; /* the previous batch is given back */
     pthread_cond_broadcast(&ld->cv);
-    int s = (int)(ld->next_take & 1);
     double t0 = clock_s(CLOCK_MONOTONIC);
-    while (!ld->ready[s] && !ld->failed) pthread_cond_wait(&ld->cv, &ld->mu);
+    while (ld->main != MAIN_READY && !ld->failed) pthread_cond_wait(&ld->cv, &ld->mu);
     ld->wait_wall += clock_s(CLOCK_MONOTONIC) - t0;
-    if (!ld->ready[s]) {
+    if (ld->main != MAIN_READY) {
         snprintf(err, errlen, "%s", ld->msg);
         pthread_mutex_unlock(&ld->mu);
         return -1;
     }
-    ld->ready[s] = 0;
-    ld->in_use = s;
-    ld->next_take++;
+    ld->main = MAIN_IN_USE;
     pthread_mutex_unlock(&ld->mu);
-    *x = ld->x[s];
-    *y = ld->y[s];
+    *x = ld->x;
+    *y = ld->y;
     return 0;
 }
 
@@ -193,6 +236,14 @@ void loader_report(loader *ld, FILE *f)
                "the trainer waited %.3f s in all\n",
             (unsigned long long)ld->filled, ld->fill_wall / n, ld->fill_cpu / n, ld->wait_wall);
     pthread_mutex_unlock(&ld->mu);
+}
+
+void loader_discard(void *arg)
+{
+    loader *ld = arg;
+    /* An anonymous private mapping reads as zeros after MADV_DONTNEED; it is refilled
+     * before it is handed out again. Failure only means the pages stay. */
+    (void)madvise(ld->x, ld->x_bytes, MADV_DONTNEED);
 }
 
 void loader_stop(loader *ld)

@@ -2,7 +2,7 @@
  *
  * Saved for backward (DESIGN.md table):
  *   slot 0: the input (kept alive at 32 bits, quantized otherwise)
- *   slot 1: x-hat when batch_normalize
+ *   slot 1: x-hat when batch_normalize, unless it is rebuilt from slot 0 (xhat_rebuilt)
  *   slot 2: the activation's 1-bit mask, or its input when the activation is not
  *           two-valued and there is no batch norm to recompute it from. */
 #include <math.h>
@@ -136,23 +136,61 @@ static size_t out_st(const layer *l, const layer_ctx *x)
     return x->out_stride ? x->out_stride : (size_t)l->outputs;
 }
 
-/* out(b) = W * x->be->im2col(in(b)) for every sample and group. */
-static void conv_gemm_forward(layer *l, layer_ctx *x)
+/* out = W * im2col(in) for one sample, every group. */
+static void conv_gemm_sample(layer *l, layer_ctx *x, const float *in, float *out)
 {
     conv_p *p = l->p;
     int g = p->groups, m = p->n / g, k = p->size * p->size * l->c / g, N = l->out_w * l->out_h;
-    size_t in_g = (size_t)(l->c / g) * l->h * l->w, is = in_st(l, x), os = out_st(l, x);
-    for (int b = 0; b < x->batch; ++b)
-        for (int j = 0; j < g; ++j) {
-            const float *im = x->in + b * is + (size_t)j * in_g;
-            const float *col = im;
-            if (l->workspace) {
-                x->be->im2col(im, l->c / g, l->h, l->w, p->size, p->stride, p->pad, x->ws);
-                col = x->ws;
-            }
-            float *out = x->out + b * os + (size_t)j * m * N;
-            x->be->gemm(0, 0, m, N, k, 1, p->weights + (size_t)j * p->nweights / g, k, col, N, 0, out, N);
+    size_t in_g = (size_t)(l->c / g) * l->h * l->w;
+    for (int j = 0; j < g; ++j) {
+        const float *im = in + (size_t)j * in_g;
+        const float *col = im;
+        if (l->workspace) {
+            x->be->im2col(im, l->c / g, l->h, l->w, p->size, p->stride, p->pad, x->ws);
+            col = x->ws;
         }
+        x->be->gemm(0, 0, m, N, k, 1, p->weights + (size_t)j * p->nweights / g, k, col, N, 0,
+                    out + (size_t)j * m * N, N);
+    }
+}
+
+/* out(b) = W * im2col(in(b)) for every sample. */
+static void conv_gemm_forward(layer *l, layer_ctx *x)
+{
+    size_t is = in_st(l, x), os = out_st(l, x);
+    for (int b = 0; b < x->batch; ++b) conv_gemm_sample(l, x, x->in + b * is, x->out + b * os);
+}
+
+/* Multiply-adds per output value up to which x-hat is rebuilt rather than saved: each
+ * backward pass that reads x-hat then runs one more forward GEMM of the sample (two per
+ * iteration), so only cheap layers qualify (yolov3-tiny: layers 0 and 2, k = 27 and 144,
+ * 1.07 of the 3.25 MiB saved per 416x416 image at 2 bits; about 6% more arithmetic). */
+#define XHAT_REBUILD_MAX_K 160
+
+/* x-hat is not saved but rebuilt in backward from the saved input: conv and normalization
+ * with the mini-batch's statistics are affine, so from the unbiased restored input the
+ * rebuilt x-hat is unbiased as well, and with an exact (32-bit) input it is the forward's
+ * x-hat bit for bit (the same GEMM on the same sample, the same normalization).
+ * actnn_xhat_rebuild in [net]: -1 (default) for compressed layers with batch norm, a
+ * masked or identity activation (no x-hat needed to rebuild the activation's input) and
+ * k <= XHAT_REBUILD_MAX_K; 0 never; 1 for every such layer whatever its bits and k. */
+static int xhat_rebuilt(const layer *l, const network *net)
+{
+    const conv_p *p = l->p;
+    int k = p->size * p->size * l->c / p->groups, mode = net->actnn_xhat_rebuild;
+    if (!p->bn || mode == 0) return 0;
+    if (!activation_is_identity(l->act) && !activation_is_masked(l->act, NULL, NULL)) return 0;
+    return mode > 0 || (l->bits < 32 && k <= XHAT_REBUILD_MAX_K);
+}
+
+/* Sample b's x-hat in backward: restored, or rebuilt into scratch[1]. */
+static const float *conv_xhat(layer *l, layer_ctx *x, int b)
+{
+    conv_p *p = l->p;
+    if (!xhat_rebuilt(l, x->net)) return sv_restore(x, SV_XHAT, b, x->scratch[0]);
+    conv_gemm_sample(l, x, sv_restore(x, SV_IN, b, x->scratch[0]), x->scratch[1]);
+    x->be->bn_normalize(&p->bnst, x->scratch[1], 1, l->out_w * l->out_h);
+    return x->scratch[1];
 }
 
 /* Batch norm (with the batch's statistics, or those of a finished statistics pass when
@@ -178,7 +216,8 @@ static int conv_post(layer *l, layer_ctx *x, int known)
         if (x->train) x->be->bn_normalize(&p->bnst, o + b * os, 1, spatial);
         else x->be->bn_forward_infer(&p->bnst, o + b * os, 1, spatial);
     }
-    if (x->train && sv_save_strided(x, SV_XHAT, o, (size_t)l->outputs, os, 0)) return -1;
+    if (x->train && !xhat_rebuilt(l, x->net) && sv_save_strided(x, SV_XHAT, o, (size_t)l->outputs, os, 0))
+        return -1;
     if (x->be->bn_scale_shift_act) {
         /* One pass for scale, shift and activation; with batch norm only a two-valued
          * activation saves anything (its mask; others are rebuilt from x-hat), as in
@@ -266,14 +305,12 @@ static void conv_backward_norm(layer *l, layer_ctx *x, int sums, int delta)
     if (sums) {
         if (x->b0 == 0) x->be->bn_backward_reset(&p->bnst);
         for (int b = 0; b < x->batch; ++b)
-            x->be->bn_backward_sums(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
-                             spatial);
+            x->be->bn_backward_sums(&p->bnst, x->delta + b * outs, conv_xhat(l, x, b), spatial);
         if (x->b0 + x->batch == x->total) x->be->bn_backward_params(&p->bnst, p->pb->grad, p->ps->grad);
     }
     if (delta)
         for (int b = 0; b < x->batch; ++b)
-            x->be->bn_backward_delta(&p->bnst, x->delta + b * outs, sv_restore(x, SV_XHAT, b, x->scratch[0]),
-                              x->total, spatial);
+            x->be->bn_backward_delta(&p->bnst, x->delta + b * outs, conv_xhat(l, x, b), x->total, spatial);
 }
 
 static int conv_backward(layer *l, layer_ctx *x)
@@ -287,7 +324,7 @@ static int conv_backward(layer *l, layer_ctx *x)
     /* actnn_auto: ActNN's weight K/(4 groups) * G/I for this input's quantization noise */
     double k = (double)p->size * p->size / (4.0 * p->groups * l->w * l->h);
     sv_note_grad(x, SV_IN, k, x->delta, (size_t)l->outputs, outs);
-    if (p->bn) sv_follow(x, SV_XHAT, SV_IN);
+    if (p->bn && !xhat_rebuilt(l, x->net)) sv_follow(x, SV_XHAT, SV_IN);
     for (int b = 0; b < x->batch; ++b)
         conv_backward_sample(l, x, b, sv_restore(x, SV_IN, b, x->scratch[0]), x->delta + b * outs);
     return 0;

@@ -86,8 +86,6 @@ static void print_row(FILE *f, const char *what, int m, const mem_summary *at, c
 
 int budget_print(network *net, size_t budget, FILE *f, char *err, size_t errlen)
 {
-    saved_desc *desc = memreport_describe(net, err, errlen);
-    if (!desc) return -1;
     int cfg_batch = net->batch * net->subdivisions;
     /* the cfg's own bits get a row unless they are one of the uniform widths */
     int own = 0;
@@ -104,13 +102,15 @@ int budget_print(network *net, size_t budget, FILE *f, char *err, size_t errlen)
         int bits = widths[k];
         if (!bits && !own) continue;
         mem_summary at, one;
+        saved_desc *desc = memreport_describe(net, bits, err, errlen);
+        if (!desc) return -1;
         int m = budget_max_batch(net, desc, bits, budget, &at);
         memreport_plan_at(net, desc, bits, 1, &one);
+        free(desc);
         char what[16];
         snprintf(what, sizeof(what), bits ? "%d" : "cfg", bits);
         print_row(f, what, m, &at, &one, cfg_batch);
     }
-    free(desc);
     return 0;
 }
 
@@ -170,12 +170,12 @@ static double mean_bits(const network *net, const saved_desc *desc)
     return v > 0 ? vb / v : 32;
 }
 
-static int pick(network *net, const saved_desc *desc, size_t budget, FILE *log, char *err,
-                size_t errlen, double *w, uint8_t *bits, int *idx, int L)
+static int pick(network *net, const saved_desc *desc32, const saved_desc *desc, size_t budget,
+                FILE *log, char *err, size_t errlen, double *w, uint8_t *bits, int *idx, int L)
 {
     mem_summary s;
     int B = net->batch;
-    if (total_at(net, desc, 32, B, &s) <= budget) {
+    if (total_at(net, desc32, 32, B, &s) <= budget) {
         set_all(net, 32);
         report(net, desc, budget, &s, 32, log);
         return 0;
@@ -205,8 +205,13 @@ static int pick(network *net, const saved_desc *desc, size_t budget, FILE *log, 
 
 int budget_pick_bits(network *net, size_t budget, FILE *log, char *err, size_t errlen)
 {
-    saved_desc *desc = memreport_describe(net, err, errlen);
-    if (!desc) return -1;
+    /* 32 bits and the compressed widths save different things (memreport.h) */
+    saved_desc *desc32 = memreport_describe(net, 32, err, errlen);
+    saved_desc *desc = desc32 ? memreport_describe(net, 8, err, errlen) : NULL;
+    if (!desc) {
+        free(desc32);
+        return -1;
+    }
     size_t n = (size_t)net->n + 1;
     double *w = malloc(n * sizeof(double));
     uint8_t *bits = malloc(n);
@@ -219,7 +224,7 @@ int budget_pick_bits(network *net, size_t budget, FILE *log, char *err, size_t e
             w[L] = (double)t;
             idx[L++] = i;
         }
-        rc = pick(net, desc, budget, log, err, errlen, w, bits, idx, L);
+        rc = pick(net, desc32, desc, budget, log, err, errlen, w, bits, idx, L);
     } else {
         snprintf(err, errlen, "out of memory planning actnn_budget_mb");
     }
@@ -234,5 +239,6 @@ int budget_pick_bits(network *net, size_t budget, FILE *log, char *err, size_t e
     free(bits);
     free(idx);
     free(desc);
+    free(desc32);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "data/loader.h"
 #include "memory/saved.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -85,6 +86,7 @@ static int dry_run(network *net, saved_desc *desc, char *err, size_t errlen)
             if (rc || saved_describe(net->store, i, k, &desc[i * SV_SLOTS + k]))
                 desc[i * SV_SLOTS + k].kind = SAVED_NONE;
     saved_release_all(net->store);
+    saved_reset_peak(net->store); /* a dry run at other bits may have saved more */
     bn_snapshot(net, 1, bn);
     free(bn);
     net->iteration = iter;
@@ -164,15 +166,25 @@ static void print_segments(FILE *f, const mem_plan *p)
     fprintf(f, "%s\n", any ? "" : " none");
 }
 
-saved_desc *memreport_describe(network *net, char *err, size_t errlen)
+saved_desc *memreport_describe(network *net, int bits, char *err, size_t errlen)
 {
     saved_desc *desc = calloc((size_t)net->n * SV_SLOTS + 1, sizeof(saved_desc));
-    if (!desc) {
+    int *own = malloc(sizeof(int) * (size_t)net->n + 1);
+    if (!desc || !own) {
+        free(desc);
+        free(own);
         snprintf(err, errlen, "out of memory planning");
         return NULL;
     }
+    for (int i = 0; i < net->n; ++i) {
+        own[i] = net->layers[i].bits;
+        if (bits) net->layers[i].bits = bits;
+    }
     int rc = network_prepare(net, 1, err, errlen);
     if (!rc) rc = dry_run(net, desc, err, errlen);
+    for (int i = 0; i < net->n; ++i) net->layers[i].bits = own[i];
+    free(own);
+    if (bits) plan_free(&net->plan); /* made for the other bits */
     if (!rc) rc = network_prepare(net, 1, err, errlen);
     if (rc) {
         free(desc);
@@ -191,14 +203,31 @@ static size_t layer_saved(const network *net, const saved_desc *d, int i, size_t
     return b;
 }
 
+/* network_input_dead with every layer at `bits` (0: their own). */
+static int input_dead_at(network *net, int bits)
+{
+    if (!bits) return network_input_dead(net);
+    int *own = malloc(sizeof(int) * (size_t)net->n + 1), dead = 0;
+    if (!own) return 0;
+    for (int i = 0; i < net->n; ++i) {
+        own[i] = net->layers[i].bits;
+        net->layers[i].bits = bits;
+    }
+    dead = network_input_dead(net);
+    for (int i = 0; i < net->n; ++i) net->layers[i].bits = own[i];
+    free(own);
+    return dead;
+}
+
 static void fixed_parts(const network *net, mem_summary *s, size_t n)
 {
     s->params = memreport_param_bytes(net);
     s->workspace = net->workspace_bytes;
     s->scratch = 2 * net->scratch_floats * sizeof(float);
     s->input = n * ((size_t)net->inputs + (size_t)net->truths) * sizeof(float);
-    /* The loader fills the next mini-batch while this one trains (loader.h). */
-    s->loader = s->input;
+    /* The loader fills the next mini-batch's first samples while this one trains (loader.h). */
+    size_t per = (size_t)net->inputs + (size_t)net->truths;
+    s->loader = (size_t)loader_prefetch((int)n, per) * per * sizeof(float);
 }
 
 int memreport_plan_at(network *net, const saved_desc *desc, int bits, int batch, mem_summary *s)
@@ -209,25 +238,34 @@ int memreport_plan_at(network *net, const saved_desc *desc, int bits, int batch,
     for (int i = 0; i < net->n; ++i) {
         const saved_desc *d = &desc[i * SV_SLOTS];
         s->saved += layer_saved(net, d, i, n, bits);
-        s->saved_at32 += layer_saved(net, d, i, n, 32);
         for (int k = 0; k < SV_SLOTS; ++k)
             if (d[k].kind != SAVED_NONE) s->saved_fp32 += n * d[k].d * sizeof(float);
     }
     s->arena = arena_at(net, bits, batch);
-    s->arena_fp32 = arena_at(net, 32, batch);
     fixed_parts(net, s, n);
+    s->input_transient = input_dead_at(net, bits);
     return s->arena ? 0 : -1;
 }
 
 size_t memreport_total(const mem_summary *s)
 {
-    return s->saved + s->arena + s->params + s->workspace + s->scratch + s->input + s->loader;
+    size_t rest = s->arena + s->params + s->workspace + s->scratch + s->loader;
+    if (!s->input_transient) return rest + s->saved + s->input;
+    /* The trainer drops the input's pages after the forward and the saved pool's after
+     * the backward (network.h input_done): the two are never resident at once. */
+    return rest + (s->saved > s->input ? s->saved : s->input);
 }
 
 int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errlen)
 {
-    saved_desc *desc = memreport_describe(net, err, errlen);
-    if (!desc) return -1;
+    /* What is saved at 32 bits may differ from the cfg's bits (x-hat rebuilt only when
+     * compressed), so the fp32 figures come from a dry run at 32 bits. */
+    saved_desc *desc32 = memreport_describe(net, 32, err, errlen);
+    saved_desc *desc = desc32 ? memreport_describe(net, 0, err, errlen) : NULL;
+    if (!desc) {
+        free(desc32);
+        return -1;
+    }
     memset(s, 0, sizeof(*s));
     s->batch = net->batch;
     size_t n = (size_t)net->batch;
@@ -241,13 +279,15 @@ int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errl
             if (d[k].kind != SAVED_NONE) fp32 += n * d[k].d * sizeof(float);
         s->saved += saved;
         s->saved_fp32 += fp32;
-        s->saved_at32 += layer_saved(net, d, i, n, 32);
+        s->saved_at32 += layer_saved(net, &desc32[i * SV_SLOTS], i, n, 32);
         if (f) print_row(f, net, i, d, fp32, saved);
     }
     free(desc);
+    free(desc32);
     s->arena = net->plan.arena_bytes;
     s->arena_fp32 = arena_at(net, 32, net->batch);
     fixed_parts(net, s, n);
+    s->input_transient = input_dead_at(net, 0);
     return 0;
 }
 
@@ -267,8 +307,9 @@ int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen)
             s.batch, net->actnn_bits, s.saved / MIB, s.saved_fp32 / MIB, ratio(s.saved_fp32, s.saved),
             s.arena / MIB, s.arena_fp32 / MIB, s.params / MIB, s.workspace / MIB, s.scratch / MIB,
             s.input / MIB, s.loader / MIB);
-    size_t now = s.saved + s.arena + rest, fp32 = s.saved_at32 + s.arena_fp32 + rest;
-    fprintf(f, "planned training memory (saved + arena + params + workspace + scratch + input + loader): "
+    size_t now = memreport_total(&s), fp32 = s.saved_at32 + s.arena_fp32 + rest;
+    fprintf(f, "planned training memory (saved + arena + params + workspace + scratch + input + loader; "
+               "max(saved, input) where the input is dropped after the forward): "
                "%.1f MiB at the cfg's bits, %.1f MiB with every layer at 32 bits (%.2fx)\n",
             now / MIB, fp32 / MIB, ratio(fp32, now));
     return 0;

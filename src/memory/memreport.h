@@ -19,20 +19,26 @@ typedef struct {
                                       inputs live in arena_fp32 instead) */
     size_t arena, arena_fp32;      /* transient arena at the cfg's bits; with every layer at 32 */
     size_t params, workspace, scratch, input;
-    size_t loader;                 /* the loader's next mini-batch, filled while this one trains */
+    size_t loader;                 /* the loader's prefetch of the next mini-batch (loader.h) */
+    int input_transient;           /* nothing reads the input after the forward
+                                      (network_input_dead): trainers drop it then */
 } mem_summary;
 
 /* Bytes of all parameters, their gradients and optimizer state. */
 size_t memreport_param_bytes(const network *net);
 /* Fills s (and, when f is not NULL, prints the per-layer plan to f). 0 or -1 with err. */
 int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errlen);
-/* What a batch-1 training forward saves, per layer and slot (net->n * SV_SLOTS entries;
- * the caller frees it). NULL with err on failure. */
-saved_desc *memreport_describe(network *net, char *err, size_t errlen);
+/* What a batch-1 training forward saves with every layer at `bits` (0: each layer's own),
+ * per layer and slot (net->n * SV_SLOTS entries; the caller frees it). NULL with err. */
+saved_desc *memreport_describe(network *net, int bits, char *err, size_t errlen);
 /* The plan for mini-batch `batch` with every layer at `bits` (0: each layer's own bits),
- * from desc, without allocating it (only the arena's layout is computed). 0 or -1. */
+ * from desc, without allocating it (only the arena's layout is computed); saved_at32 and
+ * arena_fp32 are left 0. desc must come from a dry run on the same side of 32 bits (what
+ * is saved differs: conv x-hat is rebuilt only when compressed). 0 or -1. */
 int memreport_plan_at(network *net, const saved_desc *desc, int bits, int batch, mem_summary *s);
-/* saved + arena + params + workspace + scratch + input + loader. */
+/* arena + params + workspace + scratch + loader, plus saved + input, or the larger of the
+ * two when the input is transient (the CLI trainers drop it after the forward and the
+ * saved pool after the backward, so the two are never resident together). */
 size_t memreport_total(const mem_summary *s);
 /* `./darknet memory`: the per-layer plan and a total line. Returns 0 or -1 with err set. */
 int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen);

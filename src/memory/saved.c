@@ -12,6 +12,9 @@
 #include <string.h>
 
 #include "actnn.h"
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include "core/network.h"
 #include "memory/saved_internal.h"
 
@@ -69,6 +72,15 @@ void saved_release_all(saved_store *s)
 {
     if (!s) return;
     for (int i = 0; i < s->n; ++i) saved_release_layer(s, i);
+}
+
+void saved_trim(saved_store *s)
+{
+    if (!s) return;
+    actnn_trim(s->ctx);
+#ifdef __GLIBC__
+    malloc_trim(0); /* pool blocks below the mmap threshold came from the heap */
+#endif
 }
 
 void saved_store_free(saved_store *s)

@@ -28,6 +28,8 @@ void saved_bind(saved_store *s, layer_ctx *x);
 /* Drops everything layer i saved. */
 void saved_release_layer(saved_store *s, int i);
 void saved_release_all(saved_store *s);
+/* Returns the plugin pool's free blocks (and the C heap's free pages) to the system. */
+void saved_trim(saved_store *s);
 void saved_get_stats(const saved_store *s, saved_stats *st);
 void saved_reset_peak(saved_store *s);
 /* Starts a new iteration: changes the random stream of stochastic rounding and dropout. */

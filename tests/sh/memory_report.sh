@@ -21,7 +21,8 @@ ge() { awk -v a="$1" -v b="$2" 'BEGIN {exit !(a >= b)}'; }
 tot=$(grep '^total:' $T/q.txt)
 check "total line present" [ -n "$tot" ]
 check "one row per layer (24)" [ "$(grep -cE '^ +[0-9]+ ' $T/q.txt)" = 24 ]
-check "conv rows save q2 input, q2 x-hat and a mask" grep -qE '^ +0 convolutional .* q2\+q2\+mask ' $T/q.txt
+check "conv rows save q2 input, q2 x-hat and a mask" grep -qE '^ +4 convolutional .* q2\+q2\+mask ' $T/q.txt
+check "a cheap first conv rebuilds x-hat (input and mask only)" grep -qE '^ +0 convolutional .* q2\+mask ' $T/q.txt
 check "maxpool saves 2-bit codes" grep -qE '^ +1 maxpool .* code2 ' $T/q.txt
 check "no loss chatter on stdout" bash -c "! grep -q Region $T/q.txt"
 s=$(val "$tot" saved_mib) f=$(val "$tot" saved_fp32_mib)

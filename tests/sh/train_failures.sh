@@ -113,7 +113,7 @@ else
   check "saved-activation failure says what was asked" \
     has s$sv "saving .* of layer 0 ($sv samples x 784 values at 32 bits, $mib MiB as fp32"
   check "and what the plan needed" has s$sv "memory for mini-batch $sv .* activation arena"
-  check "loader failure names its batches" has o200000 "loader: out of memory for two batches of 200000 samples"
+  check "loader failure names its batches" has o200000 "loader: out of memory for a batch of 200000 samples"
 fi
 
 echo "$fails failed"
