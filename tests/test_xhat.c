@@ -89,7 +89,7 @@ static int slot_kind(network *net, int layer, int slot)
 static void saves_less_at_2_bits(void **state)
 {
     (void)state;
-    network *a = make_net("actnn=1\nactnn_xhat_rebuild=0", 0), *b = make_net("actnn=1", 0);
+    network *a = make_net("actnn=1\nactnn_xhat_rebuild=0", 0), *b = make_net("actnn=1\nactnn_xhat_rebuild=-1", 0);
     assert_int_equal(slot_kind(a, 0, 1), SAVED_TENSOR);
     assert_int_equal(slot_kind(b, 0, 1), SAVED_NONE);  /* leaky, k = 27: rebuilt */
     assert_int_equal(slot_kind(b, 2, 1), SAVED_NONE);  /* linear, k = 36: rebuilt */

@@ -138,7 +138,7 @@ static void parse_actnn(network *net, cfg_reader *r)
     net->actnn_concat = cfg_has(r, "actnn_concat") ? cfg_int(r, "actnn_concat", 1, 0, 1) : -1;
     /* conv x-hat rebuilt from the saved input (convolutional.c): -1 auto, 0 never, 1 always */
     net->actnn_xhat_rebuild =
-        cfg_has(r, "actnn_xhat_rebuild") ? cfg_int(r, "actnn_xhat_rebuild", 0, 0, 1) : -1;
+        cfg_has(r, "actnn_xhat_rebuild") ? cfg_int(r, "actnn_xhat_rebuild", 0, -1, 1) : 0;
     /* bits per layer picked at the end of parsing so the plan fits (memory/budget.h) */
     cfg_kv *budget = cfg_find(r, "actnn_budget_mb");
     net->actnn_budget_line = budget ? budget->line : 0;
