@@ -22,7 +22,10 @@ tot=$(grep '^total:' $T/q.txt)
 check "total line present" [ -n "$tot" ]
 check "one row per layer (24)" [ "$(grep -cE '^ +[0-9]+ ' $T/q.txt)" = 24 ]
 check "conv rows save q2 input, q2 x-hat and a mask" grep -qE '^ +4 convolutional .* q2\+q2\+mask ' $T/q.txt
-check "a cheap first conv rebuilds x-hat (input and mask only)" grep -qE '^ +0 convolutional .* q2\+mask ' $T/q.txt
+check "by default the first conv saves its x-hat too" grep -qE '^ +0 convolutional .* q2\+q2\+mask ' $T/q.txt
+sed 's/^actnn_bits=2$/actnn_bits=2\nactnn_xhat_rebuild=-1/' cfg/yolov3-tiny-actnn.cfg > $T/xr.cfg
+"$DARKNET" memory $T/xr.cfg -batch 4 > $T/xr.txt 2>&1 || bad "memory xhat-rebuild rc"
+check "actnn_xhat_rebuild=-1: a cheap first conv rebuilds x-hat (input and mask only)" grep -qE '^ +0 convolutional .* q2\+mask ' $T/xr.txt
 check "maxpool saves 2-bit codes" grep -qE '^ +1 maxpool .* code2 ' $T/q.txt
 check "no loss chatter on stdout" bash -c "! grep -q Region $T/q.txt"
 s=$(val "$tot" saved_mib) f=$(val "$tot" saved_fp32_mib)
