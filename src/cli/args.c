@@ -41,7 +41,7 @@ static flag table[] = {
     {"-topk", K_FLAG, "top-k accuracy during training is not supported; run `classifier valid`",
      0, NULL},
     {"-dontuse_opencv", K_FLAG, NULL, 0, NULL}, /* accepted; OPENCV=1 builds decode with OpenCV */
-    {"-benchmark_layers", K_FLAG, "not supported, ignored", 0, NULL},
+    {"-benchmark_layers", K_FLAG, NULL, 0, NULL}, /* train: per-layer times at the end */
     {"-check_mistakes", K_FLAG, "not supported, ignored", 0, NULL},
     /* test / valid / map / recall */
     {"-thresh", K_FLOAT, NULL, 0, NULL},

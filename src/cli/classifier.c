@@ -24,6 +24,7 @@
 #include "memory/memreport.h"
 #include "cli/train_ckpt.h"
 #include "cli/train_loop.h"
+#include "core/layer_times.h"
 
 #define BACKUP_EVERY 100
 
@@ -163,6 +164,8 @@ static int train_classifier(const char *datafile, const char *cfg, const char *w
     t.cfg = cfg;
     t.weights = clear ? NULL : weights; /* -clear starts over: no optimizer state either */
     t.net = classifier_network(cfg, weights, 0, clear, s.classes, err, sizeof(err));
+    if (t.net && cli_flag("-benchmark_layers") && layer_times_enable(t.net))
+        fprintf(stderr, "-benchmark_layers: out of memory; layer times not measured\n");
     if (!t.net) {
         fprintf(stderr, "%s\n", err);
         train_oom_advice(NULL, cfg, err);
@@ -177,6 +180,7 @@ static int train_classifier(const char *datafile, const char *cfg, const char *w
         rc = 0;
     if (t.net && rc == 0) {
         memreport_print_auto(t.net, stdout);
+        layer_times_print(t.net, stderr);
         train_print_memory(t.net);
     }
     list_free(paths);

@@ -29,6 +29,7 @@
 #include "dist/dist.h"
 #include "cli/train_ckpt.h"
 #include "cli/train_loop.h"
+#include "core/layer_times.h"
 
 #define LAST_EVERY 100
 
@@ -257,6 +258,8 @@ int detector_train_ex(const char *datafile, const char *cfg, const char *weights
     t.cfg = cfg;
     t.weights = clear ? NULL : weights; /* -clear starts over: no optimizer state either */
     t.net = det_network(cfg, weights, 0, clear, s.classes, err, sizeof(err));
+    if (t.net && cli_flag("-benchmark_layers") && layer_times_enable(t.net))
+        fprintf(stderr, "-benchmark_layers: out of memory; layer times not measured\n");
     if (!t.net) {
         fprintf(stderr, "%s\n", err);
         train_oom_advice(NULL, cfg, err);
@@ -274,6 +277,7 @@ int detector_train_ex(const char *datafile, const char *cfg, const char *weights
     }
     if (t.net && rc == 0) {
         memreport_print_auto(t.net, stdout);
+        layer_times_print(t.net, stderr);
         train_print_memory(t.net);
     }
     list_free(paths);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/layer_times.h"
 #include "core/net_internal.h"
 #include "core/params.h"
 #include "memory/saved.h"
@@ -76,6 +77,7 @@ void free_network(network *net)
     free(net->scratch[1]);
     free(net->layers);
     free(net->cfgfile);
+    free(net->ltimes);
     free(net->input);
     free(net->truth);
     free(net->steps);
@@ -248,10 +250,12 @@ int network_forward(network *net, const float *input, int train)
         if (train && net->plan.seg_end[i] > i) { /* a streamed segment i..end, no cost in it */
             int end = net->plan.seg_end[i];
             for (int k = i + 1; k <= end; ++k) zero_born_deltas(net, k);
+            double t0 = net->ltimes ? layer_times_now() : 0;
             if (stream_forward(net, i, input)) {
                 saved_release_all(net->store);
                 return -1;
             }
+            if (net->ltimes) layer_times_add(net, i, 0, layer_times_now() - t0);
             i = end;
             if (i >= drop && drop >= 0) {
                 net->input_done(net->input_done_ud);
@@ -261,12 +265,14 @@ int network_forward(network *net, const float *input, int train)
         }
         network_make_ctx(net, i, input, train, &x);
         l->cost = 0;
+        double t0 = net->ltimes ? layer_times_now() : 0;
         if (l->ops->forward(l, &x)) {
             snprintf(net->err, sizeof(net->err), "layer %d (%s): %s", i, l->ops->name,
                      saved_error(net->store));
             saved_release_all(net->store);
             return -1;
         }
+        if (net->ltimes && train) layer_times_add(net, i, 0, layer_times_now() - t0);
         if (l->loss) {
             net->cost += l->cost;
             ++ncost;
@@ -293,7 +299,9 @@ int network_backward(network *net)
         int a = p->seg_start[i];
         if (a > p->stop) { /* the streamed segment a..i */
             for (int k = i - 1; k >= a; --k) zero_born_deltas(net, plan_bwd_step(p, k));
+            double t0 = net->ltimes ? layer_times_now() : 0;
             if (stream_backward(net, a)) { rc = -1; break; }
+            if (net->ltimes) layer_times_add(net, a, 1, layer_times_now() - t0);
             int end = i;
             for (; i >= a; --i) saved_release_layer(net->store, i);
             i = a;
@@ -305,11 +313,13 @@ int network_backward(network *net)
         if (l->onlyforward) continue;
         layer_ctx x;
         network_make_ctx(net, i, net->fwd_input ? net->fwd_input : net->input, 1, &x);
+        double t0 = net->ltimes ? layer_times_now() : 0;
         if (l->ops->backward && l->ops->backward(l, &x)) {
             snprintf(net->err, sizeof(net->err), "layer %d (%s) backward failed", i, l->ops->name);
             rc = -1;
             break;
         }
+        if (net->ltimes) layer_times_add(net, i, 1, layer_times_now() - t0);
         saved_release_layer(net->store, i);
         network_run_hook(net, net->bhook, l, x.delta, net->plan.stride[i], net->batch);
         if (net->grad_sync && net->grad_sync(net, i)) { rc = -1; break; }

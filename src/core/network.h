@@ -100,6 +100,7 @@ struct network {
     float **tmp_dins;
     int max_src;
     uint64_t iteration;     /* forward passes in training, keys the random streams */
+    double *ltimes;         /* -benchmark_layers: per layer forward, backward seconds (layer_times.h) */
     char err[512];
 
     /* Data parallel (src/dist, MPI=1): `batch` is this rank's share of the mini-batch and

@@ -4,6 +4,7 @@
 #include "backend/cpu/bn_ops.h"
 
 #include "backend/cpu/activations.h"
+#include "backend/cuda/bn_math.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -121,17 +122,20 @@ void bn_scale_shift(const bn_state *b, float *x, int batch, int spatial)
 
 void add_bias(float *x, const float *bias, int batch, int n, int spatial)
 {
-    for (int j = 0; j < batch; ++j)
-        for (int f = 0; f < n; ++f) {
+#pragma omp parallel for schedule(static) if ((size_t)n * spatial > 32768)
+    for (int f = 0; f < n; ++f)
+        for (int j = 0; j < batch; ++j) {
             float *p = x + ((size_t)j * n + f) * spatial;
             for (int k = 0; k < spatial; ++k) p[k] += bias[f];
         }
 }
 
+/* Channels in parallel; each channel's samples are added in sample order, as before. */
 void backward_bias(float *bias_updates, const float *delta, int batch, int n, int spatial)
 {
-    for (int j = 0; j < batch; ++j)
-        for (int f = 0; f < n; ++f) {
+#pragma omp parallel for schedule(static) if ((size_t)n * spatial > 32768)
+    for (int f = 0; f < n; ++f)
+        for (int j = 0; j < batch; ++j) {
             const float *p = delta + ((size_t)j * n + f) * spatial;
             float s = 0;
             for (int k = 0; k < spatial; ++k) s += p[k];
@@ -147,7 +151,9 @@ void bn_backward_reset(bn_state *b)
 
 void bn_backward_sums(bn_state *b, const float *delta, const float *xhat, int spatial)
 {
-    for (int f = 0; f < b->n; ++f) {
+    int n = b->n;
+#pragma omp parallel for schedule(static) if ((size_t)n * spatial > 32768)
+    for (int f = 0; f < n; ++f) {
         const float *d = delta + (size_t)f * spatial, *x = xhat + (size_t)f * spatial;
         float sd = 0, sdx = 0;
         for (int k = 0; k < spatial; ++k) {
@@ -172,21 +178,19 @@ void bn_backward_params(bn_state *b, float *bias_updates, float *scale_updates)
     }
 }
 
+/* Per channel in parallel, the coefficients once per channel (bn_math.h, the arithmetic
+ * the CUDA kernel uses), so the value loop has no division and vectorizes. */
 void bn_backward_delta(const bn_state *b, float *delta, const float *xhat, int batch, int spatial)
 {
     double cnt = (double)batch * spatial * sync_ranks();
-    for (int f = 0; f < b->n; ++f) {
-        float var = b->variance[f], scale = b->scales[f];
-        float std_eps = (float)(sqrt(var) + .000001f); /* x - mean = xhat * std_eps */
-        float mean_delta = (float)(scale * b->sum_d[f] * (-1. / sqrt(var + .00001f)));
-        float var_delta = (float)(scale * b->sum_dx[f] * std_eps * -.5 *
-                                  pow(var + .00001f, (float)(-3. / 2.)));
-        float inv = (float)(1. / sqrt(var + .00001f));
+    int n = b->n;
+#pragma omp parallel for schedule(static) if ((size_t)n * spatial > 32768)
+    for (int f = 0; f < n; ++f) {
+        dn_bn_delta_coef c = dn_bn_delta_coefs(cnt, b->variance[f], b->scales[f], b->sum_d[f],
+                                               b->sum_dx[f]);
         float *d = delta + (size_t)f * spatial;
         const float *x = xhat + (size_t)f * spatial;
-        for (int k = 0; k < spatial; ++k)
-            d[k] = (float)(d[k] * scale * inv + var_delta * 2. * (x[k] * std_eps) / cnt +
-                           mean_delta / cnt);
+        for (int k = 0; k < spatial; ++k) d[k] = dn_bn_delta_val(&c, d[k], x[k]);
     }
 }
 

@@ -35,20 +35,45 @@ DN_BN_FN float dn_bn_roll(float rolling, float v)
     return DN_FADD(DN_FMUL(.99f, rolling), DN_FMUL(.01f, v));
 }
 
-/* bn_backward_delta for one value: d is the incoming delta, xhat the normalised input,
- * cnt = batch * spatial, sum_d / sum_dx the channel sums of pass 1. */
+/* bn_backward_delta's per-channel coefficients: cnt = batch * spatial (times the ranks),
+ * sum_d / sum_dx the channel sums of pass 1. The two divisions by cnt are folded into k1
+ * and k2 once per channel, so the per-value step (dn_bn_delta_val) is two products and
+ * two sums: in double, the product (x * std_eps) * (2 var_delta / cnt) may differ from
+ * (2 var_delta * x * std_eps) / cnt in its last double bit, far below the float result. */
+typedef struct {
+    float scale, inv, std_eps;
+    double k1, k2;
+} dn_bn_delta_coef;
+
+DN_BN_FN dn_bn_delta_coef dn_bn_delta_coefs(double cnt, float var, float scale, float sum_d,
+                                             float sum_dx)
+{
+    dn_bn_delta_coef c;
+    float v5 = DN_FADD(var, .00001f);
+    float mean_delta = (float)((double)DN_FMUL(scale, sum_d) * (-1. / sqrt((double)v5)));
+    c.std_eps = (float)(sqrt((double)var) + (double).000001f); /* x - mean = xhat * std_eps */
+    float sdx = DN_FMUL(DN_FMUL(scale, sum_dx), c.std_eps);
+    float var_delta = (float)((double)sdx * -.5 * pow((double)v5, (double)(float)(-3. / 2.)));
+    c.scale = scale;
+    c.inv = (float)(1. / sqrt((double)v5));
+    c.k1 = (double)var_delta * 2. / cnt;
+    c.k2 = (double)mean_delta / cnt;
+    return c;
+}
+
+/* One value: d the incoming delta, xhat the normalised input. */
+DN_BN_FN float dn_bn_delta_val(const dn_bn_delta_coef *c, float d, float xhat)
+{
+    float a = DN_FMUL(DN_FMUL(d, c->scale), c->inv);
+    return (float)((double)a + (double)DN_FMUL(xhat, c->std_eps) * c->k1 + c->k2);
+}
+
+/* Both at once, for a kernel with one thread per value. */
 DN_BN_FN float dn_bn_delta1(float d, float xhat, double cnt, float var, float scale, float sum_d,
                             float sum_dx)
 {
-    float std_eps = (float)(sqrt((double)var) + (double).000001f);
-    float v5 = DN_FADD(var, .00001f);
-    float mean_delta = (float)((double)DN_FMUL(scale, sum_d) * (-1. / sqrt((double)v5)));
-    float sdx = DN_FMUL(DN_FMUL(scale, sum_dx), std_eps);
-    float var_delta = (float)((double)sdx * -.5 * pow((double)v5, (double)(float)(-3. / 2.)));
-    float inv = (float)(1. / sqrt((double)v5));
-    float a = DN_FMUL(DN_FMUL(d, scale), inv);
-    double t = (double)var_delta * 2. * (double)DN_FMUL(xhat, std_eps) / cnt;
-    return (float)((double)a + t + (double)mean_delta / cnt);
+    dn_bn_delta_coef c = dn_bn_delta_coefs(cnt, var, scale, sum_d, sum_dx);
+    return dn_bn_delta_val(&c, d, xhat);
 }
 
 #endif
