@@ -7,7 +7,9 @@
 # loader's prefetch), and their ratio:
 #   per_image: bits=.. A=.. B=.. measured_mib=.. planned_mib=.. measured/planned=..
 # A slope cancels what does not grow with the mini-batch (code, libraries, parameters,
-# workspace). Environment: ITERS, THREADS (default 1), DARKNET.
+# workspace). Environment: ITERS, THREADS (default 1), DARKNET, NETKEYS (extra [net] lines,
+# space-separated: NETKEYS="actnn_stream=1 actnn_xhat_rebuild=-1" gives the lowest-memory
+# plan; without a memory cap streamed segments are off by default, stream.h).
 set -eu
 [ $# -eq 5 ] || { sed -n '2,11p' "$0" >&2; exit 2; }
 data=$1 cfg=$2 bits=$3 a=$4 b=$5
@@ -25,6 +27,7 @@ echo "backup=$tmp/" >> "$tmp/run.data"
 val() { tr ' ' '\n' < "$2" | awk -F= -v k="$1" '$1 == k {v = $2} END {print v}'; }
 for n in "$a" "$b"; do
     "$here/cfg_variant.sh" "$cfg" "$tmp/$n.cfg" "$bits" "$n" "$ITERS"
+    for kv in ${NETKEYS:-}; do sed -i "0,/^[[:space:]]*\[net\]/s//[net]\n$kv/" "$tmp/$n.cfg"; done
     set -- "$DARKNET" -seed 1 "$kind" train "$tmp/run.data" "$tmp/$n.cfg"
     [ "$kind" = detector ] && set -- "$@" -dont_show
     "$@" > "$tmp/log$n" 2>&1 || { echo "per_image.sh: training at $n failed:" >&2; tail -3 "$tmp/log$n" >&2; exit 1; }

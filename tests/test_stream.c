@@ -18,6 +18,9 @@
 
 #include "core/finite_check.h"
 #include "core/network.h"
+#include "memory/budget.h"
+#include "memory/cap.h"
+#include "memory/memreport.h"
 #include "common/testutil.h"
 
 #define BATCH 7
@@ -131,8 +134,8 @@ static void bits2_equal(void **state)
     (void)state;
     /* chunk 3 of 7: two full chunks and one of 1; pairs (0,1), (2,3), (4,5): each exit is
      * at most a quarter of its producer, so no segment grows longer */
-    compare(cfg_pairs, "actnn=1\nactnn_stream=0", "actnn=1", 3, 3, 3);
-    compare(cfg_pairs, "actnn=1\nactnn_stream=0", "actnn=1", 1, 3, 3);
+    compare(cfg_pairs, "actnn=1\nactnn_stream=0", "actnn=1\nactnn_stream=1", 3, 3, 3);
+    compare(cfg_pairs, "actnn=1\nactnn_stream=0", "actnn=1\nactnn_stream=1", 1, 3, 3);
 }
 
 static void bits32_equal(void **state)
@@ -145,7 +148,7 @@ static void bits32_equal(void **state)
 static void route_inside_segment(void **state)
 {
     (void)state;
-    compare(cfg_shared, "actnn=1\nactnn_stream=0", "actnn=1", 3, 3, 1);
+    compare(cfg_shared, "actnn=1\nactnn_stream=0", "actnn=1\nactnn_stream=1", 3, 3, 1);
 }
 
 /* 0..11 (members 0..10, the view 3 aliasing member 1) and 12..16 (the view 13 of layer
@@ -153,9 +156,9 @@ static void route_inside_segment(void **state)
 static void csp_blocks_equal(void **state)
 {
     (void)state;
-    compare(cfg_csp, "actnn=1\nactnn_stream=0", "actnn=1", 1, 14, 2);
+    compare(cfg_csp, "actnn=1\nactnn_stream=0", "actnn=1\nactnn_stream=1", 1, 14, 2);
     check_arena = 0;
-    compare(cfg_csp, "actnn=1\nactnn_stream=0", "actnn=1", 3, 14, 2);
+    compare(cfg_csp, "actnn=1\nactnn_stream=0", "actnn=1\nactnn_stream=1", 3, 14, 2);
     check_arena = 1;
 }
 
@@ -170,12 +173,59 @@ static void off_by_default_at_32_bits(void **state)
     free_network(net);
 }
 
+/* actnn_stream unset: streamed segments cost recomputation, so they are on only when a
+ * cap needs them (budget.h budget_resolve_streaming): off with no cap, on under a budget
+ * that the plan without them exceeds, off under one it fits. */
+static int streams(network *net)
+{
+    float cost;
+    char err[256];
+    assert_int_equal(network_train_datum(net, &cost, err, sizeof(err)), 0);
+    int any = 0;
+    for (int i = 0; i < net->n; ++i) any |= net->plan.chunk[i] != 0;
+    return any;
+}
+
+static void auto_only_under_a_cap(void **state)
+{
+    (void)state;
+    if (mem_resident_cap(NULL, 0)) skip(); /* this process runs under a cgroup cap */
+    /* cfg_pairs at 128x128, so the plan is a few MiB (actnn_budget_mb counts MiB) */
+    char text[2048], big[2048];
+    snprintf(text, sizeof text, cfg_pairs, "actnn=1\nactnn_bits=2");
+    const char *at16 = strstr(text, "width=16\nheight=16");
+    assert_non_null(at16);
+    snprintf(big, sizeof big, "%.*swidth=128\nheight=128%s", (int)(at16 - text), text,
+             at16 + strlen("width=16\nheight=16"));
+    network *net = tu_net_from_text(big, BATCH);
+    net->stream_chunk = 3;
+    tu_fill_uniform(net->input, (size_t)BATCH * net->inputs, -1, 1, 7);
+    assert_int_equal(streams(net), 0);
+    mem_summary s;
+    char err[256];
+    assert_int_equal(memreport_plan(net, &s, NULL, err, sizeof(err)), 0);
+    size_t total = memreport_total(&s);
+    net->actnn_budget_mb = (int)(total >> 20); /* just below the unstreamed plan */
+    assert_true(((size_t)net->actnn_budget_mb << 20) < total);
+    budget_resolve_streaming(net);
+    assert_int_equal(net->stream_auto_on, 1);
+    if (!strstr(net->stream_why, "on:")) fail_msg("why: %s", net->stream_why);
+    plan_free(&net->plan);
+    assert_int_equal(streams(net), 1);
+    net->actnn_budget_mb = (int)(total >> 20) + 2;
+    budget_resolve_streaming(net);
+    assert_int_equal(net->stream_auto_on, 0);
+    plan_free(&net->plan);
+    assert_int_equal(streams(net), 0);
+    free_network(net);
+}
+
 /* The NaN watch (a hook that takes any slice) keeps streaming on; a NaN reaching a
  * streamed layer stops the forward with an error naming that layer. */
 static void nan_watch_keeps_streaming(void **state)
 {
     (void)state;
-    network *net = make_net(cfg_pairs, "actnn=1", 3);
+    network *net = make_net(cfg_pairs, "actnn=1\nactnn_stream=1", 3);
     finite_watch w;
     finite_watch_attach(net, &w);
     float *g = malloc(tu_grad_count(net) * sizeof(float)), *o = malloc(sizeof(float) * BATCH * net->outputs);
@@ -200,6 +250,7 @@ int main(void)
         cmocka_unit_test(route_inside_segment), cmocka_unit_test(csp_blocks_equal),
         cmocka_unit_test(off_by_default_at_32_bits),
         cmocka_unit_test(nan_watch_keeps_streaming),
+        cmocka_unit_test(auto_only_under_a_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

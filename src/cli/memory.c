@@ -32,6 +32,7 @@ static int split_over_ranks(network *net, const char *cfg, int ranks, int budget
         printf("ranks: with -budget, each mini-batch below is one rank's; the global one is %d times it\n",
                ranks);
     set_batch_network(net, net->batch / ranks);
+    budget_resolve_streaming(net); /* one rank's mini-batch under the cap */
     return 0;
 }
 

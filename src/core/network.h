@@ -52,7 +52,9 @@ struct network {
     int actnn_bits;         /* [net] bits (32 when off) */
     int actnn_group;
     int actnn_auto, actnn_auto_interval, actnn_auto_layers, actnn_swap;
-    int actnn_stream;       /* streamed pairs (stream.h): -1 when bits < 32, 0 off, 1 always */
+    int actnn_stream;       /* streamed pairs (stream.h): -1 auto, 0 off, 1 always */
+    int stream_auto_on;     /* auto: on when a memory cap needs them (budget_resolve_streaming) */
+    char stream_why[256];   /* auto: what decided it, for the start-up report */
     int stream_chunk;       /* samples per chunk; 0 = about 8 MiB of output (tests set it) */
     int actnn_concat;       /* zero-copy routes (concat.h): -1 default (on), 0 off */
     int actnn_xhat_rebuild; /* conv x-hat rebuilt, not saved: -1 auto, 0 never, 1 always */

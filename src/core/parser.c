@@ -280,6 +280,7 @@ network *parse_network_cfg_ex(const char *filename, int batch_override, char *er
     if (net->actnn_budget_mb > 0 &&
         budget_pick_bits(net, (size_t)net->actnn_budget_mb << 20, stderr, err, errlen))
         goto fail;
+    budget_resolve_streaming(net);
     cfg_warn_unused(&f);
     cfg_free(&f);
     return net;

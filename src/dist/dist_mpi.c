@@ -3,6 +3,7 @@
  * communicator is switched to MPI_ERRORS_RETURN so failures come back as codes. */
 #include "dist/dist.h"
 #include "dist/dist_internal.h"
+#include "memory/budget.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -111,6 +112,7 @@ int dist_prepare(network *net, const char *cfg, char *err, size_t errlen)
         return -1;
     }
     set_batch_network(net, mini / g_size);
+    budget_resolve_streaming(net); /* each rank's cap and its share of the mini-batch */
     net->ranks = g_size;
     /* Every rank loaded the same weights (or drew the same initial ones from the seed). */
     return dist_check_weights(net, 0, 1, err, errlen);

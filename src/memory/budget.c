@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "actnn.h"
+#include "memory/cap.h"
 #include "memory/plan.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -35,7 +36,21 @@ static size_t total_at(network *net, const saved_desc *desc, int bits, int b, me
     return memreport_total(s);
 }
 
+/* What fits a budget may stream (a budget is the cap that turns them on). */
+static int max_batch(network *net, const saved_desc *desc, int bits, size_t budget,
+                     mem_summary *at);
+
 int budget_max_batch(network *net, const saved_desc *desc, int bits, size_t budget,
+                     mem_summary *at)
+{
+    int on = net->stream_auto_on;
+    net->stream_auto_on = 1;
+    int m = max_batch(net, desc, bits, budget, at);
+    net->stream_auto_on = on;
+    return m;
+}
+
+static int max_batch(network *net, const saved_desc *desc, int bits, size_t budget,
                      mem_summary *at)
 {
     mem_summary s;
@@ -224,6 +239,7 @@ int budget_pick_bits(network *net, size_t budget, FILE *log, char *err, size_t e
             w[L] = (double)t;
             idx[L++] = i;
         }
+        net->stream_auto_on = 1; /* a budget may need streamed segments; resolved below */
         rc = pick(net, desc32, desc, budget, log, err, errlen, w, bits, idx, L);
     } else {
         snprintf(err, errlen, "out of memory planning actnn_budget_mb");
@@ -241,4 +257,33 @@ int budget_pick_bits(network *net, size_t budget, FILE *log, char *err, size_t e
     free(desc);
     free(desc32);
     return rc;
+}
+
+/* Share of a cgroup's limit the plan may take: the rest is code, libraries, thread stacks
+ * and the allocator's slack (a 2-bit yolov3-tiny at 416 measures ~40 MiB beyond its plan). */
+#define RESIDENT_SHARE 0.9
+
+void budget_resolve_streaming(network *net)
+{
+    net->stream_auto_on = 0;
+    if (net->actnn_stream >= 0) {
+        snprintf(net->stream_why, sizeof net->stream_why, "actnn_stream=%d", net->actnn_stream);
+        return;
+    }
+    char src[160];
+    size_t cap = net->actnn_budget_mb > 0 ? (size_t)net->actnn_budget_mb << 20 : 0;
+    if (cap) snprintf(src, sizeof src, "actnn_budget_mb");
+    else cap = (size_t)(RESIDENT_SHARE * (double)mem_resident_cap(src, sizeof src));
+    if (!cap) {
+        snprintf(net->stream_why, sizeof net->stream_why, "off: no memory cap (actnn_budget_mb, cgroup)");
+        return;
+    }
+    char err[256];
+    saved_desc *desc = memreport_describe(net, 0, err, sizeof err);
+    mem_summary s;
+    size_t t = desc ? total_at(net, desc, 0, net->batch, &s) : SIZE_MAX;
+    free(desc);
+    net->stream_auto_on = t > cap;
+    snprintf(net->stream_why, sizeof net->stream_why, "%s: %.0f MiB planned without them, cap %.0f MiB (%.120s)",
+             net->stream_auto_on ? "on" : "off", t == SIZE_MAX ? -1.0 : t / MIB, cap / MIB, src);
 }

@@ -33,5 +33,12 @@ int budget_print(network *net, size_t budget, FILE *f, char *err, size_t errlen)
  * split per sample later). Says what it chose on `log` (may be NULL). -1 with err when
  * even 1 bit per value does not fit. */
 int budget_pick_bits(network *net, size_t budget, FILE *log, char *err, size_t errlen);
+/* actnn_stream unset (-1): whether streamed segments (stream.h) are on for the net's
+ * mini-batch. They trade recomputation for memory, so they are on only under a cap that
+ * needs them: actnn_budget_mb, else the process's resident cap (cap.h, a cgroup limit);
+ * on when the plan without them exceeds the cap (RESIDENT_SHARE of a cgroup's, leaving room
+ * for code, libraries and the allocator). Sets net->stream_auto_on and net->stream_why;
+ * call again after the mini-batch changes. */
+void budget_resolve_streaming(network *net);
 
 #endif

@@ -154,8 +154,9 @@ static void print_row(FILE *f, const network *net, int i, const saved_desc *d, s
 }
 
 /* Which layers run in chunks of samples (stream.h), so a user sees what the arena gains. */
-static void print_segments(FILE *f, const mem_plan *p)
+static void print_segments(FILE *f, const network *net, const mem_plan *p)
 {
+    if (net->stream_why[0]) fprintf(f, "streamed segments: %s\n", net->stream_why);
     fprintf(f, "streamed segments (first..exit, samples per chunk):");
     int any = 0;
     for (int a = 0; a < p->n; ++a)
@@ -298,7 +299,7 @@ int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen)
     mem_summary s;
     if (memreport_plan(net, &s, f, err, errlen)) return -1;
     size_t rest = s.params + s.workspace + s.scratch + s.input + s.loader;
-    print_segments(f, &net->plan);
+    print_segments(f, net, &net->plan);
     fprintf(f, "saves: kept = fp32 input kept alive in the arena (no copy); qB = quantized at B bits; "
                "f16/f32 = copies; mask = 1 bit; codeW = W-bit argmax; seed = dropout seed only\n");
     fprintf(f, "total: mini-batch=%d bits=%d saved_mib=%.1f saved_fp32_mib=%.1f (%.1fx smaller) "
@@ -327,6 +328,7 @@ int memreport_print_planned(network *net, FILE *f)
                "arena_fp32_mib=%.1f params_mib=%.1f workspace_mib=%.1f\n",
             s.batch, net->actnn_bits, s.saved / MIB, s.saved_fp32 / MIB, s.arena / MIB,
             s.arena_fp32 / MIB, s.params / MIB, s.workspace / MIB);
+    if (net->actnn && net->stream_why[0]) fprintf(f, "streamed segments: %s\n", net->stream_why);
     return 0;
 }
 

@@ -132,6 +132,7 @@ void stream_select(const network *net, mem_plan *p)
         p->seg_start[i] = -1;
     }
     if (!p->train || plan_hooked(net) || net->actnn_stream == 0) return;
+    if (net->actnn_stream < 0 && !net->stream_auto_on) return; /* no cap needs them */
     int *last = malloc(sizeof(int) * ((size_t)net->n + 1));
     if (!last) return; /* no streaming: only memory is lost */
     for (int i = 0; i < net->n; ++i) last[i] = -1;

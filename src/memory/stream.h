@@ -28,8 +28,12 @@
  * The exit is the first whose output is at most a quarter of the widest member's, else
  * the narrowest (stream.c best_exit), so yolov3-tiny keeps its pairs.
  *
- * Used when the layers have bits < 32 (ActNN on; `actnn_stream=0` in [net] turns it off,
- * `actnn_stream=1` also streams 32-bit layers), the widest member's whole output would be
+ * Used when the layers have bits < 32 and a memory cap needs them (`actnn_stream` unset:
+ * budget.h budget_resolve_streaming turns them on only when the plan without them would
+ * not fit actnn_budget_mb or the process's resident limit; the recomputation costs 15-25%
+ * of an iteration on yolov3-tiny and 2x on yolov4-tiny at 416, so they are not free;
+ * `actnn_stream=0` in [net] turns them off, `actnn_stream=1` on, also for 32-bit layers,
+ * whatever the cap), the widest member's whole output would be
  * >= 32 MiB and a chunk (about 8 MiB of that member's output, at least one sample) is
  * smaller than the mini-batch. Not with forward hooks. Under actnn_auto a streamed save
  * splits its slot's average bits evenly between samples. */
