@@ -13,7 +13,8 @@
 # s/iter is the median over iterations after the first two (one-off allocations, thread
 # start). The machine may be shared: every ratio is taken within this one run; the
 # absolute numbers move with the load (printed in the header).
-# Settings (environment): ITERS=6 BATCH=8 REPS=2 (quiet/busy pairs) NEIGHBOUR=1
+# Settings (environment): ITERS=6 BATCH=8 ROUNDS=3 (interleaved rounds of the cases)
+#   REPS=2 (quiet/busy pairs) NEIGHBOUR=1
 #   CASES="3:416:32 3:416:2 4:416:32 4:416:2 3:128:32" OUT=bench_peak.txt
 #   MD=1 also prints the rows as a Markdown table (what README's speed table is).
 #   BLAS_CMP="pthread:nosplit openmp:nosplit pthread openmp serial": instead of the above,
@@ -25,7 +26,7 @@
 #   quiet and beside one busy neighbour, REPS rounds interleaved, medians.
 set -u
 cd "$(dirname "$0")/.."
-ITERS=${ITERS:-6} BATCH=${BATCH:-8} REPS=${REPS:-2} NEIGHBOUR=${NEIGHBOUR:-1}
+ITERS=${ITERS:-6} BATCH=${BATCH:-8} REPS=${REPS:-2} NEIGHBOUR=${NEIGHBOUR:-1} ROUNDS=${ROUNDS:-3}
 CASES=${CASES:-"3:416:32 3:416:2 4:416:32 4:416:2 3:128:32"}
 OUT=${OUT:-bench_peak.txt}
 DN=${DARKNET:-./darknet}
@@ -112,12 +113,17 @@ if [ -n "${BLAS_CMP:-}" ]; then
   exit 0
 fi
 
-declare -A S F
-for c in $CASES; do
-  IFS=: read -r v size bits <<< "$c"
-  read -r s f <<< "$(train "$v" "$size" "$bits" "y${v}_${size}_${bits}")"
-  S[$c]=$s F[$c]=$f
+# ROUNDS rounds of every case, interleaved so load drifts hit all cases alike; s/iter is
+# the median over rounds, and 2 bits vs fp32 the median of the per-round ratios.
+declare -A S F ALL
+for r in $(seq "$ROUNDS"); do
+  for c in $CASES; do
+    IFS=: read -r v size bits <<< "$c"
+    read -r s f <<< "$(train "$v" "$size" "$bits" "y${v}_${size}_${bits}")"
+    ALL[$c]+=" $s" F[$c]=$f
+  done
 done
+for c in $CASES; do S[$c]=$(med ${ALL[$c]}); done
 g1=$(sgemm)
 say "sgemm 2048^3 (after): $g1 GFLOPS"
 peak=$(awk -v a="$g0" -v b="$g1" 'BEGIN{print (a > b) ? a : b}')
@@ -135,8 +141,10 @@ for c in $CASES; do
   rows+=("| $name, mini-batch $BATCH | ${F[$c]} | ${S[$c]} | $g | $pct | $ld |")
 done
 for v in 3 4; do
-  a=${S[$v:416:32]:-} b=${S[$v:416:2]:-}
-  [ -n "$a" ] && [ -n "$b" ] && say "yolov$v-tiny 416: 2 bits takes $(awk -v a="$a" -v b="$b" 'BEGIN{printf "%.3f", b/a}')x the fp32 time"
+  [ -n "${ALL[$v:416:32]:-}" ] && [ -n "${ALL[$v:416:2]:-}" ] || continue
+  read -ra A <<< "${ALL[$v:416:32]}"; read -ra B <<< "${ALL[$v:416:2]}"
+  rs=(); for k in "${!A[@]}"; do rs+=("$(awk -v a="${A[$k]}" -v b="${B[$k]}" 'BEGIN{printf "%.3f", b/a}')"); done
+  say "yolov$v-tiny 416: 2 bits takes $(med "${rs[@]}")x the fp32 time (median of $ROUNDS interleaved rounds: ${rs[*]}; fp32 s/iter ${ALL[$v:416:32]# }, 2 bits ${ALL[$v:416:2]# })"
 done
 
 if [ "$NEIGHBOUR" = 1 ]; then
