@@ -1,9 +1,9 @@
 /* [region] (YOLOv2, pjreddie semantics, coords=4).
  * Forward: logistic on x, y and objectness; classes get a softmax per cell and anchor
  * (softmax=1) or a logistic. With truth in training the loss goes into the delta
- * (region_loss.c). Backward passes the delta on: pjreddie's CPU backward_region_layer has
- * its body commented out (2018), so its yolov2 cannot train on CPU; we do what its GPU
- * path and AlexeyAB do. */
+ * (region_loss.c). Backward: pjreddie's CPU backward_region_layer has its body commented
+ * out (2018), so its yolov2 cannot train on CPU; we do what its GPU path and AlexeyAB do
+ * (region_backward). */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -156,9 +156,33 @@ static int region_forward(layer *l, layer_ctx *x)
     return 0;
 }
 
+/* pjreddie's loss writes t - s(z) for the logistic entries (x, y, objectness), as if they
+ * took a cross-entropy; its GPU backward (backward_region_layer_gpu) then multiplies them by
+ * the logistic's derivative s (1 - s) before passing them on, and AlexeyAB's loss writes
+ * them with that factor: both train the squared error 1/2 (t - s(z))^2. So we pass that
+ * gradient down and leave the layer's own delta (and the cost, its sum of squares) as
+ * pjreddie's CPU loss wrote it. Classes (softmax) and w, h pass unchanged. */
+static int region_backward(layer *l, layer_ctx *x)
+{
+    if (!x->delta_in) return 0;
+    const det_params *p = l->p;
+    int hw = l->w * l->h, entries = p->coords + 1 + p->classes;
+    for (int b = 0; b < x->batch; ++b)
+        for (int n = 0; n < p->n; ++n)
+            for (int e = 0; e < entries; ++e) {
+                int logistic = e < 2 || (e == p->coords && !p->background);
+                size_t i = (size_t)det_entry(l, p, b, n, e, 0);
+                for (int loc = 0; loc < hw; ++loc, ++i) {
+                    float g = logistic ? x->out[i] * (1 - x->out[i]) : 1;
+                    x->delta_in[i] += g * x->delta[i];
+                }
+            }
+    return 0;
+}
+
 static int region_resize(layer *l, network *net) { return region_shape(l, NULL, net); }
 
 const layer_ops region_ops = {
     .name = "region", .type = LT_REGION, .parse = region_parse, .forward = region_forward,
-    .backward = det_backward, .resize = region_resize, .destroy = det_destroy,
+    .backward = region_backward, .resize = region_resize, .destroy = det_destroy,
 };
