@@ -269,7 +269,7 @@ gpu-tests: $(OBJ)/tests/gpu/test_gpu $(OBJ)/tests/gpu/mirror_host
 # The GPU per-value code (activations, batch norm) compiled for the host and checked
 # against activations.c and bn_ops.c; runs without a GPU.
 MIRROR_OBJ := $(OBJ)/src/backend/cpu/activations.o $(OBJ)/src/backend/cpu/bn_ops.o
-$(OBJ)/tests/gpu/mirror_host: tests/gpu/mirror_host.cu src/backend/cuda/activations.cu src/backend/cuda/bn_math.h $(MIRROR_OBJ)
+$(OBJ)/tests/gpu/mirror_host: tests/gpu/mirror_host.cu src/backend/cuda/activations.cu src/backend/math/bn_math.h $(MIRROR_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  NVCC  $@"
 	@$(NVCC) $(NVFLAGS) -c $< -o $@.o

@@ -17,9 +17,9 @@
 #include <cmocka.h>
 
 #include "backend/backend.h"
-#include "backend/cuda/act_math.h"
-#include "backend/cuda/bn_math.h"
-#include "backend/cuda/elem_math.h"
+#include "backend/math/act_math.h"
+#include "backend/math/bn_math.h"
+#include "backend/math/elem_math.h"
 
 static int same_bits(float a, float b) { return memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b)); }
 

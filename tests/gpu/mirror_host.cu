@@ -1,14 +1,14 @@
 /* mirror_host.cu: runs the GPU's per-value code on the CPU (its helpers are __host__
  * __device__) against the C code, value for value: the activations of
  * src/backend/cuda/activations.cu against activations.c, and the batch-norm formulas of
- * src/backend/cuda/bn_math.h against bn_ops.c. With the host's libm on both sides the results
+ * src/backend/math/bn_math.h against bn_ops.c. With the host's libm on both sides the results
  * must be bit-identical, so any difference is a transcription error. Needs no GPU: built
  * by `make gpu-tests`, run by scripts/gpu_check.sh and on any build machine. */
 #include <stdio.h>
 #include <string.h>
 
 #include "backend/cuda/activations.cu"
-#include "backend/cuda/bn_math.h"
+#include "backend/math/bn_math.h"
 
 extern "C" {
 #include "backend/cpu/bn_ops.h"

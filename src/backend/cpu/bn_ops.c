@@ -4,7 +4,7 @@
 #include "backend/cpu/bn_ops.h"
 
 #include "backend/cpu/activations.h"
-#include "backend/cuda/bn_math.h"
+#include "backend/math/bn_math.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -12,7 +12,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dn_cuda.h"
 
-#include "backend/cuda/act_math.h"
+#include "backend/math/act_math.h"
 
 __global__ void k_activate(float *x, size_t n, activation a)
 {

@@ -3,10 +3,10 @@
  * statistics, normalisation with batch statistics, the pre-activation rebuild, reorg, crop
  * and adam. Per-element arithmetic lives in elem_math.h / bn_math.h, checked on the host by
  * tests/test_backend_mirror.c. Gathers only (no atomics), so results are deterministic. */
-#include "backend/cuda/bn_math.h"
+#include "backend/math/bn_math.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dn_cuda.h"
-#include "backend/cuda/elem_math.h"
+#include "backend/math/elem_math.h"
 
 static inline int out_size(int in, int ksize, int stride, int pad)
 {

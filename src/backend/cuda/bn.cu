@@ -7,7 +7,7 @@
  * so results never depend on scheduling. The per-value formulas are in bn_math.h, which
  * tests/gpu/mirror_host.cu checks against bn_ops.c on the CPU. */
 #include "backend/cuda/cuda_check.h"
-#include "backend/cuda/bn_math.h"
+#include "backend/math/bn_math.h"
 #include "backend/cuda/dn_cuda.h"
 
 /* Block-wide sum of one double per thread (blockDim.x == DN_THREADS, a power of two). */

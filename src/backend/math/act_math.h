@@ -1,13 +1,14 @@
-/* act_math.h: the per-value activation arithmetic of activations.cu, written once as
- * `__host__ __device__` functions (plain static inline in C) so that the CUDA kernels run it
- * and tests/test_backend_mirror.c, a C program built by `make test`, checks it against the
- * CPU backend (activations.c) on any machine, value for value.
+/* act_math.h: the per-value activation arithmetic of both backends (activations.c on the
+ * CPU, activations.cu on the GPU), written once as `__host__ __device__` functions (plain
+ * static inline in C). The CPU backend calls them, so the CUDA kernels compute exactly the
+ * expressions that the differential tests check against Debian's libdarknet on the CPU;
+ * tests/test_backend_mirror.c (C, `make test`) checks the arrays built from them.
  *
- * The functions transcribe activations.c expression by expression, keeping its float/double
- * mix (pjreddie computes `.1*x` and exp() in double). C++ overloads exp(float) as expf while
- * C promotes to double: every exp() gets an explicit (double), so C and CUDA agree. The
- * kernels are built with --fmad=false, so products and sums stay separately rounded, as in
- * C11 with -ffp-contract=off. Only CUDA's libm (expf, tanhf, log1pf) may differ by ulps. */
+ * The expressions keep pjreddie's float/double mix (he computes `.1*x` and exp() in
+ * double). C++ overloads exp(float) as expf while C promotes to double: every exp() gets an
+ * explicit (double), so C and CUDA agree. The kernels are built with --fmad=false, so
+ * products and sums stay separately rounded, as in C11 with -ffp-contract=off. Only CUDA's
+ * libm (expf, tanhf, log1pf) may differ by ulps. */
 #ifndef DN_ACT_MATH_H
 #define DN_ACT_MATH_H
 
