@@ -1,11 +1,13 @@
 /* Pooling kernels of the CPU backend (backend.h): pjreddie's [maxpool] with the argmax
- * code of each output, and the global [avgpool]. Moved here from the layers unchanged. */
+ * code of each output, and the global [avgpool]; per-value arithmetic in pool_math.h. */
 #include "backend/cpu/cpu_ops.h"
 
 #include <float.h>
 
-/* The maximum of one window and its position (first maximum in row-major order; cells
- * outside the image are -FLT_MAX, NaN never wins), window corner (y0, x0). */
+#include "backend/math/pool_math.h"
+
+/* dn_maxpool_window (pool_math.h, the GPU's too) with a fast path for windows inside the
+ * image: the same comparisons in the same order, without the bounds tests. */
 static inline float pool_window(const float *in, int w, int h, int size, int y0, int x0, int *arg)
 {
     float best = -FLT_MAX;
@@ -16,16 +18,10 @@ static inline float pool_window(const float *in, int w, int h, int size, int y0,
         for (int n = 0; n < size; ++n, r += w)
             for (int m = 0; m < size; ++m)
                 if (r[m] > best) { best = r[m]; a = n * size + m; }
-    } else {
-        for (int n = 0; n < size; ++n)
-            for (int m = 0; m < size; ++m) {
-                int y = y0 + n, x = x0 + m;
-                float v = y >= 0 && y < h && x >= 0 && x < w ? in[(size_t)y * w + x] : -FLT_MAX;
-                if (v > best) { best = v; a = n * size + m; }
-            }
+        *arg = a;
+        return best;
     }
-    *arg = a;
-    return best;
+    return dn_maxpool_window(in, h, w, size, y0, x0, arg); /* the edges: bounds tested */
 }
 
 /* Output and argmax codes in one pass over the input. */
@@ -79,10 +75,7 @@ void cpu_avgpool_forward(const float *in0, int batch, int c, int h, int w, float
     int hw = w * h;
     for (int b = 0; b < batch; ++b)
         for (int k = 0; k < c; ++k) {
-            const float *in = in0 + ((size_t)b * c + k) * hw;
-            float s = 0;
-            for (int i = 0; i < hw; ++i) s += in[i];
-            out[b * c + k] = s / hw;
+            out[b * c + k] = dn_avgpool1(in0 + ((size_t)b * c + k) * hw, hw);
         }
 }
 

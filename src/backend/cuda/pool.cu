@@ -7,36 +7,18 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dn_cuda.h"
+#include "backend/math/pool_math.h"
 
 __global__ void k_maxpool_fwd(const float *in, size_t total, int h, int w, int oh, int ow,
                               int size, int stride, int off, float *out, uint8_t *codes)
 {
     DN_GRID_LOOP(o, total) {
-        int j = (int)(o % ow), i = (int)((o / ow) % oh);
+        int j = (int)(o % ow), i = (int)((o / ow) % oh), arg;
         size_t bc = o / ((size_t)ow * oh);
-        const float *p = in + bc * (size_t)w * h;
-        float best = -FLT_MAX;
-        int arg = 0;
-        for (int n = 0; n < size; ++n)
-            for (int m = 0; m < size; ++m) {
-                int y = off + i * stride + n, x = off + j * stride + m;
-                bool ok = y >= 0 && y < h && x >= 0 && x < w;
-                float v = ok ? p[y * w + x] : -FLT_MAX;
-                if (v > best) {
-                    best = v;
-                    arg = n * size + m;
-                }
-            }
-        out[o] = best;
+        out[o] = dn_maxpool_window(in + bc * (size_t)w * h, h, w, size, off + i * stride,
+                                   off + j * stride, &arg);
         codes[o] = (uint8_t)arg;
     }
-}
-
-/* First output index whose window (start off + i*stride, length size) covers y. */
-__device__ static int first_cover(int y, int off, int size, int stride)
-{
-    int t = y - off - size + 1;
-    return t <= 0 ? 0 : (t + stride - 1) / stride;
 }
 
 __global__ void k_maxpool_bwd(const float *delta, const uint8_t *codes, size_t total, int h,
@@ -45,31 +27,14 @@ __global__ void k_maxpool_bwd(const float *delta, const uint8_t *codes, size_t t
     DN_GRID_LOOP(q, total) {
         int x = (int)(q % w), y = (int)((q / w) % h);
         size_t bc = q / ((size_t)w * h);
-        const float *d = delta + bc * (size_t)ow * oh;
-        const uint8_t *c = codes + bc * (size_t)ow * oh;
-        float acc = din[q];
-        int i1 = (y - off) / stride, j1 = (x - off) / stride;
-        if (y - off < 0 || x - off < 0) continue; /* cells before every window's start */
-        if (i1 > oh - 1) i1 = oh - 1;
-        if (j1 > ow - 1) j1 = ow - 1;
-        for (int i = first_cover(y, off, size, stride); i <= i1; ++i)
-            for (int j = first_cover(x, off, size, stride); j <= j1; ++j) {
-                int code = c[i * ow + j];
-                if (off + i * stride + code / size == y && off + j * stride + code % size == x)
-                    acc = __fadd_rn(acc, d[i * ow + j]);
-            }
-        din[q] = acc;
+        din[q] = dn_maxpool_gather1(delta + bc * (size_t)ow * oh, codes + bc * (size_t)ow * oh, oh,
+                                    ow, size, stride, off, y, x, din[q]);
     }
 }
 
 __global__ void k_avgpool_fwd(const float *in, size_t planes, int hw, float *out)
 {
-    DN_GRID_LOOP(bc, planes) {
-        const float *p = in + bc * (size_t)hw;
-        float s = 0;
-        for (int i = 0; i < hw; ++i) s = __fadd_rn(s, p[i]);
-        out[bc] = s / hw;
-    }
+    DN_GRID_LOOP(bc, planes) out[bc] = dn_avgpool1(in + bc * (size_t)hw, hw);
 }
 
 __global__ void k_avgpool_bwd(const float *delta, size_t total, int hw, float *din)
