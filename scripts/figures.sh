@@ -27,6 +27,10 @@ max_batch|90|scripts/max_batch.sh data/shapes.data cfg/yolov3-tiny-shapes.cfg 40
 fashion|30|scripts/fashion_mnist.sh && SEED=7 scripts/accuracy.sh data/fashion.data cfg/fashion.cfg 1500
 shapes_steps|180|POLICY=steps SEEDS="1 2 3" scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 1000
 shapes_constant|180|SEEDS="1 2 3" scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 1000 && KEYS=actnn_auto=1 SEEDS="1 2 3" scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 1000
+peak|8|ITERS=6 ROUNDS=3 REPS=2 MD=1 scripts/bench_peak.sh
+grad_variance|10|scripts/grad_variance.sh
+mpi_speed|6|scripts/bench_mpi.sh
+mpi_fashion|40|scripts/fashion_mnist.sh && scripts/accuracy_mpi.sh
 detection_416|45|SIZE=416 BATCH=8 ITERS=300 SKIP_DN=1 NTRAIN=200 NVALID=50 LR=0.002 scripts/bench_detector.sh'
 QUICK="plans demo plugin"
 
