@@ -60,6 +60,16 @@ check "-mjpeg_port noted as not supported" has ct2.err "^-mjpeg_port: .*not supp
 check "-topk noted as not supported" has ct2.err "^-topk: .*not supported"
 check "the note is printed once" [ "$(grep -c mjpeg_port ct2.err)" = 1 ]
 check "-clear restarted at iteration 1" grep -q '^1, ' ct2.out
+# -benchmark_layers: a row per layer that ran, and the layers' wall time per pass cannot
+# exceed the iteration's own seconds (iteration 3, the one pass counted after the first two)
+"$DN" classifier train c.data c.cfg -dont_show -clear -benchmark_layers > bl.out 2> bl.err
+check "-benchmark_layers prints the layer table" has bl.err "^layer times: .*mean of 1 passes"
+check "-benchmark_layers: rows for conv, connected, softmax" \
+  [ "$(sed -n '/^layer times/,$p' bl.err | grep -cE '^ +[0-9]+ (convolutional|connected|softmax) ')" = 3 ]
+lt=$(sed -n 's/^  total \([0-9.]*\) ms per pass.*/\1/p' bl.err)
+it=$(sed -n 's/^3, .* \([0-9.]*\) seconds, .*/\1/p' bl.out)
+check "-benchmark_layers: layers' $lt ms within iteration 3's $it s" \
+  awk -v l="$lt" -v i="$it" 'BEGIN{exit !(l > 0 && l <= 1000 * i + 0.5)}'
 "$DN" classifier predict c.data c.cfg -no_such_flag bk/c_final.weights -t 2 "$(head -1 train.list)" > pr.out 2> pr.err
 check "an unknown flag between positional arguments is dropped" [ "$(grep -c '%: ' pr.out)" = 2 ]
 "$DN" classifier predict c.data c.cfg bk/c_final.weights -t > /dev/null 2> bad.err
