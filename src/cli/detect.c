@@ -5,8 +5,9 @@
  * As AlexeyAB's test_detector: the image is resized to the network size (letterboxed with
  * -letter_box or the cfg's letter_box=1), boxes above thresh survive NMS at .45, each is
  * printed as `name: NN%` (with -ext_output also its pixel rectangle), and the image with the
- * boxes drawn is written to predictions.jpg. Without an image path the paths are read from
- * stdin, one per line. -out writes every image's detections as AlexeyAB's JSON array;
+ * boxes drawn, each with a "name NN%" bar of its best class (data/label.h, the same code in
+ * OpenCV builds), is written to predictions.jpg. Without an image path the paths are read
+ * from stdin, one per line. -out writes every image's detections as AlexeyAB's JSON array;
  * -save_labels writes a YOLO label file (`class x y w h`) beside each image. */
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "cli/train_loop.h"
 #include "cli/detector_cli.h"
 #include "data/image.h"
+#include "data/label.h"
 
 typedef struct {
     network *net;
@@ -68,6 +70,9 @@ static void report(image im, detection *d, int n, const det_setup *s, const det_
         class_colour(best, c);
         int width = im.h * .006 > 1 ? (int)(im.h * .006) : 1;
         draw_box_width(im, l, t, r, bt, width, c[0], c[1], c[2]);
+        char label[256];
+        snprintf(label, sizeof(label), "%s %.0f%%", s->names[best], d[i].prob[best] * 100);
+        draw_label(im, l, t, label, c);
     }
 }
 

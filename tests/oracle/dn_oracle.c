@@ -57,6 +57,8 @@
  *   check-sum <file.f32> <group>              sum of each consecutive group of
  *                                             <group> values, one per line, %.9g.
  *   maxdiff <a.f32> <b.f32>                   "maxabs <d> at <index>".
+ *   imgdump <image> <out.f32>                 libdarknet's load_image_color (stb): w, h,
+ *                                             c, then the CHW pixels in [0,1].
  *
  * meta.txt line: "<i> <LAYER_TYPE int> <type name> <out_w> <out_h> <out_c> <outputs>".
  * Every error (usage, missing file, wrong size) prints a message on stderr and
@@ -701,6 +703,25 @@ static int cmd_maxdiff(int argc, char **argv)
     return 0;
 }
 
+static int cmd_imgdump(int argc, char **argv)
+{
+    if (argc != 2) die("usage: imgdump <image> <out.f32>");
+    file_size(argv[0]); /* a missing file is our error, not load_image's exit(0) */
+    image im = load_image_color(argv[0], 0, 0);
+    long n = (long)im.w * im.h * im.c;
+    if (n + 3 > INT32_MAX) die("'%s': image too large", argv[0]);
+    float *x = malloc((size_t)(n + 3) * sizeof(float));
+    if (!x) die("out of memory");
+    x[0] = (float)im.w;
+    x[1] = (float)im.h;
+    x[2] = (float)im.c;
+    memcpy(x + 3, im.data, (size_t)n * sizeof(float));
+    write_f32(argv[1], x, (int)(n + 3));
+    free(x);
+    free_image(im);
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -712,7 +733,7 @@ static void usage(void)
             "  cfgset <in.cfg> <out.cfg> key=value...\n"
             "  randinput <n> <seed> <out.f32> | onehot <batch> <classes> <seed> <out.f32>\n"
             "  fromtext <in.txt|-> <out.f32> | dump <file.f32> | check-sum <file.f32> <group>\n"
-            "  maxdiff <a.f32> <b.f32>\n");
+            "  maxdiff <a.f32> <b.f32> | imgdump <image> <out.f32>\n");
     exit(2);
 }
 
@@ -724,6 +745,7 @@ int main(int argc, char **argv)
         {"header", cmd_header},           {"wdump", cmd_wdump},     {"cfgset", cmd_cfgset},
         {"randinput", cmd_randinput},     {"onehot", cmd_onehot},   {"fromtext", cmd_fromtext},
         {"dump", cmd_dump},               {"check-sum", cmd_checksum}, {"maxdiff", cmd_maxdiff},
+        {"imgdump", cmd_imgdump},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; ++i)
         if (!strcmp(argv[1], cmds[i].name)) return cmds[i].fn(argc - 2, argv + 2);

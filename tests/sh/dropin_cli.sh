@@ -2,7 +2,8 @@
 # Darknet users' command lines run unchanged (issue 14), written as AlexeyAB's README writes
 # them: flags anywhere on the line (removed with their values, AlexeyAB's rule), unknown
 # flags warned by name, unsupported features noted once; `detector test` with -ext_output,
-# -out result.json over a list on stdin, -save_labels, -letter_box and predictions.jpg;
+# -out result.json over a list on stdin, -save_labels, -letter_box and predictions.jpg (its
+# label bars);
 # `detector recall`, `classifier test`, `partial`.
 # Oracles: Debian's darknet (/usr/bin/darknet, pjreddie 2018) for `detector test` boxes
 # (pjreddie letterboxes, so ours with -letter_box must print the same lines) and for
@@ -166,6 +167,62 @@ if [ -x /usr/bin/darknet ]; then
   "$DN" detector test d.data y.cfg bk/y_final.weights imgs/img_00006.png -thresh .3 > st.out 2>/dev/null
   grep '%$' st.out | sort > c
   check "without -letter_box the input is stretched (other boxes)" differs a c
+fi
+
+# Label bars on predictions.jpg, decoded by Debian's libdarknet (dn_oracle imgdump). The box
+# drawn last (the last -ext_output rectangle) is on top: above its top-left corner (or
+# inside the box at the image's top), moved into the image, a bar (6 * len + 1) x 9 (scale 1
+# below 300 px) of its best class's colour (detect.c: hue steps of .618034) with the label
+# "name NN%" in black. JPEG blurs (and halves the colour resolution), so "mostly": >= 50 % of
+# the bar within .25 of the colour, 5-50 % dark (channel sum .35 below the colour's: black
+# strokes come back dark red on red); the same run with -dontdraw_bbox has neither there.
+if [ -x "$O" ]; then
+  "$DN" detector test d.data y.cfg bk/y_final.weights imgs/img_00004.png -thresh .3 -ext_output > lab.out 2>/dev/null
+  "$O" imgdump predictions.jpg lab.f32 > /dev/null
+  "$DN" detector test d.data y.cfg bk/y_final.weights imgs/img_00004.png -thresh .3 -dontdraw_bbox > /dev/null 2>&1
+  "$O" imgdump predictions.jpg nolab.f32 > /dev/null
+  python3 - lab.out lab.f32 nolab.f32 dnames > lab.chk 2>&1 <<'PY'
+import re, struct, sys
+def load(p):
+    d = open(p, "rb").read()
+    v = struct.unpack("<%df" % struct.unpack("<i", d[:4])[0], d[4:])
+    return int(v[0]), int(v[1]), v[3:]
+names = open(sys.argv[4]).read().split()
+W, H, lab = load(sys.argv[2])
+_, _, nolab = load(sys.argv[3])
+ext = [re.search(r"(\w+): (\d+)%\t\(left_x: +(-?\d+) +top_y: +(-?\d+)", l) for l in open(sys.argv[1])]
+ext = [(m.group(1), int(m.group(2)), int(m.group(3)), int(m.group(4))) for m in ext if m]
+last = [e for e in ext if e[2:] == ext[-1][2:]]
+top = max(e[1] for e in last)
+def colour(cls):
+    h = (cls * 0.618034) % 1 * 6; i = int(h); f = h - i
+    return [(1, f, 0), (1 - f, 1, 0), (0, 1, f), (0, 1 - f, 1), (f, 0, 1), (1, 0, 1 - f)][i % 6]
+def stats(img, rx, ry, rw, rh, rgb):
+    near = dark = diff = n = 0
+    for y in range(max(ry, 0), min(ry + rh, H)):
+        for x in range(max(rx, 0), min(rx + rw, W)):
+            p = [img[(k * H + y) * W + x] for k in range(3)]
+            q = [nolab[(k * H + y) * W + x] for k in range(3)]
+            near += max(abs(a - b) for a, b in zip(p, rgb)) <= .25
+            dark += sum(p) <= sum(rgb) - .35
+            diff += sum(abs(a - b) for a, b in zip(p, q)) / 3
+            n += 1
+    return near / n, dark / n, diff / n
+res = []
+for name, pct, l, t in [e for e in last if e[1] == top]:   # ties of the rounded %: either
+    rw, rh = 6 * len("%s %d%%" % (name, pct)) + 1, 9
+    rx = max(min(l, W - rw), 0)
+    ry = max(min(t - rh if t - rh >= 0 else t, H - rh), 0)
+    rgb = colour(names.index(name))
+    near, dark, diff = stats(lab, rx, ry, rw, rh, rgb)
+    near0, dark0, _ = stats(nolab, rx, ry, rw, rh, rgb)
+    res.append((near >= .5 and .05 <= dark <= .5 and near0 < .5 and dark0 < .05 and diff > .1,
+                "%s %d%% bar (%d,%d %dx%d): colour %.2f dark %.2f; without drawing colour %.2f dark %.2f, "
+                "mean |diff| %.2f" % (name, pct, rx, ry, rw, rh, near, dark, near0, dark0, diff)))
+for ok, what in res: print(what)
+print("ok" if any(ok for ok, _ in res) else "bad")
+PY
+  check "predictions.jpg: a label bar in the box colour with dark text ($(head -1 lab.chk))" has lab.chk "^ok"
 fi
 
 # ---- detector recall: pjreddie's line format over the valid list --------------------------------
