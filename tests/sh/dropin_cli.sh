@@ -2,9 +2,8 @@
 # Darknet users' command lines run unchanged (issue 14), written as AlexeyAB's README writes
 # them: flags anywhere on the line (removed with their values, AlexeyAB's rule), unknown
 # flags warned by name, unsupported features noted once; `detector test` with -ext_output,
-# -out result.json over a list on stdin, -save_labels, -letter_box and predictions.jpg (its
-# label bars);
-# `detector recall`, `classifier test`, `partial`.
+# -out result.json over a list on stdin, -save_labels, -letter_box and predictions.jpg (with
+# its label bars); `detector recall`, `classifier test`, `partial`.
 # Oracles: Debian's darknet (/usr/bin/darknet, pjreddie 2018) for `detector test` boxes
 # (pjreddie letterboxes, so ours with -letter_box must print the same lines) and for
 # `classifier predict` probabilities (ours `classifier test` prints the same values); the
