@@ -5,7 +5,8 @@
  * host's libm on both sides the results must be bit-identical, so any difference is a
  * transcription error in the GPU code, found without a GPU. What this cannot check is the
  * device side itself (CUDA's libm ulps, launch geometry, reductions' order inside cuBLAS):
- * scripts/gpu_check.sh does, on a device. */
+ * scripts/gpu_check.sh does, on a device. test_im2col_oracle also holds the CPU's blocked
+ * im2col/col2im_add (backend/cpu/im2col.c) to plain loops, byte for byte, over many shapes. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "backend/backend.h"
 #include "backend/math/act_math.h"
@@ -142,6 +146,120 @@ static void test_im2col_col2im(void **state)
     }
 }
 
+/* The oracle for the blocked CPU im2col / col2im_add: the straightforward loops over
+ * (channel, ky, kx, y, x) with a bound check per element, pjreddie's im2col_cpu and
+ * col2im_cpu order. col2im adds into each image element in that order, so the blocked code
+ * must give the same bytes, not just close values. */
+static void ref_im2col(const float *im, int c, int h, int w, int k, int s, int p, float *col)
+{
+    int oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
+    for (int ch = 0; ch < c; ++ch)
+        for (int ky = 0; ky < k; ++ky)
+            for (int kx = 0; kx < k; ++kx)
+                for (int y = 0; y < oh; ++y)
+                    for (int x = 0; x < ow; ++x) {
+                        int iy = y * s + ky - p, ix = x * s + kx - p;
+                        size_t r = ((size_t)ch * k + ky) * k + kx;
+                        col[(r * oh + y) * ow + x] = iy < 0 || ix < 0 || iy >= h || ix >= w
+                                                         ? 0 : im[((size_t)ch * h + iy) * w + ix];
+                    }
+}
+
+static void ref_col2im_add(const float *col, int c, int h, int w, int k, int s, int p, float *im)
+{
+    int oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
+    for (int ch = 0; ch < c; ++ch)
+        for (int ky = 0; ky < k; ++ky)
+            for (int kx = 0; kx < k; ++kx)
+                for (int y = 0; y < oh; ++y)
+                    for (int x = 0; x < ow; ++x) {
+                        int iy = y * s + ky - p, ix = x * s + kx - p;
+                        size_t r = ((size_t)ch * k + ky) * k + kx;
+                        if (iy >= 0 && ix >= 0 && iy < h && ix < w)
+                            im[((size_t)ch * h + iy) * w + ix] += col[(r * oh + y) * ow + x];
+                    }
+}
+
+/* Floats of every sign and of exponents 2^-12 .. 2^12, so a sum in another order rounds
+ * differently. */
+static float spread(uint32_t *st)
+{
+    *st ^= *st << 13; *st ^= *st >> 17; *st ^= *st << 5;
+    float m = (float)(*st & 0xffffff) / 16777216.0f + 0.5f;
+    return ldexpf((*st >> 31) ? -m : m, (int)((*st >> 24) % 25) - 12);
+}
+
+enum { GUARD = 16 };
+
+/* One shape: new im2col / col2im_add against the oracle, bytes compared, guards after both
+ * outputs untouched. Returns the number of mismatching buffers. */
+static int im2col_case(const dn_backend *cpu, int c, int h, int w, int k, int s, int p)
+{
+    int oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
+    size_t ncol = (size_t)c * k * k * oh * ow, nim = (size_t)c * h * w;
+    float *im = malloc((nim + GUARD) * sizeof(float)), *col = malloc((ncol + GUARD) * sizeof(float));
+    float *ref = calloc(ncol + GUARD, sizeof(float)), *a = malloc((nim + GUARD) * sizeof(float));
+    float *b = malloc((nim + GUARD) * sizeof(float));
+    assert_true(im && col && ref && a && b);
+    uint32_t st = 0x9e3779b9u ^ (uint32_t)(c * 7919 + h * 104729 + w * 131 + k * 17 + s * 5 + p);
+    for (size_t i = 0; i < nim + GUARD; ++i) im[i] = spread(&st);
+    for (size_t i = 0; i < ncol + GUARD; ++i) col[i] = ref[i] = -7.0f; /* junk im2col must overwrite */
+    cpu->im2col(im, c, h, w, k, s, p, col);
+    ref_im2col(im, c, h, w, k, s, p, ref);
+    int bad = memcmp(col, ref, (ncol + GUARD) * sizeof(float)) != 0;
+    for (size_t i = 0; i < ncol; ++i) col[i] = spread(&st);
+    for (size_t i = 0; i < nim + GUARD; ++i) a[i] = b[i] = spread(&st);
+    cpu->col2im_add(col, c, h, w, k, s, p, a);
+    ref_col2im_add(col, c, h, w, k, s, p, b);
+    bad += memcmp(a, b, (nim + GUARD) * sizeof(float)) != 0;
+    if (bad) print_error("c=%d h=%d w=%d k=%d s=%d p=%d: %d of im2col/col2im differ\n", c, h, w, k, s, p, bad);
+    free(im); free(col); free(ref); free(a); free(b);
+    return bad;
+}
+
+/* Every ksize 1/2/3/5/7 x stride 1/2/3 x pad 0-3 (pads at and past ksize/2 included) on odd
+ * sizes, outputs one wide or tall, channels 1-5; then shapes over several row blocks and
+ * past the parallel threshold (a row longer than a block, yolov3-tiny's first layers in
+ * small). Thread counts 1 and 3: the blocks' cut must not change a byte. */
+static void test_im2col_oracle(void **state)
+{
+    (void)state;
+    const dn_backend *cpu = dn_backend_cpu();
+    static const int ks[] = {1, 2, 3, 5, 7};
+    static const int big[][6] = {{2, 20, 417, 3, 1, 1}, {3, 37, 301, 3, 2, 1}, {1, 9, 5000, 5, 3, 2},
+                                 {5, 64, 64, 7, 1, 3}, {4, 30, 200, 2, 2, 0}, {3, 52, 52, 3, 1, 1},
+                                 {16, 26, 26, 3, 1, 1}, {2, 41, 33, 1, 1, 0}, {3, 45, 47, 5, 2, 3}};
+    int bad = 0, cases = 0, nt0 = 1;
+#ifdef _OPENMP
+    nt0 = omp_get_max_threads();
+#endif
+    for (int nt = 1; nt <= 3; nt += 2) {
+#ifdef _OPENMP
+        omp_set_num_threads(nt);
+#endif
+        for (int ki = 0; ki < 5; ++ki)
+            for (int s = 1; s <= 3; ++s)
+                for (int p = 0; p <= 3; ++p) {
+                    int k = ks[ki], one = k - 2 * p > 0 ? k - 2 * p : 1; /* smallest side */
+                    /* sides: odd, one output (one + s - 1 still gives one), and two outputs */
+                    int sides[][2] = {{7, 9}, {13, 5}, {one, 11}, {9, one + s - 1}, {one + s, one}, {1, 3}};
+                    for (int i = 0; i < 6; ++i) {
+                        int h = sides[i][0], w = sides[i][1], c = 1 + (ki + s + p + i) % 5;
+                        if (h + 2 * p < k || w + 2 * p < k) continue;
+                        bad += im2col_case(cpu, c, h, w, k, s, p);
+                        ++cases;
+                    }
+                }
+        for (size_t i = 0; i < sizeof big / sizeof big[0]; ++i, ++cases)
+            bad += im2col_case(cpu, big[i][0], big[i][1], big[i][2], big[i][3], big[i][4], big[i][5]);
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(nt0);
+#endif
+    print_message("im2col/col2im_add: %d shape x thread-count cases against the oracle\n", cases);
+    assert_int_equal(bad, 0);
+}
+
 static void test_reorg_crop(void **state)
 {
     (void)state;
@@ -196,6 +314,7 @@ int main(void)
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_batchnorm),
         cmocka_unit_test(test_im2col_col2im),
+        cmocka_unit_test(test_im2col_oracle),
         cmocka_unit_test(test_reorg_crop),
         cmocka_unit_test(test_adam),
     };

@@ -1,5 +1,5 @@
 /* The CPU backend's ops table (backend.h): host memory and today's CPU kernels
- * (blas.c, bn_ops.c, activations.c, pool.c, movement.c, update.c). */
+ * (blas.c, im2col.c, bn_ops.c, activations.c, pool.c, movement.c, update.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 #include "backend/cpu/activations.h"
 #include "backend/cpu/blas.h"
 #include "backend/cpu/bn_ops.h"
+#include "backend/cpu/im2col.h"
 #include "backend/cpu/cpu_ops.h"
 
 static void *cpu_alloc(size_t bytes, const char *what)

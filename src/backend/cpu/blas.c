@@ -1,5 +1,4 @@
-/* Dense kernels. OpenBLAS does the GEMMs; im2col and col2im follow pjreddie's layout
- * (row = channel*ksize*ksize + ky*ksize + kx, column = y*out_w + x). */
+/* Dense kernels. OpenBLAS does the GEMMs (im2col and col2im_add live in im2col.c). */
 #include "backend/cpu/blas.h"
 
 #include <cblas.h>
@@ -64,67 +63,6 @@ void dn_gemm(int TA, int TB, int M, int N, int K, float alpha, const float *A, i
     }
     if (s) split_gemm(TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else sgemm(TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-static inline int out_size(int in, int ksize, int stride, int pad)
-{
-    return (in + 2 * pad - ksize) / stride + 1;
-}
-
-void im2col(const float *im, int c, int h, int w, int ksize, int stride, int pad, float *col)
-{
-    int oh = out_size(h, ksize, stride, pad), ow = out_size(w, ksize, stride, pad);
-    int rows = c * ksize * ksize;
-#pragma omp parallel for schedule(static) if (rows * oh * ow > 65536)
-    for (int r = 0; r < rows; ++r) {
-        int kx = r % ksize, ky = (r / ksize) % ksize, ch = r / ksize / ksize;
-        const float *src = im + (size_t)ch * h * w;
-        float *dst = col + (size_t)r * oh * ow;
-        for (int y = 0; y < oh; ++y) {
-            int iy = y * stride + ky - pad;
-            float *d = dst + (size_t)y * ow;
-            if (iy < 0 || iy >= h) { memset(d, 0, sizeof(float) * (size_t)ow); continue; }
-            const float *s = src + (size_t)iy * w;
-            if (stride == 1) {
-                int x0 = pad - kx; /* first x with ix >= 0 */
-                int x1 = w + pad - kx; /* first x with ix >= w */
-                if (x0 < 0) x0 = 0;
-                if (x1 > ow) x1 = ow;
-                for (int x = 0; x < x0 && x < ow; ++x) d[x] = 0;
-                if (x1 > x0) memcpy(d + x0, s + x0 + kx - pad, sizeof(float) * (size_t)(x1 - x0));
-                for (int x = x1 > x0 ? x1 : x0; x < ow; ++x) d[x] = 0;
-            } else {
-                for (int x = 0; x < ow; ++x) {
-                    int ix = x * stride + kx - pad;
-                    d[x] = (ix >= 0 && ix < w) ? s[ix] : 0;
-                }
-            }
-        }
-    }
-}
-
-void col2im_add(const float *col, int c, int h, int w, int ksize, int stride, int pad, float *im)
-{
-    int oh = out_size(h, ksize, stride, pad), ow = out_size(w, ksize, stride, pad);
-    /* Parallel over channels: rows of one channel all write into that channel only. */
-#pragma omp parallel for schedule(static) if (c * ksize * ksize * oh * ow > 65536)
-    for (int ch = 0; ch < c; ++ch) {
-        float *dstc = im + (size_t)ch * h * w;
-        for (int k = 0; k < ksize * ksize; ++k) {
-            int kx = k % ksize, ky = k / ksize;
-            const float *src = col + ((size_t)ch * ksize * ksize + k) * oh * ow;
-            for (int y = 0; y < oh; ++y) {
-                int iy = y * stride + ky - pad;
-                if (iy < 0 || iy >= h) continue;
-                float *d = dstc + (size_t)iy * w;
-                const float *s = src + (size_t)y * ow;
-                for (int x = 0; x < ow; ++x) {
-                    int ix = x * stride + kx - pad;
-                    if (ix >= 0 && ix < w) d[ix] += s[x];
-                }
-            }
-        }
-    }
 }
 
 void fill_f(float *x, size_t n, float v)
