@@ -1,3 +1,4 @@
+#define _XOPEN_SOURCE 700 /* nftw */
 #include "testutil.h"
 
 #include <math.h>
@@ -7,20 +8,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "core/rng.h"
 
+static char tmp_dir[256];
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* Every test program used to leave its directory behind (700 MB for some): /tmp filled
+ * up over a day of runs. DN_KEEP_TMP=1 keeps it for a look after a failure. */
+static void remove_tmpdir(void)
+{
+    const char *keep = getenv("DN_KEEP_TMP");
+    if (tmp_dir[0] && !(keep && *keep == '1')) nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 const char *tu_tmpdir(void)
 {
-    static char dir[256];
-    if (!dir[0]) {
-        snprintf(dir, sizeof(dir), "/tmp/actnn-dn-test-XXXXXX");
-        if (!mkdtemp(dir)) fail_msg("mkdtemp failed");
+    if (!tmp_dir[0]) {
+        snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/actnn-dn-test-XXXXXX");
+        if (!mkdtemp(tmp_dir)) fail_msg("mkdtemp failed");
+        atexit(remove_tmpdir);
     }
-    return dir;
+    return tmp_dir;
 }
 
 const char *tu_write_temp(const char *name, const char *text)

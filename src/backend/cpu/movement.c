@@ -1,8 +1,10 @@
 /* Data-movement kernels of the CPU backend (backend.h): route rows, pjreddie's shortcut,
- * upsample, reorg and crop. Moved here from the layers unchanged. */
+ * upsample, reorg and crop; shortcut's and upsample's per-value arithmetic in move_math.h. */
 #include "backend/cpu/cpu_ops.h"
 
 #include <string.h>
+
+#include "backend/math/move_math.h"
 
 void cpu_copy_rows(float *dst, size_t dst_stride, const float *src, size_t src_stride, size_t n,
                    int rows, int accumulate)
@@ -29,9 +31,8 @@ void cpu_shortcut_add(int batch, int w1, int h1, int c1, const float *add, int w
         for (int k = 0; k < minc; ++k)
             for (int j = 0; j < minh; ++j)
                 for (int i = 0; i < minw; ++i) {
-                    size_t oi = (size_t)i * sample + (size_t)w2 * (j * sample + (size_t)h2 * (k + (size_t)c2 * b));
-                    size_t ai = (size_t)i * stride + (size_t)w1 * (j * stride + (size_t)h1 * (k + (size_t)c1 * b));
-                    out[oi] = s1 * out[oi] + s2 * add[ai];
+                    size_t oi = dn_shortcut_at(i, j, k, (size_t)b, w2, h2, c2, sample);
+                    out[oi] = dn_shortcut1(out[oi], add[dn_shortcut_at(i, j, k, (size_t)b, w1, h1, c1, stride)], s1, s2);
                 }
 }
 
@@ -43,7 +44,7 @@ void cpu_upsample_forward(const float *in0, int planes, int h, int w, int s, flo
         const float *in = in0 + (size_t)bc * w * h;
         float *out = out0 + (size_t)bc * ow * oh;
         for (int j = 0; j < oh; ++j)
-            for (int i = 0; i < ow; ++i) out[(size_t)j * ow + i] = scale * in[(j / s) * w + i / s];
+            for (int i = 0; i < ow; ++i) out[(size_t)j * ow + i] = dn_upsample1(in, w, s, i, j, scale);
     }
 }
 

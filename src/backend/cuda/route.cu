@@ -3,6 +3,7 @@
  * backward gathers in the CPU's scatter order, so it is bit-identical. */
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dn_cuda.h"
+#include "backend/math/move_math.h"
 
 __global__ void k_route(const float *src, int ss, float *dst, int ds, int offset, int n,
                         size_t total, int backward)
@@ -21,11 +22,9 @@ __global__ void k_shortcut(int minw, int minh, int minc, size_t total, int strid
                            float s1, float s2, float *out)
 {
     DN_GRID_LOOP(q, total) {
-        int i = (int)(q % minw), j = (int)((q / minw) % minh), k = (int)((q / minw / minh) % minc);
-        size_t b = q / ((size_t)minw * minh * minc);
-        size_t oi = (size_t)i * sample + (size_t)w2 * (j * sample + (size_t)h2 * (k + (size_t)c2 * b));
-        size_t ai = (size_t)i * stride + (size_t)w1 * (j * stride + (size_t)h1 * (k + (size_t)c1 * b));
-        out[oi] = __fadd_rn(__fmul_rn(s1, out[oi]), __fmul_rn(s2, add[ai]));
+        size_t oi, ai;
+        dn_shortcut_q(q, minw, minh, minc, stride, sample, w1, h1, c1, w2, h2, c2, &oi, &ai);
+        out[oi] = dn_shortcut1(out[oi], add[ai], s1, s2);
     }
 }
 
@@ -36,7 +35,7 @@ __global__ void k_upsample_fwd(const float *in, size_t total, int h, int w, int 
     DN_GRID_LOOP(q, total) {
         int i = (int)(q % ow), j = (int)((q / ow) % oh);
         size_t bc = q / ((size_t)ow * oh);
-        out[q] = __fmul_rn(scale, in[bc * (size_t)w * h + (size_t)(j / s) * w + i / s]);
+        out[q] = dn_upsample1(in + bc * (size_t)w * h, w, s, i, j, scale);
     }
 }
 
@@ -47,12 +46,7 @@ __global__ void k_upsample_bwd(const float *delta, size_t total, int h, int w, i
     DN_GRID_LOOP(q, total) {
         int x = (int)(q % w), y = (int)((q / w) % h);
         size_t bc = q / ((size_t)w * h);
-        const float *d = delta + bc * (size_t)ow * oh;
-        float acc = din[q];
-        for (int j = y * s; j < y * s + s; ++j)
-            for (int i = x * s; i < x * s + s; ++i)
-                acc = __fadd_rn(acc, __fmul_rn(scale, d[(size_t)j * ow + i]));
-        din[q] = acc;
+        din[q] = dn_upsample_gather1(delta + bc * (size_t)ow * oh, ow, s, x, y, scale, din[q]);
     }
 }
 
