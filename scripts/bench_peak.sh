@@ -29,7 +29,7 @@ cd "$(dirname "$0")/.."
 ITERS=${ITERS:-6} BATCH=${BATCH:-8} REPS=${REPS:-2} NEIGHBOUR=${NEIGHBOUR:-1} ROUNDS=${ROUNDS:-3}
 CASES=${CASES:-"3:416:32 3:416:2 4:416:32 4:416:2 3:128:32"}
 OUT=${OUT:-bench_peak.txt}
-DN=${DARKNET:-./darknet}
+DN=$(realpath "${DARKNET:-./darknet}")
 TOOLS=${DN_TOOLS:-build/bin}
 T=$(mktemp -d "${TMPDIR:-/tmp}/bench_peak.XXXXXX")
 hog=
@@ -80,7 +80,8 @@ loader_wait() { sed -n 's/^loader: .*the trainer waited \([0-9.]*\) s.*/\1/p' "$
 # train <v> <size> <bits> <tag>: prints "s/iter bflops"
 train() {
   make_cfg "$1" "$2" "$3" $T/$4.cfg
-  if ! $DN -seed 1 detector train $T/shapes.data $T/$4.cfg -dont_show > $T/$4.out 2>&1; then
+  # in $T: training writes chart_<cfg>.png into its working directory
+  if ! (cd "$T" && "$DN" -seed 1 detector train $T/shapes.data $T/$4.cfg -dont_show) > $T/$4.out 2>&1; then
     echo "training $4 failed:" >&2; tail -5 $T/$4.out >&2; echo "nan nan"; return
   fi
   echo "$(secs $T/$4.out) $(bflops $T/$4.out)"
