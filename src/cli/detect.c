@@ -49,6 +49,15 @@ static int best_class(const detection *d, int classes, float thresh)
     return best;
 }
 
+/* A box edge in pixels, inside [0, n - 1] as Darknet's draw_detections clips it: an
+ * untrained net's boxes can be huge, infinite or NaN, and converting those to int is
+ * undefined. */
+static int pixel_in(float v, int n)
+{
+    if (!(v > 0)) return 0; /* also NaN */
+    return v < n - 1 ? (int)v : n - 1;
+}
+
 static void report(image im, detection *d, int n, const det_setup *s, const det_test_opts *o)
 {
     for (int i = 0; i < n; ++i) {
@@ -64,8 +73,8 @@ static void report(image im, detection *d, int n, const det_setup *s, const det_
         }
         int best = best_class(&d[i], s->classes, o->thresh);
         if (best < 0 || o->dontdraw) continue;
-        int l = (int)((b.x - b.w / 2) * im.w), r = (int)((b.x + b.w / 2) * im.w);
-        int t = (int)((b.y - b.h / 2) * im.h), bt = (int)((b.y + b.h / 2) * im.h);
+        int l = pixel_in((b.x - b.w / 2) * im.w, im.w), r = pixel_in((b.x + b.w / 2) * im.w, im.w);
+        int t = pixel_in((b.y - b.h / 2) * im.h, im.h), bt = pixel_in((b.y + b.h / 2) * im.h, im.h);
         float c[3];
         class_colour(best, c);
         int width = im.h * .006 > 1 ? (int)(im.h * .006) : 1;

@@ -27,6 +27,8 @@ label_rect label_bar(int w, int h, int x1, int y1, const char *text, int s)
     size_t n = strlen(text);
     r.w = (int)((ADVANCE * n + 1) * (size_t)s);
     r.h = (FONT_H + 2) * s;
+    /* any int is a valid corner: y1 - r.h must not overflow */
+    if (y1 < 0) y1 = 0;
     r.x = clamp_low(x1, 0, w - r.w);
     r.y = clamp_low(y1 - r.h >= 0 ? y1 - r.h : y1, 0, h - r.h);
     return r;
