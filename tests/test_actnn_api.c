@@ -312,6 +312,34 @@ static void test_contexts_independent(void **state)
     actnn_ctx_free(b);
 }
 
+/* actnn_sample_view: the exact (32-bit) samples in place, the others refused. */
+static void test_sample_view(void **state)
+{
+    (void)state;
+    actnn_ctx *ctx = make_ctx(256);
+    enum { N = 3, D = 1000 };
+    float x[N * D];
+    for (int i = 0; i < N * D; ++i) x[i] = (float)i / 7.0f - 100.0f;
+    const uint8_t sb[N] = {32, 2, 32};
+    actnn_tensor *t;
+    assert_int_equal(actnn_tensor_create(ctx, N, D, 2, sb, 1, &t), ACTNN_OK);
+    const float *v = x;
+    assert_int_equal(actnn_sample_view(t, 0, &v), ACTNN_E_NOT_SAVED);
+    assert_null(v);
+    for (size_t i = 0; i < N; ++i) assert_int_equal(actnn_save_sample(ctx, t, i, x + i * D), ACTNN_OK);
+    for (size_t i = 0; i < N; i += 2) {
+        assert_int_equal(actnn_sample_view(t, i, &v), ACTNN_OK);
+        assert_memory_equal(v, x + i * D, sizeof(float) * D);
+    }
+    assert_int_equal(actnn_sample_view(t, 1, &v), ACTNN_E_BITS);
+    assert_null(v);
+    assert_int_equal(actnn_sample_view(t, N, &v), ACTNN_E_INDEX);
+    assert_int_equal(actnn_sample_view(NULL, 0, &v), ACTNN_E_NULL);
+    assert_int_equal(actnn_sample_view(t, 0, NULL), ACTNN_E_NULL);
+    assert_int_equal(actnn_tensor_free(ctx, t), ACTNN_OK);
+    assert_int_equal(actnn_ctx_free(ctx), ACTNN_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -323,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_pool_reuse),
         cmocka_unit_test(test_ctx_free_with_live_handles),
         cmocka_unit_test(test_contexts_independent),
+        cmocka_unit_test(test_sample_view),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -140,6 +140,10 @@ int actnn_save_sample(actnn_ctx *ctx, actnn_tensor *t, size_t i, const float *x)
 /* Dequantize into out[N*D] / out[D]. */
 int actnn_restore(actnn_ctx *ctx, const actnn_tensor *t, float *out);
 int actnn_restore_sample(actnn_ctx *ctx, const actnn_tensor *t, size_t i, float *out);
+/* Sample i's stored values without a copy, when it is stored exactly (32 bits): *out
+ * points at its D floats inside the tensor, valid until the tensor is freed. ACTNN_E_BITS
+ * (and *out NULL) for a sample stored at fewer bits: restore it instead. */
+int actnn_sample_view(const actnn_tensor *t, size_t i, const float **out);
 /* Returns the tensor's memory to the context's pool. NULL is accepted. Every *_free
  * returns ACTNN_E_PARAM for a handle already freed, while its block is not reused. */
 int actnn_tensor_free(actnn_ctx *ctx, actnn_tensor *t);

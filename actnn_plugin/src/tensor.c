@@ -189,6 +189,19 @@ int actnn_restore(actnn_ctx *ctx, const actnn_tensor *t, float *out)
     return ACTNN_OK;
 }
 
+int actnn_sample_view(const actnn_tensor *t, size_t i, const float **out)
+{
+    if (!out) return ACTNN_E_NULL;
+    *out = NULL;
+    if (!t) return ACTNN_E_NULL;
+    if (i >= t->N) return ACTNN_E_INDEX;
+    if (!t->samples[i].saved) return ACTNN_E_NOT_SAVED;
+    if (t->samples[i].bits != 32) return ACTNN_E_BITS;
+    /* a 32-bit sample's payload is its D floats; offsets are multiples of 4 bytes */
+    *out = (const float *)(const void *)(t->payload + t->samples[i].pay_off);
+    return ACTNN_OK;
+}
+
 int actnn_restore_sample(actnn_ctx *ctx, const actnn_tensor *t, size_t i, float *out)
 {
     if (!ctx || !t || !out) return ACTNN_E_NULL;

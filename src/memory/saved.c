@@ -383,6 +383,9 @@ const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch)
     sv_entry *e = &x->sv->e[slot];
     size_t i = (size_t)(x->b0 + sample);
     if (e->kind == SK_ALIVE) return e->alive + i * e->stride;
+    /* an exact (32-bit) sample is read in place: no copy into the scratch */
+    const float *view;
+    if (actnn_sample_view(e->t, i, &view) == ACTNN_OK) return view;
     actnn_restore_sample(x->sv->store->ctx, e->t, i, scratch);
     return scratch;
 }
