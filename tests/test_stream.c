@@ -77,10 +77,9 @@ static const char *cfg_csp =
     "[connected]\noutput=5\nactivation=linear\n"
     "[softmax]\n";
 
-static network *make_net(const char *fmt, const char *netkeys, int chunk)
+/* The network of a cfg text, seeded, with uniform input and one-hot truth. */
+static network *make_net_text(const char *text, int chunk)
 {
-    char text[2048];
-    snprintf(text, sizeof(text), fmt, netkeys);
     darknet_set_seed(4321);
     network *net = tu_net_from_text(text, BATCH);
     net->stream_chunk = chunk;
@@ -88,6 +87,13 @@ static network *make_net(const char *fmt, const char *netkeys, int chunk)
     memset(net->truth, 0, sizeof(float) * (size_t)BATCH * net->truths);
     for (int b = 0; b < BATCH; ++b) net->truth[b * net->truths + b % net->truths] = 1;
     return net;
+}
+
+static network *make_net(const char *fmt, const char *netkeys, int chunk)
+{
+    char text[2048];
+    snprintf(text, sizeof(text), fmt, netkeys);
+    return make_net_text(text, chunk);
 }
 
 /* A segment's member buffers all live while it runs (they do not share memory with each
@@ -197,9 +203,7 @@ static void auto_only_under_a_cap(void **state)
     assert_non_null(at16);
     snprintf(big, sizeof big, "%.*swidth=128\nheight=128%s", (int)(at16 - text), text,
              at16 + strlen("width=16\nheight=16"));
-    network *net = tu_net_from_text(big, BATCH);
-    net->stream_chunk = 3;
-    tu_fill_uniform(net->input, (size_t)BATCH * net->inputs, -1, 1, 7);
+    network *net = make_net_text(big, 3);
     assert_int_equal(streams(net), 0);
     mem_summary s;
     char err[256];
