@@ -2,7 +2,8 @@
  * round trip of SGD momentum and adam moments, and every way a state file can fail to match
  * (missing, truncated, other seen, other cfg, not a state file), each leaving zero momentum;
  * the best mAP of `detector train -map` travels with the state, and a version 1 file (no
- * best mAP: 40-byte header, then the arrays) still loads. */
+ * best mAP: 40-byte header, then the arrays) still loads. And where the gradients live
+ * (params.h): one zeroed block in backward order, which the MPI all-reduce sums in place. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -201,6 +202,33 @@ static void test_finite_scan(void **s)
     free_network(net);
 }
 
+/* Brute force over the layers: the gradient of layer n-1's param 0 opens the block, each
+ * next param (then the next lower layer) starts where the previous one ends, the block
+ * holds exactly the params' floats and starts zeroed; adam's moments lie apart. */
+static void test_grad_block_backward_order(void **s)
+{
+    (void)s;
+    for (int adam = 0; adam < 2; ++adam) {
+        network *net = tu_net_from_text(adam ? CFG_ADAM : CFG, 0);
+        assert_int_equal(network_alloc_grads(net), 0);
+        const float *at = net->grad_block;
+        size_t total = 0;
+        for (int i = net->n - 1; i >= 0; --i)
+            for (int k = 0; k < net->layers[i].nparams; ++k) {
+                const param *p = &net->layers[i].params[k];
+                if (p->grad != at) fail_msg("layer %d param %d: grad at offset %td, want %td", i, k,
+                                            p->grad - net->grad_block, at - net->grad_block);
+                for (size_t j = 0; j < p->n; ++j) assert_true(p->grad[j] == 0);
+                assert_true(!adam || (p->m && p->v && (p->m + p->n <= at || p->m >= at + p->n)));
+                at += p->n;
+                total += p->n;
+            }
+        assert_true(total > 0);
+        assert_int_equal(net->grad_floats, total);
+        free_network(net);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_other_seen),       cmocka_unit_test(test_other_cfg),
         cmocka_unit_test(test_bad_magic),        cmocka_unit_test(test_missing_is_silent),
         cmocka_unit_test(test_finite_scan),      cmocka_unit_test(test_version1_loads),
+        cmocka_unit_test(test_grad_block_backward_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -69,6 +69,7 @@ void free_network(network *net)
         for (int k = 0; k < l->nparams; ++k) param_free(&l->params[k]);
         free(l->src);
     }
+    free(net->grad_block);
     saved_store_free(net->store);
     plan_free(&net->plan);
     free_arena(net);
@@ -90,9 +91,9 @@ void free_network(network *net)
 int network_alloc_grads(network *net)
 {
     if (net->grads_ready) return 0;
-    for (int i = 0; i < net->n; ++i)
-        for (int k = 0; k < net->layers[i].nparams; ++k)
-            if (param_alloc_grad(&net->layers[i].params[k], net->adam)) return -1;
+    /* one block in backward order: src/dist all-reduces ranges of it in place (params.h) */
+    net->grad_block = params_alloc_grads(net->layers, net->n, net->adam, &net->grad_floats);
+    if (!net->grad_block) return -1;
     net->grads_ready = 1;
     return 0;
 }

@@ -73,6 +73,8 @@ struct network {
     float *truth;           /* batch * truths, owned (NULL when truths == 0) */
     float *output;          /* points at the output layer's output after a forward */
     int grads_ready;        /* param grads allocated */
+    float *grad_block;      /* every param's grad, one block in backward order (params.h) */
+    size_t grad_floats;
 
     /* memory */
     const dn_backend *be;   /* backend of the arena, parameters and layer calls (backend.h) */

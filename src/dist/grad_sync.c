@@ -1,11 +1,15 @@
 /* The gradient all-reduce (dist.h) and the sync_bn sums.
  *
- * Gradients live in one buffer per parameter. They are packed, in backward order (last
- * layer first), into buckets of about DIST_BUCKET_BYTES of one flat buffer; a bucket's
- * MPI_Iallreduce starts as soon as backward has finished the lowest layer in it, so the
- * sums of the last layers travel while the first layers still compute. Before the update
- * the remaining buckets start, all are waited for and unpacked. Every rank starts the
- * same buckets in the same order (the layer order is the same), as MPI requires.
+ * The gradients of all params live in one block laid out in backward order (last layer
+ * first, params.h). A bucket is a run of consecutive layers whose gradients are one range
+ * of that memory, about DIST_BUCKET_BYTES long; its MPI_Iallreduce runs in place on that
+ * range as soon as backward has finished the lowest layer in it, so the sums of the last
+ * layers travel while the first layers still compute, and nothing is packed or unpacked.
+ * A range ends where the memory stops being contiguous (a layer that is not updated sits
+ * between, or gradients allocated elsewhere): correct for any layout, fewest calls for the
+ * block's. Before the update the remaining buckets start and all are waited for. Every rank
+ * builds the same buckets (same cfg, same layout) and starts them in the same order, as MPI
+ * requires.
  *
  * Momentum: Darknet's SGD keeps momentum in the gradient buffer (g *= momentum after the
  * update). Every rank holds the same momentum after an update, so only rank 0 keeps it
@@ -15,6 +19,7 @@
 #include "dist/dist.h"
 #include "dist/dist_internal.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,14 +35,13 @@
 
 typedef struct {
     int lo;               /* lowest layer in the bucket: ready after its backward */
-    size_t off, count;    /* floats in the flat buffer */
+    float *base;          /* the bucket's range of gradient memory, summed in place */
+    size_t count;
     MPI_Request req;
     int started, done;
 } bucket;
 
 typedef struct {
-    float *flat;
-    size_t total;
     bucket *b;
     int nb, next;         /* buckets; the next one to start */
     int stop;             /* plan.stop the layout was made for */
@@ -57,9 +61,35 @@ static int plan_stop(const network *net) { return net->plan.valid ? net->plan.st
 
 static void free_layout(grad_state *g)
 {
-    free(g->flat);
     free(g->b);
     memset(g, 0, sizeof(*g));
+}
+
+/* Adds layer i's gradients to the current bucket while they continue its range in memory
+ * (a new bucket at the layer's start once the current one is full). */
+static int add_layer(grad_state *g, network *net, int i)
+{
+    int fresh_layer = 1;
+    for (int k = 0; k < net->layers[i].nparams; ++k) {
+        param *p = &net->layers[i].params[k];
+        if (!p->grad || !p->n) continue;
+        bucket *cur = g->nb ? &g->b[g->nb - 1] : NULL;
+        int joins = cur && cur->base + cur->count == p->grad && cur->count + p->n <= (size_t)INT_MAX &&
+                    !(fresh_layer && cur->count * sizeof(float) >= DIST_BUCKET_BYTES);
+        fresh_layer = 0;
+        if (!joins) {
+            if (p->n > (size_t)INT_MAX) {
+                snprintf(net->err, sizeof(net->err), "rank %d: layer %d has %zu parameters in one "
+                         "tensor, more than one MPI call can sum", dist_rank(), i, p->n);
+                return -1;
+            }
+            cur = &g->b[g->nb++];
+            cur->base = p->grad;
+        }
+        cur->count += p->n;
+        cur->lo = i;
+    }
+    return 0;
 }
 
 static int build_layout(grad_state *g, network *net)
@@ -67,67 +97,36 @@ static int build_layout(grad_state *g, network *net)
     free_layout(g);
     int stop = plan_stop(net);
     g->stop = stop;
-    size_t total = 0;
-    int nb = 0;
-    for (int i = net->n - 1; i > stop; --i) {
-        if (!synced_layer(net, i, stop)) continue;
-        for (int k = 0; k < net->layers[i].nparams; ++k)
-            if (net->layers[i].params[k].grad) total += net->layers[i].params[k].n;
-        nb++; /* at most one bucket per layer */
-    }
-    g->flat = malloc((total ? total : 1) * sizeof(float));
-    g->b = calloc((size_t)(nb ? nb : 1), sizeof(bucket));
-    if (!g->flat || !g->b) {
-        snprintf(net->err, sizeof(net->err), "rank %d: out of memory for %zu floats of gradient buckets",
-                 dist_rank(), total);
-        free_layout(g);
+    int most = 0; /* at most one bucket per param */
+    for (int i = net->n - 1; i > stop; --i)
+        if (synced_layer(net, i, stop)) most += net->layers[i].nparams;
+    g->b = calloc((size_t)(most ? most : 1), sizeof(bucket));
+    if (!g->b) {
+        snprintf(net->err, sizeof(net->err), "rank %d: out of memory for %d gradient buckets", dist_rank(),
+                 most);
         return -1;
     }
-    g->total = total;
-    size_t off = 0;
-    bucket *cur = NULL;
-    for (int i = net->n - 1; i > stop; --i) {
-        if (!synced_layer(net, i, stop)) continue;
-        size_t n = 0;
-        for (int k = 0; k < net->layers[i].nparams; ++k)
-            if (net->layers[i].params[k].grad) n += net->layers[i].params[k].n;
-        if (!n) continue;
-        if (!cur || cur->count * sizeof(float) >= DIST_BUCKET_BYTES) {
-            cur = &g->b[g->nb++];
-            cur->off = off;
+    for (int i = net->n - 1; i > stop; --i)
+        if (synced_layer(net, i, stop) && add_layer(g, net, i)) {
+            free_layout(g);
+            return -1;
         }
-        cur->count += n;
-        cur->lo = i;
-        off += n;
-    }
     g->built = 1;
+    size_t floats = 0;
+    for (int i = 0; i < g->nb; ++i) floats += g->b[i].count;
+    /* tests/sh/mpi_train.sh reads it: with the block layout every bucket but the last holds
+     * at least DIST_BUCKET_BYTES (more buckets mean the gradients are scattered) */
+    if (dist_rank() == 0)
+        fprintf(stderr, "gradient all-reduce: %d buckets over %zu floats (%.1f MiB), summed in place\n", g->nb,
+                floats, floats * sizeof(float) / 1048576.0);
     return 0;
-}
-
-/* Copies the gradients of bucket bi's layers (those from its `lo` up to the previous
- * bucket's) into (pack) or out of their place in the flat buffer. */
-static void copy_bucket_at(grad_state *g, network *net, int bi, int pack)
-{
-    size_t off = 0;
-    for (int i = net->n - 1; i > g->stop; --i) {
-        if (!synced_layer(net, i, g->stop)) continue;
-        int in_b = i >= g->b[bi].lo && (bi == 0 || i < g->b[bi - 1].lo);
-        for (int k = 0; k < net->layers[i].nparams; ++k) {
-            param *p = &net->layers[i].params[k];
-            if (!p->grad) continue;
-            if (in_b && pack) memcpy(g->flat + off, p->grad, p->n * sizeof(float));
-            if (in_b && !pack) memcpy(p->grad, g->flat + off, p->n * sizeof(float));
-            off += p->n;
-        }
-    }
 }
 
 static int start_bucket(grad_state *g, network *net, int bi)
 {
     bucket *b = &g->b[bi];
-    copy_bucket_at(g, net, bi, 1);
     b->started = 1;
-    return dist_mpi_error(MPI_Iallreduce(MPI_IN_PLACE, g->flat + b->off, (int)b->count, MPI_FLOAT, MPI_SUM,
+    return dist_mpi_error(MPI_Iallreduce(MPI_IN_PLACE, b->base, (int)b->count, MPI_FLOAT, MPI_SUM,
                                          dist_comm, &b->req),
                           "MPI_Iallreduce (gradients)", net->err, sizeof(net->err));
 }
@@ -156,7 +155,6 @@ static int finish(grad_state *g, network *net)
         if (!b->done &&
             dist_mpi_error(MPI_Wait(&b->req, MPI_STATUS_IGNORE), "MPI_Wait (gradients)", net->err, sizeof(net->err)))
             return -1;
-        copy_bucket_at(g, net, i, 0);
         b->started = b->done = 0;
     }
     g->next = 0;

@@ -121,6 +121,12 @@ $MPI -np 2 "$DNM" -seed 7 detector train s.data y.cfg -dont_show > y.2.out 2> y.
 check "detector: 2 ranks exit 0" [ $? = 0 ] || tail -5 y.2.err
 mv bk/y_final.weights y.2.weights
 same_weights "detector sync_bn" y.1.weights y.2.weights
+# The gradients are one block in backward order (params.h), summed in place in buckets of
+# >= 4 MiB each but the last: at most floor(bytes / 4 MiB) + 1 of them (scattered gradients
+# would need one per tensor, ~30 here).
+read -r nb nf <<< "$(sed -n 's/^gradient all-reduce: \([0-9]*\) buckets over \([0-9]*\) floats.*/\1 \2/p' y.2.err)"
+check "detector: gradients summed in place in ${nb:-?} buckets over ${nf:-?} floats (<= floor(bytes/4MiB)+1)" \
+  test "${nb:-0}" -ge 1 -a "${nb:-0}" -le $(( ${nf:-0} * 4 / 4194304 + 1 ))
 
 # ---- errors ----
 sed 's/^batch=8/batch=6/' nobn.cfg > odd.cfg
