@@ -137,6 +137,14 @@ int actnn_save(actnn_ctx *ctx, const float *x, size_t N, size_t D, int bits,
 int actnn_tensor_create(actnn_ctx *ctx, size_t N, size_t D, int bits,
                         const uint8_t *sample_bits, uint64_t tensor_id, actnn_tensor **out);
 int actnn_save_sample(actnn_ctx *ctx, actnn_tensor *t, size_t i, const float *x);
+/* Part of sample i: values [j0, j0 + len) from x (x[0] is value j0), on the calling thread
+ * (no OpenMP inside), so a caller may save a sample block by block while each block is in
+ * its cache, from any thread. j0 must start a group (a multiple of the group size) and
+ * len must cover whole groups (or end at D). The bytes are those actnn_save_sample stores
+ * for the same values. The sample counts as saved once the part ending at D is stored:
+ * store every other part before or in the same parallel region as that one. */
+int actnn_save_part(actnn_ctx *ctx, actnn_tensor *t, size_t i, size_t j0, size_t len,
+                    const float *x);
 /* Dequantize into out[N*D] / out[D]. */
 int actnn_restore(actnn_ctx *ctx, const actnn_tensor *t, float *out);
 int actnn_restore_sample(actnn_ctx *ctx, const actnn_tensor *t, size_t i, float *out);
@@ -177,6 +185,11 @@ int actnn_mask_set_between(actnn_ctx *ctx, actnn_mask *m, size_t i, const float 
                            float lo, float hi);
 /* bit_j = b[j] != 0. */
 int actnn_mask_set_bytes(actnn_ctx *ctx, actnn_mask *m, size_t i, const uint8_t *b);
+/* Part of sample i: bits [j0, j0 + len) from b[0 .. len), on the calling thread (as
+ * actnn_save_part): j0 a multiple of 32, len too unless the part ends at D. The sample
+ * counts as saved once the part ending at D is stored. */
+int actnn_mask_set_bytes_part(actnn_ctx *ctx, actnn_mask *m, size_t i, size_t j0, size_t len,
+                              const uint8_t *b);
 /* out[j] = bit_j (0 or 1). */
 int actnn_mask_get_bytes(actnn_ctx *ctx, const actnn_mask *m, size_t i, uint8_t *out);
 /* delta[j] = delta[j] * (bit_j ? g1 : g0). */

@@ -93,6 +93,24 @@ int actnn_mask_set_bytes(actnn_ctx *ctx, actnn_mask *m, size_t i, const uint8_t 
     return mask_set(ctx, m, i, &p, b);
 }
 
+int actnn_mask_set_bytes_part(actnn_ctx *ctx, actnn_mask *m, size_t i, size_t j0, size_t len,
+                              const uint8_t *b)
+{
+    if (!ctx || !m) return ACTNN_E_NULL;
+    planes_store *s = &m->s;
+    int err = planes_check(s, i, b);
+    if (err) return err;
+    size_t D = s->D;
+    if (j0 % 32 || j0 > D || len > D - j0 || (len % 32 && j0 + len != D)) return ACTNN_E_PARAM;
+    pred p = {.kind = PRED_BYTES, .bytes = b};
+    uint32_t *words = s->words + i * s->words_per_sample + j0 / 32;
+    int simd = ctx_simd(ctx);
+    for (size_t k = 0; 32 * k < len; ++k)
+        words[k] = pred_word(&p, 32 * k, len - 32 * k < 32 ? len - 32 * k : 32, simd);
+    if (j0 + len == D) s->saved[i] = 1;
+    return ACTNN_OK;
+}
+
 int actnn_mask_get_bytes(actnn_ctx *ctx, const actnn_mask *m, size_t i, uint8_t *out)
 {
     if (!ctx || !m) return ACTNN_E_NULL;

@@ -86,19 +86,20 @@ static void unit_span(const actnn_tensor *t, size_t g, size_t *j0, size_t *len)
     *len = t->D - *j0 < t->G ? t->D - *j0 : t->G;
 }
 
-static int save_unit(const actnn_tensor *t, const float *xs, size_t n, size_t g, int simd)
+/* v: the group's own values (len of them) */
+static int save_unit(const actnn_tensor *t, const float *v, size_t n, size_t g, int simd)
 {
     const tensor_sample *s = &t->samples[n];
     size_t j0, len;
     unit_span(t, g, &j0, &len);
     unsigned char *pay = t->payload + s->pay_off;
     if (s->bits == 32) {
-        memcpy(pay + 4 * j0, xs + j0, 4 * len);
+        memcpy(pay + 4 * j0, v, 4 * len);
         return ACTNN_OK;
     }
     if (s->bits == 16) {
         uint16_t *h = (uint16_t *)pay;
-        half_encode(xs + j0, len, h + j0, simd);
+        half_encode(v, len, h + j0, simd);
         if (j0 + len == t->D && t->D % 2) h[t->D] = 0; /* the padding half, for stable bytes */
         return ACTNN_OK;
     }
@@ -106,7 +107,7 @@ static int save_unit(const actnn_tensor *t, const float *xs, size_t n, size_t g,
     rng_key key = rng_sample_key(t->seed, t->tensor_id, n, RNG_DOMAIN_QUANT);
     uint32_t *words = (uint32_t *)pay + (j0 / 32) * (size_t)b;
     uint16_t *meta = t->gmeta + 2 * (s->meta_off + g);
-    return q_save_group(xs + j0, len, j0, b, key, meta, words, simd);
+    return q_save_group(v, len, j0, b, key, meta, words, simd);
 }
 
 static void restore_unit(const actnn_tensor *t, float *out, size_t n, size_t g, int simd)
@@ -132,8 +133,8 @@ static int save_samples(actnn_ctx *ctx, actnn_tensor *t, const float *x, size_t 
     int nt = ctx_threads(ctx, count * t->D), simd = ctx_simd(ctx), err = ACTNN_OK;
 #pragma omp parallel for schedule(static) num_threads(nt) reduction(min : err) if (nt > 1)
     for (size_t u = 0; u < units; ++u) {
-        size_t k = u / ng;
-        int e = save_unit(t, x + k * t->D, n0 + k, u % ng, simd);
+        size_t k = u / ng, g = u % ng;
+        int e = save_unit(t, x + k * t->D + g * t->G, n0 + k, g, simd);
         err = e < err ? e : err;
     }
     return err;
@@ -177,6 +178,20 @@ int actnn_save_sample(actnn_ctx *ctx, actnn_tensor *t, size_t i, const float *x)
     t->samples[i].saved = 0;
     int err = save_samples(ctx, t, x, i, 1);
     if (!err) t->samples[i].saved = 1;
+    return err;
+}
+
+int actnn_save_part(actnn_ctx *ctx, actnn_tensor *t, size_t i, size_t j0, size_t len,
+                    const float *x)
+{
+    if (!ctx || !t || !x) return ACTNN_E_NULL;
+    if (i >= t->N) return ACTNN_E_INDEX;
+    if (j0 % t->G || j0 > t->D || len > t->D - j0 || (len % t->G && j0 + len != t->D))
+        return ACTNN_E_PARAM;
+    int simd = ctx_simd(ctx), err = ACTNN_OK;
+    for (size_t g = j0 / t->G; err == ACTNN_OK && g * t->G < j0 + len; ++g)
+        err = save_unit(t, x + (g * t->G - j0), i, g, simd);
+    if (err == ACTNN_OK && j0 + len == t->D) t->samples[i].saved = 1;
     return err;
 }
 

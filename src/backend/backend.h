@@ -23,6 +23,14 @@
 
 typedef struct dn_backend dn_backend;
 
+/* Largest block (values) a fused batch-norm forward hands to its sink. */
+#define DN_FUSE_BLOCK_MAX 4096
+/* Receives one block of a fused batch-norm forward (bn_train_fused): values [j0, j0 + len)
+ * of the sample, as x-hat and as the activation's output, while they are in cache (e.g.
+ * to save them). Called from several threads at once, each block once. */
+typedef void (*dn_block_sink)(void *ud, size_t j0, size_t len, const float *xhat,
+                              const float *y);
+
 struct dn_backend {
     const char *name;  /* "cpu" or "cuda" */
     int device;        /* 1: buffers are device memory the host may not dereference */
@@ -70,6 +78,12 @@ struct dn_backend {
     /* Fused: x <- act(x * scale + bias) for one sample, the same values as bn_scale_shift
      * then activate, in one pass over memory. Optional (NULL: the layer makes both calls). */
     void (*bn_scale_shift_act)(const bn_state *b, float *x, int spatial, activation a);
+    /* Fused training forward of one sample, one pass over x: x-hat with the last
+     * statistics (bn_normalize), then x <- act(x-hat * scale + bias) (bn_scale_shift_act),
+     * the same values; `sink` (when not NULL) gets every block of `block` values
+     * (<= DN_FUSE_BLOCK_MAX; the last one shorter). Optional (NULL: separate calls). */
+    void (*bn_train_fused)(const bn_state *b, float *x, int spatial, activation a,
+                           size_t block, dn_block_sink sink, void *ud);
 
     /* ---- activations (semantics: backend/cpu/activations.h) ---- */
     void (*activate)(float *x, size_t n, activation a);

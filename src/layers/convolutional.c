@@ -198,6 +198,26 @@ static const float *conv_xhat(layer *l, layer_ctx *x, int b)
     return x->scratch[1];
 }
 
+/* Training forward after the statistics, in one pass over each sample's output: x-hat,
+ * its save, scale, shift, activation and its mask (bn_train_fused, sv_fused_sink).
+ * Returns 1 when the store needs the separate passes (sv_fused_begin), else 0 or -1. */
+static int conv_post_fused(layer *l, layer_ctx *x)
+{
+    conv_p *p = l->p;
+    int xslot = xhat_rebuilt(l, x->net) ? -1 : SV_XHAT;
+    int mslot = activation_is_masked(l->act, NULL, NULL) ? SV_ACT : -1;
+    size_t os = out_st(l, x);
+    sv_fused f;
+    int r = sv_fused_begin(x, xslot, mslot, (size_t)l->outputs, l->act, &f);
+    if (r <= 0) return r < 0 ? -1 : 1;
+    for (int b = 0; b < x->batch; ++b) {
+        sv_fused_sample(&f, b);
+        x->be->bn_train_fused(&p->bnst, x->out + b * os, l->out_w * l->out_h, l->act, f.block,
+                              sv_fused_sink, &f);
+    }
+    return sv_fused_end(&f);
+}
+
 /* Batch norm (with the batch's statistics, or those of a finished statistics pass when
  * `known`), bias, activation, and what backward needs, for the samples of the call. */
 static int conv_post(layer *l, layer_ctx *x, int known)
@@ -216,6 +236,10 @@ static int conv_post(layer *l, layer_ctx *x, int known)
         x->be->bn_stats_begin(&p->bnst);
         for (int b = 0; b < B; ++b) x->be->bn_stats_add(&p->bnst, o + b * os, 1, spatial);
         x->be->bn_stats_end(&p->bnst, (double)B * spatial);
+    }
+    if (x->train && x->be->bn_train_fused) {
+        int r = conv_post_fused(l, x);
+        if (r <= 0) return r;
     }
     for (int b = 0; b < B; ++b) {
         if (x->train) x->be->bn_normalize(&p->bnst, o + b * os, 1, spatial);

@@ -333,6 +333,81 @@ int sv_save_mask_strided(layer_ctx *x, int slot, const float *y, size_t d, size_
     return 0;
 }
 
+/* The entry of a tensor (or mask) that the mini-batch's first call reserves and every
+ * call fills sample by sample, as save_chunk (without actnn_auto) and sv_save_mask do. */
+static int fused_tensor(layer_ctx *x, int slot, size_t d, void **out)
+{
+    saved_store *s = x->sv->store;
+    if (x->b0 == 0) {
+        actnn_tensor *t = NULL;
+        int rc = actnn_tensor_create(s->ctx, total_of(x), d, x->l->bits, NULL, tensor_id(x, slot), &t);
+        if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
+        actnn_tensor_info info;
+        actnn_tensor_get_info(t, &info);
+        sv_entry *e = begin(x, slot, SK_TENSOR, d, info.payload_bytes + info.meta_bytes);
+        e->t = t;
+        e->bits = x->l->bits;
+    }
+    *out = x->sv->e[slot].t;
+    return 0;
+}
+
+static int fused_mask(layer_ctx *x, int slot, size_t d, void **out)
+{
+    saved_store *s = x->sv->store;
+    if (x->b0 == 0) {
+        size_t pay = 0, meta = 0, n = total_of(x);
+        actnn_mask *m = NULL;
+        int rc = actnn_mask_create(s->ctx, n, d, &m);
+        if (rc == ACTNN_OK) rc = actnn_mask_size(n, d, &pay, &meta);
+        if (rc != ACTNN_OK) {
+            if (m) actnn_mask_free(s->ctx, m);
+            return fail(x, "an activation mask", d, rc);
+        }
+        begin(x, slot, SK_MASK, d, pay + meta)->m = m;
+    }
+    *out = x->sv->e[slot].m;
+    return 0;
+}
+
+int sv_fused_begin(layer_ctx *x, int xslot, int mslot, size_t d, activation a, sv_fused *f)
+{
+    saved_store *s = x->sv->store;
+    *f = (sv_fused){.x = x, .a = a};
+    /* a block holds whole groups: the largest multiple of the group size up to 2048 */
+    f->block = s->group * (s->group < 2048 ? 2048 / s->group : 1);
+    if (xslot >= 0 && ((s->auto_on && x->l->bits <= 8) || f->block > DN_FUSE_BLOCK_MAX)) return 0;
+    if (x->recompute) return 1; /* a streamed recomputation: saved by the last sweep */
+    if (xslot >= 0 && fused_tensor(x, xslot, d, &f->t)) return -1;
+    if (mslot >= 0 && fused_mask(x, mslot, d, &f->m)) return -1;
+    return 1;
+}
+
+void sv_fused_sample(sv_fused *f, int sample) { f->sample = (size_t)(f->x->b0 + sample); }
+
+void sv_fused_sink(void *ud, size_t j0, size_t len, const float *xhat, const float *y)
+{
+    sv_fused *f = ud;
+    actnn_ctx *ctx = f->x->sv->store->ctx;
+    int rc = ACTNN_OK;
+    if (f->t) rc = actnn_save_part(ctx, f->t, f->sample, j0, len, xhat);
+    if (f->m && rc == ACTNN_OK) {
+        uint8_t bytes[DN_FUSE_BLOCK_MAX];
+        dn_backend_cpu()->activation_mask(y, len, f->a, bytes); /* host store */
+        rc = actnn_mask_set_bytes_part(ctx, f->m, f->sample, j0, len, bytes);
+    }
+    if (rc != ACTNN_OK) {
+#pragma omp atomic write
+        f->rc = rc;
+    }
+}
+
+int sv_fused_end(sv_fused *f)
+{
+    if (f->rc == ACTNN_OK) return 0;
+    return fail(f->x, f->t ? "a tensor" : "an activation mask", (size_t)f->x->l->outputs, f->rc);
+}
+
 int sv_save_codes(layer_ctx *x, int slot, int sample, const uint8_t *codes, size_t d, int width)
 {
     if (x->recompute) return 0; /* a streamed recomputation: saved by the last sweep */

@@ -64,6 +64,27 @@ int sv_save_codes(layer_ctx *x, int slot, int sample, const uint8_t *codes, size
 int sv_dropout_begin(layer_ctx *x, int slot, size_t d, float p);
 void sv_dropout_apply(layer_ctx *x, int slot, int sample, float *v);
 
+/* Fused saving: a backend's bn_train_fused hands each block of a sample to sv_fused_sink
+ * while it is in cache, which stores x-hat into slot `xslot` (at the layer's bits; -1:
+ * not saved) and the activation's 1-bit mask into `mslot` (-1: none). The bytes are those
+ * sv_save_strided and sv_save_mask_strided store for the same values. sv_fused_begin
+ * returns 1 when the fused path applies (f is then set up and block is the block size to
+ * use), 0 when the caller must save the usual way (actnn_auto chooses bits per sample from
+ * the whole x-hat; a group larger than a block), -1 on error (saved_error). Per sample:
+ * sv_fused_sample, then the backend op with sink and f; at the end sv_fused_end (0 or -1). */
+typedef struct {
+    layer_ctx *x;
+    void *t, *m;     /* the plugin's tensor and mask, or NULL */
+    activation a;
+    size_t sample;   /* index in the mini-batch */
+    size_t block;
+    int rc;          /* first plugin error of a sink call */
+} sv_fused;
+int sv_fused_begin(layer_ctx *x, int xslot, int mslot, size_t d, activation a, sv_fused *f);
+void sv_fused_sample(sv_fused *f, int sample);
+void sv_fused_sink(void *f, size_t j0, size_t len, const float *xhat, const float *y);
+int sv_fused_end(sv_fused *f);
+
 /* ---- used by layers in backward ---- */
 /* Pointer to sample `sample`'s d floats: into the kept buffer, or restored into scratch. */
 const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch);

@@ -64,6 +64,7 @@ static const dn_backend cpu_backend = {
     .bn_backward_delta = bn_backward_delta,
     .bn_preact = bn_preact,
     .bn_scale_shift_act = bn_scale_shift_act,
+    .bn_train_fused = bn_train_fused,
     .activate = activate_array,
     .gradient = gradient_array,
     .gradient_from_input = gradient_from_input,

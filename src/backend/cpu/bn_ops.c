@@ -226,3 +226,50 @@ void bn_scale_shift_act(const bn_state *b, float *x, int spatial, activation a)
         }
     }
 }
+
+/* x-hat of values [j0, j0 + len) of one sample into xh, channel by channel. */
+static void norm_block(const bn_state *b, const float *x, int spatial, size_t j0, size_t len,
+                       float *xh)
+{
+    for (size_t j = j0; j < j0 + len;) {
+        size_t f = j / (size_t)spatial, end = (f + 1) * (size_t)spatial;
+        if (end > j0 + len) end = j0 + len;
+        float mean = b->mean[f];
+        double den = norm_den(b->variance[f]);
+        for (size_t k = j; k < end; ++k) xh[k - j0] = (float)((x[k] - mean) / den);
+        j = end;
+    }
+}
+
+/* y = x-hat * scale + bias of the same block into x, then the activation. */
+static void ssa_block(const bn_state *b, const float *xh, int spatial, size_t j0, size_t len,
+                      activation a, float *x)
+{
+    for (size_t j = j0; j < j0 + len;) {
+        size_t f = j / (size_t)spatial, end = (f + 1) * (size_t)spatial;
+        if (end > j0 + len) end = j0 + len;
+        float s = b->scales[f], t = b->biases[f];
+        for (size_t k = j; k < end; ++k) x[k] = xh[k - j0] * s + t;
+        j = end;
+    }
+    activate_array(x + j0, len, a);
+}
+
+/* Blocks of the flattened sample run in parallel; each is normalized into a buffer on the
+ * stack (L1), handed to the sink, scaled, shifted and activated into x: x is read once
+ * and written once. Per value the operations of bn_normalize, bn_scale_shift_act. */
+void bn_train_fused(const bn_state *b, float *x, int spatial, activation a, size_t block,
+                    dn_block_sink sink, void *ud)
+{
+    size_t d = (size_t)b->n * (size_t)spatial;
+    if (block == 0 || block > DN_FUSE_BLOCK_MAX) block = DN_FUSE_BLOCK_MAX;
+    long nb = (long)((d + block - 1) / block);
+#pragma omp parallel for schedule(static) if (d > 32768)
+    for (long i = 0; i < nb; ++i) {
+        float xh[DN_FUSE_BLOCK_MAX];
+        size_t j0 = (size_t)i * block, len = d - j0 < block ? d - j0 : block;
+        norm_block(b, x, spatial, j0, len, xh);
+        ssa_block(b, xh, spatial, j0, len, a, x);
+        if (sink) sink(ud, j0, len, xh, x + j0);
+    }
+}

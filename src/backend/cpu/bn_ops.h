@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "backend/activation_kind.h"
+#include "backend/backend.h"
 #include "backend/bn_state.h"
 
 /* Training forward on x (batch x n x spatial): batch stats, rolling update, x <- x-hat.
@@ -38,6 +39,9 @@ void bn_backward_delta(const bn_state *b, float *delta, const float *xhat, int b
 void bn_backward_reset(bn_state *b);
 /* One sample's activation input after batch norm: pre = xhat * scales + biases. */
 void bn_preact(const bn_state *b, const float *xhat, int spatial, float *pre);
+/* One sample's training forward in one pass (backend.h bn_train_fused). */
+void bn_train_fused(const bn_state *b, float *x, int spatial, activation a, size_t block,
+                    dn_block_sink sink, void *ud);
 /* One sample: x <- act(x * scale + bias) (backend.h bn_scale_shift_act). */
 void bn_scale_shift_act(const bn_state *b, float *x, int spatial, activation a);
 

@@ -1,0 +1,283 @@
+/* test_fused_post.c: the fused batch-norm training forward (issue 20: one pass over a
+ * layer's output) against the unfused sequence it replaces, byte for byte.
+ *  - bn_train_fused (CPU backend) against bn_normalize, a copy of x-hat, bn_scale_shift_act
+ *    and activation_mask, for channel sizes that are not multiples of the block (blocks
+ *    spanning channels), several block sizes and activations; the sink must see every
+ *    value exactly once.
+ *  - activation_mask's vector path (leaky, relu, relie) against grad_y(y) == g1 per value,
+ *    with signed zeros, NaN and denormals.
+ *  - actnn_save_part / actnn_mask_set_bytes_part, saved block by block in shuffled order,
+ *    against actnn_save_sample / actnn_mask_set_bytes of the whole sample (same payload
+ *    and metadata bytes, at every width), and their argument checks. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "actnn.h"
+#include "backend/backend.h"
+#include "backend/math/act_math.h"
+
+static float frand(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return (float)(*s >> 8) / 16777216.0f;
+}
+
+typedef struct {
+    float *xhat;
+    uint8_t *mask;
+    int *seen;
+    activation a;
+} rec;
+
+/* Records what the kernel hands out; each block writes only its own range, so the
+ * threads never touch the same memory. */
+static void record(void *ud, size_t j0, size_t len, const float *xhat, const float *y)
+{
+    rec *r = ud;
+    memcpy(r->xhat + j0, xhat, len * sizeof(float));
+    dn_backend_cpu()->activation_mask(y, len, r->a, r->mask + j0);
+    for (size_t k = 0; k < len; ++k) r->seen[j0 + k]++;
+}
+
+static void fused_case(int n, int spatial, size_t block, activation a, uint32_t seed)
+{
+    const dn_backend *cpu = dn_backend_cpu();
+    size_t d = (size_t)n * spatial;
+    float *x = malloc(d * sizeof(float)), *ref = malloc(d * sizeof(float));
+    float *xh_ref = malloc(d * sizeof(float)), *xh = calloc(d, sizeof(float));
+    uint8_t *m_ref = malloc(d), *m = calloc(d, 1);
+    int *seen = calloc(d, sizeof(int));
+    bn_state b = {.n = n};
+    b.mean = malloc(n * sizeof(float));
+    b.variance = malloc(n * sizeof(float));
+    b.scales = malloc(n * sizeof(float));
+    b.biases = malloc(n * sizeof(float));
+    assert_true(x && ref && xh_ref && xh && m_ref && m && seen && b.mean && b.variance && b.scales && b.biases);
+    for (int f = 0; f < n; ++f) {
+        b.mean[f] = frand(&seed) * 4 - 2;
+        b.variance[f] = frand(&seed) * 3 + (f % 3 == 0 ? 0 : 0.01f); /* some zero variances */
+        b.scales[f] = frand(&seed) * 2 - 0.5f;
+        b.biases[f] = frand(&seed) - 0.5f;
+    }
+    for (size_t i = 0; i < d; ++i) x[i] = frand(&seed) * 10 - 5;
+    memcpy(ref, x, d * sizeof(float));
+    /* the unfused sequence conv_post ran before */
+    cpu->bn_normalize(&b, ref, 1, spatial);
+    memcpy(xh_ref, ref, d * sizeof(float));
+    cpu->bn_scale_shift_act(&b, ref, spatial, a);
+    cpu->activation_mask(ref, d, a, m_ref);
+    rec r = {.xhat = xh, .mask = m, .seen = seen, .a = a};
+    cpu->bn_train_fused(&b, x, spatial, a, block, record, &r);
+    assert_memory_equal(x, ref, d * sizeof(float));
+    assert_memory_equal(xh, xh_ref, d * sizeof(float));
+    assert_memory_equal(m, m_ref, d);
+    for (size_t i = 0; i < d; ++i) assert_int_equal(seen[i], 1);
+    free(x); free(ref); free(xh_ref); free(xh); free(m_ref); free(m); free(seen);
+    free(b.mean); free(b.variance); free(b.scales); free(b.biases);
+}
+
+static void test_fused_matches_unfused(void **state)
+{
+    (void)state;
+    const activation acts[] = {ACT_LEAKY, ACT_RELU, ACT_LINEAR, ACT_LOGISTIC, ACT_MISH, ACT_RELU6};
+    const int shapes[][2] = {{3, 169}, {16, 100}, {5, 4103}, {40, 169}, {64, 676}, {1, 1}, {7, 33}};
+    const size_t blocks[] = {2048, 256, 4096, 32};
+    uint32_t seed = 1;
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); ++s)
+        for (size_t k = 0; k < sizeof(blocks) / sizeof(blocks[0]); ++k)
+            for (size_t a = 0; a < sizeof(acts) / sizeof(acts[0]); ++a)
+                fused_case(shapes[s][0], shapes[s][1], blocks[k], acts[a], seed++);
+}
+
+/* The sink is optional. */
+static void test_fused_without_sink(void **state)
+{
+    (void)state;
+    const dn_backend *cpu = dn_backend_cpu();
+    enum { N = 4, S = 300 };
+    float x[N * S], ref[N * S], mean[N] = {0.5f, -1, 0, 2}, var[N] = {1, 0.25f, 0, 4};
+    float sc[N] = {1, 2, -1, 0.5f}, bi[N] = {0, 1, -1, 0.1f};
+    bn_state b = {.n = N, .mean = mean, .variance = var, .scales = sc, .biases = bi};
+    uint32_t seed = 7;
+    for (int i = 0; i < N * S; ++i) x[i] = ref[i] = frand(&seed) * 6 - 3;
+    cpu->bn_normalize(&b, ref, 1, S);
+    cpu->bn_scale_shift_act(&b, ref, S, ACT_LEAKY);
+    cpu->bn_train_fused(&b, x, S, ACT_LEAKY, 256, NULL, NULL);
+    assert_memory_equal(x, ref, sizeof(x));
+}
+
+/* The vector path of activation_mask against the per-value definition. */
+static void test_mask_fast_path(void **state)
+{
+    (void)state;
+    const activation acts[] = {ACT_LEAKY, ACT_RELU, ACT_RELIE};
+    enum { D = 1031 };
+    float y[D];
+    uint8_t m[D];
+    uint32_t seed = 3;
+    for (int i = 0; i < D; ++i) y[i] = frand(&seed) * 2 - 1;
+    y[0] = 0.0f;
+    y[1] = -0.0f;
+    y[2] = NAN;
+    y[3] = 1e-42f;
+    y[4] = -1e-42f;
+    y[5] = INFINITY;
+    y[6] = -INFINITY;
+    for (size_t a = 0; a < sizeof(acts) / sizeof(acts[0]); ++a) {
+        const float g1 = 1; /* activation_is_masked's g1 for these three */
+        dn_backend_cpu()->activation_mask(y, D, acts[a], m);
+        for (int i = 0; i < D; ++i) assert_int_equal(m[i], grad_y(y[i], acts[a]) == g1);
+    }
+}
+
+static actnn_ctx *make_ctx(size_t G)
+{
+    actnn_config cfg;
+    assert_int_equal(actnn_config_init(&cfg), ACTNN_OK);
+    cfg.group_size = G;
+    actnn_ctx *ctx = NULL;
+    assert_int_equal(actnn_ctx_create(&cfg, &ctx), ACTNN_OK);
+    return ctx;
+}
+
+static void raw_equal(const actnn_tensor *a, const actnn_tensor *b)
+{
+    const void *pa, *pb, *ma, *mb;
+    size_t na, nb, ka, kb;
+    assert_int_equal(actnn_tensor_raw(a, &pa, &na, &ma, &ka), ACTNN_OK);
+    assert_int_equal(actnn_tensor_raw(b, &pb, &nb, &mb, &kb), ACTNN_OK);
+    assert_int_equal(na, nb);
+    assert_int_equal(ka, kb);
+    assert_memory_equal(pa, pb, na);
+    assert_memory_equal(ma, mb, ka);
+}
+
+/* Parts of `part` values (a multiple of G) in reverse order, as the threads of a fused
+ * kernel may store them; then the restored sample and the bytes equal the reference's. */
+static void parts_case(size_t G, size_t D, size_t part, int bits)
+{
+    enum { N = 3 };
+    actnn_ctx *ctx = make_ctx(G);
+    float *x = malloc(N * D * sizeof(float)), *out = malloc(D * sizeof(float));
+    assert_true(x && out);
+    uint32_t seed = (uint32_t)(D + bits);
+    for (size_t i = 0; i < N * D; ++i) x[i] = frand(&seed) * 8 - 4;
+    actnn_tensor *ref, *t;
+    assert_int_equal(actnn_tensor_create(ctx, N, D, bits, NULL, 42, &ref), ACTNN_OK);
+    assert_int_equal(actnn_tensor_create(ctx, N, D, bits, NULL, 42, &t), ACTNN_OK);
+    for (size_t i = 0; i < N; ++i) {
+        assert_int_equal(actnn_save_sample(ctx, ref, i, x + i * D), ACTNN_OK);
+        size_t nparts = (D + part - 1) / part;
+        for (size_t p = 0; p < nparts; ++p) {
+            size_t j0 = (nparts - 1 - p) * part, len = D - j0 < part ? D - j0 : part;
+            assert_int_equal(actnn_save_part(ctx, t, i, j0, len, x + i * D + j0), ACTNN_OK);
+        }
+    }
+    raw_equal(ref, t);
+    for (size_t i = 0; i < N; ++i) {
+        float *o2 = malloc(D * sizeof(float));
+        assert_non_null(o2);
+        assert_int_equal(actnn_restore_sample(ctx, t, i, out), ACTNN_OK);
+        assert_int_equal(actnn_restore_sample(ctx, ref, i, o2), ACTNN_OK);
+        assert_memory_equal(out, o2, D * sizeof(float));
+        free(o2);
+    }
+    actnn_tensor_free(ctx, ref);
+    actnn_tensor_free(ctx, t);
+    free(x);
+    free(out);
+    actnn_ctx_free(ctx);
+}
+
+static void test_save_part_bytes(void **state)
+{
+    (void)state;
+    const int widths[] = {1, 2, 4, 8, 16, 32};
+    for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); ++w) {
+        parts_case(256, 1000, 512, widths[w]);  /* last group partial */
+        parts_case(256, 2048, 2048, widths[w]); /* one part */
+        parts_case(32, 169 * 3, 64, widths[w]);
+        parts_case(1024, 5000, 1024, widths[w]);
+    }
+}
+
+static void test_save_part_checks(void **state)
+{
+    (void)state;
+    actnn_ctx *ctx = make_ctx(256);
+    float x[1000] = {0}, out[1000];
+    actnn_tensor *t;
+    assert_int_equal(actnn_tensor_create(ctx, 2, 1000, 2, NULL, 1, &t), ACTNN_OK);
+    assert_int_equal(actnn_save_part(ctx, t, 0, 128, 256, x), ACTNN_E_PARAM); /* not a group start */
+    assert_int_equal(actnn_save_part(ctx, t, 0, 0, 200, x), ACTNN_E_PARAM);   /* partial group inside */
+    assert_int_equal(actnn_save_part(ctx, t, 0, 768, 512, x), ACTNN_E_PARAM); /* beyond D */
+    assert_int_equal(actnn_save_part(ctx, t, 2, 0, 256, x), ACTNN_E_INDEX);
+    assert_int_equal(actnn_save_part(NULL, t, 0, 0, 256, x), ACTNN_E_NULL);
+    assert_int_equal(actnn_save_part(ctx, t, 0, 0, 256, NULL), ACTNN_E_NULL);
+    assert_int_equal(actnn_save_part(ctx, t, 0, 0, 768, x), ACTNN_OK);
+    assert_int_equal(actnn_restore_sample(ctx, t, 0, out), ACTNN_E_NOT_SAVED);
+    assert_int_equal(actnn_save_part(ctx, t, 0, 768, 232, x + 768), ACTNN_OK);
+    assert_int_equal(actnn_restore_sample(ctx, t, 0, out), ACTNN_OK);
+    actnn_tensor_free(ctx, t);
+    actnn_ctx_free(ctx);
+}
+
+static void test_mask_part_bytes(void **state)
+{
+    (void)state;
+    actnn_ctx *ctx = make_ctx(256);
+    enum { N = 2, D = 1000 };
+    uint8_t b[N * D], got[D], want[D];
+    uint32_t seed = 11;
+    for (int i = 0; i < N * D; ++i) b[i] = frand(&seed) < 0.5f ? 0 : (uint8_t)(1 + i % 3);
+    actnn_mask *ref, *m;
+    assert_int_equal(actnn_mask_create(ctx, N, D, &ref), ACTNN_OK);
+    assert_int_equal(actnn_mask_create(ctx, N, D, &m), ACTNN_OK);
+    assert_int_equal(actnn_mask_set_bytes_part(ctx, m, 0, 16, 32, b), ACTNN_E_PARAM);
+    assert_int_equal(actnn_mask_set_bytes_part(ctx, m, 0, 0, 40, b), ACTNN_E_PARAM);
+    assert_int_equal(actnn_mask_set_bytes_part(ctx, m, 0, 992, 64, b), ACTNN_E_PARAM);
+    assert_int_equal(actnn_mask_set_bytes_part(ctx, m, N, 0, 32, b), ACTNN_E_INDEX);
+    for (size_t i = 0; i < N; ++i) {
+        assert_int_equal(actnn_mask_set_bytes(ctx, ref, i, b + i * D), ACTNN_OK);
+        for (size_t j0 = 0; j0 < D; j0 += 96) { /* 96 = 3 words; the last part is 40 */
+            size_t len = D - j0 < 96 ? D - j0 : 96;
+            if (j0 + len < D)
+                assert_int_equal(actnn_mask_set_bytes_part(ctx, m, i, j0 + 0, len, b + i * D + j0), ACTNN_OK);
+        }
+        assert_int_equal(actnn_mask_get_bytes(ctx, m, i, got), ACTNN_E_NOT_SAVED);
+        size_t last = D / 96 * 96;
+        assert_int_equal(actnn_mask_set_bytes_part(ctx, m, i, last, D - last, b + i * D + last), ACTNN_OK);
+        assert_int_equal(actnn_mask_get_bytes(ctx, m, i, got), ACTNN_OK);
+        assert_int_equal(actnn_mask_get_bytes(ctx, ref, i, want), ACTNN_OK);
+        assert_memory_equal(got, want, D);
+        /* the delta a backward applies is the same as well */
+        float d1[D], d2[D];
+        for (int k = 0; k < D; ++k) d1[k] = d2[k] = (float)k - 500.5f;
+        assert_int_equal(actnn_mask_apply(ctx, m, i, d1, 1, 0.1f), ACTNN_OK);
+        assert_int_equal(actnn_mask_apply(ctx, ref, i, d2, 1, 0.1f), ACTNN_OK);
+        assert_memory_equal(d1, d2, sizeof(d1));
+    }
+    actnn_mask_free(ctx, ref);
+    actnn_mask_free(ctx, m);
+    actnn_ctx_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fused_matches_unfused),
+        cmocka_unit_test(test_fused_without_sink),
+        cmocka_unit_test(test_mask_fast_path),
+        cmocka_unit_test(test_save_part_bytes),
+        cmocka_unit_test(test_save_part_checks),
+        cmocka_unit_test(test_mask_part_bytes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
