@@ -7,7 +7,12 @@
  *       its stdout): on every frame, each box's edges must be drawn (pixels changed from
  *       the input by more than .1 somewhere on the visible middle of the edge) and the pixels away from every box and label must be
  *       the input's (mean difference under .03: MJPG re-encoding only). Prints one line
- *       per frame; exit 0 when all hold. */
+ *       per frame; exit 0 when all hold.
+ *   cv_video iou <demo.txt> <min_iou> <min_recall> <width> <height> <labels.txt>...
+ *       the boxes the demo printed for frame k against the ground truth of frame k (YOLO
+ *       label file k, relative to a width x height frame): every printed box must overlap
+ *       some true box with IoU >= min_iou, and at least min_recall of the true boxes must
+ *       be matched so by a printed box. Prints one line per frame; exit 0 when both hold. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +121,71 @@ static int check(const char *in_path, const char *out_path, const char *txt)
     return bad || k == 0;
 }
 
+static float rect_iou(rect a, const float g[4])
+{
+    float ix = fminf(a.l + a.w, g[0] + g[2]) - fmaxf(a.l, g[0]);
+    float iy = fminf(a.t + a.h, g[1] + g[3]) - fmaxf(a.t, g[1]);
+    if (ix <= 0 || iy <= 0) return 0;
+    return ix * iy / ((float)a.w * a.h + g[2] * g[3] - ix * iy);
+}
+
+/* Ground truth of one frame in pixels (left, top, width, height); the count, -1 unreadable. */
+static int frame_truth(const char *path, int w, int h, float (*g)[4], int max)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int n = 0, c;
+    float x, y, bw, bh;
+    while (n < max && fscanf(f, "%d %f %f %f %f", &c, &x, &y, &bw, &bh) == 5) {
+        g[n][0] = (x - bw / 2) * w;
+        g[n][1] = (y - bh / 2) * h;
+        g[n][2] = bw * w;
+        g[n][3] = bh * h;
+        ++n;
+    }
+    fclose(f);
+    return n;
+}
+
+static int iou_check(int argc, char **argv)
+{
+    FILE *f = fopen(argv[2], "r");
+    float min_iou = (float)atof(argv[3]), min_recall = (float)atof(argv[4]);
+    int w = atoi(argv[5]), h = atoi(argv[6]), bad = 0, boxes = 0, truths = 0, found = 0;
+    if (!f) { fprintf(stderr, "iou: cannot read %s\n", argv[2]); return 1; }
+    for (int k = 0; k + 7 < argc; ++k) {
+        rect r[256];
+        float g[64][4];
+        int n = frame_boxes(f, k, r, 256), ng = frame_truth(argv[k + 7], w, h, g, 64);
+        if (ng < 0) { fprintf(stderr, "iou: cannot read %s\n", argv[k + 7]); bad = 1; break; }
+        float worst = 1;
+        int hit = 0;
+        for (int i = 0; i < n; ++i) {
+            float best = 0;
+            for (int j = 0; j < ng; ++j) best = fmaxf(best, rect_iou(r[i], g[j]));
+            worst = fminf(worst, best);
+            if (best < min_iou) {
+                fprintf(stderr, "frame %d box %d (%d %d %d %d): best IoU with the truth %.3f < %.3f\n", k, i,
+                        r[i].l, r[i].t, r[i].w, r[i].h, best, min_iou);
+                bad = 1;
+            }
+        }
+        for (int j = 0; j < ng; ++j) {
+            int m = 0;
+            for (int i = 0; i < n && !m; ++i) m = rect_iou(r[i], g[j]) >= min_iou;
+            hit += m;
+        }
+        printf("frame %d: %d boxes, %d of %d objects found, worst box IoU %.3f\n", k, n, hit, ng, n ? worst : 0);
+        boxes += n;
+        truths += ng;
+        found += hit;
+    }
+    fclose(f);
+    printf("%d boxes, %d of %d objects found (recall %.2f)\n", boxes, found, truths, truths ? (float)found / truths : 0);
+    if (!truths || found < min_recall * truths) bad = 1;
+    return bad;
+}
+
 static int make(int argc, char **argv)
 {
     char err[1024];
@@ -152,7 +222,9 @@ int main(int argc, char **argv)
     if (argc >= 5 && !strcmp(argv[1], "make")) return make(argc, argv);
     if (argc == 4 && !strcmp(argv[1], "tiff")) return tiff(argv[2], argv[3]);
     if (argc == 5 && !strcmp(argv[1], "check")) return check(argv[2], argv[3], argv[4]);
-    fprintf(stderr, "usage: %s make <out.avi> <fps> <image>... | tiff <in> <out.tiff> | check <in.avi> <out.avi> <demo.txt>\n", argv[0]);
+    if (argc >= 8 && !strcmp(argv[1], "iou")) return iou_check(argc, argv);
+    fprintf(stderr, "usage: %s make <out.avi> <fps> <image>... | tiff <in> <out.tiff> | check <in.avi> <out.avi> <demo.txt>"
+            " | iou <demo.txt> <min_iou> <min_recall> <width> <height> <labels.txt>...\n", argv[0]);
     return 2;
 }
 #else

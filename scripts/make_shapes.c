@@ -1,13 +1,15 @@
 /* make_shapes: a seeded synthetic detection set.
  *
- *   make_shapes <outdir> <n_train> <n_valid> <width> <height> <seed>
+ *   make_shapes <outdir> <n_train> <n_valid> <width> <height> <seed> [max_shapes [min_side max_side]]
  *
  * Writes <outdir>/img_NNNNN.png with a YOLO label file next to each (img_NNNNN.txt),
  * <outdir>/train.txt and <outdir>/valid.txt (absolute-free paths as given). Every image has
  * a noisy background of a random colour and 1-6 shapes of classes 0 rectangle, 1 ellipse,
  * 2 triangle (apex up, so the label box is the shape's bounding box), in random saturated
  * colours, 8-40% of the image side, never overlapping each other (so labels are exact). The same
- * seed gives the same set at any size. */
+ * seed gives the same set at any size. max_shapes (1-6, default 6) and the side range
+ * (fractions, default .08 .40) make easier sets (the demo test's few large objects); the
+ * defaults draw the same numbers as before, so existing sets are unchanged. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,12 +64,14 @@ static void random_colour(rng_t *r, float *rgb)
     rgb[lo] = .2f * rng_float(r);
 }
 
+static float side_min = .08f, side_span = .32f;
+
 static int place(rng_t *r, shape *s, int n, shape *out)
 {
     for (int tries = 0; tries < 30; ++tries) {
         out->cls = rng_int(r, 3);
-        out->w = .08f + .32f * rng_float(r);
-        out->h = .08f + .32f * rng_float(r);
+        out->w = side_min + side_span * rng_float(r);
+        out->h = side_min + side_span * rng_float(r);
         out->x = out->w / 2 + (1 - out->w) * rng_float(r);
         out->y = out->h / 2 + (1 - out->h) * rng_float(r);
         int ok = 1;
@@ -81,6 +85,8 @@ static int place(rng_t *r, shape *s, int n, shape *out)
     return 0;
 }
 
+static int max_shapes = 6;
+
 static int write_sample(const char *dir, int idx, int w, int h, uint64_t seed, FILE *list)
 {
     rng_t r;
@@ -89,7 +95,7 @@ static int write_sample(const char *dir, int idx, int w, int h, uint64_t seed, F
     if (!im.data) return -1;
     background(im, &r);
     shape s[6];
-    int want = 1 + rng_int(&r, 6), n = 0;
+    int want = 1 + rng_int(&r, max_shapes), n = 0;
     while (n < want && place(&r, s, n, &s[n])) draw(im, &s[n++]);
     char base[4096], path[4200];
     snprintf(base, sizeof(base), "%s/img_%05d", dir, idx);
@@ -107,8 +113,17 @@ static int write_sample(const char *dir, int idx, int w, int h, uint64_t seed, F
 
 int main(int argc, char **argv)
 {
-    if (argc != 7) {
-        fprintf(stderr, "usage: %s <outdir> <n_train> <n_valid> <width> <height> <seed>\n", argv[0]);
+    if (argc != 7 && argc != 8 && argc != 10) {
+        fprintf(stderr, "usage: %s <outdir> <n_train> <n_valid> <width> <height> <seed> [max_shapes [min_side max_side]]\n", argv[0]);
+        return 1;
+    }
+    if (argc >= 8) max_shapes = atoi(argv[7]);
+    if (argc == 10) {
+        side_min = (float)atof(argv[8]);
+        side_span = (float)atof(argv[9]) - side_min;
+    }
+    if (max_shapes < 1 || max_shapes > 6 || side_min <= 0 || side_span < 0 || side_min + side_span > 1) {
+        fprintf(stderr, "%s: need 1 <= max_shapes <= 6 and 0 < min_side <= max_side <= 1\n", argv[0]);
         return 1;
     }
     const char *dir = argv[1];
