@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "core/rng.h"
 #include "data/font.h"
 #include "data/label.h"
 #include "common/testutil.h"
@@ -167,6 +168,68 @@ static void test_channels_and_non_ascii(void **state)
     free_image(b);
 }
 
+/* label_classes against a brute force: a class is shown when its probability is above
+ * thresh and its name does not start with "dont_show"; the first one out is the shown class
+ * that no other shown class beats (higher, or equal with a lower index); the rest are the
+ * other shown classes by increasing index. Random probabilities on a coarse grid (so ties
+ * and values equal to thresh happen), 1-6 classes, some hidden names. */
+static void test_classes_brute_force(void **state)
+{
+    (void)state;
+    char *names[6] = {"a", "dont_show_b", "c", "d", "dont_show", "f"};
+    char *plain[6] = {"a", "b", "c", "d", "e", "f"};
+    rng_t r;
+    rng_seed(&r, 17, 0);
+    int multi = 0;
+    for (int it = 0; it < 20000; ++it) {
+        int classes = 1 + rng_int(&r, 6);
+        float prob[6], thresh = rng_int(&r, 5) * .2f;
+        for (int k = 0; k < classes; ++k) prob[k] = rng_int(&r, 6) * .2f;
+        char **nm = it % 3 == 0 ? NULL : (it % 3 == 1 ? names : plain);
+        int show[6], want[6], nw = 0, best = -1;
+        for (int k = 0; k < classes; ++k)
+            show[k] = prob[k] > thresh && !(nm && (k == 1 || k == 4) && nm == names);
+        for (int k = 0; k < classes && best < 0; ++k) {
+            int beaten = !show[k];
+            for (int j = 0; j < classes && !beaten; ++j)
+                beaten = show[j] && (prob[j] > prob[k] || (prob[j] == prob[k] && j < k));
+            if (!beaten) best = k;
+        }
+        if (best >= 0) want[nw++] = best;
+        for (int k = 0; k < classes; ++k)
+            if (show[k] && k != best) want[nw++] = k;
+        int got[6];
+        int n = label_classes(prob, classes, nm, thresh, got);
+        assert_int_equal(n, nw);
+        if (n) assert_memory_equal(got, want, sizeof(int) * (size_t)n);
+        multi += n > 1;
+    }
+    assert_true(multi > 1000);
+}
+
+/* The label: the first class with its percentage, then ", name" for each other class;
+ * cut to the buffer and always terminated. */
+static void test_label_text(void **state)
+{
+    (void)state;
+    char *names[4] = {"rectangle", "ellipse", "triangle", "x"};
+    float prob[4] = {.31f, .874f, .5f, .2f};
+    int cls[4];
+    int n = label_classes(prob, 4, names, .3f, cls);
+    char buf[64];
+    label_text(buf, sizeof(buf), prob, names, cls, n);
+    assert_string_equal(buf, "ellipse 87%, rectangle, triangle");
+    label_text(buf, 12, prob, names, cls, n);
+    assert_string_equal(buf, "ellipse 87%");
+    label_text(buf, 15, prob, names, cls, n);
+    assert_string_equal(buf, "ellipse 87%, r");
+    label_text(buf, sizeof(buf), prob, names, cls, 0);
+    assert_string_equal(buf, "");
+    n = label_classes(prob, 4, names, .6f, cls);
+    label_text(buf, sizeof(buf), prob, names, cls, n);
+    assert_string_equal(buf, "ellipse 87%");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +239,8 @@ int main(void)
         cmocka_unit_test(test_bar_kept_inside),
         cmocka_unit_test(test_bar_clipped),
         cmocka_unit_test(test_channels_and_non_ascii),
+        cmocka_unit_test(test_classes_brute_force),
+        cmocka_unit_test(test_label_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

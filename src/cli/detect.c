@@ -4,11 +4,13 @@
  *
  * As AlexeyAB's test_detector: the image is resized to the network size (letterboxed with
  * -letter_box or the cfg's letter_box=1), boxes above thresh survive NMS at .45, each is
- * printed as `name: NN%` (with -ext_output also its pixel rectangle), and the image with the
- * boxes drawn, each with a "name NN%" bar of its best class (data/label.h, the same code in
- * OpenCV builds), is written to predictions.jpg. Without an image path the paths are read
+ * printed as `name: NN%` (with -ext_output also its pixel rectangle), every class above
+ * thresh on its own line, boxes from left to right, and the image with the boxes drawn,
+ * each with a "name1 NN%, name2" bar of its classes above thresh (data/label.h, the same
+ * code in OpenCV builds), is written to predictions.jpg. Without an image path the paths are read
  * from stdin, one per line. -out writes every image's detections as AlexeyAB's JSON array;
  * -save_labels writes a YOLO label file (`class x y w h`) beside each image. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,31 +60,84 @@ static int pixel_in(float v, int n)
     return v < n - 1 ? (int)v : n - 1;
 }
 
+/* A box to show: detection i with its n classes at cls (label_classes), sorted by key. */
+typedef struct {
+    int i, n;
+    const int *cls;
+    float key;
+} shown_box;
+
+static int by_key(const void *pa, const void *pb)
+{
+    const shown_box *a = pa, *b = pb;
+    if (a->key != b->key) return a->key < b->key ? -1 : 1;
+    return a->i - b->i; /* qsort is not stable: the detection order decides ties */
+}
+
+/* NaN (an untrained net's box) sorts first instead of breaking the comparison. */
+static float sort_key(float v)
+{
+    return v == v ? v : -FLT_MAX;
+}
+
+static void print_box(image im, const detection *d, const shown_box *b, const det_setup *s, int ext)
+{
+    box x = d->bbox;
+    for (int j = 0; j < b->n; ++j) {
+        printf("%s: %.0f%%", s->names[b->cls[j]], d->prob[b->cls[j]] * 100);
+        if (ext)
+            printf("\t(left_x: %4.0f   top_y: %4.0f   width: %4.0f   height: %4.0f)",
+                   round((x.x - x.w / 2) * im.w), round((x.y - x.h / 2) * im.h), round(x.w * im.w),
+                   round(x.h * im.h));
+        printf("\n");
+    }
+}
+
+static void draw_box(image im, const detection *d, const shown_box *b, const det_setup *s)
+{
+    box x = d->bbox;
+    int l = pixel_in((x.x - x.w / 2) * im.w, im.w), r = pixel_in((x.x + x.w / 2) * im.w, im.w);
+    int t = pixel_in((x.y - x.h / 2) * im.h, im.h), bt = pixel_in((x.y + x.h / 2) * im.h, im.h);
+    float c[3];
+    class_colour(b->cls[0], c);
+    int width = im.h * .006 > 1 ? (int)(im.h * .006) : 1;
+    draw_box_width(im, l, t, r, bt, width, c[0], c[1], c[2]);
+    char label[4096];
+    label_text(label, sizeof(label), d->prob, s->names, b->cls, b->n);
+    draw_label(im, l, t, label, c);
+}
+
+/* As AlexeyAB's draw_detections_v3: the boxes with a class above thresh are printed from
+ * left to right, each class on its own line (the most probable first, then the others in
+ * class order), and drawn from the least to the most probable (the surest on top), with
+ * every shown class in the label ("name1 NN%, name2"). */
 static void report(image im, detection *d, int n, const det_setup *s, const det_test_opts *o)
 {
-    for (int i = 0; i < n; ++i) {
-        box b = d[i].bbox;
-        for (int k = 0; k < s->classes && k < d[i].classes; ++k) {
-            if (d[i].prob[k] <= o->thresh) continue;
-            printf("%s: %.0f%%", s->names[k], d[i].prob[k] * 100);
-            if (o->ext_output)
-                printf("\t(left_x: %4.0f   top_y: %4.0f   width: %4.0f   height: %4.0f)",
-                       round((b.x - b.w / 2) * im.w), round((b.y - b.h / 2) * im.h),
-                       round(b.w * im.w), round(b.h * im.h));
-            printf("\n");
-        }
-        int best = best_class(&d[i], s->classes, o->thresh);
-        if (best < 0 || o->dontdraw) continue;
-        int l = pixel_in((b.x - b.w / 2) * im.w, im.w), r = pixel_in((b.x + b.w / 2) * im.w, im.w);
-        int t = pixel_in((b.y - b.h / 2) * im.h, im.h), bt = pixel_in((b.y + b.h / 2) * im.h, im.h);
-        float c[3];
-        class_colour(best, c);
-        int width = im.h * .006 > 1 ? (int)(im.h * .006) : 1;
-        draw_box_width(im, l, t, r, bt, width, c[0], c[1], c[2]);
-        char label[256];
-        snprintf(label, sizeof(label), "%s %.0f%%", s->names[best], d[i].prob[best] * 100);
-        draw_label(im, l, t, label, c);
+    int classes = s->classes > 0 ? s->classes : 1;
+    shown_box *b = malloc(sizeof(*b) * (size_t)(n > 0 ? n : 1));
+    int *cls = malloc(sizeof(int) * (size_t)(n > 0 ? n : 1) * (size_t)classes);
+    if (!b || !cls) {
+        fprintf(stderr, "out of memory reporting %d boxes\n", n);
+        free(b);
+        free(cls);
+        return;
     }
+    int m = 0;
+    for (int i = 0; i < n; ++i) {
+        int *c = cls + (size_t)i * classes;
+        int k = label_classes(d[i].prob, d[i].classes < s->classes ? d[i].classes : s->classes, s->names,
+                              o->thresh, c);
+        if (k) b[m++] = (shown_box){i, k, c, sort_key(d[i].bbox.x - d[i].bbox.w / 2)};
+    }
+    qsort(b, (size_t)m, sizeof(*b), by_key);
+    for (int j = 0; j < m; ++j) print_box(im, &d[b[j].i], &b[j], s, o->ext_output);
+    if (!o->dontdraw) {
+        for (int j = 0; j < m; ++j) b[j].key = d[b[j].i].prob[b[j].cls[0]];
+        qsort(b, (size_t)m, sizeof(*b), by_key);
+        for (int j = 0; j < m; ++j) draw_box(im, &d[b[j].i], &b[j], s);
+    }
+    free(b);
+    free(cls);
 }
 
 /* One image's entry of AlexeyAB's -out JSON (detection_to_json): every class above .005

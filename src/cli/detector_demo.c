@@ -5,7 +5,8 @@
  * thresh after NMS (.45) printed per frame as
  *   Frame N, Objects:
  *   <name>: NN%   (left_x: L   top_y: T   width: W   height: H)
- * and drawn (class colour, "name NN%" label band) on the frame, which goes to
+ * (every class above thresh, the most probable first: "a: NN%, b: MM%") and drawn (the
+ * first class's colour, "a NN%, b" label band) on the frame, which goes to
  * -out_filename as an MJPG video of the input's size and frame rate. No window is ever
  * opened (a headless build; -dont_show is accepted). Reading and writing video needs an
  * OPENCV=1 build; other builds say so and exit 1. */
@@ -19,6 +20,7 @@
 #include "cli/detector_demo.h"
 #include "cli/train_loop.h"
 #include "data/image.h"
+#include "data/label.h"
 #ifdef OPENCV
 #include "data/opencv_io.h"
 #endif
@@ -43,29 +45,33 @@ static void demo_colour(int cls, float rgb[3])
     memcpy(rgb, t[i % 6], sizeof(float) * 3);
 }
 
-/* Prints and draws the boxes of one frame; returns how many. */
+/* Prints and draws the boxes of one frame; returns how many. Each box shows every class
+ * above thresh, the most probable first (label.h): printed "a: NN%, b: MM%" on the box's
+ * line, labelled "a NN%, b" and coloured by the first, as AlexeyAB's demo does. */
 static int show_boxes(image fr, detection *d, int n, const det_setup *s, float thresh)
 {
     int shown = 0;
+    int *cls = malloc(sizeof(int) * (size_t)(s->classes > 0 ? s->classes : 1));
+    if (!cls) return 0;
     for (int i = 0; i < n; ++i) {
-        int best = -1;
-        for (int k = 0; k < s->classes && k < d[i].classes; ++k)
-            if (d[i].prob[k] > thresh && (best < 0 || d[i].prob[k] > d[i].prob[best])) best = k;
-        if (best < 0) continue;
+        int m = label_classes(d[i].prob, s->classes < d[i].classes ? s->classes : d[i].classes, s->names,
+                              thresh, cls);
+        if (!m) continue;
         box b = d[i].bbox;
         int l = (int)((b.x - b.w / 2) * fr.w), t = (int)((b.y - b.h / 2) * fr.h);
         int r = (int)((b.x + b.w / 2) * fr.w), bt = (int)((b.y + b.h / 2) * fr.h);
-        printf("%s: %.0f%%\t(left_x: %4d   top_y: %4d   width: %4d   height: %4d)\n", s->names[best],
-               d[i].prob[best] * 100, l, t, r - l, bt - t);
-        char label[256];
-        snprintf(label, sizeof(label), "%s %.0f%%", s->names[best], d[i].prob[best] * 100);
+        for (int j = 0; j < m; ++j) printf("%s%s: %.0f%%", j ? ", " : "", s->names[cls[j]], d[i].prob[cls[j]] * 100);
+        printf("\t(left_x: %4d   top_y: %4d   width: %4d   height: %4d)\n", l, t, r - l, bt - t);
+        char label[4096];
+        label_text(label, sizeof(label), d[i].prob, s->names, cls, m);
         float c[3];
-        demo_colour(best, c);
+        demo_colour(cls[0], c);
         /* two pixels at least: MJPG halves the colour resolution, a 1-pixel line blurs */
         int thick = fr.h / 160 > 2 ? fr.h / 160 : 2;
         cv_draw_box_label(fr, l, t, r, bt, thick, c, label);
         ++shown;
     }
+    free(cls);
     return shown;
 }
 

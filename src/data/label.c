@@ -2,6 +2,7 @@
  * data[(k * h + y) * w + x]. */
 #include "data/label.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "data/font.h"
@@ -70,4 +71,33 @@ void draw_label(image im, int x1, int y1, const char *text, const float rgb[3])
         for (int x = xa; x < xb; ++x) put(im, x, y, rgb);
     for (size_t i = 0; text[i] && r.x + s + (int)i * ADVANCE * s < im.w; ++i)
         draw_glyph(im, r.x + s + (int)i * ADVANCE * s, r.y + s, s, (unsigned char)text[i]);
+}
+
+/* Above thresh (never NaN) and not hidden by a "dont_show..." name (AlexeyAB's way to
+ * keep a class in the model but off the pictures). */
+static int shown(const float *prob, char **names, int k, float thresh)
+{
+    return prob[k] > thresh && !(names && names[k] && !strncmp(names[k], "dont_show", 9));
+}
+
+int label_classes(const float *prob, int classes, char **names, float thresh, int *out)
+{
+    int best = -1, n = 0;
+    for (int k = 0; k < classes; ++k)
+        if (shown(prob, names, k, thresh) && (best < 0 || prob[k] > prob[best])) best = k;
+    if (best < 0) return 0;
+    out[n++] = best;
+    for (int k = 0; k < classes; ++k)
+        if (k != best && shown(prob, names, k, thresh)) out[n++] = k;
+    return n;
+}
+
+void label_text(char *buf, size_t size, const float *prob, char **names, const int *cls, int n)
+{
+    if (!size) return;
+    buf[0] = 0;
+    if (n < 1) return;
+    size_t used = (size_t)snprintf(buf, size, "%s %.0f%%", names[cls[0]], prob[cls[0]] * 100);
+    for (int i = 1; i < n && used < size; ++i)
+        used += (size_t)snprintf(buf + used, size - used, ", %s", names[cls[i]]);
 }

@@ -83,6 +83,20 @@ check "untrained detector printed boxes" [ "$(grep -c 'left_x:' untrained.out)" 
 $CV/bin/cv_video iou untrained.out .5 .5 128 128 held/img_0000[0-7].txt > iou0.out 2>&1
 check "untrained detector's boxes fail the IoU check" [ $? != 0 ]
 
+# Several classes above thresh (an untrained 3-class net): one line per box with every such
+# class, the most probable first, the others in class order (AlexeyAB's demo shows them all).
+$CV/darknet -seed 3 detector demo shapes.data y4.cfg '' in.avi -dont_show -thresh .3 > multi.out 2>&1
+best_first() {
+  awk -F'\t' 'NR == FNR { idx[$1] = NR; next }
+    /left_x/ { s = $1; n = 0
+      while (match(s, /[a-z]+: [0-9]+%/)) { t = substr(s, RSTART, RLENGTH); split(t, f, ": ")
+        c[++n] = idx[f[1]]; v[n] = f[2] + 0; s = substr(s, RSTART + RLENGTH) }
+      if (n > 1) multi++
+      for (i = 2; i <= n; i++) if (v[i] > v[1] || (i > 2 && c[i] < c[i - 1])) bad = 1 }
+    END { print multi + 0, "boxes with several classes"; exit !(multi > 0 && !bad) }' names multi.out
+}
+check "demo: every class above thresh on the box's line, best first, then class order" best_first
+
 # An image format stb does not read: OpenCV decodes it (written by the OpenCV build itself)
 $CV/bin/cv_video tiff set/img_00000.png img.tiff > /dev/null 2>&1
 $CV/darknet detector test shapes.data y4.cfg '' img.tiff -thresh .9 > tiff.out 2>&1
