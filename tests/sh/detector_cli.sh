@@ -63,8 +63,9 @@ same_dets() {
   while [ "$1" != --- ]; do ours+=("$1"); shift; done; shift
   "$DN" "${ours[@]}" > "ours_$label.out" 2>&1
   QT_QPA_PLATFORM=offscreen timeout 120 /usr/bin/darknet "$@" -out "theirs_$label" > "theirs_$label.out" 2>&1
-  grep '%$' "ours_$label.out" > "o_$label.lst"
-  grep '%$' "theirs_$label.out" | sed "$names" > "t_$label.lst"
+  # sorted: pjreddie prints in detection order, AlexeyAB's order (ours) is left to right
+  grep '%$' "ours_$label.out" | sort > "o_$label.lst"
+  grep '%$' "theirs_$label.out" | sed "$names" | sort > "t_$label.lst"
   [ -s "t_$label.lst" ] && cmp -s "o_$label.lst" "t_$label.lst" ||
     { echo "  ours vs Debian's:"; diff "o_$label.lst" "t_$label.lst" | head -6; return 1; }
 }
