@@ -69,10 +69,13 @@ static void maxpool_gather_equals_scatter(void **state)
 {
     (void)state;
     /* c, h, w, size, stride, pad: Darknet's default pad = size - 1, overlapping windows,
-     * yolov3-tiny's size 2 stride 1 (layer 11), odd sizes and strides larger than size */
+     * yolov3-tiny's size 2 stride 1 (layer 11), odd sizes and strides larger than size;
+     * size 2 has its own interior path in the CPU backend */
     static const int shapes[][6] = {{3, 8, 8, 2, 2, 1}, {2, 13, 13, 2, 1, 1}, {2, 9, 7, 3, 2, 2},
                                     {1, 11, 10, 5, 2, 4}, {3, 7, 9, 3, 1, 2}, {2, 10, 10, 2, 3, 1},
-                                    {1, 6, 5, 4, 3, 3}, {2, 5, 5, 3, 3, 0}};
+                                    {1, 6, 5, 4, 3, 3}, {2, 5, 5, 3, 3, 0},
+                                    /* large enough for the parallel loops (> 16384 outputs) */
+                                    {40, 64, 64, 2, 2, 1}, {24, 26, 26, 2, 1, 1}};
     for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; ++t)
         one_shape(shapes[t][0], shapes[t][1], shapes[t][2], shapes[t][3], shapes[t][4], shapes[t][5]);
 }
