@@ -67,7 +67,7 @@ static float *kept_output(network *net, int i)
     const layer *l = &net->layers[i];
     if (!net->plan.valid || !net->plan.out[i].bytes) return NULL;
     if (!l->persist_output && i != net->out_index) return NULL;
-    return (float *)((char *)net->arena + net->plan.out[i].off);
+    return (float *)network_layer_output(net, i); /* host memory, also after a device run */
 }
 
 /* Biases and weights in the terms of pjreddie's layer: the first and the last array of the

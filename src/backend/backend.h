@@ -135,6 +135,10 @@ const dn_backend *dn_backend_cpu(void);
  * no device, or when the device cannot be opened. */
 const dn_backend *dn_backend_cuda(int index, char *why, size_t whylen);
 
+/* A simulated device for tests (backend/cpu/devsim.c): host memory behind tagged pointers
+ * that fault when dereferenced outside the backend; its ops are the CPU backend's. */
+const dn_backend *dn_backend_devsim(void);
+
 /* DN_GPU_BUDGET_MB: the device allocator's limit in bytes (0: none). -1 with a message in
  * why when the variable is set but not a whole number of MiB. */
 long long dn_budget_bytes(char *why, size_t whylen);

@@ -1,4 +1,5 @@
 /* Setup shared by the classifier commands. */
+#include "cli/cli.h"
 #include "cli/classifier_common.h"
 
 #include <stdio.h>
@@ -44,6 +45,10 @@ network *classifier_network(const char *cfg, const char *weights, int batch_over
         return NULL;
     }
     if (clear) net->seen = 0;
+    if (cli_place_network(net, err, errlen)) {
+        free_network(net);
+        return NULL;
+    }
     if (net->outputs != classes) {
         snprintf(err, errlen, "%s: the network outputs %d values but the .data file has %d classes; "
                  "set the last layer's filters/output to %d", cfg, net->outputs, classes, classes);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "cli/detector_cli.h"
 
 int det_setup_names(det_setup *s, const char *names_file, int classes)
@@ -83,6 +84,10 @@ network *det_network(const char *cfg, const char *weights, int batch_override, i
         return NULL;
     }
     if (clear) net->seen = 0;
+    if (cli_place_network(net, err, errlen)) {
+        free_network(net);
+        return NULL;
+    }
     return net;
 }
 

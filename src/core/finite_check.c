@@ -1,5 +1,6 @@
 /* finite_check.h */
 #include "core/finite_check.h"
+#include "core/place.h"
 
 #include <string.h>
 
@@ -60,6 +61,8 @@ void finite_watch_attach(network *net, finite_watch *w)
 
 int finite_check_weights(const network *net)
 {
+    /* a device run checks the host mirrors, brought up to date first (only they change) */
+    if (net->be->device && place_pull_all((network *)net)) return 0;
     for (int i = 0; i < net->n; ++i) {
         const layer *l = &net->layers[i];
         for (int k = 0; k < l->nwf; ++k)

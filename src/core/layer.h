@@ -112,6 +112,13 @@ typedef struct {
     /* Frees l->p and anything it points to (params registered in l->params are freed by
      * the network). */
     void (*destroy)(layer *l);
+    /* Device placement (core/place.h): calls place_array on every float array in l->p that
+     * the ops read or write (parameters, batch-norm state), so they follow the network to
+     * a device backend and back. NULL: the layer holds no such arrays. */
+    void (*place)(layer *l, network *net);
+    /* 1: forward and backward compute on the host (loss layers, as in Darknet); on a
+     * device backend the network copies their buffers to and from the host around calls. */
+    int host_only;
 } layer_ops;
 
 struct layer {

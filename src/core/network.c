@@ -9,6 +9,7 @@
 #include "core/layer_times.h"
 #include "core/net_internal.h"
 #include "core/params.h"
+#include "core/place.h"
 #include "memory/saved.h"
 #include "memory/stream.h"
 
@@ -63,6 +64,10 @@ static void free_arena(network *net)
 void free_network(network *net)
 {
     if (!net) return;
+    char perr[128];
+    if (net->be->device) network_place(net, dn_backend_cpu(), perr, sizeof(perr));
+    free(net->host_arena);
+    free(net->hook_stage);
     for (int i = 0; i < net->n; ++i) {
         layer *l = &net->layers[i];
         if (l->ops && l->ops->destroy) l->ops->destroy(l);
@@ -94,6 +99,17 @@ int network_alloc_grads(network *net)
     /* one block in backward order: src/dist all-reduces ranges of it in place (params.h) */
     net->grad_block = params_alloc_grads(net->layers, net->n, net->adam, &net->grad_floats);
     if (!net->grad_block) return -1;
+    if (net->be->device) { /* made on the host, moved like the weights (place.h): the block
+                            * first, so the gradients stay slices of one device block */
+        if (place_array(net, &net->grad_block, net->grad_floats)) return -1;
+        for (int i = 0; i < net->n; ++i)
+            for (int k = 0; k < net->layers[i].nparams; ++k) {
+                param *p = &net->layers[i].params[k];
+                if (place_array(net, &p->grad, p->n) || place_array(net, &p->m, p->n) ||
+                    place_array(net, &p->v, p->n))
+                    return -1;
+            }
+    }
     net->grads_ready = 1;
     return 0;
 }
@@ -113,14 +129,44 @@ static int prepare_scratch(network *net, char *err, size_t errlen)
     }
     if (sc > net->scratch_floats) {
         for (int k = 0; k < 2; ++k) {
+            if (net->dscratch[k]) net->be->release(net->dscratch[k], net->scratch_floats * sizeof(float));
+            net->dscratch[k] = NULL;
             free(net->scratch[k]);
             net->scratch[k] = malloc(sc * sizeof(float));
         }
         net->scratch_floats = (net->scratch[0] && net->scratch[1]) ? sc : 0;
     }
-    if ((ws && !net->workspace) || !net->scratch_floats) {
+    for (int k = 0; net->be->device && k < 2; ++k)
+        if (!net->dscratch[k] && net->scratch_floats)
+            net->dscratch[k] = net->be->alloc(net->scratch_floats * sizeof(float), "scratch");
+    if ((ws && !net->workspace) || !net->scratch_floats ||
+        (net->be->device && (!net->dscratch[0] || !net->dscratch[1]))) {
         snprintf(err, errlen, "out of memory: workspace %.1f MiB, scratch %.1f MiB", ws / 1048576.0,
                  2.0 * sc * sizeof(float) / 1048576.0);
+        return -1;
+    }
+    return 0;
+}
+
+/* A device run's input batch in backend memory and the host mirror of the arena (host-only
+ * layers and output reads work there, as Darknet keeps host copies of its buffers). */
+static int prepare_device_io(network *net, char *err, size_t errlen)
+{
+    size_t in = (size_t)net->batch * net->inputs;
+    if (in > net->dev_input_floats) {
+        if (net->dev_input) net->be->release(net->dev_input, net->dev_input_floats * sizeof(float));
+        net->dev_input = net->be->alloc(in * sizeof(float), "the input batch");
+        net->dev_input_floats = net->dev_input ? in : 0;
+    }
+    if (net->arena_bytes > net->host_arena_bytes) {
+        free(net->host_arena);
+        net->host_arena = malloc(net->arena_bytes);
+        net->host_arena_bytes = net->host_arena ? net->arena_bytes : 0;
+    }
+    if (!net->dev_input || !net->host_arena) {
+        snprintf(err, errlen, "out of memory: the input batch (%.1f MiB, %s) or the host mirror "
+                 "of the arena (%.1f MiB)", in * 4 / 1048576.0, net->be->name,
+                 net->arena_bytes / 1048576.0);
         return -1;
     }
     return 0;
@@ -155,6 +201,7 @@ int network_prepare(network *net, int train, char *err, size_t errlen)
         net->arena_bytes = p->arena_bytes;
     }
     if (prepare_scratch(net, err, errlen)) return -1;
+    if (net->be->device && prepare_device_io(net, err, errlen)) return -1;
     if (!net->store && !(net->store = saved_store_create(net, err, errlen))) return -1;
     return 0;
 }
@@ -166,7 +213,8 @@ static float *buf_at(network *net, const mem_buf *b)
 
 static const float *src_output(network *net, int j, const float *input)
 {
-    return j < 0 ? input : buf_at(net, &net->plan.out[j]);
+    if (j < 0) return net->be->device ? net->dev_input : input; /* pushed by the forward */
+    return buf_at(net, &net->plan.out[j]);
 }
 
 void network_make_ctx(network *net, int i, const float *input, int train, layer_ctx *x)
@@ -197,9 +245,97 @@ void network_make_ctx(network *net, int i, const float *input, int train, layer_
     x->delta_in = l->nsrc ? x->delta_ins[0] : NULL;
     x->truth = net->truths ? net->truth : NULL;
     x->ws = net->workspace;
-    x->scratch[0] = net->scratch[0];
-    x->scratch[1] = net->scratch[1];
+    x->scratch[0] = net->be->device ? net->dscratch[0] : net->scratch[0];
+    x->scratch[1] = net->be->device ? net->dscratch[1] : net->scratch[1];
     saved_bind(net->store, x);
+}
+
+/* ---- host-only layers on a device backend (layer_ops.host_only) ----
+ * The layer runs on the CPU backend with host copies of its buffers: the parts of the
+ * arena it reads are pulled into the host mirror at the same offsets, the parts it writes
+ * are pushed back. Outputs, deltas and inputs are all copied both ways (loss layers are
+ * small next to the convolutions). */
+
+/* Floats spanned by `batch` samples of `n` floats `stride` apart. */
+static size_t span(int batch, size_t stride, int n) { return (size_t)(batch - 1) * stride + (size_t)n; }
+
+static float *mirror_of(network *net, const float *dev)
+{
+    if (!dev || dev == net->dev_input) return NULL; /* the input: the host batch itself */
+    return (float *)(net->host_arena + ((const char *)dev - (const char *)net->arena));
+}
+
+/* Copies the buffers of layer i's call between the device arena and its host mirror. */
+static int host_sync(network *net, const layer_ctx *d, int to_host)
+{
+    const mem_plan *p = &net->plan;
+    const layer *l = d->l;
+    struct { const float *dev; size_t n; } b[2 + 2 * 16];
+    int nb = 0;
+    b[nb].dev = d->out; b[nb++].n = span(d->batch, p->stride[l->index], l->outputs);
+    b[nb].dev = d->delta; b[nb++].n = span(d->batch, p->stride[l->index], l->outputs);
+    for (int s = 0; s < l->nsrc && s < 16; ++s) {
+        int j = l->src[s];
+        if (j < 0) continue;
+        b[nb].dev = d->ins[s]; b[nb++].n = span(d->batch, p->stride[j], net->layers[j].outputs);
+        b[nb].dev = d->delta_ins[s]; b[nb++].n = span(d->batch, p->stride[j], net->layers[j].outputs);
+    }
+    for (int k = 0; k < nb; ++k) {
+        float *h = mirror_of(net, b[k].dev);
+        if (!h) continue;
+        int rc = to_host ? net->be->pull(h, b[k].dev, b[k].n * sizeof(float))
+                         : net->be->push((float *)b[k].dev, h, b[k].n * sizeof(float));
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+/* Runs layer i's forward (fwd) or backward on the host around the device call context d. */
+static int host_call(network *net, layer_ctx *d, const float *host_input, int fwd)
+{
+    layer *l = d->l;
+    if (host_sync(net, d, 1)) return -1;
+    layer_ctx h = *d;
+    const float *hins[16];
+    float *hdins[16];
+    h.be = dn_backend_cpu();
+    h.in = d->in == net->dev_input ? host_input : mirror_of(net, d->in);
+    h.out = mirror_of(net, d->out);
+    h.delta = mirror_of(net, d->delta);
+    h.delta_in = mirror_of(net, d->delta_in);
+    for (int s = 0; s < l->nsrc && s < 16; ++s) {
+        hins[s] = d->ins[s] == net->dev_input ? host_input : mirror_of(net, d->ins[s]);
+        hdins[s] = mirror_of(net, d->delta_ins[s]);
+    }
+    h.ins = hins;
+    h.delta_ins = hdins;
+    h.ws = NULL; /* host-only layers take no workspace (checked by network_place) */
+    h.scratch[0] = net->scratch[0];
+    h.scratch[1] = net->scratch[1];
+    int rc = fwd ? l->ops->forward(l, &h) : (l->ops->backward ? l->ops->backward(l, &h) : 0);
+    if (!rc && host_sync(net, d, 0)) rc = -1;
+    return rc;
+}
+
+/* One layer call: on the backend, or on the host for a host-only layer of a device run. */
+static int layer_call(network *net, layer_ctx *x, const float *host_input, int fwd)
+{
+    layer *l = x->l;
+    if (net->be->device && l->ops->host_only) return host_call(net, x, host_input, fwd);
+    if (fwd) return l->ops->forward(l, x);
+    return l->ops->backward ? l->ops->backward(l, x) : 0;
+}
+
+const float *network_layer_output(const network *cnet, int i)
+{
+    network *net = (network *)cnet; /* writes only the host mirror */
+    const mem_buf *b = &net->plan.out[i];
+    if (!net->plan.valid || !b->bytes) return NULL;
+    const float *o = buf_at(net, b);
+    if (!net->be->device) return o;
+    float *h = mirror_of(net, o);
+    size_t n = span(net->batch, net->plan.stride[i], net->layers[i].outputs);
+    return net->be->pull(h, o, n * sizeof(float)) ? NULL : h;
 }
 
 void network_run_hook(network *net, forward_hook h, const layer *l, const float *d, size_t stride,
@@ -207,6 +343,17 @@ void network_run_hook(network *net, forward_hook h, const layer *l, const float 
 {
     if (!h || !d) return;
     size_t n = (size_t)l->outputs;
+    if (net->be->device) { /* hooks read host memory: one sample at a time through a copy */
+        if (n > net->hook_stage_floats) {
+            free(net->hook_stage);
+            net->hook_stage = malloc(n * sizeof(float));
+            net->hook_stage_floats = net->hook_stage ? n : 0;
+        }
+        for (int b = 0; b < batch && net->hook_stage; ++b)
+            if (!net->be->pull(net->hook_stage, d + (size_t)b * stride, n * sizeof(float)))
+                h(net->hook_ud, l, net->hook_stage, n);
+        return;
+    }
     if (stride == n) {
         h(net->hook_ud, l, d, n * (size_t)batch);
         return;
@@ -241,6 +388,11 @@ int network_forward(network *net, const float *input, int train)
     int drop = input_drop_index(net, train);
     net->train = train;
     net->fwd_input = input;
+    if (net->be->device &&
+        net->be->push(net->dev_input, input, (size_t)net->batch * net->inputs * sizeof(float))) {
+        snprintf(net->err, sizeof(net->err), "copying the input batch to the %s device", net->be->name);
+        return -1;
+    }
     if (train) saved_next_iteration(net->store, ++net->iteration);
     net->cost = 0;
     int ncost = 0;
@@ -267,7 +419,7 @@ int network_forward(network *net, const float *input, int train)
         network_make_ctx(net, i, input, train, &x);
         l->cost = 0;
         double t0 = net->ltimes ? layer_times_now() : 0;
-        if (l->ops->forward(l, &x)) {
+        if (layer_call(net, &x, input, 1)) {
             snprintf(net->err, sizeof(net->err), "layer %d (%s): %s", i, l->ops->name,
                      saved_error(net->store));
             saved_release_all(net->store);
@@ -286,7 +438,11 @@ int network_forward(network *net, const float *input, int train)
     }
     /* Darknet reports the mean over the layers that have a cost. */
     if (ncost) net->cost /= ncost;
-    net->output = buf_at(net, &net->plan.out[net->out_index]);
+    net->output = (float *)network_layer_output(net, net->out_index);
+    if (net->be->device && net->be->error()) {
+        snprintf(net->err, sizeof(net->err), "the %s backend failed (see above)", net->be->name);
+        return -1;
+    }
     return 0;
 }
 
@@ -315,7 +471,7 @@ int network_backward(network *net)
         layer_ctx x;
         network_make_ctx(net, i, net->fwd_input ? net->fwd_input : net->input, 1, &x);
         double t0 = net->ltimes ? layer_times_now() : 0;
-        if (l->ops->backward && l->ops->backward(l, &x)) {
+        if (layer_call(net, &x, net->fwd_input ? net->fwd_input : net->input, 0)) {
             snprintf(net->err, sizeof(net->err), "layer %d (%s) backward failed", i, l->ops->name);
             rc = -1;
             break;

@@ -86,6 +86,16 @@ struct network {
     float *scratch[2];
     size_t scratch_floats;
     saved_store *store;     /* saved activations */
+    /* device placement (core/place.h): set when `be` is a device backend */
+    struct place_pair *placed; /* host array <-> backend copy, one per moved array */
+    int nplaced, placed_cap;
+    float *dev_input;       /* the input batch in backend memory (batch * inputs) */
+    size_t dev_input_floats;
+    float *dscratch[2];     /* scratch in backend memory (scratch_floats each) */
+    char *host_arena;       /* host mirror of the arena, for host-only layers and reads */
+    size_t host_arena_bytes;
+    float *hook_stage;      /* host copy of a sample handed to a hook */
+    size_t hook_stage_floats;
 
     forward_hook hook;      /* after each layer's forward, with its output */
     forward_hook bhook;     /* after each layer's backward, with its (final) delta */
@@ -134,6 +144,10 @@ int network_train_batch(network *net, const float *x, float *cost, char *err, si
  * (bits < 32; at 32 bits it keeps the input itself for its weight gradient). */
 int network_input_dead(const network *net);
 
+/* Layer i's output after a forward, in host memory (the arena itself, or for a device run
+ * its host mirror after a copy: only the mirror changes, hence const); NULL without a plan
+ * or a buffer. */
+const float *network_layer_output(const network *net, int i);
 /* (Re)computes the plan for the current train flag and batch and sizes the arena. */
 int network_prepare(network *net, int train, char *err, size_t errlen);
 int network_alloc_grads(network *net);

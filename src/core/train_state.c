@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "core/atomic_file.h"
+#include "core/place.h"
 
 #define STATE_MAGIC "DNOS"
 #define STATE_VERSION 2u
@@ -29,13 +30,21 @@ typedef struct {
 /* The arrays in file order; fn(array, n, ud) returns nonzero to stop. */
 typedef int (*array_fn)(float *a, size_t n, void *ud);
 
+/* The host array of a state array: itself, or on a device its mirror (place.h), which
+ * each_array's callers bring up to date (pull) or send back (push) around it. */
+static float *host_array(network *net, float *a)
+{
+    return net->be->device ? place_host_of(net, a) : a;
+}
+
 static int each_array(network *net, array_fn fn, void *ud)
 {
     for (int i = 0; i < net->n; ++i)
         for (int k = 0; k < net->layers[i].nparams; ++k) {
             param *p = &net->layers[i].params[k];
-            if (fn(p->grad, p->n, ud)) return -1;
-            if (net->adam && (fn(p->m, p->n, ud) || fn(p->v, p->n, ud))) return -1;
+            if (fn(host_array(net, p->grad), p->n, ud)) return -1;
+            if (net->adam && (fn(host_array(net, p->m), p->n, ud) || fn(host_array(net, p->v), p->n, ud)))
+                return -1;
         }
     return 0;
 }
@@ -97,6 +106,10 @@ int train_state_save(network *net, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory for the optimizer state");
         return -1;
     }
+    if (net->be->device && place_pull_all(net)) {
+        snprintf(err, errlen, "copying the optimizer state from the %s device", net->be->name);
+        return -1;
+    }
     return atomic_write(path, write_state, net, err, errlen);
 }
 
@@ -155,5 +168,9 @@ int train_state_load(network *net, const char *path, char *err, size_t errlen)
     }
     fclose(fp);
     if (rc) each_array(net, zero_fn, NULL); /* never half a state */
+    if (net->be->device && place_push_all(net) && !rc) {
+        snprintf(err, errlen, "copying the optimizer state to the %s device", net->be->name);
+        rc = -1;
+    }
     return rc;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/net_internal.h"
+#include "core/place.h"
 #include "core/network.h"
 
 typedef struct {
@@ -115,6 +116,12 @@ int load_weights_ex(network *net, const char *filename, int start, int cutoff, c
     }
     if (cutoff > net->n || cutoff < 0) cutoff = net->n;
     size_t want = expected_bytes(net, h.header_bytes, start, cutoff);
+    /* a placed network's host arrays are mirrors: current before a partial load */
+    if (net->be->device && place_pull_all(net)) {
+        snprintf(err, errlen, "copying the parameters from the %s device", net->be->name);
+        fclose(fp);
+        return -1;
+    }
     int i, rc = 0;
     for (i = start; i < cutoff; ++i) {
         layer *l = &net->layers[i];
@@ -135,6 +142,10 @@ int load_weights_ex(network *net, const char *filename, int start, int cutoff, c
                  "%s is larger than expected: it has %ld bytes, the cfg needs %zu. Is it the "
                  "weights file for this cfg?",
                  filename, size, want);
+        rc = -1;
+    }
+    if (!rc && net->be->device && place_push_all(net)) {
+        snprintf(err, errlen, "copying the weights of %s to the %s device", filename, net->be->name);
         rc = -1;
     }
     if (!rc) {
@@ -163,6 +174,11 @@ static int write_layers(const network *net, FILE *fp, int cutoff)
 
 int save_weights_ex(network *net, const char *filename, int cutoff, char *err, size_t errlen)
 {
+    if (net->be->device && place_pull_all(net)) { /* the host arrays are written */
+        snprintf(err, errlen, "copying the weights from the %s device (%s is untouched)",
+                 net->be->name, filename);
+        return -1;
+    }
     size_t n = strlen(filename) + 32;
     char *tmp = malloc(n);
     if (!tmp) { snprintf(err, errlen, "out of memory"); return -1; }

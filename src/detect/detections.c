@@ -10,8 +10,7 @@
 
 static const float *layer_output(const network *net, int i)
 {
-    if (!net->plan.valid || !net->plan.out[i].bytes) return NULL;
-    return (const float *)((const char *)net->arena + net->plan.out[i].off);
+    return network_layer_output(net, i); /* host memory, also after a device run */
 }
 
 static box yolo_box(const layer *l, const det_params *p, const float *o, int n, int loc, int netw,

@@ -206,8 +206,9 @@ static bn_sync_ops g_bn;
 int dist_attach(network *net, char *err, size_t errlen)
 {
     if (dist_size() == 1) return 0;
-    if (net->sync_bn && net->be && net->be->device) {
-        snprintf(err, errlen, "sync_bn=1 is implemented for the CPU backend only (docs/mpi.md)");
+    if (net->be && net->be->device) { /* the all-reduce reads host gradients */
+        snprintf(err, errlen, "training over MPI ranks runs on the CPU backend only (docs/mpi.md); "
+                 "add -nogpu");
         return -1;
     }
     /* ActNN rounding noise and dropout masks are keyed by the sample's index in the local

@@ -7,6 +7,7 @@
 #include "core/layer_common.h"
 #include "core/network.h"
 #include "memory/saved.h"
+#include "core/place.h"
 
 typedef struct {
     float *scales, *biases, *rolling_mean, *rolling_variance, *bias_grad;
@@ -94,8 +95,22 @@ static void batchnorm_destroy(layer *l)
     l->p = NULL;
 }
 
+/* Device placement (place.h): every array the ops read or write. */
+static void batchnorm_place(layer *l, network *net)
+{
+    batchnorm_p *p = l->p;
+    size_t c = (size_t)l->c;
+    place_array(net, &p->scales, c);
+    place_array(net, &p->biases, c);
+    place_array(net, &p->rolling_mean, c);
+    place_array(net, &p->rolling_variance, c);
+    place_array(net, &p->bias_grad, c);
+    place_bn(net, &p->bnst);
+}
+
 const layer_ops batchnorm_ops = {
     .name = "batchnorm", .type = LT_BATCHNORM, .parse = batchnorm_parse,
     .forward = batchnorm_forward, .backward = batchnorm_backward, .resize = batchnorm_resize,
     .destroy = batchnorm_destroy,
+    .place = batchnorm_place,
 };

@@ -9,6 +9,7 @@
 #include "core/network.h"
 #include "core/rng.h"
 #include "memory/saved.h"
+#include "core/place.h"
 
 enum { SV_IN, SV_XHAT, SV_ACT };
 
@@ -136,7 +137,21 @@ static void connected_destroy(layer *l)
     l->p = NULL;
 }
 
+/* Device placement (place.h): every array the ops read or write. */
+static void connected_place(layer *l, network *net)
+{
+    connected_p *p = l->p;
+    size_t o = (size_t)l->outputs;
+    place_array(net, &p->weights, (size_t)l->inputs * o);
+    place_array(net, &p->biases, o);
+    place_array(net, &p->scales, o);
+    place_array(net, &p->rolling_mean, o);
+    place_array(net, &p->rolling_variance, o);
+    if (p->bn) place_bn(net, &p->bnst);
+}
+
 const layer_ops connected_ops = {
     .name = "connected", .type = LT_CONNECTED, .parse = connected_parse,
     .forward = connected_forward, .backward = connected_backward, .destroy = connected_destroy,
+    .place = connected_place,
 };

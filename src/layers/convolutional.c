@@ -13,6 +13,7 @@
 #include "core/network.h"
 #include "core/rng.h"
 #include "memory/saved.h"
+#include "core/place.h"
 
 enum { SV_IN, SV_XHAT, SV_ACT };
 
@@ -377,6 +378,18 @@ static void conv_destroy(layer *l)
     l->p = NULL;
 }
 
+/* Device placement (place.h): every array the ops read or write. */
+static void conv_place(layer *l, network *net)
+{
+    conv_p *p = l->p;
+    place_array(net, &p->weights, p->nweights);
+    place_array(net, &p->biases, (size_t)p->n);
+    place_array(net, &p->scales, (size_t)p->n);
+    place_array(net, &p->rolling_mean, (size_t)p->n);
+    place_array(net, &p->rolling_variance, (size_t)p->n);
+    if (p->bn) place_bn(net, &p->bnst);
+}
+
 const layer_ops convolutional_ops = {
     .name = "convolutional",
     .type = LT_CONVOLUTIONAL,
@@ -385,4 +398,5 @@ const layer_ops convolutional_ops = {
     .backward = conv_backward,
     .resize = conv_resize,
     .destroy = conv_destroy,
+    .place = conv_place,
 };

@@ -97,4 +97,5 @@ static void cost_destroy(layer *l) { free(l->p); l->p = NULL; }
 const layer_ops cost_ops = {
     .name = "cost", .type = LT_COST, .parse = cost_parse, .forward = cost_forward,
     .backward = cost_backward, .resize = cost_resize, .destroy = cost_destroy,
+    .host_only = 1, /* a loss layer: computes on the host, as in Darknet */
 };

@@ -185,4 +185,5 @@ static int region_resize(layer *l, network *net) { return region_shape(l, NULL, 
 const layer_ops region_ops = {
     .name = "region", .type = LT_REGION, .parse = region_parse, .forward = region_forward,
     .backward = region_backward, .resize = region_resize, .destroy = det_destroy,
+    .host_only = 1, /* a loss layer: computes on the host, as in Darknet */
 };

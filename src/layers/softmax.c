@@ -108,4 +108,5 @@ static void softmax_destroy(layer *l) { free(l->p); l->p = NULL; }
 const layer_ops softmax_ops = {
     .name = "softmax", .type = LT_SOFTMAX, .parse = softmax_parse, .forward = softmax_forward,
     .backward = softmax_backward, .resize = softmax_resize, .destroy = softmax_destroy,
+    .host_only = 1, /* a loss layer: computes on the host, as in Darknet */
 };

@@ -184,4 +184,5 @@ void det_destroy(layer *l)
 const layer_ops yolo_ops = {
     .name = "yolo", .type = LT_YOLO, .parse = yolo_parse, .forward = yolo_forward,
     .backward = det_backward, .resize = yolo_resize, .destroy = det_destroy,
+    .host_only = 1, /* a loss layer: computes on the host, as in Darknet */
 };

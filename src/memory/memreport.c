@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "core/place.h"
 #include "data/loader.h"
 #include "memory/saved.h"
 
@@ -65,6 +66,11 @@ static int dry_run(network *net, saved_desc *desc, char *err, size_t errlen)
 {
     int batch = net->batch;
     uint64_t iter = net->iteration;
+    /* on a device the host arrays are mirrors: made current first, sent back after */
+    if (net->be->device && place_pull_all(net)) {
+        snprintf(err, errlen, "copying the parameters from the %s device", net->be->name);
+        return -1;
+    }
     float *bn = bn_snapshot(net, 0, NULL);
     if (!bn) {
         snprintf(err, errlen, "out of memory planning");
@@ -89,6 +95,10 @@ static int dry_run(network *net, saved_desc *desc, char *err, size_t errlen)
     saved_reset_peak(net->store); /* a dry run at other bits may have saved more */
     bn_snapshot(net, 1, bn);
     free(bn);
+    if (net->be->device && place_push_all(net) && !rc) {
+        snprintf(err, errlen, "copying the parameters to the %s device", net->be->name);
+        rc = -1;
+    }
     net->iteration = iter;
     set_batch_network(net, batch);
     return rc;

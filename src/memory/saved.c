@@ -91,6 +91,7 @@ void saved_store_free(saved_store *s)
         for (int k = 0; k < SV_SLOTS; ++k) free(s->st[i].a[k].cost);
     actnn_ctx_free(s->ctx);
     free(s->st);
+    free(s->stage);
     free(s);
 }
 
@@ -144,6 +145,37 @@ static int fail(layer_ctx *x, const char *what, size_t d, int rc)
 }
 
 /* Drops what the slot held and accounts the new entry. */
+/* ---- device runs: the plugin works on host memory, so samples cross here ---- */
+
+static float *stage(saved_store *s, size_t floats)
+{
+    if (floats > s->stage_floats) {
+        float *a = realloc(s->stage, floats * sizeof(float));
+        if (!a) return NULL;
+        s->stage = a;
+        s->stage_floats = floats;
+    }
+    return s->stage;
+}
+
+const float *saved_host_view(layer_ctx *x, const float *data, size_t n, size_t d, size_t stride)
+{
+    if (!x->be->device) return data;
+    float *h = stage(x->sv->store, n * d > 0 ? n * d : 1);
+    if (!h) return NULL;
+    for (size_t i = 0; i < n; ++i)
+        if (x->be->pull(h + i * d, data + i * stride, d * sizeof(float))) return NULL;
+    return h;
+}
+
+/* A host sample of d floats into backend memory at dst (returned). */
+static const float *to_backend(layer_ctx *x, const float *host, size_t d, float *dst)
+{
+    if (!x->be->device || host == dst) return host;
+    x->be->push(dst, host, d * sizeof(float));
+    return dst;
+}
+
 static sv_entry *begin(layer_ctx *x, int slot, sv_kind kind, size_t d, size_t bytes)
 {
     saved_store *s = x->sv->store;
@@ -265,6 +297,11 @@ int sv_save_strided(layer_ctx *x, int slot, const float *data, size_t d, size_t 
         s->stats.alive_bytes += e->fp32_bytes;
         return 0;
     }
+    if (x->be->device) { /* the plugin quantizes on the host: the same bytes */
+        data = saved_host_view(x, data, n, d, stride);
+        if (!data) return fail(x, "a host copy of a tensor", d, ACTNN_E_NOMEM);
+        stride = d;
+    }
     if (chunked(x) || stride != d) return save_chunk(x, slot, data, d, stride);
     actnn_tensor *t = NULL;
     int keep = alive;
@@ -316,6 +353,11 @@ int sv_save_mask_strided(layer_ctx *x, int slot, const float *y, size_t d, size_
     if (x->recompute) return 0;
     saved_store *s = x->sv->store;
     size_t n = total_of(x), pay = 0, meta = 0;
+    if (x->be->device) {
+        y = saved_host_view(x, y, (size_t)x->batch, d, stride);
+        if (!y) return fail(x, "a host copy of an activation", d, ACTNN_E_NOMEM);
+        stride = d;
+    }
     if (x->b0) { /* later chunk of a streamed call: the first one created the mask */
         int rc = fill_mask(s->ctx, x->sv->e[slot].m, y, (size_t)x->b0, (size_t)x->batch, d, stride, a);
         return rc == ACTNN_OK ? 0 : fail(x, "an activation mask", d, rc);
@@ -413,6 +455,11 @@ int sv_save_codes(layer_ctx *x, int slot, int sample, const uint8_t *codes, size
     if (x->recompute) return 0; /* a streamed recomputation: saved by the last sweep */
     saved_store *s = x->sv->store;
     size_t n = total_of(x), pay = 0, meta = 0;
+    if (x->be->device) { /* codes are bytes: d of them fit in d floats of staging */
+        float *h = stage(s, d);
+        if (!h || x->be->pull(h, codes, d)) return fail(x, "a host copy of argmax codes", d, ACTNN_E_NOMEM);
+        codes = (const uint8_t *)h;
+    }
     if (x->b0 + sample) { /* the mini-batch's first sample created the entry */
         int rc = actnn_codes_set(s->ctx, x->sv->e[slot].c, (size_t)(x->b0 + sample), codes);
         return rc == ACTNN_OK ? 0 : fail(x, "argmax codes", d, rc);
@@ -450,7 +497,11 @@ int sv_dropout_begin(layer_ctx *x, int slot, size_t d, float p)
 
 void sv_dropout_apply(layer_ctx *x, int slot, int sample, float *v)
 {
-    actnn_dropout_apply(x->sv->e[slot].dr, (size_t)(x->b0 + sample), v);
+    sv_entry *e = &x->sv->e[slot];
+    float *h = x->be->device ? (float *)saved_host_view(x, v, 1, e->d, e->d) : v;
+    if (!h) return; /* the device path has no memory left: the staging buffer failed */
+    actnn_dropout_apply(e->dr, (size_t)(x->b0 + sample), h);
+    to_backend(x, h, e->d, v);
 }
 
 const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch)
@@ -460,19 +511,29 @@ const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch)
     if (e->kind == SK_ALIVE) return e->alive + i * e->stride;
     /* an exact (32-bit) sample is read in place: no copy into the scratch */
     const float *view;
-    if (actnn_sample_view(e->t, i, &view) == ACTNN_OK) return view;
-    actnn_restore_sample(x->sv->store->ctx, e->t, i, scratch);
-    return scratch;
+    if (actnn_sample_view(e->t, i, &view) == ACTNN_OK) return to_backend(x, view, e->d, scratch);
+    float *h = x->be->device ? stage(x->sv->store, e->d) : scratch;
+    if (!h) return NULL;
+    actnn_restore_sample(x->sv->store->ctx, e->t, i, h);
+    return to_backend(x, h, e->d, scratch);
 }
 
 void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, float g0)
 {
-    actnn_mask_apply(x->sv->store->ctx, x->sv->e[slot].m, (size_t)(x->b0 + sample), delta, g1, g0);
+    sv_entry *e = &x->sv->e[slot];
+    float *h = x->be->device ? (float *)saved_host_view(x, delta, 1, e->d, e->d) : delta;
+    if (!h) return;
+    actnn_mask_apply(x->sv->store->ctx, e->m, (size_t)(x->b0 + sample), h, g1, g0);
+    to_backend(x, h, e->d, delta);
 }
 
 const uint8_t *sv_codes(layer_ctx *x, int slot, int sample, uint8_t *scratch)
 {
-    actnn_codes_get(x->sv->store->ctx, x->sv->e[slot].c, (size_t)(x->b0 + sample), scratch);
+    sv_entry *e = &x->sv->e[slot];
+    uint8_t *h = x->be->device ? (uint8_t *)stage(x->sv->store, e->d) : scratch;
+    if (!h) return NULL;
+    actnn_codes_get(x->sv->store->ctx, e->c, (size_t)(x->b0 + sample), h);
+    if (x->be->device) x->be->push(scratch, h, e->d);
     return scratch;
 }
 

@@ -53,7 +53,16 @@ struct saved_store {
     int auto_on;    /* actnn_auto: per-sample bits in every save */
     int auto_layers;/* and per-layer averages from saved_auto_allocate */
     char err[256];
+    /* host staging of a device run (layer_ctx be->device): samples are pulled here before
+     * the plugin reads them and restored here before they are pushed (saved.c) */
+    float *stage;
+    size_t stage_floats;
 };
+
+/* Host view of n samples of d floats `stride` apart in x's backend memory: the data itself
+ * on the host, else a packed copy in the store's staging buffer (stride d). NULL when out
+ * of memory or the copy failed. */
+const float *saved_host_view(layer_ctx *x, const float *data, size_t n, size_t d, size_t stride);
 
 /* Records the per-sample costs of samples first..first+n-1 of a mini-batch of `total`
  * (a whole save, or one chunk of a streamed one) for the next per-layer allocation. */

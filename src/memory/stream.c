@@ -247,7 +247,8 @@ static void zero_member_deltas(network *net, int a, int b)
     const mem_plan *p = &net->plan;
     for (int i = a; i < b; ++i) {
         const mem_buf *d = &p->delta[i];
-        if (chunked(net, i) && d->bytes && !d->alias) memset((char *)net->arena + d->off, 0, d->bytes);
+        if (chunked(net, i) && d->bytes && !d->alias)
+            net->be->fill((float *)((char *)net->arena + d->off), d->bytes / sizeof(float), 0);
     }
 }
 

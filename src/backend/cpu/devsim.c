@@ -1,0 +1,344 @@
+/* "devsim": a simulated device backend for testing device placement without a GPU.
+ *
+ * Its memory is host memory, but every pointer it hands out is tagged: TAG is added to
+ * the real address, which puts it in [2^47, 2^48), a non-canonical x86-64 address. Any
+ * dereference outside this backend (a layer, the saved store, the loader reading a buffer
+ * that lives "on the device") faults at once instead of silently working as it would
+ * with host memory. Its ops untag their pointer arguments and run the CPU backend's ops,
+ * so a run on devsim computes exactly what a CPU run computes: a test that trains on both
+ * and compares the weights byte for byte shows that the network reaches its buffers only
+ * through the ops table, push and pull, i.e. that the CUDA backend gets the same calls.
+ * Its ops also refuse host pointers (a kernel would read an illegal address there).
+ * Pointer arithmetic on tagged pointers (x->out + b * stride) is fine: it never leaves
+ * the tagged range for an allocation smaller than 2^46 bytes.
+ *
+ * Selected with DN_BACKEND=devsim (core/place.c); tests only, reported at start-up. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+
+#define TAG ((uintptr_t)1 << 47)
+
+static const dn_backend *C(void) { return dn_backend_cpu(); }
+
+static void *tag(void *p) { return p ? (void *)((uintptr_t)p + TAG) : NULL; }
+
+/* A device pointer's host address. A host pointer handed to an op is a bug a GPU would
+ * hit as an illegal address: it stops the run here with a message (abort). */
+static void *un(const void *p)
+{
+    uintptr_t u = (uintptr_t)p;
+    if (!p) return NULL;
+    if (u >= TAG && u < 2 * TAG) return (void *)(u - TAG);
+    fprintf(stderr, "devsim: a host pointer %p was passed to a device op\n", p);
+    abort();
+}
+#define F(p) ((float *)un(p))
+#define U8(p) ((uint8_t *)un(p))
+
+static size_t in_use, peak;
+
+static void *ds_alloc(size_t bytes, const char *what)
+{
+    (void)what;
+    void *p = calloc(bytes ? bytes : 1, 1);
+    if (!p) return NULL;
+    in_use += bytes;
+    if (in_use > peak) peak = in_use;
+    return tag(p);
+}
+
+static void ds_release(void *p, size_t bytes)
+{
+    if (!p) return;
+    in_use -= bytes < in_use ? bytes : in_use;
+    free(un(p));
+}
+
+static int ds_push(void *dst, const void *src, size_t bytes)
+{
+    if (bytes) memcpy(un(dst), src, bytes);
+    return 0;
+}
+
+static int ds_pull(void *dst, const void *src, size_t bytes)
+{
+    if (bytes) memcpy(dst, un(src), bytes);
+    return 0;
+}
+
+static int ds_error(void) { return 0; }
+
+static void ds_mem_info(size_t *pk, size_t *used)
+{
+    *pk = peak;
+    *used = in_use;
+}
+
+static void ds_gemm(int TA, int TB, int M, int N, int K, float alpha, const float *A, int lda,
+                    const float *B, int ldb, float beta, float *Cm, int ldc)
+{
+    C()->gemm(TA, TB, M, N, K, alpha, F(A), lda, F(B), ldb, beta, F(Cm), ldc);
+}
+
+static void ds_im2col(const float *im, int c, int h, int w, int k, int s, int p, float *col)
+{
+    C()->im2col(F(im), c, h, w, k, s, p, F(col));
+}
+
+static void ds_col2im(const float *col, int c, int h, int w, int k, int s, int p, float *im)
+{
+    C()->col2im_add(F(col), c, h, w, k, s, p, F(im));
+}
+
+static void ds_fill(float *x, size_t n, float v) { C()->fill(F(x), n, v); }
+static void ds_axpy(float *y, const float *x, size_t n, float a) { C()->axpy(F(y), F(x), n, a); }
+static void ds_scal(float *x, size_t n, float a) { C()->scal(F(x), n, a); }
+static void ds_copy(float *d, const float *s, size_t n) { C()->copy(F(d), F(s), n); }
+
+static void ds_add_bias(float *x, const float *b, int batch, int n, int sp)
+{
+    C()->add_bias(F(x), F(b), batch, n, sp);
+}
+
+static void ds_backward_bias(float *bu, const float *d, int batch, int n, int sp)
+{
+    C()->backward_bias(F(bu), F(d), batch, n, sp);
+}
+
+/* A copy of the state with host addresses; the ops write through its pointers only. */
+static bn_state host_bn(const bn_state *b)
+{
+    bn_state h = *b;
+    h.scales = F(b->scales);
+    h.biases = F(b->biases);
+    h.rolling_mean = F(b->rolling_mean);
+    h.rolling_variance = F(b->rolling_variance);
+    h.mean = F(b->mean);
+    h.variance = F(b->variance);
+    h.sum_d = F(b->sum_d);
+    h.sum_dx = F(b->sum_dx);
+    return h;
+}
+
+static void ds_bn_train(bn_state *b, float *x, int batch, int sp)
+{
+    bn_state h = host_bn(b);
+    C()->bn_forward_train(&h, F(x), batch, sp);
+}
+
+static void ds_bn_begin(bn_state *b)
+{
+    bn_state h = host_bn(b);
+    C()->bn_stats_begin(&h);
+}
+
+static void ds_bn_add(bn_state *b, const float *x, int batch, int sp)
+{
+    bn_state h = host_bn(b);
+    C()->bn_stats_add(&h, F(x), batch, sp);
+}
+
+static void ds_bn_end(bn_state *b, double count)
+{
+    bn_state h = host_bn(b);
+    C()->bn_stats_end(&h, count);
+}
+
+static void ds_bn_norm(const bn_state *b, float *x, int batch, int sp)
+{
+    bn_state h = host_bn(b);
+    C()->bn_normalize(&h, F(x), batch, sp);
+}
+
+static void ds_bn_infer(const bn_state *b, float *x, int batch, int sp)
+{
+    bn_state h = host_bn(b);
+    C()->bn_forward_infer(&h, F(x), batch, sp);
+}
+
+static void ds_bn_ss(const bn_state *b, float *x, int batch, int sp)
+{
+    bn_state h = host_bn(b);
+    C()->bn_scale_shift(&h, F(x), batch, sp);
+}
+
+static void ds_bn_reset(bn_state *b)
+{
+    bn_state h = host_bn(b);
+    C()->bn_backward_reset(&h);
+}
+
+static void ds_bn_sums(bn_state *b, const float *d, const float *xh, int sp)
+{
+    bn_state h = host_bn(b);
+    C()->bn_backward_sums(&h, F(d), F(xh), sp);
+}
+
+static void ds_bn_params(bn_state *b, float *bu, float *su)
+{
+    bn_state h = host_bn(b);
+    C()->bn_backward_params(&h, F(bu), F(su));
+}
+
+static void ds_bn_delta(const bn_state *b, float *d, const float *xh, int batch, int sp)
+{
+    bn_state h = host_bn(b);
+    C()->bn_backward_delta(&h, F(d), F(xh), batch, sp);
+}
+
+static void ds_bn_preact(const bn_state *b, const float *xh, int sp, float *pre)
+{
+    bn_state h = host_bn(b);
+    C()->bn_preact(&h, F(xh), sp, F(pre));
+}
+
+static void ds_bn_ssa(const bn_state *b, float *x, int sp, activation a)
+{
+    bn_state h = host_bn(b);
+    C()->bn_scale_shift_act(&h, F(x), sp, a);
+}
+
+static void ds_activate(float *x, size_t n, activation a) { C()->activate(F(x), n, a); }
+
+static void ds_gradient(const float *y, const float *x, size_t n, activation a, float *d)
+{
+    C()->gradient(F(y), F(x), n, a, F(d));
+}
+
+static void ds_gradient_in(const float *x, size_t n, activation a, float *d)
+{
+    C()->gradient_from_input(F(x), n, a, F(d));
+}
+
+static void ds_mask(const float *y, size_t n, activation a, uint8_t *bytes)
+{
+    C()->activation_mask(F(y), n, a, U8(bytes));
+}
+
+static void ds_maxpool_fwd(const float *in, int batch, int c, int h, int w, int size, int stride,
+                           int pad, float *out, uint8_t *codes)
+{
+    C()->maxpool_forward(F(in), batch, c, h, w, size, stride, pad, F(out), U8(codes));
+}
+
+static void ds_maxpool_bwd(const float *d, const uint8_t *codes, int batch, int c, int h, int w,
+                           int size, int stride, int pad, float *din)
+{
+    C()->maxpool_backward(F(d), U8(codes), batch, c, h, w, size, stride, pad, F(din));
+}
+
+static void ds_avgpool_fwd(const float *in, int batch, int c, int h, int w, float *out)
+{
+    C()->avgpool_forward(F(in), batch, c, h, w, F(out));
+}
+
+static void ds_avgpool_bwd(const float *d, int batch, int c, int h, int w, float *din)
+{
+    C()->avgpool_backward(F(d), batch, c, h, w, F(din));
+}
+
+static void ds_copy_rows(float *dst, size_t ds, const float *src, size_t ss, size_t n, int rows,
+                         int acc)
+{
+    C()->copy_rows(F(dst), ds, F(src), ss, n, rows, acc);
+}
+
+static void ds_shortcut(int batch, int w1, int h1, int c1, const float *add, int w2, int h2,
+                        int c2, float s1, float s2, float *out)
+{
+    C()->shortcut_add(batch, w1, h1, c1, F(add), w2, h2, c2, s1, s2, F(out));
+}
+
+static void ds_up_fwd(const float *in, int planes, int h, int w, int stride, float scale,
+                      float *out)
+{
+    C()->upsample_forward(F(in), planes, h, w, stride, scale, F(out));
+}
+
+static void ds_up_bwd(const float *d, int planes, int h, int w, int stride, float scale,
+                      float *din)
+{
+    C()->upsample_backward(F(d), planes, h, w, stride, scale, F(din));
+}
+
+static void ds_reorg(const float *x, int w, int h, int c, int stride, int fwd, int add, float *out)
+{
+    C()->reorg(F(x), w, h, c, stride, fwd, add, F(out));
+}
+
+static void ds_crop(const float *in, int batch, int c, int h, int w, int oh, int ow, int dh,
+                    int dw, int flip, float scale, float trans, float *out)
+{
+    C()->crop(F(in), batch, c, h, w, oh, ow, dh, dw, flip, scale, trans, F(out));
+}
+
+static void ds_sgd(float *w, float *g, size_t n, float decay, float lr, float mom)
+{
+    C()->sgd_update(F(w), F(g), n, decay, lr, mom);
+}
+
+static void ds_adam(float *w, float *g, float *m, float *v, size_t n, float decay, float lr,
+                    float B1, float B2, float b1t, float b2t, float eps)
+{
+    C()->adam_update(F(w), F(g), F(m), F(v), n, decay, lr, B1, B2, b1t, b2t, eps);
+}
+
+static dn_backend devsim = {
+    .name = "devsim",
+    .device = 1,
+    .alloc = ds_alloc,
+    .release = ds_release,
+    .push = ds_push,
+    .pull = ds_pull,
+    .error = ds_error,
+    .mem_info = ds_mem_info,
+    .gemm = ds_gemm,
+    .im2col = ds_im2col,
+    .col2im_add = ds_col2im,
+    .fill = ds_fill,
+    .axpy = ds_axpy,
+    .scal = ds_scal,
+    .copy = ds_copy,
+    .add_bias = ds_add_bias,
+    .backward_bias = ds_backward_bias,
+    .bn_forward_train = ds_bn_train,
+    .bn_stats_begin = ds_bn_begin,
+    .bn_stats_add = ds_bn_add,
+    .bn_stats_end = ds_bn_end,
+    .bn_normalize = ds_bn_norm,
+    .bn_forward_infer = ds_bn_infer,
+    .bn_scale_shift = ds_bn_ss,
+    .bn_backward_reset = ds_bn_reset,
+    .bn_backward_sums = ds_bn_sums,
+    .bn_backward_params = ds_bn_params,
+    .bn_backward_delta = ds_bn_delta,
+    .bn_preact = ds_bn_preact,
+    .bn_scale_shift_act = NULL, /* set below when the CPU backend has it */
+    .activate = ds_activate,
+    .gradient = ds_gradient,
+    .gradient_from_input = ds_gradient_in,
+    .activation_mask = ds_mask,
+    .maxpool_forward = ds_maxpool_fwd,
+    .maxpool_backward = ds_maxpool_bwd,
+    .avgpool_forward = ds_avgpool_fwd,
+    .avgpool_backward = ds_avgpool_bwd,
+    .copy_rows = ds_copy_rows,
+    .shortcut_add = ds_shortcut,
+    .upsample_forward = ds_up_fwd,
+    .upsample_backward = ds_up_bwd,
+    .reorg = ds_reorg,
+    .crop = ds_crop,
+    .sgd_update = ds_sgd,
+    .adam_update = ds_adam,
+};
+
+const dn_backend *dn_backend_devsim(void)
+{
+    /* optional ops mirror the CPU backend's, so both run the same layer code path */
+    devsim.bn_scale_shift_act = C()->bn_scale_shift_act ? ds_bn_ssa : NULL;
+    return &devsim;
+}

@@ -1,0 +1,45 @@
+/* Where a command's network computes: the CUDA backend on the GPU chosen by -i/-gpus in a
+ * GPU build (unless -nogpu), the simulated device of the tests (DN_BACKEND=devsim), else
+ * the CPU. Placement happens once, after the weights are loaded (core/place.h). */
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "core/network.h"
+#include "core/place.h"
+
+/* "yolo x2, softmax": the host-only layer types of the network, for the start-up line. */
+static void host_layers(const network *net, char *s, size_t len)
+{
+    s[0] = 0;
+    size_t at = 0;
+    for (int i = 0; i < net->n && at < len; ++i) {
+        const layer_ops *o = net->layers[i].ops;
+        int seen = 0, count = 0;
+        for (int j = 0; j < net->n; ++j) {
+            if (net->layers[j].ops != o) continue;
+            if (j < i) seen = 1;
+            ++count;
+        }
+        if (!o->host_only || seen) continue;
+        at += (size_t)snprintf(s + at, len - at, count > 1 ? "%s[%s] x%d" : "%s[%s]", at ? ", " : "",
+                               o->name, count);
+    }
+}
+
+int cli_place_network(network *net, char *err, size_t errlen)
+{
+    const dn_backend *be = place_env_backend();
+    char why[160] = "";
+    if (!be && cli_gpu_index >= 0) be = dn_backend_cuda(cli_gpu_index, why, sizeof(why));
+    if (!be || !be->device) return 0; /* the CPU (the start-up report said why) */
+    if (network_place(net, be, err, errlen)) return -1;
+    char hl[256];
+    host_layers(net, hl, sizeof(hl));
+    size_t bytes = 0;
+    for (int i = 0; i < net->nplaced; ++i) bytes += net->placed[i].n * sizeof(float);
+    fprintf(stderr, "device: %s: parameters and layer state (%.1f MiB), the activation arena and "
+            "the layers' forward and backward%s%s%s; saved activations quantized on the host\n",
+            be->name, bytes / 1048576.0, hl[0] ? "; on the host with copies: " : "", hl,
+            hl[0] ? "" : "");
+    return 0;
+}

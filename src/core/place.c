@@ -1,0 +1,171 @@
+/* Device placement (place.h). */
+#include "core/place.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/params.h"
+#include "memory/saved.h"
+
+/* Which way place_array maps while layers' place ops run; 0: to the device. */
+static int returning;
+static int failed;
+
+static place_pair *find(const network *net, const float *p, int by_dev)
+{
+    for (int i = 0; i < net->nplaced; ++i) {
+        place_pair *q = &net->placed[i];
+        if ((by_dev ? q->dev : q->host) == p) return q;
+    }
+    return NULL;
+}
+
+static place_pair *add(network *net, float *host, size_t n)
+{
+    if (net->nplaced == net->placed_cap) {
+        int cap = net->placed_cap ? 2 * net->placed_cap : 64;
+        place_pair *a = realloc(net->placed, sizeof(place_pair) * (size_t)cap);
+        if (!a) return NULL;
+        net->placed = a;
+        net->placed_cap = cap;
+    }
+    float *dev = net->be->alloc((n ? n : 1) * sizeof(float), "a parameter array");
+    if (!dev) return NULL;
+    if (net->be->push(dev, host, n * sizeof(float))) {
+        net->be->release(dev, (n ? n : 1) * sizeof(float));
+        return NULL;
+    }
+    place_pair *q = &net->placed[net->nplaced++];
+    q->host = host;
+    q->dev = dev;
+    q->n = n;
+    return q;
+}
+
+int place_array(network *net, float **field, size_t n)
+{
+    if (!*field) return 0;
+    if (returning) {
+        place_pair *q = find(net, *field, 1);
+        if (q) *field = q->host;
+        return 0;
+    }
+    place_pair *q = find(net, *field, 0);
+    if (!q) q = add(net, *field, n);
+    if (!q || q->n < n) { /* n > q->n: two fields of different sizes at one address, a bug */
+        failed = 1;
+        return -1;
+    }
+    *field = q->dev;
+    return 0;
+}
+
+void place_bn(network *net, bn_state *b)
+{
+    size_t n = (size_t)b->n;
+    place_array(net, &b->scales, n);
+    place_array(net, &b->biases, n);
+    place_array(net, &b->rolling_mean, n);
+    place_array(net, &b->rolling_variance, n);
+    place_array(net, &b->mean, n);
+    place_array(net, &b->variance, n);
+    place_array(net, &b->sum_d, n);
+    place_array(net, &b->sum_dx, n);
+}
+
+float *place_host_of(const network *net, const float *dev)
+{
+    for (int i = 0; i < net->nplaced; ++i) {
+        const place_pair *q = &net->placed[i];
+        if (dev >= q->dev && dev < q->dev + (q->n ? q->n : 1)) return q->host + (dev - q->dev);
+    }
+    return NULL;
+}
+
+int place_pull_all(network *net)
+{
+    for (int i = 0; i < net->nplaced; ++i) {
+        place_pair *q = &net->placed[i];
+        if (net->be->pull(q->host, q->dev, q->n * sizeof(float))) return -1;
+    }
+    return 0;
+}
+
+int place_push_all(network *net)
+{
+    for (int i = 0; i < net->nplaced; ++i) {
+        place_pair *q = &net->placed[i];
+        if (net->be->push(q->dev, q->host, q->n * sizeof(float))) return -1;
+    }
+    return 0;
+}
+
+/* Every moved field of every layer: the registered params, then the layer's own. */
+static void map_layers(network *net)
+{
+    for (int i = 0; i < net->n; ++i) {
+        layer *l = &net->layers[i];
+        for (int k = 0; k < l->nparams; ++k) {
+            param *p = &l->params[k];
+            place_array(net, &p->w, p->n);
+            place_array(net, &p->grad, p->n);
+            place_array(net, &p->m, p->n);
+            place_array(net, &p->v, p->n);
+        }
+        if (l->ops->place) l->ops->place(l, net);
+    }
+}
+
+/* The buffers network_prepare sizes: made again on the new backend. */
+static void drop_buffers(network *net)
+{
+    if (net->arena) net->be->release(net->arena, net->arena_bytes ? net->arena_bytes : 64);
+    if (net->workspace) net->be->release(net->workspace, net->workspace_bytes);
+    for (int k = 0; k < 2; ++k)
+        if (net->dscratch[k]) net->be->release(net->dscratch[k], net->scratch_floats * sizeof(float));
+    if (net->dev_input) net->be->release(net->dev_input, net->dev_input_floats * sizeof(float));
+    net->arena = net->workspace = NULL;
+    net->dscratch[0] = net->dscratch[1] = net->dev_input = NULL;
+    net->arena_bytes = net->workspace_bytes = net->dev_input_floats = 0;
+    net->plan.valid = 0;
+}
+
+static void unplace(network *net)
+{
+    place_pull_all(net); /* the host arrays become the parameters again */
+    returning = 1;
+    map_layers(net);
+    returning = 0;
+    for (int i = 0; i < net->nplaced; ++i)
+        net->be->release(net->placed[i].dev, (net->placed[i].n ? net->placed[i].n : 1) * sizeof(float));
+    free(net->placed);
+    net->placed = NULL;
+    net->nplaced = net->placed_cap = 0;
+}
+
+int network_place(network *net, const dn_backend *be, char *err, size_t errlen)
+{
+    if (be == net->be) return 0;
+    drop_buffers(net);
+    if (net->placed) unplace(net);
+    net->be = be;
+    if (!be->device) return 0;
+    failed = 0;
+    map_layers(net);
+    if (failed || be->error()) {
+        snprintf(err, errlen, "out of %s memory moving the parameters (%d arrays)", be->name,
+                 net->nplaced);
+        unplace(net);
+        net->be = dn_backend_cpu();
+        return -1;
+    }
+    return 0;
+}
+
+const dn_backend *place_env_backend(void)
+{
+    const char *b = getenv("DN_BACKEND");
+    if (b && !strcmp(b, "devsim")) return dn_backend_devsim();
+    return NULL;
+}

@@ -1,0 +1,46 @@
+/* Device placement: moves a parsed network onto a device backend (DESIGN.md "Backends":
+ * the arena, the parameters and the saved store in that backend's memory, the same plan).
+ *
+ * Owns the table of moved arrays (network.placed): each entry pairs a host array (the
+ * weights file's entry, a gradient, a batch-norm statistic) with its copy in backend
+ * memory. While placed, the layers, the optimizer and the ops see only the backend
+ * copies; the host arrays are mirrors brought up to date by place_pull_all (before the
+ * weights or the training state are written) and sent back by place_push_all (after they
+ * are read). The activation arena, workspace, scratch and input batch are the network's
+ * (network.c); the saved store stays in host memory (saved.c stages device samples).
+ * May not: compute anything (no kernels), or touch the plan. */
+#ifndef DN_PLACE_H
+#define DN_PLACE_H
+
+#include <stddef.h>
+
+#include "core/network.h"
+
+typedef struct place_pair {
+    float *host, *dev;
+    size_t n;
+} place_pair;
+
+/* Moves the network's parameters and layer state to `be` (a device backend), or back to
+ * the CPU backend when `be` is the CPU backend and the network is placed. Frees the
+ * arena, workspace and scratch (the next network_prepare allocates them on `be`).
+ * 0, or -1 with a message in err (nothing changed then). */
+int network_place(network *net, const dn_backend *be, char *err, size_t errlen);
+
+/* For layer_ops.place: replaces *field (n floats) with its copy on the network's target
+ * side (device while placing, host while returning), creating the pair on first use. */
+int place_array(network *net, float **field, size_t n); /* 0, or -1: out of memory */
+/* Batch-norm state: its parameter pointers and its own statistics and scratch arrays. */
+void place_bn(network *net, bn_state *b);
+
+/* The host mirror of a backend array (a moved pointer or one inside it), or NULL. */
+float *place_host_of(const network *net, const float *dev);
+/* Device -> host (pull) or host -> device (push) for every pair; 0 or -1 (backend error). */
+int place_pull_all(network *net);
+int place_push_all(network *net);
+
+/* The backend chosen by the environment for tests: DN_BACKEND=devsim (backend/cpu/devsim.c)
+ * or NULL. */
+const dn_backend *place_env_backend(void);
+
+#endif

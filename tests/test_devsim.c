@@ -1,0 +1,238 @@
+/* Device placement (core/place.h) through the simulated device (backend/cpu/devsim.c).
+ *
+ * devsim hands out tagged pointers that fault when anything outside the backend
+ * dereferences them, and computes with the CPU backend's ops. The oracle is the same
+ * network on the CPU backend: for the same cfg, weights, input, truth and seed, a network
+ * placed on devsim must give bit-identical costs, outputs, saved weights and training
+ * state after several SGD/adam steps. A crash (SIGSEGV) means some code reached device
+ * memory directly; a difference means a copy between host and device is missing or stale.
+ * The cfgs cover every layer type (conv with and without batch norm, connected with batch
+ * norm, [batchnorm], [activation], maxpool, avgpool, dropout, route with a zero-copy
+ * concat and with groups, shortcut, upsample, reorg, crop, softmax, cost, yolo, region)
+ * at 32 bits, 2 bits, actnn_auto and with streamed segments forced on. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/network.h"
+#include "core/place.h"
+#include "core/train_state.h"
+#include "common/testutil.h"
+
+#define BATCH 4
+#define STEPS 3
+
+static const char *cfg_yolo =
+    "[net]\nbatch=4\nwidth=32\nheight=32\nchannels=3\nlearning_rate=0.01\nmomentum=0.9\n"
+    "decay=0.0005\nburn_in=0\nmax_batches=10\n%s\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[maxpool]\nsize=2\nstride=2\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=mish\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=1\nstride=1\npad=0\nactivation=leaky\n"
+    "[shortcut]\nfrom=-2\nactivation=linear\n"
+    "[route]\nlayers=-1,-3\n"
+    "[route]\nlayers=-1\ngroups=2\ngroup_id=1\n"
+    "[maxpool]\nsize=2\nstride=2\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[convolutional]\nfilters=24\nsize=1\nstride=1\npad=0\nactivation=linear\n"
+    "[yolo]\nmask=3,4,5\nanchors=4,5, 8,9, 12,10, 16,20, 24,18, 30,30\nclasses=3\nnum=6\n"
+    "jitter=0\nrandom=0\nignore_thresh=.7\n"
+    "[route]\nlayers=-3\n"
+    "[upsample]\nstride=2\n"
+    "[route]\nlayers=-1,-9\n"
+    "[convolutional]\nfilters=24\nsize=1\nstride=1\npad=0\nactivation=linear\n"
+    "[yolo]\nmask=0,1,2\nanchors=4,5, 8,9, 12,10, 16,20, 24,18, 30,30\nclasses=3\nnum=6\n"
+    "jitter=0\nrandom=0\nignore_thresh=.7\n";
+
+static const char *cfg_region =
+    "[net]\nbatch=4\nwidth=32\nheight=32\nchannels=3\nlearning_rate=0.01\nmomentum=0.9\n"
+    "decay=0.0005\nburn_in=0\nmax_batches=10\n%s\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[maxpool]\nsize=2\nstride=2\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=relu\n"
+    "[reorg]\nstride=2\n"
+    "[route]\nlayers=-2\n"
+    "[maxpool]\nsize=2\nstride=2\n"
+    "[route]\nlayers=-1,-3\n"
+    "[convolutional]\nfilters=40\nsize=1\nstride=1\npad=0\nactivation=linear\n"
+    "[region]\nanchors=1,1, 2,2, 3,1, 1,3, 2,3\nbias_match=1\nclasses=3\ncoords=4\nnum=5\n"
+    "softmax=1\njitter=0\nrescore=1\nobject_scale=5\nnoobject_scale=1\nclass_scale=1\n"
+    "coord_scale=1\nthresh=.6\nrandom=0\n";
+
+static const char *cfg_classify =
+    "[net]\nbatch=4\nwidth=20\nheight=20\nchannels=3\nlearning_rate=0.05\nmomentum=0.9\n"
+    "decay=0.0005\nmax_batches=10\n%s\n"
+    "[crop]\ncrop_width=16\ncrop_height=16\nflip=0\nangle=0\nsaturation=1\nexposure=1\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=6\nsize=3\nstride=2\npad=1\nactivation=leaky\n"
+    "[batchnorm]\n"
+    "[activation]\nactivation=logistic\n"
+    "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=swish\n"
+    "[dropout]\nprobability=0.3\n"
+    "[avgpool]\n"
+    "[connected]\noutput=12\nbatch_normalize=1\nactivation=leaky\n"
+    "[connected]\noutput=5\nactivation=linear\n"
+    "[softmax]\ngroups=1\n"
+    "[cost]\ntype=sse\n";
+
+static network *make(const char *fmt, const char *netkeys, int device)
+{
+    char text[8192];
+    snprintf(text, sizeof(text), fmt, netkeys);
+    network *net = tu_net_from_text(text, BATCH);
+    char err[256];
+    if (device && network_place(net, dn_backend_devsim(), err, sizeof(err))) fail_msg("%s", err);
+    return net;
+}
+
+/* Inputs and one truth box per sample ([yolo]/[region]) or a one-hot class. */
+static void fill_batch(network *net, int step)
+{
+    tu_fill_uniform(net->input, (size_t)net->batch * net->inputs, 0, 1, 100 + (uint64_t)step);
+    memset(net->truth, 0, sizeof(float) * (size_t)net->batch * net->truths);
+    for (int b = 0; b < net->batch; ++b) {
+        float *t = net->truth + (size_t)b * net->truths;
+        if (net->truths == net->outputs) { /* a classifier: one-hot */
+            t[(b + step) % net->outputs] = 1;
+            continue;
+        }
+        t[0] = .3f + .1f * b;
+        t[1] = .6f - .1f * step;
+        t[2] = .2f + .05f * b;
+        t[3] = .3f;
+        t[4] = (float)((b + step) % 3);
+    }
+}
+
+static void expect_same(const float *a, const float *b, size_t n, const char *what, int layer)
+{
+    if (!memcmp(a, b, n * sizeof(float))) return;
+    size_t i = 0;
+    while (i < n && !memcmp(a + i, b + i, sizeof(float))) ++i;
+    fail_msg("%s of layer %d differ at %zu of %zu: cpu %.9g, devsim %.9g", what, layer, i, n,
+             (double)a[i], (double)b[i]);
+}
+
+static void step_both(network *a, network *b, int s, const char *what)
+{
+    char err[256];
+    fill_batch(a, s);
+    fill_batch(b, s);
+    float ca = 0, cb = 0;
+    if (network_train_batch(a, a->input, &ca, err, sizeof(err))) fail_msg("cpu: %s", err);
+    if (network_train_batch(b, b->input, &cb, err, sizeof(err))) fail_msg("devsim: %s", err);
+    if (memcmp(&ca, &cb, sizeof(ca))) fail_msg("%s: step %d cost cpu %.9g devsim %.9g", what, s, ca, cb);
+}
+
+static void same_weights(network *a, network *b, const char *what)
+{
+    char pa[512], pb[512], err[256];
+    snprintf(pa, sizeof(pa), "%s/devsim_a.weights", tu_tmpdir());
+    snprintf(pb, sizeof(pb), "%s/devsim_b.weights", tu_tmpdir());
+    assert_int_equal(save_weights_ex(a, pa, -1, err, sizeof(err)), 0);
+    assert_int_equal(save_weights_ex(b, pb, -1, err, sizeof(err)), 0); /* pulls from the device */
+    for (int i = 0; i < a->n; ++i)
+        for (int k = 0; k < a->layers[i].nwf; ++k)
+            expect_same(a->layers[i].wf[k].data, b->layers[i].wf[k].data, a->layers[i].wf[k].n, what, i);
+}
+
+/* Trains both for STEPS steps and compares costs, outputs and weights; then both load the
+ * weights and optimizer state written after step 1 (pushed to the device) and take one
+ * more step, which differs unless every array was sent back. */
+static void compare(const char *fmt, const char *netkeys)
+{
+    network *a = make(fmt, netkeys, 0), *b = make(fmt, netkeys, 1);
+    assert_true(b->be->device);
+    char err[256], w1[512], s1[512];
+    snprintf(w1, sizeof(w1), "%s/devsim_1.weights", tu_tmpdir());
+    snprintf(s1, sizeof(s1), "%s/devsim_1.state", tu_tmpdir());
+    for (int s = 0; s < STEPS; ++s) {
+        step_both(a, b, s, netkeys);
+        if (s == 0) { /* written from the device: the same bytes as the CPU's */
+            assert_int_equal(save_weights_ex(b, w1, -1, err, sizeof(err)), 0);
+            assert_int_equal(train_state_save(b, s1, err, sizeof(err)), 0);
+        }
+    }
+    /* an inference forward: the output read back from the device */
+    assert_int_equal(network_forward(a, a->input, 0), 0);
+    assert_int_equal(network_forward(b, b->input, 0), 0);
+    expect_same(a->output, b->output, (size_t)a->batch * a->outputs, "inference outputs", a->out_index);
+    same_weights(a, b, "weights");
+    for (int k = 0; k < 2; ++k) {
+        network *n = k ? b : a;
+        if (load_weights_ex(n, w1, 0, n->n, err, sizeof(err))) fail_msg("%s", err);
+        if (train_state_load(n, s1, err, sizeof(err))) fail_msg("%s", err);
+    }
+    step_both(a, b, STEPS, "after reloading step 1");
+    same_weights(a, b, "weights after reloading step 1");
+    free_network(a);
+    free_network(b);
+}
+
+static void yolo_fp32(void **st) { (void)st; compare(cfg_yolo, "actnn_bits=32"); }
+static void yolo_2bit(void **st) { (void)st; compare(cfg_yolo, "actnn_bits=2"); }
+static void yolo_stream(void **st) { (void)st; compare(cfg_yolo, "actnn_bits=2\nactnn_stream=1"); }
+static void yolo_auto(void **st) { (void)st; compare(cfg_yolo, "actnn_bits=2\nactnn_auto=1"); }
+static void yolo_adam(void **st) { (void)st; compare(cfg_yolo, "actnn_bits=4\nadam=1"); }
+static void region_2bit(void **st) { (void)st; compare(cfg_region, "actnn_bits=2"); }
+static void region_fp32(void **st) { (void)st; compare(cfg_region, "actnn_bits=32\nactnn_stream=1"); }
+static void classify_fp32(void **st) { (void)st; compare(cfg_classify, "actnn_bits=32"); }
+static void classify_2bit(void **st) { (void)st; compare(cfg_classify, "actnn_bits=2\nactnn_stream=1"); }
+
+/* The simulated device really traps host access: a tagged pointer is not host memory. */
+static void devsim_pointers_are_not_host(void **st)
+{
+    (void)st;
+    const dn_backend *d = dn_backend_devsim();
+    float host[4] = {1, 2, 3, 4}, back[4] = {0};
+    float *p = d->alloc(sizeof(host), "test");
+    assert_non_null(p);
+    assert_true((uintptr_t)p >= ((uintptr_t)1 << 47)); /* non-canonical: a dereference faults */
+    assert_int_equal(d->push(p, host, sizeof(host)), 0);
+    d->scal(p, 4, 2);
+    assert_int_equal(d->pull(back, p, sizeof(back)), 0);
+    for (int i = 0; i < 4; ++i) assert_true(back[i] == 2 * host[i]);
+    d->release(p, sizeof(host));
+}
+
+/* Placing and returning leaves the host network as it was (free_network returns it). */
+static void place_and_return(void **st)
+{
+    (void)st;
+    network *a = make(cfg_classify, "actnn_bits=2", 0), *b = make(cfg_classify, "actnn_bits=2", 1);
+    char err[256];
+    assert_true(b->nplaced > 0);
+    assert_int_equal(network_place(b, dn_backend_cpu(), err, sizeof(err)), 0);
+    assert_int_equal(b->nplaced, 0);
+    assert_false(b->be->device);
+    fill_batch(a, 0);
+    fill_batch(b, 0);
+    float ca = 0, cb = 0;
+    assert_int_equal(network_train_batch(a, a->input, &ca, err, sizeof(err)), 0);
+    assert_int_equal(network_train_batch(b, b->input, &cb, err, sizeof(err)), 0);
+    assert_memory_equal(&ca, &cb, sizeof(ca));
+    free_network(a);
+    free_network(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(devsim_pointers_are_not_host),
+        cmocka_unit_test(yolo_fp32),
+        cmocka_unit_test(yolo_2bit),
+        cmocka_unit_test(yolo_stream),
+        cmocka_unit_test(yolo_auto),
+        cmocka_unit_test(yolo_adam),
+        cmocka_unit_test(region_2bit),
+        cmocka_unit_test(region_fp32),
+        cmocka_unit_test(classify_fp32),
+        cmocka_unit_test(classify_2bit),
+        cmocka_unit_test(place_and_return),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
