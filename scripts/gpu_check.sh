@@ -19,10 +19,9 @@
 # PLAN_BUDGET_MB (8192): the budget of the planned largest mini-batch rows.
 # Exit status: 0 all passed; 1 some check failed; 2 no CUDA device; 3 no toolkit / build failed.
 #
-# Rows that need the network's GPU path ((a) per-layer GPU vs CPU, (b) one SGD step, (d) loss
-# curves, (e) measured s/iter and gpu_peak_mib) print "not run" with the reason: the CUDA
-# backend's ops table exists (src/backend/cuda/backend_cuda.c) but the network does not yet
-# place parameters and saved activations on the device (docs/gpu.md).
+# Rows that train whole networks placed on the GPU ((a)+(b) every layer type and SGD/adam
+# steps vs the CPU, (d) loss curves, (e) measured s/iter and gpu_peak_mib) come from
+# scripts/gpu_train_rows.sh (ROWS=0 skips them).
 #
 # Where CUDA is: $CUDA_PATH, else /usr/local/cuda, else the CUDA 13 / cuDNN 9 wheels that a
 # PyTorch image keeps under site-packages/nvidia (headers, libraries and nvcc each in their
@@ -38,7 +37,8 @@ say() { echo "gpu_check: $*"; }
 # ---- --prepare (build machine) --------------------------------------------------------------
 if [ "${1:-}" = "--prepare" ]; then
     # Only the variant's own targets: the top-level ./darknet stays the CPU build.
-    make -j"${JOBS:-2}" GPU=1 CUDNN=1 "$VDIR/darknet" gpu-tests || exit 3
+    make -j"${JOBS:-2}" GPU=1 CUDNN=1 "$VDIR/darknet" gpu-tests "$VDIR/tests/test_devsim" \
+        "$VDIR/bin/make_shapes" || exit 3
     mkdir -p build/gpu_carry/lib
     for lib in $(ldd "$TEST_BIN" | awk '/=>/ {print $3}'); do
         case "$(basename "$lib")" in
@@ -167,6 +167,7 @@ if [ -n "${CUDA_PATH:-}" ] && [ -x "$CUDA_PATH/bin/nvcc" ]; then
     say "building: make GPU=1 CUDNN=1 all gpu-tests (log build/gpu_check_build.log)"
     if timeout 300 make -j"${JOBS:-$(nproc)}" GPU=1 CUDNN=1 CUDA_PATH="$CUDA_PATH" \
         CUDA_EXTRA_INC="$extra_inc" CUDA_EXTRA_LIB="$extra_lib" all gpu-tests \
+        "$VDIR/tests/test_devsim" "$VDIR/bin/make_shapes" \
         >build/gpu_check_build.log 2>&1; then
         build="built here"
     else
@@ -217,7 +218,16 @@ bench=$(grep -iE 'GB/s|bandwidth' "$log" | tail -2 | tr '\n' ';' || true)
 dn=$VDIR/darknet
 [ -x "$dn" ] || dn=./darknet
 plans=$(plan_rows "$dn" | awk '{ printf "%s fp32 %s / 2-bit %s; ", $1, $2, $3 }')
-NOTWIRED="not run: the network does not place parameters and saved activations on the device yet (docs/gpu.md)"
+rows=""
+if [ "${ROWS:-1}" = 1 ] && [ -x "$VDIR/darknet" ]; then
+    say "whole networks on the device: scripts/gpu_train_rows.sh"
+    rows=$(GPU_INDEX="${GPU_INDEX:-0}" timeout 420 scripts/gpu_train_rows.sh 2>&1 | tee build/gpu_check_rows.log)
+fi
+row() { # the result of the gpu_train_rows.sh lines starting with $1, or why none
+    local r
+    r=$(printf '%s\n' "$rows" | grep -F "$1" | cut -d'|' -f2- | tr '\n' ';')
+    echo "${r:-not run (ROWS=0, no GPU darknet, or timed out: build/gpu_check_rows.log)}"
+}
 echo
 echo "| gpu_check                                  | result |"
 echo "|--------------------------------------------|--------|"
@@ -225,11 +235,10 @@ echo "| build                                      | $build |"
 echo "| host mirror (mirror_host)                  | $mirror |"
 echo "| kernel checks (test_gpu)                   | $pass passed, $fail failed |"
 echo "| test program exit                          | $rc |"
-echo "| (a) per-layer GPU vs CPU, 4 cfgs           | $NOTWIRED |"
-echo "| (b) one SGD step, weights GPU vs CPU       | $NOTWIRED |"
+echo "| (a)+(b) every layer type, steps, GPU vs CPU | $(row '(a)+(b)') |"
 echo "| (c) ActNN bytes on the device vs CPU       | ${actnn:-see kernel checks} |"
-echo "| (d) 100 shapes iterations, loss GPU vs CPU | $NOTWIRED |"
-echo "| (e) s/iter, gpu_peak_mib                   | $NOTWIRED |"
+echo "| (d) shapes iterations, loss GPU vs CPU     | $(row '(d)') |"
+echo "| (e) s/iter, gpu_peak_mib (416, batch 16)   | $(row '(e)') |"
 echo "| (e) largest planned batch, ${PLAN_BUDGET_MB:-8192} MiB   | $plans |"
 echo "| (f) quantizer vs device copy               | ${bench:-see the benchmark above} |"
 [ "$fail" -gt 0 ] && grep '^FAIL' "$log" | sed 's/^/gpu_check: /'

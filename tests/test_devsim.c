@@ -9,7 +9,12 @@
  * The cfgs cover every layer type (conv with and without batch norm, connected with batch
  * norm, [batchnorm], [activation], maxpool, avgpool, dropout, route with a zero-copy
  * concat and with groups, shortcut, upsample, reorg, crop, softmax, cost, yolo, region)
- * at 32 bits, 2 bits, actnn_auto and with streamed segments forced on. */
+ * at 32 bits, 2 bits, actnn_auto and with streamed segments forced on.
+ *
+ * On a machine with a GPU (scripts/gpu_check.sh, GPU build): DN_TEST_DEVICE=cuda places
+ * the second network on CUDA device 0 instead, and DN_TEST_TOL=1e-4 compares costs,
+ * outputs and weights within that relative error (a different summation order) instead
+ * of bit for bit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -79,14 +84,33 @@ static const char *cfg_classify =
     "[softmax]\ngroups=1\n"
     "[cost]\ntype=sse\n";
 
+static double tol; /* DN_TEST_TOL: 0 = bit for bit */
+
+static const dn_backend *device_backend(void)
+{
+    const char *d = getenv("DN_TEST_DEVICE");
+    if (!d || strcmp(d, "cuda")) return dn_backend_devsim();
+    char why[160];
+    const dn_backend *be = dn_backend_cuda(0, why, sizeof(why));
+    if (!be) fail_msg("DN_TEST_DEVICE=cuda: %s", why);
+    return be;
+}
+
 static network *make(const char *fmt, const char *netkeys, int device)
 {
     char text[8192];
     snprintf(text, sizeof(text), fmt, netkeys);
     network *net = tu_net_from_text(text, BATCH);
     char err[256];
-    if (device && network_place(net, dn_backend_devsim(), err, sizeof(err))) fail_msg("%s", err);
+    if (device && network_place(net, device_backend(), err, sizeof(err))) fail_msg("%s", err);
     return net;
+}
+
+/* Equal bits, or within DN_TEST_TOL relative to the larger magnitude of the pair's array. */
+static int differ(const float *a, const float *b, size_t n)
+{
+    if (tol == 0) return memcmp(a, b, n * sizeof(float)) != 0;
+    return tu_rel_err(b, a, n, 1e-3) > tol;
 }
 
 /* Inputs and one truth box per sample ([yolo]/[region]) or a one-hot class. */
@@ -110,7 +134,9 @@ static void fill_batch(network *net, int step)
 
 static void expect_same(const float *a, const float *b, size_t n, const char *what, int layer)
 {
-    if (!memcmp(a, b, n * sizeof(float))) return;
+    if (!differ(a, b, n)) return;
+    if (tol > 0) fail_msg("%s of layer %d: relative error %.3g > %.3g", what, layer,
+                          tu_rel_err(b, a, n, 1e-3), tol);
     size_t i = 0;
     while (i < n && !memcmp(a + i, b + i, sizeof(float))) ++i;
     fail_msg("%s of layer %d differ at %zu of %zu: cpu %.9g, devsim %.9g", what, layer, i, n,
@@ -125,7 +151,7 @@ static void step_both(network *a, network *b, int s, const char *what)
     float ca = 0, cb = 0;
     if (network_train_batch(a, a->input, &ca, err, sizeof(err))) fail_msg("cpu: %s", err);
     if (network_train_batch(b, b->input, &cb, err, sizeof(err))) fail_msg("devsim: %s", err);
-    if (memcmp(&ca, &cb, sizeof(ca))) fail_msg("%s: step %d cost cpu %.9g devsim %.9g", what, s, ca, cb);
+    if (differ(&ca, &cb, 1)) fail_msg("%s: step %d cost cpu %.9g device %.9g", what, s, ca, cb);
 }
 
 static void same_weights(network *a, network *b, const char *what)
@@ -228,6 +254,8 @@ static void place_and_return(void **st)
 
 int main(void)
 {
+    const char *t = getenv("DN_TEST_TOL");
+    tol = t ? atof(t) : 0;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(devsim_pointers_are_not_host),
         cmocka_unit_test(yolo_fp32),

@@ -191,8 +191,10 @@ saved_desc *memreport_describe(network *net, int bits, char *err, size_t errlen)
         own[i] = net->layers[i].bits;
         if (bits) net->layers[i].bits = bits;
     }
-    int rc = network_prepare(net, 1, err, errlen);
-    if (!rc) rc = dry_run(net, desc, err, errlen);
+    /* No plan at the full mini-batch here: dry_run plans for one sample, and an arena for
+     * the other bits' full mini-batch would be allocated for nothing (on a device, real
+     * memory that shows as gpu_peak_mib). */
+    int rc = dry_run(net, desc, err, errlen);
     for (int i = 0; i < net->n; ++i) net->layers[i].bits = own[i];
     free(own);
     if (bits) plan_free(&net->plan); /* made for the other bits */

@@ -160,7 +160,7 @@ static float *stage(saved_store *s, size_t floats)
 
 const float *saved_host_view(layer_ctx *x, const float *data, size_t n, size_t d, size_t stride)
 {
-    if (!x->be->device) return data;
+    if (!SV_ON_DEVICE(x)) return data;
     float *h = stage(x->sv->store, n * d > 0 ? n * d : 1);
     if (!h) return NULL;
     for (size_t i = 0; i < n; ++i)
@@ -171,7 +171,7 @@ const float *saved_host_view(layer_ctx *x, const float *data, size_t n, size_t d
 /* A host sample of d floats into backend memory at dst (returned). */
 static const float *to_backend(layer_ctx *x, const float *host, size_t d, float *dst)
 {
-    if (!x->be->device || host == dst) return host;
+    if (!SV_ON_DEVICE(x) || host == dst) return host;
     x->be->push(dst, host, d * sizeof(float));
     return dst;
 }
@@ -297,7 +297,7 @@ int sv_save_strided(layer_ctx *x, int slot, const float *data, size_t d, size_t 
         s->stats.alive_bytes += e->fp32_bytes;
         return 0;
     }
-    if (x->be->device) { /* the plugin quantizes on the host: the same bytes */
+    if (SV_ON_DEVICE(x)) { /* the plugin quantizes on the host: the same bytes */
         data = saved_host_view(x, data, n, d, stride);
         if (!data) return fail(x, "a host copy of a tensor", d, ACTNN_E_NOMEM);
         stride = d;
@@ -353,7 +353,7 @@ int sv_save_mask_strided(layer_ctx *x, int slot, const float *y, size_t d, size_
     if (x->recompute) return 0;
     saved_store *s = x->sv->store;
     size_t n = total_of(x), pay = 0, meta = 0;
-    if (x->be->device) {
+    if (SV_ON_DEVICE(x)) {
         y = saved_host_view(x, y, (size_t)x->batch, d, stride);
         if (!y) return fail(x, "a host copy of an activation", d, ACTNN_E_NOMEM);
         stride = d;
@@ -455,7 +455,7 @@ int sv_save_codes(layer_ctx *x, int slot, int sample, const uint8_t *codes, size
     if (x->recompute) return 0; /* a streamed recomputation: saved by the last sweep */
     saved_store *s = x->sv->store;
     size_t n = total_of(x), pay = 0, meta = 0;
-    if (x->be->device) { /* codes are bytes: d of them fit in d floats of staging */
+    if (SV_ON_DEVICE(x)) { /* codes are bytes: d of them fit in d floats of staging */
         float *h = stage(s, d);
         if (!h || x->be->pull(h, codes, d)) return fail(x, "a host copy of argmax codes", d, ACTNN_E_NOMEM);
         codes = (const uint8_t *)h;
@@ -498,7 +498,7 @@ int sv_dropout_begin(layer_ctx *x, int slot, size_t d, float p)
 void sv_dropout_apply(layer_ctx *x, int slot, int sample, float *v)
 {
     sv_entry *e = &x->sv->e[slot];
-    float *h = x->be->device ? (float *)saved_host_view(x, v, 1, e->d, e->d) : v;
+    float *h = SV_ON_DEVICE(x) ? (float *)saved_host_view(x, v, 1, e->d, e->d) : v;
     if (!h) return; /* the device path has no memory left: the staging buffer failed */
     actnn_dropout_apply(e->dr, (size_t)(x->b0 + sample), h);
     to_backend(x, h, e->d, v);
@@ -512,7 +512,7 @@ const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch)
     /* an exact (32-bit) sample is read in place: no copy into the scratch */
     const float *view;
     if (actnn_sample_view(e->t, i, &view) == ACTNN_OK) return to_backend(x, view, e->d, scratch);
-    float *h = x->be->device ? stage(x->sv->store, e->d) : scratch;
+    float *h = SV_ON_DEVICE(x) ? stage(x->sv->store, e->d) : scratch;
     if (!h) return NULL;
     actnn_restore_sample(x->sv->store->ctx, e->t, i, h);
     return to_backend(x, h, e->d, scratch);
@@ -521,7 +521,7 @@ const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch)
 void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, float g0)
 {
     sv_entry *e = &x->sv->e[slot];
-    float *h = x->be->device ? (float *)saved_host_view(x, delta, 1, e->d, e->d) : delta;
+    float *h = SV_ON_DEVICE(x) ? (float *)saved_host_view(x, delta, 1, e->d, e->d) : delta;
     if (!h) return;
     actnn_mask_apply(x->sv->store->ctx, e->m, (size_t)(x->b0 + sample), h, g1, g0);
     to_backend(x, h, e->d, delta);
@@ -530,10 +530,10 @@ void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, f
 const uint8_t *sv_codes(layer_ctx *x, int slot, int sample, uint8_t *scratch)
 {
     sv_entry *e = &x->sv->e[slot];
-    uint8_t *h = x->be->device ? (uint8_t *)stage(x->sv->store, e->d) : scratch;
+    uint8_t *h = SV_ON_DEVICE(x) ? (uint8_t *)stage(x->sv->store, e->d) : scratch;
     if (!h) return NULL;
     actnn_codes_get(x->sv->store->ctx, e->c, (size_t)(x->b0 + sample), h);
-    if (x->be->device) x->be->push(scratch, h, e->d);
+    if (SV_ON_DEVICE(x)) x->be->push(scratch, h, e->d);
     return scratch;
 }
 

@@ -42,7 +42,7 @@ void sv_note_grad(layer_ctx *x, int slot, double factor, const float *delta, siz
     if (!s->auto_layers || !x->param_grads) return;
     sv_auto *a = &x->sv->a[slot];
     if (x->b0 == 0) a->grad_sum = 0;
-    if (x->be->device) { /* a host copy of the deltas (saved.c stages them) */
+    if (SV_ON_DEVICE(x)) { /* a host copy of the deltas (saved.c stages them) */
         delta = saved_host_view(x, delta, (size_t)x->batch, d, stride);
         if (!delta) return;
         stride = d;

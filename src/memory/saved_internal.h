@@ -59,6 +59,9 @@ struct saved_store {
     size_t stage_floats;
 };
 
+/* Whether a call's buffers are device memory (a test's hand-made context may have no be). */
+#define SV_ON_DEVICE(x) ((x)->be && (x)->be->device)
+
 /* Host view of n samples of d floats `stride` apart in x's backend memory: the data itself
  * on the host, else a packed copy in the store's staging buffer (stride d). NULL when out
  * of memory or the copy failed. */

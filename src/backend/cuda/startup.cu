@@ -1,10 +1,11 @@
 /* startup.cu: the start-up line of a GPU build that says where each part runs.
  *
- * The layers call every kernel through the backend interface (backend.h) and the CUDA
- * backend's ops table (backend_cuda.c) exists, but the network does not yet place its
- * parameters, saved store and loss layers' copies for a device run, so it always runs the
- * CPU backend. A GPU build must never let a user believe training ran on the GPU, so main()
- * calls this before any command and it states plainly that every layer runs on the CPU. */
+ * The detector and classifier commands place their network on the CUDA backend after the
+ * weights are loaded (cli/device.c, core/place.h): parameters, layer state, the activation
+ * arena and every layer's forward and backward run on the device; [yolo], [region],
+ * softmax and cost run on the host with copies, as in Darknet; ActNN saves are quantized by
+ * the host library from staged copies. Other commands (memory, partial, the C API) stay on
+ * the CPU. main() calls this before any command so the user sees it first. */
 #include <stdio.h>
 
 #include "backend/cuda/dn_cuda.h"
@@ -24,11 +25,10 @@ extern "C" int dn_cuda_startup_report(int index)
     dn_cuda_describe(dev, sizeof dev);
     fprintf(stderr,
             "gpu: %s\n"
-            "gpu: CUDA backend built (cuBLAS gemm, im2col, %s, batch norm, activations, "
-            "pooling, route/shortcut/upsample, ActNN quantizer) but the network does not yet\n"
-            "gpu: place its parameters and saved activations on the device:\n"
-            "gpu: every layer's forward and backward runs on the CPU; the GPU computes nothing "
-            "in this run\n",
-            dev, dn_gpu_have_cudnn() ? "cuDNN convolution" : "no cuDNN (CUDNN=0)");
+            "gpu: detector/classifier commands place the network on this GPU (cuBLAS gemm, "
+            "im2col, %s, batch norm, activations, pooling, route/shortcut/upsample);\n"
+            "gpu: [yolo], [region], softmax and cost run on the host with copies; ActNN saves "
+            "are quantized on the host from staged copies; other commands run on the CPU\n",
+            dev, dn_gpu_have_cudnn() ? "cuDNN built but not yet in the ops table" : "no cuDNN (CUDNN=0)");
     return 0;
 }

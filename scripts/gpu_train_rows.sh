@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# gpu_train_rows.sh: the rows of scripts/gpu_check.sh that train a whole network on the
+# device (issue 19 (a), (b), (d), (e)); prints "row|result" lines for gpu_check's table.
+#
+#   (a)+(b) test_devsim against the device: 3 synthetic cfgs covering every layer type,
+#           fp32/2-bit/auto/streamed/adam, costs, outputs and weights after SGD steps and a
+#           reload, GPU vs CPU within DN_TEST_TOL (1e-4)
+#   (d)     yolov3-tiny-shapes, ITERS (100) iterations at 96 px: the avg-loss curve on the
+#           device vs -nogpu, largest relative difference and the last values
+#   (e)     yolov3-tiny and yolov4-tiny at 416, mini-batch 16, fp32 and 2 bits: median
+#           s/iter of the iterations after the third and gpu_peak_mib of the memory: line
+#
+# Environment: DN (the darknet to run, default build/cpu-gpu-cudnn/darknet), TEST_DEVSIM (its
+# test_devsim), TOOLS (make_shapes's folder), GPU_INDEX (0), ITERS (100), E_ITERS (8).
+# DEVICE_ENV=devsim runs the same rows on this machine's simulated device (DN_BACKEND=devsim,
+# any build) to check the script itself without a GPU.
+set -u -o pipefail
+cd "$(dirname "$0")/.." || exit 3
+ROOT=$(pwd)
+VDIR=build/cpu-gpu-cudnn
+DN=${DN:-$VDIR/darknet}
+TEST_DEVSIM=${TEST_DEVSIM:-$VDIR/tests/test_devsim}
+TOOLS=${TOOLS:-$VDIR/bin}
+[ -x "$TOOLS/make_shapes" ] || TOOLS=build/bin
+ITERS=${ITERS:-100}
+T=$(mktemp -d "${TMPDIR:-/tmp}/gpu_rows.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+if [ "${DEVICE_ENV:-}" = devsim ]; then
+    on_device() { DN_BACKEND=devsim "$@"; }
+    ondev_flag=""
+    test_env="DN_TEST_DEVICE=devsim"
+else
+    on_device() { "$@"; }
+    ondev_flag="-gpus ${GPU_INDEX:-0}"
+    test_env="DN_TEST_DEVICE=cuda DN_TEST_TOL=${DN_TEST_TOL:-1e-4}"
+fi
+
+# cfgset <in> <out> key=value...: the values set in [net] (added when missing) and
+# random=0 wherever a section has `random` (no Debian oracle needed on a device image).
+cfgset() {
+    local in=$1 out=$2
+    shift 2
+    awk -v kv="$*" 'BEGIN { n = split(kv, a, " "); for (i = 1; i <= n; ++i) { split(a[i], p, "="); v[p[1]] = p[2] } }
+        /^\[/ { if (innet) for (k in v) if (!(k in done)) print k "=" v[k]; innet = ($0 ~ /^\[net\]/) }
+        { line = $0; key = line; sub(/[ \t]*=.*/, "", key)
+          if (innet && (key in v)) { print key "=" v[key]; done[key] = 1; next }
+          if (!innet && key == "random") { print "random=0"; next }
+          print }' "$in" > "$out"
+}
+
+# ---- (a)+(b) ----
+if [ -x "$TEST_DEVSIM" ]; then
+    env $test_env timeout 600 "$TEST_DEVSIM" > "$T/devsim.log" 2>&1
+    passed=$(sed -n 's/.*PASSED  \] \([0-9]*\) test.*/\1/p' "$T/devsim.log")
+    failed=$(grep '^\[  FAILED  \] [a-z]' "$T/devsim.log" | awk '{print $4}' | tr '\n' ' ')
+    why=$(grep -m1 -E 'differ|relative error|cost cpu|host pointer' "$T/devsim.log" | cut -c1-120)
+    echo "(a)+(b) every layer type + SGD/adam steps, device vs CPU|${passed:-0} passed${failed:+, failed: $failed}${why:+ ($why)}"
+else
+    echo "(a)+(b) every layer type + SGD/adam steps, device vs CPU|not run: no $TEST_DEVSIM"
+fi
+
+# ---- data ----
+mkdir -p "$T/set" "$T/backup"
+"$TOOLS/make_shapes" "$T/set" 64 8 416 416 1 > /dev/null || { echo "(d)|make_shapes failed"; exit 1; }
+printf 'rectangle\nellipse\ntriangle\n' > "$T/names"
+printf 'classes=3\ntrain=%s/set/train.txt\nvalid=%s/set/valid.txt\nnames=%s/names\nbackup=%s/backup\n' \
+    "$T" "$T" "$T" "$T" > "$T/shapes.data"
+# loss_curve <out>: "iteration avg" lines of a training log
+loss_curve() { sed -n 's/^ *\([0-9]*\): [-0-9.naif]*, \([-0-9.naif]*\) avg loss.*/\1 \2/p' "$1"; }
+
+# ---- (d) ----
+cfgset cfg/yolov3-tiny-shapes.cfg "$T/d.cfg" width=96 height=96 batch=8 subdivisions=1 \
+    max_batches="$ITERS" burn_in=10
+( cd "$T" && on_device "$ROOT/$DN" -seed 5 detector train shapes.data d.cfg -dont_show $ondev_flag > d_dev.out 2> d_dev.err )
+rd=$?
+( cd "$T" && "$ROOT/$DN" -seed 5 detector train shapes.data d.cfg -dont_show -nogpu > d_cpu.out 2> d_cpu.err )
+rc=$?
+if [ $rd = 0 ] && [ $rc = 0 ]; then
+    loss_curve "$T/d_dev.out" > "$T/d_dev.loss"
+    loss_curve "$T/d_cpu.out" > "$T/d_cpu.loss"
+    d=$(join "$T/d_dev.loss" "$T/d_cpu.loss" | awk '{ r = ($2 - $3) / ($3 == 0 ? 1 : $3); if (r < 0) r = -r;
+        if (r > m) { m = r; at = $1 } last = $1 ": " $2 " vs " $3 } END { printf "%d iterations, largest relative difference %.2g (iteration %s), last avg loss %s", NR, m, (m > 0 ? at : "-"), last }')
+    echo "(d) $ITERS shapes iterations, avg loss device vs CPU|$d"
+else
+    echo "(d) $ITERS shapes iterations, avg loss device vs CPU|failed (device rc $rd, cpu rc $rc): $(tail -1 "$T/d_dev.err" "$T/d_cpu.err" | tr '\n' ' ' | cut -c1-160)"
+fi
+
+# ---- (e) ----
+E_ITERS=${E_ITERS:-8}
+for cfg in yolov3-tiny yolov4-tiny; do
+    for bits in 32 2; do
+        cfgset cfg/$cfg-shapes.cfg "$T/e.cfg" width=416 height=416 batch=16 subdivisions=1 \
+            max_batches="$E_ITERS" actnn_bits=$bits burn_in=0
+        ( cd "$T" && on_device "$ROOT/$DN" -seed 5 detector train shapes.data e.cfg -dont_show $ondev_flag > e.out 2> e.err )
+        if [ $? != 0 ]; then echo "(e) $cfg 416 b16, $bits bits|failed: $(tail -1 "$T/e.err" | cut -c1-120)"; continue; fi
+        s=$(sed -n 's/.* rate, \([0-9.]*\) seconds.*/\1/p' "$T/e.out" | tail -n +4 | sort -g |
+            awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+        peak=$(grep -o 'gpu_peak_mib=[0-9.]*' "$T/e.err" "$T/e.out" | tail -1 | cut -d= -f2)
+        echo "(e) $cfg 416 mini-batch 16, $bits bits|${s:-?} s/iter, gpu_peak_mib ${peak:-?}"
+    done
+done
