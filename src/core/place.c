@@ -12,11 +12,17 @@
 static int returning;
 static int failed;
 
-static place_pair *find(const network *net, const float *p, int by_dev)
+/* The pair whose host (or device) range holds p; *off gets p's offset in it. A field may
+ * point inside a moved array (a parameter's gradient inside the gradient block). */
+static place_pair *find(const network *net, const float *p, int by_dev, size_t *off)
 {
     for (int i = 0; i < net->nplaced; ++i) {
         place_pair *q = &net->placed[i];
-        if ((by_dev ? q->dev : q->host) == p) return q;
+        const float *base = by_dev ? q->dev : q->host;
+        if (p >= base && p < base + (q->n ? q->n : 1)) {
+            *off = (size_t)(p - base);
+            return q;
+        }
     }
     return NULL;
 }
@@ -46,18 +52,19 @@ static place_pair *add(network *net, float *host, size_t n)
 int place_array(network *net, float **field, size_t n)
 {
     if (!*field) return 0;
+    size_t off = 0;
     if (returning) {
-        place_pair *q = find(net, *field, 1);
-        if (q) *field = q->host;
+        place_pair *q = find(net, *field, 1, &off);
+        if (q) *field = q->host + off;
         return 0;
     }
-    place_pair *q = find(net, *field, 0);
+    place_pair *q = find(net, *field, 0, &off);
     if (!q) q = add(net, *field, n);
-    if (!q || q->n < n) { /* n > q->n: two fields of different sizes at one address, a bug */
+    if (!q || off + n > (q->n ? q->n : 1)) { /* a field reaching past its array: a bug */
         failed = 1;
         return -1;
     }
-    *field = q->dev;
+    *field = q->dev + off;
     return 0;
 }
 
@@ -101,9 +108,11 @@ int place_push_all(network *net)
     return 0;
 }
 
-/* Every moved field of every layer: the registered params, then the layer's own. */
+/* Every moved field of every layer: the gradient block first (the params' gradients are
+ * slices of it, params.h), the registered params, then the layer's own. */
 static void map_layers(network *net)
 {
+    place_array(net, &net->grad_block, net->grad_floats);
     for (int i = 0; i < net->n; ++i) {
         layer *l = &net->layers[i];
         for (int k = 0; k < l->nparams; ++k) {
