@@ -27,6 +27,7 @@
 #include "core/network.h"
 #include "core/place.h"
 #include "core/train_state.h"
+#include "memory/saved.h"
 #include "common/testutil.h"
 
 #define BATCH 4
@@ -216,6 +217,27 @@ static void region_fp32(void **st) { (void)st; compare(cfg_region, "actnn_bits=3
 static void classify_fp32(void **st) { (void)st; compare(cfg_classify, "actnn_bits=32"); }
 static void classify_2bit(void **st) { (void)st; compare(cfg_classify, "actnn_bits=2\nactnn_stream=1"); }
 
+/* A network whose output layer runs on the device: its output is read back by the forward
+ * (the host-only layers' outputs are on the host already). */
+static void device_output_layer(void **st)
+{
+    (void)st;
+    const char *cfg = "[net]\nbatch=4\nwidth=12\nheight=12\nchannels=3\n%s\n"
+                      "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=2\npad=1\nactivation=leaky\n"
+                      "[connected]\noutput=7\nactivation=linear\n";
+    network *a = make(cfg, "actnn_bits=2", 0), *b = make(cfg, "actnn_bits=2", 1);
+    fill_batch(a, 0);
+    fill_batch(b, 0);
+    for (int train = 0; train < 2; ++train) {
+        assert_int_equal(network_forward(a, a->input, train), 0);
+        assert_int_equal(network_forward(b, b->input, train), 0);
+        expect_same(a->output, b->output, (size_t)a->batch * a->outputs, "outputs", a->out_index);
+        if (train) saved_release_all(a->store), saved_release_all(b->store);
+    }
+    free_network(a);
+    free_network(b);
+}
+
 /* The simulated device really traps host access: a tagged pointer is not host memory. */
 static void devsim_pointers_are_not_host(void **st)
 {
@@ -268,6 +290,7 @@ int main(void)
         cmocka_unit_test(classify_fp32),
         cmocka_unit_test(classify_2bit),
         cmocka_unit_test(place_and_return),
+        cmocka_unit_test(device_output_layer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

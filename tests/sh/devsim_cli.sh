@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# The commands a GPU user runs, on the simulated device (DN_BACKEND=devsim, docs/gpu.md):
+# the network is placed on a backend whose memory faults when touched outside it, and every
+# result must equal the CPU run's bit for bit: detector train with -map (mosaic, _best and
+# _final weights), a resume from the saved weights and .state, detector test (boxes),
+# detector map, classifier train and classifier predict. The oracle is the same command on
+# the CPU backend.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+DN=${DARKNET:-$ROOT/darknet}
+TOOLS=${DN_TOOLS:-$ROOT/build/bin}
+O=$ROOT/build/oracle/dn_oracle
+T=$(mktemp -d "${TMPDIR:-/tmp}/devsim_cli.XXXXXX")
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+. tests/common/checks.sh
+
+mkdir -p "$T/set"
+"$TOOLS/make_shapes" "$T/set" 8 4 64 64 3 > /dev/null || { echo "FAIL make_shapes"; exit 1; }
+printf 'rectangle\nellipse\ntriangle\n' > "$T/names"
+for side in cpu dev; do
+  mkdir -p "$T/$side"
+  printf 'classes=3\ntrain=%s/set/train.txt\nvalid=%s/set/valid.txt\nnames=%s/names\nbackup=%s/%s\n' \
+    "$T" "$T" "$T" "$T" "$side" > "$T/$side.data"
+done
+$O cfgset cfg/yolov4-tiny-shapes.cfg "$T/y.cfg" width=64 height=64 batch=4 subdivisions=1 \
+  max_batches=4 burn_in=0 mosaic=1 actnn_bits=2 > /dev/null
+cd "$T"
+notime() { sed 's/[0-9.]* seconds//; s/[0-9.]* hours left//' "$1" | grep -v '^seed:\|^device:'; }
+run() { # run <cpu|dev> <args...>: the command on the CPU or on devsim
+  local side=$1; shift
+  if [ "$side" = dev ]; then DN_BACKEND=devsim "$DN" "$@"; else "$DN" "$@"; fi
+}
+
+for side in cpu dev; do
+  DN_MAP_EVERY=2 run $side -seed 4 detector train $side.data y.cfg -dont_show -map > tr_$side.out 2> tr_$side.err
+  echo $? > tr_$side.rc
+done
+check "train exit 0 on both" [ "$(cat tr_cpu.rc tr_dev.rc | tr -d '\n')" = 00 ]
+check "devsim run was placed" has tr_dev.err "^device: devsim"
+check "_final.weights equal" cmp -s cpu/y_final.weights dev/y_final.weights
+check "_best.weights equal" cmp -s cpu/y_best.weights dev/y_best.weights
+check "training lines equal (times aside)" cmp -s <(notime tr_cpu.out | grep 'avg loss') <(notime tr_dev.out | grep 'avg loss')
+check "mAP lines equal" cmp -s <(notime tr_cpu.out | grep 'mAP@0.50') <(notime tr_dev.out | grep 'mAP@0.50')
+
+# resume: 2 more iterations from the weights and .state written from the device
+$O cfgset y.cfg y6.cfg max_batches=6 > /dev/null
+for side in cpu dev; do
+  run $side -seed 4 detector train $side.data y6.cfg $side/y_final.weights -dont_show > re_$side.out 2> re_$side.err
+  echo $? > re_$side.rc
+done
+check "resume exit 0 on both" [ "$(cat re_cpu.rc re_dev.rc | tr -d '\n')" = 00 ]
+check "resumed weights equal" cmp -s cpu/y6_final.weights dev/y6_final.weights
+
+# inference on the device: boxes and mAP
+img=$(head -1 set/valid.txt)
+# (boxes from seeded weights without batch norm: four training steps leave none above any
+# useful threshold)
+sed 's/batch_normalize=1/batch_normalize=0/' y.cfg > ynb.cfg
+for side in cpu dev; do
+  run $side -seed 3 detector test cpu.data ynb.cfg '' "$img" -thresh 0.3 -dont_show -ext_output \
+    > te_$side.out 2>&1
+  run $side detector map cpu.data y.cfg cpu/y_final.weights > map_$side.out 2>&1
+done
+check "detector test boxes equal" cmp -s <(notime te_cpu.out) <(notime te_dev.out)
+check "detector test printed boxes" [ "$(grep -c 'left_x:' te_cpu.out)" -ge 1 ]
+check "detector map equal" cmp -s <(grep 'mean average precision' map_cpu.out) <(grep 'mean average precision' map_dev.out)
+
+# classifier
+grey_set 16 cnames cimg clist.txt || { echo "FAIL idx2png"; exit 1; }
+printf 'classes=10\ntrain=clist.txt\nvalid=clist.txt\nlabels=cnames\nbackup=cb_cpu\n' > c_cpu.data
+printf 'classes=10\ntrain=clist.txt\nvalid=clist.txt\nlabels=cnames\nbackup=cb_dev\n' > c_dev.data
+mkdir -p cb_cpu cb_dev
+cat > c.cfg <<'CFG'
+[net]
+batch=4
+subdivisions=1
+width=28
+height=28
+channels=1
+learning_rate=0.05
+momentum=0.9
+decay=0.0005
+max_batches=5
+actnn_bits=2
+[convolutional]
+batch_normalize=1
+filters=4
+size=3
+stride=1
+pad=1
+activation=leaky
+[maxpool]
+size=2
+stride=2
+[dropout]
+probability=0.2
+[connected]
+output=10
+activation=linear
+[softmax]
+groups=1
+CFG
+for side in cpu dev; do
+  run $side classifier train c_$side.data c.cfg -seed 2 > ct_$side.out 2> ct_$side.err
+  echo $? > ct_$side.rc
+  run $side classifier predict c_cpu.data c.cfg cb_cpu/c_final.weights "$(head -1 clist.txt)" > cp_$side.out 2>&1
+done
+check "classifier train exit 0 on both" [ "$(cat ct_cpu.rc ct_dev.rc | tr -d '\n')" = 00 ]
+check "classifier weights equal" cmp -s cb_cpu/c_final.weights cb_dev/c_final.weights
+check "classifier predict equal" cmp -s <(grep '%:' cp_cpu.out) <(grep '%:' cp_dev.out)
+check "classifier predict printed" [ "$(grep -c '%:' cp_cpu.out)" -ge 1 ]
+exit $((fails > 0))
