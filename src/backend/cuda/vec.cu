@@ -1,6 +1,11 @@
-/* vec.cu: small vector kernels (fill, axpy, scal, bias add and bias gradient). */
+/* vec.cu: small vector kernels (fill, axpy, scal, bias add and bias gradient). Their
+ * per-element arithmetic is backend/math/vec_math.h, checked on the host by
+ * tests/test_vec_mirror.c. */
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dn_cuda.h"
+#include "backend/math/vec_math.h"
+
+static_assert(DN_VEC_THREADS == DN_THREADS, "the bias-gradient tree assumes DN_THREADS threads");
 
 __global__ void k_fill(float *x, size_t n, float v)
 {
@@ -9,17 +14,17 @@ __global__ void k_fill(float *x, size_t n, float v)
 
 __global__ void k_axpy(float *y, const float *x, size_t n, float a)
 {
-    DN_GRID_LOOP(i, n) y[i] = __fadd_rn(y[i], __fmul_rn(a, x[i]));
+    DN_GRID_LOOP(i, n) y[i] = dn_axpy1(y[i], a, x[i]);
 }
 
 __global__ void k_scal(float *x, size_t n, float a)
 {
-    DN_GRID_LOOP(i, n) x[i] = __fmul_rn(x[i], a);
+    DN_GRID_LOOP(i, n) x[i] = dn_scal1(x[i], a);
 }
 
 __global__ void k_add_bias(float *x, const float *bias, size_t total, int n, int spatial)
 {
-    DN_GRID_LOOP(i, total) x[i] = __fadd_rn(x[i], bias[(i / spatial) % n]);
+    DN_GRID_LOOP(i, total) x[i] = dn_add_bias1(x[i], bias, i, n, spatial);
 }
 
 /* One block per channel; each thread sums a fixed strided subset, then a tree in shared
@@ -28,15 +33,10 @@ __global__ void k_backward_bias(float *upd, const float *delta, int batch, int n
 {
     __shared__ float part[DN_THREADS];
     int f = blockIdx.x;
-    float s = 0;
-    for (int j = 0; j < batch; ++j) {
-        const float *p = delta + ((size_t)j * n + f) * spatial;
-        for (int k = threadIdx.x; k < spatial; k += blockDim.x) s = __fadd_rn(s, p[k]);
-    }
-    part[threadIdx.x] = s;
+    part[threadIdx.x] = dn_bias_partial(delta, batch, n, spatial, f, threadIdx.x, blockDim.x);
     __syncthreads();
     for (int w = blockDim.x / 2; w > 0; w /= 2) {
-        if ((int)threadIdx.x < w) part[threadIdx.x] = __fadd_rn(part[threadIdx.x], part[threadIdx.x + w]);
+        if ((int)threadIdx.x < w) part[threadIdx.x] = dn_bias_tree_step(part[threadIdx.x], part[threadIdx.x + w]);
         __syncthreads();
     }
     if (threadIdx.x == 0) upd[f] = __fadd_rn(upd[f], part[0]);
