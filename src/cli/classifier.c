@@ -112,6 +112,7 @@ static int start_training(train_run *t, char **paths, int n, classifier_setup *s
     }
     network *net = t->net;
     fill_augment(&cd, net);
+    cd.cache = image_cache_new((size_t)net->image_cache_mb << 20); /* NULL: off */
     /* AlexeyAB's mosaic/mixup/cutmix/blur/gaussian_noise are detector augmentation here */
     if (net->mixup || net->blur || net->gaussian_noise)
         fprintf(stderr, "%s: warning: mosaic, mixup, cutmix, blur and gaussian_noise are used by "
@@ -128,6 +129,7 @@ static int start_training(train_run *t, char **paths, int n, classifier_setup *s
             fprintf(stderr, "%s\n", err);
             train_oom_advice(net, t->cfg, err);
         }
+        image_cache_free(cd.cache);
         classifier_data_free(&cd);
         return -1;
     }
@@ -144,6 +146,8 @@ static int start_training(train_run *t, char **paths, int n, classifier_setup *s
     train_ckpt_end(&t->ck);
     loader_report(ld, stderr);
     loader_stop(ld);
+    image_cache_report(cd.cache, stderr);
+    image_cache_free(cd.cache);
     if (cd.skipped) fprintf(stderr, "%lu images could not be loaded and were skipped\n", cd.skipped);
     classifier_data_free(&cd);
     return rc;

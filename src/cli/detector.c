@@ -170,6 +170,7 @@ static int start_training(train_run *t, char **paths, int n, int classes)
     detector_data dd;
     det_data_init(&dd, net, paths, n, classes);
     dd.augment = 1;
+    dd.cache = image_cache_new((size_t)net->image_cache_mb << 20); /* NULL: off */
     if (net->mixup == 2 || net->mixup == 4) /* as AlexeyAB's detector loader */
         fprintf(stderr, "%s: cutmix=1 is for classifier training; detector training ignores it%s\n",
                 t->cfg, net->mixup == 4 ? " (mosaic=1 stays on)" : "");
@@ -188,6 +189,7 @@ static int start_training(train_run *t, char **paths, int n, int classes)
             fprintf(stderr, "%s\n", err);
             train_oom_advice(net, t->cfg, err);
         }
+        image_cache_free(dd.cache);
         return -1;
     }
     if (dist_rank() == 0) {
@@ -210,6 +212,8 @@ static int start_training(train_run *t, char **paths, int n, int classes)
     train_ckpt_end(&t->ck);
     loader_report(t->ld, stderr);
     loader_stop(t->ld);
+    image_cache_report(dd.cache, stderr);
+    image_cache_free(dd.cache);
     if (dd.skipped || dd.no_labels || dd.bad_labels)
         fprintf(stderr, "data problems: %lu unreadable images skipped, %lu images without a label "
                 "file (used without boxes), %lu label lines dropped\n", dd.skipped, dd.no_labels,

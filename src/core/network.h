@@ -41,6 +41,7 @@ struct network {
     int max_crop, min_crop, center, random, flip, letter_box, notruth;
     float max_ratio, min_ratio, angle, aspect, exposure, saturation, hue, jitter;
     int resize_step;
+    int image_cache_mb;     /* bound of the loaders' decoded-image cache, 0: off (image_cache.h) */
     /* AlexeyAB's detector augmentation (data_detector.h): mixup 0 off, 1 mixup, 3 mosaic
      * (his numbering; cutmix=1 alone is 2, which detector training ignores as he does) */
     int mixup, mosaic_bound, blur, gaussian_noise;

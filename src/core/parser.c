@@ -91,6 +91,7 @@ static void parse_augment(network *net, cfg_reader *r)
     net->letter_box = cfg_int(r, "letter_box", 0, 0, 1);
     net->notruth = cfg_int(r, "notruth", 0, 0, 1);
     net->resize_step = cfg_int(r, "resize_step", 32, 1, 4096);
+    net->image_cache_mb = cfg_int(r, "image_cache_mb", 0, 0, 1 << 20);
     /* AlexeyAB's numbering: mosaic wins over mixup; cutmix with mosaic is mosaic for a
      * detector (4 in his code, treated as 3 by his detector loader). */
     net->mixup = cfg_int(r, "mixup", 0, 0, 1);

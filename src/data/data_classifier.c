@@ -54,7 +54,7 @@ int classifier_fill(void *user, rng_t *r, float *x, float *y)
     classifier_data *cd = user;
     int i = rng_int(r, cd->n);
     char err[1024];
-    image im = image_load_ex(cd->paths[i], cd->c, err, sizeof(err));
+    image im = image_cache_load(cd->cache, cd->paths[i], cd->c, err, sizeof(err));
     if (!im.data) {
         /* A few lines say what is wrong; thousands would bury the training lines. */
         if (cd->skipped < 10) fprintf(stderr, "warning: %s; skipped\n", err);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "data/image.h"
+#include "data/image_cache.h"
 #include "core/rng.h"
 
 typedef struct {
@@ -20,6 +21,7 @@ typedef struct {
     int flip;
     float hue, saturation, exposure;
     unsigned long skipped; /* images that could not be loaded (loader thread only) */
+    image_cache *cache;    /* decoded images kept between epochs (NULL: decode every time) */
 } classifier_data;
 
 /* The class whose label occurs in path, or -1 with Darknet's message

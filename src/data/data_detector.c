@@ -227,7 +227,7 @@ int detector_fill(void *user, rng_t *r, float *x, float *y)
     if (detector_uses_alexey(dd)) return detector_fill_alexey(dd, r, x, y);
     const char *path = dd->paths[rng_int(r, dd->n)];
     char err[1024];
-    image im = image_load_ex(path, dd->c, err, sizeof(err));
+    image im = image_cache_load(dd->cache, path, dd->c, err, sizeof(err));
     if (!im.data) {
         dd->skipped++;
         if (detector_want_warning(dd)) fprintf(stderr, "warning: %s; skipped\n", err);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "data/image.h"
+#include "data/image_cache.h"
 #include "core/rng.h"
 
 typedef struct {
@@ -33,6 +34,7 @@ typedef struct {
     int mixup, mosaic_bound, blur, gaussian_noise;
     float resize;
     int batch_mix;        /* this mini-batch mixes (mosaic/mixup): loader thread only */
+    image_cache *cache;   /* decoded images kept between epochs (NULL: decode every time) */
     /* counters, written by the loader thread only */
     unsigned long skipped;     /* unreadable images */
     unsigned long no_labels;   /* images without a label file (used without boxes) */

@@ -213,7 +213,7 @@ static int ab_image(detector_data *dd, rng_t *r, int quadrant, image out, float 
 {
     const char *path = dd->paths[rng_int(r, dd->n)];
     char err[1024];
-    image im = image_load_ex(path, dd->c, err, sizeof(err));
+    image im = image_cache_load(dd->cache, path, dd->c, err, sizeof(err));
     if (!im.data) {
         dd->skipped++;
         if (detector_want_warning(dd)) fprintf(stderr, "warning: %s; skipped\n", err);

@@ -241,6 +241,9 @@ static void fixed_parts(const network *net, mem_summary *s, size_t n)
     /* The loader fills the next mini-batch's first samples while this one trains (loader.h). */
     size_t per = (size_t)net->inputs + (size_t)net->truths;
     s->loader = (size_t)loader_prefetch((int)n, per) * per * sizeof(float);
+    /* and its decoded-image cache at its bound (image_cache.h; what it holds depends on the
+     * data set, which the plan does not see) */
+    s->loader += (size_t)net->image_cache_mb << 20;
 }
 
 int memreport_plan_at(network *net, const saved_desc *desc, int bits, int batch, mem_summary *s)
