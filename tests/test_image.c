@@ -211,6 +211,39 @@ static void test_random_crop(void **state)
     free_image(q);
 }
 
+/* image_place against its definition, pixel by pixel with image_bilinear (the loop the
+ * detector loader ran before): the same bits, over scales up and down, offsets that cut
+ * the image on every side, grey sources on colour canvases; the canvas outside keeps its
+ * values. */
+static void test_place_matches_bilinear(void **state)
+{
+    (void)state;
+    uint64_t s = 99;
+    for (int t = 0; t < 300; ++t) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        int iw = 1 + (int)((s >> 58) % 40), ih = 1 + (int)((s >> 52) % 33), ic = (s >> 40) & 1 ? 3 : 1;
+        int cw = 1 + (int)((s >> 33) % 48), chh = 1 + (int)((s >> 27) % 41);
+        int nw = 1 + (int)((s >> 20) % 90), nh = 1 + (int)((s >> 14) % 70);
+        int dx = (int)((s >> 8) % 100) - 50, dy = (int)((s >> 2) % 90) - 45;
+        image im = random_image(iw, ih, ic, s), got = random_image(cw, chh, 3, s + 1), want = copy_image(got);
+        assert_int_equal(image_place(im, nw, nh, dx, dy, got), 0);
+        for (int k = 0; k < 3; ++k)
+            for (int y = 0; y < nh; ++y)
+                for (int x = 0; x < nw; ++x) {
+                    int cx = x + dx, cy = y + dy;
+                    if (cx < 0 || cy < 0 || cx >= cw || cy >= chh) continue;
+                    want.data[((size_t)k * chh + cy) * cw + cx] =
+                        image_bilinear(im, (float)x / nw * im.w, (float)y / nh * im.h, k < ic ? k : 0);
+                }
+        if (memcmp(got.data, want.data, sizeof(float) * (size_t)cw * chh * 3))
+            fail_msg("case %d: %dx%dx%d placed as %dx%d at (%d,%d) on %dx%d differs", t, iw, ih, ic, nw, nh, dx,
+                     dy, cw, chh);
+        free_image(im);
+        free_image(got);
+        free_image(want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_distort),
         cmocka_unit_test(test_flip_crop_letterbox),
         cmocka_unit_test(test_random_crop),
+        cmocka_unit_test(test_place_matches_bilinear),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -136,23 +136,6 @@ int detector_want_warning(detector_data *dd)
     return 0;
 }
 
-/* Draws the image onto a w x h grey canvas as an nw x nh rectangle at (dx, dy). */
-static void place_image(image im, int nw, int nh, int dx, int dy, image canvas)
-{
-    for (int k = 0; k < canvas.c; ++k)
-        for (int y = 0; y < nh; ++y) {
-            int cy = y + dy;
-            if (cy < 0 || cy >= canvas.h) continue;
-            for (int x = 0; x < nw; ++x) {
-                int cx = x + dx;
-                if (cx < 0 || cx >= canvas.w) continue;
-                float rx = (float)x / nw * im.w, ry = (float)y / nh * im.h;
-                canvas.data[((size_t)k * canvas.h + cy) * canvas.w + cx] =
-                    image_bilinear(im, rx, ry, k < im.c ? k : 0);
-            }
-        }
-}
-
 typedef struct {
     int nw, nh, dx, dy, flip;
 } placement;
@@ -236,8 +219,12 @@ int detector_fill(void *user, rng_t *r, float *x, float *y)
     placement p = random_placement(dd, r, im.w, im.h);
     image canvas = {dd->w, dd->h, dd->c, x};
     for (size_t i = 0; i < (size_t)dd->w * dd->h * dd->c; ++i) x[i] = .5f;
-    place_image(im, p.nw, p.nh, p.dx, p.dy, canvas);
+    int placed = image_place(im, p.nw, p.nh, p.dx, p.dy, canvas);
     free_image(im);
+    if (placed) {
+        fprintf(stderr, "warning: out of memory placing %s; skipped\n", path);
+        return -1;
+    }
     if (dd->augment) image_random_distort(canvas, r, dd->hue, dd->saturation, dd->exposure);
     if (p.flip) flip_image(canvas);
     load_truth(dd, path, r, &p, y);

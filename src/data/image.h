@@ -17,6 +17,12 @@ image image_load_ex(const char *path, int c, char *err, size_t errlen);
 /* Bilinear value at (x, y) of channel k, with coordinates clamped to the image. */
 float image_bilinear(image im, float x, float y, int k);
 
+/* Draws im into canvas as an nw x nh rectangle whose top left is at (dx, dy) (either may
+ * be negative; what falls outside the canvas is cut): canvas pixel (x + dx, y + dy) of
+ * channel k becomes image_bilinear(im, x / nw * im.w, y / nh * im.h, k < im.c ? k : 0).
+ * The rest of the canvas is left as it was. 0, or -1 on out of memory. */
+int image_place(image im, int nw, int nh, int dx, int dy, image canvas);
+
 /* HSV conversion in place with Darknet's convention: hue in [0,1) (a turn of the colour
  * wheel), saturation and value in [0,1]. Only 3-channel images change. */
 void image_rgb_to_hsv(image im);
