@@ -39,6 +39,14 @@ static int launched_by_mpirun(void)
 int dist_init(int *argc, char ***argv)
 {
     if (!launched_by_mpirun()) return 0;
+    /* OpenMPI's non-blocking all-reduce (coll/libnbc) picks, for fewer than 4 ranks or an
+     * in-place call (ours), reduce-to-rank-0 then broadcast: rank 0 sums every bucket
+     * alone, after copying it, while the others wait, and the whole bucket crosses twice.
+     * The ring (reduce-scatter, then all-gather) splits the sums over the ranks and moves
+     * 2(N-1)/N of a bucket per rank, the cost model of docs/mpi.md. A user's own setting
+     * (environment or mpirun --mca) wins. Other MPIs ignore the variable. */
+    if (setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "1", 0))
+        fprintf(stderr, "warning: cannot select the ring all-reduce (setenv failed)\n");
     int provided = 0;
     /* FUNNELED: only the main thread calls MPI (OpenMP loops and the loader thread never do). */
     int rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
