@@ -113,16 +113,19 @@ static int start_training(train_run *t, char **paths, int n, classifier_setup *s
     network *net = t->net;
     fill_augment(&cd, net);
     cd.cache = image_cache_new((size_t)net->image_cache_mb << 20); /* NULL: off */
-    /* AlexeyAB's mosaic/mixup/cutmix/blur/gaussian_noise are detector augmentation here */
-    if (net->mixup || net->blur || net->gaussian_noise)
-        fprintf(stderr, "%s: warning: mosaic, mixup, cutmix, blur and gaussian_noise are used by "
-                "detector training only; classifier training ignores them\n", t->cfg);
+    /* cutmix (mixup 2; 4 is cutmix with mosaic) is AlexeyAB's classifier augmentation; his
+     * classifier mixup and mosaic, blur and gaussian_noise are detector augmentation here */
+    cd.cutmix = net->mixup == 2 || net->mixup == 4;
+    if (net->mixup == 1 || net->mixup >= 3 || net->blur || net->gaussian_noise)
+        fprintf(stderr, "%s: warning: mosaic, mixup, blur and gaussian_noise are used by detector "
+                "training only; classifier training ignores them%s\n", t->cfg,
+                cd.cutmix ? " (cutmix=1 is used)" : "");
     t->ntrain = n;
     /* Resume continues the batch stream; each rank loads its slice of every mini-batch. */
     uint64_t first = net->seen / ((size_t)net->batch * (size_t)net->ranks);
-    loader *ld = loader_start_at(net->batch, dist_rank() * net->batch, (size_t)net->inputs,
-                                 (size_t)net->truths, classifier_fill, &cd, darknet_get_seed(), first,
-                                 err, sizeof(err));
+    loader *ld = loader_start_ex(net->batch, dist_rank() * net->batch, (size_t)net->inputs,
+                                 (size_t)net->truths, classifier_fill, classifier_begin_batch, &cd,
+                                 darknet_get_seed(), first, err, sizeof(err));
     if (dist_any(!ld)) { /* every rank stops when one cannot load */
         if (ld) loader_stop(ld);
         else {

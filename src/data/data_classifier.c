@@ -46,12 +46,15 @@ int classifier_data_init(classifier_data *cd, char **paths, int n, char **labels
 void classifier_data_free(classifier_data *cd)
 {
     free(cd->label_of);
+    free(cd->mix_x);
+    free(cd->mix_y);
     cd->label_of = NULL;
+    cd->mix_x = cd->mix_y = NULL;
 }
 
-int classifier_fill(void *user, rng_t *r, float *x, float *y)
+/* One sample: a random path, augmented, into x; its one-hot class into y (zeroed). */
+static int fill_one(classifier_data *cd, rng_t *r, float *x, float *y)
 {
-    classifier_data *cd = user;
     int i = rng_int(r, cd->n);
     char err[1024];
     image im = image_cache_load(cd->cache, cd->paths[i], cd->c, err, sizeof(err));
@@ -81,6 +84,38 @@ int classifier_fill(void *user, rng_t *r, float *x, float *y)
     if (rc) return -1;
     y[cd->label_of[i]] = 1;
     return 0;
+}
+
+void classifier_begin_batch(void *user, rng_t *r)
+{
+    classifier_data *cd = user;
+    cd->batch_mix = cd->cutmix && rng_int(r, 2);
+}
+
+/* The second sample of a cut-mixed one, pasted into x; truths mixed by area. */
+static int cutmix_into(classifier_data *cd, rng_t *r, float *x, float *y)
+{
+    size_t nx = (size_t)cd->w * cd->h * cd->c;
+    if (!cd->mix_x) cd->mix_x = malloc(sizeof(float) * nx);
+    if (!cd->mix_y) cd->mix_y = malloc(sizeof(float) * (size_t)(cd->classes > 0 ? cd->classes : 1));
+    if (!cd->mix_x || !cd->mix_y) {
+        fprintf(stderr, "warning: out of memory for cutmix; sample skipped\n");
+        return -1;
+    }
+    memset(cd->mix_y, 0, sizeof(float) * (size_t)cd->classes);
+    if (fill_one(cd, r, cd->mix_x, cd->mix_y)) return -1;
+    cut_rect c = image_cutmix_rect(r, cd->w, cd->h);
+    image_paste_rect(x, cd->mix_x, cd->w, cd->h, cd->c, c);
+    float a = (float)c.w * c.h / ((float)cd->w * cd->h);
+    for (int k = 0; k < cd->classes; ++k) y[k] = y[k] * (1 - a) + cd->mix_y[k] * a;
+    return 0;
+}
+
+int classifier_fill(void *user, rng_t *r, float *x, float *y)
+{
+    classifier_data *cd = user;
+    if (fill_one(cd, r, x, y)) return -1;
+    return cd->batch_mix ? cutmix_into(cd, r, x, y) : 0;
 }
 
 int classifier_load(const classifier_data *cd, int i, float *x, char *err, size_t errlen)

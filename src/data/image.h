@@ -59,6 +59,18 @@ int image_gaussian_blur(image im, int ksize);
  * max(0, round(N(0, sd))) / 255, clamped to 1. */
 void image_add_noise_8u(image im, rng_t *r, float sd);
 
+/* AlexeyAB's classifier cutmix (cutmix=1 in [net]): a rectangle whose sides are drawn
+ * uniformly in [(int)(.3 w), (int)(.8 w)] and [(int)(.3 h), (int)(.8 h)] (his rand_int,
+ * both ends included), at a left edge uniform in [0, w - cut_w - 1] and a top edge in
+ * [0, h - cut_h - 1] (his bounds: it never reaches the last column or row). Sides are at
+ * least 1 and the rectangle stays inside for any w, h >= 1. */
+typedef struct {
+    int x, y, w, h;
+} cut_rect;
+cut_rect image_cutmix_rect(rng_t *r, int w, int h);
+/* Copies rectangle rc of src into dst, both w x h x c CHW floats. */
+void image_paste_rect(float *dst, const float *src, int w, int h, int c, cut_rect rc);
+
 /* Writes `im` into dst (w*h*c floats) resized to w x h when its size differs. */
 int image_fill(image im, float *dst, int w, int h, int c);
 

@@ -1,7 +1,9 @@
 /* Random augmentations for the data loaders (Darknet's random_augment_image, flip and
- * random_distort_image), drawing only from the caller's rng so loading is repeatable. */
+ * random_distort_image) and AlexeyAB's classifier cutmix rectangle, drawing only from the
+ * caller's rng so loading is repeatable. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "data/image.h"
 
@@ -173,4 +175,31 @@ void image_add_noise_8u(image im, rng_t *r, float sd)
         float v = roundf(rng_normal(r) * sd);
         if (v > 0) im.data[i] = clampf(im.data[i] + v / 255.0f, 0, 1);
     }
+}
+
+/* A side in [(int)(.3 n), (int)(.8 n)], at least 1, at most n. */
+static int cut_side(rng_t *r, int n)
+{
+    int lo = (int)(n * .3f), hi = (int)(n * .8f);
+    int v = lo + rng_int(r, hi - lo + 1);
+    return v < 1 ? 1 : (v > n ? n : v);
+}
+
+cut_rect image_cutmix_rect(rng_t *r, int w, int h)
+{
+    cut_rect c;
+    c.w = cut_side(r, w);
+    c.h = cut_side(r, h);
+    c.x = rng_int(r, w - c.w); /* [0, w - cut_w - 1]; 0 when the side is the whole width */
+    c.y = rng_int(r, h - c.h);
+    return c;
+}
+
+void image_paste_rect(float *dst, const float *src, int w, int h, int c, cut_rect rc)
+{
+    for (int k = 0; k < c; ++k)
+        for (int y = rc.y; y < rc.y + rc.h; ++y) {
+            size_t o = ((size_t)k * h + y) * w + rc.x;
+            memcpy(dst + o, src + o, sizeof(float) * (size_t)rc.w);
+        }
 }

@@ -69,6 +69,14 @@ check "same seed, same weights" cmp -s a.w bs/s_final.weights
 check "same seed, same losses" [ "$(grep " avg, " a | cut -d, -f1-3)" = "$(grep " avg, " b | cut -d, -f1-3)" ]
 "$DN" classifier train s.data s.cfg -seed 10 > c 2>/dev/null
 check "other seed, other weights" bash -c "! cmp -s a.w bs/s_final.weights"
+# cutmix=1 (AlexeyAB's classifier cutmix, tests/test_cutmix.c): used, repeatable, and it
+# changes the run
+sed '/^\[net\]/a cutmix=1' s.cfg > cm.cfg
+"$DN" classifier train s.data cm.cfg -seed 9 > cm1 2> cm1.err; cp bs/cm_final.weights cm.w
+"$DN" classifier train s.data cm.cfg -seed 9 > cm2 2> cm2.err
+check "cutmix=1: no 'ignores' warning" bash -c "! grep -q ignores cm1.err"
+check "cutmix=1: same seed, same weights" cmp -s cm.w bs/cm_final.weights
+check "cutmix=1: other weights than without it" bash -c "! cmp -s a.w cm.w"
 
 # ---- resume from the backup continues at 101 (max 103); -clear starts again at 1 ----
 sed 's/max_batches=101/max_batches=103/' t.cfg > r.cfg
