@@ -135,6 +135,68 @@ static void compare(const char *fmt, const char *keys_plain, const char *keys_st
     free_network(b);
 }
 
+/* At a production size (416 px, where chunk_for streams), the plan grows the first pair into
+ * a longer segment when that lowers the arena (plan.c grow_streams: yolov3-tiny's peak sits
+ * in the backward of the second pair, which writes the first pair's whole-batch exit
+ * delta). Oracles: the unstreamed network (outputs, cost, gradients bit for bit over 2
+ * steps) and the plan without growth (DN_STREAM_GROW=0): fewer segments, a further exit,
+ * and an arena at least 1/16 smaller. */
+static const char *cfg_v3_head =
+    "[net]\nbatch=7\nwidth=416\nheight=416\nchannels=3\n%s\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=16\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[maxpool]\nsize=2\nstride=2\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=32\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[maxpool]\nsize=2\nstride=2\n"
+    "[convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[maxpool]\nsize=4\nstride=4\n"
+    "[connected]\noutput=5\nactivation=linear\n"
+    "[softmax]\n";
+
+static int segments(const network *net, int *first_exit)
+{
+    int segs = 0;
+    *first_exit = -1;
+    for (int i = 0; i < net->n; ++i)
+        if (net->plan.seg_end[i] > i) {
+            if (*first_exit < 0) *first_exit = net->plan.seg_end[i];
+            ++segs;
+        }
+    return segs;
+}
+
+static void grown_at_production_size(void **state)
+{
+    (void)state;
+    network *a = make_net(cfg_v3_head, "actnn_bits=2\nactnn_stream=0", 0);
+    network *b = make_net(cfg_v3_head, "actnn_bits=2\nactnn_stream=1", 0);
+    setenv("DN_STREAM_GROW", "0", 1);
+    network *c = make_net(cfg_v3_head, "actnn_bits=2\nactnn_stream=1", 0);
+    char err[256];
+    assert_int_equal(network_prepare(c, 1, err, sizeof(err)), 0);
+    unsetenv("DN_STREAM_GROW");
+    size_t n = tu_grad_count(a), no = (size_t)BATCH * a->outputs;
+    float *ga = malloc(n * sizeof(float)), *gb = malloc(n * sizeof(float));
+    float *oa = malloc(no * sizeof(float)), *ob = malloc(no * sizeof(float));
+    for (int it = 0; it < 2; ++it) {
+        float ca = tu_train_step(a, ga, oa), cb = tu_train_step(b, gb, ob);
+        assert_memory_equal(oa, ob, no * sizeof(float));
+        assert_memory_equal(&ca, &cb, sizeof(float));
+        assert_memory_equal(ga, gb, n * sizeof(float));
+        network_update(a);
+        network_update(b);
+    }
+    int eb, ec, sb = segments(b, &eb), sc = segments(c, &ec);
+    if (!(sb >= 1 && sb < sc && eb > ec))
+        fail_msg("grown plan: %d segments (first exit %d); pairs: %d (first exit %d)", sb, eb, sc, ec);
+    if (b->plan.arena_bytes + c->plan.arena_bytes / 16 > c->plan.arena_bytes)
+        fail_msg("grown arena %zu, pairs %zu", b->plan.arena_bytes, c->plan.arena_bytes);
+    assert_int_equal(plan_verify(&b->plan), 0);
+    free(ga); free(gb); free(oa); free(ob);
+    free_network(a);
+    free_network(b);
+    free_network(c);
+}
+
 static void bits2_equal(void **state)
 {
     (void)state;
@@ -255,6 +317,7 @@ int main(void)
         cmocka_unit_test(off_by_default_at_32_bits),
         cmocka_unit_test(nan_watch_keeps_streaming),
         cmocka_unit_test(auto_only_under_a_cap),
+        cmocka_unit_test(grown_at_production_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

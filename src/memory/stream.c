@@ -154,6 +154,42 @@ void stream_select(const network *net, mem_plan *p)
     free(last);
 }
 
+/* Moves segment a's exit to b (plan.c grow_streams): the segments starting inside
+ * (old exit, b] are absorbed. 0 when a..b cannot stream as one segment (then nothing
+ * changed), 1 when done. */
+int stream_try_exit(const network *net, mem_plan *p, int a, int b)
+{
+    int old = p->seg_end[a], nbn = 0;
+    if (old <= a || b <= old) return 0;
+    for (int i = a; i < b; ++i) nbn += net->layers[i].batch_stats;
+    for (int i = old + 1; i <= b; ++i)
+        if (p->seg_end[i] > b) return 0; /* a later segment reaching past b */
+    if (nbn > STREAM_MAX_BN) return 0;
+    int *last = malloc(sizeof(int) * ((size_t)net->n + 1));
+    if (!last) return 0;
+    for (int i = 0; i < net->n; ++i) last[i] = -1;
+    for (int k = 0; k < net->n; ++k)
+        for (int s = 0; s < net->layers[k].nsrc; ++s) {
+            int j = net->layers[k].src[s];
+            if (j >= 0 && last[j] < k) last[j] = k;
+        }
+    sel_ctx s = {net, p, last};
+    size_t widest = 0;
+    int c = segment_ok(&s, a, b, &widest) ? chunk_for(net, p, widest) : 0;
+    free(last);
+    if (!c) return 0;
+    for (int i = old + 1; i <= b; ++i) { /* absorbed segments */
+        if (p->seg_end[i] > i) p->seg_start[p->seg_end[i]] = -1;
+        p->seg_end[i] = 0;
+    }
+    p->seg_start[old] = -1;
+    for (int i = a; i < b; ++i) p->chunk[i] = root_of(p, i) >= a && root_of(p, i) < b ? c : 0;
+    p->chunk[b] = 0;
+    p->seg_end[a] = b;
+    p->seg_start[b] = a;
+    return 1;
+}
+
 /* ---- running ------------------------------------------------------------------------- */
 
 static int chunked(const network *net, int j) { return j >= 0 && net->plan.chunk[j] != 0; }
