@@ -138,8 +138,8 @@ static void compare(const char *fmt, const char *keys_plain, const char *keys_st
 /* At a production size (416 px, where chunk_for streams), the plan grows the first pair into
  * a longer segment when that lowers the arena (plan.c grow_streams: yolov3-tiny's peak sits
  * in the backward of the second pair, which writes the first pair's whole-batch exit
- * delta). Oracles: the unstreamed network (outputs, cost, gradients bit for bit over 2
- * steps) and the plan without growth (DN_STREAM_GROW=0): fewer segments, a further exit,
+ * delta; actnn_stream_grow=1). Oracles: the unstreamed network (outputs, cost, gradients
+ * bit for bit over 2 steps) and the plan without growth: fewer segments, a further exit,
  * and an arena at least 1/16 smaller. */
 static const char *cfg_v3_head =
     "[net]\nbatch=7\nwidth=416\nheight=416\nchannels=3\n%s\n"
@@ -168,12 +168,10 @@ static void grown_at_production_size(void **state)
 {
     (void)state;
     network *a = make_net(cfg_v3_head, "actnn_bits=2\nactnn_stream=0", 0);
-    network *b = make_net(cfg_v3_head, "actnn_bits=2\nactnn_stream=1", 0);
-    setenv("DN_STREAM_GROW", "0", 1);
+    network *b = make_net(cfg_v3_head, "actnn_bits=2\nactnn_stream=1\nactnn_stream_grow=1", 0);
     network *c = make_net(cfg_v3_head, "actnn_bits=2\nactnn_stream=1", 0);
     char err[256];
     assert_int_equal(network_prepare(c, 1, err, sizeof(err)), 0);
-    unsetenv("DN_STREAM_GROW");
     size_t n = tu_grad_count(a), no = (size_t)BATCH * a->outputs;
     float *ga = malloc(n * sizeof(float)), *gb = malloc(n * sizeof(float));
     float *oa = malloc(no * sizeof(float)), *ob = malloc(no * sizeof(float));

@@ -54,6 +54,7 @@ struct network {
     int actnn_group;
     int actnn_auto, actnn_auto_interval, actnn_auto_layers, actnn_swap;
     int actnn_stream;       /* streamed pairs (stream.h): -1 auto, 0 off, 1 always */
+    int actnn_stream_grow;  /* 1: streamed segments grow (plan.c grow_streams); 0 default */
     int stream_auto_on;     /* auto: on when a memory cap needs them (budget_resolve_streaming) */
     char stream_why[256];   /* auto: what decided it, for the start-up report */
     int stream_chunk;       /* samples per chunk; 0 = about 8 MiB of output (tests set it) */

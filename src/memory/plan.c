@@ -258,12 +258,13 @@ static int prune_streams(mem_plan *p, const network *net)
  * 0..1) and still reads that of 3; one segment 0..3 makes the delta of 1 chunk-sized.
  * So each kept segment's exit moves further (absorbing the next segments) while that
  * lowers the arena by at least 1/16; more batch-norm members cost more recomputation,
- * which is why streaming is on only under a memory cap. */
+ * which is why streaming is on only under a memory cap. Opt-in (actnn_stream_grow=1):
+ * at large mini-batches the measured peak exceeds this plan by ~20% (docs/memory.md),
+ * so `-budget` would promise too much with it on by default. */
 static int grow_streams(mem_plan *p, const network *net)
 {
     if (net->stream_chunk > 0) return 0;
-    const char *g = getenv("DN_STREAM_GROW"); /* 0: the pairs alone (tests compare) */
-    if (g && !strcmp(g, "0")) return 0;
+    if (!net->actnn_stream_grow) return 0;
     size_t n1 = (size_t)net->n + 1;
     int *save = malloc(sizeof(int) * 3 * n1);
     if (!save) return -1;

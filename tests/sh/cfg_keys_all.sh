@@ -90,7 +90,7 @@ convolutional:stride_y softmax:spatial route:group_id yolo:beta_nms yolo:classes
 yolo:iou_thresh_kind yolo:jitter yolo:max_delta yolo:nms_kind yolo:num yolo:random
 yolo:resize region:classes region:coords region:jitter region:num region:random
 region:resize maxpool:stride_y net:actnn_auto_interval net:actnn_auto_layers net:actnn_concat
-net:actnn_group net:actnn_stream net:actnn_swap"
+net:actnn_group net:actnn_stream net:actnn_stream_grow net:actnn_swap"
 
 # mk SECTION CTX KEYLINES: writes k.cfg, sets LINE to the line of the first key line.
 mk() {
