@@ -19,6 +19,7 @@ GPU      ?= 0
 CUDNN    ?= 0
 OPENCV   ?= 0
 MPI      ?= 0
+NCCL     ?= 0
 NATIVE   ?= 0
 CUDA_PATH ?= /usr/local/cuda
 ARCH     ?= -gencode arch=compute_90,code=[sm_90,compute_90]
@@ -115,6 +116,15 @@ ifeq ($(MPI),1)
   CFLAGS  += -DDN_MPI $(MPI_INC)
   LDLIBS  += $(shell mpicc --showme:link 2>/dev/null || echo -lmpi)
   VARIANT := $(VARIANT)-mpi
+endif
+# NCCL=1 (with MPI=1 GPU=1): ranks on GPUs sum their gradients with NCCL (src/dist/nccl.c).
+ifeq ($(NCCL),1)
+  ifneq ($(MPI)$(GPU),11)
+    $(error NCCL=1 needs MPI=1 and GPU=1)
+  endif
+  CFLAGS  += -DDN_NCCL -isystem $(CUDA_PATH)/include
+  LDLIBS  += -lnccl
+  VARIANT := $(VARIANT)-nccl
 endif
 ifneq ($(BLAS),openmp)
   VARIANT := $(VARIANT)-blas$(BLAS)

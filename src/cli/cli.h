@@ -7,6 +7,7 @@
 #include "core/dn_names.h"
 
 extern int cli_gpu_index;
+extern const char *cli_gpus_list;
 
 typedef struct network network;
 /* Moves a loaded network to the device the command line chose (device.c); 0, or -1 with

@@ -12,6 +12,8 @@
 
 /* The GPU chosen by -i/-gpus (-1: -nogpu); read by GPU builds when they start. */
 int cli_gpu_index = 0;
+/* -gpus as given ("0,1"): MPI ranks take its entries in turn (device.c). */
+const char *cli_gpus_list = NULL;
 static void usage(const char *prog)
 {
     fprintf(stderr,
@@ -49,8 +51,9 @@ static int run_command(int argc, char **argv)
             fprintf(stderr, "-gpus expects a GPU index or a list like 0,1, got '%s'\n", gpus);
             return 1;
         }
-        if (*end) fprintf(stderr, "-gpus %s: one GPU is used, GPU %ld\n", gpus, g);
+        if (*end && dist_size() == 1) fprintf(stderr, "-gpus %s: one GPU is used, GPU %ld\n", gpus, g);
         cli_gpu_index = (int)g;
+        cli_gpus_list = gpus;
     }
     if (cli_flag("-nogpu")) cli_gpu_index = -1;
     /* Says where each part runs before any command starts (GPU builds; silent otherwise). */

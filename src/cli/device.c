@@ -3,9 +3,12 @@
  * the CPU. Placement happens once, after the weights are loaded (core/place.h). */
 #include <stdio.h>
 
+#include <stdlib.h>
+
 #include "cli/cli.h"
 #include "core/network.h"
 #include "core/place.h"
+#include "dist/dist.h"
 
 /* "yolo x2, softmax": the host-only layer types of the network, for the start-up line. */
 static void host_layers(const network *net, char *s, size_t len)
@@ -26,11 +29,27 @@ static void host_layers(const network *net, char *s, size_t len)
     }
 }
 
+/* MPI rank r's GPU: the r-th entry of -gpus "a,b,..." (in turn when fewer), else -i/-gpus
+ * plus r (one rank per GPU, the NCCL layout of docs/mpi.md). One process: -i/-gpus. */
+static int rank_gpu(void)
+{
+    int r = dist_rank(), n = 0;
+    if (dist_size() == 1 || cli_gpu_index < 0) return cli_gpu_index;
+    long ids[64];
+    for (const char *s = cli_gpus_list; s && *s && n < 64;) {
+        char *end;
+        ids[n++] = strtol(s, &end, 10);
+        s = *end == ',' ? end + 1 : end + (*end != 0);
+    }
+    return n > 1 ? (int)ids[r % n] : cli_gpu_index + r;
+}
+
 int cli_place_network(network *net, char *err, size_t errlen)
 {
     const dn_backend *be = place_env_backend();
     char why[160] = "";
-    if (!be && cli_gpu_index >= 0) be = dn_backend_cuda(cli_gpu_index, why, sizeof(why));
+    int gpu = rank_gpu();
+    if (!be && gpu >= 0) be = dn_backend_cuda(gpu, why, sizeof(why));
     if (!be || !be->device) return 0; /* the CPU (the start-up report said why) */
     if (network_place(net, be, err, errlen)) return -1;
     char hl[256];

@@ -47,6 +47,12 @@ int dist_any(int flag);
 /* Every `every` iterations: compares a checksum of all trained parameters over the ranks.
  * 0, or -1 with a message naming the ranks that differ from rank 0. */
 int dist_check_weights(const network *net, size_t iteration, int every, char *err, size_t errlen);
+#ifdef DN_NCCL
+/* Ranks on GPUs (nccl.c, NCCL=1): the NCCL communicator and its gradient all-reduce on the
+ * device gradient block. 0, or -1 with the message in err. */
+int dist_nccl_attach(network *net, char *err, size_t errlen);
+void dist_nccl_detach(network *net);
+#endif
 /* Per-rank peak RSS (MiB) gathered on rank 0 as "a,b,..." (others get ""). */
 void dist_rank_figures(double mine, char *out, size_t n);
 /* A failure that leaves the other ranks waiting in a collective: prints the message with

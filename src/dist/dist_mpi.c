@@ -1,6 +1,7 @@
 /* MPI start/stop, rank and size, the split of the mini-batch, the per-iteration agreement
  * and the weights checksum (dist.h). Every MPI call's return code is checked: the world
  * communicator is switched to MPI_ERRORS_RETURN so failures come back as codes. */
+#include "core/place.h"
 #include "dist/dist.h"
 #include "dist/dist_internal.h"
 #include "memory/budget.h"
@@ -152,9 +153,10 @@ static uint64_t weights_hash(const network *net)
         const layer *l = &net->layers[i];
         for (int k = 0; k < l->nparams; ++k) {
             const param *p = &l->params[k];
-            for (size_t j = 0; j < p->n; ++j) {
+            const float *w = net->be->device ? place_host_of(net, p->w) : p->w;
+            for (size_t j = 0; w && j < p->n; ++j) {
                 uint32_t u;
-                memcpy(&u, &p->w[j], sizeof(u));
+                memcpy(&u, &w[j], sizeof(u));
                 h = (h ^ u) * 0x100000001b3ull;
             }
         }
@@ -165,6 +167,11 @@ static uint64_t weights_hash(const network *net)
 int dist_check_weights(const network *net, size_t iteration, int every, char *err, size_t errlen)
 {
     if (g_size == 1 || every <= 0 || iteration % (size_t)every) return 0;
+    /* on a GPU the parameters are hashed from their host mirrors, made current here */
+    if (net->be->device && place_pull_all((network *)net)) {
+        snprintf(err, errlen, "rank %d: copying the parameters from the %s device", g_rank, net->be->name);
+        return -1;
+    }
     uint64_t mine = weights_hash(net);
     uint64_t *all = calloc((size_t)g_size, sizeof(uint64_t));
     if (!all) {

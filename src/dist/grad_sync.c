@@ -200,7 +200,7 @@ void dist_step_begin(network *net)
         if (!synced_layer(net, i, stop)) continue;
         for (int k = 0; k < net->layers[i].nparams; ++k) {
             param *p = &net->layers[i].params[k];
-            if (p->grad) memset(p->grad, 0, p->n * sizeof(float));
+            if (p->grad) net->be->fill(p->grad, p->n, 0); /* host or device memory */
         }
     }
 }
@@ -220,10 +220,19 @@ static bn_sync_ops g_bn;
 int dist_attach(network *net, char *err, size_t errlen)
 {
     if (dist_size() == 1) return 0;
-    if (net->be && net->be->device) { /* the all-reduce reads host gradients */
-        snprintf(err, errlen, "training over MPI ranks runs on the CPU backend only (docs/mpi.md); "
-                 "add -nogpu");
+    if (net->be && net->be->device) { /* gradients in device memory: NCCL's all-reduce */
+        if (net->sync_bn) {
+            snprintf(err, errlen, "sync_bn=1 runs on the CPU backend only (docs/mpi.md); add -nogpu "
+                     "or remove it");
+            return -1;
+        }
+#ifdef DN_NCCL
+        return dist_nccl_attach(net, err, errlen);
+#else
+        snprintf(err, errlen, "MPI ranks on GPUs need an NCCL build (make MPI=1 GPU=1 CUDNN=1 NCCL=1; "
+                 "docs/mpi.md); add -nogpu to train the ranks on the CPU");
         return -1;
+#endif
     }
     /* ActNN rounding noise and dropout masks are keyed by the sample's index in the local
      * mini-batch: with one seed, every rank would draw the same noise for its k-th sample.
@@ -250,6 +259,9 @@ int dist_attach(network *net, char *err, size_t errlen)
 
 void dist_detach(network *net)
 {
+#ifdef DN_NCCL
+    dist_nccl_detach(net);
+#endif
     if (net->grad_sync == grad_sync) net->grad_sync = NULL;
     bn_set_sync(NULL);
     free_layout(&g_gs);

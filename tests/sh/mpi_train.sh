@@ -187,6 +187,11 @@ printf 'classes=10\nvalid=train.list\nlabels=names\n' > v.data
 "$DN" classifier valid v.data nobn.cfg bk/long.backup > kv.out 2> kv.err
 check "kill: the last .backup loads (classifier valid)" [ $? = 0 ]
 
+# ---- ranks on a device without NCCL (the simulated device, DN_BACKEND=devsim) ----
+DN_BACKEND=devsim $MPI -np 2 "$DNM" -seed 3 classifier train t.data nobn.cfg > dv.out 2> dv.err
+check "device ranks without NCCL: exit 1" [ $? != 0 ]
+check "device ranks without NCCL: says how to build it" has dv.err "MPI ranks on GPUs need an NCCL build"
+
 # ---- ./darknet memory -ranks ----
 "$DN" memory "$root/cfg/yolov3-tiny-shapes.cfg" -ranks 4 > m4.txt 2> /dev/null
 check "memory -ranks 4: one rank's share" has m4.txt "ranks: 4, mini-batch 32 split as 8 per rank"
