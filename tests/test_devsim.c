@@ -274,6 +274,32 @@ static void place_and_return(void **st)
     free_network(b);
 }
 
+/* Two mapping passes at once on one network (place.h place_ctx): each keeps its own
+ * direction and failure flag, so one pass returning arrays or failing leaves the other
+ * as it was. */
+static void place_ctx_explicit(void **st)
+{
+    (void)st;
+    network *b = make(cfg_classify, "actnn_bits=2", 1);
+    int before = b->nplaced;
+    assert_true(before > 1);
+    place_pair q = b->placed[1];
+    place_ctx to = place_ctx_to_device(b), back = {.net = b, .returning = 1};
+    float *g = q.dev, *f = q.host, *h = q.host;
+    assert_int_equal(place_array(&back, &g, q.n), 0); /* device -> host */
+    assert_ptr_equal(g, q.host);
+    assert_int_equal(place_array(&to, &f, q.n), 0); /* host -> its device copy, not a new one */
+    assert_ptr_equal(f, q.dev);
+    assert_int_equal(place_array(&to, &h, q.n + 1), -1); /* reaching past its array */
+    assert_true(to.failed);
+    assert_false(back.failed);
+    g = q.dev;
+    assert_int_equal(place_array(&back, &g, q.n), 0); /* still returning after the failure */
+    assert_ptr_equal(g, q.host);
+    assert_int_equal(b->nplaced, before);
+    free_network(b);
+}
+
 int main(void)
 {
     const char *t = getenv("DN_TEST_TOL");
@@ -290,6 +316,7 @@ int main(void)
         cmocka_unit_test(classify_fp32),
         cmocka_unit_test(classify_2bit),
         cmocka_unit_test(place_and_return),
+        cmocka_unit_test(place_ctx_explicit),
         cmocka_unit_test(device_output_layer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

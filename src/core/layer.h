@@ -32,6 +32,7 @@ typedef struct network network;
 typedef struct layer layer;
 typedef struct saved_state saved_state;
 typedef struct saved_store saved_store;
+typedef struct place_ctx place_ctx;
 
 /* A trainable tensor. grad accumulates Darknet-style updates (sums over the batch). */
 typedef struct {
@@ -115,7 +116,7 @@ typedef struct {
     /* Device placement (core/place.h): calls place_array on every float array in l->p that
      * the ops read or write (parameters, batch-norm state), so they follow the network to
      * a device backend and back. NULL: the layer holds no such arrays. */
-    void (*place)(layer *l, network *net);
+    void (*place)(layer *l, place_ctx *pc);
     /* 1: forward and backward compute on the host (loss layers, as in Darknet); on a
      * device backend the network copies their buffers to and from the host around calls. */
     int host_only;

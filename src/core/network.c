@@ -101,12 +101,13 @@ int network_alloc_grads(network *net)
     if (!net->grad_block) return -1;
     if (net->be->device) { /* made on the host, moved like the weights (place.h): the block
                             * first, so the gradients stay slices of one device block */
-        if (place_array(net, &net->grad_block, net->grad_floats)) return -1;
+        place_ctx pc = place_ctx_to_device(net);
+        if (place_array(&pc, &net->grad_block, net->grad_floats)) return -1;
         for (int i = 0; i < net->n; ++i)
             for (int k = 0; k < net->layers[i].nparams; ++k) {
                 param *p = &net->layers[i].params[k];
-                if (place_array(net, &p->grad, p->n) || place_array(net, &p->m, p->n) ||
-                    place_array(net, &p->v, p->n))
+                if (place_array(&pc, &p->grad, p->n) || place_array(&pc, &p->m, p->n) ||
+                    place_array(&pc, &p->v, p->n))
                     return -1;
             }
     }

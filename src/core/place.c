@@ -8,10 +8,6 @@
 #include "core/params.h"
 #include "memory/saved.h"
 
-/* Which way place_array maps while layers' place ops run; 0: to the device. */
-static int returning;
-static int failed;
-
 /* The pair whose host (or device) range holds p; *off gets p's offset in it. A field may
  * point inside a moved array (a parameter's gradient inside the gradient block). */
 static place_pair *find(const network *net, const float *p, int by_dev, size_t *off)
@@ -49,11 +45,14 @@ static place_pair *add(network *net, float *host, size_t n)
     return q;
 }
 
-int place_array(network *net, float **field, size_t n)
+place_ctx place_ctx_to_device(network *net) { return (place_ctx){.net = net}; }
+
+int place_array(place_ctx *pc, float **field, size_t n)
 {
+    network *net = pc->net;
     if (!*field) return 0;
     size_t off = 0;
-    if (returning) {
+    if (pc->returning) {
         place_pair *q = find(net, *field, 1, &off);
         if (q) *field = q->host + off;
         return 0;
@@ -61,24 +60,24 @@ int place_array(network *net, float **field, size_t n)
     place_pair *q = find(net, *field, 0, &off);
     if (!q) q = add(net, *field, n);
     if (!q || off + n > (q->n ? q->n : 1)) { /* a field reaching past its array: a bug */
-        failed = 1;
+        pc->failed = 1;
         return -1;
     }
     *field = q->dev + off;
     return 0;
 }
 
-void place_bn(network *net, bn_state *b)
+void place_bn(place_ctx *pc, bn_state *b)
 {
     size_t n = (size_t)b->n;
-    place_array(net, &b->scales, n);
-    place_array(net, &b->biases, n);
-    place_array(net, &b->rolling_mean, n);
-    place_array(net, &b->rolling_variance, n);
-    place_array(net, &b->mean, n);
-    place_array(net, &b->variance, n);
-    place_array(net, &b->sum_d, n);
-    place_array(net, &b->sum_dx, n);
+    place_array(pc, &b->scales, n);
+    place_array(pc, &b->biases, n);
+    place_array(pc, &b->rolling_mean, n);
+    place_array(pc, &b->rolling_variance, n);
+    place_array(pc, &b->mean, n);
+    place_array(pc, &b->variance, n);
+    place_array(pc, &b->sum_d, n);
+    place_array(pc, &b->sum_dx, n);
 }
 
 float *place_host_of(const network *net, const float *dev)
@@ -110,19 +109,20 @@ int place_push_all(network *net)
 
 /* Every moved field of every layer: the gradient block first (the params' gradients are
  * slices of it, params.h), the registered params, then the layer's own. */
-static void map_layers(network *net)
+static void map_layers(place_ctx *pc)
 {
-    place_array(net, &net->grad_block, net->grad_floats);
+    network *net = pc->net;
+    place_array(pc, &net->grad_block, net->grad_floats);
     for (int i = 0; i < net->n; ++i) {
         layer *l = &net->layers[i];
         for (int k = 0; k < l->nparams; ++k) {
             param *p = &l->params[k];
-            place_array(net, &p->w, p->n);
-            place_array(net, &p->grad, p->n);
-            place_array(net, &p->m, p->n);
-            place_array(net, &p->v, p->n);
+            place_array(pc, &p->w, p->n);
+            place_array(pc, &p->grad, p->n);
+            place_array(pc, &p->m, p->n);
+            place_array(pc, &p->v, p->n);
         }
-        if (l->ops->place) l->ops->place(l, net);
+        if (l->ops->place) l->ops->place(l, pc);
     }
 }
 
@@ -143,9 +143,8 @@ static void drop_buffers(network *net)
 static void unplace(network *net)
 {
     place_pull_all(net); /* the host arrays become the parameters again */
-    returning = 1;
-    map_layers(net);
-    returning = 0;
+    place_ctx pc = {.net = net, .returning = 1};
+    map_layers(&pc);
     for (int i = 0; i < net->nplaced; ++i)
         net->be->release(net->placed[i].dev, (net->placed[i].n ? net->placed[i].n : 1) * sizeof(float));
     free(net->placed);
@@ -160,9 +159,9 @@ int network_place(network *net, const dn_backend *be, char *err, size_t errlen)
     if (net->placed) unplace(net);
     net->be = be;
     if (!be->device) return 0;
-    failed = 0;
-    map_layers(net);
-    if (failed || be->error()) {
+    place_ctx pc = place_ctx_to_device(net);
+    map_layers(&pc);
+    if (pc.failed || be->error()) {
         snprintf(err, errlen, "out of %s memory moving the parameters (%d arrays)", be->name,
                  net->nplaced);
         unplace(net);

@@ -27,11 +27,23 @@ typedef struct place_pair {
  * 0, or -1 with a message in err (nothing changed then). */
 int network_place(network *net, const dn_backend *be, char *err, size_t errlen);
 
-/* For layer_ops.place: replaces *field (n floats) with its copy on the network's target
- * side (device while placing, host while returning), creating the pair on first use. */
-int place_array(network *net, float **field, size_t n); /* 0, or -1: out of memory */
+/* One mapping pass over the layers (layer_ops.place): which network, which way, and
+ * whether an array failed. Explicit so that two networks (or a nested pass) never share
+ * a direction or a failure. */
+struct place_ctx {
+    network *net;
+    int returning; /* 0: host -> device copies; 1: back to the host arrays */
+    int failed;    /* set by place_array on a failure; the pass checks it at the end */
+};
+
+/* A pass to the device for net (network_alloc_grads places arrays made later). */
+place_ctx place_ctx_to_device(network *net);
+/* For layer_ops.place: replaces *field (n floats) with its copy on the side pc maps to
+ * (device while placing, host while returning), creating the pair on first use. 0, or -1
+ * (out of memory, or a field reaching past its array) with pc->failed set. */
+int place_array(place_ctx *pc, float **field, size_t n);
 /* Batch-norm state: its parameter pointers and its own statistics and scratch arrays. */
-void place_bn(network *net, bn_state *b);
+void place_bn(place_ctx *pc, bn_state *b);
 
 /* The host mirror of a backend array (a moved pointer or one inside it), or NULL. */
 float *place_host_of(const network *net, const float *dev);

@@ -96,16 +96,16 @@ static void batchnorm_destroy(layer *l)
 }
 
 /* Device placement (place.h): every array the ops read or write. */
-static void batchnorm_place(layer *l, network *net)
+static void batchnorm_place(layer *l, place_ctx *pc)
 {
     batchnorm_p *p = l->p;
     size_t c = (size_t)l->c;
-    place_array(net, &p->scales, c);
-    place_array(net, &p->biases, c);
-    place_array(net, &p->rolling_mean, c);
-    place_array(net, &p->rolling_variance, c);
-    place_array(net, &p->bias_grad, c);
-    place_bn(net, &p->bnst);
+    place_array(pc, &p->scales, c);
+    place_array(pc, &p->biases, c);
+    place_array(pc, &p->rolling_mean, c);
+    place_array(pc, &p->rolling_variance, c);
+    place_array(pc, &p->bias_grad, c);
+    place_bn(pc, &p->bnst);
 }
 
 const layer_ops batchnorm_ops = {

@@ -138,16 +138,16 @@ static void connected_destroy(layer *l)
 }
 
 /* Device placement (place.h): every array the ops read or write. */
-static void connected_place(layer *l, network *net)
+static void connected_place(layer *l, place_ctx *pc)
 {
     connected_p *p = l->p;
     size_t o = (size_t)l->outputs;
-    place_array(net, &p->weights, (size_t)l->inputs * o);
-    place_array(net, &p->biases, o);
-    place_array(net, &p->scales, o);
-    place_array(net, &p->rolling_mean, o);
-    place_array(net, &p->rolling_variance, o);
-    if (p->bn) place_bn(net, &p->bnst);
+    place_array(pc, &p->weights, (size_t)l->inputs * o);
+    place_array(pc, &p->biases, o);
+    place_array(pc, &p->scales, o);
+    place_array(pc, &p->rolling_mean, o);
+    place_array(pc, &p->rolling_variance, o);
+    if (p->bn) place_bn(pc, &p->bnst);
 }
 
 const layer_ops connected_ops = {

@@ -379,15 +379,15 @@ static void conv_destroy(layer *l)
 }
 
 /* Device placement (place.h): every array the ops read or write. */
-static void conv_place(layer *l, network *net)
+static void conv_place(layer *l, place_ctx *pc)
 {
     conv_p *p = l->p;
-    place_array(net, &p->weights, p->nweights);
-    place_array(net, &p->biases, (size_t)p->n);
-    place_array(net, &p->scales, (size_t)p->n);
-    place_array(net, &p->rolling_mean, (size_t)p->n);
-    place_array(net, &p->rolling_variance, (size_t)p->n);
-    if (p->bn) place_bn(net, &p->bnst);
+    place_array(pc, &p->weights, p->nweights);
+    place_array(pc, &p->biases, (size_t)p->n);
+    place_array(pc, &p->scales, (size_t)p->n);
+    place_array(pc, &p->rolling_mean, (size_t)p->n);
+    place_array(pc, &p->rolling_variance, (size_t)p->n);
+    if (p->bn) place_bn(pc, &p->bnst);
 }
 
 const layer_ops convolutional_ops = {
