@@ -274,6 +274,37 @@ static void place_and_return(void **st)
     free_network(b);
 }
 
+/* A host-only layer with 17 sources (a [route] marked host-only, concat off so it copies):
+ * every source's output must reach the host mirror before the call and every source's
+ * delta must go back after it. A source left out (the 17th is the first conv, whose
+ * output feeds only the route) would leave a zero or stale slice in the route's output and
+ * no delta to its conv: the costs or the weights would differ from the CPU's. */
+static void many_sources_host_only(void **st)
+{
+    (void)st;
+    char text[8192], srcs[128] = "";
+    int len = snprintf(text, sizeof(text), "[net]\nbatch=4\nwidth=4\nheight=4\nchannels=2\n"
+                       "learning_rate=0.1\nmomentum=0.9\nactnn_concat=0\n%%s\n");
+    for (int k = 0; k < 17; ++k) {
+        len += snprintf(text + len, sizeof(text) - (size_t)len,
+                        "[convolutional]\nfilters=2\nsize=1\nstride=1\npad=0\nactivation=leaky\n");
+        snprintf(srcs + strlen(srcs), sizeof(srcs) - strlen(srcs), "%s%d", k ? "," : "", -1 - k);
+    }
+    snprintf(text + len, sizeof(text) - (size_t)len,
+             "[route]\nlayers=%s\n[connected]\noutput=5\nactivation=linear\n[softmax]\n", srcs);
+    network *a = make(text, "actnn_bits=32", 0), *b = make(text, "actnn_bits=32", 1);
+    static layer_ops host_route;
+    int r = 17;
+    assert_int_equal(a->layers[r].nsrc, 17);
+    host_route = *a->layers[r].ops;
+    host_route.host_only = 1;
+    a->layers[r].ops = b->layers[r].ops = &host_route;
+    for (int s = 0; s < STEPS; ++s) step_both(a, b, s, "17 sources");
+    same_weights(a, b, "weights (17 sources)");
+    free_network(a);
+    free_network(b);
+}
+
 /* Two mapping passes at once on one network (place.h place_ctx): each keeps its own
  * direction and failure flag, so one pass returning arrays or failing leaves the other
  * as it was. */
@@ -317,6 +348,7 @@ int main(void)
         cmocka_unit_test(classify_2bit),
         cmocka_unit_test(place_and_return),
         cmocka_unit_test(place_ctx_explicit),
+        cmocka_unit_test(many_sources_host_only),
         cmocka_unit_test(device_output_layer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -266,27 +266,30 @@ static float *mirror_of(network *net, const float *dev)
     return (float *)(net->host_arena + ((const char *)dev - (const char *)net->arena));
 }
 
-/* Copies the buffers of layer i's call between the device arena and its host mirror. */
+/* One buffer of n floats between the device arena and its host mirror (none for the input,
+ * which the host holds). */
+static int sync_buf(network *net, const float *dev, size_t n, int to_host)
+{
+    float *h = mirror_of(net, dev);
+    if (!h) return 0;
+    return to_host ? net->be->pull(h, dev, n * sizeof(float))
+                   : net->be->push((float *)dev, h, n * sizeof(float));
+}
+
+/* Copies the buffers of layer i's call between the device arena and its host mirror: its
+ * output and delta, and every source's output and delta, however many sources it has. */
 static int host_sync(network *net, const layer_ctx *d, int to_host)
 {
     const mem_plan *p = &net->plan;
     const layer *l = d->l;
-    struct { const float *dev; size_t n; } b[2 + 2 * 16];
-    int nb = 0;
-    b[nb].dev = d->out; b[nb++].n = span(d->batch, p->stride[l->index], l->outputs);
-    b[nb].dev = d->delta; b[nb++].n = span(d->batch, p->stride[l->index], l->outputs);
-    for (int s = 0; s < l->nsrc && s < 16; ++s) {
+    size_t own = span(d->batch, p->stride[l->index], l->outputs);
+    if (sync_buf(net, d->out, own, to_host) || sync_buf(net, d->delta, own, to_host)) return -1;
+    for (int s = 0; s < l->nsrc; ++s) {
         int j = l->src[s];
         if (j < 0) continue;
-        b[nb].dev = d->ins[s]; b[nb++].n = span(d->batch, p->stride[j], net->layers[j].outputs);
-        b[nb].dev = d->delta_ins[s]; b[nb++].n = span(d->batch, p->stride[j], net->layers[j].outputs);
-    }
-    for (int k = 0; k < nb; ++k) {
-        float *h = mirror_of(net, b[k].dev);
-        if (!h) continue;
-        int rc = to_host ? net->be->pull(h, b[k].dev, b[k].n * sizeof(float))
-                         : net->be->push((float *)b[k].dev, h, b[k].n * sizeof(float));
-        if (rc) return -1;
+        size_t n = span(d->batch, p->stride[j], net->layers[j].outputs);
+        if (sync_buf(net, d->ins[s], n, to_host) || sync_buf(net, d->delta_ins[s], n, to_host))
+            return -1;
     }
     return 0;
 }
@@ -295,26 +298,31 @@ static int host_sync(network *net, const layer_ctx *d, int to_host)
 static int host_call(network *net, layer_ctx *d, const float *host_input, int fwd)
 {
     layer *l = d->l;
-    if (host_sync(net, d, 1)) return -1;
-    layer_ctx h = *d;
-    const float *hins[16];
-    float *hdins[16];
-    h.be = dn_backend_cpu();
-    h.in = d->in == net->dev_input ? host_input : mirror_of(net, d->in);
-    h.out = mirror_of(net, d->out);
-    h.delta = mirror_of(net, d->delta);
-    h.delta_in = mirror_of(net, d->delta_in);
-    for (int s = 0; s < l->nsrc && s < 16; ++s) {
-        hins[s] = d->ins[s] == net->dev_input ? host_input : mirror_of(net, d->ins[s]);
-        hdins[s] = mirror_of(net, d->delta_ins[s]);
+    size_t ns = l->nsrc > 0 ? (size_t)l->nsrc : 1;
+    const float **hins = malloc(ns * sizeof(*hins)); /* as many as the layer has sources */
+    float **hdins = malloc(ns * sizeof(*hdins));
+    int rc = hins && hdins ? host_sync(net, d, 1) : -1;
+    if (!rc) {
+        layer_ctx h = *d;
+        h.be = dn_backend_cpu();
+        h.in = d->in == net->dev_input ? host_input : mirror_of(net, d->in);
+        h.out = mirror_of(net, d->out);
+        h.delta = mirror_of(net, d->delta);
+        h.delta_in = mirror_of(net, d->delta_in);
+        for (int s = 0; s < l->nsrc; ++s) {
+            hins[s] = d->ins[s] == net->dev_input ? host_input : mirror_of(net, d->ins[s]);
+            hdins[s] = mirror_of(net, d->delta_ins[s]);
+        }
+        h.ins = hins;
+        h.delta_ins = hdins;
+        h.ws = NULL; /* the host-only layers (loss layers) take no workspace */
+        h.scratch[0] = net->scratch[0];
+        h.scratch[1] = net->scratch[1];
+        rc = fwd ? l->ops->forward(l, &h) : (l->ops->backward ? l->ops->backward(l, &h) : 0);
+        if (!rc && host_sync(net, d, 0)) rc = -1;
     }
-    h.ins = hins;
-    h.delta_ins = hdins;
-    h.ws = NULL; /* host-only layers take no workspace (checked by network_place) */
-    h.scratch[0] = net->scratch[0];
-    h.scratch[1] = net->scratch[1];
-    int rc = fwd ? l->ops->forward(l, &h) : (l->ops->backward ? l->ops->backward(l, &h) : 0);
-    if (!rc && host_sync(net, d, 0)) rc = -1;
+    free(hins);
+    free(hdins);
     return rc;
 }
 
