@@ -21,6 +21,7 @@
 #include "memory/budget.h"
 #include "memory/cap.h"
 #include "memory/memreport.h"
+#include "memory/stream.h"
 #include "common/testutil.h"
 
 #define BATCH 7
@@ -162,6 +163,27 @@ static int segments(const network *net, int *first_exit)
             ++segs;
         }
     return segs;
+}
+
+/* The last-reader table grow_streams computes once per plan build (stream.h), against a
+ * brute force over every (reader, source) pair: route 2 reads 0 and 1, so 0's last reader
+ * is 2, not 1. */
+static void last_readers(void **state)
+{
+    (void)state;
+    network *net = make_net(cfg_shared, "actnn_bits=2", 0);
+    int *last = stream_last_readers(net);
+    assert_non_null(last);
+    for (int j = 0; j < net->n; ++j) {
+        int want = -1;
+        for (int k = net->n - 1; k >= 0 && want < 0; --k)
+            for (int s = 0; s < net->layers[k].nsrc; ++s)
+                if (net->layers[k].src[s] == j) want = k;
+        if (last[j] != want) fail_msg("layer %d: last reader %d, brute force %d", j, last[j], want);
+    }
+    assert_int_equal(last[0], 2);
+    free(last);
+    free_network(net);
 }
 
 static void grown_at_production_size(void **state)
@@ -316,6 +338,7 @@ int main(void)
         cmocka_unit_test(nan_watch_keeps_streaming),
         cmocka_unit_test(auto_only_under_a_cap),
         cmocka_unit_test(grown_at_production_size),
+        cmocka_unit_test(last_readers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

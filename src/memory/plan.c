@@ -267,8 +267,8 @@ static int grow_streams(mem_plan *p, const network *net)
     if (!net->actnn_stream_grow) return 0;
     size_t n1 = (size_t)net->n + 1;
     int *save = malloc(sizeof(int) * 3 * n1);
-    if (!save) return -1;
-    if (layout(p, net)) { free(save); return -1; }
+    int *last = stream_last_readers(net); /* once: every try below reads it */
+    if (!save || !last || layout(p, net)) { free(save); free(last); return -1; }
     size_t best = p->arena_bytes;
     for (int a = 0; a < net->n; ++a) {
         if (p->seg_end[a] <= a) continue;
@@ -276,8 +276,8 @@ static int grow_streams(mem_plan *p, const network *net)
             memcpy(save, p->chunk, sizeof(int) * n1);
             memcpy(save + n1, p->seg_end, sizeof(int) * n1);
             memcpy(save + 2 * n1, p->seg_start, sizeof(int) * n1);
-            if (!stream_try_exit(net, p, a, b)) continue;
-            if (layout(p, net)) { free(save); return -1; }
+            if (!stream_try_exit(net, p, last, a, b)) continue;
+            if (layout(p, net)) { free(save); free(last); return -1; }
             /* a real gain only: each extra member is recomputed in every sweep */
             if (p->arena_bytes + best / 16 <= best) { best = p->arena_bytes; continue; }
             memcpy(p->chunk, save, sizeof(int) * n1);
@@ -286,6 +286,7 @@ static int grow_streams(mem_plan *p, const network *net)
         }
     }
     free(save);
+    free(last);
     return 0;
 }
 

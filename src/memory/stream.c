@@ -124,6 +124,19 @@ static int best_exit(const sel_ctx *s, int a, int *chunk)
     return best;
 }
 
+int *stream_last_readers(const network *net)
+{
+    int *last = malloc(sizeof(int) * ((size_t)net->n + 1));
+    if (!last) return NULL;
+    for (int i = 0; i < net->n; ++i) last[i] = -1;
+    for (int k = 0; k < net->n; ++k)
+        for (int s = 0; s < net->layers[k].nsrc; ++s) {
+            int j = net->layers[k].src[s];
+            if (j >= 0 && last[j] < k) last[j] = k;
+        }
+    return last;
+}
+
 void stream_select(const network *net, mem_plan *p)
 {
     for (int i = 0; i < net->n; ++i) {
@@ -133,14 +146,8 @@ void stream_select(const network *net, mem_plan *p)
     }
     if (!p->train || plan_hooked(net) || net->actnn_stream == 0) return;
     if (net->actnn_stream < 0 && !net->stream_auto_on) return; /* no cap needs them */
-    int *last = malloc(sizeof(int) * ((size_t)net->n + 1));
+    int *last = stream_last_readers(net);
     if (!last) return; /* no streaming: only memory is lost */
-    for (int i = 0; i < net->n; ++i) last[i] = -1;
-    for (int k = 0; k < net->n; ++k)
-        for (int s = 0; s < net->layers[k].nsrc; ++s) {
-            int j = net->layers[k].src[s];
-            if (j >= 0 && last[j] < k) last[j] = k;
-        }
     sel_ctx s = {net, p, last};
     for (int a = 0; a + 1 < net->n; ++a) {
         int c = 0, b = best_exit(&s, a, &c);
@@ -157,7 +164,7 @@ void stream_select(const network *net, mem_plan *p)
 /* Moves segment a's exit to b (plan.c grow_streams): the segments starting inside
  * (old exit, b] are absorbed. 0 when a..b cannot stream as one segment (then nothing
  * changed), 1 when done. */
-int stream_try_exit(const network *net, mem_plan *p, int a, int b)
+int stream_try_exit(const network *net, mem_plan *p, const int *last, int a, int b)
 {
     int old = p->seg_end[a], nbn = 0;
     if (old <= a || b <= old) return 0;
@@ -165,18 +172,9 @@ int stream_try_exit(const network *net, mem_plan *p, int a, int b)
     for (int i = old + 1; i <= b; ++i)
         if (p->seg_end[i] > b) return 0; /* a later segment reaching past b */
     if (nbn > STREAM_MAX_BN) return 0;
-    int *last = malloc(sizeof(int) * ((size_t)net->n + 1));
-    if (!last) return 0;
-    for (int i = 0; i < net->n; ++i) last[i] = -1;
-    for (int k = 0; k < net->n; ++k)
-        for (int s = 0; s < net->layers[k].nsrc; ++s) {
-            int j = net->layers[k].src[s];
-            if (j >= 0 && last[j] < k) last[j] = k;
-        }
     sel_ctx s = {net, p, last};
     size_t widest = 0;
     int c = segment_ok(&s, a, b, &widest) ? chunk_for(net, p, widest) : 0;
-    free(last);
     if (!c) return 0;
     for (int i = old + 1; i <= b; ++i) { /* absorbed segments */
         if (p->seg_end[i] > i) p->seg_start[p->seg_end[i]] = -1;

@@ -52,9 +52,14 @@ typedef struct network network;
  * first layer: its exit, else 0) and p->seg_start (for an exit: the first layer, else -1).
  * Segments do not overlap. */
 void stream_select(const network *net, mem_plan *p);
+/* Per layer: the highest index of a layer reading its output, or -1 (net->n + 1 ints,
+ * malloc'd; NULL when out of memory). Computed once per plan build: the graph does not
+ * change while a plan is chosen. */
+int *stream_last_readers(const network *net);
 /* Moves segment a's exit to b, absorbing the segments that start in between, when a..b
- * can stream as one segment; 1 if it did, 0 if not (nothing changed). */
-int stream_try_exit(const network *net, mem_plan *p, int a, int b);
+ * can stream as one segment; 1 if it did, 0 if not (nothing changed). `last` is
+ * stream_last_readers(net). */
+int stream_try_exit(const network *net, mem_plan *p, const int *last, int a, int b);
 /* Forward of the segment starting at a, in training. Returns 0 or -1 (message in net->err). */
 int stream_forward(network *net, int a, const float *input);
 /* Backward of the segment starting at a. */
