@@ -269,6 +269,137 @@ static void test_mask_part_bytes(void **state)
     actnn_ctx_free(ctx);
 }
 
+/* actnn_restore_part over every range of a few sizes (starts inside and at group and
+ * 32-value block edges, across groups, ending at D) equals the slice of
+ * actnn_restore_sample; one sample holds a constant group and one a constant 32-value
+ * block inside a varying group. Then the argument checks. */
+static void restore_part_case(size_t G, size_t D, int bits, int simd)
+{
+    enum { N = 2 };
+    actnn_config cfg;
+    assert_int_equal(actnn_config_init(&cfg), ACTNN_OK);
+    cfg.group_size = G;
+    cfg.simd = simd ? ACTNN_SIMD_AUTO : ACTNN_SIMD_OFF;
+    actnn_ctx *ctx = NULL;
+    assert_int_equal(actnn_ctx_create(&cfg, &ctx), ACTNN_OK);
+    float *x = malloc(N * D * sizeof(float)), *all = malloc(D * sizeof(float));
+    float *part = malloc((D + 1) * sizeof(float));
+    assert_true(x && all && part);
+    uint32_t seed = (uint32_t)(7 * D + bits);
+    for (size_t i = 0; i < N * D; ++i) x[i] = frand(&seed) * 6 - 3;
+    for (size_t j = 0; j < G && j < D; ++j) x[j] = 1.25f;                /* constant group */
+    for (size_t j = D + G; j < D + G + 32 && j < 2 * D; ++j) x[j] = -0.5f; /* constant block */
+    actnn_tensor *t;
+    assert_int_equal(actnn_save(ctx, x, N, D, bits, NULL, 9, &t), ACTNN_OK);
+    const size_t lens[] = {1, 5, 31, 32, 33, 64, 100, G - 1, G, G + 7, 2 * G + 33};
+    for (size_t i = 0; i < N; ++i) {
+        assert_int_equal(actnn_restore_sample(ctx, t, i, all), ACTNN_OK);
+        for (size_t L = 0; L < sizeof(lens) / sizeof(lens[0]); ++L)
+            for (size_t j0 = 0; j0 + lens[L] <= D; j0 += 13) {
+                part[lens[L]] = 12345.0f; /* a canary after the range */
+                assert_int_equal(actnn_restore_part(ctx, t, i, j0, lens[L], part), ACTNN_OK);
+                assert_memory_equal(part, all + j0, lens[L] * sizeof(float));
+                assert_true(part[lens[L]] == 12345.0f);
+            }
+        assert_int_equal(actnn_restore_part(ctx, t, i, 0, D, part), ACTNN_OK);
+        assert_memory_equal(part, all, D * sizeof(float));
+    }
+    assert_int_equal(actnn_restore_part(ctx, t, 0, D - 3, 4, part), ACTNN_E_PARAM);
+    assert_int_equal(actnn_restore_part(ctx, t, N, 0, 1, part), ACTNN_E_INDEX);
+    assert_int_equal(actnn_restore_part(ctx, t, 0, 0, 1, NULL), ACTNN_E_NULL);
+    assert_int_equal(actnn_restore_part(ctx, t, 0, D, 0, part), ACTNN_OK);
+    actnn_tensor_free(ctx, t);
+    assert_int_equal(actnn_tensor_create(ctx, 1, D, bits, NULL, 1, &t), ACTNN_OK);
+    assert_int_equal(actnn_restore_part(ctx, t, 0, 0, 1, part), ACTNN_E_NOT_SAVED);
+    actnn_tensor_free(ctx, t);
+    free(x);
+    free(all);
+    free(part);
+    actnn_ctx_free(ctx);
+}
+
+static void test_restore_part(void **state)
+{
+    (void)state;
+    const int widths[] = {1, 2, 3, 4, 8, 16, 32};
+    for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); ++w)
+        for (int simd = 0; simd < 2; ++simd) {
+            restore_part_case(256, 1000, widths[w], simd); /* last group partial (232) */
+            restore_part_case(32, 169, widths[w], simd);
+            restore_part_case(64, 600, widths[w], simd);
+        }
+}
+
+/* A dn_block_src over a whole x-hat: a copy into buf (as a restore does) or, for `view`,
+ * a pointer into it (as an exact store does); counts the values handed out. */
+typedef struct {
+    const float *xhat;
+    int view;
+    long handed;
+} src_rec;
+
+static const float *src_block(void *ud, size_t j0, size_t len, float *buf)
+{
+    src_rec *r = ud;
+    __atomic_add_fetch(&r->handed, (long)len, __ATOMIC_RELAXED);
+    if (r->view) return r->xhat + j0;
+    memcpy(buf, r->xhat + j0, len * sizeof(float));
+    return buf;
+}
+
+/* bn_backward_sums_src / bn_backward_delta_src against bn_backward_sums /
+ * bn_backward_delta over a mini-batch of `batch` samples: the same sums and deltas bit for
+ * bit, every x-hat value fetched once per pass. */
+static void backward_src_case(int n, int spatial, int batch, int view, uint32_t seed)
+{
+    const dn_backend *cpu = dn_backend_cpu();
+    size_t d = (size_t)n * spatial, all = d * (size_t)batch;
+    float *xh = malloc(all * sizeof(float)), *d1 = malloc(all * sizeof(float));
+    float *d2 = malloc(all * sizeof(float));
+    bn_state a, b;
+    float *sc = malloc(n * sizeof(float));
+    assert_true(xh && d1 && d2 && sc && bn_alloc(&a, n) == 0 && bn_alloc(&b, n) == 0);
+    a.scales = b.scales = sc; /* the layer's parameter in a network */
+    for (int f = 0; f < n; ++f) {
+        a.variance[f] = b.variance[f] = frand(&seed) * 3 + 0.01f;
+        sc[f] = frand(&seed) * 2 - 0.5f;
+    }
+    for (size_t i = 0; i < all; ++i) {
+        xh[i] = frand(&seed) * 4 - 2;
+        d1[i] = d2[i] = (frand(&seed) - 0.5f) * 1e-2f;
+    }
+    cpu->bn_backward_reset(&a);
+    cpu->bn_backward_reset(&b);
+    src_rec r = {.view = view};
+    for (int s = 0; s < batch; ++s) {
+        cpu->bn_backward_sums(&a, d1 + s * d, xh + s * d, spatial);
+        r.xhat = xh + s * d;
+        cpu->bn_backward_sums_src(&b, d2 + s * d, spatial, src_block, &r);
+    }
+    assert_memory_equal(a.sum_d, b.sum_d, n * sizeof(float));
+    assert_memory_equal(a.sum_dx, b.sum_dx, n * sizeof(float));
+    for (int s = 0; s < batch; ++s) {
+        cpu->bn_backward_delta(&a, d1 + s * d, xh + s * d, batch, spatial);
+        r.xhat = xh + s * d;
+        cpu->bn_backward_delta_src(&b, d2 + s * d, batch, spatial, src_block, &r);
+    }
+    assert_memory_equal(d1, d2, all * sizeof(float));
+    assert_int_equal(r.handed, 2 * (long)all);
+    free(xh); free(d1); free(d2); free(sc);
+    bn_free(&a);
+    bn_free(&b);
+}
+
+static void test_backward_src_matches(void **state)
+{
+    (void)state;
+    const int shapes[][2] = {{3, 169}, {16, 4096}, {5, 4103}, {2, 9000}, {64, 676}, {1, 1}};
+    uint32_t seed = 5;
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); ++s)
+        for (int view = 0; view < 2; ++view)
+            backward_src_case(shapes[s][0], shapes[s][1], 3, view, seed++);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -278,6 +409,8 @@ int main(void)
         cmocka_unit_test(test_save_part_bytes),
         cmocka_unit_test(test_save_part_checks),
         cmocka_unit_test(test_mask_part_bytes),
+        cmocka_unit_test(test_restore_part),
+        cmocka_unit_test(test_backward_src_matches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -148,6 +148,12 @@ int actnn_save_part(actnn_ctx *ctx, actnn_tensor *t, size_t i, size_t j0, size_t
 /* Dequantize into out[N*D] / out[D]. */
 int actnn_restore(actnn_ctx *ctx, const actnn_tensor *t, float *out);
 int actnn_restore_sample(actnn_ctx *ctx, const actnn_tensor *t, size_t i, float *out);
+/* Values [j0, j0 + len) of sample i into out[len] (out[0] is value j0): any range, on the
+ * calling thread (no OpenMP inside), so a caller may restore a sample block by block while
+ * each block stays in its cache, from several threads at once (restoring only reads the
+ * tensor). The values are those actnn_restore_sample writes at the same positions. */
+int actnn_restore_part(actnn_ctx *ctx, const actnn_tensor *t, size_t i, size_t j0, size_t len,
+                       float *out);
 /* Sample i's stored values without a copy, when it is stored exactly (32 bits): *out
  * points at its D floats inside the tensor, valid until the tensor is freed. ACTNN_E_BITS
  * (and *out NULL) for a sample stored at fewer bits: restore it instead. */

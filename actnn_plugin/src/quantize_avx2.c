@@ -153,8 +153,12 @@ int q_save_group_avx2(const float *x, size_t n, size_t j0, int b, rng_key key,
 }
 
 /* Codes to floats: y = q * step, then y + m, two roundings as in the scalar path. For
- * b <= 3 the 2^b possible results are computed once and looked up with a permute. */
-static inline void dequant_block32(__m256i bytes, int b, __m256 step, __m256 m, __m256 table,
+ * b <= 3 the 2^b possible results are computed once and looked up with a permute.
+ * Always inlined: as a call of its own, GCC returned from it with the upper halves of the
+ * ymm registers set and then left q_restore_group_avx2 without a vzeroupper, and every
+ * SSE instruction the thread ran next (the baseline build's batch-norm backward) paid the
+ * AVX-SSE merge penalty: twice the time, and most of what 2 bits cost over fp32. */
+static inline __attribute__((always_inline)) void dequant_block32(__m256i bytes, int b, __m256 step, __m256 m, __m256 table,
                                    float *out, size_t len)
 {
     __m128i lo = _mm256_castsi256_si128(bytes), hi = _mm256_extracti128_si256(bytes, 1);
@@ -188,6 +192,7 @@ void q_restore_group_avx2(const uint32_t *words, const uint16_t meta[2], size_t 
         size_t len = n - k < 32 ? n - k : 32;
         dequant_block32(avx2_bytes_from_planes(words, b), b, step, m, table, out + k, len);
     }
+    _mm256_zeroupper(); /* the caller may be SSE code: see dequant_block32 */
 }
 
 #else

@@ -195,6 +195,61 @@ int actnn_save_part(actnn_ctx *ctx, actnn_tensor *t, size_t i, size_t j0, size_t
     return err;
 }
 
+/* Values [a, e) of group g of sample n into out (out[0] is value a). A quantized group is
+ * stored as 32-value blocks of b words each, decoded from a block's start: the range is
+ * decoded in place from its first block start on, the part of a block before it through a
+ * 32-value buffer. A constant group keeps its value in its first word, read from there. */
+static void restore_span(const actnn_tensor *t, size_t n, size_t g, size_t a, size_t e,
+                         float *out, int simd)
+{
+    const tensor_sample *s = &t->samples[n];
+    const unsigned char *pay = t->payload + s->pay_off;
+    if (s->bits == 32) {
+        memcpy(out, pay + 4 * a, 4 * (e - a));
+        return;
+    }
+    if (s->bits == 16) {
+        half_decode((const uint16_t *)pay + a, e - a, out, simd);
+        return;
+    }
+    int b = s->bits;
+    const uint16_t *meta = t->gmeta + 2 * (s->meta_off + g);
+    const uint32_t *words = (const uint32_t *)pay;
+    size_t gs, glen;
+    unit_span(t, g, &gs, &glen);
+    if (meta[1] == 0) {
+        q_restore_group(words + (gs / 32) * (size_t)b, meta, e - a, b, out, simd);
+        return;
+    }
+    /* a block cut at its start goes through tmp; from the next block on, the decoder
+     * writes exactly e - k values (its last block may be cut at the end) */
+    size_t k = a & ~(size_t)31;
+    if (k < a) {
+        float tmp[32];
+        size_t bl = gs + glen - k < 32 ? gs + glen - k : 32, hi = e < k + bl ? e : k + bl;
+        q_restore_group(words + (k / 32) * (size_t)b, meta, bl, b, tmp, simd);
+        memcpy(out, tmp + (a - k), (hi - a) * sizeof(float));
+        k += bl;
+    }
+    if (k < e) q_restore_group(words + (k / 32) * (size_t)b, meta, e - k, b, out + (k - a), simd);
+}
+
+int actnn_restore_part(actnn_ctx *ctx, const actnn_tensor *t, size_t i, size_t j0, size_t len,
+                       float *out)
+{
+    if (!ctx || !t || !out) return ACTNN_E_NULL;
+    if (i >= t->N) return ACTNN_E_INDEX;
+    if (j0 > t->D || len > t->D - j0) return ACTNN_E_PARAM;
+    if (!t->samples[i].saved) return ACTNN_E_NOT_SAVED;
+    int simd = ctx_simd(ctx);
+    for (size_t g = j0 / t->G; len && g * t->G < j0 + len; ++g) {
+        size_t a = g * t->G > j0 ? g * t->G : j0;
+        size_t e = (g + 1) * t->G < j0 + len ? (g + 1) * t->G : j0 + len;
+        restore_span(t, i, g, a, e, out + (a - j0), simd);
+    }
+    return ACTNN_OK;
+}
+
 int actnn_restore(actnn_ctx *ctx, const actnn_tensor *t, float *out)
 {
     if (!ctx || !t || !out) return ACTNN_E_NULL;

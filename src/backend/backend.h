@@ -31,6 +31,12 @@ typedef struct dn_backend dn_backend;
 typedef void (*dn_block_sink)(void *ud, size_t j0, size_t len, const float *xhat,
                               const float *y);
 
+/* Supplies values [j0, j0 + len) (len <= DN_FUSE_BLOCK_MAX) of one sample's x-hat to a
+ * fused batch-norm backward (bn_backward_sums_src, bn_backward_delta_src): fills buf and
+ * returns it, or returns a pointer to the values where they are stored as they are. Called
+ * from several threads at once, for disjoint ranges. */
+typedef const float *(*dn_block_src)(void *ud, size_t j0, size_t len, float *buf);
+
 struct dn_backend {
     const char *name;  /* "cpu" or "cuda" */
     int device;        /* 1: buffers are device memory the host may not dereference */
@@ -73,6 +79,14 @@ struct dn_backend {
     void (*bn_backward_params)(bn_state *b, float *bias_updates, float *scale_updates);
     void (*bn_backward_delta)(const bn_state *b, float *delta, const float *xhat, int batch,
                               int spatial);
+    /* bn_backward_sums / bn_backward_delta of one sample with x-hat fetched block by block
+     * from `src` (each block used while it is in L1), so a compressed x-hat is never
+     * restored whole. The same values in the same order as the unfused ops. Optional
+     * (NULL: restore the sample and call those). */
+    void (*bn_backward_sums_src)(bn_state *b, const float *delta, int spatial,
+                                 dn_block_src src, void *ud);
+    void (*bn_backward_delta_src)(const bn_state *b, float *delta, int batch, int spatial,
+                                  dn_block_src src, void *ud);
     /* pre = xhat * scale + bias for one sample (the activation input after batch norm). */
     void (*bn_preact)(const bn_state *b, const float *xhat, int spatial, float *pre);
     /* Fused: x <- act(x * scale + bias) for one sample, the same values as bn_scale_shift

@@ -332,15 +332,26 @@ static void conv_backward_norm(layer *l, layer_ctx *x, int sums, int delta)
             x->be->backward_bias(p->pb->grad, x->delta + b * outs, 1, p->n, spatial);
         return;
     }
+    /* a restored x-hat is fetched block by block inside the batch-norm passes */
+    int part = !xhat_rebuilt(l, x->net) && x->be->bn_backward_sums_src &&
+               x->be->bn_backward_delta_src;
     if (sums) {
         if (x->b0 == 0) x->be->bn_backward_reset(&p->bnst);
-        for (int b = 0; b < x->batch; ++b)
-            x->be->bn_backward_sums(&p->bnst, x->delta + b * outs, conv_xhat(l, x, b), spatial);
+        for (int b = 0; b < x->batch; ++b) {
+            sv_src src = {x, SV_XHAT, b};
+            float *d = x->delta + b * outs;
+            if (part) x->be->bn_backward_sums_src(&p->bnst, d, spatial, sv_src_block, &src);
+            else x->be->bn_backward_sums(&p->bnst, d, conv_xhat(l, x, b), spatial);
+        }
         if (x->b0 + x->batch == x->total) x->be->bn_backward_params(&p->bnst, p->pb->grad, p->ps->grad);
     }
     if (delta)
-        for (int b = 0; b < x->batch; ++b)
-            x->be->bn_backward_delta(&p->bnst, x->delta + b * outs, conv_xhat(l, x, b), x->total, spatial);
+        for (int b = 0; b < x->batch; ++b) {
+            sv_src src = {x, SV_XHAT, b};
+            float *d = x->delta + b * outs;
+            if (part) x->be->bn_backward_delta_src(&p->bnst, d, x->total, spatial, sv_src_block, &src);
+            else x->be->bn_backward_delta(&p->bnst, d, conv_xhat(l, x, b), x->total, spatial);
+        }
 }
 
 static int conv_backward(layer *l, layer_ctx *x)

@@ -518,6 +518,24 @@ const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch)
     return to_backend(x, h, e->d, scratch);
 }
 
+const float *sv_restore_part(layer_ctx *x, int slot, int sample, size_t j0, size_t len,
+                             float *buf)
+{
+    if (SV_ON_DEVICE(x)) return NULL;
+    sv_entry *e = &x->sv->e[slot];
+    size_t i = (size_t)(x->b0 + sample);
+    if (e->kind == SK_ALIVE) return e->alive + i * e->stride + j0;
+    const float *view;
+    if (actnn_sample_view(e->t, i, &view) == ACTNN_OK) return view + j0;
+    return actnn_restore_part(x->sv->store->ctx, e->t, i, j0, len, buf) == ACTNN_OK ? buf : NULL;
+}
+
+const float *sv_src_block(void *ud, size_t j0, size_t len, float *buf)
+{
+    const sv_src *s = ud;
+    return sv_restore_part(s->x, s->slot, s->sample, j0, len, buf);
+}
+
 void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, float g0)
 {
     sv_entry *e = &x->sv->e[slot];

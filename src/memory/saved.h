@@ -88,6 +88,17 @@ int sv_fused_end(sv_fused *f);
 /* ---- used by layers in backward ---- */
 /* Pointer to sample `sample`'s d floats: into the kept buffer, or restored into scratch. */
 const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch);
+/* Values [j0, j0 + len) of that sample: a pointer into the kept buffer or the exact
+ * store, or restored into buf (len floats). Host buffers only (not on a device: NULL);
+ * may be called from several threads at once. */
+const float *sv_restore_part(layer_ctx *x, int slot, int sample, size_t j0, size_t len,
+                             float *buf);
+/* A dn_block_src (backend.h) over one sample of one slot: ud is an sv_src. */
+typedef struct {
+    layer_ctx *x;
+    int slot, sample;
+} sv_src;
+const float *sv_src_block(void *ud, size_t j0, size_t len, float *buf);
 /* delta[j] *= mask ? g1 : g0 for sample `sample`. */
 void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, float g0);
 /* The codes of one sample (d bytes), into scratch when needed. */

@@ -194,6 +194,49 @@ void bn_backward_delta(const bn_state *b, float *delta, const float *xhat, int b
     }
 }
 
+/* Channels in parallel as in the two above; within a channel, blocks of x-hat from `src`
+ * into a buffer on the stack, consumed in the unfused loops' order (the same sums). */
+void bn_backward_sums_src(bn_state *b, const float *delta, int spatial, dn_block_src src,
+                          void *ud)
+{
+    int n = b->n;
+#pragma omp parallel for schedule(static) if ((size_t)n * spatial > 32768)
+    for (int f = 0; f < n; ++f) {
+        float buf[DN_FUSE_BLOCK_MAX];
+        const float *d = delta + (size_t)f * spatial;
+        float sd = 0, sdx = 0;
+        for (int k0 = 0; k0 < spatial; k0 += DN_FUSE_BLOCK_MAX) {
+            int len = spatial - k0 < DN_FUSE_BLOCK_MAX ? spatial - k0 : DN_FUSE_BLOCK_MAX;
+            const float *x = src(ud, (size_t)f * spatial + k0, (size_t)len, buf);
+            for (int k = 0; k < len; ++k) {
+                sd += d[k0 + k];
+                sdx += d[k0 + k] * x[k];
+            }
+        }
+        b->sum_d[f] += sd;
+        b->sum_dx[f] += sdx;
+    }
+}
+
+void bn_backward_delta_src(const bn_state *b, float *delta, int batch, int spatial,
+                           dn_block_src src, void *ud)
+{
+    double cnt = (double)batch * spatial * sync_ranks();
+    int n = b->n;
+#pragma omp parallel for schedule(static) if ((size_t)n * spatial > 32768)
+    for (int f = 0; f < n; ++f) {
+        float buf[DN_FUSE_BLOCK_MAX];
+        dn_bn_delta_coef c = dn_bn_delta_coefs(cnt, b->variance[f], b->scales[f], b->sum_d[f],
+                                               b->sum_dx[f]);
+        float *d = delta + (size_t)f * spatial;
+        for (int k0 = 0; k0 < spatial; k0 += DN_FUSE_BLOCK_MAX) {
+            int len = spatial - k0 < DN_FUSE_BLOCK_MAX ? spatial - k0 : DN_FUSE_BLOCK_MAX;
+            const float *x = src(ud, (size_t)f * spatial + k0, (size_t)len, buf);
+            for (int k = 0; k < len; ++k) d[k0 + k] = dn_bn_delta_val(&c, d[k0 + k], x[k]);
+        }
+    }
+}
+
 /* pre = xhat * scale + bias, the same expression the forward evaluated. */
 void bn_preact(const bn_state *bn, const float *xhat, int spatial, float *pre)
 {

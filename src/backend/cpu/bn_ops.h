@@ -36,6 +36,11 @@ void bn_backward_sums(bn_state *b, const float *delta, const float *xhat, int sp
 void bn_backward_params(bn_state *b, float *bias_updates, float *scale_updates);
 /* Backward pass 2 for one sample: delta <- d loss / d x (Darknet sign). */
 void bn_backward_delta(const bn_state *b, float *delta, const float *xhat, int batch, int spatial);
+/* The same two with x-hat fetched block by block (backend.h bn_backward_*_src). */
+void bn_backward_sums_src(bn_state *b, const float *delta, int spatial, dn_block_src src,
+                          void *ud);
+void bn_backward_delta_src(const bn_state *b, float *delta, int batch, int spatial,
+                           dn_block_src src, void *ud);
 void bn_backward_reset(bn_state *b);
 /* One sample's activation input after batch norm: pre = xhat * scales + biases. */
 void bn_preact(const bn_state *b, const float *xhat, int spatial, float *pre);
