@@ -15,6 +15,7 @@
  * the second network on CUDA device 0 instead, and DN_TEST_TOL=1e-4 compares costs,
  * outputs and weights within that relative error (a different summation order) instead
  * of bit for bit. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "core/finite_check.h"
 #include "core/network.h"
 #include "core/place.h"
 #include "core/train_state.h"
@@ -305,6 +307,48 @@ static void many_sources_host_only(void **st)
     free_network(b);
 }
 
+/* The per-iteration NaN check on a device (finite_check.h): the weights are scanned there
+ * and only the marks come back. A NaN written into the device copy of a layer's weights is
+ * found in that layer while its host mirror still holds the old, finite value (nothing was
+ * pulled); the NaN watch, fed a NaN input, names the same layer and phase as the CPU's
+ * hooks do. The oracle for both is the CPU network. */
+static void nan_check_on_device(void **st)
+{
+    (void)st;
+    /* 32 bits: a NaN to quantize would stop the forward before the watch sees it */
+    network *a = make(cfg_classify, "actnn_bits=32", 0), *b = make(cfg_classify, "actnn_bits=32", 1);
+    step_both(a, b, 0, "before the NaN check");
+    assert_int_equal(finite_check_weights(b), -1);
+    int L = 7; /* [connected] output=12 with batch norm */
+    assert_int_equal(b->layers[L].type, LT_CONNECTED);
+    const wfile_entry *e = &b->layers[L].wf[b->layers[L].nwf - 1];
+    float *d = place_dev_of(b, e->data + 3);
+    assert_non_null(d);
+    float nan = NAN, before = e->data[3];
+    assert_int_equal(b->be->push(d, &nan, sizeof(nan)), 0);
+    assert_int_equal(finite_check_weights(b), L);
+    assert_memory_equal(&e->data[3], &before, sizeof(before)); /* the mirror was not pulled */
+    assert_int_equal(b->be->push(d, &before, sizeof(before)), 0);
+    assert_int_equal(finite_check_weights(b), -1); /* the marks were cleared */
+    finite_watch wa, wb;
+    finite_watch_attach(a, &wa);
+    finite_watch_attach(b, &wb);
+    char err[256];
+    float ca = 0, cb = 0;
+    for (int k = 0; k < 2; ++k) {
+        network *n = k ? b : a;
+        fill_batch(n, 1);
+        n->input[210] = NAN; /* sample 0, inside the crop window */
+        assert_int_equal(network_train_batch(n, n->input, k ? &cb : &ca, err, sizeof(err)), 0);
+    }
+    assert_int_equal(finite_check_iteration(a, &wa), finite_check_iteration(b, &wb));
+    assert_true(wa.layer >= 0);
+    assert_int_equal(wb.layer, wa.layer);
+    assert_string_equal(wb.phase, wa.phase);
+    free_network(a);
+    free_network(b);
+}
+
 /* Two mapping passes at once on one network (place.h place_ctx): each keeps its own
  * direction and failure flag, so one pass returning arrays or failing leaves the other
  * as it was. */
@@ -349,6 +393,7 @@ int main(void)
         cmocka_unit_test(place_and_return),
         cmocka_unit_test(place_ctx_explicit),
         cmocka_unit_test(many_sources_host_only),
+        cmocka_unit_test(nan_check_on_device),
         cmocka_unit_test(device_output_layer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -117,12 +117,37 @@ static void bound_catches_a_lost_term(void **st)
     free(d);
 }
 
+/* The non-finite test of the CUDA kernel (dn_nonfinite1) and the CPU backend's
+ * nonfinite_mark against C's isfinite, over the special values and their neighbours, each
+ * alone at every position of a short array (the CPU op's vectorized max must see all). */
+static void nonfinite_against_isfinite(void **st)
+{
+    (void)st;
+    const float v[] = {0.f, -0.f, 1.f, -1.f, 1e-45f, -1e-45f, 1.17549435e-38f, 3.4028235e38f,
+                       -3.4028235e38f, INFINITY, -INFINITY, NAN, -NAN};
+    const dn_backend *be = dn_backend_cpu();
+    for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); ++k) {
+        assert_int_equal(dn_nonfinite1(v[k]), !isfinite(v[k]));
+        for (size_t at = 0; at < 37; ++at) {
+            float x[37], flag = 0;
+            fill(x, 37, 5);
+            x[at] = v[k];
+            be->nonfinite_mark(x, 37, &flag);
+            assert_true(flag == (isfinite(v[k]) ? 0.f : 1.f));
+            flag = 2; /* left as it was when all are finite */
+            be->nonfinite_mark(x, at, &flag);
+            assert_true(flag == 2);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(elementwise_equal_cpu),
         cmocka_unit_test(bias_gradient_bounded),
         cmocka_unit_test(bound_catches_a_lost_term),
+        cmocka_unit_test(nonfinite_against_isfinite),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -63,6 +63,11 @@ struct dn_backend {
     void (*axpy)(float *y, const float *x, size_t n, float a); /* y += a*x */
     void (*scal)(float *x, size_t n, float a);
     void (*copy)(float *dst, const float *src, size_t n);
+    /* *flag = 1 when x[0..n) holds a NaN or an inf (all exponent bits set); otherwise
+     * *flag is left as it was. No result to wait for: a caller marks many arrays into a
+     * flag array in backend memory and pulls it once (the per-iteration NaN check,
+     * core/finite_check.h, costs one small copy instead of every parameter). */
+    void (*nonfinite_mark)(const float *x, size_t n, float *flag);
 
     /* ---- bias and batch norm (semantics: backend/cpu/bn_ops.h) ---- */
     void (*add_bias)(float *x, const float *bias, int batch, int n, int spatial);

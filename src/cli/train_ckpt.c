@@ -75,6 +75,7 @@ void train_ckpt_end(train_ckpt *c)
         c->net->hook = c->net->bhook = NULL;
         c->net->hook_ud = NULL;
         c->net->hook_any_layout = 0;
+        c->net->nan_marks = 0;
     }
 }
 
@@ -123,8 +124,8 @@ static int bad_cost_layer(const network *net)
 
 int train_ckpt_check_finite(train_ckpt *c, float loss, size_t iteration)
 {
-    const network *net = c->net;
-    int wl = finite_check_weights(net);
+    network *net = c->net;
+    int wl = finite_check_iteration(net, &c->watch);
     int bad = !(isfinite(loss) && c->watch.layer < 0 && wl < 0);
     if (!dist_any(bad)) return 0;
     if (!bad) { /* found on another rank, which says where */

@@ -12,8 +12,13 @@ int network_alloc_io(network *net, char *err, size_t errlen);
 /* The context of layer i's whole-batch call, buffers from the current plan. */
 void network_make_ctx(network *net, int i, const float *input, int train, layer_ctx *x);
 /* Calls hook h with batch samples of layer l's values, `stride` floats apart (packed: one
- * call for all). */
+ * call for all). On a device with net->nan_marks, marks them instead (network.h). */
 void network_run_hook(network *net, forward_hook h, const layer *l, const float *d, size_t stride,
                       int batch);
+
+/* The NaN marks of a device run (network.h nan_flags): 3 * net->n floats in backend
+ * memory, zeroed when first made; NULL when the backend has no nonfinite_mark or no
+ * memory. */
+float *network_nan_flags(network *net);
 
 #endif

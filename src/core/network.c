@@ -347,10 +347,33 @@ const float *network_layer_output(const network *cnet, int i)
     return net->be->pull(h, o, n * sizeof(float)) ? NULL : h;
 }
 
+float *network_nan_flags(network *net)
+{
+    if (!net->nan_flags && net->be->nonfinite_mark)
+        net->nan_flags = net->be->alloc(3 * (size_t)net->n * sizeof(float), "the NaN marks");
+    return net->nan_flags;
+}
+
+/* A NaN watch on a device: flags 3i (output) or 3i+1 (delta, the backward hook) of layer
+ * l, set on the device; finite_check.c pulls them once an iteration. 0 when marked. */
+static int mark_nonfinite(network *net, forward_hook h, const layer *l, const float *d,
+                          size_t stride, int batch)
+{
+    float *flags = network_nan_flags(net);
+    if (!flags) return -1; /* the hooks get the values the slow way */
+    float *f = flags + 3 * (size_t)l->index + (h == net->bhook && h != net->hook);
+    size_t n = (size_t)l->outputs;
+    if (stride == n) net->be->nonfinite_mark(d, n * (size_t)batch, f);
+    else /* samples inside a wider buffer: the values between them are other layers' */
+        for (int b = 0; b < batch; ++b) net->be->nonfinite_mark(d + (size_t)b * stride, n, f);
+    return 0;
+}
+
 void network_run_hook(network *net, forward_hook h, const layer *l, const float *d, size_t stride,
                       int batch)
 {
     if (!h || !d) return;
+    if (net->be->device && net->nan_marks && !mark_nonfinite(net, h, l, d, stride, batch)) return;
     size_t n = (size_t)l->outputs;
     if (net->be->device) { /* hooks read host memory: one sample at a time through a copy */
         if (n > net->hook_stage_floats) {

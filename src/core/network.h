@@ -105,6 +105,10 @@ struct network {
     int hook_any_layout;    /* the hooks take any slice of values (a NaN watch): streaming and
                              * zero-copy routes stay on and hooks get chunks or samples; else
                              * hooks need whole packed buffers and those are turned off */
+    int nan_marks;          /* device runs: the hooks are a NaN watch (finite_check.h), so
+                             * network_run_hook marks non-finite buffers on the device
+                             * (nonfinite_mark) instead of pulling them to the hooks */
+    float *nan_flags;       /* backend memory, 3 per layer: output, delta, weights (NaN marks) */
 
     /* Called in a training forward right after the last layer that reads the input when
      * network_input_dead(): the caller may then drop the input batch's pages (the CLI

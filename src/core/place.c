@@ -80,6 +80,13 @@ void place_bn(place_ctx *pc, bn_state *b)
     place_array(pc, &b->sum_dx, n);
 }
 
+float *place_dev_of(const network *net, const float *host)
+{
+    size_t off = 0;
+    place_pair *q = host ? find(net, host, 0, &off) : NULL;
+    return q ? q->dev + off : NULL;
+}
+
 float *place_host_of(const network *net, const float *dev)
 {
     for (int i = 0; i < net->nplaced; ++i) {
@@ -134,6 +141,8 @@ static void drop_buffers(network *net)
     for (int k = 0; k < 2; ++k)
         if (net->dscratch[k]) net->be->release(net->dscratch[k], net->scratch_floats * sizeof(float));
     if (net->dev_input) net->be->release(net->dev_input, net->dev_input_floats * sizeof(float));
+    if (net->nan_flags) net->be->release(net->nan_flags, 3 * (size_t)net->n * sizeof(float));
+    net->nan_flags = NULL;
     net->arena = net->workspace = NULL;
     net->dscratch[0] = net->dscratch[1] = net->dev_input = NULL;
     net->arena_bytes = net->workspace_bytes = net->dev_input_floats = 0;

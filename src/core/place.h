@@ -45,6 +45,9 @@ int place_array(place_ctx *pc, float **field, size_t n);
 /* Batch-norm state: its parameter pointers and its own statistics and scratch arrays. */
 void place_bn(place_ctx *pc, bn_state *b);
 
+/* The backend copy of a host array (a weights file entry or a pointer inside one), or
+ * NULL when it was not moved. */
+float *place_dev_of(const network *net, const float *host);
 /* The host mirror of a backend array (a moved pointer or one inside it), or NULL. */
 float *place_host_of(const network *net, const float *dev);
 /* Device -> host (pull) or host -> device (push) for every pair; 0 or -1 (backend error). */

@@ -60,6 +60,19 @@ check "names the last good checkpoint" has nan.err "the last good checkpoint is 
 check "nothing saved after divergence" [ "$(ls bk)" = t_1.weights ]
 check "the last checkpoint is finite" finite_file bk/t_1.weights
 
+# The same run on the simulated device (DN_BACKEND=devsim): the NaN check runs there
+# (nonfinite_mark flags, one small copy an iteration, not a pull of every weight) and must
+# stop at the same iteration, name the same layer and phase, and keep the same checkpoint.
+printf 'classes=10\ntrain=train.list\nlabels=names\nbackup=dbk\n' > tdev.data
+DN_BACKEND=devsim "$DN" classifier train tdev.data t.cfg -seed 3 > devnan.out 2> devnan.err
+check "devsim: diverging run exits 1" [ $? = 1 ]
+check "devsim: was placed" has devnan.err "^device: devsim"
+check "devsim: the CPU's stop message (iteration, loss, layer, phase)" \
+  cmp -s <(grep 'training stopped' nan.err) <(grep 'training stopped' devnan.err)
+check "devsim: names its last good checkpoint" has devnan.err "the last good checkpoint is dbk/t_1.weights"
+check "devsim: nothing saved after divergence" [ "$(ls dbk)" = t_1.weights ]
+check "devsim: the CPU's last checkpoint" cmp -s bk/t_1.weights dbk/t_1.weights
+
 # The detector reaches an overflow in backward first: it names that layer and saves nothing.
 mkdir -p set
 "$TOOLS/make_shapes" set 4 2 64 64 3 > /dev/null || { echo "FAIL make_shapes"; exit 1; }
@@ -72,6 +85,14 @@ sed -e 's/^batch=64/batch=2/; s/^subdivisions=2/subdivisions=1/; s/^width=416/wi
 check "detector diverging run exits 1" [ $? = 1 ]
 check "detector names a layer" has dnan.err "the first non-finite value appeared in layer [0-9]* (convolutional)"
 check "detector saved nothing" [ -z "$(ls db 2>/dev/null)" ]
+# ... and on devsim, where the watch marks outputs and deltas on the device: the same
+# iteration, layer and phase (a delta in backward) as the CPU's hooks found.
+printf 'classes=3\ntrain=set/train.txt\nnames=dnames\nbackup=ddb\n' > dd.data
+DN_BACKEND=devsim "$DN" -seed 1 detector train dd.data y.cfg -dont_show > ddnan.out 2> ddnan.err
+check "devsim detector: diverging run exits 1" [ $? = 1 ]
+check "devsim detector: the CPU's stop message" \
+  cmp -s <(grep 'training stopped' dnan.err) <(grep 'training stopped' ddnan.err)
+check "devsim detector saved nothing" [ -z "$(ls ddb 2>/dev/null)" ]
 
 # ---- out of memory under an address-space limit ----
 # AddressSanitizer reserves terabytes of shadow address space at start, so no sanitized

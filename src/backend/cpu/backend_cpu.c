@@ -49,6 +49,7 @@ static const dn_backend cpu_backend = {
     .axpy = axpy_f,
     .scal = scal_f,
     .copy = copy_f,
+    .nonfinite_mark = cpu_nonfinite_mark,
     .add_bias = add_bias,
     .backward_bias = backward_bias,
     .bn_forward_train = bn_forward_train,

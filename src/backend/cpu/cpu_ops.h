@@ -24,6 +24,8 @@ void cpu_reorg(const float *x, int w, int h, int c, int s, int fwd, int add, flo
 void cpu_crop(const float *in, int batch, int c, int h, int w, int out_h, int out_w, int dh,
               int dw, int flip, float scale, float trans, float *out);
 
+void cpu_nonfinite_mark(const float *x, size_t n, float *flag);
+
 void cpu_sgd_update(float *w, float *g, size_t n, float decay_batch, float lr_batch, float momentum);
 void cpu_adam_update(float *w, float *g, float *m, float *v, size_t n, float decay_batch, float lr,
                      float B1, float B2, float b1t, float b2t, float eps);

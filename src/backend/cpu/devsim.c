@@ -98,6 +98,10 @@ static void ds_fill(float *x, size_t n, float v) { C()->fill(F(x), n, v); }
 static void ds_axpy(float *y, const float *x, size_t n, float a) { C()->axpy(F(y), F(x), n, a); }
 static void ds_scal(float *x, size_t n, float a) { C()->scal(F(x), n, a); }
 static void ds_copy(float *d, const float *s, size_t n) { C()->copy(F(d), F(s), n); }
+static void ds_nonfinite(const float *x, size_t n, float *flag)
+{
+    C()->nonfinite_mark(F(x), n, F(flag));
+}
 
 static void ds_add_bias(float *x, const float *b, int batch, int n, int sp)
 {
@@ -303,6 +307,7 @@ static dn_backend devsim = {
     .axpy = ds_axpy,
     .scal = ds_scal,
     .copy = ds_copy,
+    .nonfinite_mark = ds_nonfinite,
     .add_bias = ds_add_bias,
     .backward_bias = ds_backward_bias,
     .bn_forward_train = ds_bn_train,

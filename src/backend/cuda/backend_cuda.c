@@ -65,6 +65,10 @@ static void cu_col2im(const float *col, int c, int h, int w, int k, int s, int p
 static void cu_fill(float *x, size_t n, float v) { CK(dn_gpu_fill(x, n, v)); }
 static void cu_axpy(float *y, const float *x, size_t n, float a) { CK(dn_gpu_axpy(y, x, n, a)); }
 static void cu_scal(float *x, size_t n, float a) { CK(dn_gpu_scal(x, n, a)); }
+static void cu_nonfinite(const float *x, size_t n, float *flag)
+{
+    CK(dn_gpu_nonfinite_mark(x, n, flag));
+}
 
 static void cu_copy(float *dst, const float *src, size_t n)
 {
@@ -260,6 +264,7 @@ static const dn_backend cuda_backend = {
     .axpy = cu_axpy,
     .scal = cu_scal,
     .copy = cu_copy,
+    .nonfinite_mark = cu_nonfinite,
     .add_bias = cu_add_bias,
     .backward_bias = cu_backward_bias,
     .bn_forward_train = cu_bn_train,

@@ -67,6 +67,8 @@ int dn_gpu_gemm(int TA, int TB, int M, int N, int K, float alpha, const float *d
 int dn_gpu_fill(float *d_x, size_t n, float v);
 int dn_gpu_axpy(float *d_y, const float *d_x, size_t n, float a); /* y += a*x */
 int dn_gpu_scal(float *d_x, size_t n, float a);
+/* *d_flag = 1 when d_x[0..n) holds a NaN or inf, else unchanged (no wait). */
+int dn_gpu_nonfinite_mark(const float *d_x, size_t n, float *d_flag);
 int dn_gpu_add_bias(float *d_x, const float *d_bias, int batch, int n, int spatial);
 /* bias_updates[f] += sum over batch and spatial of delta (fixed order per channel). */
 int dn_gpu_backward_bias(float *d_bias_updates, const float *d_delta, int batch, int n,

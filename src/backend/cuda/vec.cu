@@ -42,6 +42,20 @@ __global__ void k_backward_bias(float *upd, const float *delta, int batch, int n
     if (threadIdx.x == 0) upd[f] = __fadd_rn(upd[f], part[0]);
 }
 
+/* Every thread that sees a NaN or inf stores the same 1: the races write equal values. */
+__global__ void k_nonfinite_mark(const float *x, size_t n, float *flag)
+{
+    DN_GRID_LOOP(i, n) if (dn_nonfinite1(x[i])) *flag = 1.0f;
+}
+
+extern "C" int dn_gpu_nonfinite_mark(const float *d_x, size_t n, float *d_flag)
+{
+    if (!n) return 0;
+    k_nonfinite_mark<<<dn_blocks(n), DN_THREADS>>>(d_x, n, d_flag);
+    DN_LAUNCHED("nonfinite_mark kernel");
+    return 0;
+}
+
 extern "C" int dn_gpu_fill(float *d_x, size_t n, float v)
 {
     k_fill<<<dn_blocks(n), DN_THREADS>>>(d_x, n, v);

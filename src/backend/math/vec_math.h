@@ -11,6 +11,7 @@
 #define DN_VEC_MATH_H
 
 #include <stddef.h>
+#include <string.h>
 
 #if defined(__CUDACC__)
 #define DN_VEC_FN static __host__ __device__ inline
@@ -24,6 +25,19 @@
 #define DN_VADD(a, b) ((a) + (b))
 #define DN_VMUL(a, b) ((a) * (b))
 #endif
+
+/* 1 when v is NaN or inf: all exponent bits set (nonfinite_mark; the CPU backend's
+ * cpu_nonfinite_mark takes the maximum of the same field). */
+DN_VEC_FN int dn_nonfinite1(float v)
+{
+#if defined(__CUDA_ARCH__)
+    unsigned int b = __float_as_uint(v);
+#else
+    unsigned int b;
+    memcpy(&b, &v, sizeof(b));
+#endif
+    return (b & 0x7f800000u) == 0x7f800000u;
+}
 
 /* Threads of the bias-gradient block (vec.cu launches one block of these per channel). */
 #define DN_VEC_THREADS 256
