@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -157,7 +158,7 @@ static void test_loader_bounded_prefetch(void **state)
             expected_batch(7, k, want);
             assert_memory_equal(x, want, sizeof(want));
             /* dropping a batch's pages (after the forward) leaves the next ones whole */
-            if (k % 2) loader_discard(ld);
+            if (k % 2) loader_discard(ld, 4);
             for (int b = 0; b < 4; ++b) assert_true(y[b] == 1);
         }
         loader_stop(ld);
@@ -168,6 +169,56 @@ static void test_loader_bounded_prefetch(void **state)
     assert_int_equal(loader_prefetch(200, 416 * 416 * 3 + 450), 32);
     assert_int_equal(loader_prefetch(4, (size_t)100 << 20), 1);
     assert_int_equal(loader_prefetch(3, 1), 3);
+}
+
+/* Samples of 3000 floats (12000 bytes: pages straddle samples), all ones. */
+#define WIDE 3000
+static int wide_fill(void *user, rng_t *r, float *x, float *y)
+{
+    (void)user;
+    (void)r;
+    for (int i = 0; i < WIDE; ++i) x[i] = 1;
+    y[0] = 1;
+    return 0;
+}
+
+/* Bytes [from, to) of x are zero (dropped pages read as zeros) or all ones (kept). */
+static int all_bytes(const float *x, size_t from, size_t to, int zero)
+{
+    const unsigned char *c = (const unsigned char *)x;
+    float one = 1;
+    for (size_t i = from; i < to; ++i)
+        if (c[i] != (zero ? 0 : ((const unsigned char *)&one)[i % sizeof(float)])) return 0;
+    return 1;
+}
+
+/* A streamed first layer drops the input chunk by chunk (network.h input_done): only
+ * whole pages below the sample named go, a page shared with a later sample stays until
+ * that sample goes, and the next batch is whole again. The oracle is the page size. */
+static void test_loader_partial_discard(void **state)
+{
+    (void)state;
+    char err[256];
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), S = WIDE * sizeof(float);
+    if (S < 2 * page || S % page == 0) skip(); /* the layout below needs straddling pages */
+    loader *ld = loader_start(4, WIDE, 1, wide_fill, NULL, 1, 0, err, sizeof(err));
+    assert_non_null(ld);
+    for (int k = 0; k < 2; ++k) {
+        float *x, *y;
+        assert_int_equal(loader_next(ld, &x, &y, err, sizeof(err)), 0);
+        assert_true(all_bytes(x, 0, 4 * S, 0));
+        for (int upto = 1; upto <= 3; ++upto) {
+            loader_discard(ld, upto);
+            size_t cut = upto * S / page * page;
+            assert_true(all_bytes(x, 0, cut, 1));
+            assert_true(all_bytes(x, cut, 4 * S, 0));
+        }
+        loader_discard(ld, 2); /* a smaller upto changes nothing */
+        assert_true(all_bytes(x, 3 * S / page * page, 4 * S, 0));
+        loader_discard(ld, 4);
+        assert_true(all_bytes(x, 0, 4 * S, 1));
+    }
+    loader_stop(ld);
 }
 
 static void test_loader_reports_hopeless_data(void **state)
@@ -190,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_labels_from_paths),
         cmocka_unit_test(test_loader_is_deterministic),
         cmocka_unit_test(test_loader_bounded_prefetch),
+        cmocka_unit_test(test_loader_partial_discard),
         cmocka_unit_test(test_loader_reports_hopeless_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,9 @@
  *  - at 2 bits the first conv saves a compressed copy, so the input is dead after the
  *    forward: a hook that overwrites it with NaN right then changes nothing: costs and
  *    weights after three training steps equal, bit for bit, those of a run without the
- *    hook (the oracle), whole batches and streamed pairs alike;
+ *    hook (the oracle), whole batches and streamed pairs alike; a streamed first layer
+ *    hands the input back chunk by chunk in its last sweep (each finished chunk is
+ *    poisoned at once, so a later read of it would show);
  *  - at 32 bits the conv keeps the input itself for its weight gradient: the input is not
  *    dead and the hook is never called. */
 #include <math.h>
@@ -31,15 +33,23 @@ static const char *cfg =
 
 typedef struct {
     float *x;
-    size_t n;
-    int calls;
+    size_t per;   /* floats per sample */
+    int calls;    /* calls with the whole batch */
+    int partial;  /* calls for a part of it (a streamed reader's finished chunks) */
+    int last;     /* upto of the previous call in this forward */
 } poison;
 
-static void poison_input(void *ud)
+/* Overwrites samples [0, upto) with NaN: whatever reads them later goes wrong. */
+static void poison_input(void *ud, int upto)
 {
     poison *p = ud;
-    for (size_t i = 0; i < p->n; ++i) p->x[i] = NAN;
-    p->calls++;
+    assert_true(upto > 0 && upto <= BATCH);
+    if (p->last == BATCH) p->last = 0; /* a new forward */
+    assert_true(upto > p->last);       /* growing within a forward */
+    for (size_t i = 0; i < (size_t)upto * p->per; ++i) p->x[i] = NAN;
+    p->calls += upto == BATCH;
+    p->partial += upto < BATCH;
+    p->last = upto;
 }
 
 static network *make_net(const char *keys, const char *first, int chunk)
@@ -54,13 +64,14 @@ static network *make_net(const char *keys, const char *first, int chunk)
     return net;
 }
 
-/* Three steps of a (no hook) and b (poisoning hook); returns the hook's calls. */
-static int run_pair(const char *keys, const char *first, int chunk)
+/* Three steps of a (no hook) and b (poisoning hook); returns the hook's calls with the
+ * whole batch, *partial those with a part of it. */
+static int run_pair(const char *keys, const char *first, int chunk, int *partial)
 {
     network *a = make_net(keys, first, 0), *b = make_net(keys, first, chunk);
     size_t n = (size_t)BATCH * a->inputs;
     float *xa = malloc(n * sizeof(float)), *xb = malloc(n * sizeof(float));
-    poison p = {xb, n, 0};
+    poison p = {xb, a->inputs, 0, 0, 0};
     b->input_done = poison_input;
     b->input_done_ud = &p;
     char err[256];
@@ -77,6 +88,7 @@ static int run_pair(const char *keys, const char *first, int chunk)
             assert_memory_equal(a->layers[i].params[k].w, b->layers[i].params[k].w,
                                 a->layers[i].params[k].n * sizeof(float));
     assert_int_equal(network_input_dead(b), p.calls > 0);
+    if (partial) *partial = p.partial;
     free(xa);
     free(xb);
     free_network(a);
@@ -87,16 +99,21 @@ static int run_pair(const char *keys, const char *first, int chunk)
 static void dead_at_2_bits(void **state)
 {
     (void)state;
-    assert_int_equal(run_pair("actnn=1\nactnn_bits=2", "", 0), 3);
-    assert_int_equal(run_pair("actnn=1\nactnn_bits=2\nactnn_stream=1", "", 2), 3);
+    int partial = -1;
+    assert_int_equal(run_pair("actnn=1\nactnn_bits=2", "", 0, &partial), 3);
+    assert_int_equal(partial, 0);
+    /* streamed in chunks of 2 of 5: samples 0-1 and 0-3 go in the last sweep, each
+     * iteration, before the whole batch after the segment */
+    assert_int_equal(run_pair("actnn=1\nactnn_bits=2\nactnn_stream=1", "", 2, &partial), 3);
+    assert_int_equal(partial, 6);
 }
 
 static void alive_at_32_bits(void **state)
 {
     (void)state;
-    assert_int_equal(run_pair("", "", 0), 0);
+    assert_int_equal(run_pair("", "", 0, NULL), 0);
     /* the first layer alone at 32 bits keeps it too */
-    assert_int_equal(run_pair("actnn=1\nactnn_bits=2", "actnn_bits=32", 0), 0);
+    assert_int_equal(run_pair("actnn=1\nactnn_bits=2", "actnn_bits=32", 0, NULL), 0);
 }
 
 int main(void)

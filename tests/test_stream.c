@@ -191,7 +191,7 @@ static void grown_at_production_size(void **state)
     (void)state;
     network *a = make_net(cfg_v3_head, "actnn_bits=2\nactnn_stream=0", 0);
     network *b = make_net(cfg_v3_head, "actnn_bits=2\nactnn_stream=1\nactnn_stream_grow=1", 0);
-    network *c = make_net(cfg_v3_head, "actnn_bits=2\nactnn_stream=1", 0);
+    network *c = make_net(cfg_v3_head, "actnn_bits=2\nactnn_stream=1\nactnn_stream_grow=0", 0);
     char err[256];
     assert_int_equal(network_prepare(c, 1, err, sizeof(err)), 0);
     size_t n = tu_grad_count(a), no = (size_t)BATCH * a->outputs;

@@ -436,14 +436,14 @@ int network_forward(network *net, const float *input, int train)
             int end = net->plan.seg_end[i];
             for (int k = i + 1; k <= end; ++k) zero_born_deltas(net, k);
             double t0 = net->ltimes ? layer_times_now() : 0;
-            if (stream_forward(net, i, input)) {
+            if (stream_forward(net, i, input, drop >= i && drop <= end)) {
                 saved_release_all(net->store);
                 return -1;
             }
             if (net->ltimes) layer_times_add(net, i, 0, layer_times_now() - t0);
             i = end;
             if (i >= drop && drop >= 0) {
-                net->input_done(net->input_done_ud);
+                net->input_done(net->input_done_ud, net->batch);
                 drop = -1;
             }
             continue;
@@ -464,7 +464,7 @@ int network_forward(network *net, const float *input, int train)
         }
         network_run_hook(net, net->hook, l, x.out, net->plan.stride[i], net->batch);
         if (i >= drop && drop >= 0) { /* the input's last reader is done (network.h) */
-            net->input_done(net->input_done_ud);
+            net->input_done(net->input_done_ud, net->batch);
             drop = -1;
         }
     }

@@ -54,7 +54,7 @@ struct network {
     int actnn_group;
     int actnn_auto, actnn_auto_interval, actnn_auto_layers, actnn_swap;
     int actnn_stream;       /* streamed pairs (stream.h): -1 auto, 0 off, 1 always */
-    int actnn_stream_grow;  /* 1: streamed segments grow (plan.c grow_streams); 0 default */
+    int actnn_stream_grow;  /* 1 (default): streamed segments grow (plan.c grow_streams); 0 off */
     int stream_auto_on;     /* auto: on when a memory cap needs them (budget_resolve_streaming) */
     char stream_why[256];   /* auto: what decided it, for the start-up report */
     int stream_chunk;       /* samples per chunk; 0 = about 8 MiB of output (tests set it) */
@@ -110,10 +110,12 @@ struct network {
                              * (nonfinite_mark) instead of pulling them to the hooks */
     float *nan_flags;       /* backend memory, 3 per layer: output, delta, weights (NaN marks) */
 
-    /* Called in a training forward right after the last layer that reads the input when
-     * network_input_dead(): the caller may then drop the input batch's pages (the CLI
-     * trainers' loader does, loader.h) */
-    void (*input_done)(void *ud);
+    /* Called in a training forward when network_input_dead(): samples [0, upto) of the
+     * input batch are no longer read, so the caller may drop their pages (the CLI
+     * trainers' loader does, loader.h). upto grows chunk by chunk while a streamed segment
+     * holds the input's last reader (its last sweep), then reaches the mini-batch right
+     * after that reader; calls come in increasing order. */
+    void (*input_done)(void *ud, int upto);
     void *input_done_ud;
 
     const float **tmp_ins;  /* per-call source pointer arrays (max nsrc entries) */

@@ -135,8 +135,8 @@ static void parse_actnn(network *net, cfg_reader *r)
     net->actnn_swap = cfg_int(r, "actnn_swap", 0, 0, 1);
     /* streamed pairs (stream.h): automatic (-1) unless the cfg says 0 or 1 */
     net->actnn_stream = cfg_has(r, "actnn_stream") ? cfg_int(r, "actnn_stream", 0, 0, 1) : -1;
-    /* longer streamed segments where they lower the arena (plan.c grow_streams), opt-in */
-    net->actnn_stream_grow = cfg_int(r, "actnn_stream_grow", 0, 0, 1);
+    /* longer streamed segments where they lower the arena (plan.c grow_streams), on unless 0 */
+    net->actnn_stream_grow = cfg_int(r, "actnn_stream_grow", 1, 0, 1);
     /* zero-copy [route] concatenation (concat.h), on unless 0 */
     net->actnn_concat = cfg_has(r, "actnn_concat") ? cfg_int(r, "actnn_concat", 1, 0, 1) : -1;
     /* conv x-hat rebuilt from the saved input (convolutional.c): -1 auto, 0 never, 1 always */

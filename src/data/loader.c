@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Keeps loader streams apart from the other users of the run's seed (weight init...). */
 #define LOADER_STREAM 0x4C4F414445520000ull
@@ -28,6 +29,7 @@ struct loader {
     uint64_t seed, next_fill;
     float *x, *y;     /* the batch handed to the trainer (x mapped: it can be discarded) */
     size_t x_bytes;
+    size_t dropped;   /* bytes of x from its start whose pages were discarded (page multiple) */
     float *px, *py;   /* the next batch's first `prefetch` samples */
     int main;         /* MAIN_*: who holds x, y */
     int stop, failed;
@@ -222,6 +224,7 @@ int loader_next(loader *ld, float **x, float **y, char *err, size_t errlen)
         return -1;
     }
     ld->main = MAIN_IN_USE;
+    ld->dropped = 0;
     pthread_mutex_unlock(&ld->mu);
     *x = ld->x;
     *y = ld->y;
@@ -238,12 +241,18 @@ void loader_report(loader *ld, FILE *f)
     pthread_mutex_unlock(&ld->mu);
 }
 
-void loader_discard(void *arg)
+void loader_discard(void *arg, int upto)
 {
     loader *ld = arg;
+    /* Whole pages below sample `upto` only: a page shared with a later sample goes with
+     * that sample's call (the last call, upto = batch, takes the rest of the mapping). */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), end = ld->x_bytes;
+    if (upto < ld->batch) end = (size_t)(upto < 0 ? 0 : upto) * ld->xf * sizeof(float) / page * page;
+    if (end <= ld->dropped) return;
     /* An anonymous private mapping reads as zeros after MADV_DONTNEED; it is refilled
      * before it is handed out again. Failure only means the pages stay. */
-    (void)madvise(ld->x, ld->x_bytes, MADV_DONTNEED);
+    (void)madvise((char *)ld->x + ld->dropped, end - ld->dropped, MADV_DONTNEED);
+    ld->dropped = end;
 }
 
 void loader_stop(loader *ld)

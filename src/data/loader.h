@@ -60,10 +60,11 @@ int loader_next(loader *ld, float **x, float **y, char *err, size_t errlen);
  * of the cores, and whether it is on the critical path). */
 void loader_report(loader *ld, FILE *f);
 void loader_stop(loader *ld);
-/* The trainer no longer needs the contents of the batch it holds (its input is dead after
- * its last reader's forward, network_input_dead): the batch's pages go back to the system
- * now, and the loader fills them again only after the next loader_next. For
+/* The trainer no longer needs samples [0, upto) of the batch it holds (its input is dead
+ * after its last reader's forward, network_input_dead; a streamed reader finishes it chunk
+ * by chunk): their pages go back to the system now, and the loader fills them again only
+ * after the next loader_next. Calls for one batch come with growing upto. For
  * network->input_done. */
-void loader_discard(void *ld);
+void loader_discard(void *ld, int upto);
 
 #endif

@@ -126,9 +126,40 @@ static void describe(const saved_desc *d, char *s, size_t len)
     if (!s[0]) snprintf(s, len, "-");
 }
 
+/* Which saved activations are resident together with the whole input batch (network_
+ * forward's input_done): those of the layers up to `hold` (the input's last reader, or the
+ * layer before the streamed segment holding it), and the first chunk of that segment
+ * (seg..end, `chunk` samples a chunk): its last sweep saves a chunk before dropping the
+ * chunk's input (stream_forward), so the input shrinks while those saves grow. */
+typedef struct {
+    int hold, seg, end, chunk;
+} input_hold;
+
+static input_hold input_hold_of(const network *net, const mem_plan *p)
+{
+    input_hold h = {-1, -1, -1, 0};
+    for (int i = 0; i < net->n; ++i)
+        for (int s = 0; s < net->layers[i].nsrc; ++s)
+            if (net->layers[i].src[s] < 0) h.hold = i;
+    for (int a = 0; h.hold >= 0 && a <= h.hold; ++a)
+        if (p->seg_end[a] > a && p->seg_end[a] >= h.hold) {
+            h = (input_hold){a - 1, a, p->seg_end[a], p->chunk[a] ? p->chunk[a] : 1};
+            break;
+        }
+    return h;
+}
+
+/* The part of layer i's saved bytes (for the whole mini-batch) resident with the input. */
+static size_t with_input(const input_hold *h, size_t bytes, int i, size_t batch)
+{
+    if (i <= h->hold) return bytes;
+    if (i < h->seg || i > h->end || !batch) return 0;
+    return (bytes * (size_t)h->chunk + batch - 1) / batch;
+}
+
 /* Arena of the same graph for mini-batch `batch` with every layer at `bits` (0: the layers'
- * own bits); only the plan is built, nothing is allocated. */
-static size_t arena_at(network *net, int bits, int batch)
+ * own bits); only the plan is built, nothing is allocated. *hold gets input_hold_of. */
+static size_t arena_at(network *net, int bits, int batch, input_hold *hold)
 {
     int *own = malloc(sizeof(int) * (size_t)net->n + 1);
     int nb = net->batch;
@@ -141,6 +172,8 @@ static size_t arena_at(network *net, int bits, int batch)
     }
     net->batch = batch;
     if (plan_build(&p, net, 1) == 0) bytes = p.arena_bytes;
+    /* without a plan, everything counts with the input (an upper bound) */
+    if (hold) *hold = p.valid ? input_hold_of(net, &p) : (input_hold){net->n - 1, -1, -1, 0};
     plan_free(&p);
     net->batch = nb;
     for (int i = 0; i < net->n; ++i) net->layers[i].bits = own[i];
@@ -251,13 +284,16 @@ int memreport_plan_at(network *net, const saved_desc *desc, int bits, int batch,
     memset(s, 0, sizeof(*s));
     s->batch = batch;
     size_t n = (size_t)batch;
+    input_hold hold = {-1, -1, -1, 0};
+    s->arena = arena_at(net, bits, batch, &hold);
     for (int i = 0; i < net->n; ++i) {
         const saved_desc *d = &desc[i * SV_SLOTS];
-        s->saved += layer_saved(net, d, i, n, bits);
+        size_t b = layer_saved(net, d, i, n, bits);
+        s->saved += b;
+        s->saved_with_input += with_input(&hold, b, i, n);
         for (int k = 0; k < SV_SLOTS; ++k)
             if (d[k].kind != SAVED_NONE) s->saved_fp32 += n * d[k].d * sizeof(float);
     }
-    s->arena = arena_at(net, bits, batch);
     fixed_parts(net, s, n);
     s->input_transient = input_dead_at(net, bits);
     return s->arena ? 0 : -1;
@@ -267,9 +303,11 @@ size_t memreport_total(const mem_summary *s)
 {
     size_t rest = s->arena + s->params + s->workspace + s->scratch + s->loader;
     if (!s->input_transient) return rest + s->saved + s->input;
-    /* The trainer drops the input's pages after the forward and the saved pool's after
-     * the backward (network.h input_done): the two are never resident at once. */
-    return rest + (s->saved > s->input ? s->saved : s->input);
+    /* The trainer drops the input's pages after its last reader and the saved pool's after
+     * the backward (network.h input_done): the input overlaps only what is saved before it
+     * goes, and the saved activations only grow in the forward. */
+    size_t with = s->input + s->saved_with_input;
+    return rest + (s->saved > with ? s->saved : with);
 }
 
 int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errlen)
@@ -285,6 +323,7 @@ int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errl
     memset(s, 0, sizeof(*s));
     s->batch = net->batch;
     size_t n = (size_t)net->batch;
+    input_hold hold = input_hold_of(net, &net->plan);
     if (f)
         fprintf(f, "%5s %-14s %-14s %4s %-18s %10s %10s %9s %9s\n", "layer", "type", "output", "bits",
                 "saves", "fp32_MiB", "saved_MiB", "out_MiB", "delta_MiB");
@@ -294,6 +333,7 @@ int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errl
         for (int k = 0; k < SV_SLOTS; ++k)
             if (d[k].kind != SAVED_NONE) fp32 += n * d[k].d * sizeof(float);
         s->saved += saved;
+        s->saved_with_input += with_input(&hold, saved, i, n);
         s->saved_fp32 += fp32;
         s->saved_at32 += layer_saved(net, &desc32[i * SV_SLOTS], i, n, 32);
         if (f) print_row(f, net, i, d, fp32, saved);
@@ -301,7 +341,7 @@ int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errl
     free(desc);
     free(desc32);
     s->arena = net->plan.arena_bytes;
-    s->arena_fp32 = arena_at(net, 32, net->batch);
+    s->arena_fp32 = arena_at(net, 32, net->batch, NULL);
     fixed_parts(net, s, n);
     s->input_transient = input_dead_at(net, 0);
     return 0;
@@ -325,9 +365,10 @@ int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen)
             s.input / MIB, s.loader / MIB);
     size_t now = memreport_total(&s), fp32 = s.saved_at32 + s.arena_fp32 + rest;
     fprintf(f, "planned training memory (saved + arena + params + workspace + scratch + input + loader; "
-               "max(saved, input) where the input is dropped after the forward): "
+               "max(saved, input + %.1f MiB saved before it goes) where the input is dropped after its "
+               "last reader): "
                "%.1f MiB at the cfg's bits, %.1f MiB with every layer at 32 bits (%.2fx)\n",
-            now / MIB, fp32 / MIB, ratio(fp32, now));
+            s.saved_with_input / MIB, now / MIB, fp32 / MIB, ratio(fp32, now));
     return 0;
 }
 

@@ -22,6 +22,10 @@ typedef struct {
     size_t loader;                 /* the loader's prefetch of the next mini-batch (loader.h) */
     int input_transient;           /* nothing reads the input after the forward
                                       (network_input_dead): trainers drop it then */
+    size_t saved_with_input;       /* saved bytes resident while the whole input still is:
+                                      those of the layers up to the input's last reader,
+                                      or before the streamed segment that holds it (whose
+                                      last sweep drops it chunk by chunk) */
 } mem_summary;
 
 /* Bytes of all parameters, their gradients and optimizer state. */
@@ -36,9 +40,10 @@ saved_desc *memreport_describe(network *net, int bits, char *err, size_t errlen)
  * arena_fp32 are left 0. desc must come from a dry run on the same side of 32 bits (what
  * is saved differs: conv x-hat is rebuilt only when compressed). 0 or -1. */
 int memreport_plan_at(network *net, const saved_desc *desc, int bits, int batch, mem_summary *s);
-/* arena + params + workspace + scratch + loader, plus saved + input, or the larger of the
- * two when the input is transient (the CLI trainers drop it after the forward and the
- * saved pool after the backward, so the two are never resident together). */
+/* arena + params + workspace + scratch + loader, plus saved + input; when the input is
+ * transient, the larger of saved and input + saved_with_input instead (the CLI trainers
+ * drop the input after its last reader and the saved pool after the backward, so the
+ * input overlaps only what is saved before it goes). */
 size_t memreport_total(const mem_summary *s);
 /* `./darknet memory`: the per-layer plan and a total line. Returns 0 or -1 with err set. */
 int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen);

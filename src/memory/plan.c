@@ -258,9 +258,10 @@ static int prune_streams(mem_plan *p, const network *net)
  * 0..1) and still reads that of 3; one segment 0..3 makes the delta of 1 chunk-sized.
  * So each kept segment's exit moves further (absorbing the next segments) while that
  * lowers the arena by at least 1/16; more batch-norm members cost more recomputation,
- * which is why streaming is on only under a memory cap. Opt-in (actnn_stream_grow=1):
- * at large mini-batches the measured peak exceeds this plan by ~20% (docs/memory.md),
- * so `-budget` would promise too much with it on by default. */
+ * which is why streaming is on only under a memory cap. On by default; actnn_stream_grow=0
+ * keeps the first exits. (A segment holding the input's last reader keeps the input alive
+ * while it saves: stream_forward drops it chunk by chunk, else yolov3-tiny's 0..5 held
+ * 1.2 MiB per image more than planned, memreport.h saved_with_input.) */
 static int grow_streams(mem_plan *p, const network *net)
 {
     if (net->stream_chunk > 0) return 0;

@@ -252,7 +252,7 @@ static int forward_chunk(network *net, int a, int last, int stats, const float *
     return 0;
 }
 
-int stream_forward(network *net, int a, const float *input)
+int stream_forward(network *net, int a, const float *input, int drop_input)
 {
     const mem_plan *p = &net->plan;
     int b = p->seg_end[a], B = net->batch, c = p->chunk[a];
@@ -268,6 +268,9 @@ int stream_forward(network *net, int a, const float *input)
         if (forward_chunk(net, a, b - 1, -1, input, b0, nb)) return -1;
         seg_ctx(net, b, input, b0, nb, PASS_CHUNK, 0, &x);
         if (E->ops->forward(E, &x)) return failed(net, b, "streamed forward");
+        /* no later sweep reads these samples of the input (the exit reads a member); the
+         * whole batch goes once the segment is done (network_forward) */
+        if (drop_input && net->input_done && b0 + nb < B) net->input_done(net->input_done_ud, b0 + nb);
     }
     seg_ctx(net, b, input, 0, B, PASS_POST, 0, &x);
     x.in = NULL;

@@ -60,8 +60,11 @@ int *stream_last_readers(const network *net);
  * can stream as one segment; 1 if it did, 0 if not (nothing changed). `last` is
  * stream_last_readers(net). */
 int stream_try_exit(const network *net, mem_plan *p, const int *last, int a, int b);
-/* Forward of the segment starting at a, in training. Returns 0 or -1 (message in net->err). */
-int stream_forward(network *net, int a, const float *input);
+/* Forward of the segment starting at a, in training. drop_input: the segment holds the
+ * input's last reader, so its last sweep hands each finished chunk's input samples back
+ * (network.h input_done): the input shrinks while that sweep's saved activations grow.
+ * Returns 0 or -1 (message in net->err). */
+int stream_forward(network *net, int a, const float *input, int drop_input);
 /* Backward of the segment starting at a. */
 int stream_backward(network *net, int a);
 
