@@ -1,6 +1,9 @@
 /* ./darknet: Darknet's command line (classifier, detector, detect) plus `memory`. */
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
 
 #include "cli/args.h"
@@ -80,6 +83,13 @@ static int run_command(int argc, char **argv)
 int main(int argc, char **argv)
 {
     cli_tune_env(argv);
+#ifdef __GLIBC__
+    /* Blocks of 1 MiB and more are mapped and unmapped, not kept in the heap by glibc's
+     * moving threshold (up to 32 MiB once a mapped block is freed): freed batch-sized
+     * buffers then leave no resident holes, so the peak matches the plan (docs/memory.md;
+     * MALLOC_MMAP_THRESHOLD_ in the environment still wins). */
+    if (!getenv("MALLOC_MMAP_THRESHOLD_")) mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
     /* Under mpirun (MPI builds) every command runs on every rank; training splits its batch. */
     if (dist_init(&argc, &argv)) return 1;
     return dist_finalize(run_command(argc, argv));

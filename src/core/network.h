@@ -117,6 +117,7 @@ struct network {
      * after that reader; calls come in increasing order. */
     void (*input_done)(void *ud, int upto);
     void *input_done_ud;
+    int heap_trimmed;       /* the first training step trimmed the heap (network_train_batch) */
 
     const float **tmp_ins;  /* per-call source pointer arrays (max nsrc entries) */
     float **tmp_dins;
