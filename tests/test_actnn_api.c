@@ -340,6 +340,58 @@ static void test_sample_view(void **state)
     assert_int_equal(actnn_ctx_free(ctx), ACTNN_OK);
 }
 
+/* A tensor in caller memory (actnn_raw_tensor) holds exactly actnn_tensor_raw's bytes of
+ * an actnn_save of the same values, seed and id (the oracle), whichever way its samples
+ * are saved (one call, one at a time, in reverse), and restores what actnn_restore gives;
+ * at every bit width, with a partial last group and with constant groups. */
+static void test_raw_matches_save(void **state)
+{
+    (void)state;
+    enum { N = 4, D = 1000 };
+    actnn_ctx *ctx = make_ctx(256);
+    assert_int_equal(actnn_set_seed(ctx, 77), ACTNN_OK);
+    static float x[N * D], back[N * D], want[N * D];
+    for (int i = 0; i < N * D; ++i) x[i] = sinf((float)i * 0.37f) * (1 + i % 13);
+    for (int j = 256; j < 512; ++j) x[D + j] = 3.25f; /* a constant group of sample 1 */
+    const int bits[] = {1, 2, 3, 4, 8, 16, 32};
+    for (size_t k = 0; k < sizeof(bits) / sizeof(bits[0]); ++k) {
+        actnn_tensor *t;
+        assert_int_equal(actnn_save(ctx, x, N, D, bits[k], NULL, 99, &t), ACTNN_OK);
+        const void *pay, *meta;
+        size_t pb, mb, rpb, rmb;
+        assert_int_equal(actnn_tensor_raw(t, &pay, &pb, &meta, &mb), ACTNN_OK);
+        assert_int_equal(actnn_raw_size(N, D, bits[k], 256, &rpb, &rmb), ACTNN_OK);
+        assert_int_equal(rpb, pb);
+        assert_int_equal(rmb, mb);
+        assert_int_equal(actnn_restore(ctx, t, want), ACTNN_OK);
+        for (int order = 0; order < 3; ++order) {
+            void *p = calloc(1, rpb);
+            uint16_t *m = calloc(1, rmb + 1);
+            actnn_raw_tensor r = {.N = N, .D = D, .G = 256, .bits = bits[k], .seed = 77,
+                                  .tensor_id = 99, .payload = p, .meta = m};
+            if (order == 0) assert_int_equal(actnn_raw_save(ctx, &r, 0, N, x), ACTNN_OK);
+            for (int i = 0; order && i < N; ++i) {
+                int n = order == 1 ? i : N - 1 - i;
+                assert_int_equal(actnn_raw_save(ctx, &r, (size_t)n, 1, x + (size_t)n * D), ACTNN_OK);
+            }
+            assert_memory_equal(p, pay, pb);
+            if (mb) assert_memory_equal(m, meta, mb);
+            memset(back, 0, sizeof(back));
+            assert_int_equal(actnn_raw_restore(ctx, &r, 1, N - 1, back + D), ACTNN_OK);
+            assert_int_equal(actnn_raw_restore(ctx, &r, 0, 1, back), ACTNN_OK);
+            assert_memory_equal(back, want, sizeof(back));
+            assert_int_equal(actnn_raw_save(ctx, &r, N, 1, x), ACTNN_E_INDEX);
+            assert_int_equal(actnn_raw_save(ctx, &r, 1, N, x), ACTNN_E_INDEX);
+            r.G = 100;
+            assert_int_equal(actnn_raw_save(ctx, &r, 0, 1, x), ACTNN_E_GROUP);
+            free(p);
+            free(m);
+        }
+        assert_int_equal(actnn_tensor_free(ctx, t), ACTNN_OK);
+    }
+    assert_int_equal(actnn_ctx_free(ctx), ACTNN_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_ctx_free_with_live_handles),
         cmocka_unit_test(test_contexts_independent),
         cmocka_unit_test(test_sample_view),
+        cmocka_unit_test(test_raw_matches_save),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

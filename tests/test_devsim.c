@@ -30,6 +30,7 @@
 #include "core/place.h"
 #include "core/train_state.h"
 #include "memory/saved.h"
+#include "memory/saved_internal.h"
 #include "common/testutil.h"
 
 #define BATCH 4
@@ -176,6 +177,8 @@ static void compare(const char *fmt, const char *netkeys)
 {
     network *a = make(fmt, netkeys, 0), *b = make(fmt, netkeys, 1);
     assert_true(b->be->device);
+    /* quantized saves go to device memory, except actnn_auto's per-sample bits (staged) */
+    int on_device = !strstr(netkeys, "actnn_bits=32") && !strstr(netkeys, "actnn_auto=1");
     char err[256], w1[512], s1[512];
     snprintf(w1, sizeof(w1), "%s/devsim_1.weights", tu_tmpdir());
     snprintf(s1, sizeof(s1), "%s/devsim_1.state", tu_tmpdir());
@@ -205,6 +208,8 @@ static void compare(const char *fmt, const char *netkeys)
     }
     step_both(a, b, STEPS, "after reloading step 1");
     same_weights(a, b, "weights after reloading step 1");
+    if (on_device != (saved_device_saves(b->store) > 0))
+        fail_msg("%s: %zu saves in device memory", netkeys, saved_device_saves(b->store));
     free_network(a);
     free_network(b);
 }
@@ -349,6 +354,75 @@ static void nan_check_on_device(void **st)
     free_network(b);
 }
 
+/* Saved activations in device memory (backend act_save, saved.c): after a training
+ * forward, every quantized tensor of the devsim network lives in device memory and holds
+ * exactly the bytes the CPU network's host library stored (actnn_tensor_raw, the oracle),
+ * payload and group metadata; whole-batch saves (yolo) and streamed, chunked ones
+ * (classify with actnn_stream=1). The backward that follows restores from them, and the
+ * costs and weights of compare() show it restores the CPU's values. */
+static void saved_bytes_match_cpu(void **st)
+{
+    (void)st;
+    const char *cfgs[] = {cfg_yolo, cfg_classify, cfg_region};
+    const char *keys[] = {"actnn_bits=2", "actnn_bits=4\nactnn_stream=1", "actnn_bits=1"};
+    for (int c = 0; c < 3; ++c) {
+        network *a = make(cfgs[c], keys[c], 0), *b = make(cfgs[c], keys[c], 1);
+        fill_batch(a, 0);
+        fill_batch(b, 0);
+        assert_int_equal(network_forward(a, a->input, 1), 0);
+        assert_int_equal(network_forward(b, b->input, 1), 0);
+        int ndev = 0;
+        for (int i = 0; i < a->n; ++i)
+            for (int k = 0; k < SV_SLOTS; ++k) {
+                saved_raw_bytes ra, rb;
+                int ha = saved_raw(a->store, i, k, &ra), hb = saved_raw(b->store, i, k, &rb);
+                assert_int_equal(ha, hb);
+                if (ha) continue;
+                assert_false(ra.on_device);
+                assert_true(rb.on_device);
+                assert_int_equal(ra.payload_bytes, rb.payload_bytes);
+                assert_int_equal(ra.meta_bytes, rb.meta_bytes);
+                char *hp = malloc(rb.payload_bytes + 1), *hm = malloc(rb.meta_bytes + 1);
+                assert_int_equal(b->be->pull(hp, rb.payload, rb.payload_bytes), 0);
+                assert_int_equal(b->be->pull(hm, rb.meta, rb.meta_bytes), 0);
+                if (memcmp(hp, ra.payload, ra.payload_bytes) || memcmp(hm, ra.meta, ra.meta_bytes))
+                    fail_msg("%s: layer %d slot %d: device bytes differ from the CPU's", keys[c], i, k);
+                free(hp);
+                free(hm);
+                ++ndev;
+            }
+        if (ndev < 3) fail_msg("%s: only %d tensors saved in device memory", keys[c], ndev);
+        saved_release_all(a->store);
+        saved_release_all(b->store);
+        free_network(a);
+        free_network(b);
+    }
+}
+
+/* The device pool of saved tensors is made once: the first iteration's tensors take
+ * blocks of their own and size the pool; later iterations of the same mini-batch take
+ * every tensor from it (no new block) and the device memory in use stays the same. */
+static void device_pool_once(void **st)
+{
+    (void)st;
+    network *a = make(cfg_yolo, "actnn_bits=2", 0), *b = make(cfg_yolo, "actnn_bits=2", 1);
+    size_t own[STEPS], used[STEPS], peak;
+    for (int s = 0; s < STEPS; ++s) {
+        step_both(a, b, s, "device pool");
+        own[s] = b->store->dev_own_blocks;
+        b->be->mem_info(&peak, &used[s]);
+    }
+    assert_true(own[0] > 0);
+    assert_non_null(b->store->dpool);
+    assert_true(b->store->dpool_bytes > 0);
+    for (int s = 1; s < STEPS; ++s) {
+        assert_int_equal(own[s], own[0]);
+        assert_int_equal(used[s], used[1]);
+    }
+    free_network(a);
+    free_network(b);
+}
+
 /* Two mapping passes at once on one network (place.h place_ctx): each keeps its own
  * direction and failure flag, so one pass returning arrays or failing leaves the other
  * as it was. */
@@ -394,6 +468,8 @@ int main(void)
         cmocka_unit_test(place_ctx_explicit),
         cmocka_unit_test(many_sources_host_only),
         cmocka_unit_test(nan_check_on_device),
+        cmocka_unit_test(saved_bytes_match_cpu),
+        cmocka_unit_test(device_pool_once),
         cmocka_unit_test(device_output_layer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

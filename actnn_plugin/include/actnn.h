@@ -181,6 +181,28 @@ int actnn_tensor_raw(const actnn_tensor *t, const void **payload, size_t *payloa
 /* 64-bit FNV-1a of the raw payload then the raw metadata. */
 int actnn_tensor_checksum(const actnn_tensor *t, uint64_t *out);
 
+/* ---- tensors in the caller's memory ------------------------------------------------ */
+/* One bit width for every sample, laid out as actnn_tensor_raw and actnn_cuda.h lay them
+ * out: sample n's payload at payload + n * (payload bytes per sample), its group metadata
+ * at meta + 2 * n * ceil(D/G) (bits <= 8; meta unused otherwise). The caller owns and
+ * sizes the memory (actnn_raw_size), e.g. a framework's planned pool, so the same bytes
+ * can live where the GPU path keeps them; the context only supplies threads and SIMD.
+ * The bytes equal those actnn_save stores for the same seed, tensor_id and values. */
+typedef struct {
+    size_t N, D, G;
+    int bits;
+    uint64_t seed, tensor_id;
+    void *payload;
+    uint16_t *meta;
+} actnn_raw_tensor;
+/* Bytes of the payload and of the metadata (no handle, no sample table). */
+int actnn_raw_size(size_t N, size_t D, int bits, size_t G, size_t *payload, size_t *meta);
+/* Saves samples [n0, n0 + count) from x (count * D floats) / restores them into out. */
+int actnn_raw_save(actnn_ctx *ctx, const actnn_raw_tensor *t, size_t n0, size_t count,
+                   const float *x);
+int actnn_raw_restore(actnn_ctx *ctx, const actnn_raw_tensor *t, size_t n0, size_t count,
+                      float *out);
+
 /* ---- 1-bit masks (relu / leaky / relu6 / hardtan backward) ----------------------- */
 typedef struct actnn_mask actnn_mask;
 int actnn_mask_create(actnn_ctx *ctx, size_t N, size_t D, actnn_mask **out);

@@ -4,6 +4,7 @@
  * The work unit is (sample, group): every group's bytes depend only on its own values,
  * the seed, the tensor id and its position, so any thread may do any unit and the
  * stored bytes never depend on the number of threads. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -278,5 +279,62 @@ int actnn_restore_sample(actnn_ctx *ctx, const actnn_tensor *t, size_t i, float 
     if (i >= t->N) return ACTNN_E_INDEX;
     if (!t->samples[i].saved) return ACTNN_E_NOT_SAVED;
     restore_samples(ctx, t, out, i, 1);
+    return ACTNN_OK;
+}
+
+/* ---- caller memory (actnn_raw_tensor): a temporary handle over it ---- */
+
+int actnn_raw_size(size_t N, size_t D, int bits, size_t G, size_t *payload, size_t *meta)
+{
+    if (!payload || !meta) return ACTNN_E_NULL;
+    int err = size_check_nd(N, D);
+    if (err) return err;
+    if (!bits_valid(bits)) return ACTNN_E_BITS;
+    if (G < 32 || G > 65536 || G % 32) return ACTNN_E_GROUP;
+    if (!size_muladd(N, sample_payload_bytes(D, bits), 0, payload) ||
+        !size_muladd(N, sample_meta_bytes(D, bits, G), 0, meta))
+        return ACTNN_E_TOO_LARGE;
+    return ACTNN_OK;
+}
+
+/* A handle whose sample table places sample n as the raw layout does. */
+static int raw_view(const actnn_raw_tensor *r, size_t n0, size_t count, actnn_tensor *t)
+{
+    size_t pay, meta;
+    if (!r || !r->payload || (r->bits <= 8 && !r->meta)) return ACTNN_E_NULL;
+    int err = actnn_raw_size(r->N, r->D, r->bits, r->G, &pay, &meta);
+    if (err) return err;
+    if (n0 > r->N || count > r->N - n0) return ACTNN_E_INDEX;
+    tensor_sample *tab = malloc(r->N * sizeof(*tab));
+    if (!tab) return ACTNN_E_NOMEM;
+    *t = (actnn_tensor){.magic = ACTNN_MAGIC_TENSOR, .N = r->N, .D = r->D, .G = r->G,
+                        .ngroups = r->D / r->G + (r->D % r->G != 0), .tensor_id = r->tensor_id,
+                        .seed = r->seed, .payload_bytes = pay, .meta_bytes = meta,
+                        .samples = tab, .gmeta = r->meta, .payload = r->payload};
+    t->gmeta_count = fill_samples(t, r->bits, NULL);
+    return ACTNN_OK;
+}
+
+int actnn_raw_save(actnn_ctx *ctx, const actnn_raw_tensor *r, size_t n0, size_t count,
+                   const float *x)
+{
+    if (!ctx || !x) return ACTNN_E_NULL;
+    actnn_tensor t;
+    int err = raw_view(r, n0, count, &t);
+    if (err) return err;
+    err = save_samples(ctx, &t, x, n0, count);
+    free(t.samples);
+    return err;
+}
+
+int actnn_raw_restore(actnn_ctx *ctx, const actnn_raw_tensor *r, size_t n0, size_t count,
+                      float *out)
+{
+    if (!ctx || !out) return ACTNN_E_NULL;
+    actnn_tensor t;
+    int err = raw_view(r, n0, count, &t);
+    if (err) return err;
+    restore_samples(ctx, &t, out, n0, count);
+    free(t.samples);
     return ACTNN_OK;
 }

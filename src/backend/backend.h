@@ -9,7 +9,8 @@
  * already printed) and `error` returns and clears it, which the network checks after
  * every layer call.
  *
- * This header may include only backend-neutral headers (activation kinds, bn_state).
+ * This header may include only backend-neutral headers (activation kinds, bn_state, the
+ * plugin's public actnn.h).
  * Nothing outside src/backend/ includes a backend implementation header or calls a kernel
  * directly (tests/sh/backend_boundary.sh). */
 #ifndef DN_BACKEND_H
@@ -18,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "actnn.h" /* actnn_raw_tensor: the plugin's layout of a tensor in caller memory */
 #include "backend/activation_kind.h"
 #include "backend/bn_state.h"
 
@@ -138,6 +140,19 @@ struct dn_backend {
     /* [crop] of batch samples: out = in[window] * scale + trans, optionally flipped. */
     void (*crop)(const float *in, int batch, int c, int h, int w, int out_h, int out_w, int dh,
                  int dw, int flip, float scale, float trans, float *out);
+
+    /* ---- saved activations in backend memory (memory/saved.c) ---- */
+    /* Optional (NULL: saved.c quantizes on the host and stages samples through it).
+     * act_save quantizes samples [n0, n0 + count) of x (count * D floats, backend memory)
+     * into t, whose payload and metadata are backend memory, with actnn_plugin's bytes
+     * (actnn_raw_tensor, one bit width 1..8); act_restore dequantizes them into out. They
+     * return ACTNN_OK or an ACTNN_E_* code; a device may report a data error (NaN to
+     * quantize) only later, through `error`. host: the saved store's plugin context
+     * (threads, SIMD), for a backend that quantizes on the host (devsim). */
+    int (*act_save)(actnn_ctx *host, const actnn_raw_tensor *t, size_t n0, size_t count,
+                    const float *x);
+    int (*act_restore)(actnn_ctx *host, const actnn_raw_tensor *t, size_t n0, size_t count,
+                       float *out);
 
     /* ---- optimizer (params.h update_args semantics) ---- */
     /* Darknet SGD: g -= decay_batch*w (when decay_batch != 0); w += lr_batch*g; g *= momentum. */

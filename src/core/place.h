@@ -7,7 +7,8 @@
  * copies; the host arrays are mirrors brought up to date by place_pull_all (before the
  * weights or the training state are written) and sent back by place_push_all (after they
  * are read). The activation arena, workspace, scratch and input batch are the network's
- * (network.c); the saved store stays in host memory (saved.c stages device samples).
+ * (network.c); the saved store keeps quantized tensors in a device pool where the backend
+ * has act_save, and stages the other saves through the host (saved.c).
  * May not: compute anything (no kernels), or touch the plan. */
 #ifndef DN_PLACE_H
 #define DN_PLACE_H

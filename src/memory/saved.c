@@ -4,7 +4,12 @@
  * pointer (DESIGN.md: "at b=32 a layer keeps the fp32 tensor alive instead of copying").
  *
  * Byte accounting uses the plugin's size functions, which equal what the plugin holds
- * (payload + metadata), so the `memory:` line reports real bytes, not estimates. */
+ * (payload + metadata), so the `memory:` line reports real bytes, not estimates.
+ *
+ * A device run whose backend has act_save keeps quantized tensors (one width, 1-8 bits) in
+ * backend memory (a pool, see saved_internal.h), accounted at their raw bytes (no handle);
+ * every other save is pulled to the host, stored by the plugin there, and pushed back as
+ * restored samples (saved_host_view, to_backend). */
 #include "memory/saved.h"
 
 #include <stdio.h>
@@ -49,12 +54,51 @@ saved_store *saved_store_create(const network *net, char *err, size_t errlen)
     return s;
 }
 
+/* ---- the device pool of a device run's tensors (saved_internal.h) ---- */
+
+#define DPOOL_ALIGN 256 /* each tensor's payload and metadata start on a 256-byte line */
+static size_t dalign(size_t v) { return (v + DPOOL_ALIGN - 1) & ~(size_t)(DPOOL_ALIGN - 1); }
+
+/* bytes for one tensor: from the pool while it has room, else a block of its own (the
+ * first iteration, or one that saves more). NULL when the backend has no memory left. */
+static char *dpool_take(saved_store *s, const dn_backend *be, size_t bytes, int *own)
+{
+    s->dbe = be;
+    ++s->dpool_live;
+    s->dpool_want += bytes;
+    *own = !(s->dpool && s->dpool_top + bytes <= s->dpool_bytes);
+    if (!*own) {
+        char *p = s->dpool + s->dpool_top;
+        s->dpool_top += bytes;
+        return p;
+    }
+    char *p = be->alloc(bytes, "a saved activation");
+    if (!p) --s->dpool_live;
+    else ++s->dev_own_blocks;
+    return p;
+}
+
+/* Once every tensor is back, the pool restarts at 0, made as large as the iteration asked
+ * when it asked more (once: later iterations fit). */
+static void dpool_give(saved_store *s, sv_entry *e)
+{
+    if (e->dev_own) s->dbe->release(e->dt.payload, e->dev_bytes);
+    if (--s->dpool_live > 0) return;
+    if (s->dpool_want > s->dpool_bytes) {
+        if (s->dpool) s->dbe->release(s->dpool, s->dpool_bytes);
+        s->dpool = s->dbe->alloc(s->dpool_want, "the saved-activation pool");
+        s->dpool_bytes = s->dpool ? s->dpool_want : 0; /* none: own blocks, as before */
+    }
+    s->dpool_top = s->dpool_want = 0;
+}
+
 static void drop(saved_store *s, sv_entry *e)
 {
     if (e->kind == SK_NONE) return;
     s->stats.cur_bytes -= e->bytes;
     s->stats.cur_fp32_bytes -= e->fp32_bytes;
     if (e->kind == SK_ALIVE) s->stats.alive_bytes -= e->fp32_bytes;
+    if (e->dt.payload) dpool_give(s, e);
     actnn_tensor_free(s->ctx, e->t);
     if (e->m) actnn_mask_free(s->ctx, e->m);
     if (e->c) actnn_codes_free(s->ctx, e->c);
@@ -89,6 +133,7 @@ void saved_store_free(saved_store *s)
     saved_release_all(s);
     for (int i = 0; i < s->n; ++i)
         for (int k = 0; k < SV_SLOTS; ++k) free(s->st[i].a[k].cost);
+    if (s->dpool) s->dbe->release(s->dpool, s->dpool_bytes);
     actnn_ctx_free(s->ctx);
     free(s->st);
     free(s->stage);
@@ -276,6 +321,50 @@ static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d, size_
     return rc == ACTNN_OK ? 0 : fail(x, "a tensor", d, rc);
 }
 
+/* A device run whose backend quantizes in its own memory (act_save): the tensor's bytes
+ * go to the device pool, never through the host. One bit width for the mini-batch, so
+ * not with actnn_auto (per-sample bits: staged). The first call of the mini-batch makes
+ * the entry; every call saves its samples by index, so a streamed save's bytes equal a
+ * whole-batch save's. */
+static int device_tensor(layer_ctx *x)
+{
+    saved_store *s = x->sv->store;
+    return SV_ON_DEVICE(x) && x->be->act_save && x->be->act_restore && x->l->bits >= 1 &&
+           x->l->bits <= 8 && !s->auto_on;
+}
+
+static int save_device(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
+                       int alive)
+{
+    saved_store *s = x->sv->store;
+    int rc = ACTNN_OK;
+    if (x->b0 == 0) {
+        size_t n = total_of(x), pay = 0, meta = 0;
+        uint64_t seed = 0;
+        rc = actnn_raw_size(n, d, x->l->bits, s->group, &pay, &meta);
+        if (rc == ACTNN_OK) rc = actnn_get_seed(s->ctx, &seed);
+        if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
+        int own = 0;
+        size_t bytes = dalign(pay) + dalign(meta);
+        char *blk = dpool_take(s, x->be, bytes, &own);
+        if (!blk) return fail(x, "a tensor in device memory", d, ACTNN_E_NOMEM);
+        sv_entry *e = begin(x, slot, SK_TENSOR, d, pay + meta);
+        e->bits = x->l->bits;
+        e->keep = alive;
+        e->dt = (actnn_raw_tensor){.N = n, .D = d, .G = s->group, .bits = x->l->bits,
+                                   .seed = seed, .tensor_id = tensor_id(x, slot),
+                                   .payload = blk, .meta = (uint16_t *)(blk + dalign(pay))};
+        e->dev_bytes = bytes;
+        e->dev_own = own;
+    }
+    const actnn_raw_tensor *t = &x->sv->e[slot].dt;
+    if (stride == d) rc = x->be->act_save(s->ctx, t, (size_t)x->b0, (size_t)x->batch, data);
+    for (int i = 0; stride != d && rc == ACTNN_OK && i < x->batch; ++i)
+        rc = x->be->act_save(s->ctx, t, (size_t)(x->b0 + i), 1, data + (size_t)i * stride);
+    ++s->dev_saves;
+    return rc == ACTNN_OK ? 0 : fail(x, "a tensor", d, rc);
+}
+
 int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive)
 {
     return sv_save_strided(x, slot, data, d, d, alive);
@@ -297,6 +386,7 @@ int sv_save_strided(layer_ctx *x, int slot, const float *data, size_t d, size_t 
         s->stats.alive_bytes += e->fp32_bytes;
         return 0;
     }
+    if (device_tensor(x)) return save_device(x, slot, data, d, stride, alive);
     if (SV_ON_DEVICE(x)) { /* the plugin quantizes on the host: the same bytes */
         data = saved_host_view(x, data, n, d, stride);
         if (!data) return fail(x, "a host copy of a tensor", d, ACTNN_E_NOMEM);
@@ -509,6 +599,8 @@ const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch)
     sv_entry *e = &x->sv->e[slot];
     size_t i = (size_t)(x->b0 + sample);
     if (e->kind == SK_ALIVE) return e->alive + i * e->stride;
+    if (e->dt.payload) /* a device tensor: restored where it lives */
+        return x->be->act_restore(x->sv->store->ctx, &e->dt, i, 1, scratch) ? NULL : scratch;
     /* an exact (32-bit) sample is read in place: no copy into the scratch */
     const float *view;
     if (actnn_sample_view(e->t, i, &view) == ACTNN_OK) return to_backend(x, view, e->d, scratch);
@@ -584,3 +676,22 @@ size_t saved_desc_bytes(const saved_desc *e, size_t n, int bits, size_t group)
     }
     return rc == ACTNN_OK ? pay + meta : 0;
 }
+
+int saved_raw(const saved_store *s, int i, int slot, saved_raw_bytes *out)
+{
+    if (!s || i < 0 || i >= s->n || slot < 0 || slot >= SV_SLOTS) return -1;
+    const sv_entry *e = &s->st[i].e[slot];
+    if (e->kind != SK_TENSOR) return -1;
+    memset(out, 0, sizeof(*out));
+    if (e->dt.payload) {
+        out->on_device = 1;
+        out->payload = e->dt.payload;
+        out->meta = e->dt.meta;
+        return actnn_raw_size(e->dt.N, e->dt.D, e->dt.bits, e->dt.G, &out->payload_bytes,
+                              &out->meta_bytes) == ACTNN_OK ? 0 : -1;
+    }
+    return actnn_tensor_raw(e->t, &out->payload, &out->payload_bytes, &out->meta,
+                            &out->meta_bytes) == ACTNN_OK ? 0 : -1;
+}
+
+size_t saved_device_saves(const saved_store *s) { return s ? s->dev_saves : 0; }

@@ -132,6 +132,17 @@ typedef struct {
 } saved_desc;
 /* Fills *out with what layer i's slot holds now; returns 0, or -1 when it holds nothing. */
 int saved_describe(const saved_store *s, int i, int slot, saved_desc *out);
+/* The stored bytes of a quantized tensor in layer i's slot (actnn_tensor_raw's layout), in
+ * backend memory when on_device (a device run whose backend has act_save): tests compare
+ * them with the CPU's. 0, or -1 when the slot holds no tensor. */
+typedef struct {
+    const void *payload, *meta;
+    size_t payload_bytes, meta_bytes;
+    int on_device;
+} saved_raw_bytes;
+int saved_raw(const saved_store *s, int i, int slot, saved_raw_bytes *out);
+/* Saves made in backend memory so far (act_save calls). */
+size_t saved_device_saves(const saved_store *s);
 /* Exact bytes (payload + metadata, plugin size functions) the entry takes for n samples;
  * bits > 0 overrides a tensor's bits (bits = 32 on an alive entry gives 0: kept, not
  * copied). */

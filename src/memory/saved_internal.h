@@ -20,6 +20,12 @@ typedef struct {
     actnn_codes *c;
     actnn_dropout *dr;
     size_t bytes, fp32_bytes;
+    /* A quantized tensor in backend memory (dt.payload not NULL; t is NULL then): saved and
+     * restored by the backend's act_save/act_restore, its bytes in the store's device pool
+     * (own: a block of its own, when the pool was too small this iteration). */
+    actnn_raw_tensor dt;
+    size_t dev_bytes;
+    int dev_own;
 } sv_entry;
 
 /* What actnn_auto keeps of a slot across iterations (saved_auto.c). A slot joins the
@@ -57,6 +63,16 @@ struct saved_store {
      * the plugin reads them and restored here before they are pushed (saved.c) */
     float *stage;
     size_t stage_floats;
+    /* device tensors (sv_entry.dt): one backend block handed out in save order and taken
+     * back whole once every device tensor is dropped (after each backward). Sized by the
+     * first iteration (what it asked, dpool_want) and then kept: a steady-state iteration
+     * allocates nothing. */
+    const dn_backend *dbe; /* the backend of the pool and of the own blocks */
+    char *dpool;
+    size_t dpool_bytes, dpool_top, dpool_want;
+    int dpool_live;        /* device tensors not yet dropped */
+    size_t dev_saves;      /* act_save calls (tests: the device path ran) */
+    size_t dev_own_blocks; /* tensors given a block of their own (the pool too small) */
 };
 
 /* Whether a call's buffers are device memory (a test's hand-made context may have no be). */

@@ -33,6 +33,20 @@ static int cpu_error(void) { return 0; }
 
 static void cpu_mem_info(size_t *peak, size_t *used) { *peak = *used = 0; }
 
+/* Saved tensors in caller memory (act_save): the host library itself. saved.c takes this
+ * path only on a device; on the CPU it keeps the plugin's own handles. */
+static int cpu_act_save(actnn_ctx *host, const actnn_raw_tensor *t, size_t n0, size_t count,
+                        const float *x)
+{
+    return actnn_raw_save(host, t, n0, count, x);
+}
+
+static int cpu_act_restore(actnn_ctx *host, const actnn_raw_tensor *t, size_t n0, size_t count,
+                           float *out)
+{
+    return actnn_raw_restore(host, t, n0, count, out);
+}
+
 static const dn_backend cpu_backend = {
     .name = "cpu",
     .device = 0,
@@ -82,6 +96,8 @@ static const dn_backend cpu_backend = {
     .upsample_backward = cpu_upsample_backward,
     .reorg = cpu_reorg,
     .crop = cpu_crop,
+    .act_save = cpu_act_save,
+    .act_restore = cpu_act_restore,
     .sgd_update = cpu_sgd_update,
     .adam_update = cpu_adam_update,
 };

@@ -291,6 +291,30 @@ static void ds_adam(float *w, float *g, float *m, float *v, size_t n, float deca
     C()->adam_update(F(w), F(g), F(m), F(v), n, decay, lr, B1, B2, b1t, b2t, eps);
 }
 
+/* Saved activations: the host library on the untagged payload, metadata and values, so a
+ * devsim run stores exactly the bytes a CPU run does (the CUDA path's contract). */
+static actnn_raw_tensor raw_host(const actnn_raw_tensor *t)
+{
+    actnn_raw_tensor h = *t;
+    h.payload = un(t->payload);
+    h.meta = t->meta ? (uint16_t *)un(t->meta) : NULL;
+    return h;
+}
+
+static int ds_act_save(actnn_ctx *host, const actnn_raw_tensor *t, size_t n0, size_t count,
+                       const float *x)
+{
+    actnn_raw_tensor h = raw_host(t);
+    return actnn_raw_save(host, &h, n0, count, F(x));
+}
+
+static int ds_act_restore(actnn_ctx *host, const actnn_raw_tensor *t, size_t n0, size_t count,
+                          float *out)
+{
+    actnn_raw_tensor h = raw_host(t);
+    return actnn_raw_restore(host, &h, n0, count, F(out));
+}
+
 static dn_backend devsim = {
     .name = "devsim",
     .device = 1,
@@ -337,6 +361,8 @@ static dn_backend devsim = {
     .upsample_backward = ds_up_bwd,
     .reorg = ds_reorg,
     .crop = ds_crop,
+    .act_save = ds_act_save,
+    .act_restore = ds_act_restore,
     .sgd_update = ds_sgd,
     .adam_update = ds_adam,
 };

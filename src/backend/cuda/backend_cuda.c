@@ -8,6 +8,7 @@
  * CUDA's own sticky error works. Nothing here has run on a GPU yet (docs/gpu.md). */
 #include <stdio.h>
 
+#include "actnn_cuda.h"
 #include "backend/backend.h"
 #include "backend/cuda/dn_cuda.h"
 
@@ -19,11 +20,58 @@ static int g_err;
         if ((call) && !g_err) g_err = -1;      \
     } while (0)
 
+/* Saved activations on the device: actnn_plugin's CUDA path (the CPU's bytes), one plugin
+ * context on the default stream where every op of this backend runs, made on first use. */
+static actnn_cuda_ctx *g_act;
+
+/* Keeps an actnn_plugin failure as the backend's first error, with its reason. */
+static int act_rc(int rc, const char *what)
+{
+    if (rc == ACTNN_OK) return rc;
+    fprintf(stderr, "cuda: actnn_plugin %s: %s%s%s\n", what, actnn_strerror(rc),
+            rc == ACTNN_E_CUDA && g_act ? ": " : "",
+            rc == ACTNN_E_CUDA && g_act ? actnn_cuda_last_error(g_act) : "");
+    if (!g_err) g_err = -1;
+    return rc;
+}
+
 static int cu_error(void)
 {
+    /* data errors of the plugin's kernels (NaN to quantize) arrive here: this waits */
+    if (g_act) act_rc(actnn_cuda_status(g_act), "a saved-activation kernel");
     int e = g_err;
     g_err = 0;
     return e;
+}
+
+static int act_tensor(const actnn_raw_tensor *t, actnn_cuda_tensor *ct)
+{
+    if (!g_act && act_rc(actnn_cuda_ctx_create(NULL, &g_act), "context")) {
+        g_act = NULL;
+        return ACTNN_E_CUDA;
+    }
+    *ct = (actnn_cuda_tensor){.N = t->N, .D = t->D, .G = t->G, .bits = t->bits,
+                              .seed = t->seed, .tensor_id = t->tensor_id,
+                              .payload = t->payload, .meta = t->meta};
+    return ACTNN_OK;
+}
+
+static int cu_act_save(actnn_ctx *host, const actnn_raw_tensor *t, size_t n0, size_t count,
+                       const float *x)
+{
+    (void)host; /* the device quantizes */
+    actnn_cuda_tensor ct;
+    int rc = act_tensor(t, &ct);
+    return rc ? rc : act_rc(actnn_cuda_save(g_act, &ct, n0, count, x), "save");
+}
+
+static int cu_act_restore(actnn_ctx *host, const actnn_raw_tensor *t, size_t n0, size_t count,
+                          float *out)
+{
+    (void)host;
+    actnn_cuda_tensor ct;
+    int rc = act_tensor(t, &ct);
+    return rc ? rc : act_rc(actnn_cuda_restore(g_act, &ct, n0, count, out), "restore");
 }
 
 static void cu_mem_info(size_t *peak, size_t *used)
@@ -293,6 +341,8 @@ static const dn_backend cuda_backend = {
     .upsample_backward = cu_upsample_bwd,
     .reorg = cu_reorg,
     .crop = cu_crop,
+    .act_save = cu_act_save,
+    .act_restore = cu_act_restore,
     .sgd_update = cu_sgd,
     .adam_update = cu_adam,
 };
