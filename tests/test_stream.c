@@ -102,14 +102,15 @@ static network *make_net(const char *fmt, const char *netkeys, int chunk)
 static int check_arena = 1;
 
 /* want_members: layers whose buffers are chunk-sized; want_segs: segments. */
-static void compare(const char *fmt, const char *keys_plain, const char *keys_stream, int chunk,
-                    int want_members, int want_segs)
+/* `iters` training steps of a and b side by side: the same outputs, cost and gradients
+ * bit for bit at every step. */
+static void train_same(network *a, network *b, int iters)
 {
-    network *a = make_net(fmt, keys_plain, 0), *b = make_net(fmt, keys_stream, chunk);
     size_t n = tu_grad_count(a), no = (size_t)BATCH * a->outputs;
     float *ga = malloc(n * sizeof(float)), *gb = malloc(n * sizeof(float));
     float *oa = malloc(no * sizeof(float)), *ob = malloc(no * sizeof(float));
-    for (int it = 0; it < 3; ++it) { /* fresh rounding noise each iteration */
+    assert_true(ga && gb && oa && ob);
+    for (int it = 0; it < iters; ++it) { /* fresh rounding noise each iteration */
         float ca = tu_train_step(a, ga, oa), cb = tu_train_step(b, gb, ob);
         assert_memory_equal(oa, ob, no * sizeof(float));
         assert_memory_equal(&ca, &cb, sizeof(float));
@@ -117,6 +118,14 @@ static void compare(const char *fmt, const char *keys_plain, const char *keys_st
         network_update(a);
         network_update(b);
     }
+    free(ga); free(gb); free(oa); free(ob);
+}
+
+static void compare(const char *fmt, const char *keys_plain, const char *keys_stream, int chunk,
+                    int want_members, int want_segs)
+{
+    network *a = make_net(fmt, keys_plain, 0), *b = make_net(fmt, keys_stream, chunk);
+    train_same(a, b, 3);
     int members = 0, segs = 0;
     for (int i = 0; i < b->n; ++i) {
         segs += b->plan.seg_end[i] > i;
@@ -131,7 +140,6 @@ static void compare(const char *fmt, const char *keys_plain, const char *keys_st
     assert_int_equal(plan_verify(&b->plan), 0);
     if (want_segs && check_arena && b->plan.arena_bytes >= a->plan.arena_bytes)
         fail_msg("arena %zu streamed, %zu not (chunk %d)", b->plan.arena_bytes, a->plan.arena_bytes, chunk);
-    free(ga); free(gb); free(oa); free(ob);
     free_network(a);
     free_network(b);
 }
@@ -194,24 +202,13 @@ static void grown_at_production_size(void **state)
     network *c = make_net(cfg_v3_head, "actnn_bits=2\nactnn_stream=1\nactnn_stream_grow=0", 0);
     char err[256];
     assert_int_equal(network_prepare(c, 1, err, sizeof(err)), 0);
-    size_t n = tu_grad_count(a), no = (size_t)BATCH * a->outputs;
-    float *ga = malloc(n * sizeof(float)), *gb = malloc(n * sizeof(float));
-    float *oa = malloc(no * sizeof(float)), *ob = malloc(no * sizeof(float));
-    for (int it = 0; it < 2; ++it) {
-        float ca = tu_train_step(a, ga, oa), cb = tu_train_step(b, gb, ob);
-        assert_memory_equal(oa, ob, no * sizeof(float));
-        assert_memory_equal(&ca, &cb, sizeof(float));
-        assert_memory_equal(ga, gb, n * sizeof(float));
-        network_update(a);
-        network_update(b);
-    }
+    train_same(a, b, 2);
     int eb, ec, sb = segments(b, &eb), sc = segments(c, &ec);
     if (!(sb >= 1 && sb < sc && eb > ec))
         fail_msg("grown plan: %d segments (first exit %d); pairs: %d (first exit %d)", sb, eb, sc, ec);
     if (b->plan.arena_bytes + c->plan.arena_bytes / 16 > c->plan.arena_bytes)
         fail_msg("grown arena %zu, pairs %zu", b->plan.arena_bytes, c->plan.arena_bytes);
     assert_int_equal(plan_verify(&b->plan), 0);
-    free(ga); free(gb); free(oa); free(ob);
     free_network(a);
     free_network(b);
     free_network(c);

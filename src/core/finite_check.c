@@ -2,34 +2,26 @@
 #include "core/finite_check.h"
 #include "core/place.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "core/net_internal.h"
 
-/* An IEEE float is inf or NaN exactly when its exponent bits are all ones. */
-#define EXP_MASK 0x7f800000u
-
+/* Host arrays (the CPU backend's or a device's mirror): the CPU backend's scan. */
 static int any_bad(const float *a, size_t n)
 {
-    uint32_t worst = 0;
-    for (size_t i = 0; i < n; ++i) {
-        uint32_t b;
-        memcpy(&b, &a[i], sizeof(b));
-        b &= EXP_MASK;
-        worst = b > worst ? b : worst;
-    }
-    return worst == EXP_MASK;
+    float flag = 0;
+    dn_backend_cpu()->nonfinite_mark(a, n, &flag);
+    return flag != 0;
 }
 
 size_t finite_first_bad(const float *a, size_t n)
 {
     if (!a || !any_bad(a, n)) return n;
-    for (size_t i = 0; i < n; ++i) {
-        uint32_t b;
-        memcpy(&b, &a[i], sizeof(b));
-        if ((b & EXP_MASK) == EXP_MASK) return i;
-    }
+    for (size_t i = 0; i < n; ++i)
+        if (!isfinite(a[i])) return i;
     return n;
 }
 
