@@ -392,6 +392,68 @@ static void test_raw_matches_save(void **state)
     assert_int_equal(actnn_ctx_free(ctx), ACTNN_OK);
 }
 
+/* Masks, codes and dropout in caller memory (actnn_raw_mask_set_bytes, actnn_raw_codes_set,
+ * actnn_raw_dropout_apply) hold and do exactly what the handles do for the same values
+ * (the oracle: actnn_mask_raw / actnn_codes_raw words, actnn_mask_apply, actnn_codes_get,
+ * actnn_dropout_apply): D not a multiple of 32, every code width, several samples. */
+static void test_raw_planes_match_handles(void **state)
+{
+    (void)state;
+    enum { N = 3, D = 1001 };
+    actnn_ctx *ctx = make_ctx(256);
+    assert_int_equal(actnn_set_seed(ctx, 5), ACTNN_OK);
+    static uint8_t b[N * D], got[N * D];
+    static uint32_t words[N * 8 * (D / 32 + 1)];
+    static float d1[D], d2[D];
+    for (int i = 0; i < N * D; ++i) b[i] = (uint8_t)((i * 2654435761u) >> 13);
+    actnn_mask *m;
+    assert_int_equal(actnn_mask_create(ctx, N, D, &m), ACTNN_OK);
+    for (int n = 0; n < N; ++n) assert_int_equal(actnn_mask_set_bytes(ctx, m, (size_t)n, b + n * D), ACTNN_OK);
+    const void *hw;
+    size_t hb, pay, meta;
+    assert_int_equal(actnn_mask_raw(m, &hw, &hb), ACTNN_OK);
+    assert_int_equal(actnn_mask_size(N, D, &pay, &meta), ACTNN_OK);
+    assert_int_equal(hb, pay);
+    memset(words, 0xAB, sizeof(words));
+    assert_int_equal(actnn_raw_mask_set_bytes(ctx, D, N, b, words), ACTNN_OK);
+    assert_memory_equal(words, hw, hb);
+    for (int j = 0; j < D; ++j) d1[j] = d2[j] = (float)j - 300.5f;
+    assert_int_equal(actnn_mask_apply(ctx, m, 2, d1, 1.0f, 0.1f), ACTNN_OK);
+    assert_int_equal(actnn_raw_mask_apply(ctx, D, words + 2 * (D / 32 + 1), d2, 1.0f, 0.1f), ACTNN_OK);
+    assert_memory_equal(d1, d2, sizeof(d1));
+    assert_int_equal(actnn_mask_free(ctx, m), ACTNN_OK);
+    for (int w = 1; w <= 8; ++w) {
+        static uint8_t c[N * D];
+        for (int i = 0; i < N * D; ++i) c[i] = (uint8_t)(b[i] & ((1u << w) - 1));
+        actnn_codes *h;
+        assert_int_equal(actnn_codes_create(ctx, N, D, w, &h), ACTNN_OK);
+        for (int n = 0; n < N; ++n) assert_int_equal(actnn_codes_set(ctx, h, (size_t)n, c + n * D), ACTNN_OK);
+        assert_int_equal(actnn_codes_raw(h, &hw, &hb), ACTNN_OK);
+        assert_int_equal(actnn_codes_size(N, D, w, &pay, &meta), ACTNN_OK);
+        assert_int_equal(hb, pay);
+        assert_int_equal(actnn_raw_codes_set(ctx, D, w, N, c, words), ACTNN_OK);
+        assert_memory_equal(words, hw, hb);
+        assert_int_equal(actnn_raw_codes_get(ctx, D, w, N, words, got), ACTNN_OK);
+        assert_memory_equal(got, c, (size_t)N * D);
+        if (w < 8) {
+            c[D + 7] = (uint8_t)(1u << w); /* one code too wide */
+            assert_int_equal(actnn_raw_codes_set(ctx, D, w, N, c, words), ACTNN_E_CODE);
+        }
+        assert_int_equal(actnn_codes_free(ctx, h), ACTNN_OK);
+    }
+    actnn_dropout *dr;
+    assert_int_equal(actnn_dropout_create(ctx, N, D, 0.3f, 42, &dr), ACTNN_OK);
+    for (int n = 0; n < N; ++n) {
+        for (int j = 0; j < D; ++j) d1[j] = d2[j] = 1.0f + (float)j;
+        assert_int_equal(actnn_dropout_apply(dr, (size_t)n, d1), ACTNN_OK);
+        assert_int_equal(actnn_raw_dropout_apply(ctx, 5, 42, 0.3f, (size_t)n, D, d2), ACTNN_OK);
+        assert_memory_equal(d1, d2, sizeof(d1));
+    }
+    assert_int_equal(actnn_raw_dropout_apply(ctx, 5, 42, 1.0f, 0, D, d2), ACTNN_E_PARAM);
+    assert_int_equal(actnn_dropout_free(ctx, dr), ACTNN_OK);
+    assert_int_equal(actnn_ctx_free(ctx), ACTNN_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -405,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_contexts_independent),
         cmocka_unit_test(test_sample_view),
         cmocka_unit_test(test_raw_matches_save),
+        cmocka_unit_test(test_raw_planes_match_handles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

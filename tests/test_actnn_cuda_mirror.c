@@ -208,12 +208,44 @@ static void test_mirror_nonfinite(void **state)
     actnn_ctx_free(ctx);
 }
 
+/* quantize.cu's dropout kernel computes each element with qm_dropout_one (key from
+ * qm_sample_key_in in the dropout domain, qm_dropout_threshold/scale): the same values as
+ * the library's actnn_dropout_apply (the oracle) for several p, samples and an odd D. */
+static void test_mirror_dropout(void **state)
+{
+    (void)state;
+    enum { N = 3, D = 777 };
+    actnn_ctx *ctx;
+    actnn_config cfg;
+    actnn_config_init(&cfg);
+    cfg.seed = 1234;
+    assert_int_equal(actnn_ctx_create(&cfg, &ctx), ACTNN_OK);
+    const float ps[] = {0.0f, 0.1f, 0.5f, 0.9f};
+    static float want[D], got[D];
+    for (size_t k = 0; k < sizeof(ps) / sizeof(ps[0]); ++k) {
+        actnn_dropout *dr;
+        assert_int_equal(actnn_dropout_create(ctx, N, D, ps[k], 55 + k, &dr), ACTNN_OK);
+        for (size_t n = 0; n < N; ++n) {
+            for (int j = 0; j < D; ++j) want[j] = got[j] = 0.37f * (float)j - 40.0f;
+            assert_int_equal(actnn_dropout_apply(dr, n, want), ACTNN_OK);
+            qm_key key = qm_sample_key_in(1234, 55 + k, n, QM_DOMAIN_DROPOUT);
+            for (uint32_t j = 0; j < D; ++j)
+                got[j] = qm_dropout_one(got[j], j, key, qm_dropout_threshold(ps[k]),
+                                        qm_dropout_scale(ps[k]));
+            assert_memory_equal(got, want, sizeof(want));
+        }
+        assert_int_equal(actnn_dropout_free(ctx, dr), ACTNN_OK);
+    }
+    assert_int_equal(actnn_ctx_free(ctx), ACTNN_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mirror_bytes),
         cmocka_unit_test(test_mirror_half),
         cmocka_unit_test(test_mirror_nonfinite),
+        cmocka_unit_test(test_mirror_dropout),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

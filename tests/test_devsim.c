@@ -170,6 +170,25 @@ static void same_weights(network *a, network *b, const char *what)
             expect_same(a->layers[i].wf[k].data, b->layers[i].wf[k].data, a->layers[i].wf[k].n, what, i);
 }
 
+/* Which path the device run's saves took (saved_get_paths): masks, maxpool codes, dropout
+ * and tensors of one width (1-8, 16 bits) in device memory through the backend's act_*
+ * ops, nothing staged through the host, except actnn_auto's per-sample bits (staged). */
+static void expect_paths(const saved_store *st, const char *fmt, const char *netkeys)
+{
+    saved_paths p;
+    saved_get_paths(st, &p);
+    int autob = strstr(netkeys, "actnn_auto=1") != NULL;
+    if (autob ? p.staged == 0 : p.staged != 0)
+        fail_msg("%s: %zu copies staged through the host", netkeys, p.staged);
+    if (!p.device[SAVED_MASK]) fail_msg("%s: no mask saved in device memory", netkeys);
+    if (strstr(fmt, "[maxpool]") && !p.device[SAVED_CODES])
+        fail_msg("%s: no maxpool codes saved in device memory", netkeys);
+    if (strstr(fmt, "[dropout]") && !p.device[SAVED_DROPOUT])
+        fail_msg("%s: no dropout applied in device memory", netkeys);
+    if (!autob && !strstr(netkeys, "actnn_bits=32") && !p.device[SAVED_TENSOR])
+        fail_msg("%s: no tensor saved in device memory", netkeys);
+}
+
 /* Trains both for STEPS steps and compares costs, outputs and weights; then both load the
  * weights and optimizer state written after step 1 (pushed to the device) and take one
  * more step, which differs unless every array was sent back. */
@@ -177,8 +196,6 @@ static void compare(const char *fmt, const char *netkeys)
 {
     network *a = make(fmt, netkeys, 0), *b = make(fmt, netkeys, 1);
     assert_true(b->be->device);
-    /* quantized saves go to device memory, except actnn_auto's per-sample bits (staged) */
-    int on_device = !strstr(netkeys, "actnn_bits=32") && !strstr(netkeys, "actnn_auto=1");
     char err[256], w1[512], s1[512];
     snprintf(w1, sizeof(w1), "%s/devsim_1.weights", tu_tmpdir());
     snprintf(s1, sizeof(s1), "%s/devsim_1.state", tu_tmpdir());
@@ -208,8 +225,7 @@ static void compare(const char *fmt, const char *netkeys)
     }
     step_both(a, b, STEPS, "after reloading step 1");
     same_weights(a, b, "weights after reloading step 1");
-    if (on_device != (saved_device_saves(b->store) > 0))
-        fail_msg("%s: %zu saves in device memory", netkeys, saved_device_saves(b->store));
+    expect_paths(b->store, fmt, netkeys);
     free_network(a);
     free_network(b);
 }
@@ -223,6 +239,8 @@ static void region_2bit(void **st) { (void)st; compare(cfg_region, "actnn_bits=2
 static void region_fp32(void **st) { (void)st; compare(cfg_region, "actnn_bits=32\nactnn_stream=1"); }
 static void classify_fp32(void **st) { (void)st; compare(cfg_classify, "actnn_bits=32"); }
 static void classify_2bit(void **st) { (void)st; compare(cfg_classify, "actnn_bits=2\nactnn_stream=1"); }
+static void classify_16bit(void **st) { (void)st; compare(cfg_classify, "actnn_bits=16"); }
+static void yolo_16bit(void **st) { (void)st; compare(cfg_yolo, "actnn_bits=16\nactnn_stream=1"); }
 
 /* A network whose output layer runs on the device: its output is read back by the forward
  * (the host-only layers' outputs are on the host already). */
@@ -354,24 +372,26 @@ static void nan_check_on_device(void **st)
     free_network(b);
 }
 
-/* Saved activations in device memory (backend act_save, saved.c): after a training
- * forward, every quantized tensor of the devsim network lives in device memory and holds
- * exactly the bytes the CPU network's host library stored (actnn_tensor_raw, the oracle),
- * payload and group metadata; whole-batch saves (yolo) and streamed, chunked ones
- * (classify with actnn_stream=1). The backward that follows restores from them, and the
- * costs and weights of compare() show it restores the CPU's values. */
+/* Saved activations in device memory (backend act_save, act_mask_save, act_codes_save;
+ * saved.c): after a training forward, every quantized tensor (1, 2, 4 and 16 bits), 1-bit
+ * mask and maxpool codes of the devsim network lives in device memory and holds exactly
+ * the bytes the CPU network's host library stored (actnn_tensor_raw, actnn_mask_raw,
+ * actnn_codes_raw: the oracle), payload and group metadata; whole-batch saves (yolo) and
+ * streamed, chunked ones (actnn_stream=1). The backward that follows restores from them,
+ * and the costs and weights of compare() show it restores the CPU's values. */
 static void saved_bytes_match_cpu(void **st)
 {
     (void)st;
-    const char *cfgs[] = {cfg_yolo, cfg_classify, cfg_region};
-    const char *keys[] = {"actnn_bits=2", "actnn_bits=4\nactnn_stream=1", "actnn_bits=1"};
-    for (int c = 0; c < 3; ++c) {
+    const char *cfgs[] = {cfg_yolo, cfg_classify, cfg_region, cfg_yolo};
+    const char *keys[] = {"actnn_bits=2", "actnn_bits=4\nactnn_stream=1", "actnn_bits=1",
+                          "actnn_bits=16\nactnn_stream=1"};
+    for (int c = 0; c < 4; ++c) {
         network *a = make(cfgs[c], keys[c], 0), *b = make(cfgs[c], keys[c], 1);
         fill_batch(a, 0);
         fill_batch(b, 0);
         assert_int_equal(network_forward(a, a->input, 1), 0);
         assert_int_equal(network_forward(b, b->input, 1), 0);
-        int ndev = 0;
+        int ndev = 0, nkind[SAVED_DROPOUT + 1] = {0};
         for (int i = 0; i < a->n; ++i)
             for (int k = 0; k < SV_SLOTS; ++k) {
                 saved_raw_bytes ra, rb;
@@ -389,9 +409,15 @@ static void saved_bytes_match_cpu(void **st)
                     fail_msg("%s: layer %d slot %d: device bytes differ from the CPU's", keys[c], i, k);
                 free(hp);
                 free(hm);
+                saved_desc de;
+                assert_int_equal(saved_describe(b->store, i, k, &de), 0);
+                ++nkind[de.kind];
                 ++ndev;
             }
-        if (ndev < 3) fail_msg("%s: only %d tensors saved in device memory", keys[c], ndev);
+        if (nkind[SAVED_TENSOR] < 3 || !nkind[SAVED_MASK] ||
+            (!nkind[SAVED_CODES] && strstr(cfgs[c], "[maxpool]")))
+            fail_msg("%s: %d tensors, %d masks, %d codes compared in device memory", keys[c],
+                     nkind[SAVED_TENSOR], nkind[SAVED_MASK], nkind[SAVED_CODES]);
         saved_release_all(a->store);
         saved_release_all(b->store);
         free_network(a);
@@ -464,6 +490,8 @@ int main(void)
         cmocka_unit_test(region_fp32),
         cmocka_unit_test(classify_fp32),
         cmocka_unit_test(classify_2bit),
+        cmocka_unit_test(classify_16bit),
+        cmocka_unit_test(yolo_16bit),
         cmocka_unit_test(place_and_return),
         cmocka_unit_test(place_ctx_explicit),
         cmocka_unit_test(many_sources_host_only),

@@ -203,6 +203,27 @@ int actnn_raw_save(actnn_ctx *ctx, const actnn_raw_tensor *t, size_t n0, size_t 
 int actnn_raw_restore(actnn_ctx *ctx, const actnn_raw_tensor *t, size_t n0, size_t count,
                       float *out);
 
+/* Masks, codes and dropout in the caller's memory, for a framework that keeps them where
+ * the GPU path does (actnn_cuda.h): per sample width * ceil(D/32) 32-bit words (width 1:
+ * a mask), sample n at words + n * width * ceil(D/32), as actnn_mask and actnn_codes store
+ * them; the bytes are the payload of actnn_mask_size / actnn_codes_size. For the same
+ * values they equal the handles' words (actnn_mask_raw / actnn_codes_raw). */
+/* Mask bits of count samples from b (count * D bytes; bit = b != 0). */
+int actnn_raw_mask_set_bytes(actnn_ctx *ctx, size_t D, size_t count, const uint8_t *b,
+                             uint32_t *words);
+/* One sample: delta[j] *= bit_j ? g1 : g0, as actnn_mask_apply. */
+int actnn_raw_mask_apply(actnn_ctx *ctx, size_t D, const uint32_t *words, float *delta, float g1,
+                         float g0);
+/* count samples of D codes (width 1..8); ACTNN_E_CODE (nothing stored) if one is too wide. */
+int actnn_raw_codes_set(actnn_ctx *ctx, size_t D, int width, size_t count, const uint8_t *codes,
+                        uint32_t *words);
+int actnn_raw_codes_get(actnn_ctx *ctx, size_t D, int width, size_t count, const uint32_t *words,
+                        uint8_t *codes);
+/* Sample i's dropout, as actnn_dropout_apply on a handle created with this seed (the
+ * context's seed then), tensor_id and p: nothing stored but the key. */
+int actnn_raw_dropout_apply(actnn_ctx *ctx, uint64_t seed, uint64_t tensor_id, float p, size_t i,
+                            size_t D, float *x);
+
 /* ---- 1-bit masks (relu / leaky / relu6 / hardtan backward) ----------------------- */
 typedef struct actnn_mask actnn_mask;
 int actnn_mask_create(actnn_ctx *ctx, size_t N, size_t D, actnn_mask **out);
@@ -224,6 +245,8 @@ int actnn_mask_get_bytes(actnn_ctx *ctx, const actnn_mask *m, size_t i, uint8_t 
 int actnn_mask_apply(actnn_ctx *ctx, const actnn_mask *m, size_t i, float *delta,
                      float g1, float g0);
 int actnn_mask_free(actnn_ctx *ctx, actnn_mask *m);
+/* The mask's words, every sample in order (tests compare the caller-memory form). */
+int actnn_mask_raw(const actnn_mask *m, const void **words, size_t *bytes);
 
 /* ---- small integer codes of width 1..8 (maxpool argmax) -------------------------- */
 typedef struct actnn_codes actnn_codes;
@@ -232,6 +255,8 @@ int actnn_codes_create(actnn_ctx *ctx, size_t N, size_t D, int width, actnn_code
 int actnn_codes_set(actnn_ctx *ctx, actnn_codes *c, size_t i, const uint8_t *codes);
 int actnn_codes_get(actnn_ctx *ctx, const actnn_codes *c, size_t i, uint8_t *out);
 int actnn_codes_free(actnn_ctx *ctx, actnn_codes *c);
+/* The codes' words, every sample in order (tests compare the caller-memory form). */
+int actnn_codes_raw(const actnn_codes *c, const void **words, size_t *bytes);
 
 /* ---- dropout: only the seed is stored ------------------------------------------- */
 typedef struct actnn_dropout actnn_dropout;

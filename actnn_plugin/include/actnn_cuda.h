@@ -74,6 +74,11 @@ int actnn_cuda_codes_pack(actnn_cuda_ctx *ctx, const uint8_t *d_codes, size_t co
 int actnn_cuda_codes_unpack(actnn_cuda_ctx *ctx, const uint32_t *d_words, size_t count,
                             size_t D, int width, uint8_t *d_codes);
 
+/* Dropout of sample i keyed by (seed, tensor_id), in place on d_x (D floats): the values
+ * actnn_dropout_apply / actnn_raw_dropout_apply give. */
+int actnn_cuda_dropout_apply(actnn_cuda_ctx *ctx, uint64_t seed, uint64_t tensor_id, float p,
+                             size_t i, size_t D, float *d_x);
+
 #ifdef __cplusplus
 }
 #endif

@@ -44,3 +44,47 @@ int actnn_codes_free(actnn_ctx *ctx, actnn_codes *c)
     if (!ctx) return ACTNN_E_NULL;
     return planes_free(ctx, &c->s);
 }
+
+/* ---- caller memory (actnn.h "masks and codes in the caller's memory") ---- */
+
+static int raw_codes_args(const actnn_ctx *ctx, const void *a, const void *b, size_t D, int width,
+                          size_t count)
+{
+    if (!ctx || !a || !b) return ACTNN_E_NULL;
+    if (width < 1 || width > 8) return ACTNN_E_BITS;
+    return size_check_nd(count, D);
+}
+
+int actnn_raw_codes_set(actnn_ctx *ctx, size_t D, int width, size_t count, const uint8_t *codes,
+                        uint32_t *words)
+{
+    int err = raw_codes_args(ctx, codes, words, D, width, count);
+    if (err) return err;
+    unsigned over = 0;
+    for (size_t k = 0; k < count * D; ++k) over |= (unsigned)codes[k] >> width;
+    if (over) return ACTNN_E_CODE; /* nothing stored, as actnn_codes_set */
+    size_t wps = (size_t)width * (D / 32 + (D % 32 != 0));
+    for (size_t n = 0; n < count; ++n)
+        planes_pack(codes + n * D, D, width, words + n * wps, ctx_simd(ctx));
+    return ACTNN_OK;
+}
+
+int actnn_raw_codes_get(actnn_ctx *ctx, size_t D, int width, size_t count, const uint32_t *words,
+                        uint8_t *codes)
+{
+    int err = raw_codes_args(ctx, words, codes, D, width, count);
+    if (err) return err;
+    size_t wps = (size_t)width * (D / 32 + (D % 32 != 0));
+    for (size_t n = 0; n < count; ++n)
+        planes_unpack(words + n * wps, D, width, codes + n * D, ctx_simd(ctx));
+    return ACTNN_OK;
+}
+
+int actnn_codes_raw(const actnn_codes *c, const void **words, size_t *bytes)
+{
+    if (!c || !words || !bytes) return ACTNN_E_NULL;
+    if (c->s.magic != ACTNN_MAGIC_PLANES) return ACTNN_E_PARAM;
+    *words = c->s.words;
+    *bytes = c->s.N * c->s.words_per_sample * sizeof(uint32_t);
+    return ACTNN_OK;
+}

@@ -20,6 +20,16 @@ int actnn_dropout_size(size_t *payload, size_t *meta)
     return ACTNN_OK;
 }
 
+/* p < 1 in float means p <= 1 - 2^-24, so p * 2^32 fits in 32 bits. */
+static void dropout_init(actnn_dropout *d, size_t N, size_t D, float p, uint64_t tensor_id,
+                         uint64_t seed, int simd)
+{
+    *d = (actnn_dropout){.magic = ACTNN_MAGIC_DROPOUT, .simd = simd, .N = N, .D = D, .p = p,
+                         .scale = (float)(1.0 / (1.0 - (double)p)),
+                         .threshold = (uint32_t)((double)p * 4294967296.0),
+                         .tensor_id = tensor_id, .seed = seed};
+}
+
 int actnn_dropout_create(actnn_ctx *ctx, size_t N, size_t D, float p, uint64_t tensor_id,
                          actnn_dropout **out)
 {
@@ -31,11 +41,7 @@ int actnn_dropout_create(actnn_ctx *ctx, size_t N, size_t D, float p, uint64_t t
     if (!(p >= 0.0f && p < 1.0f)) return ACTNN_E_PARAM; /* NaN fails too */
     actnn_dropout *d = pool_alloc(&ctx->pool, sizeof *d);
     if (!d) return ACTNN_E_NOMEM;
-    /* p < 1 in float means p <= 1 - 2^-24, so p * 2^32 fits in 32 bits. */
-    *d = (actnn_dropout){.magic = ACTNN_MAGIC_DROPOUT, .simd = ctx_simd(ctx), .N = N, .D = D,
-                         .p = p, .scale = (float)(1.0 / (1.0 - (double)p)),
-                         .threshold = (uint32_t)((double)p * 4294967296.0),
-                         .tensor_id = tensor_id, .seed = ctx->cfg.seed};
+    dropout_init(d, N, D, p, tensor_id, ctx->cfg.seed, ctx_simd(ctx));
     ctx_account(ctx, 0, sizeof *d, +1);
     *out = d;
     return ACTNN_OK;
@@ -88,4 +94,16 @@ int actnn_dropout_free(actnn_ctx *ctx, actnn_dropout *d)
     d->magic = 0;
     pool_free(&ctx->pool, d);
     return ACTNN_OK;
+}
+
+int actnn_raw_dropout_apply(actnn_ctx *ctx, uint64_t seed, uint64_t tensor_id, float p, size_t i,
+                            size_t D, float *x)
+{
+    if (!ctx || !x) return ACTNN_E_NULL;
+    int err = size_check_nd(i + 1, D);
+    if (err) return err;
+    if (!(p >= 0.0f && p < 1.0f)) return ACTNN_E_PARAM;
+    actnn_dropout d;
+    dropout_init(&d, i + 1, D, p, tensor_id, seed, ctx_simd(ctx));
+    return actnn_dropout_apply(&d, i, x);
 }

@@ -47,18 +47,23 @@ static uint32_t pred_word(const pred *p, size_t j0, size_t len, int simd)
     return pred_word_scalar(p, j0, len);
 }
 
+/* One sample's words from the predicate, over the context's threads. */
+static void fill_words(const actnn_ctx *ctx, uint32_t *words, size_t D, const pred *p)
+{
+    size_t nblk = D / 32 + (D % 32 != 0);
+    int nt = ctx_threads(ctx, D), simd = ctx_simd(ctx);
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (size_t k = 0; k < nblk; ++k)
+        words[k] = pred_word(p, 32 * k, D - 32 * k < 32 ? D - 32 * k : 32, simd);
+}
+
 static int mask_set(actnn_ctx *ctx, actnn_mask *m, size_t i, const pred *p, const void *src)
 {
     if (!ctx || !m) return ACTNN_E_NULL;
     planes_store *s = &m->s;
     int err = planes_check(s, i, src);
     if (err) return err;
-    uint32_t *words = s->words + i * s->words_per_sample;
-    size_t nblk = s->words_per_sample, D = s->D;
-    int nt = ctx_threads(ctx, D), simd = ctx_simd(ctx);
-#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
-    for (size_t k = 0; k < nblk; ++k)
-        words[k] = pred_word(p, 32 * k, D - 32 * k < 32 ? D - 32 * k : 32, simd);
+    fill_words(ctx, s->words + i * s->words_per_sample, s->D, p);
     s->saved[i] = 1;
     return ACTNN_OK;
 }
@@ -127,16 +132,11 @@ static void apply_block_scalar(uint32_t w, float *d, size_t len, float g1, float
     for (size_t k = 0; k < len; ++k) d[k] = d[k] * (((w >> k) & 1u) ? g1 : g0);
 }
 
-int actnn_mask_apply(actnn_ctx *ctx, const actnn_mask *m, size_t i, float *delta, float g1,
-                     float g0)
+/* delta *= bit ? g1 : g0 over one sample's words. */
+static void apply_words(const actnn_ctx *ctx, const uint32_t *words, size_t D, float *delta,
+                        float g1, float g0)
 {
-    if (!ctx || !m) return ACTNN_E_NULL;
-    const planes_store *s = &m->s;
-    int err = planes_check(s, i, delta);
-    if (err) return err;
-    if (!s->saved[i]) return ACTNN_E_NOT_SAVED;
-    const uint32_t *words = s->words + i * s->words_per_sample;
-    size_t nblk = s->words_per_sample, D = s->D;
+    size_t nblk = D / 32 + (D % 32 != 0);
     int nt = ctx_threads(ctx, D), simd = ctx_simd(ctx);
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (size_t k = 0; k < nblk; ++k) {
@@ -151,6 +151,17 @@ int actnn_mask_apply(actnn_ctx *ctx, const actnn_mask *m, size_t i, float *delta
 #endif
         apply_block_scalar(words[k], delta + 32 * k, len, g1, g0);
     }
+}
+
+int actnn_mask_apply(actnn_ctx *ctx, const actnn_mask *m, size_t i, float *delta, float g1,
+                     float g0)
+{
+    if (!ctx || !m) return ACTNN_E_NULL;
+    const planes_store *s = &m->s;
+    int err = planes_check(s, i, delta);
+    if (err) return err;
+    if (!s->saved[i]) return ACTNN_E_NOT_SAVED;
+    apply_words(ctx, s->words + i * s->words_per_sample, s->D, delta, g1, g0);
     return ACTNN_OK;
 }
 
@@ -159,4 +170,39 @@ int actnn_mask_free(actnn_ctx *ctx, actnn_mask *m)
     if (!m) return ACTNN_OK;
     if (!ctx) return ACTNN_E_NULL;
     return planes_free(ctx, &m->s);
+}
+
+/* ---- caller memory (actnn.h "masks and codes in the caller's memory") ---- */
+
+int actnn_raw_mask_set_bytes(actnn_ctx *ctx, size_t D, size_t count, const uint8_t *b,
+                             uint32_t *words)
+{
+    if (!ctx || !b || !words) return ACTNN_E_NULL;
+    int err = size_check_nd(count, D);
+    if (err) return err;
+    size_t wps = D / 32 + (D % 32 != 0);
+    for (size_t n = 0; n < count; ++n) {
+        pred p = {.kind = PRED_BYTES, .bytes = b + n * D};
+        fill_words(ctx, words + n * wps, D, &p);
+    }
+    return ACTNN_OK;
+}
+
+int actnn_raw_mask_apply(actnn_ctx *ctx, size_t D, const uint32_t *words, float *delta, float g1,
+                         float g0)
+{
+    if (!ctx || !words || !delta) return ACTNN_E_NULL;
+    int err = size_check_nd(1, D);
+    if (err) return err;
+    apply_words(ctx, words, D, delta, g1, g0);
+    return ACTNN_OK;
+}
+
+int actnn_mask_raw(const actnn_mask *m, const void **words, size_t *bytes)
+{
+    if (!m || !words || !bytes) return ACTNN_E_NULL;
+    if (m->s.magic != ACTNN_MAGIC_PLANES) return ACTNN_E_PARAM;
+    *words = m->s.words;
+    *bytes = m->s.N * m->s.words_per_sample * sizeof(uint32_t);
+    return ACTNN_OK;
 }

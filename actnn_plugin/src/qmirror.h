@@ -56,6 +56,7 @@ QM_FN float qm_float(uint32_t u)
 
 /* ---- rng.h ---- */
 #define QM_DOMAIN_QUANT 1u
+#define QM_DOMAIN_DROPOUT 2u
 
 typedef struct {
     uint32_t k1, k2;
@@ -66,6 +67,17 @@ QM_FN uint64_t qm_mix64(uint64_t z)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
+}
+
+/* rng_sample_key in any domain (dropout.c uses RNG_DOMAIN_DROPOUT). */
+QM_FN qm_key qm_sample_key_in(uint64_t seed, uint64_t tensor_id, uint64_t sample,
+                              uint32_t domain)
+{
+    uint64_t z = qm_mix64(seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)domain));
+    z = qm_mix64(z ^ tensor_id);
+    z = qm_mix64(z ^ sample);
+    qm_key k = {(uint32_t)z, (uint32_t)(z >> 32)};
+    return k;
 }
 
 QM_FN qm_key qm_sample_key(uint64_t seed, uint64_t tensor_id, uint64_t sample)
@@ -212,6 +224,16 @@ QM_FN float qm_half_to(uint16_t h)
         return sign ? -v : v;
     }
     return qm_float(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+/* ---- dropout.c ---- */
+/* Threshold and scale of a dropout with probability p (actnn_dropout_create). */
+QM_FN uint32_t qm_dropout_threshold(float p) { return (uint32_t)((double)p * 4294967296.0); }
+QM_FN float qm_dropout_scale(float p) { return (float)(1.0 / (1.0 - (double)p)); }
+/* Element j of a sample keyed by k: kept ? x * scale : 0. */
+QM_FN float qm_dropout_one(float x, uint32_t j, qm_key k, uint32_t threshold, float scale)
+{
+    return qm_hash32(j, k) >= threshold ? QM_MUL(x, scale) : 0.0f;
 }
 
 #endif

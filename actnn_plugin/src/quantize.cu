@@ -233,6 +233,12 @@ __global__ void k_codes_unpack(const uint32_t *words, size_t count, size_t D, in
     }
 }
 
+/* Dropout of one sample (dropout.c): one thread per element. */
+__global__ void k_dropout(float *x, size_t D, qm_key k, uint32_t threshold, float scale)
+{
+    GRID_LOOP(j, D) x[j] = qm_dropout_one(x[j], (uint32_t)j, k, threshold, scale);
+}
+
 /* ---- API ------------------------------------------------------------------------------ */
 
 extern "C" int actnn_cuda_ctx_create(void *stream, actnn_cuda_ctx **out)
@@ -422,6 +428,19 @@ extern "C" int actnn_cuda_codes_unpack(actnn_cuda_ctx *ctx, const uint32_t *d_wo
     if (err) return err;
     if (width < 1 || width > 8) return ACTNN_E_BITS;
     k_codes_unpack<<<grid_for(count * D), QT, 0, ctx->stream>>>(d_words, count, D, width, d_codes);
+    ACU(cudaGetLastError());
+    return ACTNN_OK;
+}
+
+extern "C" int actnn_cuda_dropout_apply(actnn_cuda_ctx *ctx, uint64_t seed, uint64_t tensor_id,
+                                        float p, size_t i, size_t D, float *d_x)
+{
+    if (!ctx || !d_x) return ACTNN_E_NULL;
+    if (D == 0) return ACTNN_E_SIZE;
+    if (!(p >= 0.0f && p < 1.0f)) return ACTNN_E_PARAM;
+    qm_key k = qm_sample_key_in(seed, tensor_id, i, QM_DOMAIN_DROPOUT);
+    k_dropout<<<grid_for(D), QT, 0, ctx->stream>>>(d_x, D, k, qm_dropout_threshold(p),
+                                                  qm_dropout_scale(p));
     ACU(cudaGetLastError());
     return ACTNN_OK;
 }

@@ -145,7 +145,7 @@ struct dn_backend {
     /* Optional (NULL: saved.c quantizes on the host and stages samples through it).
      * act_save quantizes samples [n0, n0 + count) of x (count * D floats, backend memory)
      * into t, whose payload and metadata are backend memory, with actnn_plugin's bytes
-     * (actnn_raw_tensor, one bit width 1..8); act_restore dequantizes them into out. They
+     * (actnn_raw_tensor, one bit width: 1..8, 16 or 32); act_restore dequantizes them into out. They
      * return ACTNN_OK or an ACTNN_E_* code; a device may report a data error (NaN to
      * quantize) only later, through `error`. host: the saved store's plugin context
      * (threads, SIMD), for a backend that quantizes on the host (devsim). */
@@ -153,6 +153,25 @@ struct dn_backend {
                     const float *x);
     int (*act_restore)(actnn_ctx *host, const actnn_raw_tensor *t, size_t n0, size_t count,
                        float *out);
+    /* Masks, argmax codes and dropout in backend memory: words in actnn.h's caller-memory
+     * layout (width * ceil(D/32) 32-bit words per sample, the plugin's bytes). Optional,
+     * all five or none (NULL: saved.c keeps them on the host and stages samples).
+     * act_mask_save: the 1-bit mask of activation a (activation_mask's predicate) of count
+     * samples of D values `stride` floats apart. act_mask_apply: delta[j] *= bit ? g1 : g0
+     * for one sample. act_codes_save / act_codes_restore: count samples of D codes of
+     * `width` bits (a code too wide: ACTNN_E_CODE, on a device possibly later through
+     * `error`). act_dropout: sample i of the dropout keyed by (seed, tensor_id),
+     * actnn_raw_dropout_apply's values. Return ACTNN_OK or an ACTNN_E_* code. */
+    int (*act_mask_save)(actnn_ctx *host, const float *y, size_t count, size_t D, size_t stride,
+                         activation a, uint32_t *words);
+    int (*act_mask_apply)(actnn_ctx *host, const uint32_t *words, size_t D, float *delta,
+                          float g1, float g0);
+    int (*act_codes_save)(actnn_ctx *host, const uint8_t *codes, size_t count, size_t D,
+                          int width, uint32_t *words);
+    int (*act_codes_restore)(actnn_ctx *host, const uint32_t *words, size_t count, size_t D,
+                             int width, uint8_t *codes);
+    int (*act_dropout)(actnn_ctx *host, uint64_t seed, uint64_t tensor_id, float p, size_t i,
+                       size_t D, float *x);
 
     /* ---- optimizer (params.h update_args semantics) ---- */
     /* Darknet SGD: g -= decay_batch*w (when decay_batch != 0); w += lr_batch*g; g *= momentum. */

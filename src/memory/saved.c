@@ -6,10 +6,11 @@
  * Byte accounting uses the plugin's size functions, which equal what the plugin holds
  * (payload + metadata), so the `memory:` line reports real bytes, not estimates.
  *
- * A device run whose backend has act_save keeps quantized tensors (one width, 1-8 bits) in
- * backend memory (a pool, see saved_internal.h), accounted at their raw bytes (no handle);
- * every other save is pulled to the host, stored by the plugin there, and pushed back as
- * restored samples (saved_host_view, to_backend). */
+ * A device run whose backend has the act_* ops keeps tensors of one width (1-8, 16 or 32
+ * bits), 1-bit masks and argmax codes in backend memory (a pool, see saved_internal.h),
+ * accounted at their raw bytes (no handle), and applies dropout there from its key; what
+ * remains (actnn_auto's per-sample bits) is pulled to the host, stored by the plugin
+ * there, and pushed back as restored samples (saved_host_view, to_backend). */
 #include "memory/saved.h"
 
 #include <stdio.h>
@@ -82,7 +83,7 @@ static char *dpool_take(saved_store *s, const dn_backend *be, size_t bytes, int 
  * when it asked more (once: later iterations fit). */
 static void dpool_give(saved_store *s, sv_entry *e)
 {
-    if (e->dev_own) s->dbe->release(e->dt.payload, e->dev_bytes);
+    if (e->dev_own) s->dbe->release(e->dmem, e->dev_bytes);
     if (--s->dpool_live > 0) return;
     if (s->dpool_want > s->dpool_bytes) {
         if (s->dpool) s->dbe->release(s->dpool, s->dpool_bytes);
@@ -98,7 +99,7 @@ static void drop(saved_store *s, sv_entry *e)
     s->stats.cur_bytes -= e->bytes;
     s->stats.cur_fp32_bytes -= e->fp32_bytes;
     if (e->kind == SK_ALIVE) s->stats.alive_bytes -= e->fp32_bytes;
-    if (e->dt.payload) dpool_give(s, e);
+    if (e->dmem) dpool_give(s, e);
     actnn_tensor_free(s->ctx, e->t);
     if (e->m) actnn_mask_free(s->ctx, e->m);
     if (e->c) actnn_codes_free(s->ctx, e->c);
@@ -194,6 +195,7 @@ static int fail(layer_ctx *x, const char *what, size_t d, int rc)
 
 static float *stage(saved_store *s, size_t floats)
 {
+    ++s->staged; /* only device runs stage: tests require none where the act_* ops apply */
     if (floats > s->stage_floats) {
         float *a = realloc(s->stage, floats * sizeof(float));
         if (!a) return NULL;
@@ -329,9 +331,16 @@ static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d, size_
 static int device_tensor(layer_ctx *x)
 {
     saved_store *s = x->sv->store;
-    return SV_ON_DEVICE(x) && x->be->act_save && x->be->act_restore && x->l->bits >= 1 &&
-           x->l->bits <= 8 && !s->auto_on;
+    int b = x->l->bits;
+    return SV_ON_DEVICE(x) && x->be->act_save && x->be->act_restore &&
+           (b >= 1 && b <= 8 ? !s->auto_on : b == 16 || b == 32);
 }
+
+/* Masks, codes and dropout in backend memory (the act_mask_save... ops, all or none). */
+static int device_planes(const layer_ctx *x) { return SV_ON_DEVICE(x) && x->be->act_mask_save; }
+
+/* Words per sample of a mask (width 1) or codes. */
+static size_t plane_words(size_t d, int width) { return (size_t)width * (d / 32 + (d % 32 != 0)); }
 
 static int save_device(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
                        int alive)
@@ -353,7 +362,8 @@ static int save_device(layer_ctx *x, int slot, const float *data, size_t d, size
         e->keep = alive;
         e->dt = (actnn_raw_tensor){.N = n, .D = d, .G = s->group, .bits = x->l->bits,
                                    .seed = seed, .tensor_id = tensor_id(x, slot),
-                                   .payload = blk, .meta = (uint16_t *)(blk + dalign(pay))};
+                                   .payload = blk, .meta = meta ? (uint16_t *)(blk + dalign(pay)) : NULL};
+        e->dmem = blk;
         e->dev_bytes = bytes;
         e->dev_own = own;
     }
@@ -362,7 +372,30 @@ static int save_device(layer_ctx *x, int slot, const float *data, size_t d, size
     for (int i = 0; stride != d && rc == ACTNN_OK && i < x->batch; ++i)
         rc = x->be->act_save(s->ctx, t, (size_t)(x->b0 + i), 1, data + (size_t)i * stride);
     ++s->dev_saves;
+    ++s->dev_kind[SK_TENSOR];
     return rc == ACTNN_OK ? 0 : fail(x, "a tensor", d, rc);
+}
+
+/* The entry of a mask or codes in backend memory for the whole mini-batch (its first
+ * call): `words` words per sample from the pool, accounted at the raw payload. */
+static sv_entry *device_words(layer_ctx *x, int slot, sv_kind kind, size_t d, int width)
+{
+    saved_store *s = x->sv->store;
+    size_t bytes = total_of(x) * plane_words(d, width) * sizeof(uint32_t);
+    int own = 0;
+    char *blk = dpool_take(s, x->be, dalign(bytes), &own);
+    if (!blk) return NULL;
+    sv_entry *e = begin(x, slot, kind, d, bytes);
+    e->bits = width;
+    e->dmem = blk;
+    e->dev_bytes = dalign(bytes);
+    e->dev_own = own;
+    return e;
+}
+
+static uint32_t *words_of(const sv_entry *e, size_t sample)
+{
+    return (uint32_t *)e->dmem + sample * plane_words(e->d, e->bits);
 }
 
 int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive)
@@ -443,6 +476,15 @@ int sv_save_mask_strided(layer_ctx *x, int slot, const float *y, size_t d, size_
     if (x->recompute) return 0;
     saved_store *s = x->sv->store;
     size_t n = total_of(x), pay = 0, meta = 0;
+    if (device_planes(x)) {
+        if (x->b0 == 0 && !device_words(x, slot, SK_MASK, d, 1))
+            return fail(x, "an activation mask in device memory", d, ACTNN_E_NOMEM);
+        int rc = x->be->act_mask_save(s->ctx, y, (size_t)x->batch, d, stride, a,
+                                      words_of(&x->sv->e[slot], (size_t)x->b0));
+        ++s->dev_saves;
+        ++s->dev_kind[SK_MASK];
+        return rc == ACTNN_OK ? 0 : fail(x, "an activation mask", d, rc);
+    }
     if (SV_ON_DEVICE(x)) {
         y = saved_host_view(x, y, (size_t)x->batch, d, stride);
         if (!y) return fail(x, "a host copy of an activation", d, ACTNN_E_NOMEM);
@@ -545,6 +587,15 @@ int sv_save_codes(layer_ctx *x, int slot, int sample, const uint8_t *codes, size
     if (x->recompute) return 0; /* a streamed recomputation: saved by the last sweep */
     saved_store *s = x->sv->store;
     size_t n = total_of(x), pay = 0, meta = 0;
+    if (device_planes(x)) {
+        if (x->b0 + sample == 0 && !device_words(x, slot, SK_CODES, d, width))
+            return fail(x, "argmax codes in device memory", d, ACTNN_E_NOMEM);
+        int rc = x->be->act_codes_save(s->ctx, codes, 1, d, width,
+                                       words_of(&x->sv->e[slot], (size_t)(x->b0 + sample)));
+        ++s->dev_saves;
+        ++s->dev_kind[SK_CODES];
+        return rc == ACTNN_OK ? 0 : fail(x, "argmax codes", d, rc);
+    }
     if (SV_ON_DEVICE(x)) { /* codes are bytes: d of them fit in d floats of staging */
         float *h = stage(s, d);
         if (!h || x->be->pull(h, codes, d)) return fail(x, "a host copy of argmax codes", d, ACTNN_E_NOMEM);
@@ -574,6 +625,17 @@ int sv_dropout_begin(layer_ctx *x, int slot, size_t d, float p)
     size_t pay = 0, meta = 0;
     actnn_dropout *dr = NULL;
     if (x->b0) return 0; /* one seed serves the whole mini-batch */
+    if (device_planes(x)) { /* only the key, applied by the backend (act_dropout) */
+        uint64_t seed = 0;
+        int rc = actnn_get_seed(s->ctx, &seed);
+        if (rc == ACTNN_OK) rc = actnn_dropout_size(&pay, &meta);
+        if (rc != ACTNN_OK) return fail(x, "a dropout seed", d, rc);
+        sv_entry *e = begin(x, slot, SK_DROPOUT, d, pay + meta);
+        e->dr_seed = seed;
+        e->dr_id = tensor_id(x, slot);
+        e->dr_p = p;
+        return 0;
+    }
     int rc = actnn_dropout_create(s->ctx, total_of(x), d, p, tensor_id(x, slot), &dr);
     if (rc == ACTNN_OK) rc = actnn_dropout_size(&pay, &meta);
     if (rc != ACTNN_OK) {
@@ -588,6 +650,13 @@ int sv_dropout_begin(layer_ctx *x, int slot, size_t d, float p)
 void sv_dropout_apply(layer_ctx *x, int slot, int sample, float *v)
 {
     sv_entry *e = &x->sv->e[slot];
+    saved_store *s = x->sv->store;
+    if (!e->dr) { /* a device dropout: a failure is the backend's error (network checks it) */
+        (void)x->be->act_dropout(s->ctx, e->dr_seed, e->dr_id, e->dr_p, (size_t)(x->b0 + sample),
+                                 e->d, v);
+        ++s->dev_kind[SK_DROPOUT];
+        return;
+    }
     float *h = SV_ON_DEVICE(x) ? (float *)saved_host_view(x, v, 1, e->d, e->d) : v;
     if (!h) return; /* the device path has no memory left: the staging buffer failed */
     actnn_dropout_apply(e->dr, (size_t)(x->b0 + sample), h);
@@ -631,6 +700,11 @@ const float *sv_src_block(void *ud, size_t j0, size_t len, float *buf)
 void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, float g0)
 {
     sv_entry *e = &x->sv->e[slot];
+    if (e->dmem) { /* a device mask: a failure is the backend's error (network checks it) */
+        (void)x->be->act_mask_apply(x->sv->store->ctx, words_of(e, (size_t)(x->b0 + sample)),
+                                    e->d, delta, g1, g0);
+        return;
+    }
     float *h = SV_ON_DEVICE(x) ? (float *)saved_host_view(x, delta, 1, e->d, e->d) : delta;
     if (!h) return;
     actnn_mask_apply(x->sv->store->ctx, e->m, (size_t)(x->b0 + sample), h, g1, g0);
@@ -640,6 +714,9 @@ void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, f
 const uint8_t *sv_codes(layer_ctx *x, int slot, int sample, uint8_t *scratch)
 {
     sv_entry *e = &x->sv->e[slot];
+    if (e->dmem) /* device codes, unpacked into the layer's device scratch */
+        return x->be->act_codes_restore(x->sv->store->ctx, words_of(e, (size_t)(x->b0 + sample)),
+                                        1, e->d, e->bits, scratch) ? NULL : scratch;
     uint8_t *h = SV_ON_DEVICE(x) ? (uint8_t *)stage(x->sv->store, e->d) : scratch;
     if (!h) return NULL;
     actnn_codes_get(x->sv->store->ctx, e->c, (size_t)(x->b0 + sample), h);
@@ -681,8 +758,19 @@ int saved_raw(const saved_store *s, int i, int slot, saved_raw_bytes *out)
 {
     if (!s || i < 0 || i >= s->n || slot < 0 || slot >= SV_SLOTS) return -1;
     const sv_entry *e = &s->st[i].e[slot];
-    if (e->kind != SK_TENSOR) return -1;
+    if (e->kind != SK_TENSOR && e->kind != SK_MASK && e->kind != SK_CODES) return -1;
     memset(out, 0, sizeof(*out));
+    if (e->kind != SK_TENSOR) {
+        if (e->dmem) {
+            out->on_device = 1;
+            out->payload = e->dmem;
+            out->payload_bytes = e->bytes;
+            return 0;
+        }
+        int rc = e->m ? actnn_mask_raw(e->m, &out->payload, &out->payload_bytes)
+                      : actnn_codes_raw(e->c, &out->payload, &out->payload_bytes);
+        return rc == ACTNN_OK ? 0 : -1;
+    }
     if (e->dt.payload) {
         out->on_device = 1;
         out->payload = e->dt.payload;
@@ -695,3 +783,10 @@ int saved_raw(const saved_store *s, int i, int slot, saved_raw_bytes *out)
 }
 
 size_t saved_device_saves(const saved_store *s) { return s ? s->dev_saves : 0; }
+
+void saved_get_paths(const saved_store *s, saved_paths *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int k = 0; k <= SK_DROPOUT; ++k) out->device[k] = s->dev_kind[k]; /* same order */
+    out->staged = s->staged;
+}

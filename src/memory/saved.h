@@ -132,17 +132,25 @@ typedef struct {
 } saved_desc;
 /* Fills *out with what layer i's slot holds now; returns 0, or -1 when it holds nothing. */
 int saved_describe(const saved_store *s, int i, int slot, saved_desc *out);
-/* The stored bytes of a quantized tensor in layer i's slot (actnn_tensor_raw's layout), in
- * backend memory when on_device (a device run whose backend has act_save): tests compare
- * them with the CPU's. 0, or -1 when the slot holds no tensor. */
+/* The stored bytes of a quantized tensor in layer i's slot (actnn_tensor_raw's layout), or
+ * the words of a mask or codes (meta_bytes 0), in backend memory when on_device (a device
+ * run whose backend has the act_* ops): tests compare them with the CPU's. 0, or -1 when
+ * the slot holds none of those. */
 typedef struct {
     const void *payload, *meta;
     size_t payload_bytes, meta_bytes;
     int on_device;
 } saved_raw_bytes;
 int saved_raw(const saved_store *s, int i, int slot, saved_raw_bytes *out);
-/* Saves made in backend memory so far (act_save calls). */
+/* Saves made in backend memory so far (act_save, act_mask_save, act_codes_save calls). */
 size_t saved_device_saves(const saved_store *s);
+/* Which path a device run took, per kind of saved_kind: backend calls that saved (dropout:
+ * act_dropout calls), and the copies staged through the host (any kind, both directions). */
+typedef struct {
+    size_t device[SAVED_DROPOUT + 1];
+    size_t staged;
+} saved_paths;
+void saved_get_paths(const saved_store *s, saved_paths *out);
 /* Exact bytes (payload + metadata, plugin size functions) the entry takes for n samples;
  * bits > 0 overrides a tensor's bits (bits = 32 on an alive entry gives 0: kept, not
  * copied). */

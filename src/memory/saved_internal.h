@@ -24,8 +24,14 @@ typedef struct {
      * restored by the backend's act_save/act_restore, its bytes in the store's device pool
      * (own: a block of its own, when the pool was too small this iteration). */
     actnn_raw_tensor dt;
+    /* Any entry in backend memory: its block (the tensor's payload, or the words of a mask
+     * or codes, actnn.h's caller-memory layout), from the pool unless dev_own. */
+    void *dmem;
     size_t dev_bytes;
     int dev_own;
+    /* A dropout on a device: its key, applied by the backend's act_dropout (dr is NULL). */
+    uint64_t dr_seed, dr_id;
+    float dr_p;
 } sv_entry;
 
 /* What actnn_auto keeps of a slot across iterations (saved_auto.c). A slot joins the
@@ -71,7 +77,9 @@ struct saved_store {
     char *dpool;
     size_t dpool_bytes, dpool_top, dpool_want;
     int dpool_live;        /* device tensors not yet dropped */
-    size_t dev_saves;      /* act_save calls (tests: the device path ran) */
+    size_t dev_saves;      /* act_* calls that saved (tests: the device path ran) */
+    size_t dev_kind[SK_DROPOUT + 1]; /* the same per kind (dropout: act_dropout calls) */
+    size_t staged;         /* host staging copies of a device run (saved.c stage()) */
     size_t dev_own_blocks; /* tensors given a block of their own (the pool too small) */
 };
 

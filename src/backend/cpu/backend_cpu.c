@@ -47,6 +47,45 @@ static int cpu_act_restore(actnn_ctx *host, const actnn_raw_tensor *t, size_t n0
     return actnn_raw_restore(host, t, n0, count, out);
 }
 
+/* Masks, codes and dropout in caller memory (act_mask_save...): the host library too. */
+static int cpu_act_mask_save(actnn_ctx *host, const float *y, size_t count, size_t D,
+                             size_t stride, activation a, uint32_t *words)
+{
+    uint8_t *tmp = malloc(D ? D : 1);
+    int rc = tmp ? ACTNN_OK : ACTNN_E_NOMEM;
+    size_t wps = D / 32 + (D % 32 != 0);
+    for (size_t n = 0; rc == ACTNN_OK && n < count; ++n) {
+        activation_mask(y + n * stride, D, a, tmp);
+        rc = actnn_raw_mask_set_bytes(host, D, 1, tmp, words + n * wps);
+    }
+    free(tmp);
+    return rc;
+}
+
+static int cpu_act_mask_apply(actnn_ctx *host, const uint32_t *words, size_t D, float *delta,
+                              float g1, float g0)
+{
+    return actnn_raw_mask_apply(host, D, words, delta, g1, g0);
+}
+
+static int cpu_act_codes_save(actnn_ctx *host, const uint8_t *codes, size_t count, size_t D,
+                              int width, uint32_t *words)
+{
+    return actnn_raw_codes_set(host, D, width, count, codes, words);
+}
+
+static int cpu_act_codes_restore(actnn_ctx *host, const uint32_t *words, size_t count, size_t D,
+                                 int width, uint8_t *codes)
+{
+    return actnn_raw_codes_get(host, D, width, count, words, codes);
+}
+
+static int cpu_act_dropout(actnn_ctx *host, uint64_t seed, uint64_t tensor_id, float p, size_t i,
+                           size_t D, float *x)
+{
+    return actnn_raw_dropout_apply(host, seed, tensor_id, p, i, D, x);
+}
+
 static const dn_backend cpu_backend = {
     .name = "cpu",
     .device = 0,
@@ -98,6 +137,11 @@ static const dn_backend cpu_backend = {
     .crop = cpu_crop,
     .act_save = cpu_act_save,
     .act_restore = cpu_act_restore,
+    .act_mask_save = cpu_act_mask_save,
+    .act_mask_apply = cpu_act_mask_apply,
+    .act_codes_save = cpu_act_codes_save,
+    .act_codes_restore = cpu_act_codes_restore,
+    .act_dropout = cpu_act_dropout,
     .sgd_update = cpu_sgd_update,
     .adam_update = cpu_adam_update,
 };

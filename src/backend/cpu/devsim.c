@@ -315,6 +315,38 @@ static int ds_act_restore(actnn_ctx *host, const actnn_raw_tensor *t, size_t n0,
     return actnn_raw_restore(host, &h, n0, count, F(out));
 }
 
+#define U32(p) ((uint32_t *)un(p))
+
+static int ds_act_mask_save(actnn_ctx *host, const float *y, size_t count, size_t D,
+                            size_t stride, activation a, uint32_t *words)
+{
+    return C()->act_mask_save(host, F(y), count, D, stride, a, U32(words));
+}
+
+static int ds_act_mask_apply(actnn_ctx *host, const uint32_t *words, size_t D, float *delta,
+                             float g1, float g0)
+{
+    return C()->act_mask_apply(host, U32(words), D, F(delta), g1, g0);
+}
+
+static int ds_act_codes_save(actnn_ctx *host, const uint8_t *codes, size_t count, size_t D,
+                             int width, uint32_t *words)
+{
+    return C()->act_codes_save(host, U8(codes), count, D, width, U32(words));
+}
+
+static int ds_act_codes_restore(actnn_ctx *host, const uint32_t *words, size_t count, size_t D,
+                                int width, uint8_t *codes)
+{
+    return C()->act_codes_restore(host, U32(words), count, D, width, U8(codes));
+}
+
+static int ds_act_dropout(actnn_ctx *host, uint64_t seed, uint64_t tensor_id, float p, size_t i,
+                          size_t D, float *x)
+{
+    return C()->act_dropout(host, seed, tensor_id, p, i, D, F(x));
+}
+
 static dn_backend devsim = {
     .name = "devsim",
     .device = 1,
@@ -363,6 +395,11 @@ static dn_backend devsim = {
     .crop = ds_crop,
     .act_save = ds_act_save,
     .act_restore = ds_act_restore,
+    .act_mask_save = ds_act_mask_save,
+    .act_mask_apply = ds_act_mask_apply,
+    .act_codes_save = ds_act_codes_save,
+    .act_codes_restore = ds_act_codes_restore,
+    .act_dropout = ds_act_dropout,
     .sgd_update = ds_sgd,
     .adam_update = ds_adam,
 };

@@ -36,6 +36,20 @@ __global__ void k_mask(const float *y, size_t n, activation a, float g1, uint8_t
     DN_GRID_LOOP(i, n) bits[i] = grad_y(y[i], a) == g1;
 }
 
+/* One thread per 32-bit word of a sample: bit j%32 of word j/32 as k_mask's byte j. */
+__global__ void k_mask_words(const float *y, size_t count, size_t D, size_t stride, activation a,
+                             float g1, uint32_t *words)
+{
+    size_t nw = (D + 31) / 32;
+    DN_GRID_LOOP(t, count * nw) {
+        size_t k = t / nw, j0 = (t % nw) * 32;
+        uint32_t w = 0;
+        for (size_t j = j0; j < j0 + 32 && j < D; ++j)
+            w |= (uint32_t)(grad_y(y[k * stride + j], a) == g1) << (j - j0);
+        words[t] = w;
+    }
+}
+
 static int check_act(activation a)
 {
     if ((int)a < 0 || a >= ACT_COUNT) {
@@ -83,5 +97,16 @@ extern "C" int dn_gpu_activation_mask(const float *d_y, size_t n, activation a, 
     if (n == 0) return 0;
     k_mask<<<dn_blocks(n), DN_THREADS>>>(d_y, n, a, mask_g1(a), d_bytes);
     DN_LAUNCHED("activation mask kernel");
+    return 0;
+}
+
+extern "C" int dn_gpu_activation_mask_words(const float *d_y, size_t count, size_t D, size_t stride,
+                                            activation a, uint32_t *d_words)
+{
+    if (check_act(a)) return -1;
+    if (count == 0 || D == 0) return 0;
+    k_mask_words<<<dn_blocks(count * ((D + 31) / 32)), DN_THREADS>>>(d_y, count, D, stride, a,
+                                                                    mask_g1(a), d_words);
+    DN_LAUNCHED("activation mask words kernel");
     return 0;
 }

@@ -44,12 +44,19 @@ static int cu_error(void)
     return e;
 }
 
-static int act_tensor(const actnn_raw_tensor *t, actnn_cuda_tensor *ct)
+/* The plugin's context, made on first use; ACTNN_E_CUDA (kept as the error) if it fails. */
+static int act_ctx(void)
 {
     if (!g_act && act_rc(actnn_cuda_ctx_create(NULL, &g_act), "context")) {
         g_act = NULL;
         return ACTNN_E_CUDA;
     }
+    return ACTNN_OK;
+}
+
+static int act_tensor(const actnn_raw_tensor *t, actnn_cuda_tensor *ct)
+{
+    if (act_ctx()) return ACTNN_E_CUDA;
     *ct = (actnn_cuda_tensor){.N = t->N, .D = t->D, .G = t->G, .bits = t->bits,
                               .seed = t->seed, .tensor_id = t->tensor_id,
                               .payload = t->payload, .meta = t->meta};
@@ -72,6 +79,52 @@ static int cu_act_restore(actnn_ctx *host, const actnn_raw_tensor *t, size_t n0,
     actnn_cuda_tensor ct;
     int rc = act_tensor(t, &ct);
     return rc ? rc : act_rc(actnn_cuda_restore(g_act, &ct, n0, count, out), "restore");
+}
+
+/* Masks, codes and dropout (backend.h act_mask_save...): the plugin's word layout. */
+static int cu_act_mask_save(actnn_ctx *host, const float *y, size_t count, size_t D,
+                            size_t stride, activation a, uint32_t *words)
+{
+    (void)host;
+    if (dn_gpu_activation_mask_words(y, count, D, stride, a, words)) {
+        if (!g_err) g_err = -1; /* the wrapper printed why */
+        return ACTNN_E_CUDA;
+    }
+    return ACTNN_OK;
+}
+
+static int cu_act_mask_apply(actnn_ctx *host, const uint32_t *words, size_t D, float *delta,
+                             float g1, float g0)
+{
+    (void)host;
+    int rc = act_ctx();
+    return rc ? rc : act_rc(actnn_cuda_mask_apply(g_act, words, 1, D, delta, g1, g0), "mask apply");
+}
+
+static int cu_act_codes_save(actnn_ctx *host, const uint8_t *codes, size_t count, size_t D,
+                             int width, uint32_t *words)
+{
+    (void)host; /* a code too wide arrives through cu_error (actnn_cuda_status) */
+    int rc = act_ctx();
+    return rc ? rc : act_rc(actnn_cuda_codes_pack(g_act, codes, count, D, width, words), "codes");
+}
+
+static int cu_act_codes_restore(actnn_ctx *host, const uint32_t *words, size_t count, size_t D,
+                                int width, uint8_t *codes)
+{
+    (void)host;
+    int rc = act_ctx();
+    return rc ? rc
+              : act_rc(actnn_cuda_codes_unpack(g_act, words, count, D, width, codes), "codes restore");
+}
+
+static int cu_act_dropout(actnn_ctx *host, uint64_t seed, uint64_t tensor_id, float p, size_t i,
+                          size_t D, float *x)
+{
+    (void)host;
+    int rc = act_ctx();
+    return rc ? rc
+              : act_rc(actnn_cuda_dropout_apply(g_act, seed, tensor_id, p, i, D, x), "dropout");
 }
 
 static void cu_mem_info(size_t *peak, size_t *used)
@@ -343,6 +396,11 @@ static const dn_backend cuda_backend = {
     .crop = cu_crop,
     .act_save = cu_act_save,
     .act_restore = cu_act_restore,
+    .act_mask_save = cu_act_mask_save,
+    .act_mask_apply = cu_act_mask_apply,
+    .act_codes_save = cu_act_codes_save,
+    .act_codes_restore = cu_act_codes_restore,
+    .act_dropout = cu_act_dropout,
     .sgd_update = cu_sgd,
     .adam_update = cu_adam,
 };

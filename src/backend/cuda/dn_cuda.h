@@ -82,6 +82,10 @@ int dn_gpu_gradient(const float *d_y, const float *d_x, size_t n, activation a,
 int dn_gpu_gradient_from_input(const float *d_x, size_t n, activation a, float *d_delta);
 /* bytes[i] = (gradient at y[i] is the "g1" value), as activation_mask(). */
 int dn_gpu_activation_mask(const float *d_y, size_t n, activation a, uint8_t *d_bytes);
+/* The same bits packed as actnn_plugin's mask words (bit j%32 of word j/32, ceil(D/32)
+ * words per sample) for count samples of D values `stride` floats apart. */
+int dn_gpu_activation_mask_words(const float *d_y, size_t count, size_t D, size_t stride,
+                                 activation a, uint32_t *d_words);
 
 /* ---- batch norm (bn.cu), bn_ops.h semantics; all arrays are device arrays ----------- */
 typedef struct {
