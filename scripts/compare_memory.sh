@@ -10,7 +10,8 @@
 # (peak RSS and saved MiB against bits).
 #
 # Environment: ITERS (iterations per run, default 3), BITS (default "32 8 4 2"; a value
-# with an "a", e.g. "2a", trains those bits with actnn_auto=1),
+# with an "a", e.g. "2a", trains those bits with actnn_auto=1, one with an "s", e.g. "2s",
+# with actnn_stream=1: streamed segments as under a memory cap),
 # OUT (default results/compare_memory), DARKNET (default ./darknet),
 # TRAINER=cli|synthetic: cli runs `darknet classifier|detector train`; synthetic runs
 # build/bin/train_mem (no data loader, noise input) and is chosen automatically when the
@@ -58,9 +59,12 @@ run_one() {
         # Debian's darknet takes the argument after the cfg as a weights file: no -dont_show.
         set -- "$REF" "$kind" train "$tmp/run.data" "$v"
     else
-        "$here/cfg_variant.sh" "$cfg" "$v" "${b%a}" "$mb" "$ITERS"
-        # a row such as "2a": the same bits with actnn_auto=1 (per-layer mixed precision)
-        [ "${b%a}" != "$b" ] && sed -i '0,/^[[:space:]]*\[\(net\|network\)\]/s//&\nactnn_auto=1/' "$v"
+        "$here/cfg_variant.sh" "$cfg" "$v" "${b%%[as]*}" "$mb" "$ITERS"
+        # a row such as "2a": the same bits with actnn_auto=1 (per-layer mixed precision);
+        # "2s": with actnn_stream=1 (streamed segments, which a run turns on by itself only
+        # under a memory cap that needs them; "2as" both)
+        case $b in *a*) sed -i '0,/^[[:space:]]*\[\(net\|network\)\]/s//&\nactnn_auto=1/' "$v" ;; esac
+        case $b in *s*) sed -i '0,/^[[:space:]]*\[\(net\|network\)\]/s//&\nactnn_stream=1/' "$v" ;; esac
         if [ "$TRAINER" = synthetic ]; then
             set -- "$TRAIN_MEM" "$v" -iters "$ITERS"
         else
