@@ -29,6 +29,7 @@
 #include "core/network.h"
 #include "core/place.h"
 #include "core/train_state.h"
+#include "memory/memreport.h"
 #include "memory/saved.h"
 #include "memory/saved_internal.h"
 #include "common/testutil.h"
@@ -449,6 +450,51 @@ static void device_pool_once(void **st)
     free_network(b);
 }
 
+/* The simulated device with every allocation counted (the oracle for "allocates nothing"). */
+static size_t n_allocs;
+static void *counted_alloc(size_t bytes, const char *what)
+{
+    ++n_allocs;
+    return dn_backend_devsim()->alloc(bytes, what);
+}
+
+/* The device pool is made at plan time (memreport_reserve_saved, as the train commands do
+ * before the first batch) from the plan's saved bytes: after it, STEPS training steps make
+ * no device allocation at all (no pool growth, no block of its own, no pool made again at
+ * every iteration) and train as the CPU does. The pool is exactly what an iteration takes
+ * (the plan equals what was asked). Whole-batch, streamed and 16-bit runs. */
+static void device_pool_from_plan(void **st)
+{
+    (void)st;
+    static dn_backend counted;
+    counted = *dn_backend_devsim();
+    counted.alloc = counted_alloc;
+    const char *cfgs[] = {cfg_yolo, cfg_classify, cfg_region};
+    const char *keys[] = {"actnn_bits=2", "actnn_bits=4\nactnn_stream=1", "actnn_bits=16"};
+    for (int c = 0; c < 3; ++c) {
+        char text[8192], err[256];
+        snprintf(text, sizeof(text), cfgs[c], keys[c]);
+        network *a = tu_net_from_text(text, BATCH), *b = tu_net_from_text(text, BATCH);
+        if (network_place(b, &counted, err, sizeof(err))) fail_msg("%s", err);
+        if (memreport_reserve_saved(b, err, sizeof(err))) fail_msg("%s", err);
+        size_t planned = b->store->dpool_bytes, before = n_allocs, own = b->store->dev_own_blocks;
+        assert_true(planned > 0);
+        for (int s = 0; s < STEPS; ++s) {
+            step_both(a, b, s, keys[c]);
+            if (n_allocs != before)
+                fail_msg("%s: %zu device allocations in training step %d", keys[c], n_allocs - before, s);
+            assert_int_equal(b->store->dev_own_blocks, own);
+        }
+        assert_int_equal(b->store->dpool_bytes, planned);
+        /* a training forward takes the whole pool: the plan is what an iteration asks */
+        assert_int_equal(network_forward(b, b->input, 1), 0);
+        assert_int_equal(b->store->dpool_top, planned);
+        saved_release_all(b->store);
+        free_network(a);
+        free_network(b);
+    }
+}
+
 /* Two mapping passes at once on one network (place.h place_ctx): each keeps its own
  * direction and failure flag, so one pass returning arrays or failing leaves the other
  * as it was. */
@@ -498,6 +544,7 @@ int main(void)
         cmocka_unit_test(nan_check_on_device),
         cmocka_unit_test(saved_bytes_match_cpu),
         cmocka_unit_test(device_pool_once),
+        cmocka_unit_test(device_pool_from_plan),
         cmocka_unit_test(device_output_layer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

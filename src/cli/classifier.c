@@ -141,6 +141,8 @@ static int start_training(train_run *t, char **paths, int n, classifier_setup *s
                 net->momentum, net->decay, n);
         network_print(net, stderr);
     }
+    if (memreport_reserve_saved(net, err, sizeof(err))) /* else sized by the first batch */
+        fprintf(stderr, "saved-activation pool not planned: %s\n", err);
     train_ckpt_begin(&t->ck, net, t->backup, t->cfg, t->weights);
     int rc = -1;
     if (dist_attach(net, err, sizeof(err))) fprintf(stderr, "%s\n", err);

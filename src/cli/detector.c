@@ -198,6 +198,8 @@ static int start_training(train_run *t, char **paths, int n, int classes)
         network_print(net, stderr);
         memreport_print_planned(net, stderr);
     }
+    if (memreport_reserve_saved(net, err, sizeof(err))) /* else sized by the first batch */
+        fprintf(stderr, "saved-activation pool not planned: %s\n", err);
     train_ckpt_begin(&t->ck, net, t->backup, t->cfg, t->weights);
     train_map_init(&t->map, net, &t->opts, t->datafile, t->cfg, n, network_current_batch(net));
     if (t->map.on && net->best_map > 0)

@@ -57,7 +57,8 @@ int cli_place_network(network *net, char *err, size_t errlen)
     size_t bytes = 0;
     for (int i = 0; i < net->nplaced; ++i) bytes += net->placed[i].n * sizeof(float);
     fprintf(stderr, "device: %s: parameters and layer state (%.1f MiB), the activation arena and "
-            "the layers' forward and backward%s%s%s; saved activations quantized on the host\n",
+            "the layers' forward and backward%s%s%s; saved activations in device memory (actnn_auto's "
+            "per-sample bits quantized on the host)\n",
             be->name, bytes / 1048576.0, hl[0] ? "; on the host with copies: " : "", hl,
             hl[0] ? "" : "");
     return 0;

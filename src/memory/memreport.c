@@ -372,6 +372,20 @@ int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen)
     return 0;
 }
 
+int memreport_reserve_saved(network *net, char *err, size_t errlen)
+{
+    if (!net->be->device) return 0;
+    saved_desc *desc = memreport_describe(net, 0, err, errlen);
+    if (!desc) return -1;
+    size_t bytes = saved_device_pool_bytes(net->store, net->be, desc, (size_t)net->batch);
+    free(desc);
+    if (saved_pool_reserve(net->store, net->be, bytes)) {
+        snprintf(err, errlen, "%s", saved_error(net->store));
+        return -1;
+    }
+    return 0;
+}
+
 int memreport_print_planned(network *net, FILE *f)
 {
     mem_summary s;

@@ -49,6 +49,11 @@ size_t memreport_total(const mem_summary *s);
 int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen);
 /* One `planned:` line for the start of training (CLIs call it before the first batch). */
 int memreport_print_planned(network *net, FILE *f);
+/* A training run on a device backend: makes the saved-activation pool as large as the plan
+ * says one iteration of the mini-batch saves in device memory (a batch-1 dry run's
+ * descriptors, saved_device_pool_bytes), before the first batch, so no iteration
+ * allocates for its saves. A no-op on the host. 0, or -1 with err. */
+int memreport_reserve_saved(network *net, char *err, size_t errlen);
 /* Peak resident set size of this process in bytes (VmHWM). */
 size_t memreport_peak_rss(void);
 /* With actnn_auto, the per-layer bits of the last allocation (one line). */

@@ -89,6 +89,7 @@ static void dpool_give(saved_store *s, sv_entry *e)
         if (s->dpool) s->dbe->release(s->dpool, s->dpool_bytes);
         s->dpool = s->dbe->alloc(s->dpool_want, "the saved-activation pool");
         s->dpool_bytes = s->dpool ? s->dpool_want : 0; /* none: own blocks, as before */
+        s->dpool_allocs += s->dpool != NULL;
     }
     s->dpool_top = s->dpool_want = 0;
 }
@@ -328,12 +329,14 @@ static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d, size_
  * not with actnn_auto (per-sample bits: staged). The first call of the mini-batch makes
  * the entry; every call saves its samples by index, so a streamed save's bytes equal a
  * whole-batch save's. */
+static int device_bits(const dn_backend *be, int auto_on, int b)
+{
+    return be->act_save && be->act_restore && (b >= 1 && b <= 8 ? !auto_on : b == 16 || b == 32);
+}
+
 static int device_tensor(layer_ctx *x)
 {
-    saved_store *s = x->sv->store;
-    int b = x->l->bits;
-    return SV_ON_DEVICE(x) && x->be->act_save && x->be->act_restore &&
-           (b >= 1 && b <= 8 ? !s->auto_on : b == 16 || b == 32);
+    return SV_ON_DEVICE(x) && device_bits(x->be, x->sv->store->auto_on, x->l->bits);
 }
 
 /* Masks, codes and dropout in backend memory (the act_mask_save... ops, all or none). */
@@ -396,6 +399,45 @@ static sv_entry *device_words(layer_ctx *x, int slot, sv_kind kind, size_t d, in
 static uint32_t *words_of(const sv_entry *e, size_t sample)
 {
     return (uint32_t *)e->dmem + sample * plane_words(e->d, e->bits);
+}
+
+size_t saved_device_pool_bytes(const saved_store *s, const dn_backend *be, const saved_desc *desc,
+                               size_t n)
+{
+    size_t total = 0;
+    for (int k = 0; be && be->device && k < s->n * SV_SLOTS; ++k) {
+        const saved_desc *e = &desc[k];
+        size_t pay = 0, meta = 0;
+        if (e->kind == SAVED_TENSOR && device_bits(be, s->auto_on, e->bits) &&
+            actnn_raw_size(n, e->d, e->bits, s->group, &pay, &meta) == ACTNN_OK)
+            total += dalign(pay) + dalign(meta); /* as save_device takes it */
+        else if ((e->kind == SAVED_MASK || e->kind == SAVED_CODES) && be->act_mask_save)
+            total += dalign(n * plane_words(e->d, e->kind == SAVED_MASK ? 1 : e->bits) * 4);
+    }
+    return total;
+}
+
+int saved_pool_reserve(saved_store *s, const dn_backend *be, size_t bytes)
+{
+    if (bytes <= s->dpool_bytes) return 0;
+    if (s->dpool_live) {
+        snprintf(s->err, sizeof(s->err), "reserving the saved-activation pool: %d saved tensors "
+                 "still live", s->dpool_live);
+        return -1;
+    }
+    if (s->dpool) s->dbe->release(s->dpool, s->dpool_bytes);
+    s->dbe = be;
+    s->dpool = be->alloc(bytes, "the saved-activation pool");
+    s->dpool_bytes = s->dpool ? bytes : 0;
+    s->dpool_top = s->dpool_want = 0;
+    if (!s->dpool) {
+        snprintf(s->err, sizeof(s->err), "out of device memory reserving the saved-activation "
+                 "pool (%.1f MiB planned): lower actnn_bits or raise subdivisions",
+                 bytes / 1048576.0);
+        return -1;
+    }
+    ++s->dpool_allocs;
+    return 0;
 }
 
 int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive)

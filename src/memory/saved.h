@@ -151,6 +151,14 @@ typedef struct {
     size_t staged;
 } saved_paths;
 void saved_get_paths(const saved_store *s, saved_paths *out);
+/* Device pool (device runs): the bytes one training iteration of n samples takes in
+ * backend memory, from the descriptors of a dry run (memreport_describe: s->n * SV_SLOTS
+ * entries), each entry aligned as the pool hands it out; 0 on the host. */
+size_t saved_device_pool_bytes(const saved_store *s, const dn_backend *be, const saved_desc *desc,
+                               size_t n);
+/* Makes the pool `bytes` large now (when smaller), so the first iteration allocates
+ * nothing either. 0, or -1 (message via saved_error) when out of device memory. */
+int saved_pool_reserve(saved_store *s, const dn_backend *be, size_t bytes);
 /* Exact bytes (payload + metadata, plugin size functions) the entry takes for n samples;
  * bits > 0 overrides a tensor's bits (bits = 32 on an alive entry gives 0: kept, not
  * copied). */

@@ -69,10 +69,11 @@ struct saved_store {
      * the plugin reads them and restored here before they are pushed (saved.c) */
     float *stage;
     size_t stage_floats;
-    /* device tensors (sv_entry.dt): one backend block handed out in save order and taken
-     * back whole once every device tensor is dropped (after each backward). Sized by the
-     * first iteration (what it asked, dpool_want) and then kept: a steady-state iteration
-     * allocates nothing. */
+    /* device entries (sv_entry.dmem): one backend block handed out in save order and taken
+     * back whole once every device entry is dropped (after each backward). Sized from the
+     * plan before training (saved_pool_reserve) or, without one, by the first iteration
+     * (what it asked, dpool_want; it grows once when an iteration asks more): a
+     * steady-state iteration allocates nothing. */
     const dn_backend *dbe; /* the backend of the pool and of the own blocks */
     char *dpool;
     size_t dpool_bytes, dpool_top, dpool_want;
@@ -81,6 +82,7 @@ struct saved_store {
     size_t dev_kind[SK_DROPOUT + 1]; /* the same per kind (dropout: act_dropout calls) */
     size_t staged;         /* host staging copies of a device run (saved.c stage()) */
     size_t dev_own_blocks; /* tensors given a block of their own (the pool too small) */
+    size_t dpool_allocs;   /* times the pool was (re)allocated */
 };
 
 /* Whether a call's buffers are device memory (a test's hand-made context may have no be). */
