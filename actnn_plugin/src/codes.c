@@ -63,7 +63,7 @@ int actnn_raw_codes_set(actnn_ctx *ctx, size_t D, int width, size_t count, const
     unsigned over = 0;
     for (size_t k = 0; k < count * D; ++k) over |= (unsigned)codes[k] >> width;
     if (over) return ACTNN_E_CODE; /* nothing stored, as actnn_codes_set */
-    size_t wps = (size_t)width * (D / 32 + (D % 32 != 0));
+    size_t wps = sample_payload_bytes(D, width) / 4;
     for (size_t n = 0; n < count; ++n)
         planes_pack(codes + n * D, D, width, words + n * wps, ctx_simd(ctx));
     return ACTNN_OK;
@@ -74,7 +74,7 @@ int actnn_raw_codes_get(actnn_ctx *ctx, size_t D, int width, size_t count, const
 {
     int err = raw_codes_args(ctx, words, codes, D, width, count);
     if (err) return err;
-    size_t wps = (size_t)width * (D / 32 + (D % 32 != 0));
+    size_t wps = sample_payload_bytes(D, width) / 4;
     for (size_t n = 0; n < count; ++n)
         planes_unpack(words + n * wps, D, width, codes + n * D, ctx_simd(ctx));
     return ACTNN_OK;

@@ -180,7 +180,7 @@ int actnn_raw_mask_set_bytes(actnn_ctx *ctx, size_t D, size_t count, const uint8
     if (!ctx || !b || !words) return ACTNN_E_NULL;
     int err = size_check_nd(count, D);
     if (err) return err;
-    size_t wps = D / 32 + (D % 32 != 0);
+    size_t wps = sample_payload_bytes(D, 1) / 4;
     for (size_t n = 0; n < count; ++n) {
         pred p = {.kind = PRED_BYTES, .bytes = b + n * D};
         fill_words(ctx, words + n * wps, D, &p);

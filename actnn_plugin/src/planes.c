@@ -18,7 +18,7 @@ int planes_create(actnn_ctx *ctx, size_t N, size_t D, int width, planes_store **
     if (!blk) return ACTNN_E_NOMEM;
     planes_store *s = (planes_store *)blk;
     *s = (planes_store){.magic = ACTNN_MAGIC_PLANES, .width = width, .N = N, .D = D,
-                        .words_per_sample = (size_t)width * (D / 32 + (D % 32 != 0)),
+                        .words_per_sample = sample_payload_bytes(D, width) / 4,
                         .payload_bytes = payload, .meta_bytes = meta,
                         .saved = blk + sizeof(planes_store),
                         .words = (uint32_t *)(blk + off_words)};

@@ -82,11 +82,7 @@ QM_FN qm_key qm_sample_key_in(uint64_t seed, uint64_t tensor_id, uint64_t sample
 
 QM_FN qm_key qm_sample_key(uint64_t seed, uint64_t tensor_id, uint64_t sample)
 {
-    uint64_t z = qm_mix64(seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)QM_DOMAIN_QUANT));
-    z = qm_mix64(z ^ tensor_id);
-    z = qm_mix64(z ^ sample);
-    qm_key k = {(uint32_t)z, (uint32_t)(z >> 32)};
-    return k;
+    return qm_sample_key_in(seed, tensor_id, sample, QM_DOMAIN_QUANT);
 }
 
 QM_FN uint32_t qm_hash32(uint32_t c, qm_key k)

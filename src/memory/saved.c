@@ -342,8 +342,13 @@ static int device_tensor(layer_ctx *x)
 /* Masks, codes and dropout in backend memory (the act_mask_save... ops, all or none). */
 static int device_planes(const layer_ctx *x) { return SV_ON_DEVICE(x) && x->be->act_mask_save; }
 
-/* Words per sample of a mask (width 1) or codes. */
-static size_t plane_words(size_t d, int width) { return (size_t)width * (d / 32 + (d % 32 != 0)); }
+/* Words per sample of a mask (width 1) or codes: the plugin owns the layout, so ask it
+ * (d and width were checked when the layer was made; 0 only for arguments it rejects). */
+static size_t plane_words(size_t d, int width)
+{
+    size_t pay = 0, meta = 0;
+    return actnn_codes_size(1, d, width, &pay, &meta) == ACTNN_OK ? pay / sizeof(uint32_t) : 0;
+}
 
 static int save_device(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
                        int alive)

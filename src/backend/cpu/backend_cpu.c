@@ -51,9 +51,11 @@ static int cpu_act_restore(actnn_ctx *host, const actnn_raw_tensor *t, size_t n0
 static int cpu_act_mask_save(actnn_ctx *host, const float *y, size_t count, size_t D,
                              size_t stride, activation a, uint32_t *words)
 {
-    uint8_t *tmp = malloc(D ? D : 1);
-    int rc = tmp ? ACTNN_OK : ACTNN_E_NOMEM;
-    size_t wps = D / 32 + (D % 32 != 0);
+    size_t pay = 0, meta = 0;
+    int rc = actnn_mask_size(1, D, &pay, &meta); /* the plugin's layout: words per sample */
+    uint8_t *tmp = rc == ACTNN_OK ? malloc(D ? D : 1) : NULL;
+    if (rc == ACTNN_OK && !tmp) rc = ACTNN_E_NOMEM;
+    size_t wps = pay / sizeof(uint32_t);
     for (size_t n = 0; rc == ACTNN_OK && n < count; ++n) {
         activation_mask(y + n * stride, D, a, tmp);
         rc = actnn_raw_mask_set_bytes(host, D, 1, tmp, words + n * wps);
