@@ -19,6 +19,7 @@
 
 #include "actnn.h"
 #include "../actnn_plugin/src/qmirror.h"
+#include "../actnn_plugin/src/statmath.h"
 
 /* The emulated kernel: 0, or -1 where the GPU would flag ACTNN_E_NONFINITE. */
 static int emu_save(const float *x, size_t N, size_t D, int b, size_t G, uint64_t seed,
@@ -239,6 +240,116 @@ static void test_mirror_dropout(void **state)
     assert_int_equal(actnn_ctx_free(ctx), ACTNN_OK);
 }
 
+/* stats.cu's k_stat_range, sequentially: rounds of 8 groups (one per warp of a 256-thread
+ * block), each group's min/max by 32 lanes (values lane, lane+32, ...) and the shuffle-xor
+ * tree, lane 0's term into part[warp]; thread 0 adds part[] in order after each round. */
+static double emu_stat_range(const float *x, size_t D, size_t G)
+{
+    size_t ng = (D + G - 1) / G;
+    double s = 0.0, part[8];
+    for (size_t g0 = 0; g0 < ng; g0 += 8) {
+        for (size_t w = 0; w < 8 && g0 + w < ng; ++w) {
+            size_t j0 = (g0 + w) * G, len = D - j0 < G ? D - j0 : G;
+            float lo[32], hi[32], l2[32], h2[32];
+            for (size_t l = 0; l < 32; ++l) {
+                lo[l] = hi[l] = x[j0];
+                for (size_t i = l; i < len; i += 32) {
+                    lo[l] = x[j0 + i] < lo[l] ? x[j0 + i] : lo[l];
+                    hi[l] = x[j0 + i] > hi[l] ? x[j0 + i] : hi[l];
+                }
+            }
+            for (int o = 16; o > 0; o /= 2) {
+                for (int l = 0; l < 32; ++l) {
+                    l2[l] = lo[l ^ o] < lo[l] ? lo[l ^ o] : lo[l];
+                    h2[l] = hi[l ^ o] > hi[l] ? hi[l ^ o] : hi[l];
+                }
+                memcpy(lo, l2, sizeof(lo));
+                memcpy(hi, h2, sizeof(hi));
+            }
+            part[w] = sm_range_term(lo[0], hi[0]);
+        }
+        for (size_t k = 0; k < 8 && g0 + k < ng; ++k) s = SM_ADD(s, part[k]);
+    }
+    return s;
+}
+
+/* stats.cu's k_stat_squares: thread t of a round takes chunk c0 + t (sm_square_chunk),
+ * thread 0 adds the round's chunk sums in order. */
+static double emu_stat_squares(const float *x, size_t D)
+{
+    size_t nch = (D + SM_CHUNK - 1) / SM_CHUNK;
+    double s = 0.0;
+    static double part[256];
+    for (size_t c0 = 0; c0 < nch; c0 += 256) {
+        for (size_t t = 0; t < 256 && c0 + t < nch; ++t) {
+            size_t j0 = (c0 + t) * SM_CHUNK;
+            part[t] = sm_square_chunk(x + j0, D - j0 < SM_CHUNK ? D - j0 : SM_CHUNK);
+        }
+        for (size_t k = 0; k < 256 && c0 + k < nch; ++k) s = SM_ADD(s, part[k]);
+    }
+    return s;
+}
+
+/* The kernels of actnn_cuda_sample_stats, emulated above, against the library's
+ * actnn_sample_stats (the CPU path actnn_auto takes): the same doubles, bit for bit, for
+ * awkward data, several D and G, strided samples, and data whose sums depend on the order
+ * of the additions (huge and tiny groups and chunks side by side: a different order rounds
+ * differently). The range statistic also equals actnn_range_stat per sample, and a sum of
+ * squares of small integers equals the exact integer sum. */
+static void test_mirror_stats(void **state)
+{
+    (void)state;
+    actnn_ctx *ctx;
+    assert_int_equal(actnn_ctx_create(NULL, &ctx), ACTNN_OK);
+    const size_t Ds[] = {1, 40, 256, 777, 4096 + 13, 70000, 300000};
+    const size_t Gs[] = {32, 256, 2048};
+    enum { N = 3, PAD = 5 };
+    for (size_t di = 0; di < sizeof(Ds) / sizeof(Ds[0]); ++di)
+        for (int kind = 0; kind <= 8; ++kind) {
+            size_t D = Ds[di], stride = D + PAD;
+            float *x = malloc(sizeof(float) * N * stride);
+            make_data(x, N * stride, 1, kind < 7 ? kind : 0);
+            if (kind == 7) /* order-sensitive: values of 1e15 and 1 alternating by chunk/group */
+                for (size_t i = 0; i < N * stride; ++i) x[i] = ((i / 32) % 3 == 0) ? 1e15f * x[i] : x[i];
+            if (kind == 8)
+                for (size_t i = 0; i < N * stride; ++i) x[i] = (float)(i % 4);
+            double got[N], want[N];
+            for (size_t gi = 0; gi < sizeof(Gs) / sizeof(Gs[0]); ++gi) {
+                assert_int_equal(actnn_sample_stats(ctx, ACTNN_STAT_RANGE, x, N, D, stride, Gs[gi], got),
+                                 ACTNN_OK);
+                for (size_t n = 0; n < N; ++n) {
+                    want[n] = emu_stat_range(x + n * stride, D, Gs[gi]);
+                    double one;
+                    assert_int_equal(actnn_range_stat(x + n * stride, D, Gs[gi], &one), ACTNN_OK);
+                    assert_memory_equal(&one, &got[n], sizeof(double));
+                }
+                assert_memory_equal(got, want, sizeof(got));
+            }
+            assert_int_equal(actnn_sample_stats(ctx, ACTNN_STAT_SQUARES, x, N, D, stride, 0, got), ACTNN_OK);
+            for (size_t n = 0; n < N; ++n) {
+                want[n] = emu_stat_squares(x + n * stride, D);
+                if (kind == 8) { /* exact: integers far below 2^53 */
+                    double exact = 0;
+                    for (size_t j = 0; j < D; ++j) exact += (double)((n * stride + j) % 4) * (double)((n * stride + j) % 4);
+                    assert_true(got[n] == exact);
+                }
+            }
+            assert_memory_equal(got, want, sizeof(got));
+            free(x);
+        }
+    /* errors: the library's checks (the CUDA entry point makes the same) */
+    float v[64] = {0};
+    double o[2];
+    v[3] = NAN;
+    assert_int_equal(actnn_sample_stats(ctx, ACTNN_STAT_RANGE, v, 2, 32, 32, 32, o), ACTNN_E_NONFINITE);
+    assert_int_equal(actnn_sample_stats(ctx, ACTNN_STAT_RANGE, v, 1, 32, 16, 32, o), ACTNN_E_PARAM);
+    assert_int_equal(actnn_sample_stats(ctx, 7, v, 1, 32, 32, 32, o), ACTNN_E_PARAM);
+    assert_int_equal(actnn_sample_stats(ctx, ACTNN_STAT_RANGE, v, 1, 32, 32, 48, o), ACTNN_E_GROUP);
+    assert_int_equal(actnn_sample_stats(ctx, ACTNN_STAT_SQUARES, v, 0, 32, 32, 0, o), ACTNN_E_SIZE);
+    assert_int_equal(actnn_sample_stats(ctx, ACTNN_STAT_SQUARES, NULL, 1, 32, 32, 0, o), ACTNN_E_NULL);
+    actnn_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_mirror_half),
         cmocka_unit_test(test_mirror_nonfinite),
         cmocka_unit_test(test_mirror_dropout),
+        cmocka_unit_test(test_mirror_stats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,6 +188,7 @@ static void expect_paths(const saved_store *st, const char *fmt, const char *net
         fail_msg("%s: no dropout applied in device memory", netkeys);
     if (!autob && !strstr(netkeys, "actnn_bits=32") && !p.device[SAVED_TENSOR])
         fail_msg("%s: no tensor saved in device memory", netkeys);
+    if (autob && !p.stats) fail_msg("%s: actnn_auto's statistics not computed by the device", netkeys);
 }
 
 /* Trains both for STEPS steps and compares costs, outputs and weights; then both load the
@@ -428,6 +429,42 @@ static void saved_bytes_match_cpu(void **st)
     }
 }
 
+/* actnn_auto's inputs on a device (act_sample_stats, saved_sample_stats): the per-sample
+ * costs (sum of squared group ranges) of every slot and the layers' gradient factors
+ * (sums of squared deltas) are computed where the data is, and only these doubles come
+ * back. The oracle: the CPU network's store, computed by the host library from host
+ * memory; every cost and factor must be the same double, whole-batch and streamed. */
+static void auto_stats_match_cpu(void **st)
+{
+    (void)st;
+    const char *cfgs[] = {cfg_yolo, cfg_classify};
+    const char *keys[] = {"actnn_bits=2\nactnn_auto=1", "actnn_bits=4\nactnn_auto=1\nactnn_stream=1"};
+    for (int c = 0; c < 2; ++c) {
+        network *a = make(cfgs[c], keys[c], 0), *b = make(cfgs[c], keys[c], 1);
+        step_both(a, b, 0, keys[c]);
+        int ncost = 0, nsens = 0;
+        for (int i = 0; i < a->n; ++i)
+            for (int k = 0; k < SV_SLOTS; ++k) {
+                const sv_auto *x = &a->store->st[i].a[k], *y = &b->store->st[i].a[k];
+                assert_int_equal(x->n, y->n);
+                if (x->n && memcmp(x->cost, y->cost, x->n * sizeof(double)))
+                    fail_msg("%s: layer %d slot %d: device costs differ from the CPU's", keys[c], i, k);
+                if (memcmp(&x->sens, &y->sens, sizeof(double)))
+                    fail_msg("%s: layer %d slot %d: factor cpu %.17g device %.17g", keys[c], i, k,
+                             x->sens, y->sens);
+                ncost += x->n > 0;
+                nsens += x->sens >= 0;
+            }
+        saved_paths p;
+        saved_get_paths(b->store, &p);
+        if (ncost < 3 || nsens < 2 || !p.stats)
+            fail_msg("%s: %d costs, %d factors compared, %zu device statistics", keys[c], ncost,
+                     nsens, p.stats);
+        free_network(a);
+        free_network(b);
+    }
+}
+
 /* The device pool of saved tensors is made once: the first iteration's tensors take
  * blocks of their own and size the pool; later iterations of the same mini-batch take
  * every tensor from it (no new block) and the device memory in use stays the same. */
@@ -545,6 +582,7 @@ int main(void)
         cmocka_unit_test(many_sources_host_only),
         cmocka_unit_test(nan_check_on_device),
         cmocka_unit_test(saved_bytes_match_cpu),
+        cmocka_unit_test(auto_stats_match_cpu),
         cmocka_unit_test(device_pool_once),
         cmocka_unit_test(device_pool_from_plan),
         cmocka_unit_test(device_output_layer),

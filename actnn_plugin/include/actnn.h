@@ -174,6 +174,15 @@ int actnn_tensor_sample_bits(const actnn_tensor *t, size_t i, int *bits);
 int actnn_tensor_range_stat(const actnn_tensor *t, size_t i, double *out);
 /* The same statistic computed from data (x[D], group size G, true ranges). */
 int actnn_range_stat(const float *x, size_t D, size_t G, double *out);
+/* The per-sample statistics of the mixed-precision policy, for count samples of D values
+ * `stride` floats apart (stride >= D): out[n] = kind ACTNN_STAT_RANGE: actnn_range_stat
+ * of sample n (group size G; ACTNN_E_NONFINITE on NaN/Inf); ACTNN_STAT_SQUARES: the sum
+ * of its squares (the ||grad y||^2 of a layer's sensitivity; G unused), added in chunks of
+ * 256 values, the chunk sums in order. The order of the additions is fixed (the CUDA path,
+ * actnn_cuda_sample_stats, gives the same doubles), so it does not depend on threads. */
+enum { ACTNN_STAT_RANGE = 0, ACTNN_STAT_SQUARES = 1 };
+int actnn_sample_stats(actnn_ctx *ctx, int kind, const float *x, size_t count, size_t D,
+                       size_t stride, size_t G, double *out);
 /* The raw stored bytes: payload codes and group metadata of all samples, in sample
  * order (defined once every sample is saved). For tests and the CUDA port. */
 int actnn_tensor_raw(const actnn_tensor *t, const void **payload, size_t *payload_bytes,

@@ -57,6 +57,13 @@ int actnn_cuda_save(actnn_cuda_ctx *ctx, const actnn_cuda_tensor *t, size_t n0, 
 int actnn_cuda_restore(actnn_cuda_ctx *ctx, const actnn_cuda_tensor *t, size_t n0,
                        size_t count, float *d_out);
 
+/* actnn_sample_stats on device memory: out[n] (d_out, count doubles) for sample n of d_x
+ * (D values, `stride` floats apart), the same doubles as the host library (the same
+ * additions in the same order, statmath.h). A NaN/Inf in a range sample: its statistic is
+ * NaN and the next actnn_cuda_status returns ACTNN_E_NONFINITE. */
+int actnn_cuda_sample_stats(actnn_cuda_ctx *ctx, int kind, const float *d_x, size_t count,
+                            size_t D, size_t stride, size_t G, double *d_out);
+
 /* Masks: ceil(D/32) words per sample, bit j of a sample at bit j%32 of word j/32. */
 int actnn_cuda_mask_gt(actnn_cuda_ctx *ctx, const float *d_x, size_t count, size_t D,
                        float threshold, uint32_t *d_words);

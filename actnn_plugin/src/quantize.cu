@@ -15,16 +15,11 @@
 #include <string.h>
 
 #include "actnn_cuda.h"
+#include "cuda_ctx.h"
 #include "qmirror.h"
 
-enum { QT = 256, ST_NONFINITE = 1, ST_CODE = 2 };
+enum { QT = 256, ST_NONFINITE = ACTNN_ST_NONFINITE, ST_CODE = ACTNN_ST_CODE };
 #define FULL 0xFFFFFFFFu
-
-struct actnn_cuda_ctx {
-    cudaStream_t stream;
-    int *d_status;        /* ST_* bits set by kernels */
-    const char *last_err; /* cudaGetErrorString of the last failure */
-};
 
 static int cuda_fail(actnn_cuda_ctx *ctx, cudaError_t e)
 {

@@ -4,6 +4,7 @@
 
 #include "floatbits.h"
 #include "internal.h"
+#include "statmath.h"
 
 int actnn_tensor_get_info(const actnn_tensor *t, actnn_tensor_info *out)
 {
@@ -47,7 +48,8 @@ int actnn_tensor_checksum(const actnn_tensor *t, uint64_t *out)
     return ACTNN_OK;
 }
 
-/* Sum of squared (max - min) over groups of G values; NONFINITE on NaN/Inf. */
+/* Sum of squared (max - min) over groups of G values, in group order (statmath.h: the
+ * CUDA kernel's order); NONFINITE on NaN/Inf. */
 static int range_stat_values(const float *x, size_t D, size_t G, double *out)
 {
     double s = 0.0;
@@ -60,8 +62,7 @@ static int range_stat_values(const float *x, size_t D, size_t G, double *out)
             lo = v < lo ? v : lo;
             hi = v > hi ? v : hi;
         }
-        double r = (double)hi - (double)lo;
-        s += r * r;
+        s = SM_ADD(s, sm_range_term(lo, hi));
     }
     *out = s;
     return ACTNN_OK;
@@ -73,6 +74,35 @@ int actnn_range_stat(const float *x, size_t D, size_t G, double *out)
     if (D == 0) return ACTNN_E_SIZE;
     if (G < ACTNN_MIN_GROUP || G > ACTNN_MAX_GROUP || G % 32) return ACTNN_E_GROUP;
     return range_stat_values(x, D, G, out);
+}
+
+/* Sum of squares of D values: chunk sums in chunk order (statmath.h). */
+static double square_stat_values(const float *x, size_t D)
+{
+    double s = 0.0;
+    for (size_t j0 = 0; j0 < D; j0 += SM_CHUNK)
+        s = SM_ADD(s, sm_square_chunk(x + j0, D - j0 < SM_CHUNK ? D - j0 : SM_CHUNK));
+    return s;
+}
+
+int actnn_sample_stats(actnn_ctx *ctx, int kind, const float *x, size_t count, size_t D,
+                       size_t stride, size_t G, double *out)
+{
+    if (!ctx || !x || !out) return ACTNN_E_NULL;
+    if (count == 0 || D == 0) return ACTNN_E_SIZE;
+    if ((kind != ACTNN_STAT_RANGE && kind != ACTNN_STAT_SQUARES) || stride < D) return ACTNN_E_PARAM;
+    if (kind == ACTNN_STAT_RANGE && (G < ACTNN_MIN_GROUP || G > ACTNN_MAX_GROUP || G % 32))
+        return ACTNN_E_GROUP;
+    int nt = ctx_threads(ctx, count * D), err = ACTNN_OK;
+#pragma omp parallel for schedule(static) num_threads(nt) reduction(min : err) if (nt > 1)
+    for (size_t n = 0; n < count; ++n) {
+        const float *xs = x + n * stride;
+        int e = ACTNN_OK;
+        if (kind == ACTNN_STAT_RANGE) e = range_stat_values(xs, D, G, &out[n]);
+        else out[n] = square_stat_values(xs, D);
+        err = e < err ? e : err;
+    }
+    return err;
 }
 
 /* Min and max of n halves, decoded through a small buffer. */
@@ -104,8 +134,7 @@ static int range_stat_stored(const actnn_tensor *t, const tensor_sample *s, doub
         float lo, hi;
         int err = half_minmax((const uint16_t *)pay + j0, len, &lo, &hi);
         if (err) return err;
-        double r = (double)hi - (double)lo;
-        total += r * r;
+        total = SM_ADD(total, sm_range_term(lo, hi));
     }
     *out = total;
     return ACTNN_OK;

@@ -172,6 +172,14 @@ struct dn_backend {
                              int width, uint8_t *codes);
     int (*act_dropout)(actnn_ctx *host, uint64_t seed, uint64_t tensor_id, float p, size_t i,
                        size_t D, float *x);
+    /* actnn_auto's per-sample statistics (actnn_sample_stats: kind ACTNN_STAT_RANGE, the sum
+     * of squared group ranges of G values, or ACTNN_STAT_SQUARES) of count samples of D
+     * values `stride` floats apart, into out (count doubles, backend memory): the host
+     * library's doubles exactly, so the bits chosen from them are the CPU's. A NaN/Inf in a
+     * range sample: ACTNN_E_NONFINITE, or on a device a NaN statistic (and the error later
+     * through `error`). Optional (NULL: saved.c stages the samples through the host). */
+    int (*act_sample_stats)(actnn_ctx *host, int kind, const float *x, size_t count, size_t D,
+                            size_t stride, size_t G, double *out);
 
     /* ---- optimizer (params.h update_args semantics) ---- */
     /* Darknet SGD: g -= decay_batch*w (when decay_batch != 0); w += lr_batch*g; g *= momentum. */

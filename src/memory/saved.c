@@ -13,6 +13,7 @@
  * there, and pushed back as restored samples (saved_host_view, to_backend). */
 #include "memory/saved.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,7 @@ void saved_store_free(saved_store *s)
     for (int i = 0; i < s->n; ++i)
         for (int k = 0; k < SV_SLOTS; ++k) free(s->st[i].a[k].cost);
     if (s->dpool) s->dbe->release(s->dpool, s->dpool_bytes);
+    if (s->dstat) s->dstat_be->release(s->dstat, s->dstat_n * sizeof(double));
     actnn_ctx_free(s->ctx);
     free(s->st);
     free(s->stage);
@@ -249,17 +251,28 @@ size_t saved_tensor_bytes(size_t n, size_t d, int bits, int alive, size_t group)
     return pay + meta;
 }
 
-/* cost[i] = sum of squared group ranges of sample i (samples `stride` floats apart), over
- * the cores: it reads every value of the tensor once more. */
-static int range_costs(const saved_store *s, const float *data, size_t n, size_t d, size_t stride,
-                       double *cost)
+int saved_sample_stats(layer_ctx *x, int kind, const float *data, size_t n, size_t d,
+                       size_t stride, double *out)
 {
-    int rc = ACTNN_OK;
-#pragma omp parallel for schedule(static) reduction(min : rc)
-    for (size_t i = 0; i < n; ++i) {
-        int r = actnn_range_stat(data + i * stride, d, s->group, &cost[i]);
-        if (r < rc) rc = r;
+    saved_store *s = x->sv->store;
+    if (!SV_ON_DEVICE(x)) return actnn_sample_stats(s->ctx, kind, data, n, d, stride, s->group, out);
+    if (!x->be->act_sample_stats) { /* a backend without the op: the samples cross */
+        const float *h = saved_host_view(x, data, n, d, stride);
+        return h ? actnn_sample_stats(s->ctx, kind, h, n, d, d, s->group, out) : ACTNN_E_NOMEM;
     }
+    if (n > s->dstat_n) { /* the first iterations only: the vector is kept */
+        if (s->dstat) s->dstat_be->release(s->dstat, s->dstat_n * sizeof(double));
+        s->dstat_be = x->be;
+        s->dstat = x->be->alloc(n * sizeof(double), "actnn_auto's per-sample statistics");
+        s->dstat_n = s->dstat ? n : 0;
+        if (!s->dstat) return ACTNN_E_NOMEM;
+    }
+    int rc = x->be->act_sample_stats(s->ctx, kind, data, n, d, stride, s->group, s->dstat);
+    ++s->dev_stats;
+    if (rc == ACTNN_OK && x->be->pull(out, s->dstat, n * sizeof(double))) rc = ACTNN_E_NOMEM;
+    /* a device flags NaN later (the backend's error); its statistic is NaN now */
+    for (size_t i = 0; rc == ACTNN_OK && kind == ACTNN_STAT_RANGE && i < n; ++i)
+        if (!isfinite(out[i])) rc = ACTNN_E_NONFINITE;
     return rc;
 }
 
@@ -270,16 +283,13 @@ static int range_costs(const saved_store *s, const float *data, size_t n, size_t
  * sum_n C_n / (2^b_n - 1)^2 (wide-range samples get more bits); for the first chunk of a
  * streamed save, an even split by sample index, since the later chunks' ranges are not
  * known yet. Either way the bytes are those of a save at `avg`. */
-static int auto_bits(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
-                      uint8_t **sb)
+static int auto_bits(layer_ctx *x, int slot, const double *cost, size_t d, uint8_t **sb)
 {
     saved_store *s = x->sv->store;
     size_t n = (size_t)x->batch, total = total_of(x);
     double avg = x->sv->a[slot].bits > 0 ? x->sv->a[slot].bits : x->l->bits;
-    double *cost = malloc(n * sizeof(double));
-    int rc = cost ? ACTNN_OK : ACTNN_E_NOMEM;
-    if (rc == ACTNN_OK) rc = range_costs(s, data, n, d, stride, cost);
-    if (rc == ACTNN_OK && x->b0 == 0) {
+    int rc = ACTNN_OK;
+    if (x->b0 == 0) {
         *sb = malloc(total);
         if (!*sb) rc = ACTNN_E_NOMEM;
         else if (!chunked(x)) rc = actnn_alloc_bits(cost, NULL, n, avg, *sb);
@@ -291,18 +301,32 @@ static int auto_bits(layer_ctx *x, int slot, const float *data, size_t d, size_t
     }
     if (rc == ACTNN_OK && s->auto_layers)
         rc = saved_auto_record(x->sv, slot, cost, (size_t)x->b0, n, total, d, x->l->bits);
-    free(cost);
     return rc;
+}
+
+/* The call's samples' costs for actnn_auto (NULL when the save has none: 16/32 bits, or no
+ * actnn_auto), computed where the data lives: *rc gets the failure. */
+static double *auto_costs(layer_ctx *x, const float *data, size_t d, size_t stride, int *rc)
+{
+    *rc = ACTNN_OK;
+    if (!x->sv->store->auto_on || x->l->bits > 8) return NULL;
+    double *cost = malloc((size_t)x->batch * sizeof(double));
+    *rc = cost ? saved_sample_stats(x, ACTNN_STAT_RANGE, data, (size_t)x->batch, d, stride, cost)
+               : ACTNN_E_NOMEM;
+    if (*rc == ACTNN_OK) return cost;
+    free(cost);
+    return NULL;
 }
 
 /* A streamed or strided call: the tensor for the whole mini-batch is reserved by the
  * first chunk and each sample is saved into it; the noise of a sample depends only on its
  * index, so the bytes equal those of one whole-batch save. */
-static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d, size_t stride)
+static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
+                      const double *cost)
 {
     saved_store *s = x->sv->store;
     uint8_t *sb = NULL;
-    int rc = s->auto_on && x->l->bits <= 8 ? auto_bits(x, slot, data, d, stride, &sb) : ACTNN_OK;
+    int rc = cost ? auto_bits(x, slot, cost, d, &sb) : ACTNN_OK;
     if (rc == ACTNN_OK && x->b0 == 0) {
         actnn_tensor *t = NULL;
         rc = actnn_tensor_create(s->ctx, total_of(x), d, x->l->bits, sb, tensor_id(x, slot), &t);
@@ -467,17 +491,27 @@ int sv_save_strided(layer_ctx *x, int slot, const float *data, size_t d, size_t 
         return 0;
     }
     if (device_tensor(x)) return save_device(x, slot, data, d, stride, alive);
+    int rc = ACTNN_OK;
+    double *cost = auto_costs(x, data, d, stride, &rc); /* where the data is */
+    if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
     if (SV_ON_DEVICE(x)) { /* the plugin quantizes on the host: the same bytes */
         data = saved_host_view(x, data, n, d, stride);
-        if (!data) return fail(x, "a host copy of a tensor", d, ACTNN_E_NOMEM);
+        if (!data) {
+            free(cost);
+            return fail(x, "a host copy of a tensor", d, ACTNN_E_NOMEM);
+        }
         stride = d;
     }
-    if (chunked(x) || stride != d) return save_chunk(x, slot, data, d, stride);
+    if (chunked(x) || stride != d) {
+        rc = save_chunk(x, slot, data, d, stride, cost);
+        free(cost);
+        return rc;
+    }
     actnn_tensor *t = NULL;
     int keep = alive;
     uint8_t *sample_bits = NULL;
-    int rc = ACTNN_OK;
-    if (s->auto_on && bits <= 8) rc = auto_bits(x, slot, data, d, d, &sample_bits);
+    if (cost) rc = auto_bits(x, slot, cost, d, &sample_bits);
+    free(cost);
     if (rc == ACTNN_OK) rc = actnn_save(s->ctx, data, n, d, bits, sample_bits, tensor_id(x, slot), &t);
     free(sample_bits);
     if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
@@ -836,4 +870,5 @@ void saved_get_paths(const saved_store *s, saved_paths *out)
     memset(out, 0, sizeof(*out));
     for (int k = 0; k <= SK_DROPOUT; ++k) out->device[k] = s->dev_kind[k]; /* same order */
     out->staged = s->staged;
+    out->stats = s->dev_stats;
 }

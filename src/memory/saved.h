@@ -145,10 +145,12 @@ int saved_raw(const saved_store *s, int i, int slot, saved_raw_bytes *out);
 /* Saves made in backend memory so far (act_save, act_mask_save, act_codes_save calls). */
 size_t saved_device_saves(const saved_store *s);
 /* Which path a device run took, per kind of saved_kind: backend calls that saved (dropout:
- * act_dropout calls), and the copies staged through the host (any kind, both directions). */
+ * act_dropout calls), the copies staged through the host (any kind, both directions), and
+ * act_sample_stats calls (actnn_auto's costs and gradient sums). */
 typedef struct {
     size_t device[SAVED_DROPOUT + 1];
     size_t staged;
+    size_t stats; /* actnn_auto's per-sample statistics computed by the backend */
 } saved_paths;
 void saved_get_paths(const saved_store *s, saved_paths *out);
 /* Device pool (device runs): the bytes one training iteration of n samples takes in

@@ -42,19 +42,14 @@ void sv_note_grad(layer_ctx *x, int slot, double factor, const float *delta, siz
     if (!s->auto_layers || !x->param_grads) return;
     sv_auto *a = &x->sv->a[slot];
     if (x->b0 == 0) a->grad_sum = 0;
-    if (SV_ON_DEVICE(x)) { /* a host copy of the deltas (saved.c stages them) */
-        delta = saved_host_view(x, delta, (size_t)x->batch, d, stride);
-        if (!delta) return;
-        stride = d;
-    }
-    double sum = 0.0;
-#pragma omp parallel for schedule(static) reduction(+ : sum)
-    for (int b = 0; b < x->batch; ++b)
-        for (size_t j = 0; j < d; ++j) {
-            double v = delta[(size_t)b * stride + j];
-            sum += v * v;
-        }
-    a->grad_sum += sum;
+    /* per-sample sums of squares where the deltas are (a device pulls only these), added
+     * in sample order: the same double on every backend and thread count */
+    double *sq = malloc((size_t)x->batch * sizeof(double));
+    if (!sq) return;
+    int rc = saved_sample_stats(x, ACTNN_STAT_SQUARES, delta, (size_t)x->batch, d, stride, sq);
+    for (int b = 0; rc == ACTNN_OK && b < x->batch; ++b) a->grad_sum += sq[b];
+    free(sq);
+    if (rc != ACTNN_OK) return; /* as before: no new factor from this backward */
     int total = x->total ? x->total : x->batch;
     if (x->b0 + x->batch == total) a->sens = factor * (double)s->group * a->grad_sum / total;
 }

@@ -83,6 +83,12 @@ struct saved_store {
     size_t staged;         /* host staging copies of a device run (saved.c stage()) */
     size_t dev_own_blocks; /* tensors given a block of their own (the pool too small) */
     size_t dpool_allocs;   /* times the pool was (re)allocated */
+    /* actnn_auto on a device: the per-sample statistics (act_sample_stats) land here, and
+     * only these doubles are pulled; kept across calls, grown to the largest call */
+    const dn_backend *dstat_be;
+    double *dstat;
+    size_t dstat_n;
+    size_t dev_stats;      /* act_sample_stats calls (tests: the device path ran) */
 };
 
 /* Whether a call's buffers are device memory (a test's hand-made context may have no be). */
@@ -92,6 +98,13 @@ struct saved_store {
  * on the host, else a packed copy in the store's staging buffer (stride d). NULL when out
  * of memory or the copy failed. */
 const float *saved_host_view(layer_ctx *x, const float *data, size_t n, size_t d, size_t stride);
+
+/* actnn_sample_stats (kind ACTNN_STAT_*) of n samples of d floats `stride` apart in x's
+ * backend memory into the host array out: on a device through the backend's
+ * act_sample_stats (only the n doubles are pulled), else by the host library. The same
+ * doubles either way. ACTNN_OK or an ACTNN_E_* code. */
+int saved_sample_stats(layer_ctx *x, int kind, const float *data, size_t n, size_t d,
+                       size_t stride, double *out);
 
 /* Records the per-sample costs of samples first..first+n-1 of a mini-batch of `total`
  * (a whole save, or one chunk of a streamed one) for the next per-layer allocation. */

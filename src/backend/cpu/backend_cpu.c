@@ -88,6 +88,12 @@ static int cpu_act_dropout(actnn_ctx *host, uint64_t seed, uint64_t tensor_id, f
     return actnn_raw_dropout_apply(host, seed, tensor_id, p, i, D, x);
 }
 
+static int cpu_act_sample_stats(actnn_ctx *host, int kind, const float *x, size_t count,
+                                size_t D, size_t stride, size_t G, double *out)
+{
+    return actnn_sample_stats(host, kind, x, count, D, stride, G, out);
+}
+
 static const dn_backend cpu_backend = {
     .name = "cpu",
     .device = 0,
@@ -144,6 +150,7 @@ static const dn_backend cpu_backend = {
     .act_codes_save = cpu_act_codes_save,
     .act_codes_restore = cpu_act_codes_restore,
     .act_dropout = cpu_act_dropout,
+    .act_sample_stats = cpu_act_sample_stats,
     .sgd_update = cpu_sgd_update,
     .adam_update = cpu_adam_update,
 };

@@ -341,6 +341,12 @@ static int ds_act_codes_restore(actnn_ctx *host, const uint32_t *words, size_t c
     return C()->act_codes_restore(host, U32(words), count, D, width, U8(codes));
 }
 
+static int ds_act_sample_stats(actnn_ctx *host, int kind, const float *x, size_t count,
+                               size_t D, size_t stride, size_t G, double *out)
+{
+    return C()->act_sample_stats(host, kind, F(x), count, D, stride, G, (double *)un(out));
+}
+
 static int ds_act_dropout(actnn_ctx *host, uint64_t seed, uint64_t tensor_id, float p, size_t i,
                           size_t D, float *x)
 {
@@ -400,6 +406,7 @@ static dn_backend devsim = {
     .act_codes_save = ds_act_codes_save,
     .act_codes_restore = ds_act_codes_restore,
     .act_dropout = ds_act_dropout,
+    .act_sample_stats = ds_act_sample_stats,
     .sgd_update = ds_sgd,
     .adam_update = ds_adam,
 };

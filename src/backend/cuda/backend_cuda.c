@@ -127,6 +127,15 @@ static int cu_act_dropout(actnn_ctx *host, uint64_t seed, uint64_t tensor_id, fl
               : act_rc(actnn_cuda_dropout_apply(g_act, seed, tensor_id, p, i, D, x), "dropout");
 }
 
+static int cu_act_sample_stats(actnn_ctx *host, int kind, const float *x, size_t count,
+                               size_t D, size_t stride, size_t G, double *out)
+{
+    (void)host; /* a NaN to measure arrives through cu_error (actnn_cuda_status) */
+    int rc = act_ctx();
+    return rc ? rc
+              : act_rc(actnn_cuda_sample_stats(g_act, kind, x, count, D, stride, G, out), "statistics");
+}
+
 static void cu_mem_info(size_t *peak, size_t *used)
 {
     *peak = dn_cuda_peak_bytes();
@@ -401,6 +410,7 @@ static const dn_backend cuda_backend = {
     .act_codes_save = cu_act_codes_save,
     .act_codes_restore = cu_act_codes_restore,
     .act_dropout = cu_act_dropout,
+    .act_sample_stats = cu_act_sample_stats,
     .sgd_update = cu_sgd,
     .adam_update = cu_adam,
 };
