@@ -343,7 +343,8 @@ static void test_sample_view(void **state)
 /* A tensor in caller memory (actnn_raw_tensor) holds exactly actnn_tensor_raw's bytes of
  * an actnn_save of the same values, seed and id (the oracle), whichever way its samples
  * are saved (one call, one at a time, in reverse), and restores what actnn_restore gives;
- * at every bit width, with a partial last group and with constant groups. */
+ * at every bit width, with per-sample bits (sample_bits, actnn_auto's layout), with a
+ * partial last group and with constant groups. */
 static void test_raw_matches_save(void **state)
 {
     (void)state;
@@ -353,14 +354,17 @@ static void test_raw_matches_save(void **state)
     static float x[N * D], back[N * D], want[N * D];
     for (int i = 0; i < N * D; ++i) x[i] = sinf((float)i * 0.37f) * (1 + i % 13);
     for (int j = 256; j < 512; ++j) x[D + j] = 3.25f; /* a constant group of sample 1 */
-    const int bits[] = {1, 2, 3, 4, 8, 16, 32};
+    const int bits[] = {1, 2, 3, 4, 8, 16, 32, 0}; /* 0: per-sample bits sb */
+    const uint8_t sb[N] = {3, 1, 8, 2};
     for (size_t k = 0; k < sizeof(bits) / sizeof(bits[0]); ++k) {
+        const uint8_t *mixed = bits[k] ? NULL : sb;
         actnn_tensor *t;
-        assert_int_equal(actnn_save(ctx, x, N, D, bits[k], NULL, 99, &t), ACTNN_OK);
+        assert_int_equal(actnn_save(ctx, x, N, D, mixed ? 2 : bits[k], mixed, 99, &t), ACTNN_OK);
         const void *pay, *meta;
         size_t pb, mb, rpb, rmb;
         assert_int_equal(actnn_tensor_raw(t, &pay, &pb, &meta, &mb), ACTNN_OK);
-        assert_int_equal(actnn_raw_size(N, D, bits[k], 256, &rpb, &rmb), ACTNN_OK);
+        if (mixed) assert_int_equal(actnn_raw_size_mixed(N, D, sb, 256, &rpb, &rmb), ACTNN_OK);
+        else assert_int_equal(actnn_raw_size(N, D, bits[k], 256, &rpb, &rmb), ACTNN_OK);
         assert_int_equal(rpb, pb);
         assert_int_equal(rmb, mb);
         assert_int_equal(actnn_restore(ctx, t, want), ACTNN_OK);
@@ -368,7 +372,7 @@ static void test_raw_matches_save(void **state)
             void *p = calloc(1, rpb);
             uint16_t *m = calloc(1, rmb + 1);
             actnn_raw_tensor r = {.N = N, .D = D, .G = 256, .bits = bits[k], .seed = 77,
-                                  .tensor_id = 99, .payload = p, .meta = m};
+                                  .tensor_id = 99, .payload = p, .meta = m, .sample_bits = mixed};
             if (order == 0) assert_int_equal(actnn_raw_save(ctx, &r, 0, N, x), ACTNN_OK);
             for (int i = 0; order && i < N; ++i) {
                 int n = order == 1 ? i : N - 1 - i;
@@ -384,6 +388,13 @@ static void test_raw_matches_save(void **state)
             assert_int_equal(actnn_raw_save(ctx, &r, 1, N, x), ACTNN_E_INDEX);
             r.G = 100;
             assert_int_equal(actnn_raw_save(ctx, &r, 0, 1, x), ACTNN_E_GROUP);
+            if (mixed) { /* per-sample widths are 1..8 (the metadata layout needs them) */
+                const uint8_t bad[N] = {3, 16, 8, 2};
+                r.G = 256;
+                r.sample_bits = bad;
+                assert_int_equal(actnn_raw_save(ctx, &r, 0, 1, x), ACTNN_E_BITS);
+                assert_int_equal(actnn_raw_size_mixed(N, D, bad, 256, &rpb, &rmb), ACTNN_E_BITS);
+            }
             free(p);
             free(m);
         }

@@ -3,7 +3,8 @@
  * actnn_plugin/src/quantize.cu computes every value through qmirror.h. This test runs the
  * same functions in a sequential emulation of the kernels' data layout (per group: true
  * min/max, parameters, one code per element, bit planes per 32 values; per element for
- * fp16) and requires the library's exact bytes (actnn_tensor_raw) and restored floats,
+ * fp16; per-sample widths placed by qm_sample_offset) and requires the library's exact
+ * bytes (actnn_tensor_raw) and restored floats,
  * so a transcription error in qmirror.h fails here, on a machine with no GPU. What it
  * cannot check is the kernels' warp mechanics (shuffles, ballots): tests/gpu does, on a
  * device. */
@@ -22,12 +23,15 @@
 #include "../actnn_plugin/src/statmath.h"
 
 /* The emulated kernel: 0, or -1 where the GPU would flag ACTNN_E_NONFINITE. */
-static int emu_save(const float *x, size_t N, size_t D, int b, size_t G, uint64_t seed,
-                    uint64_t tid, uint8_t *payload, uint16_t *meta)
+/* sb not NULL: per-sample widths (k_save_q's sample_layout: sb[n], qm_sample_offset). */
+static int emu_save(const float *x, size_t N, size_t D, int bits, const uint8_t *sb, size_t G,
+                    uint64_t seed, uint64_t tid, uint8_t *payload, uint16_t *meta)
 {
-    size_t ng = (D + G - 1) / G, pay = 4 * (size_t)b * ((D + 31) / 32);
+    size_t ng = (D + G - 1) / G;
     for (size_t n = 0; n < N; ++n)
         for (size_t g = 0; g < ng; ++g) {
+            int b = sb ? sb[n] : bits;
+            size_t off = sb ? qm_sample_offset(sb, n, D) : n * 4 * (size_t)b * ((D + 31) / 32);
             size_t j0 = g * G, len = D - j0 < G ? D - j0 : G;
             const float *xs = x + n * D + j0;
             float lo = xs[0], hi = xs[0];
@@ -41,7 +45,7 @@ static int emu_save(const float *x, size_t N, size_t D, int b, size_t G, uint64_
             if (qm_from_minmax(lo, hi, b, &m0, &m1, &p)) return -1;
             meta[2 * (n * ng + g)] = m0;
             meta[2 * (n * ng + g) + 1] = m1;
-            uint32_t *words = (uint32_t *)(payload + n * pay) + (j0 / 32) * (size_t)b;
+            uint32_t *words = (uint32_t *)(payload + off) + (j0 / 32) * (size_t)b;
             size_t nw = ((len + 31) / 32) * (size_t)b;
             if (p.constant) {
                 for (size_t i = 0; i < nw; ++i) words[i] = i == 0 ? qm_bits(p.value) : 0u;
@@ -60,13 +64,15 @@ static int emu_save(const float *x, size_t N, size_t D, int b, size_t G, uint64_
     return 0;
 }
 
-static void emu_restore(const uint8_t *payload, const uint16_t *meta, size_t N, size_t D, int b,
-                        size_t G, float *out)
+static void emu_restore(const uint8_t *payload, const uint16_t *meta, size_t N, size_t D,
+                        int bits, const uint8_t *sb, size_t G, float *out)
 {
-    size_t ng = (D + G - 1) / G, pay = 4 * (size_t)b * ((D + 31) / 32);
+    size_t ng = (D + G - 1) / G;
     for (size_t e = 0; e < N * D; ++e) {
         size_t n = e / D, j = e % D, g = j / G;
-        const uint32_t *words = (const uint32_t *)(payload + n * pay);
+        int b = sb ? sb[n] : bits;
+        size_t off = sb ? qm_sample_offset(sb, n, D) : n * 4 * (size_t)b * ((D + 31) / 32);
+        const uint32_t *words = (const uint32_t *)(payload + off);
         qm_params p = qm_from_meta(meta[2 * (n * ng + g)], meta[2 * (n * ng + g) + 1], b);
         if (p.constant) {
             out[e] = qm_float(words[(g * G / 32) * (size_t)b]);
@@ -114,8 +120,11 @@ static void check_case(size_t N, size_t D, int bits, size_t G, int kind, uint64_
     cfg.seed = seed;
     actnn_ctx *ctx;
     assert_int_equal(actnn_ctx_create(&cfg, &ctx), ACTNN_OK);
+    /* bits 0: per-sample widths 1..8 (actnn_auto's layout) */
+    uint8_t *sb = bits ? NULL : malloc(N);
+    for (size_t n = 0; !bits && n < N; ++n) sb[n] = (uint8_t)(1 + (n * 3 + (size_t)kind) % 8);
     actnn_tensor *t;
-    assert_int_equal(actnn_save(ctx, x, N, D, bits, NULL, 4242 + kind, &t), ACTNN_OK);
+    assert_int_equal(actnn_save(ctx, x, N, D, bits ? bits : 2, sb, 4242 + kind, &t), ACTNN_OK);
     const void *cp, *cm;
     size_t cpb, cmb;
     actnn_tensor_raw(t, &cp, &cpb, &cm, &cmb);
@@ -132,23 +141,23 @@ static void check_case(size_t N, size_t D, int bits, size_t G, int kind, uint64_
         for (size_t n = 0; n < N; ++n)
             for (size_t j = 0; j < D; ++j) b[n * D + j] = qm_half_to(h[n * hs + j]);
     } else {
-        assert_int_equal(emu_save(x, N, D, bits, G, seed, 4242 + kind, pay, meta), 0);
+        assert_int_equal(emu_save(x, N, D, bits, sb, G, seed, 4242 + kind, pay, meta), 0);
         assert_int_equal(cmb, 4 * N * ((D + G - 1) / G));
         assert_memory_equal(pay, cp, cpb);
         assert_memory_equal(meta, cm, cmb);
         actnn_restore(ctx, t, a);
-        emu_restore(pay, meta, N, D, bits, G, b);
+        emu_restore(pay, meta, N, D, bits, sb, G, b);
     }
     assert_memory_equal(a, b, sizeof(float) * N * D);
     actnn_tensor_free(ctx, t);
     actnn_ctx_free(ctx);
-    free(x); free(pay); free(meta); free(a); free(b);
+    free(x); free(pay); free(meta); free(a); free(b); free(sb);
 }
 
 static void test_mirror_bytes(void **state)
 {
     (void)state;
-    static const int bits[] = {1, 2, 3, 4, 5, 8, 16};
+    static const int bits[] = {1, 2, 3, 4, 5, 8, 16, 0}; /* 0: per-sample widths */
     static const size_t Ds[] = {1, 31, 33, 1000, 4097};
     static const size_t Gs[] = {32, 64, 256};
     for (int kind = 0; kind < 7; ++kind)
@@ -204,7 +213,7 @@ static void test_mirror_nonfinite(void **state)
         if (c == 2) { x[1] = 3e38f; x[2] = -3e38f; } /* range overflows float */
         actnn_tensor *t = NULL;
         assert_int_equal(actnn_save(ctx, x, 1, 64, 2, NULL, 1, &t), ACTNN_E_NONFINITE);
-        assert_int_equal(emu_save(x, 1, 64, 2, 256, 0, 1, pay, meta), -1);
+        assert_int_equal(emu_save(x, 1, 64, 2, NULL, 256, 0, 1, pay, meta), -1);
     }
     actnn_ctx_free(ctx);
 }

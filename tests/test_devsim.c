@@ -9,7 +9,8 @@
  * The cfgs cover every layer type (conv with and without batch norm, connected with batch
  * norm, [batchnorm], [activation], maxpool, avgpool, dropout, route with a zero-copy
  * concat and with groups, shortcut, upsample, reorg, crop, softmax, cost, yolo, region)
- * at 32 bits, 2 bits, actnn_auto and with streamed segments forced on.
+ * at 32 bits, 2 bits, actnn_auto (whole-batch and streamed) and with streamed segments
+ * forced on.
  *
  * On a machine with a GPU (scripts/gpu_check.sh, GPU build): DN_TEST_DEVICE=cuda places
  * the second network on CUDA device 0 instead, and DN_TEST_TOL=1e-4 compares costs,
@@ -172,21 +173,21 @@ static void same_weights(network *a, network *b, const char *what)
 }
 
 /* Which path the device run's saves took (saved_get_paths): masks, maxpool codes, dropout
- * and tensors of one width (1-8, 16 bits) in device memory through the backend's act_*
- * ops, nothing staged through the host, except actnn_auto's per-sample bits (staged). */
+ * and tensors (1-8 bits, actnn_auto's per-sample bits, 16 bits) in device memory through
+ * the backend's act_* ops, actnn_auto's costs and gradient sums computed there
+ * (act_sample_stats), and nothing at all staged through the host. */
 static void expect_paths(const saved_store *st, const char *fmt, const char *netkeys)
 {
     saved_paths p;
     saved_get_paths(st, &p);
     int autob = strstr(netkeys, "actnn_auto=1") != NULL;
-    if (autob ? p.staged == 0 : p.staged != 0)
-        fail_msg("%s: %zu copies staged through the host", netkeys, p.staged);
+    if (p.staged != 0) fail_msg("%s: %zu copies staged through the host", netkeys, p.staged);
     if (!p.device[SAVED_MASK]) fail_msg("%s: no mask saved in device memory", netkeys);
     if (strstr(fmt, "[maxpool]") && !p.device[SAVED_CODES])
         fail_msg("%s: no maxpool codes saved in device memory", netkeys);
     if (strstr(fmt, "[dropout]") && !p.device[SAVED_DROPOUT])
         fail_msg("%s: no dropout applied in device memory", netkeys);
-    if (!autob && !strstr(netkeys, "actnn_bits=32") && !p.device[SAVED_TENSOR])
+    if (!strstr(netkeys, "actnn_bits=32") && !p.device[SAVED_TENSOR])
         fail_msg("%s: no tensor saved in device memory", netkeys);
     if (autob && !p.stats) fail_msg("%s: actnn_auto's statistics not computed by the device", netkeys);
 }
@@ -236,6 +237,11 @@ static void yolo_fp32(void **st) { (void)st; compare(cfg_yolo, "actnn_bits=32");
 static void yolo_2bit(void **st) { (void)st; compare(cfg_yolo, "actnn_bits=2"); }
 static void yolo_stream(void **st) { (void)st; compare(cfg_yolo, "actnn_bits=2\nactnn_stream=1"); }
 static void yolo_auto(void **st) { (void)st; compare(cfg_yolo, "actnn_bits=2\nactnn_auto=1"); }
+static void classify_auto_stream(void **st)
+{
+    (void)st;
+    compare(cfg_classify, "actnn_bits=2\nactnn_auto=1\nactnn_stream=1");
+}
 static void yolo_adam(void **st) { (void)st; compare(cfg_yolo, "actnn_bits=4\nadam=1"); }
 static void region_2bit(void **st) { (void)st; compare(cfg_region, "actnn_bits=2"); }
 static void region_fp32(void **st) { (void)st; compare(cfg_region, "actnn_bits=32\nactnn_stream=1"); }
@@ -375,22 +381,49 @@ static void nan_check_on_device(void **st)
 }
 
 /* Saved activations in device memory (backend act_save, act_mask_save, act_codes_save;
- * saved.c): after a training forward, every quantized tensor (1, 2, 4 and 16 bits), 1-bit
- * mask and maxpool codes of the devsim network lives in device memory and holds exactly
- * the bytes the CPU network's host library stored (actnn_tensor_raw, actnn_mask_raw,
- * actnn_codes_raw: the oracle), payload and group metadata; whole-batch saves (yolo) and
- * streamed, chunked ones (actnn_stream=1). The backward that follows restores from them,
- * and the costs and weights of compare() show it restores the CPU's values. */
+ * saved.c): after a training forward, every quantized tensor (1, 2, 4 and 16 bits, and
+ * actnn_auto's per-sample bits), 1-bit mask and maxpool codes of the devsim network lives
+ * in device memory and holds exactly the bytes the CPU network's host library stored
+ * (actnn_tensor_raw, actnn_mask_raw, actnn_codes_raw: the oracle), payload and group
+ * metadata; whole-batch saves (yolo) and streamed, chunked ones (actnn_stream=1). The
+ * actnn_auto runs (a fixed seed: weights are drawn from it) take one training step first,
+ * so the per-layer allocation has given the slots fractional averages (a streamed save
+ * splits them between samples); the CPU oracle must hold a tensor whose samples have
+ * different widths, or the case proves nothing. The backward that follows restores from them, and the costs and weights of
+ * compare() show it restores the CPU's values. */
+static int mixed_widths(const saved_store *s)
+{
+    int mixed = 0;
+    for (int i = 0; i < s->n; ++i)
+        for (int k = 0; k < SV_SLOTS; ++k) {
+            const actnn_tensor *t = s->st[i].e[k].t;
+            int b0 = 0, bn = 0;
+            if (!t || actnn_tensor_sample_bits(t, 0, &b0)) continue;
+            for (size_t n = 1; n < (size_t)BATCH && !actnn_tensor_sample_bits(t, n, &bn); ++n)
+                if (bn != b0) {
+                    ++mixed;
+                    break;
+                }
+        }
+    return mixed;
+}
+
 static void saved_bytes_match_cpu(void **st)
 {
     (void)st;
-    const char *cfgs[] = {cfg_yolo, cfg_classify, cfg_region, cfg_yolo};
+    const char *cfgs[] = {cfg_yolo, cfg_classify, cfg_region, cfg_yolo, cfg_yolo, cfg_classify};
     const char *keys[] = {"actnn_bits=2", "actnn_bits=4\nactnn_stream=1", "actnn_bits=1",
-                          "actnn_bits=16\nactnn_stream=1"};
-    for (int c = 0; c < 4; ++c) {
+                          "actnn_bits=16\nactnn_stream=1", "actnn_bits=2\nactnn_auto=1",
+                          "actnn_bits=4\nactnn_auto=1\nactnn_stream=1"};
+    for (int c = 0; c < 6; ++c) {
+        int autob = strstr(keys[c], "actnn_auto=1") != NULL;
+        uint64_t seed = darknet_get_seed(); /* the process's (time-based unless set) */
+        if (autob) darknet_set_seed(7); /* weights whose allocation mixes widths (checked) */
         network *a = make(cfgs[c], keys[c], 0), *b = make(cfgs[c], keys[c], 1);
-        fill_batch(a, 0);
-        fill_batch(b, 0);
+        darknet_set_seed(seed);
+        if (autob) step_both(a, b, 0, keys[c]);
+        fill_batch(a, autob);
+        fill_batch(b, autob);
         assert_int_equal(network_forward(a, a->input, 1), 0);
         assert_int_equal(network_forward(b, b->input, 1), 0);
         int ndev = 0, nkind[SAVED_DROPOUT + 1] = {0};
@@ -422,6 +455,8 @@ static void saved_bytes_match_cpu(void **st)
             (!nkind[SAVED_CODES] && strstr(cfgs[c], "[maxpool]")))
             fail_msg("%s: %d tensors, %d masks, %d codes compared in device memory", keys[c],
                      nkind[SAVED_TENSOR], nkind[SAVED_MASK], nkind[SAVED_CODES]);
+        if (autob && mixed_widths(a->store) < 1)
+            fail_msg("%s: %d tensors with per-sample widths compared", keys[c], mixed_widths(a->store));
         saved_release_all(a->store);
         saved_release_all(b->store);
         free_network(a);
@@ -570,6 +605,7 @@ int main(void)
         cmocka_unit_test(yolo_2bit),
         cmocka_unit_test(yolo_stream),
         cmocka_unit_test(yolo_auto),
+        cmocka_unit_test(classify_auto_stream),
         cmocka_unit_test(yolo_adam),
         cmocka_unit_test(region_2bit),
         cmocka_unit_test(region_fp32),

@@ -197,15 +197,24 @@ int actnn_tensor_checksum(const actnn_tensor *t, uint64_t *out);
  * sizes the memory (actnn_raw_size), e.g. a framework's planned pool, so the same bytes
  * can live where the GPU path keeps them; the context only supplies threads and SIMD.
  * The bytes equal those actnn_save stores for the same seed, tensor_id and values. */
+/* Per-sample bits (actnn_auto): sample_bits, when not NULL, holds N widths in 1..8 in the
+ * same memory as the payload (bits is then unused): sample n's payload starts after the
+ * payloads of samples 0..n-1 (4 * b_k * ceil(D/32) bytes each) and its metadata at
+ * meta + 2 * n * ceil(D/G), as actnn_tensor_raw lays out a tensor created with these
+ * sample_bits, whose bytes the raw functions store. */
 typedef struct {
     size_t N, D, G;
     int bits;
     uint64_t seed, tensor_id;
     void *payload;
     uint16_t *meta;
+    const uint8_t *sample_bits;
 } actnn_raw_tensor;
 /* Bytes of the payload and of the metadata (no handle, no sample table). */
 int actnn_raw_size(size_t N, size_t D, int bits, size_t G, size_t *payload, size_t *meta);
+/* The same with one width per sample (bits[N] in 1..8, host memory). */
+int actnn_raw_size_mixed(size_t N, size_t D, const uint8_t *bits, size_t G, size_t *payload,
+                         size_t *meta);
 /* Saves samples [n0, n0 + count) from x (count * D floats) / restores them into out. */
 int actnn_raw_save(actnn_ctx *ctx, const actnn_raw_tensor *t, size_t n0, size_t count,
                    const float *x);

@@ -32,18 +32,22 @@ int actnn_cuda_ctx_free(actnn_cuda_ctx *ctx);
 /* The CUDA reason of the last ACTNN_E_CUDA (a static string; "" when none). */
 const char *actnn_cuda_last_error(const actnn_cuda_ctx *ctx);
 /* Waits for the context's stream; returns the first data error since the last call
- * (ACTNN_E_NONFINITE, ACTNN_E_CODE), ACTNN_E_CUDA, or ACTNN_OK, and clears it. */
+ * (ACTNN_E_NONFINITE, ACTNN_E_CODE, ACTNN_E_BITS), ACTNN_E_CUDA, or ACTNN_OK, and clears it. */
 int actnn_cuda_status(actnn_cuda_ctx *ctx);
 
 /* A quantized tensor in device memory, one bit width for all samples (1..8, 16, 32).
  * payload: N * per-sample payload bytes (actnn.h's storage format); meta: 2 uint16 per
- * group per sample (bits <= 8 only, else unused and may be NULL). */
+ * group per sample (bits <= 8 only, else unused and may be NULL). With sample_bits (device
+ * memory, N widths in 1..8; bits unused) each sample has its own width, laid out as
+ * actnn_raw_tensor's sample_bits (sizes: actnn_raw_size_mixed); a width outside 1..8 is
+ * flagged as ACTNN_E_BITS by the next actnn_cuda_status. */
 typedef struct {
     size_t N, D, G;
     int bits;
     uint64_t seed, tensor_id; /* the host context's seed and the tensor id */
     void *payload;
     uint16_t *meta;
+    const uint8_t *sample_bits;
 } actnn_cuda_tensor;
 
 /* Device bytes of the payload and of the group metadata (the host's accounting adds

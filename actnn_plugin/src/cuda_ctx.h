@@ -6,7 +6,7 @@
 #include <cuda_runtime.h>
 
 /* Bits kernels set in d_status, turned into ACTNN_E_* by actnn_cuda_status. */
-enum { ACTNN_ST_NONFINITE = 1, ACTNN_ST_CODE = 2 };
+enum { ACTNN_ST_NONFINITE = 1, ACTNN_ST_CODE = 2, ACTNN_ST_BITS = 4 };
 
 struct actnn_cuda_ctx {
     cudaStream_t stream;

@@ -11,6 +11,7 @@
 #define ACTNN_QMIRROR_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -187,6 +188,16 @@ QM_FN uint32_t qm_quantize(float x, uint64_t j, qm_key key, qm_params p)
 }
 
 QM_FN float qm_restore(uint32_t code, qm_params p) { return QM_ADD(QM_MUL((float)code, p.step), p.m); }
+
+/* ---- tensor.c's layout with per-sample bits (sample_bits, all 1..8) ---- */
+/* Byte offset of sample n's payload: the payloads of samples 0..n-1, 4 * b_k * ceil(D/32)
+ * bytes each (tensor.c fill_samples). */
+QM_FN size_t qm_sample_offset(const uint8_t *sample_bits, size_t n, size_t D)
+{
+    size_t w = 0;
+    for (size_t k = 0; k < n; ++k) w += sample_bits[k];
+    return 4 * w * ((D + 31) / 32);
+}
 
 /* ---- half.c ---- */
 QM_FN uint32_t qm_shift_rne(uint32_t mant, int shift)

@@ -18,7 +18,7 @@
 #include "cuda_ctx.h"
 #include "qmirror.h"
 
-enum { QT = 256, ST_NONFINITE = ACTNN_ST_NONFINITE, ST_CODE = ACTNN_ST_CODE };
+enum { QT = 256, ST_NONFINITE = ACTNN_ST_NONFINITE, ST_CODE = ACTNN_ST_CODE, ST_BITS = ACTNN_ST_BITS };
 #define FULL 0xFFFFFFFFu
 
 static int cuda_fail(actnn_cuda_ctx *ctx, cudaError_t e)
@@ -56,18 +56,39 @@ static size_t payload_per_sample(size_t D, int bits)
 
 /* ---- kernels: quantized save and restore ------------------------------------------- */
 
-/* One warp per unit u = (sample k of this call, group g). */
-__global__ void k_save_q(const float *x, size_t count, size_t n0, size_t D, size_t G, int b,
-                         uint64_t seed, uint64_t tid, uint8_t *payload, uint16_t *meta,
-                         int *status)
+/* Width and payload offset of sample n: `b` and n * its payload, or with per-sample bits
+ * (sb not NULL) sb[n] and qm_sample_offset. 0 when a width up to n is outside 1..8 (the
+ * offsets would leave the tensor): the caller flags ST_BITS and skips the sample. */
+__device__ static int sample_layout(const uint8_t *sb, size_t n, size_t D, int *b, size_t *off)
 {
-    size_t ng = (D + G - 1) / G, units = count * ng, pay = 4 * (size_t)b * ((D + 31) / 32);
+    if (!sb) {
+        *off = n * 4 * (size_t)*b * ((D + 31) / 32);
+        return 1;
+    }
+    for (size_t k = 0; k <= n; ++k)
+        if (sb[k] < 1 || sb[k] > 8) return 0;
+    *b = sb[n];
+    *off = qm_sample_offset(sb, n, D);
+    return 1;
+}
+
+/* One warp per unit u = (sample k of this call, group g). */
+__global__ void k_save_q(const float *x, size_t count, size_t n0, size_t D, size_t G, int bits,
+                         const uint8_t *sb, uint64_t seed, uint64_t tid, uint8_t *payload,
+                         uint16_t *meta, int *status)
+{
+    size_t ng = (D + G - 1) / G, units = count * ng, off;
     unsigned lane = threadIdx.x & 31;
     size_t warp = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
     size_t nwarps = ((size_t)gridDim.x * blockDim.x) / 32;
     for (size_t u = warp; u < units; u += nwarps) {
         size_t k = u / ng, g = u % ng, n = n0 + k;
         size_t j0 = g * G, len = D - j0 < G ? D - j0 : G;
+        int b = bits;
+        if (!sample_layout(sb, n, D, &b, &off)) { /* the same for the whole warp */
+            if (lane == 0) atomicOr(status, ST_BITS);
+            continue;
+        }
         const float *xs = x + k * D + j0;
         float lo = xs[0], hi = xs[0];
         int bad = 0;
@@ -95,7 +116,7 @@ __global__ void k_save_q(const float *x, size_t count, size_t n0, size_t D, size
             if (lane == 0) atomicOr(status, ST_NONFINITE);
             continue;
         }
-        uint32_t *words = (uint32_t *)(payload + n * pay) + (j0 / 32) * (size_t)b;
+        uint32_t *words = (uint32_t *)(payload + off) + (j0 / 32) * (size_t)b;
         size_t nw = ((len + 31) / 32) * (size_t)b;
         if (lane == 0) {
             uint16_t *mt = meta + 2 * (n * ng + g);
@@ -118,14 +139,22 @@ __global__ void k_save_q(const float *x, size_t count, size_t n0, size_t D, size
     }
 }
 
-/* One thread per element of the call's samples. */
+/* One thread per element of the call's samples (with per-sample bits each thread sums the
+ * widths of the samples before its own: n byte reads, from cache). */
 __global__ void k_restore_q(const uint8_t *payload, const uint16_t *meta, size_t count,
-                            size_t n0, size_t D, size_t G, int b, float *out)
+                            size_t n0, size_t D, size_t G, int bits, const uint8_t *sb,
+                            float *out, int *status)
 {
-    size_t ng = (D + G - 1) / G, pay = 4 * (size_t)b * ((D + 31) / 32);
+    size_t ng = (D + G - 1) / G, off;
     GRID_LOOP(e, count * D) {
         size_t k = e / D, j = e % D, n = n0 + k, g = j / G;
-        const uint32_t *words = (const uint32_t *)(payload + n * pay);
+        int b = bits;
+        if (!sample_layout(sb, n, D, &b, &off)) {
+            if (j == 0) atomicOr(status, ST_BITS);
+            out[e] = 0.0f;
+            continue;
+        }
+        const uint32_t *words = (const uint32_t *)(payload + off);
         const uint16_t *mt = meta + 2 * (n * ng + g);
         qm_params p = qm_from_meta(mt[0], mt[1], b);
         if (p.constant) {
@@ -279,17 +308,20 @@ extern "C" int actnn_cuda_status(actnn_cuda_ctx *ctx)
     if (st) ACU(cudaMemsetAsync(ctx->d_status, 0, sizeof(int), ctx->stream));
     if (st & ST_NONFINITE) return ACTNN_E_NONFINITE;
     if (st & ST_CODE) return ACTNN_E_CODE;
+    if (st & ST_BITS) return ACTNN_E_BITS;
     return ACTNN_OK;
 }
 
 static int tensor_ok(const actnn_cuda_tensor *t, size_t n0, size_t count)
 {
     if (!t || !t->payload) return ACTNN_E_NULL;
-    if (!((t->bits >= 1 && t->bits <= 8) || t->bits == 16 || t->bits == 32)) return ACTNN_E_BITS;
+    int q = t->sample_bits || t->bits <= 8; /* quantized: groups and metadata */
+    if (!t->sample_bits && !((t->bits >= 1 && t->bits <= 8) || t->bits == 16 || t->bits == 32))
+        return ACTNN_E_BITS;
     if (t->N == 0 || t->D == 0) return ACTNN_E_SIZE;
     if (t->D > 0xFFFFFFFFull) return ACTNN_E_TOO_LARGE;
-    if (t->bits <= 8 && (t->G < 32 || t->G > 65536 || t->G % 32)) return ACTNN_E_GROUP;
-    if (t->bits <= 8 && !t->meta) return ACTNN_E_NULL;
+    if (q && (t->G < 32 || t->G > 65536 || t->G % 32)) return ACTNN_E_GROUP;
+    if (q && !t->meta) return ACTNN_E_NULL;
     if (n0 > t->N || count > t->N - n0) return ACTNN_E_INDEX;
     return ACTNN_OK;
 }
@@ -313,19 +345,20 @@ extern "C" int actnn_cuda_save(actnn_cuda_ctx *ctx, const actnn_cuda_tensor *t, 
     int err = tensor_ok(t, n0, count);
     if (err || count == 0) return err;
     uint8_t *pay = (uint8_t *)t->payload;
-    if (t->bits == 32) {
+    if (!t->sample_bits && t->bits == 32) {
         ACU(cudaMemcpyAsync(pay + n0 * 4 * t->D, d_x, count * 4 * t->D, cudaMemcpyDeviceToDevice,
                             ctx->stream));
         return ACTNN_OK;
     }
-    if (t->bits == 16) {
+    if (!t->sample_bits && t->bits == 16) {
         size_t hs = t->D + t->D % 2;
         k_save_h<<<grid_for(count * hs), QT, 0, ctx->stream>>>(d_x, count, n0, t->D, (uint16_t *)pay);
     } else {
         size_t units = count * ((t->D + t->G - 1) / t->G);
         unsigned blocks = grid_for(units * 32);
-        k_save_q<<<blocks, QT, 0, ctx->stream>>>(d_x, count, n0, t->D, t->G, t->bits, t->seed,
-                                                 t->tensor_id, pay, t->meta, ctx->d_status);
+        k_save_q<<<blocks, QT, 0, ctx->stream>>>(d_x, count, n0, t->D, t->G, t->bits,
+                                                 t->sample_bits, t->seed, t->tensor_id, pay,
+                                                 t->meta, ctx->d_status);
     }
     ACU(cudaGetLastError());
     return ACTNN_OK;
@@ -338,17 +371,18 @@ extern "C" int actnn_cuda_restore(actnn_cuda_ctx *ctx, const actnn_cuda_tensor *
     int err = tensor_ok(t, n0, count);
     if (err || count == 0) return err;
     const uint8_t *pay = (const uint8_t *)t->payload;
-    if (t->bits == 32) {
+    if (!t->sample_bits && t->bits == 32) {
         ACU(cudaMemcpyAsync(d_out, pay + n0 * 4 * t->D, count * 4 * t->D, cudaMemcpyDeviceToDevice,
                             ctx->stream));
         return ACTNN_OK;
     }
-    if (t->bits == 16)
+    if (!t->sample_bits && t->bits == 16)
         k_restore_h<<<grid_for(count * t->D), QT, 0, ctx->stream>>>((const uint16_t *)pay, count,
                                                                    n0, t->D, d_out);
     else
         k_restore_q<<<grid_for(count * t->D), QT, 0, ctx->stream>>>(pay, t->meta, count, n0, t->D,
-                                                                   t->G, t->bits, d_out);
+                                                                   t->G, t->bits, t->sample_bits,
+                                                                   d_out, ctx->d_status);
     ACU(cudaGetLastError());
     return ACTNN_OK;
 }

@@ -297,12 +297,30 @@ int actnn_raw_size(size_t N, size_t D, int bits, size_t G, size_t *payload, size
     return ACTNN_OK;
 }
 
+int actnn_raw_size_mixed(size_t N, size_t D, const uint8_t *bits, size_t G, size_t *payload,
+                         size_t *meta)
+{
+    if (!bits || !payload || !meta) return ACTNN_E_NULL;
+    int err = size_check_nd(N, D);
+    if (err) return err;
+    if (G < 32 || G > 65536 || G % 32) return ACTNN_E_GROUP;
+    size_t pay = 0;
+    for (size_t n = 0; n < N; ++n) {
+        if (bits[n] < 1 || bits[n] > 8) return ACTNN_E_BITS;
+        if (!size_muladd(1, sample_payload_bytes(D, bits[n]), pay, &pay)) return ACTNN_E_TOO_LARGE;
+    }
+    if (!size_muladd(N, sample_meta_bytes(D, 1, G), 0, meta)) return ACTNN_E_TOO_LARGE;
+    *payload = pay;
+    return ACTNN_OK;
+}
+
 /* A handle whose sample table places sample n as the raw layout does. */
 static int raw_view(const actnn_raw_tensor *r, size_t n0, size_t count, actnn_tensor *t)
 {
     size_t pay, meta;
-    if (!r || !r->payload || (r->bits <= 8 && !r->meta)) return ACTNN_E_NULL;
-    int err = actnn_raw_size(r->N, r->D, r->bits, r->G, &pay, &meta);
+    if (!r || !r->payload || ((r->sample_bits || r->bits <= 8) && !r->meta)) return ACTNN_E_NULL;
+    int err = r->sample_bits ? actnn_raw_size_mixed(r->N, r->D, r->sample_bits, r->G, &pay, &meta)
+                             : actnn_raw_size(r->N, r->D, r->bits, r->G, &pay, &meta);
     if (err) return err;
     if (n0 > r->N || count > r->N - n0) return ACTNN_E_INDEX;
     tensor_sample *tab = malloc(r->N * sizeof(*tab));
@@ -311,7 +329,7 @@ static int raw_view(const actnn_raw_tensor *r, size_t n0, size_t count, actnn_te
                         .ngroups = r->D / r->G + (r->D % r->G != 0), .tensor_id = r->tensor_id,
                         .seed = r->seed, .payload_bytes = pay, .meta_bytes = meta,
                         .samples = tab, .gmeta = r->meta, .payload = r->payload};
-    t->gmeta_count = fill_samples(t, r->bits, NULL);
+    t->gmeta_count = fill_samples(t, r->bits, r->sample_bits);
     return ACTNN_OK;
 }
 

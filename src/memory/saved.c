@@ -8,9 +8,11 @@
  *
  * A device run whose backend has the act_* ops keeps tensors of one width (1-8, 16 or 32
  * bits), 1-bit masks and argmax codes in backend memory (a pool, see saved_internal.h),
- * accounted at their raw bytes (no handle), and applies dropout there from its key; what
- * remains (actnn_auto's per-sample bits) is pulled to the host, stored by the plugin
- * there, and pushed back as restored samples (saved_host_view, to_backend). */
+ * accounted at their raw bytes (no handle), and applies dropout there from its key;
+ * actnn_auto's per-sample bits too, chosen on the host from per-sample costs the backend
+ * computes (act_sample_stats: only those doubles cross). A backend without these ops has
+ * its samples pulled to the host, stored by the plugin there, and pushed back as
+ * restored samples (saved_host_view, to_backend). */
 #include "memory/saved.h"
 
 #include <math.h>
@@ -349,13 +351,14 @@ static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d, size_
 }
 
 /* A device run whose backend quantizes in its own memory (act_save): the tensor's bytes
- * go to the device pool, never through the host. One bit width for the mini-batch, so
- * not with actnn_auto (per-sample bits: staged). The first call of the mini-batch makes
- * the entry; every call saves its samples by index, so a streamed save's bytes equal a
- * whole-batch save's. */
+ * go to the device pool, never through the host. With actnn_auto (bits <= 8) the widths
+ * differ per sample (actnn_raw_tensor's sample_bits) and the costs they come from need
+ * the backend's act_sample_stats. The first call of the mini-batch makes the entry; every
+ * call saves its samples by index, so a streamed save's bytes equal a whole-batch save's. */
 static int device_bits(const dn_backend *be, int auto_on, int b)
 {
-    return be->act_save && be->act_restore && (b >= 1 && b <= 8 ? !auto_on : b == 16 || b == 32);
+    if (!be->act_save || !be->act_restore) return 0;
+    return b >= 1 && b <= 8 ? !auto_on || be->act_sample_stats : b == 16 || b == 32;
 }
 
 static int device_tensor(layer_ctx *x)
@@ -374,30 +377,59 @@ static size_t plane_words(size_t d, int width)
     return actnn_codes_size(1, d, width, &pay, &meta) == ACTNN_OK ? pay / sizeof(uint32_t) : 0;
 }
 
+/* The mini-batch's entry of a device tensor: payload, metadata and, with actnn_auto's
+ * per-sample bits sb (host, total_of(x) widths; NULL: the layer's bits), the widths
+ * pushed next to them, from the pool. */
+static int device_entry(layer_ctx *x, int slot, size_t d, int alive, const uint8_t *sb)
+{
+    saved_store *s = x->sv->store;
+    size_t n = total_of(x), pay = 0, meta = 0;
+    uint64_t seed = 0;
+    int rc = sb ? actnn_raw_size_mixed(n, d, sb, s->group, &pay, &meta)
+                : actnn_raw_size(n, d, x->l->bits, s->group, &pay, &meta);
+    if (rc == ACTNN_OK) rc = actnn_get_seed(s->ctx, &seed);
+    if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
+    int own = 0;
+    size_t bytes = dalign(pay) + dalign(meta) + (sb ? dalign(n) : 0);
+    char *blk = dpool_take(s, x->be, bytes, &own);
+    if (!blk) return fail(x, "a tensor in device memory", d, ACTNN_E_NOMEM);
+    sv_entry *e = begin(x, slot, SK_TENSOR, d, pay + meta);
+    e->bits = x->l->bits;
+    e->keep = alive;
+    char *bits_at = sb ? blk + dalign(pay) + dalign(meta) : NULL;
+    e->dt = (actnn_raw_tensor){.N = n, .D = d, .G = s->group, .bits = x->l->bits,
+                               .seed = seed, .tensor_id = tensor_id(x, slot),
+                               .payload = blk, .meta = meta ? (uint16_t *)(blk + dalign(pay)) : NULL,
+                               .sample_bits = (const uint8_t *)bits_at};
+    e->dpay = pay;
+    e->dmeta = meta;
+    e->dmem = blk;
+    e->dev_bytes = bytes;
+    e->dev_own = own;
+    /* the widths were chosen on the host from the pulled costs: n bytes go over */
+    if (sb && x->be->push(bits_at, sb, n)) return fail(x, "per-sample bits", d, ACTNN_E_NOMEM);
+    return 0;
+}
+
+/* actnn_auto's costs come from the backend (act_sample_stats, only the doubles are
+ * pulled), its bits go with the tensor: nothing of the data crosses to the host. */
 static int save_device(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
                        int alive)
 {
     saved_store *s = x->sv->store;
     int rc = ACTNN_OK;
+    uint8_t *sb = NULL;
+    double *cost = auto_costs(x, data, d, stride, &rc);
+    if (rc == ACTNN_OK && cost) rc = auto_bits(x, slot, cost, d, &sb);
+    free(cost);
+    if (rc != ACTNN_OK) {
+        free(sb);
+        return fail(x, "a tensor", d, rc);
+    }
     if (x->b0 == 0) {
-        size_t n = total_of(x), pay = 0, meta = 0;
-        uint64_t seed = 0;
-        rc = actnn_raw_size(n, d, x->l->bits, s->group, &pay, &meta);
-        if (rc == ACTNN_OK) rc = actnn_get_seed(s->ctx, &seed);
-        if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
-        int own = 0;
-        size_t bytes = dalign(pay) + dalign(meta);
-        char *blk = dpool_take(s, x->be, bytes, &own);
-        if (!blk) return fail(x, "a tensor in device memory", d, ACTNN_E_NOMEM);
-        sv_entry *e = begin(x, slot, SK_TENSOR, d, pay + meta);
-        e->bits = x->l->bits;
-        e->keep = alive;
-        e->dt = (actnn_raw_tensor){.N = n, .D = d, .G = s->group, .bits = x->l->bits,
-                                   .seed = seed, .tensor_id = tensor_id(x, slot),
-                                   .payload = blk, .meta = meta ? (uint16_t *)(blk + dalign(pay)) : NULL};
-        e->dmem = blk;
-        e->dev_bytes = bytes;
-        e->dev_own = own;
+        int r = device_entry(x, slot, d, alive, sb);
+        free(sb);
+        if (r) return r;
     }
     const actnn_raw_tensor *t = &x->sv->e[slot].dt;
     if (stride == d) rc = x->be->act_save(s->ctx, t, (size_t)x->b0, (size_t)x->batch, data);
@@ -439,7 +471,9 @@ size_t saved_device_pool_bytes(const saved_store *s, const dn_backend *be, const
         size_t pay = 0, meta = 0;
         if (e->kind == SAVED_TENSOR && device_bits(be, s->auto_on, e->bits) &&
             actnn_raw_size(n, e->d, e->bits, s->group, &pay, &meta) == ACTNN_OK)
-            total += dalign(pay) + dalign(meta); /* as save_device takes it */
+            /* as device_entry takes it; actnn_auto's widths average the layer's bits
+             * (per-layer averages may move bits between layers: the pool then grows) */
+            total += dalign(pay) + dalign(meta) + (s->auto_on && e->bits <= 8 ? dalign(n) : 0);
         else if ((e->kind == SAVED_MASK || e->kind == SAVED_CODES) && be->act_mask_save)
             total += dalign(n * plane_words(e->d, e->kind == SAVED_MASK ? 1 : e->bits) * 4);
     }
@@ -856,8 +890,9 @@ int saved_raw(const saved_store *s, int i, int slot, saved_raw_bytes *out)
         out->on_device = 1;
         out->payload = e->dt.payload;
         out->meta = e->dt.meta;
-        return actnn_raw_size(e->dt.N, e->dt.D, e->dt.bits, e->dt.G, &out->payload_bytes,
-                              &out->meta_bytes) == ACTNN_OK ? 0 : -1;
+        out->payload_bytes = e->dpay;
+        out->meta_bytes = e->dmeta;
+        return 0;
     }
     return actnn_tensor_raw(e->t, &out->payload, &out->payload_bytes, &out->meta,
                             &out->meta_bytes) == ACTNN_OK ? 0 : -1;

@@ -24,6 +24,7 @@ typedef struct {
      * restored by the backend's act_save/act_restore, its bytes in the store's device pool
      * (own: a block of its own, when the pool was too small this iteration). */
     actnn_raw_tensor dt;
+    size_t dpay, dmeta; /* its payload and metadata bytes (raw layout) */
     /* Any entry in backend memory: its block (the tensor's payload, or the words of a mask
      * or codes, actnn.h's caller-memory layout), from the pool unless dev_own. */
     void *dmem;

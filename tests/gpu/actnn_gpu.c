@@ -1,5 +1,6 @@
-/* actnn_gpu.c: the CUDA quantizer stores the CPU's bytes, restores the CPU's floats,
- * and masks / codes match the host library. */
+/* actnn_gpu.c: the CUDA quantizer stores the CPU's bytes (one width or per-sample widths),
+ * restores the CPU's floats, masks / codes and actnn_auto's statistics match the host
+ * library. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,69 @@ static void check_tensor(actnn_ctx *ctx, actnn_cuda_ctx *cc, const float *x, int
     gt_free(dr, sizeof(float) * N * D);
     gt_free(gt.payload, gpb);
     gt_free(gt.meta, gmb);
+    gt_free(dx, sizeof(float) * N * D);
+    actnn_tensor_free(ctx, t);
+}
+
+/* actnn_auto on the GPU: per-sample widths (sample_bits in device memory) store the CPU's
+ * bytes of actnn_save with the same widths and restore its floats, and the per-sample
+ * statistics (actnn_cuda_sample_stats) are the host library's doubles, bit for bit. */
+static void check_mixed(actnn_ctx *ctx, actnn_cuda_ctx *cc, const float *x, size_t G)
+{
+    char what[96];
+    static const uint8_t sb[N] = {3, 1, 8};
+    actnn_tensor *t = NULL;
+    int err = actnn_save(ctx, x, N, D, 2, sb, 78, &t);
+    if (err) {
+        gt_result("actnn cpu save, per-sample bits", 0, actnn_strerror(err));
+        return;
+    }
+    const void *cp, *cm;
+    size_t cpb, cmb;
+    actnn_tensor_raw(t, &cp, &cpb, &cm, &cmb);
+    uint64_t seed = 0;
+    actnn_get_seed(ctx, &seed);
+    float *dx = gt_dev(x, sizeof(float) * N * D);
+    actnn_cuda_tensor gt = {.N = N, .D = D, .G = G, .bits = 2, .seed = seed, .tensor_id = 78,
+                            .payload = gt_dev_zero(cpb), .meta = gt_dev_zero(cmb),
+                            .sample_bits = gt_dev(sb, N)};
+    err = actnn_cuda_save(cc, &gt, 0, N, dx);
+    if (!err) err = actnn_cuda_status(cc);
+    snprintf(what, sizeof what, "actnn gpu save, per-sample bits G=%zu", G);
+    gt_result(what, err == ACTNN_OK, err ? actnn_strerror(err) : NULL);
+    unsigned char *hp = malloc(cpb), *hm = malloc(cmb);
+    gt_pull(hp, gt.payload, cpb);
+    gt_pull(hm, gt.meta, cmb);
+    snprintf(what, sizeof what, "actnn payload bytes, per-sample bits G=%zu", G);
+    gt_cmp_bytes(what, hp, cp, cpb);
+    snprintf(what, sizeof what, "actnn metadata bytes, per-sample bits G=%zu", G);
+    gt_cmp_bytes(what, hm, cm, cmb);
+    float *cr = malloc(sizeof(float) * N * D), *gr = malloc(sizeof(float) * N * D);
+    float *dr = gt_dev_zero(sizeof(float) * N * D);
+    actnn_restore(ctx, t, cr);
+    err = actnn_cuda_restore(cc, &gt, 0, N, dr);
+    if (!err) err = actnn_cuda_status(cc);
+    gt_pull(gr, dr, sizeof(float) * N * D);
+    snprintf(what, sizeof what, "actnn restore, per-sample bits G=%zu", G);
+    gt_cmp(what, gr, cr, (size_t)N * D, 0);
+    double cs[N], gs[N];
+    double *ds = gt_dev_zero(sizeof gs);
+    for (int kind = ACTNN_STAT_RANGE; kind <= ACTNN_STAT_SQUARES; ++kind) {
+        actnn_sample_stats(ctx, kind, x, N, D, D, G, cs);
+        err = actnn_cuda_sample_stats(cc, kind, dx, N, D, D, G, ds);
+        if (!err) err = actnn_cuda_status(cc);
+        gt_pull(gs, ds, sizeof gs);
+        snprintf(what, sizeof what, "actnn per-sample %s G=%zu",
+                 kind == ACTNN_STAT_RANGE ? "range costs" : "sums of squares", G);
+        if (err) gt_result(what, 0, actnn_strerror(err));
+        else gt_cmp_bytes(what, gs, cs, sizeof gs);
+    }
+    free(cr); free(gr); free(hp); free(hm);
+    gt_free(ds, sizeof gs);
+    gt_free(dr, sizeof(float) * N * D);
+    gt_free(gt.payload, cpb);
+    gt_free(gt.meta, cmb);
+    gt_free((void *)gt.sample_bits, N);
     gt_free(dx, sizeof(float) * N * D);
     actnn_tensor_free(ctx, t);
 }
@@ -213,6 +277,7 @@ int gt_actnn(void)
         actnn_ctx_create(&cfg, &ctx);
         for (size_t b = 0; b < sizeof bits / sizeof bits[0]; ++b)
             check_tensor(ctx, cc, x, bits[b], groups[gi]);
+        check_mixed(ctx, cc, x, groups[gi]);
         if (gi == 0) {
             check_masks(ctx, cc, x);
             check_codes(ctx, cc);

@@ -298,6 +298,7 @@ static actnn_raw_tensor raw_host(const actnn_raw_tensor *t)
     actnn_raw_tensor h = *t;
     h.payload = un(t->payload);
     h.meta = t->meta ? (uint16_t *)un(t->meta) : NULL;
+    h.sample_bits = t->sample_bits ? (const uint8_t *)un(t->sample_bits) : NULL;
     return h;
 }
 

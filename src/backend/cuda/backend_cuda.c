@@ -59,7 +59,8 @@ static int act_tensor(const actnn_raw_tensor *t, actnn_cuda_tensor *ct)
     if (act_ctx()) return ACTNN_E_CUDA;
     *ct = (actnn_cuda_tensor){.N = t->N, .D = t->D, .G = t->G, .bits = t->bits,
                               .seed = t->seed, .tensor_id = t->tensor_id,
-                              .payload = t->payload, .meta = t->meta};
+                              .payload = t->payload, .meta = t->meta,
+                              .sample_bits = t->sample_bits};
     return ACTNN_OK;
 }
 
