@@ -379,7 +379,8 @@ int memreport_reserve_saved(network *net, char *err, size_t errlen)
     if (!desc) return -1;
     size_t bytes = saved_device_pool_bytes(net->store, net->be, desc, (size_t)net->batch);
     free(desc);
-    if (saved_pool_reserve(net->store, net->be, bytes)) {
+    if (saved_pool_reserve(net->store, net->be, bytes) ||
+        saved_stats_reserve(net->store, net->be, (size_t)net->batch)) {
         snprintf(err, errlen, "%s", saved_error(net->store));
         return -1;
     }

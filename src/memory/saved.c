@@ -253,6 +253,27 @@ size_t saved_tensor_bytes(size_t n, size_t d, int bits, int alive, size_t group)
     return pay + meta;
 }
 
+/* The device vector of per-sample statistics, grown to n (kept: reserved before training,
+ * or made by the first iteration). */
+static int dstat_room(saved_store *s, const dn_backend *be, size_t n)
+{
+    if (n <= s->dstat_n) return ACTNN_OK;
+    if (s->dstat) s->dstat_be->release(s->dstat, s->dstat_n * sizeof(double));
+    s->dstat_be = be;
+    s->dstat = be->alloc(n * sizeof(double), "actnn_auto's per-sample statistics");
+    s->dstat_n = s->dstat ? n : 0;
+    return s->dstat ? ACTNN_OK : ACTNN_E_NOMEM;
+}
+
+int saved_stats_reserve(saved_store *s, const dn_backend *be, size_t n)
+{
+    if (!s->auto_on || !be->device || !be->act_sample_stats || dstat_room(s, be, n) == ACTNN_OK)
+        return 0;
+    snprintf(s->err, sizeof(s->err), "out of device memory reserving actnn_auto's statistics "
+             "(%zu samples)", n);
+    return -1;
+}
+
 int saved_sample_stats(layer_ctx *x, int kind, const float *data, size_t n, size_t d,
                        size_t stride, double *out)
 {
@@ -262,13 +283,7 @@ int saved_sample_stats(layer_ctx *x, int kind, const float *data, size_t n, size
         const float *h = saved_host_view(x, data, n, d, stride);
         return h ? actnn_sample_stats(s->ctx, kind, h, n, d, d, s->group, out) : ACTNN_E_NOMEM;
     }
-    if (n > s->dstat_n) { /* the first iterations only: the vector is kept */
-        if (s->dstat) s->dstat_be->release(s->dstat, s->dstat_n * sizeof(double));
-        s->dstat_be = x->be;
-        s->dstat = x->be->alloc(n * sizeof(double), "actnn_auto's per-sample statistics");
-        s->dstat_n = s->dstat ? n : 0;
-        if (!s->dstat) return ACTNN_E_NOMEM;
-    }
+    if (dstat_room(s, x->be, n) != ACTNN_OK) return ACTNN_E_NOMEM;
     int rc = x->be->act_sample_stats(s->ctx, kind, data, n, d, stride, s->group, s->dstat);
     ++s->dev_stats;
     if (rc == ACTNN_OK && x->be->pull(out, s->dstat, n * sizeof(double))) rc = ACTNN_E_NOMEM;

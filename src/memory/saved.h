@@ -161,6 +161,10 @@ size_t saved_device_pool_bytes(const saved_store *s, const dn_backend *be, const
 /* Makes the pool `bytes` large now (when smaller), so the first iteration allocates
  * nothing either. 0, or -1 (message via saved_error) when out of device memory. */
 int saved_pool_reserve(saved_store *s, const dn_backend *be, size_t bytes);
+/* actnn_auto on a device: makes the vector of per-sample statistics (act_sample_stats)
+ * room for n samples now, so no training step allocates it. 0 (also without actnn_auto),
+ * or -1 (message via saved_error) when out of device memory. */
+int saved_stats_reserve(saved_store *s, const dn_backend *be, size_t n);
 /* Exact bytes (payload + metadata, plugin size functions) the entry takes for n samples;
  * bits > 0 overrides a tensor's bits (bits = 32 on an alive entry gives 0: kept, not
  * copied). */
