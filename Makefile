@@ -235,7 +235,7 @@ tests: $(TEST_LIBO) $(TESTS) oracle api-tests
 $(TDIR)/tests/%: tests/%.c $(TEST_LIBO) $(LIBD)
 	@mkdir -p $(dir $@)
 	@echo "  TEST  $@"
-	@$(CC) $(CFLAGS) -Itests -o $@ $< $(TEST_LIBO) $(LIBD) $(LDLIBS) -lcmocka
+	@$(CC) $(CFLAGS) -MMD -MP -MF $@.d -Itests -o $@ $< $(TEST_LIBO) $(LIBD) $(LDLIBS) -lcmocka
 
 # Programs written against the public header only (no -Isrc), linked with libdarknet.so:
 # tests/api/*.c and pjreddie-API oracle programs rebuilt against ours (tests/sh/api_so.sh).
@@ -309,3 +309,6 @@ clean:
 	rm -f darknet libdarknet.a libdarknet.so libactnn.a
 
 -include $(shell find $(OBJ) -name '*.d' 2>/dev/null)
+# A test program is compiled and linked in one step: its .d (beside it) names the headers
+# it includes, so a change to a header only tests include (qmirror.h) rebuilds it too.
+-include $(wildcard $(TDIR)/tests/*.d)
