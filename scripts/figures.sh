@@ -23,7 +23,7 @@ plugin|3|scripts/bench_actnn.sh 3 64
 speed_classifier|20|scripts/bench_classifier.sh && SIZE=128 ITERS=3 scripts/bench_classifier.sh
 speed_detector|15|SIZE=416 BATCH=4 DN_ITERS=3 SKIP_MAP=1 NTRAIN=40 NVALID=10 scripts/bench_detector.sh
 memory|60|scripts/make_shapes.sh && THREADS=1 REF=/usr/bin/darknet REPS=3 ITERS=3 BITS="32 2 2s" scripts/compare_memory.sh data/shapes.data cfg/yolov3-tiny-shapes.cfg 16
-max_batch|90|scripts/max_batch.sh data/shapes.data cfg/yolov3-tiny-shapes.cfg 4096 && scripts/max_batch.sh data/shapes.data cfg/yolov4-tiny-shapes.cfg 4096
+max_batch|60|scripts/figures.sh --budgets && REF=1 DARKNET=/usr/bin/darknet START=16 MAX=17 TIMEOUT=900 scripts/max_batch.sh data/shapes.data cfg/yolov3-tiny-shapes.cfg 2048 && BITS=32 START=44 MAX=45 TIMEOUT=1500 scripts/max_batch.sh data/shapes.data cfg/yolov3-tiny-shapes.cfg 2048 && BITS=2 START=336 MAX=352 RES=20 TIMEOUT=1800 scripts/max_batch.sh data/shapes.data cfg/yolov3-tiny-shapes.cfg 2048 && BITS=32 START=37 MAX=38 TIMEOUT=900 scripts/max_batch.sh data/shapes.data cfg/yolov4-tiny-shapes.cfg 2048 && BITS=2 START=300 MAX=311 RES=20 TIMEOUT=1800 scripts/max_batch.sh data/shapes.data cfg/yolov4-tiny-shapes.cfg 2048
 fashion|30|scripts/fashion_mnist.sh && SEED=7 scripts/accuracy.sh data/fashion.data cfg/fashion.cfg 1500
 shapes_steps|180|POLICY=steps SEEDS="1 2 3" scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 1000
 shapes_constant|180|SEEDS="1 2 3" scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 1000 && KEYS=actnn_auto=1 SEEDS="1 2 3" scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 1000
@@ -78,9 +78,23 @@ plans() {
     done
 }
 
+# What `./darknet memory -budget 2G` predicts for the max_batch group's copies (cfg_variant.sh
+# at 2 bits, mini-batch 64: the table lists every width, and the width only changes the
+# copy's actnn keys, which -budget sets per row itself).
+budgets() {
+    local t c
+    t=$(mktemp -d); trap 'rm -rf "$t"' RETURN
+    for c in yolov3-tiny-shapes yolov4-tiny-shapes; do
+        scripts/cfg_variant.sh cfg/$c.cfg "$t/$c.cfg" 2 64 2
+        echo "-budget 2G, $c:"
+        ./darknet memory "$t/$c.cfg" -budget 2G | sed -n '/^bits/,$p'
+    done
+}
+
 [ -x ./darknet ] || make -j2 all > /dev/null || { echo "figures.sh: build failed" >&2; exit 1; }
 case "${1:-all}" in
 --plans) plans; exit ;;
+--budgets) budgets; exit ;;
 list) printf '%s\n' "$GROUPS_TABLE" | awk -F'|' '{ printf "%-17s ~%4s min  %s\n", $1, $2, $3 }'; exit 0 ;;
 quick) set -- $QUICK ;;
 all) set -- $(names) ;;

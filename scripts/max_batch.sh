@@ -185,9 +185,19 @@ probe() {
     return 1
 }
 
+# Doubling from START, the last step clamped to MAX so that MAX itself is tried: a window
+# START..MAX around a known boundary then costs two probes (START fits, MAX does not).
+[ "$START" -le "$MAX" ] || { echo "max_batch.sh: START=$START is above MAX=$MAX" >&2; exit 2; }
 lo=0 hi=$START
-while [ "$hi" -le "$MAX" ] && probe "$hi"; do lo=$hi; hi=$((hi * 2)); done
-[ "$hi" -gt "$MAX" ] && hi=$((MAX + 1))
+while probe "$hi"; do
+    lo=$hi
+    [ "$hi" -ge "$MAX" ] && break
+    hi=$((hi * 2)); [ "$hi" -gt "$MAX" ] && hi=$MAX
+done
+if [ "$lo" -eq "$hi" ]; then
+    echo "max_batch=$lo first_failing=none (MAX=$MAX fits) cap_mib=$mib cap=$cap cfg=$cfg"
+    exit 0
+fi
 # Below START nothing was tried: search there only if START itself failed.
 while [ $((hi - lo)) -gt 1 ] && { [ "$RES" -eq 0 ] || [ $(((hi - lo) * RES)) -gt "$lo" ]; }; do
     mid=$(((lo + hi) / 2))
