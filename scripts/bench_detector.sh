@@ -5,13 +5,14 @@
 #   2. times yolov3-tiny training against Debian's /usr/bin/darknet on the same cfg and
 #      data: seconds per iteration (mean over iterations after the first) and peak RSS from
 #      /usr/bin/time -v, and the speed ratio.
-# Settings (environment): SIZE=416 BATCH=8 ITERS=100 DN_ITERS=3 LR=0.001 NTRAIN=200 NVALID=50
+# Settings (environment): SIZE=416 BATCH=8 ITERS=100 DN_ITERS=3 LR=0.001 BURN_IN=0 NTRAIN=200
+#   NVALID=50 (constant rate after BURN_IN iterations of Darknet's (i/burn_in)^4 warm-up)
 #   SKIP_MAP=1 skips part 1, SKIP_DN=1 skips part 2. Output also goes to $OUT (default
 #   bench_detector.txt). Example (what docs/detector.md reports):
 #   SIZE=416 BATCH=4 ITERS=4 DN_ITERS=2 SKIP_MAP=1 scripts/bench_detector.sh
 set -u
 cd "$(dirname "$0")/.."
-SIZE=${SIZE:-416} BATCH=${BATCH:-8} ITERS=${ITERS:-100} DN_ITERS=${DN_ITERS:-3} LR=${LR:-0.001}
+SIZE=${SIZE:-416} BATCH=${BATCH:-8} ITERS=${ITERS:-100} DN_ITERS=${DN_ITERS:-3} LR=${LR:-0.001} BURN_IN=${BURN_IN:-0}
 NTRAIN=${NTRAIN:-200} NVALID=${NVALID:-50} OUT=${OUT:-bench_detector.txt}
 DN=${DARKNET:-./darknet}
 O=build/oracle/dn_oracle
@@ -31,11 +32,11 @@ sed "s|^backup.*|backup = $T/backup/|" $T/shapes0.data > $T/shapes.data
 mkdir -p $T/backup $T/backup_dn
 : > "$OUT"
 say() { echo "$*" | tee -a "$OUT"; }
-say "bench_detector: size=$SIZE batch=$BATCH iters=$ITERS dn_iters=$DN_ITERS lr=$LR train=$NTRAIN valid=$NVALID ($(nproc) cpus, load $(cut -d' ' -f1 /proc/loadavg), OMP_WAIT_POLICY=$OMP_WAIT_POLICY OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}, $(date -u +%FT%TZ))"
+say "bench_detector: size=$SIZE batch=$BATCH iters=$ITERS dn_iters=$DN_ITERS lr=$LR burn_in=$BURN_IN train=$NTRAIN valid=$NVALID ($(nproc) cpus, load $(cut -d' ' -f1 /proc/loadavg), OMP_WAIT_POLICY=$OMP_WAIT_POLICY OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}, $(date -u +%FT%TZ))"
 
 derive() { # cfg out iters
   $O cfgset "$1" "$2" width=$SIZE height=$SIZE batch=$BATCH subdivisions=1 max_batches=$3 \
-    burn_in=0 learning_rate=$LR policy=constant > /dev/null
+    burn_in=$BURN_IN learning_rate=$LR policy=constant > /dev/null
 }
 map_of() { $DN detector map $T/shapes.data "$@" -points 11 2>/dev/null | sed -n 's/.*(mAP@0.50) = \([0-9.]*\),.*/\1/p'; }
 # mean seconds per iteration, first iteration left out (it pays one-off allocations)

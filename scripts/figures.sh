@@ -31,7 +31,7 @@ peak|8|ITERS=6 ROUNDS=3 REPS=2 MD=1 scripts/bench_peak.sh
 grad_variance|10|scripts/grad_variance.sh
 mpi_speed|6|scripts/bench_mpi.sh
 mpi_fashion|40|scripts/fashion_mnist.sh && scripts/accuracy_mpi.sh
-detection_416|45|SIZE=416 BATCH=8 ITERS=300 SKIP_DN=1 NTRAIN=200 NVALID=50 LR=0.002 scripts/bench_detector.sh'
+detection_416|45|SIZE=416 BATCH=8 ITERS=300 SKIP_DN=1 NTRAIN=200 NVALID=50 LR=0.002 BURN_IN=100 scripts/bench_detector.sh'
 QUICK="plans demo plugin"
 
 cmd_of() { printf '%s\n' "$GROUPS_TABLE" | awk -F'|' -v n="$1" '$1 == n { print $3 }'; }
