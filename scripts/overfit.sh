@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# overfit.sh: can the detector learn at all? Trains yolov3-tiny-shapes at 96x96 on 16 seeded
+# shapes images (make_shapes.sh 16 0 96 96 5) and measures mAP@0.5 (VOC 11-point) on the same
+# 16 images every EVERY iterations (`detector train -map` with DN_MAP_EVERY), plus before
+# training. A detector that cannot overfit 16 images has a bug; one that can says nothing
+# about generalisation (bench_detector.sh has held-out images for that).
+# Environment: ITERS (600), EVERY (100), BATCH (8), LR (0.002, constant after BURN_IN, 0),
+# SEED (1). Prints one "iteration N: mAP@0.5 M %, avg loss L" line per point.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ITERS=${ITERS:-600} EVERY=${EVERY:-100} BATCH=${BATCH:-8} LR=${LR:-0.002} BURN_IN=${BURN_IN:-0}
+SEED=${SEED:-1}
+O=build/oracle/dn_oracle
+make -s -j2 all tools oracle > /dev/null || { echo "overfit.sh: build failed" >&2; exit 1; }
+T=$(mktemp -d "${TMPDIR:-/tmp}/overfit.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+SHAPES_DIR=$T/shapes SHAPES_DATA=$T/s0.data scripts/make_shapes.sh 16 0 96 96 5 > /dev/null
+# valid = train: the point is to fit these 16 images
+sed -e "s|^valid.*|valid = $T/shapes/train.txt|" -e "s|^backup.*|backup = $T/backup/|" \
+    "$T/s0.data" > "$T/s.data"
+mkdir -p "$T/backup"
+$O cfgset cfg/yolov3-tiny-shapes.cfg "$T/y.cfg" width=96 height=96 batch="$BATCH" \
+    subdivisions=1 max_batches="$ITERS" burn_in="$BURN_IN" learning_rate="$LR" \
+    policy=constant > /dev/null
+echo "overfit: yolov3-tiny-shapes 96x96, 16 images, mini-batch $BATCH, lr $LR constant after" \
+     "burn_in $BURN_IN, seed $SEED, $ITERS iterations ($(date -u +%FT%TZ))"
+before=$(./darknet detector map "$T/s.data" "$T/y.cfg" -points 11 2>/dev/null |
+         sed -n 's/.*(mAP@0.50) = \([0-9.]*\),.*/\1/p')
+echo "iteration 0: mAP@0.5 $(awk -v m="$before" 'BEGIN { printf "%.2f", 100 * m }') % (random init)"
+DN_MAP_EVERY=$EVERY ./darknet -seed "$SEED" detector train "$T/s.data" "$T/y.cfg" -dont_show -map \
+    > "$T/train.log" 2>&1 || { echo "overfit.sh: training failed:"; tail -5 "$T/train.log"; exit 1; }
+# the -map lines and the avg loss of the same iteration
+awk '/ avg loss, / { it = $1; sub(":", "", it); loss[it] = $3 }
+     /mean_average_precision \(mAP@0.50\) = .* at iteration/ {
+         m = $0; sub(/.*\(mAP@0.50\) = /, "", m); sub(/[ ,].*/, "", m)
+         i = $0; sub(/.* at iteration /, "", i); sub(/[^0-9].*/, "", i)
+         printf "iteration %d: mAP@0.5 %.2f %%, avg loss %s\n", i, 100 * m, loss[i] }' \
+    "$T/train.log"
+# per class at the end
+./darknet detector map "$T/s.data" "$T/y.cfg" "$T/backup/y_final.weights" -points 11 2>/dev/null |
+    grep -E '^class_id|mAP@0.50'
