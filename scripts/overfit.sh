@@ -32,7 +32,9 @@ DN_MAP_EVERY=$EVERY ./darknet -seed "$SEED" detector train "$T/s.data" "$T/y.cfg
     > "$T/train.log" 2>&1 || { echo "overfit.sh: training failed:"; tail -5 "$T/train.log"; exit 1; }
 # the -map lines (all-point average precision, as AlexeyAB's -map computes it during
 # training) and the avg loss of the same iteration (printed after the -map line)
-awk '/ avg loss, / { it = $1; sub(":", "", it); loss[it] = $3 }
+# (the loss line may follow -map's "next mAP calculation" note on the same output line)
+awk 'match($0, /[0-9]+: [^ ]+, [^ ]+ avg loss/) {
+         split(substr($0, RSTART, RLENGTH), f, /[:, ]+/); loss[f[1]] = f[3] }
      /mean_average_precision \(mAP@0.50\) = .* at iteration/ {
          m = $0; sub(/.*\(mAP@0.50\) = /, "", m); sub(/[ ,].*/, "", m)
          i = $0; sub(/.* at iteration /, "", i); sub(/[^0-9].*/, "", i)
