@@ -39,6 +39,13 @@ typedef void (*dn_block_sink)(void *ud, size_t j0, size_t len, const float *xhat
  * from several threads at once, for disjoint ranges. */
 typedef const float *(*dn_block_src)(void *ud, size_t j0, size_t len, float *buf);
 
+/* One sample's convolution, pjreddie's [convolutional]: input c x h x w, n filters of
+ * (c / groups) x size x size (weights [n][c/groups][size][size]), zero padding `pad` on
+ * every side, output n x out_h x out_w. */
+typedef struct {
+    int c, h, w, n, size, stride, pad, groups, out_h, out_w;
+} dn_conv_shape;
+
 struct dn_backend {
     const char *name;  /* "cpu" or "cuda" */
     int device;        /* 1: buffers are device memory the host may not dereference */
@@ -61,6 +68,15 @@ struct dn_backend {
                    float *col);
     void (*col2im_add)(const float *col, int c, int h, int w, int ksize, int stride, int pad,
                        float *im);
+    /* Convolution of one sample (the conv layer's only compute; a backend picks how:
+     * im2col + gemm per group on the CPU, cuDNN on CUDA). conv_forward: out = conv(in, w).
+     * conv_backward: wgrad += the weight gradient when wgrad is not NULL, din += the input
+     * gradient when din is not NULL. ws: the network's workspace of ws_bytes bytes, at
+     * least dn_conv_ws_bytes(s) (backend/conv_gemm.h). */
+    void (*conv_forward)(const dn_conv_shape *s, const float *in, const float *w, float *out,
+                         void *ws, size_t ws_bytes);
+    void (*conv_backward)(const dn_conv_shape *s, const float *in, const float *delta,
+                          const float *w, float *wgrad, float *din, void *ws, size_t ws_bytes);
     void (*fill)(float *x, size_t n, float v);
     void (*axpy)(float *y, const float *x, size_t n, float a); /* y += a*x */
     void (*scal)(float *x, size_t n, float a);

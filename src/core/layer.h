@@ -94,7 +94,8 @@ typedef struct {
      * as slices of its own buffers. */
     size_t in_stride, out_stride;
     const float *truth;    /* batch * net truths, NULL without truth */
-    void *ws;              /* l->workspace bytes of scratch */
+    void *ws;              /* the network's workspace: ws_bytes >= l->workspace bytes */
+    size_t ws_bytes;
     float *scratch[2];     /* two buffers of l->restore_floats floats, for per-sample restores */
     saved_state *sv;       /* this layer's saved tensors (saved.h) */
 } layer_ctx;

@@ -246,6 +246,7 @@ void network_make_ctx(network *net, int i, const float *input, int train, layer_
     x->delta_in = l->nsrc ? x->delta_ins[0] : NULL;
     x->truth = net->truths ? net->truth : NULL;
     x->ws = net->workspace;
+    x->ws_bytes = net->workspace_bytes;
     x->scratch[0] = net->be->device ? net->dscratch[0] : net->scratch[0];
     x->scratch[1] = net->be->device ? net->dscratch[1] : net->scratch[1];
     saved_bind(net->store, x);
@@ -316,6 +317,7 @@ static int host_call(network *net, layer_ctx *d, const float *host_input, int fw
         h.ins = hins;
         h.delta_ins = hdins;
         h.ws = NULL; /* the host-only layers (loss layers) take no workspace */
+        h.ws_bytes = 0;
         h.scratch[0] = net->scratch[0];
         h.scratch[1] = net->scratch[1];
         rc = fwd ? l->ops->forward(l, &h) : (l->ops->backward ? l->ops->backward(l, &h) : 0);

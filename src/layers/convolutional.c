@@ -1,4 +1,5 @@
-/* [convolutional]: im2col + GEMM per sample and group, optional batch norm, activation.
+/* [convolutional]: the backend's convolution per sample (conv_forward/conv_backward: im2col +
+ * GEMM per group on the CPU, cuDNN on CUDA), optional batch norm, activation.
  *
  * Saved for backward (DESIGN.md table):
  *   slot 0: the input (kept alive at 32 bits, quantized otherwise)
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/conv_gemm.h"
 #include "core/layer_common.h"
 #include "core/network.h"
 #include "core/rng.h"
@@ -26,19 +28,26 @@ typedef struct {
     param *pw, *pb, *ps;
 } conv_p;
 
+/* The backend's view of one sample's convolution. */
+static dn_conv_shape conv_dims(const layer *l)
+{
+    const conv_p *p = l->p;
+    dn_conv_shape s = {l->c, l->h, l->w, p->n, p->size, p->stride, p->pad, p->groups,
+                       l->out_h, l->out_w};
+    return s;
+}
+
 static void conv_shape(layer *l)
 {
     conv_p *p = l->p;
-    l->out_w = (l->w + 2 * p->pad - p->size) / p->stride + 1;
-    l->out_h = (l->h + 2 * p->pad - p->size) / p->stride + 1;
+    l->out_w = dn_conv_out_side(l->w, p->size, p->stride, p->pad);
+    l->out_h = dn_conv_out_side(l->h, p->size, p->stride, p->pad);
     l->out_c = p->n;
     l->inputs = l->w * l->h * l->c;
     l->outputs = l->out_w * l->out_h * l->out_c;
     l->flops = 2.0 * p->n * p->size * p->size * (l->c / p->groups) * (double)l->out_w * l->out_h;
-    int direct = p->size == 1 && p->stride == 1 && p->pad == 0;
-    l->workspace = direct ? 0
-                          : sizeof(float) * (size_t)l->out_w * l->out_h * p->size * p->size *
-                                (size_t)(l->c / p->groups);
+    dn_conv_shape s = conv_dims(l);
+    l->workspace = dn_conv_ws_bytes(&s);
     l->restore_floats = (size_t)(l->inputs > l->outputs ? l->inputs : l->outputs);
 }
 
@@ -137,29 +146,28 @@ static size_t out_st(const layer *l, const layer_ctx *x)
     return x->out_stride ? x->out_stride : (size_t)l->outputs;
 }
 
-/* out = W * im2col(in) for one sample, every group. */
-static void conv_gemm_sample(layer *l, layer_ctx *x, const float *in, float *out)
+/* Workspace bytes the backend's convolution may use: the network's workspace, capped by
+ * workspace_size_limit_MB (AlexeyAB's cap on cuDNN's algorithms) but never below this
+ * layer's own columns (what im2col + gemm needs; always allocated). */
+static size_t conv_ws_avail(const layer_ctx *x, const dn_conv_shape *s)
 {
-    conv_p *p = l->p;
-    int g = p->groups, m = p->n / g, k = p->size * p->size * l->c / g, N = l->out_w * l->out_h;
-    size_t in_g = (size_t)(l->c / g) * l->h * l->w;
-    for (int j = 0; j < g; ++j) {
-        const float *im = in + (size_t)j * in_g;
-        const float *col = im;
-        if (l->workspace) {
-            x->be->im2col(im, l->c / g, l->h, l->w, p->size, p->stride, p->pad, x->ws);
-            col = x->ws;
-        }
-        x->be->gemm(0, 0, m, N, k, 1, p->weights + (size_t)j * p->nweights / g, k, col, N, 0,
-                    out + (size_t)j * m * N, N);
-    }
+    size_t cap = (size_t)x->net->workspace_limit_mb << 20, own = dn_conv_ws_bytes(s);
+    size_t avail = x->ws_bytes < cap ? x->ws_bytes : cap;
+    return avail > own ? avail : own;
 }
 
-/* out(b) = W * im2col(in(b)) for every sample. */
+/* out = conv(in, W) for one sample. */
+static void conv_sample(layer *l, layer_ctx *x, const float *in, float *out)
+{
+    dn_conv_shape s = conv_dims(l);
+    x->be->conv_forward(&s, in, ((conv_p *)l->p)->weights, out, x->ws, conv_ws_avail(x, &s));
+}
+
+/* out(b) = conv(in(b), W) for every sample. */
 static void conv_gemm_forward(layer *l, layer_ctx *x)
 {
     size_t is = in_st(l, x), os = out_st(l, x);
-    for (int b = 0; b < x->batch; ++b) conv_gemm_sample(l, x, x->in + b * is, x->out + b * os);
+    for (int b = 0; b < x->batch; ++b) conv_sample(l, x, x->in + b * is, x->out + b * os);
 }
 
 /* Multiply-adds per output value up to which x-hat is rebuilt rather than saved: each
@@ -194,7 +202,7 @@ static const float *conv_xhat(layer *l, layer_ctx *x, int b)
 {
     conv_p *p = l->p;
     if (!xhat_rebuilt(l, x->net)) return sv_restore(x, SV_XHAT, b, x->scratch[0]);
-    conv_gemm_sample(l, x, sv_restore(x, SV_IN, b, x->scratch[0]), x->scratch[1]);
+    conv_sample(l, x, sv_restore(x, SV_IN, b, x->scratch[0]), x->scratch[1]);
     x->be->bn_normalize(&p->bnst, x->scratch[1], 1, l->out_w * l->out_h);
     return x->scratch[1];
 }
@@ -290,30 +298,10 @@ static int conv_forward(layer *l, layer_ctx *x)
 static void conv_backward_sample(layer *l, layer_ctx *x, int b, const float *in, const float *delta)
 {
     conv_p *p = l->p;
-    int g = p->groups, m = p->n / g, k = p->size * p->size * l->c / g, N = l->out_w * l->out_h;
-    size_t in_g = (size_t)(l->c / g) * l->h * l->w;
-    for (int j = 0; j < g; ++j) {
-        const float *d = delta + (size_t)j * m * N;
-        const float *im = in + (size_t)j * in_g;
-        const float *col = im;
-        if (l->workspace) {
-            x->be->im2col(im, l->c / g, l->h, l->w, p->size, p->stride, p->pad, x->ws);
-            col = x->ws;
-        }
-        if (x->param_grads) {
-            float *wg = p->pw->grad + (size_t)j * p->nweights / g;
-            x->be->gemm(0, 1, m, k, N, 1, d, N, col, N, 1, wg, k);
-        }
-        if (!x->delta_in) continue;
-        float *din = x->delta_in + b * in_st(l, x) + (size_t)j * in_g;
-        const float *w = p->weights + (size_t)j * p->nweights / g;
-        if (!l->workspace) {
-            x->be->gemm(1, 0, k, N, m, 1, w, k, d, N, 1, din, N);
-        } else {
-            x->be->gemm(1, 0, k, N, m, 1, w, k, d, N, 0, x->ws, N);
-            x->be->col2im_add(x->ws, l->c / g, l->h, l->w, p->size, p->stride, p->pad, din);
-        }
-    }
+    dn_conv_shape s = conv_dims(l);
+    float *din = x->delta_in ? x->delta_in + b * in_st(l, x) : NULL;
+    x->be->conv_backward(&s, in, delta, p->weights, x->param_grads ? p->pw->grad : NULL, din,
+                         x->ws, conv_ws_avail(x, &s));
 }
 
 /* Activation backward, then the bias gradient (no batch norm) or the batch-norm passes

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/conv_gemm.h"
 #include "backend/cpu/activations.h"
 #include "backend/cpu/blas.h"
 #include "backend/cpu/bn_ops.h"
@@ -30,6 +31,23 @@ static int cpu_move(void *dst, const void *src, size_t bytes)
 }
 
 static int cpu_error(void) { return 0; }
+
+/* Convolution: im2col + gemm per group (conv_gemm.h) over this backend's kernels. */
+static const dn_conv_kernels cpu_conv_kernels = {dn_gemm, im2col, col2im_add};
+
+static void cpu_conv_forward(const dn_conv_shape *s, const float *in, const float *w, float *out,
+                             void *ws, size_t ws_bytes)
+{
+    (void)ws_bytes;
+    dn_conv_gemm_forward(&cpu_conv_kernels, s, in, w, out, ws);
+}
+
+static void cpu_conv_backward(const dn_conv_shape *s, const float *in, const float *delta,
+                              const float *w, float *wgrad, float *din, void *ws, size_t ws_bytes)
+{
+    (void)ws_bytes;
+    dn_conv_gemm_backward(&cpu_conv_kernels, s, in, delta, w, wgrad, din, ws);
+}
 
 static void cpu_mem_info(size_t *peak, size_t *used) { *peak = *used = 0; }
 
@@ -106,6 +124,8 @@ static const dn_backend cpu_backend = {
     .gemm = dn_gemm,
     .im2col = im2col,
     .col2im_add = col2im_add,
+    .conv_forward = cpu_conv_forward,
+    .conv_backward = cpu_conv_backward,
     .fill = fill_f,
     .axpy = axpy_f,
     .scal = scal_f,

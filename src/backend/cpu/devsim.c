@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/conv_gemm.h"
 
 #define TAG ((uintptr_t)1 << 47)
 
@@ -92,6 +93,34 @@ static void ds_im2col(const float *im, int c, int h, int w, int k, int s, int p,
 static void ds_col2im(const float *col, int c, int h, int w, int k, int s, int p, float *im)
 {
     C()->col2im_add(F(col), c, h, w, k, s, p, F(im));
+}
+
+/* A convolution handed less workspace than its shape needs would overrun a device
+ * buffer: stop here, as an illegal address would. */
+static void ds_need_ws(const dn_conv_shape *s, size_t ws_bytes)
+{
+    if (ws_bytes >= dn_conv_ws_bytes(s)) return;
+    fprintf(stderr, "devsim: a convolution needs %zu workspace bytes, got %zu\n",
+            dn_conv_ws_bytes(s), ws_bytes);
+    abort();
+}
+
+/* Convolution: the shared im2col + gemm orchestration over this backend's own (tagged)
+ * kernels, as the CUDA backend without cuDNN runs it: it must never touch a buffer. */
+static const dn_conv_kernels ds_conv_kernels = {ds_gemm, ds_im2col, ds_col2im};
+
+static void ds_conv_forward(const dn_conv_shape *s, const float *in, const float *w, float *out,
+                            void *ws, size_t ws_bytes)
+{
+    ds_need_ws(s, ws_bytes);
+    dn_conv_gemm_forward(&ds_conv_kernels, s, in, w, out, ws);
+}
+
+static void ds_conv_backward(const dn_conv_shape *s, const float *in, const float *delta,
+                             const float *w, float *wgrad, float *din, void *ws, size_t ws_bytes)
+{
+    ds_need_ws(s, ws_bytes);
+    dn_conv_gemm_backward(&ds_conv_kernels, s, in, delta, w, wgrad, din, ws);
 }
 
 static void ds_fill(float *x, size_t n, float v) { C()->fill(F(x), n, v); }
@@ -365,6 +394,8 @@ static dn_backend devsim = {
     .mem_info = ds_mem_info,
     .gemm = ds_gemm,
     .im2col = ds_im2col,
+    .conv_forward = ds_conv_forward,
+    .conv_backward = ds_conv_backward,
     .col2im_add = ds_col2im,
     .fill = ds_fill,
     .axpy = ds_axpy,

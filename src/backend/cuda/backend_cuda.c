@@ -10,6 +10,8 @@
 
 #include "actnn_cuda.h"
 #include "backend/backend.h"
+#include "backend/conv_gemm.h"
+#include "backend/cuda/conv_ops.h"
 #include "backend/cuda/dn_cuda.h"
 
 static int g_err;
@@ -171,6 +173,24 @@ static void cu_im2col(const float *im, int c, int h, int w, int k, int s, int p,
 static void cu_col2im(const float *col, int c, int h, int w, int k, int s, int p, float *im)
 {
     CK(dn_gpu_col2im_add(col, c, h, w, k, s, p, im));
+}
+
+/* Convolution: cuDNN in a CUDNN=1 build (conv_ops.c), else im2col + cuBLAS per group
+ * (conv_gemm.h, the CPU backend's orchestration over these kernels). */
+static const dn_conv_kernels cu_conv_kernels = {cu_gemm, cu_im2col, cu_col2im};
+
+static void cu_conv_forward(const dn_conv_shape *s, const float *in, const float *w, float *out,
+                            void *ws, size_t ws_bytes)
+{
+    if (dn_gpu_have_cudnn()) CK(dn_cudnn_conv_forward(s, in, w, out, ws, ws_bytes));
+    else dn_conv_gemm_forward(&cu_conv_kernels, s, in, w, out, ws);
+}
+
+static void cu_conv_backward(const dn_conv_shape *s, const float *in, const float *delta,
+                             const float *w, float *wgrad, float *din, void *ws, size_t ws_bytes)
+{
+    if (dn_gpu_have_cudnn()) CK(dn_cudnn_conv_backward(s, in, delta, w, wgrad, din, ws, ws_bytes));
+    else dn_conv_gemm_backward(&cu_conv_kernels, s, in, delta, w, wgrad, din, ws);
 }
 
 static void cu_fill(float *x, size_t n, float v) { CK(dn_gpu_fill(x, n, v)); }
@@ -371,6 +391,8 @@ static const dn_backend cuda_backend = {
     .gemm = cu_gemm,
     .im2col = cu_im2col,
     .col2im_add = cu_col2im,
+    .conv_forward = cu_conv_forward,
+    .conv_backward = cu_conv_backward,
     .fill = cu_fill,
     .axpy = cu_axpy,
     .scal = cu_scal,

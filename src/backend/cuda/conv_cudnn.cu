@@ -3,9 +3,10 @@
  * workspace_size_limit_MB).
  *
  * Choice: cuDNN's heuristics (the _v7 queries) return every algorithm ranked by expected
- * speed with its workspace; we take the first that succeeds and fits the limit, so the
- * choice is deterministic and needs no trial runs (cudnnFind* would time real launches
- * and allocate its own scratch). Math is CUDNN_FMA_MATH: on sm_90 the default would let
+ * speed with its workspace; we take the first that succeeds, fits the limit and is
+ * deterministic (CUDNN_DETERMINISTIC: no atomics, so training is repeatable for a seed,
+ * as on the CPU), else the first that fits. The choice needs no trial runs (cudnnFind*
+ * would time real launches and allocate its own scratch). Math is CUDNN_FMA_MATH: on sm_90 the default would let
  * cuDNN use TF32 tensor cores, whose 10-bit mantissas would break the "same numbers as
  * the CPU within float tolerance" rule.
  *
@@ -28,6 +29,7 @@ struct dn_gpu_conv {
     cudnnConvolutionBwdDataAlgo_t bwd_data;
     cudnnConvolutionBwdFilterAlgo_t bwd_filter;
     size_t ws_fwd, ws_data, ws_filter;
+    int det_fwd, det_data, det_filter; /* 1: the algorithm is deterministic */
     int out_h, out_w;
 };
 
@@ -77,6 +79,23 @@ static int set_descriptors(dn_gpu_conv *cv, int batch, int c, int h, int w, int 
 
 enum { MAX_ALGOS = 16 };
 
+/* Index in perf[0..got) of the first deterministic algorithm that fits `limit`, else of
+ * the first that fits; -1 (with a message naming `what`) when none does. */
+template <typename Perf>
+static int pick(const Perf *perf, int got, size_t limit, const char *what)
+{
+    int any = -1;
+    for (int i = 0; i < got; ++i) {
+        if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > limit) continue;
+        if (perf[i].determinism == CUDNN_DETERMINISTIC) return i;
+        if (any < 0) any = i;
+    }
+    if (any < 0)
+        fprintf(stderr, "cudnn: no %s convolution algorithm fits a %zu-byte workspace; raise "
+                        "workspace_size_limit_MB in [net]\n", what, limit);
+    return any;
+}
+
 static int pick_fwd(dn_gpu_conv *cv, size_t limit)
 {
     cudnnConvolutionFwdAlgoPerf_t perf[MAX_ALGOS];
@@ -84,15 +103,12 @@ static int pick_fwd(dn_gpu_conv *cv, size_t limit)
     DN_DNN(cudnnGetConvolutionForwardAlgorithm_v7(g_dnn, cv->x, cv->w, cv->conv, cv->y, MAX_ALGOS,
                                                   &got, perf),
            "cudnnGetConvolutionForwardAlgorithm_v7");
-    for (int i = 0; i < got; ++i)
-        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= limit) {
-            cv->fwd = perf[i].algo;
-            cv->ws_fwd = perf[i].memory;
-            return 0;
-        }
-    fprintf(stderr, "cudnn: no forward convolution algorithm fits workspace_size_limit_MB=%zu; "
-                    "raise workspace_size_limit_MB in [net]\n", limit >> 20);
-    return -1;
+    int i = pick(perf, got, limit, "forward");
+    if (i < 0) return -1;
+    cv->fwd = perf[i].algo;
+    cv->ws_fwd = perf[i].memory;
+    cv->det_fwd = perf[i].determinism == CUDNN_DETERMINISTIC;
+    return 0;
 }
 
 static int pick_bwd_data(dn_gpu_conv *cv, size_t limit)
@@ -102,16 +118,12 @@ static int pick_bwd_data(dn_gpu_conv *cv, size_t limit)
     DN_DNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(g_dnn, cv->w, cv->y, cv->conv, cv->x,
                                                        MAX_ALGOS, &got, perf),
            "cudnnGetConvolutionBackwardDataAlgorithm_v7");
-    for (int i = 0; i < got; ++i)
-        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= limit) {
-            cv->bwd_data = perf[i].algo;
-            cv->ws_data = perf[i].memory;
-            return 0;
-        }
-    fprintf(stderr, "cudnn: no backward-data convolution algorithm fits "
-                    "workspace_size_limit_MB=%zu; raise workspace_size_limit_MB in [net]\n",
-            limit >> 20);
-    return -1;
+    int i = pick(perf, got, limit, "backward-data");
+    if (i < 0) return -1;
+    cv->bwd_data = perf[i].algo;
+    cv->ws_data = perf[i].memory;
+    cv->det_data = perf[i].determinism == CUDNN_DETERMINISTIC;
+    return 0;
 }
 
 static int pick_bwd_filter(dn_gpu_conv *cv, size_t limit)
@@ -121,21 +133,17 @@ static int pick_bwd_filter(dn_gpu_conv *cv, size_t limit)
     DN_DNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(g_dnn, cv->x, cv->y, cv->conv, cv->w,
                                                          MAX_ALGOS, &got, perf),
            "cudnnGetConvolutionBackwardFilterAlgorithm_v7");
-    for (int i = 0; i < got; ++i)
-        if (perf[i].status == CUDNN_STATUS_SUCCESS && perf[i].memory <= limit) {
-            cv->bwd_filter = perf[i].algo;
-            cv->ws_filter = perf[i].memory;
-            return 0;
-        }
-    fprintf(stderr, "cudnn: no backward-filter convolution algorithm fits "
-                    "workspace_size_limit_MB=%zu; raise workspace_size_limit_MB in [net]\n",
-            limit >> 20);
-    return -1;
+    int i = pick(perf, got, limit, "backward-filter");
+    if (i < 0) return -1;
+    cv->bwd_filter = perf[i].algo;
+    cv->ws_filter = perf[i].memory;
+    cv->det_filter = perf[i].determinism == CUDNN_DETERMINISTIC;
+    return 0;
 }
 
 extern "C" dn_gpu_conv *dn_gpu_conv_create(int batch, int c, int h, int w, int n, int size,
                                            int stride, int pad, int dilation, int groups,
-                                           size_t workspace_limit_mb, size_t *ws_bytes)
+                                           size_t workspace_limit, size_t *ws_bytes)
 {
     if (groups < 1 || c % groups || n % groups) {
         fprintf(stderr, "cudnn: groups=%d must divide channels %d and filters %d\n", groups, c, n);
@@ -147,7 +155,7 @@ extern "C" dn_gpu_conv *dn_gpu_conv_create(int batch, int c, int h, int w, int n
         fprintf(stderr, "cudnn: out of host memory for a convolution descriptor\n");
         return NULL;
     }
-    size_t limit = workspace_limit_mb << 20;
+    size_t limit = workspace_limit;
     if (set_descriptors(cv, batch, c, h, w, n, size, stride, pad, dilation < 1 ? 1 : dilation,
                         groups) ||
         pick_fwd(cv, limit) || pick_bwd_data(cv, limit) || pick_bwd_filter(cv, limit)) {
@@ -180,8 +188,11 @@ extern "C" void dn_gpu_conv_out_shape(const dn_gpu_conv *cv, int *out_h, int *ou
 
 extern "C" void dn_gpu_conv_describe(const dn_gpu_conv *cv, char *buf, size_t len)
 {
-    snprintf(buf, len, "cudnn algos fwd=%d bwd_data=%d bwd_filter=%d, workspace %.1f/%.1f/%.1f MiB",
-             (int)cv->fwd, (int)cv->bwd_data, (int)cv->bwd_filter, cv->ws_fwd / 1048576.0,
+    snprintf(buf, len,
+             "cudnn algos fwd=%d%s bwd_data=%d%s bwd_filter=%d%s, workspace %.1f/%.1f/%.1f MiB",
+             (int)cv->fwd, cv->det_fwd ? "" : "(nondeterministic)", (int)cv->bwd_data,
+             cv->det_data ? "" : "(nondeterministic)", (int)cv->bwd_filter,
+             cv->det_filter ? "" : "(nondeterministic)", cv->ws_fwd / 1048576.0,
              cv->ws_data / 1048576.0, cv->ws_filter / 1048576.0);
 }
 

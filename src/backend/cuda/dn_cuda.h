@@ -152,11 +152,10 @@ int dn_gpu_adam(float *d_w, float *d_g, float *d_m, float *d_v, size_t n, float 
 /* ---- cuDNN convolution (conv_cudnn.cu; CUDNN=1 builds) ----------------------------- */
 typedef struct dn_gpu_conv dn_gpu_conv;
 /* Chooses forward, backward-data and backward-filter algorithms whose workspace fits
- * workspace_limit_mb (workspace_size_limit_MB of [net]); *ws_bytes gets the largest of
- * the three, which the caller allocates (one workspace per network). groups divides
- * c and n. NULL (with a message) on failure. */
+ * workspace_limit bytes (deterministic ones first); *ws_bytes gets the largest of the
+ * three, at most the limit. groups divides c and n. NULL (with a message) on failure. */
 dn_gpu_conv *dn_gpu_conv_create(int batch, int c, int h, int w, int n, int size, int stride,
-                                int pad, int dilation, int groups, size_t workspace_limit_mb,
+                                int pad, int dilation, int groups, size_t workspace_limit,
                                 size_t *ws_bytes);
 void dn_gpu_conv_destroy(dn_gpu_conv *cv);
 void dn_gpu_conv_out_shape(const dn_gpu_conv *cv, int *out_h, int *out_w);

@@ -25,10 +25,11 @@ extern "C" int dn_cuda_startup_report(int index)
     dn_cuda_describe(dev, sizeof dev);
     fprintf(stderr,
             "gpu: %s\n"
-            "gpu: detector/classifier commands place the network on this GPU (cuBLAS gemm, "
-            "im2col, %s, batch norm, activations, pooling, route/shortcut/upsample);\n"
+            "gpu: detector/classifier commands place the network on this GPU (convolution by "
+            "%s; cuBLAS gemm, batch norm, activations, pooling, route/shortcut/upsample, the "
+            "optimizer);\n"
             "gpu: [yolo], [region], softmax and cost run on the host with copies; ActNN saves "
-            "are quantized on the host from staged copies; other commands run on the CPU\n",
-            dev, dn_gpu_have_cudnn() ? "cuDNN built but not yet in the ops table" : "no cuDNN (CUDNN=0)");
+            "are quantized into a device pool; other commands run on the CPU\n",
+            dev, dn_gpu_have_cudnn() ? "cuDNN" : "im2col + cuBLAS (no cuDNN: CUDNN=0)");
     return 0;
 }

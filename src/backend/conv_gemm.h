@@ -1,0 +1,36 @@
+/* Convolution of one sample as im2col + gemm per group (backend.h's conv_forward and
+ * conv_backward), written once over any backend's im2col, col2im_add and gemm: the CPU
+ * backend, the simulated device and the CUDA backend without cuDNN use it.
+ *
+ * It owns only the order of those calls; it never dereferences a buffer (they may be
+ * device memory) and holds no state. It may include only backend.h. */
+#ifndef DN_CONV_GEMM_H
+#define DN_CONV_GEMM_H
+
+#include "backend/backend.h"
+
+/* The three kernels it calls, with backend.h's semantics and pointers of one backend. */
+typedef struct {
+    void (*gemm)(int TA, int TB, int M, int N, int K, float alpha, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc);
+    void (*im2col)(const float *im, int c, int h, int w, int ksize, int stride, int pad,
+                   float *col);
+    void (*col2im_add)(const float *col, int c, int h, int w, int ksize, int stride, int pad,
+                       float *im);
+} dn_conv_kernels;
+
+/* Output size of one side (pjreddie: (in + 2 pad - size) / stride + 1). */
+int dn_conv_out_side(int in, int size, int stride, int pad);
+/* Workspace bytes a convolution of shape s needs: one group's columns, or 0 for a 1x1
+ * convolution with stride 1 and no padding (the input is its own column matrix). Every
+ * backend's conv op works within this many bytes (cuDNN picks algorithms that fit). */
+size_t dn_conv_ws_bytes(const dn_conv_shape *s);
+
+/* conv_forward and conv_backward (backend.h) through k; ws holds dn_conv_ws_bytes(s). */
+void dn_conv_gemm_forward(const dn_conv_kernels *k, const dn_conv_shape *s, const float *in,
+                          const float *w, float *out, void *ws);
+void dn_conv_gemm_backward(const dn_conv_kernels *k, const dn_conv_shape *s, const float *in,
+                           const float *delta, const float *w, float *wgrad, float *din,
+                           void *ws);
+
+#endif
