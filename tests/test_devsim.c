@@ -190,6 +190,14 @@ static void expect_paths(const saved_store *st, const char *fmt, const char *net
     if (!strstr(netkeys, "actnn_bits=32") && !p.device[SAVED_TENSOR])
         fail_msg("%s: no tensor saved in device memory", netkeys);
     if (autob && !p.stats) fail_msg("%s: actnn_auto's statistics not computed by the device", netkeys);
+    if (!strstr(netkeys, "actnn_swap=1")) {
+        if (p.swap_outs || p.swap_ins) fail_msg("%s: swapped without actnn_swap", netkeys);
+        return;
+    }
+    /* every block written went to the host and came back for its backward, once */
+    if (!p.swap_outs) fail_msg("%s: nothing swapped to the host", netkeys);
+    if (p.swap_ins != p.swap_outs)
+        fail_msg("%s: %zu blocks swapped out, %zu back", netkeys, p.swap_outs, p.swap_ins);
 }
 
 /* Trains both for STEPS steps and compares costs, outputs and weights; then both load the
@@ -249,6 +257,16 @@ static void classify_fp32(void **st) { (void)st; compare(cfg_classify, "actnn_bi
 static void classify_2bit(void **st) { (void)st; compare(cfg_classify, "actnn_bits=2\nactnn_stream=1"); }
 static void classify_16bit(void **st) { (void)st; compare(cfg_classify, "actnn_bits=16"); }
 static void yolo_16bit(void **st) { (void)st; compare(cfg_yolo, "actnn_bits=16\nactnn_stream=1"); }
+/* actnn_swap=1: saves move to host memory once written and come back for backward; the
+ * CPU's numbers, whole-batch, streamed, actnn_auto's mixed widths and 16 bits */
+static void yolo_swap(void **st) { (void)st; compare(cfg_yolo, "actnn_bits=2\nactnn_swap=1"); }
+static void classify_swap_stream(void **st)
+{
+    (void)st;
+    compare(cfg_classify, "actnn_bits=2\nactnn_stream=1\nactnn_swap=1");
+}
+static void yolo_swap_auto(void **st) { (void)st; compare(cfg_yolo, "actnn_bits=2\nactnn_auto=1\nactnn_swap=1"); }
+static void region_swap_16(void **st) { (void)st; compare(cfg_region, "actnn_bits=16\nactnn_stream=1\nactnn_swap=1"); }
 
 /* A network whose output layer runs on the device: its output is read back by the forward
  * (the host-only layers' outputs are on the host already). */
@@ -583,6 +601,69 @@ static void device_pool_from_plan(void **st)
     }
 }
 
+/* actnn_swap=1 holds in device memory only the window of blocks being written or read
+ * back: from the second step on no device allocation at all (the window grew once, after
+ * the first backward), the window smaller than the pool the same run takes without swap
+ * (the sum of every saved block), and the device's bytes in use lower by the difference,
+ * while the host holds what the pool held. Whole-batch and streamed. */
+static void swap_window_steady(void **st)
+{
+    (void)st;
+    static dn_backend counted;
+    counted = *dn_backend_devsim();
+    counted.alloc = counted_alloc;
+    const char *cfgs[] = {cfg_yolo, cfg_classify};
+    const char *keys[] = {"actnn_bits=2", "actnn_bits=2\nactnn_stream=1"};
+    for (int c = 0; c < 2; ++c) {
+        char text[8192], err[256], swapkeys[256];
+        snprintf(swapkeys, sizeof(swapkeys), "%s\nactnn_swap=1", keys[c]);
+        network *net[2];
+        size_t peak;
+        for (int k = 0; k < 2; ++k) {
+            snprintf(text, sizeof(text), cfgs[c], k ? swapkeys : keys[c]);
+            net[k] = tu_net_from_text(text, BATCH);
+            if (network_place(net[k], &counted, err, sizeof(err))) fail_msg("%s", err);
+            if (memreport_reserve_saved(net[k], err, sizeof(err))) fail_msg("%s", err);
+        }
+        network *cpu = make(cfgs[c], swapkeys, 0);
+        for (int s = 0; s < STEPS; ++s) {
+            size_t before = n_allocs;
+            step_both(cpu, net[1], s, swapkeys);
+            if (s > 0 && n_allocs != before)
+                fail_msg("%s: %zu device allocations in step %d", swapkeys, n_allocs - before, s);
+        }
+        network *cpu0 = make(cfgs[c], keys[c], 0);
+        step_both(cpu0, net[0], 0, keys[c]); /* the pool run, for its sizes */
+        free_network(cpu0);
+        saved_paths p;
+        saved_get_paths(net[1]->store, &p);
+        size_t pool = net[0]->store->dpool_bytes;
+        assert_true(pool > 0);
+        assert_null(net[1]->store->dpool);
+        if (!(p.swap_window > 0 && p.swap_window < pool))
+            fail_msg("%s: window %zu bytes, pool %zu", swapkeys, p.swap_window, pool);
+        assert_true(p.swap_window_peak <= p.swap_window);
+        print_message("%s: device window %zu bytes (live peak %zu), pool without swap %zu, "
+                      "host %zu\n", swapkeys, p.swap_window, p.swap_window_peak, pool,
+                      p.swap_host_peak);
+        assert_int_equal(p.swap_host_peak, pool); /* the same blocks, laid out alike */
+        free_network(cpu);
+        /* what each network holds: freeing the pool run releases pool - window more */
+        size_t u0, u1;
+        counted.mem_info(&peak, &u0);
+        free_network(net[0]);
+        counted.mem_info(&peak, &u1);
+        size_t freed_pool_run = u0 - u1;
+        counted.mem_info(&peak, &u0);
+        free_network(net[1]);
+        counted.mem_info(&peak, &u1);
+        size_t freed_swap_run = u0 - u1;
+        if (freed_pool_run - freed_swap_run != pool - p.swap_window)
+            fail_msg("%s: device bytes held %zu (pool run) and %zu (swap run), pool %zu window %zu",
+                     swapkeys, freed_pool_run, freed_swap_run, pool, p.swap_window);
+    }
+}
+
 /* Two mapping passes at once on one network (place.h place_ctx): each keeps its own
  * direction and failure flag, so one pass returning arrays or failing leaves the other
  * as it was. */
@@ -627,6 +708,11 @@ int main(void)
         cmocka_unit_test(classify_2bit),
         cmocka_unit_test(classify_16bit),
         cmocka_unit_test(yolo_16bit),
+        cmocka_unit_test(yolo_swap),
+        cmocka_unit_test(classify_swap_stream),
+        cmocka_unit_test(yolo_swap_auto),
+        cmocka_unit_test(region_swap_16),
+        cmocka_unit_test(swap_window_steady),
         cmocka_unit_test(place_and_return),
         cmocka_unit_test(place_ctx_explicit),
         cmocka_unit_test(many_sources_host_only),

@@ -50,16 +50,21 @@ int cli_place_network(network *net, char *err, size_t errlen)
     char why[160] = "";
     int gpu = rank_gpu();
     if (!be && gpu >= 0) be = dn_backend_cuda(gpu, why, sizeof(why));
-    if (!be || !be->device) return 0; /* the CPU (the start-up report said why) */
+    if (!be || !be->device) { /* the CPU (the start-up report said why) */
+        if (net->actnn_swap)
+            fprintf(stderr, "actnn_swap=1: no effect on the CPU (saved activations are in host "
+                    "memory already); it moves them out of device memory in a GPU run\n");
+        return 0;
+    }
     if (network_place(net, be, err, errlen)) return -1;
     char hl[256];
     host_layers(net, hl, sizeof(hl));
     size_t bytes = 0;
     for (int i = 0; i < net->nplaced; ++i) bytes += net->placed[i].n * sizeof(float);
     fprintf(stderr, "device: %s: parameters and layer state (%.1f MiB), the activation arena and "
-            "the layers' forward and backward%s%s%s; saved activations in device memory (actnn_auto's "
-            "per-sample bits quantized on the host)\n",
+            "the layers' forward and backward%s%s; saved activations quantized on the device%s\n",
             be->name, bytes / 1048576.0, hl[0] ? "; on the host with copies: " : "", hl,
-            hl[0] ? "" : "");
+            net->actnn_swap ? ", then moved to host memory until their backward (actnn_swap=1)"
+                            : ", kept in a device pool");
     return 0;
 }

@@ -56,14 +56,20 @@ static int print_device_plan(network *net, FILE *f, char *err, size_t errlen)
     mem_summary s;
     if (memreport_plan(net, &s, NULL, err, errlen)) return -1;
     size_t ws = s.workspace; /* allocated whole: the generic path needs every layer's columns */
-    size_t dev = s.arena + s.saved + s.params + ws + s.input, host = host_staging(net);
+    size_t saved_dev = net->actnn_swap ? s.swap_window : s.saved;
+    size_t dev = s.arena + saved_dev + s.params + ws + s.input, host = host_staging(net);
     fprintf(f, "device plan (-gpu, mini-batch %d): arena_mib=%.1f (one allocation) saved_mib=%.1f "
             "params_mib=%.1f (weights, gradients, optimizer state) cudnn_workspace_mib=%.1f "
             "(the largest layer's im2col size; cuDNN's algorithms are chosen within it and within "
             "workspace_size_limit_MB=%d) "
             "input_mib=%.1f total_device_mib=%.1f\n",
-            s.batch, s.arena / MIB, s.saved / MIB, s.params / MIB, ws / MIB, net->workspace_limit_mb,
+            s.batch, s.arena / MIB, saved_dev / MIB, s.params / MIB, ws / MIB, net->workspace_limit_mb,
             s.input / MIB, dev / MIB);
+    if (net->actnn_swap)
+        fprintf(f, "actnn_swap=1: saved_mib is the device window (the largest layer's or streamed "
+                "segment's saves, aligned blocks add a little); the other %.1f MiB of saves wait "
+                "in host memory between their forward and backward\n",
+                (s.saved - s.swap_window) / MIB);
     fprintf(f, "host side of a GPU run: loss layers (yolo, region, softmax, cost) on the host with "
             "copies %.1f MiB, restore scratch %.1f MiB, loader %.1f MiB\n",
             host / MIB, s.scratch / MIB, s.loader / MIB);

@@ -492,6 +492,11 @@ int network_backward(network *net)
             for (int k = i - 1; k >= a; --k) zero_born_deltas(net, plan_bwd_step(p, k));
             double t0 = net->ltimes ? layer_times_now() : 0;
             if (stream_backward(net, a)) { rc = -1; break; }
+            if (saved_take_failure(net->store)) {
+                snprintf(net->err, sizeof(net->err), "%s", saved_error(net->store));
+                rc = -1;
+                break;
+            }
             if (net->ltimes) layer_times_add(net, a, 1, layer_times_now() - t0);
             int end = i;
             for (; i >= a; --i) saved_release_layer(net->store, i);
@@ -507,6 +512,11 @@ int network_backward(network *net)
         double t0 = net->ltimes ? layer_times_now() : 0;
         if (layer_call(net, &x, net->fwd_input ? net->fwd_input : net->input, 0)) {
             snprintf(net->err, sizeof(net->err), "layer %d (%s) backward failed", i, l->ops->name);
+            rc = -1;
+            break;
+        }
+        if (saved_take_failure(net->store)) { /* actnn_swap: a block did not come back */
+            snprintf(net->err, sizeof(net->err), "%s", saved_error(net->store));
             rc = -1;
             break;
         }

@@ -310,6 +310,23 @@ size_t memreport_total(const mem_summary *s)
     return rest + (s->saved > with ? s->saved : with);
 }
 
+/* actnn_swap=1: the saves live on the device only while written (a layer's forward, or a
+ * streamed segment's, whose members write chunk by chunk) or read back (the same unit's
+ * backward), so the device holds at most the largest unit's saves (saved.c swap_out). */
+static size_t swap_window_of(const network *net, const saved_desc *desc, size_t n)
+{
+    size_t most = 0;
+    for (int i = net->n - 1; i >= 0; --i) {
+        int a = net->plan.seg_start ? net->plan.seg_start[i] : -1;
+        if (a < 0 || a > i) a = i;
+        size_t unit = 0;
+        for (int k = a; k <= i; ++k) unit += layer_saved(net, &desc[k * SV_SLOTS], k, n, 0);
+        if (unit > most) most = unit;
+        i = a;
+    }
+    return most;
+}
+
 int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errlen)
 {
     /* What is saved at 32 bits may differ from the cfg's bits (x-hat rebuilt only when
@@ -338,12 +355,13 @@ int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errl
         s->saved_at32 += layer_saved(net, &desc32[i * SV_SLOTS], i, n, 32);
         if (f) print_row(f, net, i, d, fp32, saved);
     }
-    free(desc);
     free(desc32);
     s->arena = net->plan.arena_bytes;
     s->arena_fp32 = arena_at(net, 32, net->batch, NULL);
     fixed_parts(net, s, n);
     s->input_transient = input_dead_at(net, 0);
+    s->swap_window = swap_window_of(net, desc, n);
+    free(desc);
     return 0;
 }
 
@@ -377,7 +395,10 @@ int memreport_reserve_saved(network *net, char *err, size_t errlen)
     if (!net->be->device) return 0;
     saved_desc *desc = memreport_describe(net, 0, err, errlen);
     if (!desc) return -1;
-    size_t bytes = saved_device_pool_bytes(net->store, net->be, desc, (size_t)net->batch);
+    /* actnn_swap=1: no pool (saves live on the host); the window sizes itself in the
+     * first iteration */
+    size_t bytes = net->actnn_swap ? 0
+                                   : saved_device_pool_bytes(net->store, net->be, desc, (size_t)net->batch);
     free(desc);
     if (saved_pool_reserve(net->store, net->be, bytes) ||
         saved_stats_reserve(net->store, net->be, (size_t)net->batch)) {
@@ -416,6 +437,12 @@ void memreport_print_line(const network *net, FILE *f)
     if (net->be && net->be->device) net->be->mem_info(&peak, &used);
     if (net->be && net->be->device)
         fprintf(f, " gpu_peak_mib=%.1f gpu_used_mib=%.1f", peak / MIB, used / MIB);
+    if (net->be && net->be->device && net->actnn_swap && net->store) {
+        saved_paths p;
+        saved_get_paths(net->store, &p); /* the device window and what the host held */
+        fprintf(f, " swap_window_mib=%.1f swap_window_live_mib=%.1f swap_host_mib=%.1f",
+                p.swap_window / MIB, p.swap_window_peak / MIB, p.swap_host_peak / MIB);
+    }
     fputc('\n', f);
 }
 

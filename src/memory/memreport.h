@@ -26,6 +26,9 @@ typedef struct {
                                       those of the layers up to the input's last reader,
                                       or before the streamed segment that holds it (whose
                                       last sweep drops it chunk by chunk) */
+    size_t swap_window;            /* actnn_swap=1 on a device: the saves of the largest
+                                      layer or streamed segment (what is written or read
+                                      back at once; the rest waits in host memory) */
 } mem_summary;
 
 /* Bytes of all parameters, their gradients and optimizer state. */

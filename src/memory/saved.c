@@ -47,6 +47,7 @@ saved_store *saved_store_create(const network *net, char *err, size_t errlen)
     s->group = cfg.group_size;
     s->auto_on = net->actnn_auto;
     s->auto_layers = net->actnn_auto && net->actnn_auto_layers;
+    s->swap = net->actnn_swap;
     for (int i = 0; i < net->n; ++i) {
         s->st[i].store = s;
         s->st[i].layer = i;
@@ -97,13 +98,95 @@ static void dpool_give(saved_store *s, sv_entry *e)
     s->dpool_top = s->dpool_want = 0;
 }
 
+static int fail(layer_ctx *x, const char *what, size_t d, int rc);
+
+/* ---- actnn_swap=1: device blocks through the swap window and host memory ----
+ * A block is taken from the window when its entry is created, moved to the host once its
+ * last sample is written (swap_out) and taken again from the window at its first read in
+ * backward (swap_in); the window holds only the entries being written or read. The
+ * copies are synchronous pulls and pushes, ordered after the kernels that wrote the
+ * block (CUDA: the default stream); pageable host memory. */
+
+static char *dmem_take(saved_store *s, const dn_backend *be, size_t bytes, int *own)
+{
+    if (!s->swap) return dpool_take(s, be, bytes, own);
+    s->dbe = be;
+    return swin_take(&s->swin, be, bytes, own);
+}
+
+static void dmem_give(saved_store *s, sv_entry *e)
+{
+    if (!s->swap) dpool_give(s, e);
+    else swin_give(&s->swin, e->dmem, e->dev_bytes, e->dev_own);
+}
+
+/* The entry's pointers into its block at `blk` (NULL: swapped out). */
+static void dmem_point(sv_entry *e, char *blk)
+{
+    e->dmem = blk;
+    if (e->kind != SK_TENSOR) return;
+    e->dt.payload = blk;
+    e->dt.meta = blk && e->dmeta ? (uint16_t *)(blk + dalign(e->dpay)) : NULL;
+    e->dt.sample_bits = blk && e->dbits ? (const uint8_t *)(blk + dalign(e->dpay) + dalign(e->dmeta))
+                                        : NULL;
+}
+
+/* After the entry's last sample is written: its block to the host, the window freed. */
+static int swap_out(layer_ctx *x, sv_entry *e)
+{
+    saved_store *s = x->sv->store;
+    if (!s->swap || !e->dmem) return 0;
+    e->host = malloc(e->dev_bytes);
+    if (!e->host) return fail(x, "a swapped activation in host memory", e->d, ACTNN_E_NOMEM);
+    if (x->be->pull(e->host, e->dmem, e->dev_bytes)) {
+        free(e->host);
+        e->host = NULL;
+        return fail(x, "a swapped activation (device to host)", e->d, ACTNN_E_NOMEM);
+    }
+    dmem_give(s, e);
+    dmem_point(e, NULL);
+    ++s->swap_outs;
+    s->swap_host += e->dev_bytes;
+    if (s->swap_host > s->swap_host_peak) s->swap_host_peak = s->swap_host;
+    return 0;
+}
+
+/* Before the entry's first read in backward: its bytes back into the window. 0, or -1
+ * when the device has no room left (the backend printed why). */
+static int swap_in(layer_ctx *x, sv_entry *e)
+{
+    saved_store *s = x->sv->store;
+    if (!e->host) return 0;
+    int own = 0;
+    char *blk = dmem_take(s, x->be, e->dev_bytes, &own);
+    if (!blk || x->be->push(blk, e->host, e->dev_bytes)) {
+        if (blk) swin_give(&s->swin, blk, e->dev_bytes, own);
+        snprintf(s->err, sizeof(s->err), "layer %d: bringing a swapped activation back to the "
+                 "device (%.1f MiB): out of device memory (lower actnn_bits or raise "
+                 "subdivisions)", x->l->index, e->dev_bytes / 1048576.0);
+        s->pending = 1;
+        return -1;
+    }
+    e->dev_own = own;
+    dmem_point(e, blk);
+    free(e->host);
+    e->host = NULL;
+    s->swap_host -= e->dev_bytes;
+    ++s->swap_ins;
+    return 0;
+}
+
 static void drop(saved_store *s, sv_entry *e)
 {
     if (e->kind == SK_NONE) return;
     s->stats.cur_bytes -= e->bytes;
     s->stats.cur_fp32_bytes -= e->fp32_bytes;
     if (e->kind == SK_ALIVE) s->stats.alive_bytes -= e->fp32_bytes;
-    if (e->dmem) dpool_give(s, e);
+    if (e->host) { /* swapped out and never read back (a forward without backward) */
+        s->swap_host -= e->dev_bytes;
+        free(e->host);
+    }
+    if (e->dmem) dmem_give(s, e);
     actnn_tensor_free(s->ctx, e->t);
     if (e->m) actnn_mask_free(s->ctx, e->m);
     if (e->c) actnn_codes_free(s->ctx, e->c);
@@ -139,6 +222,7 @@ void saved_store_free(saved_store *s)
     for (int i = 0; i < s->n; ++i)
         for (int k = 0; k < SV_SLOTS; ++k) free(s->st[i].a[k].cost);
     if (s->dpool) s->dbe->release(s->dpool, s->dpool_bytes);
+    swin_free(&s->swin);
     if (s->dstat) s->dstat_be->release(s->dstat, s->dstat_n * sizeof(double));
     actnn_ctx_free(s->ctx);
     free(s->st);
@@ -406,7 +490,7 @@ static int device_entry(layer_ctx *x, int slot, size_t d, int alive, const uint8
     if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
     int own = 0;
     size_t bytes = dalign(pay) + dalign(meta) + (sb ? dalign(n) : 0);
-    char *blk = dpool_take(s, x->be, bytes, &own);
+    char *blk = dmem_take(s, x->be, bytes, &own);
     if (!blk) return fail(x, "a tensor in device memory", d, ACTNN_E_NOMEM);
     sv_entry *e = begin(x, slot, SK_TENSOR, d, pay + meta);
     e->bits = x->l->bits;
@@ -421,6 +505,7 @@ static int device_entry(layer_ctx *x, int slot, size_t d, int alive, const uint8
     e->dmem = blk;
     e->dev_bytes = bytes;
     e->dev_own = own;
+    e->dbits = sb != NULL;
     /* the widths were chosen on the host from the pulled costs: n bytes go over */
     if (sb && x->be->push(bits_at, sb, n)) return fail(x, "per-sample bits", d, ACTNN_E_NOMEM);
     return 0;
@@ -452,7 +537,8 @@ static int save_device(layer_ctx *x, int slot, const float *data, size_t d, size
         rc = x->be->act_save(s->ctx, t, (size_t)(x->b0 + i), 1, data + (size_t)i * stride);
     ++s->dev_saves;
     ++s->dev_kind[SK_TENSOR];
-    return rc == ACTNN_OK ? 0 : fail(x, "a tensor", d, rc);
+    if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
+    return x->b0 + x->batch == (int)total_of(x) ? swap_out(x, &x->sv->e[slot]) : 0;
 }
 
 /* The entry of a mask or codes in backend memory for the whole mini-batch (its first
@@ -462,7 +548,7 @@ static sv_entry *device_words(layer_ctx *x, int slot, sv_kind kind, size_t d, in
     saved_store *s = x->sv->store;
     size_t bytes = total_of(x) * plane_words(d, width) * sizeof(uint32_t);
     int own = 0;
-    char *blk = dpool_take(s, x->be, dalign(bytes), &own);
+    char *blk = dmem_take(s, x->be, dalign(bytes), &own);
     if (!blk) return NULL;
     sv_entry *e = begin(x, slot, kind, d, bytes);
     e->bits = width;
@@ -613,7 +699,8 @@ int sv_save_mask_strided(layer_ctx *x, int slot, const float *y, size_t d, size_
                                       words_of(&x->sv->e[slot], (size_t)x->b0));
         ++s->dev_saves;
         ++s->dev_kind[SK_MASK];
-        return rc == ACTNN_OK ? 0 : fail(x, "an activation mask", d, rc);
+        if (rc != ACTNN_OK) return fail(x, "an activation mask", d, rc);
+        return x->b0 + x->batch == (int)n ? swap_out(x, &x->sv->e[slot]) : 0;
     }
     if (SV_ON_DEVICE(x)) {
         y = saved_host_view(x, y, (size_t)x->batch, d, stride);
@@ -724,7 +811,8 @@ int sv_save_codes(layer_ctx *x, int slot, int sample, const uint8_t *codes, size
                                        words_of(&x->sv->e[slot], (size_t)(x->b0 + sample)));
         ++s->dev_saves;
         ++s->dev_kind[SK_CODES];
-        return rc == ACTNN_OK ? 0 : fail(x, "argmax codes", d, rc);
+        if (rc != ACTNN_OK) return fail(x, "argmax codes", d, rc);
+        return x->b0 + sample + 1 == (int)n ? swap_out(x, &x->sv->e[slot]) : 0;
     }
     if (SV_ON_DEVICE(x)) { /* codes are bytes: d of them fit in d floats of staging */
         float *h = stage(s, d);
@@ -798,6 +886,7 @@ const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch)
     sv_entry *e = &x->sv->e[slot];
     size_t i = (size_t)(x->b0 + sample);
     if (e->kind == SK_ALIVE) return e->alive + i * e->stride;
+    if (swap_in(x, e)) return scratch; /* garbage; the network stops after this layer */
     if (e->dt.payload) /* a device tensor: restored where it lives */
         return x->be->act_restore(x->sv->store->ctx, &e->dt, i, 1, scratch) ? NULL : scratch;
     /* an exact (32-bit) sample is read in place: no copy into the scratch */
@@ -830,6 +919,7 @@ const float *sv_src_block(void *ud, size_t j0, size_t len, float *buf)
 void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, float g0)
 {
     sv_entry *e = &x->sv->e[slot];
+    if (swap_in(x, e)) return; /* the message is the store's; the layer sees no mask */
     if (e->dmem) { /* a device mask: a failure is the backend's error (network checks it) */
         (void)x->be->act_mask_apply(x->sv->store->ctx, words_of(e, (size_t)(x->b0 + sample)),
                                     e->d, delta, g1, g0);
@@ -844,6 +934,7 @@ void sv_mask_apply(layer_ctx *x, int slot, int sample, float *delta, float g1, f
 const uint8_t *sv_codes(layer_ctx *x, int slot, int sample, uint8_t *scratch)
 {
     sv_entry *e = &x->sv->e[slot];
+    if (swap_in(x, e)) return scratch; /* garbage; the network stops after this layer */
     if (e->dmem) /* device codes, unpacked into the layer's device scratch */
         return x->be->act_codes_restore(x->sv->store->ctx, words_of(e, (size_t)(x->b0 + sample)),
                                         1, e->d, e->bits, scratch) ? NULL : scratch;
@@ -891,6 +982,11 @@ int saved_raw(const saved_store *s, int i, int slot, saved_raw_bytes *out)
     if (e->kind != SK_TENSOR && e->kind != SK_MASK && e->kind != SK_CODES) return -1;
     memset(out, 0, sizeof(*out));
     if (e->kind != SK_TENSOR) {
+        if (e->host) { /* actnn_swap: on the host */
+            out->payload = e->host;
+            out->payload_bytes = e->bytes;
+            return 0;
+        }
         if (e->dmem) {
             out->on_device = 1;
             out->payload = e->dmem;
@@ -900,6 +996,13 @@ int saved_raw(const saved_store *s, int i, int slot, saved_raw_bytes *out)
         int rc = e->m ? actnn_mask_raw(e->m, &out->payload, &out->payload_bytes)
                       : actnn_codes_raw(e->c, &out->payload, &out->payload_bytes);
         return rc == ACTNN_OK ? 0 : -1;
+    }
+    if (e->host) { /* actnn_swap: the block's bytes on the host, as device_entry laid it out */
+        out->payload = e->host;
+        out->meta = e->dmeta ? (const char *)e->host + dalign(e->dpay) : NULL;
+        out->payload_bytes = e->dpay;
+        out->meta_bytes = e->dmeta;
+        return 0;
     }
     if (e->dt.payload) {
         out->on_device = 1;
@@ -915,10 +1018,23 @@ int saved_raw(const saved_store *s, int i, int slot, saved_raw_bytes *out)
 
 size_t saved_device_saves(const saved_store *s) { return s ? s->dev_saves : 0; }
 
+int saved_take_failure(saved_store *s)
+{
+    int f = s && s->pending;
+    if (s) s->pending = 0;
+    return f;
+}
+
 void saved_get_paths(const saved_store *s, saved_paths *out)
 {
     memset(out, 0, sizeof(*out));
     for (int k = 0; k <= SK_DROPOUT; ++k) out->device[k] = s->dev_kind[k]; /* same order */
     out->staged = s->staged;
     out->stats = s->dev_stats;
+    out->swap_outs = s->swap_outs;
+    out->swap_ins = s->swap_ins;
+    out->swap_host_peak = s->swap_host_peak;
+    out->swap_window = s->swin.bytes;
+    out->swap_window_peak = s->swin.peak_bytes;
+    out->swap_allocs = s->swin.allocs;
 }

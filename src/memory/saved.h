@@ -151,8 +151,14 @@ typedef struct {
     size_t device[SAVED_DROPOUT + 1];
     size_t staged;
     size_t stats; /* actnn_auto's per-sample statistics computed by the backend */
+    /* actnn_swap=1: blocks moved to the host and back, the host bytes' peak, the device
+     * window's size, the peak of its live blocks and its backend allocations */
+    size_t swap_outs, swap_ins, swap_host_peak, swap_window, swap_window_peak, swap_allocs;
 } saved_paths;
 void saved_get_paths(const saved_store *s, saved_paths *out);
+/* 1 once after a restore could not bring a swapped block back (out of device memory; the
+ * message via saved_error): the layer computed on garbage and backward must stop. */
+int saved_take_failure(saved_store *s);
 /* Device pool (device runs): the bytes one training iteration of n samples takes in
  * backend memory, from the descriptors of a dry run (memreport_describe: s->n * SV_SLOTS
  * entries), each entry aligned as the pool hands it out; 0 on the host. */

@@ -5,6 +5,7 @@
 
 #include "actnn.h"
 #include "memory/saved.h"
+#include "memory/swap_window.h"
 
 typedef enum { SK_NONE, SK_ALIVE, SK_TENSOR, SK_MASK, SK_CODES, SK_DROPOUT } sv_kind;
 
@@ -30,6 +31,12 @@ typedef struct {
     void *dmem;
     size_t dev_bytes;
     int dev_own;
+    /* actnn_swap=1: the block's bytes in host memory once written (dmem, dt.payload,
+     * dt.meta and dt.sample_bits are NULL then), until backward brings them back into the
+     * store's swap window (saved.c swap_out, swap_in); dbits: the block holds per-sample
+     * widths after the metadata */
+    void *host;
+    int dbits;
     /* A dropout on a device: its key, applied by the backend's act_dropout (dr is NULL). */
     uint64_t dr_seed, dr_id;
     float dr_p;
@@ -90,6 +97,13 @@ struct saved_store {
     double *dstat;
     size_t dstat_n;
     size_t dev_stats;      /* act_sample_stats calls (tests: the device path ran) */
+    /* actnn_swap=1 on a device: entries move to host memory once written and come back
+     * into this window for their backward, instead of staying in the pool */
+    int swap;
+    int pending;    /* a swapped block could not come back (saved_take_failure) */
+    swap_window swin;
+    size_t swap_outs, swap_ins;          /* blocks moved out and back */
+    size_t swap_host, swap_host_peak;    /* bytes held on the host, and their peak */
 };
 
 /* Whether a call's buffers are device memory (a test's hand-made context may have no be). */

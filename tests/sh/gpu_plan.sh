@@ -33,6 +33,19 @@ check "a budget above the plan fits" grep -q "DN_GPU_BUDGET_MB=$up: the device p
 DN_GPU_BUDGET_MB=$down "$DN" memory "$CFG" -batch 3 -gpu > "$T/nofit" 2>/dev/null
 check "a budget below the plan does not fit" grep -q "does not fit (raise subdivisions or lower actnn_bits)" "$T/nofit"
 
+# actnn_swap=1: the device holds a window (the largest layer's or streamed segment's
+# saves) and the rest waits on the host: window + host = the plan's saved bytes
+SW=$T/swap.cfg
+awk '{ print } /^\[net\]/ { print "actnn_swap=1" }' "$CFG" > "$SW"
+"$DN" memory "$SW" -batch 3 -gpu > "$T/swap" 2>&1
+check "memory -gpu with actnn_swap=1 runs" [ $? -eq 0 ]
+sdev=$(grep '^device plan' "$T/swap"); stot=$(grep '^total:' "$T/swap")
+win=$(field "$sdev" saved_mib); all=$(field "$stot" saved_mib)
+rest=$(sed -n 's/^actnn_swap=1: .*the other \([0-9.]*\) MiB of saves wait in host memory.*/\1/p' "$T/swap")
+check "says what waits on the host" [ -n "$rest" ]
+check "the device window is below the saved bytes" awk -v w="$win" -v a="$all" 'BEGIN { exit !(w > 0 && w < a) }'
+check "window + host = saved (within rounding)" awk -v w="$win" -v r="${rest:-0}" -v a="$all" 'BEGIN { d = w + r - a; exit !(d < 0.15 && d > -0.15) }'
+
 DN_GPU_BUDGET_MB=lots "$DN" memory "$CFG" -batch 3 -gpu > /dev/null 2> "$T/bad"
 check "a bad DN_GPU_BUDGET_MB exits 1" [ $? -eq 1 ]
 check "and says what it expects" grep -q "DN_GPU_BUDGET_MB='lots': expected a whole number of MiB" "$T/bad"

@@ -1,0 +1,39 @@
+/* The device window of actnn_swap=1 (ActNN's swapping, DESIGN.md memory kind 3): saved
+ * tensors of a device run live in host memory once written, and in device memory only
+ * while they are being written (forward) or read back (backward). This file owns the
+ * device side: one backend region handed out first fit, in blocks that come back in any
+ * order. It knows nothing of tensors (memory/saved.c decides what goes in and when).
+ *
+ * Sizing, as the saved pool's: a block that finds no room gets an allocation of its own
+ * (correct, only slower), and the region grows once it is empty (every block back, i.e.
+ * after a backward) to what would have held them, so a steady-state iteration allocates
+ * nothing. Sizes and offsets stay multiples of the caller's alignment if the sizes are. */
+#ifndef DN_SWAP_WINDOW_H
+#define DN_SWAP_WINDOW_H
+
+#include <stddef.h>
+
+#include "backend/backend.h"
+
+typedef struct {
+    const dn_backend *be;
+    char *base;
+    size_t bytes;          /* the region */
+    size_t *off, *len;     /* live blocks in the region, sorted by offset */
+    int n, cap;
+    int own_live;          /* live blocks of their own */
+    size_t own_bytes;      /* and their bytes */
+    size_t live_bytes, peak_bytes; /* all live blocks (region and own), and their peak */
+    size_t need;           /* what the region grows to when next empty */
+    size_t allocs;         /* backend allocations: the region's and the own blocks' */
+} swap_window;
+
+/* `bytes` of backend memory of `be`: from the region, else a block of its own (*own = 1).
+ * NULL when the backend has no memory left (or the host none for the bookkeeping). */
+void *swin_take(swap_window *w, const dn_backend *be, size_t bytes, int *own);
+/* Gives back a block from swin_take with the same bytes and own. */
+void swin_give(swap_window *w, void *p, size_t bytes, int own);
+/* Releases the region (every block must be back). */
+void swin_free(swap_window *w);
+
+#endif
