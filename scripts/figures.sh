@@ -33,6 +33,7 @@ mpi_speed|6|scripts/bench_mpi.sh
 mpi_fashion|40|scripts/fashion_mnist.sh && scripts/accuracy_mpi.sh
 overfit|5|scripts/overfit.sh
 detection_96|15|SIZE=96 BATCH=8 ITERS=300 SKIP_DN=1 NTRAIN=200 NVALID=50 LR=0.002 BURN_IN=100 scripts/bench_detector.sh
+swap_devsim|10|MB=32 ITERS=2 scripts/swap_devsim.sh
 detection_416|45|SIZE=416 BATCH=8 ITERS=300 SKIP_DN=1 NTRAIN=200 NVALID=50 LR=0.002 BURN_IN=100 scripts/bench_detector.sh'
 QUICK="plans demo plugin"
 

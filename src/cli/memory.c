@@ -57,14 +57,15 @@ static int print_device_plan(network *net, FILE *f, char *err, size_t errlen)
     if (memreport_plan(net, &s, NULL, err, errlen)) return -1;
     size_t ws = s.workspace; /* allocated whole: the generic path needs every layer's columns */
     size_t saved_dev = net->actnn_swap ? s.swap_window : s.saved;
-    size_t dev = s.arena + saved_dev + s.params + ws + s.input, host = host_staging(net);
+    /* the per-sample restore scratch: two buffers on the device too (network.c dscratch) */
+    size_t dev = s.arena + saved_dev + s.params + ws + s.scratch + s.input, host = host_staging(net);
     fprintf(f, "device plan (-gpu, mini-batch %d): arena_mib=%.1f (one allocation) saved_mib=%.1f "
             "params_mib=%.1f (weights, gradients, optimizer state) cudnn_workspace_mib=%.1f "
             "(the largest layer's im2col size; cuDNN's algorithms are chosen within it and within "
-            "workspace_size_limit_MB=%d) "
+            "workspace_size_limit_MB=%d) scratch_mib=%.1f (two per-sample restore buffers) "
             "input_mib=%.1f total_device_mib=%.1f\n",
             s.batch, s.arena / MIB, saved_dev / MIB, s.params / MIB, ws / MIB, net->workspace_limit_mb,
-            s.input / MIB, dev / MIB);
+            s.scratch / MIB, s.input / MIB, dev / MIB);
     if (net->actnn_swap)
         fprintf(f, "actnn_swap=1: saved_mib is the device window (the largest layer's or streamed "
                 "segment's saves, aligned blocks add a little); the other %.1f MiB of saves wait "
