@@ -198,6 +198,9 @@ static void expect_paths(const saved_store *st, const char *fmt, const char *net
     if (!p.swap_outs) fail_msg("%s: nothing swapped to the host", netkeys);
     if (p.swap_ins != p.swap_outs)
         fail_msg("%s: %zu blocks swapped out, %zu back", netkeys, p.swap_outs, p.swap_ins);
+    /* they come back ahead of their backward (saved_prefetch), not at their first read */
+    if (p.swap_prefetches == 0)
+        fail_msg("%s: %zu of %zu blocks prefetched", netkeys, p.swap_prefetches, p.swap_ins);
 }
 
 /* Trains both for STEPS steps and compares costs, outputs and weights; then both load the

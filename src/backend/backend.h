@@ -25,6 +25,9 @@
 
 typedef struct dn_backend dn_backend;
 
+/* copy_wait's ticket for "every copy started so far". */
+#define DN_COPY_ALL UINT64_MAX
+
 /* Largest block (values) a fused batch-norm forward hands to its sink. */
 #define DN_FUSE_BLOCK_MAX 4096
 /* Receives one block of a fused batch-norm forward (bn_train_fused): values [j0, j0 + len)
@@ -58,6 +61,19 @@ struct dn_backend {
     int (*error)(void); /* first failure since the last call (0: none), then cleared */
     /* Device memory: the allocator's peak and the device's used bytes (0, 0 on the host). */
     void (*mem_info)(size_t *peak, size_t *used);
+    /* Copies that overlap compute (actnn_swap, memory/saved.c). Optional, all five or none
+     * (NULL: synchronous pull/push into malloc'd memory). host_alloc: page-locked host
+     * memory (what a copy can overlap compute from), NULL on failure. pull_async /
+     * push_async: start a copy on a second stream after every op issued before it (so a
+     * pull sees the kernels that wrote its source) and return at once with a ticket
+     * (increasing). copy_wait(t): every copy up to ticket t is finished for the ops issued
+     * after it and for the host (a pulled block may be read and its source reused, a
+     * pushed block is there); DN_COPY_ALL waits for all. */
+    void *(*host_alloc)(size_t bytes);
+    void (*host_release)(void *p, size_t bytes);
+    int (*pull_async)(void *host_dst, const void *src, size_t bytes, uint64_t *ticket);
+    int (*push_async)(void *dst, const void *host_src, size_t bytes, uint64_t *ticket);
+    int (*copy_wait)(uint64_t ticket);
 
     /* ---- dense ---- */
     /* Row-major C = alpha * op(A) * op(B) + beta * C, pjreddie's gemm() arguments. */

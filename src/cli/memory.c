@@ -67,9 +67,10 @@ static int print_device_plan(network *net, FILE *f, char *err, size_t errlen)
             s.batch, s.arena / MIB, saved_dev / MIB, s.params / MIB, ws / MIB, net->workspace_limit_mb,
             s.scratch / MIB, s.input / MIB, dev / MIB);
     if (net->actnn_swap)
-        fprintf(f, "actnn_swap=1: saved_mib is the device window (the largest layer's or streamed "
-                "segment's saves, aligned blocks add a little); the other %.1f MiB of saves wait "
-                "in host memory between their forward and backward\n",
+        fprintf(f, "actnn_swap=1: saved_mib is the device window (the saves of the two neighbouring "
+                "layers or streamed segments that a backward holds while it brings the next "
+                "back; aligned blocks add a little); the other %.1f MiB of saves wait in "
+                "host memory between their forward and backward\n",
                 (s.saved - s.swap_window) / MIB);
     fprintf(f, "host side of a GPU run: loss layers (yolo, region, softmax, cost) on the host with "
             "copies %.1f MiB, restore scratch %.1f MiB, loader %.1f MiB\n",

@@ -480,6 +480,16 @@ int network_forward(network *net, const float *input, int train)
     return 0;
 }
 
+/* actnn_swap: the saves of the unit whose backward follows the one starting at `first`
+ * (a layer, or a streamed segment) start coming back from host memory now. */
+static void prefetch_next(network *net, int first)
+{
+    int j = first - 1;
+    if (!net->actnn_swap || j <= net->plan.stop) return;
+    int lo = net->plan.seg_start[j] > net->plan.stop ? net->plan.seg_start[j] : j;
+    saved_prefetch(net->store, net->be, lo, j);
+}
+
 int network_backward(network *net)
 {
     mem_plan *p = &net->plan;
@@ -488,6 +498,7 @@ int network_backward(network *net)
         layer *l = &net->layers[i];
         zero_born_deltas(net, plan_bwd_step(p, i));
         int a = p->seg_start[i];
+        prefetch_next(net, a > p->stop ? a : i);
         if (a > p->stop) { /* the streamed segment a..i */
             for (int k = i - 1; k >= a; --k) zero_born_deltas(net, plan_bwd_step(p, k));
             double t0 = net->ltimes ? layer_times_now() : 0;

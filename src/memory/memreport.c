@@ -311,17 +311,19 @@ size_t memreport_total(const mem_summary *s)
 }
 
 /* actnn_swap=1: the saves live on the device only while written (a layer's forward, or a
- * streamed segment's, whose members write chunk by chunk) or read back (the same unit's
- * backward), so the device holds at most the largest unit's saves (saved.c swap_out). */
+ * streamed segment's, whose members write chunk by chunk) or read back, and the backward
+ * brings the next unit's back while it computes one (saved_prefetch), so the device holds
+ * at most two neighbouring units' saves (saved_swap.c). */
 static size_t swap_window_of(const network *net, const saved_desc *desc, size_t n)
 {
-    size_t most = 0;
+    size_t most = 0, later = 0; /* `later`: the unit computed just before in backward */
     for (int i = net->n - 1; i >= 0; --i) {
         int a = net->plan.seg_start ? net->plan.seg_start[i] : -1;
         if (a < 0 || a > i) a = i;
         size_t unit = 0;
         for (int k = a; k <= i; ++k) unit += layer_saved(net, &desc[k * SV_SLOTS], k, n, 0);
-        if (unit > most) most = unit;
+        if (unit + later > most) most = unit + later;
+        later = unit;
         i = a;
     }
     return most;

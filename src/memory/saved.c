@@ -61,8 +61,7 @@ saved_store *saved_store_create(const network *net, char *err, size_t errlen)
 
 /* ---- the device pool of a device run's tensors (saved_internal.h) ---- */
 
-#define DPOOL_ALIGN 256 /* each tensor's payload and metadata start on a 256-byte line */
-static size_t dalign(size_t v) { return (v + DPOOL_ALIGN - 1) & ~(size_t)(DPOOL_ALIGN - 1); }
+static size_t dalign(size_t v) { return sv_dalign(v); }
 
 /* bytes for one tensor: from the pool while it has room, else a block of its own (the
  * first iteration, or one that saves more). NULL when the backend has no memory left. */
@@ -100,80 +99,42 @@ static void dpool_give(saved_store *s, sv_entry *e)
 
 static int fail(layer_ctx *x, const char *what, size_t d, int rc);
 
-/* ---- actnn_swap=1: device blocks through the swap window and host memory ----
- * A block is taken from the window when its entry is created, moved to the host once its
- * last sample is written (swap_out) and taken again from the window at its first read in
- * backward (swap_in); the window holds only the entries being written or read. The
- * copies are synchronous pulls and pushes, ordered after the kernels that wrote the
- * block (CUDA: the default stream); pageable host memory. */
+/* ---- actnn_swap=1 (saved_swap.c): device blocks through the swap window ---- */
 
 static char *dmem_take(saved_store *s, const dn_backend *be, size_t bytes, int *own)
 {
     if (!s->swap) return dpool_take(s, be, bytes, own);
     s->dbe = be;
-    return swin_take(&s->swin, be, bytes, own);
+    return swap_dev_take(s, be, bytes, own);
 }
 
 static void dmem_give(saved_store *s, sv_entry *e)
 {
     if (!s->swap) dpool_give(s, e);
-    else swin_give(&s->swin, e->dmem, e->dev_bytes, e->dev_own);
+    else swap_dev_give(s, e->dmem, e->dev_bytes, e->dev_own);
 }
 
-/* The entry's pointers into its block at `blk` (NULL: swapped out). */
-static void dmem_point(sv_entry *e, char *blk)
-{
-    e->dmem = blk;
-    if (e->kind != SK_TENSOR) return;
-    e->dt.payload = blk;
-    e->dt.meta = blk && e->dmeta ? (uint16_t *)(blk + dalign(e->dpay)) : NULL;
-    e->dt.sample_bits = blk && e->dbits ? (const uint8_t *)(blk + dalign(e->dpay) + dalign(e->dmeta))
-                                        : NULL;
-}
-
-/* After the entry's last sample is written: its block to the host, the window freed. */
+/* After the entry's last sample is written: its block to the host. */
 static int swap_out(layer_ctx *x, sv_entry *e)
 {
     saved_store *s = x->sv->store;
     if (!s->swap || !e->dmem) return 0;
-    e->host = malloc(e->dev_bytes);
-    if (!e->host) return fail(x, "a swapped activation in host memory", e->d, ACTNN_E_NOMEM);
-    if (x->be->pull(e->host, e->dmem, e->dev_bytes)) {
-        free(e->host);
-        e->host = NULL;
-        return fail(x, "a swapped activation (device to host)", e->d, ACTNN_E_NOMEM);
-    }
-    dmem_give(s, e);
-    dmem_point(e, NULL);
-    ++s->swap_outs;
-    s->swap_host += e->dev_bytes;
-    if (s->swap_host > s->swap_host_peak) s->swap_host_peak = s->swap_host;
-    return 0;
+    int rc = swap_block_out(s, x->be, e);
+    return rc == ACTNN_OK ? 0 : fail(x, "a swapped activation in host memory", e->d, rc);
 }
 
-/* Before the entry's first read in backward: its bytes back into the window. 0, or -1
- * when the device has no room left (the backend printed why). */
+/* Before the entry's first read in backward: its bytes back on the device. 0, or -1
+ * (the store's message; saved_take_failure then stops the backward). */
 static int swap_in(layer_ctx *x, sv_entry *e)
 {
     saved_store *s = x->sv->store;
-    if (!e->host) return 0;
-    int own = 0;
-    char *blk = dmem_take(s, x->be, e->dev_bytes, &own);
-    if (!blk || x->be->push(blk, e->host, e->dev_bytes)) {
-        if (blk) swin_give(&s->swin, blk, e->dev_bytes, own);
-        snprintf(s->err, sizeof(s->err), "layer %d: bringing a swapped activation back to the "
-                 "device (%.1f MiB): out of device memory (lower actnn_bits or raise "
-                 "subdivisions)", x->l->index, e->dev_bytes / 1048576.0);
-        s->pending = 1;
-        return -1;
-    }
-    e->dev_own = own;
-    dmem_point(e, blk);
-    free(e->host);
-    e->host = NULL;
-    s->swap_host -= e->dev_bytes;
-    ++s->swap_ins;
-    return 0;
+    if (!e->host && !e->fetching) return 0;
+    if (swap_block_in(s, x->be, e) == ACTNN_OK) return 0;
+    snprintf(s->err, sizeof(s->err), "layer %d: bringing a swapped activation back to the "
+             "device (%.1f MiB): out of device memory (lower actnn_bits or raise "
+             "subdivisions)", x->l->index, e->dev_bytes / 1048576.0);
+    s->pending = 1;
+    return -1;
 }
 
 static void drop(saved_store *s, sv_entry *e)
@@ -182,10 +143,7 @@ static void drop(saved_store *s, sv_entry *e)
     s->stats.cur_bytes -= e->bytes;
     s->stats.cur_fp32_bytes -= e->fp32_bytes;
     if (e->kind == SK_ALIVE) s->stats.alive_bytes -= e->fp32_bytes;
-    if (e->host) { /* swapped out and never read back (a forward without backward) */
-        s->swap_host -= e->dev_bytes;
-        free(e->host);
-    }
+    if (s->swap) swap_drop(s, e); /* its host block; a pending copy waited for */
     if (e->dmem) dmem_give(s, e);
     actnn_tensor_free(s->ctx, e->t);
     if (e->m) actnn_mask_free(s->ctx, e->m);
@@ -204,6 +162,7 @@ void saved_release_all(saved_store *s)
 {
     if (!s) return;
     for (int i = 0; i < s->n; ++i) saved_release_layer(s, i);
+    if (s->swap) swap_retire_all(s); /* the forward's last blocks: the window may regrow */
 }
 
 void saved_trim(saved_store *s)
@@ -222,7 +181,7 @@ void saved_store_free(saved_store *s)
     for (int i = 0; i < s->n; ++i)
         for (int k = 0; k < SV_SLOTS; ++k) free(s->st[i].a[k].cost);
     if (s->dpool) s->dbe->release(s->dpool, s->dpool_bytes);
-    swin_free(&s->swin);
+    swap_free(s);
     if (s->dstat) s->dstat_be->release(s->dstat, s->dstat_n * sizeof(double));
     actnn_ctx_free(s->ctx);
     free(s->st);
@@ -1037,4 +996,5 @@ void saved_get_paths(const saved_store *s, saved_paths *out)
     out->swap_window = s->swin.bytes;
     out->swap_window_peak = s->swin.peak_bytes;
     out->swap_allocs = s->swin.allocs;
+    out->swap_prefetches = s->swap_prefetches;
 }

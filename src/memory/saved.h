@@ -154,11 +154,16 @@ typedef struct {
     /* actnn_swap=1: blocks moved to the host and back, the host bytes' peak, the device
      * window's size, the peak of its live blocks and its backend allocations */
     size_t swap_outs, swap_ins, swap_host_peak, swap_window, swap_window_peak, swap_allocs;
+    size_t swap_prefetches; /* blocks read that saved_prefetch had started bringing back */
 } saved_paths;
 void saved_get_paths(const saved_store *s, saved_paths *out);
 /* 1 once after a restore could not bring a swapped block back (out of device memory; the
  * message via saved_error): the layer computed on garbage and backward must stop. */
 int saved_take_failure(saved_store *s);
+/* actnn_swap=1 on a device: starts bringing the blocks of layers lo..hi back from host
+ * memory (the unit whose backward comes next), so the copies overlap the current unit's
+ * compute. No room in the window: they come back at their first read instead. */
+int saved_prefetch(saved_store *s, const dn_backend *be, int lo, int hi);
 /* Device pool (device runs): the bytes one training iteration of n samples takes in
  * backend memory, from the descriptors of a dry run (memreport_describe: s->n * SV_SLOTS
  * entries), each entry aligned as the pool hands it out; 0 on the host. */

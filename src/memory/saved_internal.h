@@ -31,12 +31,15 @@ typedef struct {
     void *dmem;
     size_t dev_bytes;
     int dev_own;
-    /* actnn_swap=1: the block's bytes in host memory once written (dmem, dt.payload,
-     * dt.meta and dt.sample_bits are NULL then), until backward brings them back into the
-     * store's swap window (saved.c swap_out, swap_in); dbits: the block holds per-sample
-     * widths after the metadata */
+    /* actnn_swap=1 (saved_swap.c): the block's bytes in host memory once written (dmem,
+     * dt.payload, dt.meta and dt.sample_bits are NULL then), until backward brings them
+     * back into the store's swap window; dbits: the block holds per-sample widths after
+     * the metadata. host_own: a host block of its own (not the host pool's). pull_ticket:
+     * the copy filling host; fetching: dmem is the target of push ticket `ticket`, not
+     * yet waited for. */
     void *host;
-    int dbits;
+    int dbits, host_own, fetching;
+    uint64_t pull_ticket, ticket;
     /* A dropout on a device: its key, applied by the backend's act_dropout (dr is NULL). */
     uint64_t dr_seed, dr_id;
     float dr_p;
@@ -102,9 +105,37 @@ struct saved_store {
     int swap;
     int pending;    /* a swapped block could not come back (saved_take_failure) */
     swap_window swin;
+    /* device blocks whose pull has not been waited for: back to the window once it is */
+    struct sv_retiring { void *blk; size_t bytes; int own; uint64_t ticket; } *ret;
+    int nret, capret;
+    /* the host side: one pool (page-locked with the backend's host_alloc) handed out in
+     * save order and reset once every block is back, as the device pool; own blocks
+     * while it is too small */
+    char *hpool;
+    size_t hpool_bytes, hpool_top, hpool_want;
+    int hpool_live;
     size_t swap_outs, swap_ins;          /* blocks moved out and back */
+    size_t swap_prefetches;              /* of those back, started ahead of their backward */
     size_t swap_host, swap_host_peak;    /* bytes held on the host, and their peak */
 };
+
+/* Device blocks of the saved store start on 256-byte lines (payload, metadata, widths). */
+static inline size_t sv_dalign(size_t v) { return (v + 255) & ~(size_t)255; }
+
+/* ---- actnn_swap=1 (saved_swap.c) ----
+ * swap_dev_take / swap_dev_give: a device block from / to the window (waiting for pulls
+ * whose blocks it needs). swap_block_out: the block of e (its last sample written) to the
+ * host; swap_block_in: back on the device and ready to read (a prefetched block is only
+ * waited for). Both ACTNN_OK or an ACTNN_E_* code. swap_drop: e's host side (waiting for
+ * a copy still using its memory). swap_retire_all: every pull waited for and its block
+ * returned. swap_free: at the store's end. */
+char *swap_dev_take(saved_store *s, const dn_backend *be, size_t bytes, int *own);
+void swap_dev_give(saved_store *s, void *blk, size_t bytes, int own);
+int swap_block_out(saved_store *s, const dn_backend *be, sv_entry *e);
+int swap_block_in(saved_store *s, const dn_backend *be, sv_entry *e);
+void swap_drop(saved_store *s, sv_entry *e);
+void swap_retire_all(saved_store *s);
+void swap_free(saved_store *s);
 
 /* Whether a call's buffers are device memory (a test's hand-made context may have no be). */
 #define SV_ON_DEVICE(x) ((x)->be && (x)->be->device)

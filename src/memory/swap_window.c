@@ -34,12 +34,16 @@ static int grow_list(swap_window *w)
     return 0;
 }
 
-void *swin_take(swap_window *w, const dn_backend *be, size_t bytes, int *own)
+void *swin_take(swap_window *w, const dn_backend *be, size_t bytes, int may_own, int *own)
 {
     w->be = be;
     size_t at = 0;
     int i = w->base ? find_gap(w, bytes, &at) : -1;
     *own = i < 0;
+    if (*own && !may_own) {
+        *own = 0;
+        return NULL;
+    }
     void *p;
     if (*own) {
         p = be->alloc(bytes, "a swapped saved activation");

@@ -28,9 +28,10 @@ typedef struct {
     size_t allocs;         /* backend allocations: the region's and the own blocks' */
 } swap_window;
 
-/* `bytes` of backend memory of `be`: from the region, else a block of its own (*own = 1).
- * NULL when the backend has no memory left (or the host none for the bookkeeping). */
-void *swin_take(swap_window *w, const dn_backend *be, size_t bytes, int *own);
+/* `bytes` of backend memory of `be`: from the region, else (when may_own) a block of its
+ * own (*own = 1). NULL when the region has no room and !may_own, or when the backend has
+ * no memory left (or the host none for the bookkeeping). */
+void *swin_take(swap_window *w, const dn_backend *be, size_t bytes, int may_own, int *own);
 /* Gives back a block from swin_take with the same bytes and own. */
 void swin_give(swap_window *w, void *p, size_t bytes, int own);
 /* Releases the region (every block must be back). */

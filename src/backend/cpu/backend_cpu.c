@@ -32,6 +32,25 @@ static int cpu_move(void *dst, const void *src, size_t bytes)
 
 static int cpu_error(void) { return 0; }
 
+/* Host memory is the backend's: "async" copies are done when they return. */
+static uint64_t cpu_tickets;
+static void *cpu_host_alloc(size_t bytes) { return malloc(bytes ? bytes : 1); }
+static void cpu_host_release(void *p, size_t bytes)
+{
+    (void)bytes;
+    free(p);
+}
+static int cpu_copy_now(void *dst, const void *src, size_t bytes, uint64_t *ticket)
+{
+    *ticket = ++cpu_tickets;
+    return cpu_move(dst, src, bytes);
+}
+static int cpu_copy_wait(uint64_t ticket)
+{
+    (void)ticket;
+    return 0;
+}
+
 /* Convolution: im2col + gemm per group (conv_gemm.h) over this backend's kernels. */
 static const dn_conv_kernels cpu_conv_kernels = {dn_gemm, im2col, col2im_add};
 
@@ -121,6 +140,11 @@ static const dn_backend cpu_backend = {
     .pull = cpu_move,
     .error = cpu_error,
     .mem_info = cpu_mem_info,
+    .host_alloc = cpu_host_alloc,
+    .host_release = cpu_host_release,
+    .pull_async = cpu_copy_now,
+    .push_async = cpu_copy_now,
+    .copy_wait = cpu_copy_wait,
     .gemm = dn_gemm,
     .im2col = im2col,
     .col2im_add = col2im_add,

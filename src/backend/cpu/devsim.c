@@ -71,6 +71,67 @@ static int ds_pull(void *dst, const void *src, size_t bytes)
     return 0;
 }
 
+/* Copies on the "second stream" (pull_async/push_async): queued and carried out only at
+ * copy_wait, the latest a device may finish them. A caller that reuses a pulled block,
+ * frees it, or reads a pushed one before waiting gets stale or missing bytes (or an ASan
+ * report), which tests see, where a GPU would be right or wrong by timing. */
+typedef struct {
+    char *dst;
+    const char *src;
+    size_t bytes;
+} ds_qcopy;
+static ds_qcopy *queue;
+static size_t queued, qcap;
+static uint64_t issued, done_upto; /* tickets 1..issued; done up to done_upto */
+
+static int ds_enqueue(void *dst, const void *src, size_t bytes, uint64_t *ticket)
+{
+    if (queued == qcap) {
+        size_t cap = qcap ? 2 * qcap : 64;
+        ds_qcopy *q = realloc(queue, cap * sizeof *q);
+        if (!q) return -1;
+        queue = q;
+        qcap = cap;
+    }
+    queue[queued++] = (ds_qcopy){dst, src, bytes};
+    *ticket = ++issued;
+    return 0;
+}
+
+static int ds_pull_async(void *dst, const void *src, size_t bytes, uint64_t *ticket)
+{
+    return ds_enqueue(dst, un(src), bytes, ticket);
+}
+
+static int ds_push_async(void *dst, const void *src, size_t bytes, uint64_t *ticket)
+{
+    return ds_enqueue(un(dst), src, bytes, ticket);
+}
+
+static int ds_copy_wait(uint64_t ticket)
+{
+    if (ticket != DN_COPY_ALL && ticket > issued) {
+        fprintf(stderr, "devsim: copy_wait for ticket %llu, only %llu issued\n",
+                (unsigned long long)ticket, (unsigned long long)issued);
+        abort();
+    }
+    uint64_t upto = ticket == DN_COPY_ALL ? issued : ticket;
+    size_t n = upto > done_upto ? (size_t)(upto - done_upto) : 0;
+    for (size_t i = 0; i < n; ++i)
+        if (queue[i].bytes) memcpy(queue[i].dst, queue[i].src, queue[i].bytes);
+    if (n && queued > n) memmove(queue, queue + n, (queued - n) * sizeof *queue);
+    queued -= n;
+    done_upto += n;
+    return 0;
+}
+
+static void *ds_host_alloc(size_t bytes) { return malloc(bytes ? bytes : 1); }
+static void ds_host_release(void *p, size_t bytes)
+{
+    (void)bytes;
+    free(p);
+}
+
 static int ds_error(void) { return 0; }
 
 static void ds_mem_info(size_t *pk, size_t *used)
@@ -392,6 +453,11 @@ static dn_backend devsim = {
     .pull = ds_pull,
     .error = ds_error,
     .mem_info = ds_mem_info,
+    .host_alloc = ds_host_alloc,
+    .host_release = ds_host_release,
+    .pull_async = ds_pull_async,
+    .push_async = ds_push_async,
+    .copy_wait = ds_copy_wait,
     .gemm = ds_gemm,
     .im2col = ds_im2col,
     .conv_forward = ds_conv_forward,

@@ -158,6 +158,19 @@ static void *cu_alloc(size_t bytes, const char *what)
 static void cu_release(void *p, size_t bytes) { dn_cuda_free(p, bytes ? bytes : 1); }
 static int cu_push(void *dst, const void *src, size_t bytes) { return dn_cuda_push(dst, src, bytes); }
 static int cu_pull(void *dst, const void *src, size_t bytes) { return dn_cuda_pull(dst, src, bytes); }
+static void cu_host_release(void *p, size_t bytes)
+{
+    (void)bytes;
+    dn_cuda_host_free(p);
+}
+static int cu_pull_async(void *dst, const void *src, size_t bytes, uint64_t *ticket)
+{
+    return dn_cuda_copy_async(dst, src, bytes, 0, ticket);
+}
+static int cu_push_async(void *dst, const void *src, size_t bytes, uint64_t *ticket)
+{
+    return dn_cuda_copy_async(dst, src, bytes, 1, ticket);
+}
 
 static void cu_gemm(int TA, int TB, int M, int N, int K, float alpha, const float *A, int lda,
                     const float *B, int ldb, float beta, float *C, int ldc)
@@ -388,6 +401,11 @@ static const dn_backend cuda_backend = {
     .pull = cu_pull,
     .error = cu_error,
     .mem_info = cu_mem_info,
+    .host_alloc = dn_cuda_host_alloc,
+    .host_release = cu_host_release,
+    .pull_async = cu_pull_async,
+    .push_async = cu_push_async,
+    .copy_wait = dn_cuda_copy_wait,
     .gemm = cu_gemm,
     .im2col = cu_im2col,
     .col2im_add = cu_col2im,

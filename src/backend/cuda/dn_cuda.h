@@ -54,6 +54,13 @@ int dn_cuda_copy(void *d_dst, const void *d_src, size_t bytes); /* device -> dev
 int dn_cuda_zero(void *d_dst, size_t bytes);
 /* Waits for all queued work; reports a kernel error with `what`. */
 int dn_cuda_sync(const char *what);
+/* ---- copies that overlap compute (copy_stream.cu; actnn_swap) ---- */
+void *dn_cuda_host_alloc(size_t bytes); /* page-locked; NULL after a message */
+void dn_cuda_host_free(void *p);
+/* A copy on the copy stream after everything issued on the default stream; *ticket. */
+int dn_cuda_copy_async(void *dst, const void *src, size_t bytes, int to_device, uint64_t *ticket);
+/* Copies up to ticket done (UINT64_MAX: all): see copy_stream.cu for who waits. */
+int dn_cuda_copy_wait(uint64_t ticket);
 /* Reports a launch error of the last kernel (cheap, no wait). */
 int dn_cuda_check_launch(const char *what);
 
