@@ -7,7 +7,8 @@
 #           reload, GPU vs CPU within DN_TEST_TOL (1e-4)
 #   (d)     yolov3-tiny-shapes, ITERS (100) iterations at 96 px: the avg-loss curve on the
 #           device vs -nogpu, largest relative difference and the last values
-#   (e)     yolov3-tiny and yolov4-tiny at 416, mini-batch 16, fp32 and 2 bits: median
+#   (e)     yolov3-tiny and yolov4-tiny at 416, mini-batch 16, fp32, 2 bits and 2 bits with
+#           actnn_swap=1: median
 #           s/iter of the iterations after the third and gpu_peak_mib of the memory: line
 #
 # Environment: DN (the darknet to run, default build/cpu-gpu-cudnn/darknet), TEST_DEVSIM (its
@@ -89,14 +90,19 @@ fi
 # ---- (e) ----
 E_ITERS=${E_ITERS:-8}
 for cfg in yolov3-tiny yolov4-tiny; do
-    for bits in 32 2; do
+    for v in 32 2 2+swap; do   # 2+swap: 2 bits with actnn_swap=1 (copies on a second stream)
+        bits=${v%%+*} swap=0
+        [ "$v" = 2+swap ] && swap=1
         cfgset cfg/$cfg-shapes.cfg "$T/e.cfg" width=416 height=416 batch=16 subdivisions=1 \
-            max_batches="$E_ITERS" actnn_bits=$bits burn_in=0
+            max_batches="$E_ITERS" actnn_bits=$bits burn_in=0 actnn_swap=$swap
         ( cd "$T" && on_device "$ROOT/$DN" -seed 5 detector train shapes.data e.cfg -dont_show $ondev_flag > e.out 2> e.err )
-        if [ $? != 0 ]; then echo "(e) $cfg 416 b16, $bits bits|failed: $(tail -1 "$T/e.err" | cut -c1-120)"; continue; fi
+        erc=$?
+        label="$bits bits"
+        [ "$swap" = 1 ] && label="2 bits, actnn_swap=1"
+        if [ $erc != 0 ]; then echo "(e) $cfg 416 b16, $label|failed: $(tail -1 "$T/e.err" | cut -c1-120)"; continue; fi
         s=$(sed -n 's/.* rate, \([0-9.]*\) seconds.*/\1/p' "$T/e.out" | tail -n +4 | sort -g |
             awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
         peak=$(grep -o 'gpu_peak_mib=[0-9.]*' "$T/e.err" "$T/e.out" | tail -1 | cut -d= -f2)
-        echo "(e) $cfg 416 mini-batch 16, $bits bits|${s:-?} s/iter, gpu_peak_mib ${peak:-?}"
+        echo "(e) $cfg 416 mini-batch 16, $label|${s:-?} s/iter, gpu_peak_mib ${peak:-?}"
     done
 done
