@@ -57,8 +57,8 @@ static int print_device_plan(network *net, FILE *f, char *err, size_t errlen)
     if (memreport_plan(net, &s, NULL, err, errlen)) return -1;
     size_t ws = s.workspace; /* allocated whole: the generic path needs every layer's columns */
     size_t saved_dev = net->actnn_swap ? s.swap_window : s.saved;
-    /* the per-sample restore scratch: two buffers on the device too (network.c dscratch) */
-    size_t dev = s.arena + saved_dev + s.params + ws + s.scratch + s.input, host = host_staging(net);
+    /* the per-sample restore scratch counts: two buffers on the device too (dscratch) */
+    size_t dev = memreport_device_total(net, &s), host = host_staging(net);
     fprintf(f, "device plan (-gpu, mini-batch %d): arena_mib=%.1f (one allocation) saved_mib=%.1f "
             "params_mib=%.1f (weights, gradients, optimizer state) cudnn_workspace_mib=%.1f "
             "(the largest layer's im2col size; cuDNN's algorithms are chosen within it and within "
@@ -116,7 +116,7 @@ int run_memory(int argc, char **argv)
         free_network(net);
         return 1;
     }
-    int rc = budget ? budget_print(net, budget, stdout, err, sizeof(err))
+    int rc = budget ? budget_print(net, budget, gpu, stdout, err, sizeof(err))
                     : memreport_print_plan(net, stdout, err, sizeof(err));
     if (!rc && gpu) rc = print_device_plan(net, stdout, err, sizeof(err));
     if (rc) fprintf(stderr, "%s\n", err);

@@ -29,34 +29,47 @@ size_t budget_parse(const char *s)
     return (size_t)(v * mult);
 }
 
+/* The total a budget caps: host memory, or a GPU run's device memory (device). */
+static size_t total_of(const network *net, const mem_summary *s, int device)
+{
+    return device ? memreport_device_total(net, s) : memreport_total(s);
+}
+
 /* Total of mini-batch b at `bits`, or SIZE_MAX when the plan cannot be made. */
-static size_t total_at(network *net, const saved_desc *desc, int bits, int b, mem_summary *s)
+static size_t total_at(network *net, const saved_desc *desc, int bits, int b, int device,
+                       mem_summary *s)
 {
     if (memreport_plan_at(net, desc, bits, b, s)) return SIZE_MAX;
-    return memreport_total(s);
+    return total_of(net, s, device);
 }
 
 /* What fits a budget may stream (a budget is the cap that turns them on). */
-static int max_batch(network *net, const saved_desc *desc, int bits, size_t budget,
+static int max_batch(network *net, const saved_desc *desc, int bits, size_t budget, int device,
                      mem_summary *at);
 
-int budget_max_batch(network *net, const saved_desc *desc, int bits, size_t budget,
-                     mem_summary *at)
+int budget_max_batch_on(network *net, const saved_desc *desc, int bits, size_t budget,
+                        int device, mem_summary *at)
 {
     int on = net->stream_auto_on;
     net->stream_auto_on = 1;
-    int m = max_batch(net, desc, bits, budget, at);
+    int m = max_batch(net, desc, bits, budget, device, at);
     net->stream_auto_on = on;
     return m;
 }
 
-static int max_batch(network *net, const saved_desc *desc, int bits, size_t budget,
+int budget_max_batch(network *net, const saved_desc *desc, int bits, size_t budget,
+                     mem_summary *at)
+{
+    return budget_max_batch_on(net, desc, bits, budget, 0, at);
+}
+
+static int max_batch(network *net, const saved_desc *desc, int bits, size_t budget, int device,
                      mem_summary *at)
 {
     mem_summary s;
-    if (total_at(net, desc, bits, 1, at) > budget) return 0;
+    if (total_at(net, desc, bits, 1, device, at) > budget) return 0;
     int lo = 1, hi = 2; /* lo fits; hi is not known to */
-    while (hi <= MAX_BATCH && total_at(net, desc, bits, hi, &s) <= budget) {
+    while (hi <= MAX_BATCH && total_at(net, desc, bits, hi, device, &s) <= budget) {
         lo = hi;
         *at = s;
         hi *= 2;
@@ -64,7 +77,7 @@ static int max_batch(network *net, const saved_desc *desc, int bits, size_t budg
     if (hi > MAX_BATCH) return lo;
     while (hi - lo > 1) {
         int mid = lo + (hi - lo) / 2;
-        if (total_at(net, desc, bits, mid, &s) <= budget) {
+        if (total_at(net, desc, bits, mid, device, &s) <= budget) {
             lo = mid;
             *at = s;
         } else {
@@ -83,23 +96,37 @@ static int subdivisions_for(int batch, int m)
     return batch;
 }
 
-static void print_row(FILE *f, const char *what, int m, const mem_summary *at, const mem_summary *one,
-                      int cfg_batch)
+/* A GPU run streams only when the cfg says so (the automatic choice follows the host's
+ * cap): 1 when mini-batch m fits the budget only with streamed segments. */
+static int needs_streaming(network *net, const saved_desc *desc, int bits, int m, size_t budget)
 {
+    if (net->actnn_stream >= 0) return 0; /* the cfg decides either way */
+    mem_summary s;
+    int on = net->stream_auto_on;
+    net->stream_auto_on = 0;
+    size_t t = total_at(net, desc, bits, m, 1, &s);
+    net->stream_auto_on = on;
+    return t > budget;
+}
+
+static void print_row(FILE *f, const network *net, int device, const char *what, int m,
+                      const mem_summary *at, const mem_summary *one, int cfg_batch, int stream)
+{
+    double t1 = total_of(net, one, device) / MIB, tm = total_of(net, at, device) / MIB;
     if (!m) {
-        fprintf(f, "%-6s %9s %12.1f %14s   does not fit at mini-batch 1\n", what, "0",
-                memreport_total(one) / MIB, "-");
+        fprintf(f, "%-6s %9s %12.1f %14s   does not fit at mini-batch 1\n", what, "0", t1, "-");
         return;
     }
-    double per = m > 1 ? (memreport_total(at) - memreport_total(one)) / MIB / (m - 1) : 0;
+    double per = m > 1 ? (tm - t1) / (m - 1) : 0;
     int s = subdivisions_for(cfg_batch, m);
-    fprintf(f, "%-6s %9d %12.1f %14.2f   batch=%d subdivisions=%d (mini-batch %d)", what, m,
-            memreport_total(at) / MIB, per, cfg_batch, s, cfg_batch / s);
+    fprintf(f, "%-6s %9d %12.1f %14.2f   batch=%d subdivisions=%d (mini-batch %d)", what, m, tm,
+            per, cfg_batch, s, cfg_batch / s);
     if (m > cfg_batch) fprintf(f, "; or batch=%d subdivisions=1", m);
+    if (stream) fprintf(f, "; and actnn_stream=1 (a GPU run streams only when told)");
     fprintf(f, "\n");
 }
 
-int budget_print(network *net, size_t budget, FILE *f, char *err, size_t errlen)
+int budget_print(network *net, size_t budget, int device, FILE *f, char *err, size_t errlen)
 {
     int cfg_batch = net->batch * net->subdivisions;
     /* the cfg's own bits get a row unless they are one of the uniform widths */
@@ -108,8 +135,13 @@ int budget_print(network *net, size_t budget, FILE *f, char *err, size_t errlen)
         if (net->layers[i].bits != net->layers[0].bits) own = 1;
     own |= net->layers[0].bits != 32 && net->layers[0].bits != 8 && net->layers[0].bits != 4 &&
            net->layers[0].bits != 2;
-    fprintf(f, "budget: %.1f MiB for saved + arena + params + workspace + scratch + input + loader "
-               "(cfg batch=%d subdivisions=%d)\n", budget / MIB, cfg_batch, net->subdivisions);
+    if (device)
+        fprintf(f, "budget: %.1f MiB of device memory (-gpu) for arena + %s + params + workspace + "
+                   "scratch + input (cfg batch=%d subdivisions=%d)\n", budget / MIB,
+                net->actnn_swap ? "actnn_swap's window" : "saved", cfg_batch, net->subdivisions);
+    else
+        fprintf(f, "budget: %.1f MiB for saved + arena + params + workspace + scratch + input + loader "
+                   "(cfg batch=%d subdivisions=%d)\n", budget / MIB, cfg_batch, net->subdivisions);
     fprintf(f, "%-6s %9s %12s %14s   %s\n", "bits", "max_mini", "planned_MiB", "MiB_per_image",
             "write in [net]");
     static const int widths[] = {32, 8, 4, 2, 0};
@@ -119,12 +151,13 @@ int budget_print(network *net, size_t budget, FILE *f, char *err, size_t errlen)
         mem_summary at, one;
         saved_desc *desc = memreport_describe(net, bits, err, errlen);
         if (!desc) return -1;
-        int m = budget_max_batch(net, desc, bits, budget, &at);
+        int m = budget_max_batch_on(net, desc, bits, budget, device, &at);
         memreport_plan_at(net, desc, bits, 1, &one);
+        int stream = device && m > 0 && needs_streaming(net, desc, bits, m, budget);
         free(desc);
         char what[16];
         snprintf(what, sizeof(what), bits ? "%d" : "cfg", bits);
-        print_row(f, what, m, &at, &one, cfg_batch);
+        print_row(f, net, device, what, m, &at, &one, cfg_batch, stream);
     }
     return 0;
 }
@@ -190,12 +223,12 @@ static int pick(network *net, const saved_desc *desc32, const saved_desc *desc, 
 {
     mem_summary s;
     int B = net->batch;
-    if (total_at(net, desc32, 32, B, &s) <= budget) {
+    if (total_at(net, desc32, 32, B, 0, &s) <= budget) {
         set_all(net, 32);
         report(net, desc, budget, &s, 32, log);
         return 0;
     }
-    if (apply_avg(net, desc, 1.0, w, bits, idx, L) || total_at(net, desc, 0, B, &s) > budget) {
+    if (apply_avg(net, desc, 1.0, w, bits, idx, L) || total_at(net, desc, 0, B, 0, &s) > budget) {
         snprintf(err, errlen, "%s:%d: actnn_budget_mb: %.0f MiB is too small: mini-batch %d plans "
                  "%.1f MiB even at 1 bit per saved value; raise subdivisions or the budget",
                  net->cfgfile ? net->cfgfile : "cfg", net->actnn_budget_line, budget / MIB, B,
@@ -204,16 +237,16 @@ static int pick(network *net, const saved_desc *desc32, const saved_desc *desc, 
     }
     /* The highest average that fits: bisection on [1, 8] to 1/64 bit. */
     double lo = 1.0, hi = 8.0;
-    if (apply_avg(net, desc, hi, w, bits, idx, L) == 0 && total_at(net, desc, 0, B, &s) <= budget) lo = hi;
+    if (apply_avg(net, desc, hi, w, bits, idx, L) == 0 && total_at(net, desc, 0, B, 0, &s) <= budget) lo = hi;
     while (hi - lo > 1.0 / 64) {
         double mid = 0.5 * (lo + hi);
-        if (apply_avg(net, desc, mid, w, bits, idx, L) == 0 && total_at(net, desc, 0, B, &s) <= budget)
+        if (apply_avg(net, desc, mid, w, bits, idx, L) == 0 && total_at(net, desc, 0, B, 0, &s) <= budget)
             lo = mid;
         else
             hi = mid;
     }
     apply_avg(net, desc, lo, w, bits, idx, L);
-    total_at(net, desc, 0, B, &s);
+    total_at(net, desc, 0, B, 0, &s);
     report(net, desc, budget, &s, mean_bits(net, desc), log);
     return 0;
 }
@@ -281,7 +314,7 @@ void budget_resolve_streaming(network *net)
     char err[256];
     saved_desc *desc = memreport_describe(net, 0, err, sizeof err);
     mem_summary s;
-    size_t t = desc ? total_at(net, desc, 0, net->batch, &s) : SIZE_MAX;
+    size_t t = desc ? total_at(net, desc, 0, net->batch, 0, &s) : SIZE_MAX;
     free(desc);
     net->stream_auto_on = t > cap;
     snprintf(net->stream_why, sizeof net->stream_why, "%s: %.0f MiB planned without them, cap %.0f MiB (%.120s)",

@@ -23,9 +23,14 @@ size_t budget_parse(const char *s);
  * brute force in tests/test_budget.c checks it at the answer and one more sample. */
 int budget_max_batch(network *net, const saved_desc *desc, int bits, size_t budget,
                      mem_summary *at);
+/* The same for host memory (device 0) or for a GPU run's device memory
+ * (memreport_device_total: no loader, actnn_swap's window for the saves). */
+int budget_max_batch_on(network *net, const saved_desc *desc, int bits, size_t budget,
+                        int device, mem_summary *at);
 /* The `-budget` table: per bit width, the largest mini-batch, its planned total and per
- * sample cost, and the cfg's batch/subdivisions that train within it. 0 or -1 with err. */
-int budget_print(network *net, size_t budget, FILE *f, char *err, size_t errlen);
+ * sample cost, and the cfg's batch/subdivisions that train within it; of host memory, or
+ * of device memory (device: `memory -gpu`). 0 or -1 with err. */
+int budget_print(network *net, size_t budget, int device, FILE *f, char *err, size_t errlen);
 /* actnn_budget_mb: sets every layer's bits so the plan at the net's mini-batch fits
  * `budget` bytes: all at 32 if that fits, else ActNN's allocator (actnn_alloc_bits) over
  * the layers' saved values at the highest average in [1, 8] that fits. Every value counts

@@ -159,7 +159,13 @@ static size_t with_input(const input_hold *h, size_t bytes, int i, size_t batch)
 
 /* Arena of the same graph for mini-batch `batch` with every layer at `bits` (0: the layers'
  * own bits); only the plan is built, nothing is allocated. *hold gets input_hold_of. */
-static size_t arena_at(network *net, int bits, int batch, input_hold *hold)
+static size_t swap_window_of(const network *net, const mem_plan *p, const saved_desc *desc,
+                             size_t n);
+
+/* The arena of mini-batch `batch` with every layer at `bits` (0: their own); with desc,
+ * *window gets actnn_swap's device window of that plan. */
+static size_t arena_at(network *net, int bits, int batch, input_hold *hold,
+                       const saved_desc *desc, size_t *window)
 {
     int *own = malloc(sizeof(int) * (size_t)net->n + 1);
     int nb = net->batch;
@@ -172,6 +178,7 @@ static size_t arena_at(network *net, int bits, int batch, input_hold *hold)
     }
     net->batch = batch;
     if (plan_build(&p, net, 1) == 0) bytes = p.arena_bytes;
+    if (desc && window) *window = swap_window_of(net, &p, desc, (size_t)batch);
     /* without a plan, everything counts with the input (an upper bound) */
     if (hold) *hold = p.valid ? input_hold_of(net, &p) : (input_hold){net->n - 1, -1, -1, 0};
     plan_free(&p);
@@ -249,6 +256,26 @@ static size_t layer_saved(const network *net, const saved_desc *d, int i, size_t
     return b;
 }
 
+/* actnn_swap=1: the saves live on the device only while written (a layer's forward, or a
+ * streamed segment's, whose members write chunk by chunk) or read back, and the backward
+ * brings the next unit's back while it computes one (saved_prefetch), so the device holds
+ * at most two neighbouring units' saves (saved_swap.c). */
+static size_t swap_window_of(const network *net, const mem_plan *p, const saved_desc *desc,
+                             size_t n)
+{
+    size_t most = 0, later = 0; /* `later`: the unit computed just before in backward */
+    for (int i = net->n - 1; i >= 0; --i) {
+        int a = p->seg_start ? p->seg_start[i] : -1;
+        if (a < 0 || a > i) a = i;
+        size_t unit = 0;
+        for (int k = a; k <= i; ++k) unit += layer_saved(net, &desc[k * SV_SLOTS], k, n, 0);
+        if (unit + later > most) most = unit + later;
+        later = unit;
+        i = a;
+    }
+    return most;
+}
+
 /* network_input_dead with every layer at `bits` (0: their own). */
 static int input_dead_at(network *net, int bits)
 {
@@ -285,7 +312,7 @@ int memreport_plan_at(network *net, const saved_desc *desc, int bits, int batch,
     s->batch = batch;
     size_t n = (size_t)batch;
     input_hold hold = {-1, -1, -1, 0};
-    s->arena = arena_at(net, bits, batch, &hold);
+    s->arena = arena_at(net, bits, batch, &hold, desc, &s->swap_window);
     for (int i = 0; i < net->n; ++i) {
         const saved_desc *d = &desc[i * SV_SLOTS];
         size_t b = layer_saved(net, d, i, n, bits);
@@ -299,6 +326,12 @@ int memreport_plan_at(network *net, const saved_desc *desc, int bits, int batch,
     return s->arena ? 0 : -1;
 }
 
+size_t memreport_device_total(const network *net, const mem_summary *s)
+{
+    return s->arena + (net->actnn_swap ? s->swap_window : s->saved) + s->params + s->workspace +
+           s->scratch + s->input;
+}
+
 size_t memreport_total(const mem_summary *s)
 {
     size_t rest = s->arena + s->params + s->workspace + s->scratch + s->loader;
@@ -308,25 +341,6 @@ size_t memreport_total(const mem_summary *s)
      * goes, and the saved activations only grow in the forward. */
     size_t with = s->input + s->saved_with_input;
     return rest + (s->saved > with ? s->saved : with);
-}
-
-/* actnn_swap=1: the saves live on the device only while written (a layer's forward, or a
- * streamed segment's, whose members write chunk by chunk) or read back, and the backward
- * brings the next unit's back while it computes one (saved_prefetch), so the device holds
- * at most two neighbouring units' saves (saved_swap.c). */
-static size_t swap_window_of(const network *net, const saved_desc *desc, size_t n)
-{
-    size_t most = 0, later = 0; /* `later`: the unit computed just before in backward */
-    for (int i = net->n - 1; i >= 0; --i) {
-        int a = net->plan.seg_start ? net->plan.seg_start[i] : -1;
-        if (a < 0 || a > i) a = i;
-        size_t unit = 0;
-        for (int k = a; k <= i; ++k) unit += layer_saved(net, &desc[k * SV_SLOTS], k, n, 0);
-        if (unit + later > most) most = unit + later;
-        later = unit;
-        i = a;
-    }
-    return most;
 }
 
 int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errlen)
@@ -359,10 +373,10 @@ int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errl
     }
     free(desc32);
     s->arena = net->plan.arena_bytes;
-    s->arena_fp32 = arena_at(net, 32, net->batch, NULL);
+    s->arena_fp32 = arena_at(net, 32, net->batch, NULL, NULL, NULL);
     fixed_parts(net, s, n);
     s->input_transient = input_dead_at(net, 0);
-    s->swap_window = swap_window_of(net, desc, n);
+    s->swap_window = swap_window_of(net, &net->plan, desc, n);
     free(desc);
     return 0;
 }

@@ -48,6 +48,9 @@ int memreport_plan_at(network *net, const saved_desc *desc, int bits, int batch,
  * drop the input after its last reader and the saved pool after the backward, so the
  * input overlaps only what is saved before it goes). */
 size_t memreport_total(const mem_summary *s);
+/* What a GPU run of that plan holds in device memory (no loader; the saved pool, or
+ * actnn_swap's window): arena + saved + params + workspace + scratch + input. */
+size_t memreport_device_total(const network *net, const mem_summary *s);
 /* `./darknet memory`: the per-layer plan and a total line. Returns 0 or -1 with err set. */
 int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen);
 /* One `planned:` line for the start of training (CLIs call it before the first batch). */

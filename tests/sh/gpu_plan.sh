@@ -47,6 +47,23 @@ check "says what waits on the host" [ -n "$rest" ]
 check "the device window is below the saved bytes" awk -v w="$win" -v a="$all" 'BEGIN { exit !(w > 0 && w < a) }'
 check "window + host = saved (within rounding)" awk -v w="$win" -v r="${rest:-0}" -v a="$all" 'BEGIN { d = w + r - a; exit !(d < 0.15 && d > -0.15) }'
 
+# -budget with -gpu: the largest mini-batch whose device plan fits, checked at the answer
+# and one more sample against `memory -batch N -gpu` of the same cfg streaming as the row
+# says (the brute-force oracle at the boundary)
+"$DN" memory "$CFG" -budget 600M -gpu > "$T/budget" 2>/dev/null
+check "memory -budget -gpu budgets device memory" grep -q '^budget: 600.0 MiB of device memory (-gpu)' "$T/budget"
+row=$(awk '$1 == "2" { print; exit }' "$T/budget"); m=$(awk '{ print $2 }' <<<"$row")
+check "a 2-bit row with a mini-batch" [ -n "$m" ] && [ "${m:-0}" -gt 0 ]
+BC=$CFG
+if grep -q 'actnn_stream=1' <<<"$row"; then
+    BC=$T/stream.cfg
+    awk '{ print } /^\[net\]/ { print "actnn_stream=1" }' "$CFG" > "$BC"
+fi
+dev_total() { "$DN" memory "$BC" -batch "$1" -gpu 2>/dev/null | grep '^device plan' | sed 's/.*total_device_mib=\([0-9.]*\).*/\1/'; }
+at=$(dev_total "${m:-1}"); next=$(dev_total $(( ${m:-1} + 1 )))
+check "its device plan fits 600 MiB ($at)" awk -v t="$at" 'BEGIN { exit !(t > 0 && t <= 600) }'
+check "one more sample does not ($next)" awk -v t="$next" 'BEGIN { exit !(t > 600) }'
+
 DN_GPU_BUDGET_MB=lots "$DN" memory "$CFG" -batch 3 -gpu > /dev/null 2> "$T/bad"
 check "a bad DN_GPU_BUDGET_MB exits 1" [ $? -eq 1 ]
 check "and says what it expects" grep -q "DN_GPU_BUDGET_MB='lots': expected a whole number of MiB" "$T/bad"
