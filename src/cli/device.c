@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "core/network.h"
 #include "core/place.h"
+#include "memory/budget.h"
 #include "dist/dist.h"
 
 /* "yolo x2, softmax": the host-only layer types of the network, for the start-up line. */
@@ -56,6 +57,13 @@ int cli_place_network(network *net, char *err, size_t errlen)
                     "memory already); it moves them out of device memory in a GPU run\n");
         return 0;
     }
+    /* under DN_GPU_BUDGET_MB, streamed segments as the CPU gets them under its cap */
+    long long cap = dn_budget_bytes(why, sizeof why);
+    if (cap < 0) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
+    if (cap > 0) budget_resolve_streaming_device(net, (size_t)cap);
     if (network_place(net, be, err, errlen)) return -1;
     char hl[256];
     host_layers(net, hl, sizeof(hl));

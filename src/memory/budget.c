@@ -96,8 +96,9 @@ static int subdivisions_for(int batch, int m)
     return batch;
 }
 
-/* A GPU run streams only when the cfg says so (the automatic choice follows the host's
- * cap): 1 when mini-batch m fits the budget only with streamed segments. */
+/* A GPU run streams by itself only under DN_GPU_BUDGET_MB (budget_resolve_streaming_device;
+ * otherwise the automatic choice follows the host's cap): 1 when mini-batch m fits the
+ * budget only with streamed segments. */
 static int needs_streaming(network *net, const saved_desc *desc, int bits, int m, size_t budget)
 {
     if (net->actnn_stream >= 0) return 0; /* the cfg decides either way */
@@ -122,7 +123,7 @@ static void print_row(FILE *f, const network *net, int device, const char *what,
     fprintf(f, "%-6s %9d %12.1f %14.2f   batch=%d subdivisions=%d (mini-batch %d)", what, m, tm,
             per, cfg_batch, s, cfg_batch / s);
     if (m > cfg_batch) fprintf(f, "; or batch=%d subdivisions=1", m);
-    if (stream) fprintf(f, "; and actnn_stream=1 (a GPU run streams only when told)");
+    if (stream) fprintf(f, "; and actnn_stream=1 (or run under DN_GPU_BUDGET_MB)");
     fprintf(f, "\n");
 }
 
@@ -295,6 +296,20 @@ int budget_pick_bits(network *net, size_t budget, FILE *log, char *err, size_t e
 /* Share of a cgroup's limit the plan may take: the rest is code, libraries, thread stacks
  * and the allocator's slack (a 2-bit yolov3-tiny at 416 measures ~40 MiB beyond its plan). */
 #define RESIDENT_SHARE 0.9
+
+void budget_resolve_streaming_device(network *net, size_t cap)
+{
+    if (net->actnn_stream >= 0 || net->stream_auto_on || !cap) return; /* decided already */
+    char err[256];
+    saved_desc *desc = memreport_describe(net, 0, err, sizeof err);
+    mem_summary s;
+    size_t t = desc ? total_at(net, desc, 0, net->batch, 1, &s) : SIZE_MAX;
+    free(desc);
+    net->stream_auto_on = t > cap;
+    snprintf(net->stream_why, sizeof net->stream_why,
+             "%s: %.0f MiB of device memory planned without them, DN_GPU_BUDGET_MB=%.0f",
+             net->stream_auto_on ? "on" : "off", t == SIZE_MAX ? -1.0 : t / MIB, cap / MIB);
+}
 
 void budget_resolve_streaming(network *net)
 {

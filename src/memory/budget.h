@@ -45,5 +45,10 @@ int budget_pick_bits(network *net, size_t budget, FILE *log, char *err, size_t e
  * for code, libraries and the allocator). Sets net->stream_auto_on and net->stream_why;
  * call again after the mini-batch changes. */
 void budget_resolve_streaming(network *net);
+/* The same for a GPU run under DN_GPU_BUDGET_MB (cap bytes): turns streamed segments on
+ * when the device plan without them (memreport_device_total) exceeds the cap. Only ever
+ * turns them on (a host cap may have already), and not when the cfg sets actnn_stream.
+ * Call before the network is placed. */
+void budget_resolve_streaming_device(network *net, size_t cap);
 
 #endif

@@ -110,4 +110,24 @@ check "classifier train exit 0 on both" [ "$(cat ct_cpu.rc ct_dev.rc | tr -d '\n
 check "classifier weights equal" cmp -s cb_cpu/c_final.weights cb_dev/c_final.weights
 check "classifier predict equal" cmp -s <(grep '%:' cp_cpu.out) <(grep '%:' cp_dev.out)
 check "classifier predict printed" [ "$(grep -c '%:' cp_cpu.out)" -ge 1 ]
+
+# DN_GPU_BUDGET_MB turns streamed segments on in a device run when the device plan without
+# them does not fit (as a cgroup cap does on the CPU), and the run still trains as the CPU
+# does with actnn_stream=1. Budget: between the device plans with and without streaming
+# (yolov3-tiny at 416, mini-batch 4: streaming pays only from about 416 px).
+devtot() { "$DN" memory "$1" -gpu 2>/dev/null | sed -n 's/^device plan.*total_device_mib=\([0-9.]*\).*/\1/p'; }
+$O cfgset "$ROOT/cfg/yolov3-tiny-shapes.cfg" yb.cfg width=416 height=416 batch=4 subdivisions=1 \
+  max_batches=2 burn_in=0 actnn_bits=2 > /dev/null
+$O cfgset yb.cfg ybs.cfg actnn_stream=1 > /dev/null
+t0=$(devtot yb.cfg); t1=$(devtot ybs.cfg)
+mid=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (a + b) / 2 }')
+check "streaming lowers the device plan by more than 2 MiB ($t0 -> $t1)" awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(a - b > 2) }'
+DN_GPU_BUDGET_MB=$mid run dev -seed 4 detector train dev.data yb.cfg -dont_show > bs_dev.out 2> bs_dev.err
+check "under DN_GPU_BUDGET_MB=$mid the device run trains" [ $? = 0 ]
+check "and streams, saying why" has bs_dev.err "^streamed segments: on: .* DN_GPU_BUDGET_MB=$mid"
+run cpu -seed 4 detector train cpu.data ybs.cfg -dont_show > bs_cpu.out 2> bs_cpu.err
+check "the same weights as the CPU with actnn_stream=1" cmp -s cpu/ybs_final.weights dev/yb_final.weights
+big=$(awk -v a="$t0" 'BEGIN { printf "%d", a + 50 }')
+DN_GPU_BUDGET_MB=$big run dev -seed 4 detector train dev.data yb.cfg -dont_show > bb_dev.out 2> bb_dev.err
+check "a budget above the plan leaves them off" has bb_dev.err "^streamed segments: off: .* DN_GPU_BUDGET_MB=$big"
 exit $((fails > 0))
