@@ -18,6 +18,7 @@
 
 #include "backend/backend.h"
 #include "backend/conv_gemm.h"
+#include "common/testutil.h"
 
 static const dn_conv_shape shapes[] = {
     /* c, h, w, n, size, stride, pad, groups (out_h/out_w filled in) */
@@ -31,16 +32,10 @@ static const dn_conv_shape shapes[] = {
 };
 enum { NSHAPES = sizeof shapes / sizeof shapes[0] };
 
-static float frand(uint32_t *s)
-{
-    *s = *s * 1664525u + 1013904223u;
-    return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
-}
-
-static float *rand_array(size_t n, uint32_t seed)
+static float *rand_array(size_t n, uint64_t seed)
 {
     float *a = malloc((n ? n : 1) * sizeof *a);
-    for (size_t i = 0; i < n; ++i) a[i] = frand(&seed);
+    tu_fill_uniform(a, n, -1, 1, seed);
     return a;
 }
 

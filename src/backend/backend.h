@@ -49,6 +49,14 @@ typedef struct {
     int c, h, w, n, size, stride, pad, groups, out_h, out_w;
 } dn_conv_shape;
 
+/* The dense kernels' types (the ops below; backend/conv_gemm.h takes them too). */
+typedef void dn_gemm_fn(int TA, int TB, int M, int N, int K, float alpha, const float *A, int lda,
+                        const float *B, int ldb, float beta, float *C, int ldc);
+typedef void dn_im2col_fn(const float *im, int c, int h, int w, int ksize, int stride, int pad,
+                          float *col);
+typedef void dn_col2im_fn(const float *col, int c, int h, int w, int ksize, int stride, int pad,
+                          float *im);
+
 struct dn_backend {
     const char *name;  /* "cpu" or "cuda" */
     int device;        /* 1: buffers are device memory the host may not dereference */
@@ -77,13 +85,10 @@ struct dn_backend {
 
     /* ---- dense ---- */
     /* Row-major C = alpha * op(A) * op(B) + beta * C, pjreddie's gemm() arguments. */
-    void (*gemm)(int TA, int TB, int M, int N, int K, float alpha, const float *A, int lda,
-                 const float *B, int ldb, float beta, float *C, int ldc);
+    dn_gemm_fn *gemm;
     /* Darknet's im2col of one image; col2im_add adds the columns back (its adjoint). */
-    void (*im2col)(const float *im, int c, int h, int w, int ksize, int stride, int pad,
-                   float *col);
-    void (*col2im_add)(const float *col, int c, int h, int w, int ksize, int stride, int pad,
-                       float *im);
+    dn_im2col_fn *im2col;
+    dn_col2im_fn *col2im_add;
     /* Convolution of one sample (the conv layer's only compute; a backend picks how:
      * im2col + gemm per group on the CPU, cuDNN on CUDA). conv_forward: out = conv(in, w).
      * conv_backward: wgrad += the weight gradient when wgrad is not NULL, din += the input

@@ -11,12 +11,9 @@
 
 /* The three kernels it calls, with backend.h's semantics and pointers of one backend. */
 typedef struct {
-    void (*gemm)(int TA, int TB, int M, int N, int K, float alpha, const float *A, int lda,
-                 const float *B, int ldb, float beta, float *C, int ldc);
-    void (*im2col)(const float *im, int c, int h, int w, int ksize, int stride, int pad,
-                   float *col);
-    void (*col2im_add)(const float *col, int c, int h, int w, int ksize, int stride, int pad,
-                       float *im);
+    dn_gemm_fn *gemm;
+    dn_im2col_fn *im2col;
+    dn_col2im_fn *col2im_add;
 } dn_conv_kernels;
 
 /* Output size of one side (pjreddie: (in + 2 pad - size) / stride + 1). */

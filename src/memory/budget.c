@@ -297,18 +297,28 @@ int budget_pick_bits(network *net, size_t budget, FILE *log, char *err, size_t e
  * and the allocator's slack (a 2-bit yolov3-tiny at 416 measures ~40 MiB beyond its plan). */
 #define RESIDENT_SHARE 0.9
 
-void budget_resolve_streaming_device(network *net, size_t cap)
+/* Streamed segments on when the plan at the net's mini-batch without them (host memory,
+ * or a GPU run's device memory) exceeds cap; net->stream_why says why (src: the cap's). */
+static void decide_streaming(network *net, size_t cap, int device, const char *src)
 {
-    if (net->actnn_stream >= 0 || net->stream_auto_on || !cap) return; /* decided already */
     char err[256];
     saved_desc *desc = memreport_describe(net, 0, err, sizeof err);
     mem_summary s;
-    size_t t = desc ? total_at(net, desc, 0, net->batch, 1, &s) : SIZE_MAX;
+    size_t t = desc ? total_at(net, desc, 0, net->batch, device, &s) : SIZE_MAX;
     free(desc);
     net->stream_auto_on = t > cap;
     snprintf(net->stream_why, sizeof net->stream_why,
-             "%s: %.0f MiB of device memory planned without them, DN_GPU_BUDGET_MB=%.0f",
-             net->stream_auto_on ? "on" : "off", t == SIZE_MAX ? -1.0 : t / MIB, cap / MIB);
+             "%s: %.0f MiB %splanned without them, cap %.0f MiB (%.120s)",
+             net->stream_auto_on ? "on" : "off", t == SIZE_MAX ? -1.0 : t / MIB,
+             device ? "of device memory " : "", cap / MIB, src);
+}
+
+void budget_resolve_streaming_device(network *net, size_t cap)
+{
+    if (net->actnn_stream >= 0 || net->stream_auto_on || !cap) return; /* decided already */
+    char src[64];
+    snprintf(src, sizeof src, "DN_GPU_BUDGET_MB=%zu", cap >> 20);
+    decide_streaming(net, cap, 1, src);
 }
 
 void budget_resolve_streaming(network *net)
@@ -326,12 +336,5 @@ void budget_resolve_streaming(network *net)
         snprintf(net->stream_why, sizeof net->stream_why, "off: no memory cap (actnn_budget_mb, cgroup)");
         return;
     }
-    char err[256];
-    saved_desc *desc = memreport_describe(net, 0, err, sizeof err);
-    mem_summary s;
-    size_t t = desc ? total_at(net, desc, 0, net->batch, 0, &s) : SIZE_MAX;
-    free(desc);
-    net->stream_auto_on = t > cap;
-    snprintf(net->stream_why, sizeof net->stream_why, "%s: %.0f MiB planned without them, cap %.0f MiB (%.120s)",
-             net->stream_auto_on ? "on" : "off", t == SIZE_MAX ? -1.0 : t / MIB, cap / MIB, src);
+    decide_streaming(net, cap, 0, src);
 }

@@ -63,6 +63,16 @@ saved_store *saved_store_create(const network *net, char *err, size_t errlen)
 
 static size_t dalign(size_t v) { return sv_dalign(v); }
 
+void sv_point_block(sv_entry *e, char *blk)
+{
+    e->dmem = blk;
+    if (e->kind != SK_TENSOR) return;
+    e->dt.payload = blk;
+    e->dt.meta = blk && e->dmeta ? (uint16_t *)(blk + dalign(e->dpay)) : NULL;
+    e->dt.sample_bits =
+        blk && e->dbits ? (const uint8_t *)(blk + dalign(e->dpay) + dalign(e->dmeta)) : NULL;
+}
+
 /* bytes for one tensor: from the pool while it has room, else a block of its own (the
  * first iteration, or one that saves more). NULL when the backend has no memory left. */
 static char *dpool_take(saved_store *s, const dn_backend *be, size_t bytes, int *own)
@@ -454,19 +464,17 @@ static int device_entry(layer_ctx *x, int slot, size_t d, int alive, const uint8
     sv_entry *e = begin(x, slot, SK_TENSOR, d, pay + meta);
     e->bits = x->l->bits;
     e->keep = alive;
-    char *bits_at = sb ? blk + dalign(pay) + dalign(meta) : NULL;
     e->dt = (actnn_raw_tensor){.N = n, .D = d, .G = s->group, .bits = x->l->bits,
-                               .seed = seed, .tensor_id = tensor_id(x, slot),
-                               .payload = blk, .meta = meta ? (uint16_t *)(blk + dalign(pay)) : NULL,
-                               .sample_bits = (const uint8_t *)bits_at};
+                               .seed = seed, .tensor_id = tensor_id(x, slot)};
     e->dpay = pay;
     e->dmeta = meta;
-    e->dmem = blk;
     e->dev_bytes = bytes;
     e->dev_own = own;
     e->dbits = sb != NULL;
+    sv_point_block(e, blk);
     /* the widths were chosen on the host from the pulled costs: n bytes go over */
-    if (sb && x->be->push(bits_at, sb, n)) return fail(x, "per-sample bits", d, ACTNN_E_NOMEM);
+    if (sb && x->be->push((void *)e->dt.sample_bits, sb, n))
+        return fail(x, "per-sample bits", d, ACTNN_E_NOMEM);
     return 0;
 }
 

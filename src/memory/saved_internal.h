@@ -122,6 +122,11 @@ struct saved_store {
 /* Device blocks of the saved store start on 256-byte lines (payload, metadata, widths). */
 static inline size_t sv_dalign(size_t v) { return (v + 255) & ~(size_t)255; }
 
+/* An entry's pointers into its device block at blk (NULL: not on the device): the block
+ * itself for a mask or codes; a tensor's payload, then its metadata, then its per-sample
+ * widths (dbits), each on a 256-byte line (dpay, dmeta give the sizes). */
+void sv_point_block(sv_entry *e, char *blk);
+
 /* ---- actnn_swap=1 (saved_swap.c) ----
  * swap_dev_take / swap_dev_give: a device block from / to the window (waiting for pulls
  * whose blocks it needs). swap_block_out: the block of e (its last sample written) to the

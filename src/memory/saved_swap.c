@@ -107,17 +107,6 @@ static int retire_later(saved_store *s, void *blk, size_t bytes, int own, uint64
     return 0;
 }
 
-/* The entry's pointers into its device block at `blk` (NULL: on the host). */
-static void point(sv_entry *e, char *blk)
-{
-    e->dmem = blk;
-    if (e->kind != SK_TENSOR) return;
-    e->dt.payload = blk;
-    e->dt.meta = blk && e->dmeta ? (uint16_t *)(blk + sv_dalign(e->dpay)) : NULL;
-    e->dt.sample_bits =
-        blk && e->dbits ? (const uint8_t *)(blk + sv_dalign(e->dpay) + sv_dalign(e->dmeta)) : NULL;
-}
-
 int swap_block_out(saved_store *s, const dn_backend *be, sv_entry *e)
 {
     int own = 0;
@@ -141,7 +130,7 @@ int swap_block_out(saved_store *s, const dn_backend *be, sv_entry *e)
     }
     e->host = h;
     e->host_own = own;
-    point(e, NULL);
+    sv_point_block(e, NULL);
     ++s->swap_outs;
     s->swap_host += e->dev_bytes;
     if (s->swap_host > s->swap_host_peak) s->swap_host_peak = s->swap_host;
@@ -162,7 +151,7 @@ static int fetch(saved_store *s, const dn_backend *be, sv_entry *e)
     }
     e->dev_own = own;
     e->fetching = async_ops(be);
-    point(e, blk);
+    sv_point_block(e, blk);
     ++s->swap_ins;
     return ACTNN_OK;
 }

@@ -124,10 +124,10 @@ mid=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", (a + b) / 2 }')
 check "streaming lowers the device plan by more than 2 MiB ($t0 -> $t1)" awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(a - b > 2) }'
 DN_GPU_BUDGET_MB=$mid run dev -seed 4 detector train dev.data yb.cfg -dont_show > bs_dev.out 2> bs_dev.err
 check "under DN_GPU_BUDGET_MB=$mid the device run trains" [ $? = 0 ]
-check "and streams, saying why" has bs_dev.err "^streamed segments: on: .* DN_GPU_BUDGET_MB=$mid"
+check "and streams, saying why" has bs_dev.err "^streamed segments: on: .* of device memory .*(DN_GPU_BUDGET_MB=$mid)"
 run cpu -seed 4 detector train cpu.data ybs.cfg -dont_show > bs_cpu.out 2> bs_cpu.err
 check "the same weights as the CPU with actnn_stream=1" cmp -s cpu/ybs_final.weights dev/yb_final.weights
 big=$(awk -v a="$t0" 'BEGIN { printf "%d", a + 50 }')
 DN_GPU_BUDGET_MB=$big run dev -seed 4 detector train dev.data yb.cfg -dont_show > bb_dev.out 2> bb_dev.err
-check "a budget above the plan leaves them off" has bb_dev.err "^streamed segments: off: .* DN_GPU_BUDGET_MB=$big"
+check "a budget above the plan leaves them off" has bb_dev.err "^streamed segments: off: .* of device memory .*(DN_GPU_BUDGET_MB=$big)"
 exit $((fails > 0))
