@@ -35,14 +35,14 @@ static void test_boundary(void **state)
 {
     (void)state;
     char msg[1024];
-    assert_int_equal(dn_budget_refuses(SIZE_MAX / 2, 0, 0, 0, "x", msg, sizeof msg), 0);
+    assert_int_equal(dn_budget_refuses(SIZE_MAX / 2, 0, 0, "DN_GPU_BUDGET_MB", 0, "x", msg, sizeof msg), 0);
     for (size_t budget = 1; budget < 40; budget += 3)
         for (size_t used = 0; used < 45; ++used)
             for (size_t asked = 1; asked < 45; ++asked)
-                assert_int_equal(dn_budget_refuses(asked, used, budget, 0, "x", msg, sizeof msg),
+                assert_int_equal(dn_budget_refuses(asked, used, budget, "DN_GPU_BUDGET_MB", 0, "x", msg, sizeof msg),
                                  used + asked > budget);
     /* no wrap-around near SIZE_MAX */
-    assert_int_equal(dn_budget_refuses(SIZE_MAX, 1, 100, 0, "x", msg, sizeof msg), 1);
+    assert_int_equal(dn_budget_refuses(SIZE_MAX, 1, 100, "DN_GPU_BUDGET_MB", 0, "x", msg, sizeof msg), 1);
 }
 
 static void test_message(void **state)
@@ -50,7 +50,7 @@ static void test_message(void **state)
     (void)state;
     char msg[1024];
     size_t mib = 1 << 20;
-    assert_int_equal(dn_budget_refuses(300 * mib, 800 * mib, 1024 * mib, 1500 * mib,
+    assert_int_equal(dn_budget_refuses(300 * mib, 800 * mib, 1024 * mib, "DN_GPU_BUDGET_MB", 1500 * mib,
                                            "the activation arena", msg, sizeof msg), 1);
     const char *parts[] = {"the activation arena", "asked 300.0 MiB", "free 224.0 MiB",
                            "DN_GPU_BUDGET_MB=1024", "800.0 MiB already held", "1500.0 MiB",

@@ -69,6 +69,13 @@ struct dn_backend {
     int (*error)(void); /* first failure since the last call (0: none), then cleared */
     /* Device memory: the allocator's peak and the device's used bytes (0, 0 on the host). */
     void (*mem_info)(size_t *peak, size_t *used);
+    /* The device's free and total memory now (cudaMemGetInfo: what the card still has for
+     * this run, which sizes streamed segments when no budget is given); 0, 0 on the host
+     * or when unknown. */
+    void (*mem_avail)(size_t *free_b, size_t *total_b);
+    /* The device plan's total for this run (memory/budget.h budget_device_plan), which the
+     * out-of-memory message quotes beside what was asked and what is free. */
+    void (*set_planned)(size_t bytes);
     /* Copies that overlap compute (actnn_swap, memory/saved.c). Optional, all five or none
      * (NULL: synchronous pull/push into malloc'd memory). host_alloc: page-locked host
      * memory (what a copy can overlap compute from), NULL on failure. pull_async /
@@ -240,11 +247,13 @@ const dn_backend *dn_backend_devsim(void);
 /* DN_GPU_BUDGET_MB: the device allocator's limit in bytes (0: none). -1 with a message in
  * why when the variable is set but not a whole number of MiB. */
 long long dn_budget_bytes(char *why, size_t whylen);
+/* The same for any such variable (DN_DEVSIM_MEM_MB: the simulated device's card size). */
+long long dn_env_mib(const char *name, char *why, size_t whylen);
 /* Whether a device allocation of `asked` bytes, with `in_use` already held, goes beyond
- * `budget` (0: no budget); when it does, msg gets the out-of-memory message (asked, free
- * under the budget, planned, what to change). */
-int dn_budget_refuses(size_t asked, size_t in_use, size_t budget, size_t planned,
-                          const char *what, char *msg, size_t len);
+ * `budget` (0: no budget), which the variable `limit` set; when it does, msg gets the
+ * out-of-memory message (asked, free under the budget, planned, what to change). */
+int dn_budget_refuses(size_t asked, size_t in_use, size_t budget, const char *limit,
+                      size_t planned, const char *what, char *msg, size_t len);
 
 /* Start-up report of a GPU build: selects device `index` (-1 = -nogpu) and says where each
  * part runs; prints nothing in a CPU build. -1 on a bad index. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "core/network.h"
@@ -45,6 +46,39 @@ static int rank_gpu(void)
     return n > 1 ? (int)ids[r % n] : cli_gpu_index + r;
 }
 
+/* Streamed segments as the CPU gets them under its cap: the device's cap is DN_GPU_BUDGET_MB,
+ * else DEVICE_SHARE of the memory the card has free. The backend learns the plan's total,
+ * which its out-of-memory message quotes. */
+static int size_to_device(network *net, const dn_backend *be, char *err, size_t errlen)
+{
+    char why[160], src[128];
+    long long cap = dn_budget_bytes(why, sizeof why);
+    if (cap >= 0 && !strcmp(be->name, "devsim") && dn_env_mib("DN_DEVSIM_MEM_MB", why, sizeof why) < 0)
+        cap = -1;
+    if (cap < 0) {
+        snprintf(err, errlen, "%s", why);
+        return -1;
+    }
+    if (cap > 0) {
+        snprintf(src, sizeof src, "DN_GPU_BUDGET_MB=%lld", cap >> 20);
+    } else {
+        size_t free_b, total_b;
+        be->mem_avail(&free_b, &total_b);
+        cap = (long long)(DEVICE_SHARE * (double)free_b);
+        snprintf(src, sizeof src, "%.0f%% of the %.0f MiB free on %s", 100 * DEVICE_SHARE,
+                 free_b / 1048576.0, be->name);
+    }
+    if (cap > 0) budget_resolve_streaming_device(net, (size_t)cap, src);
+    size_t plan = budget_device_plan(net);
+    be->set_planned(plan);
+    if (cap > 0 && plan > (size_t)cap)
+        fprintf(stderr, "device: the plan needs %.1f MiB of device memory, more than %.0f MiB (%s): "
+                "expect an out-of-memory stop; lower actnn_bits or raise subdivisions "
+                "(./darknet memory <cfg> -budget N -gpu finds a mini-batch that fits)\n",
+                plan / 1048576.0, cap / 1048576.0, src);
+    return 0;
+}
+
 int cli_place_network(network *net, char *err, size_t errlen)
 {
     const dn_backend *be = place_env_backend();
@@ -57,13 +91,7 @@ int cli_place_network(network *net, char *err, size_t errlen)
                     "memory already); it moves them out of device memory in a GPU run\n");
         return 0;
     }
-    /* under DN_GPU_BUDGET_MB, streamed segments as the CPU gets them under its cap */
-    long long cap = dn_budget_bytes(why, sizeof why);
-    if (cap < 0) {
-        snprintf(err, errlen, "%s", why);
-        return -1;
-    }
-    if (cap > 0) budget_resolve_streaming_device(net, (size_t)cap);
+    if (size_to_device(net, be, err, errlen)) return -1;
     if (network_place(net, be, err, errlen)) return -1;
     char hl[256];
     host_layers(net, hl, sizeof(hl));

@@ -96,9 +96,10 @@ static int subdivisions_for(int batch, int m)
     return batch;
 }
 
-/* A GPU run streams by itself only under DN_GPU_BUDGET_MB (budget_resolve_streaming_device;
- * otherwise the automatic choice follows the host's cap): 1 when mini-batch m fits the
- * budget only with streamed segments. */
+/* 1 when mini-batch m fits the budget only with streamed segments. A GPU run turns them on
+ * by itself when its plan exceeds DN_GPU_BUDGET_MB or DEVICE_SHARE of the card's free memory
+ * (budget_resolve_streaming_device); the advice names actnn_stream=1 all the same, so that
+ * the cfg trains the planned way whatever else holds memory on the card. */
 static int needs_streaming(network *net, const saved_desc *desc, int bits, int m, size_t budget)
 {
     if (net->actnn_stream >= 0) return 0; /* the cfg decides either way */
@@ -123,7 +124,7 @@ static void print_row(FILE *f, const network *net, int device, const char *what,
     fprintf(f, "%-6s %9d %12.1f %14.2f   batch=%d subdivisions=%d (mini-batch %d)", what, m, tm,
             per, cfg_batch, s, cfg_batch / s);
     if (m > cfg_batch) fprintf(f, "; or batch=%d subdivisions=1", m);
-    if (stream) fprintf(f, "; and actnn_stream=1 (or run under DN_GPU_BUDGET_MB)");
+    if (stream) fprintf(f, "; and actnn_stream=1 (which a GPU run also turns on when the card needs it)");
     fprintf(f, "\n");
 }
 
@@ -299,13 +300,21 @@ int budget_pick_bits(network *net, size_t budget, FILE *log, char *err, size_t e
 
 /* Streamed segments on when the plan at the net's mini-batch without them (host memory,
  * or a GPU run's device memory) exceeds cap; net->stream_why says why (src: the cap's). */
-static void decide_streaming(network *net, size_t cap, int device, const char *src)
+/* The plan's total at the net's mini-batch and layers' bits as they are (SIZE_MAX when it
+ * cannot be made). */
+static size_t plan_now(network *net, int device)
 {
     char err[256];
     saved_desc *desc = memreport_describe(net, 0, err, sizeof err);
     mem_summary s;
     size_t t = desc ? total_at(net, desc, 0, net->batch, device, &s) : SIZE_MAX;
     free(desc);
+    return t;
+}
+
+static void decide_streaming(network *net, size_t cap, int device, const char *src)
+{
+    size_t t = plan_now(net, device);
     net->stream_auto_on = t > cap;
     snprintf(net->stream_why, sizeof net->stream_why,
              "%s: %.0f MiB %splanned without them, cap %.0f MiB (%.120s)",
@@ -313,12 +322,16 @@ static void decide_streaming(network *net, size_t cap, int device, const char *s
              device ? "of device memory " : "", cap / MIB, src);
 }
 
-void budget_resolve_streaming_device(network *net, size_t cap)
+void budget_resolve_streaming_device(network *net, size_t cap, const char *src)
 {
     if (net->actnn_stream >= 0 || net->stream_auto_on || !cap) return; /* decided already */
-    char src[64];
-    snprintf(src, sizeof src, "DN_GPU_BUDGET_MB=%zu", cap >> 20);
     decide_streaming(net, cap, 1, src);
+}
+
+size_t budget_device_plan(network *net)
+{
+    size_t t = plan_now(net, 1);
+    return t == SIZE_MAX ? 0 : t;
 }
 
 void budget_resolve_streaming(network *net)

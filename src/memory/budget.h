@@ -45,10 +45,17 @@ int budget_pick_bits(network *net, size_t budget, FILE *log, char *err, size_t e
  * for code, libraries and the allocator). Sets net->stream_auto_on and net->stream_why;
  * call again after the mini-batch changes. */
 void budget_resolve_streaming(network *net);
-/* The same for a GPU run under DN_GPU_BUDGET_MB (cap bytes): turns streamed segments on
- * when the device plan without them (memreport_device_total) exceeds the cap. Only ever
- * turns them on (a host cap may have already), and not when the cfg sets actnn_stream.
- * Call before the network is placed. */
-void budget_resolve_streaming_device(network *net, size_t cap);
+/* The same for a GPU run: turns streamed segments on when the device plan without them
+ * (memreport_device_total) exceeds `cap` bytes, which `src` names for the start-up line
+ * ("DN_GPU_BUDGET_MB=N", or the share of the card's free memory). Only ever turns them on
+ * (a host cap may have already), and not when the cfg sets actnn_stream. Call before the
+ * network is placed. */
+void budget_resolve_streaming_device(network *net, size_t cap, const char *src);
+/* Share of a card's free memory a GPU run plans to use when no DN_GPU_BUDGET_MB is given:
+ * the rest is for cuBLAS's and cuDNN's own buffers and the plan's few % of error. */
+#define DEVICE_SHARE 0.9
+/* The device plan's total (memreport_device_total) at the net's mini-batch as it will run
+ * (streamed segments as decided), for the out-of-memory message; 0 if it cannot be made. */
+size_t budget_device_plan(network *net);
 
 #endif

@@ -127,6 +127,26 @@ check "under DN_GPU_BUDGET_MB=$mid the device run trains" [ $? = 0 ]
 check "and streams, saying why" has bs_dev.err "^streamed segments: on: .* of device memory .*(DN_GPU_BUDGET_MB=$mid)"
 run cpu -seed 4 detector train cpu.data ybs.cfg -dont_show > bs_cpu.out 2> bs_cpu.err
 check "the same weights as the CPU with actnn_stream=1" cmp -s cpu/ybs_final.weights dev/yb_final.weights
+# Without a budget a device run sizes itself to the card: DEVICE_SHARE (90 %) of the memory
+# free on it (budget.h; devsim's card: DN_DEVSIM_MEM_MB). A card whose 90 % lies between the
+# plans streams; one below the streamed plan stops with the out-of-memory message, exit 1,
+# and leaves the saved weights as they were.
+card=$(awk -v m="$mid" 'BEGIN { printf "%d", m / 0.9 + 1 }')
+rm -f dev/yb_final.weights
+DN_DEVSIM_MEM_MB=$card run dev -seed 4 detector train dev.data yb.cfg -dont_show > cs_dev.out 2> cs_dev.err
+check "on a $card MiB card the device run trains" [ $? = 0 ]
+check "and streams, saying why" has cs_dev.err "^streamed segments: on: .* of device memory .*(90% of the $card MiB free on devsim)"
+check "the same weights as the CPU with actnn_stream=1" cmp -s cpu/ybs_final.weights dev/yb_final.weights
+small=$(awk -v b="$t1" 'BEGIN { printf "%d", b - 6 }')
+DN_DEVSIM_MEM_MB=$small run dev -seed 4 detector train dev.data yb.cfg -dont_show > cn_dev.out 2> cn_dev.err
+check "on a $small MiB card (plan $t1 MiB) training stops with exit 1" [ $? = 1 ]
+check "warned before training that the plan does not fit" has cn_dev.err "^device: the plan needs $t1 MiB of device memory, more than"
+check "out-of-memory message: asked, free, planned" has cn_dev.err "out of GPU memory allocating .*: asked .* MiB, free .* MiB of the DN_DEVSIM_MEM_MB=$small budget .*the plan needs $t1 MiB"
+check "what to change" has cn_dev.err "Lower actnn_bits .* or raise subdivisions"
+check "the saved weights are untouched" cmp -s cpu/ybs_final.weights dev/yb_final.weights
+DN_DEVSIM_MEM_MB=12x run dev -seed 4 detector train dev.data yb.cfg -dont_show > cx_dev.out 2> cx_dev.err
+check "a malformed DN_DEVSIM_MEM_MB is an error, exit 1" [ $? = 1 ]
+check "naming the variable" has cx_dev.err "DN_DEVSIM_MEM_MB='12x': expected a whole number of MiB"
 big=$(awk -v a="$t0" 'BEGIN { printf "%d", a + 50 }')
 DN_GPU_BUDGET_MB=$big run dev -seed 4 detector train dev.data yb.cfg -dont_show > bb_dev.out 2> bb_dev.err
 check "a budget above the plan leaves them off" has bb_dev.err "^streamed segments: off: .* of device memory .*(DN_GPU_BUDGET_MB=$big)"

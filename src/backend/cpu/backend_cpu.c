@@ -69,6 +69,8 @@ static void cpu_conv_backward(const dn_conv_shape *s, const float *in, const flo
 }
 
 static void cpu_mem_info(size_t *peak, size_t *used) { *peak = *used = 0; }
+static void cpu_mem_avail(size_t *free_b, size_t *total_b) { *free_b = *total_b = 0; }
+static void cpu_set_planned(size_t bytes) { (void)bytes; }
 
 /* Saved tensors in caller memory (act_save): the host library itself. saved.c takes this
  * path only on a device; on the CPU it keeps the plugin's own handles. */
@@ -140,6 +142,8 @@ static const dn_backend cpu_backend = {
     .pull = cpu_move,
     .error = cpu_error,
     .mem_info = cpu_mem_info,
+    .mem_avail = cpu_mem_avail,
+    .set_planned = cpu_set_planned,
     .host_alloc = cpu_host_alloc,
     .host_release = cpu_host_release,
     .pull_async = cpu_copy_now,

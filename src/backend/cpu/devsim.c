@@ -12,6 +12,10 @@
  * Pointer arithmetic on tagged pointers (x->out + b * stride) is fine: it never leaves
  * the tagged range for an allocation smaller than 2^46 bytes.
  *
+ * DN_DEVSIM_MEM_MB=N gives it a card of N MiB: mem_avail reports what is left of it, and
+ * an allocation beyond it fails with the out-of-memory message a GPU run prints, so the
+ * sizing to a card's memory and the failure path are tested without one.
+ *
  * Selected with DN_BACKEND=devsim (core/place.c); tests only, reported at start-up. */
 #include <stdint.h>
 #include <stdio.h>
@@ -40,11 +44,24 @@ static void *un(const void *p)
 #define F(p) ((float *)un(p))
 #define U8(p) ((uint8_t *)un(p))
 
-static size_t in_use, peak;
+static size_t in_use, peak, planned;
+
+/* The simulated card's size in bytes (DN_DEVSIM_MEM_MB; 0: unlimited, -1: a bad value). */
+static long long card(char *why, size_t len) { return dn_env_mib("DN_DEVSIM_MEM_MB", why, len); }
 
 static void *ds_alloc(size_t bytes, const char *what)
 {
-    (void)what;
+    char why[160], msg[768];
+    long long size = card(why, sizeof why);
+    if (size < 0) {
+        fprintf(stderr, "devsim: %s\n", why);
+        return NULL;
+    }
+    if (dn_budget_refuses(bytes, in_use, (size_t)size, "DN_DEVSIM_MEM_MB", planned, what, msg,
+                          sizeof msg)) {
+        fprintf(stderr, "devsim: %s\n", msg);
+        return NULL;
+    }
     void *p = calloc(bytes ? bytes : 1, 1);
     if (!p) return NULL;
     in_use += bytes;
@@ -139,6 +156,15 @@ static void ds_mem_info(size_t *pk, size_t *used)
     *pk = peak;
     *used = in_use;
 }
+
+static void ds_mem_avail(size_t *free_b, size_t *total_b)
+{
+    long long size = card(NULL, 0);
+    *total_b = size > 0 ? (size_t)size : 0;
+    *free_b = *total_b > in_use ? *total_b - in_use : 0;
+}
+
+static void ds_set_planned(size_t bytes) { planned = bytes; }
 
 static void ds_gemm(int TA, int TB, int M, int N, int K, float alpha, const float *A, int lda,
                     const float *B, int ldb, float beta, float *Cm, int ldc)
@@ -453,6 +479,8 @@ static dn_backend devsim = {
     .pull = ds_pull,
     .error = ds_error,
     .mem_info = ds_mem_info,
+    .mem_avail = ds_mem_avail,
+    .set_planned = ds_set_planned,
     .host_alloc = ds_host_alloc,
     .host_release = ds_host_release,
     .pull_async = ds_pull_async,

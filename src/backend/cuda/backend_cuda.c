@@ -145,6 +145,8 @@ static void cu_mem_info(size_t *peak, size_t *used)
     *used = dn_cuda_used_bytes();
 }
 
+static void cu_mem_avail(size_t *free_b, size_t *total_b) { dn_cuda_mem_avail(free_b, total_b); }
+
 static void *cu_alloc(size_t bytes, const char *what)
 {
     void *p = dn_cuda_malloc(bytes ? bytes : 1, what);
@@ -401,6 +403,8 @@ static const dn_backend cuda_backend = {
     .pull = cu_pull,
     .error = cu_error,
     .mem_info = cu_mem_info,
+    .mem_avail = cu_mem_avail,
+    .set_planned = dn_cuda_set_planned,
     .host_alloc = dn_cuda_host_alloc,
     .host_release = cu_host_release,
     .pull_async = cu_pull_async,

@@ -72,11 +72,12 @@ static void report_oom(size_t bytes, const char *what, cudaError_t e)
     if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) (void)cudaGetLastError();
     fprintf(stderr,
             "cuda: out of GPU memory allocating %s: asked %zu bytes (%.1f MiB), free %.1f MiB of "
-            "%.1f MiB, already held by this network %.1f MiB (%s).\n"
+            "%.1f MiB, already held by this network %.1f MiB, the plan needs %.1f MiB (%s).\n"
             "      Lower actnn_bits (e.g. actnn_bits=2 in [net]), raise subdivisions, or lower "
             "workspace_size_limit_MB.\n",
             what ? what : "a buffer", bytes, bytes / 1048576.0, free_b / 1048576.0,
-            total_b / 1048576.0, g_in_use / 1048576.0, cudaGetErrorString(e));
+            total_b / 1048576.0, g_in_use / 1048576.0, g_planned / 1048576.0,
+            cudaGetErrorString(e));
 }
 
 extern "C" void dn_cuda_set_planned(size_t bytes) { g_planned = bytes; }
@@ -90,7 +91,7 @@ static int over_budget(size_t bytes, const char *what)
         fprintf(stderr, "cuda: %s\n", why);
         return 1;
     }
-    if (!dn_budget_refuses(bytes, g_in_use, (size_t)budget, g_planned, what, msg, sizeof msg))
+    if (!dn_budget_refuses(bytes, g_in_use, (size_t)budget, "DN_GPU_BUDGET_MB", g_planned, what, msg, sizeof msg))
         return 0;
     fprintf(stderr, "cuda: %s\n", msg);
     return 1;
@@ -133,6 +134,15 @@ extern "C" size_t dn_cuda_used_bytes(void)
         return 0;
     }
     return total_b - free_b;
+}
+
+extern "C" void dn_cuda_mem_avail(size_t *free_b, size_t *total_b)
+{
+    *free_b = *total_b = 0;
+    if (g_device < 0 || cudaMemGetInfo(free_b, total_b) != cudaSuccess) {
+        (void)cudaGetLastError();
+        *free_b = *total_b = 0;
+    }
 }
 
 extern "C" int dn_cuda_push(void *d_dst, const void *h_src, size_t bytes)

@@ -45,6 +45,8 @@ size_t dn_cuda_peak_bytes(void);  /* the gpu_peak_mib figure of the memory: line
 void dn_cuda_reset_peak(void);
 /* The device's used memory (cudaMemGetInfo: total - free, every process), 0 if unknown. */
 size_t dn_cuda_used_bytes(void);
+/* The selected device's free and total bytes (cudaMemGetInfo), 0 and 0 if unknown. */
+void dn_cuda_mem_avail(size_t *free_b, size_t *total_b);
 /* What the network's plan needs on the device, quoted by the out-of-memory message. */
 void dn_cuda_set_planned(size_t bytes);
 
