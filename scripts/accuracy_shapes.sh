@@ -15,14 +15,16 @@
 # $CURVES/<cfg>_<bits>_s<seed>.csv with CURVES default build/curves; that mAP is the
 # area under the PR curve, the final one 11-point as above), LAYER_KEYS
 # (lines for chosen layers of the compressed run, "<layers>:<lines>", layers by index as
-# darknet numbers them, ',' between layers, ';' between lines, e.g. "8,10,12,21:actnn_bits=8").
+# darknet numbers them, ',' between layers, ';' between lines, e.g. "8,10,12,21:actnn_bits=8"),
+# FP32 (1; 0 skips the fp32 runs, to add a compressed setting to fp32 runs made before: a run
+# is deterministic for its seed, so they need not be repeated; map_fp32 is then nan).
 # Last line: accuracy_shapes: iters=.. seeds=.. map_fp32=.. map_<LOW>bit=.. diff=.. (means)
 set -eu
 cd "$(dirname "$0")/.."
 cfg=${1:-cfg/yolov3-tiny-shapes.cfg} iters=${2:-300}
 SIZE=${SIZE:-96} MB=${MB:-8} LR=${LR:-0.002} NTRAIN=${NTRAIN:-200} NVALID=${NVALID:-50}
 SEEDS=${SEEDS:-${SEED:-1}} LOW=${LOW:-2} KEYS=${KEYS:-} POLICY=${POLICY:-constant}
-LAYER_KEYS=${LAYER_KEYS:-}
+LAYER_KEYS=${LAYER_KEYS:-} FP32=${FP32:-1}
 MAP_EVERY=${MAP_EVERY:-} CURVES=${CURVES:-build/curves}
 case $POLICY in constant|steps|cfg) ;; *) echo "accuracy_shapes.sh: POLICY must be constant, steps or cfg" >&2; exit 2 ;; esac
 [ -z "$MAP_EVERY" ] || mkdir -p "$CURVES"
@@ -99,7 +101,8 @@ train_map() {
 
 rows=""
 for s in $SEEDS; do
-  a=$(train_map 32 "$s")
+  a=nan
+  [ "$FP32" = 0 ] || a=$(train_map 32 "$s")
   b=$(train_map "$LOW" "$s")
   echo "seed $s: fp32 mAP@0.5 $a, $LOW bits $b" >&2
   rows="$rows$s $a $b
