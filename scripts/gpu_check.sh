@@ -20,8 +20,9 @@
 # Exit status: 0 all passed; 1 some check failed; 2 no CUDA device; 3 no toolkit / build failed.
 #
 # Rows that train whole networks placed on the GPU ((a)+(b) every layer type and SGD/adam
-# steps vs the CPU, (d) loss curves, (e) measured s/iter and gpu_peak_mib) come from
-# scripts/gpu_train_rows.sh (ROWS=0 skips them).
+# steps vs the CPU, (d) loss curves, (e) measured s/iter and gpu_peak_mib, and the largest
+# mini-batch that trains under E2_BUDGET_MB (8192) for yolov4 at 608, under E2_TIMEOUT (240 s))
+# come from scripts/gpu_train_rows.sh (ROWS=0 skips them).
 #
 # Where CUDA is: $CUDA_PATH, else /usr/local/cuda, else the CUDA 13 / cuDNN 9 wheels that a
 # PyTorch image keeps under site-packages/nvidia (headers, libraries and nvcc each in their
@@ -222,6 +223,11 @@ rows=""
 if [ "${ROWS:-1}" = 1 ] && [ -x "$VDIR/darknet" ]; then
     say "whole networks on the device: scripts/gpu_train_rows.sh"
     rows=$(GPU_INDEX="${GPU_INDEX:-0}" timeout 420 scripts/gpu_train_rows.sh 2>&1 | tee build/gpu_check_rows.log)
+    # measured largest mini-batches (yolov4 608): probes of one iteration, apart so that
+    # they cannot starve the rows above
+    say "largest mini-batch under DN_GPU_BUDGET_MB=${E2_BUDGET_MB:-8192}, measured: ROW_SET=e2 scripts/gpu_train_rows.sh"
+    rows="$rows
+$(ROW_SET=e2 GPU_INDEX="${GPU_INDEX:-0}" timeout "${E2_TIMEOUT:-240}" scripts/gpu_train_rows.sh 2>&1 | tee build/gpu_check_e2.log)"
 fi
 row() { # the result of the gpu_train_rows.sh lines starting with $1, or why none
     local r
@@ -240,6 +246,7 @@ echo "| (c) ActNN bytes on the device vs CPU       | ${actnn:-see kernel checks}
 echo "| (d) shapes iterations, loss GPU vs CPU     | $(row '(d)') |"
 echo "| (e) s/iter, gpu_peak_mib (416, batch 16)   | $(row '(e)') |"
 echo "| (e) largest planned batch, ${PLAN_BUDGET_MB:-8192} MiB   | $plans |"
+echo "| (e) largest measured batch, yolov4 608     | $(row '(e2)') |"
 echo "| (f) quantizer vs device copy               | ${bench:-see the benchmark above} |"
 [ "$fail" -gt 0 ] && grep '^FAIL' "$log" | sed 's/^/gpu_check: /'
 case $rc in

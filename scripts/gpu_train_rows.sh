@@ -10,6 +10,13 @@
 #   (e)     yolov3-tiny and yolov4-tiny at 416, mini-batch 16, fp32, 2 bits and 2 bits with
 #           actnn_swap=1: median
 #           s/iter of the iterations after the third and gpu_peak_mib of the memory: line
+#   (e2)    the largest mini-batch that trains under DN_GPU_BUDGET_MB=E2_BUDGET_MB (8192), at
+#           fp32 and at 2 bits, for yolov4 (full, cfg/yolov4-shapes.cfg) at 608 (E2_CFGS:
+#           "name:size" list): one iteration at the plan's answer (`memory -budget -gpu`) and
+#           one at 10 % more (at least +1); "fits m, m' out of memory" brackets the boundary.
+#           Only when ROW_SET has e2 (gpu_check.sh runs it apart, under its own timeout).
+#
+# ROW_SET: the rows to run, words out of "ab d e e2" (default "ab d e").
 #
 # Environment: DN (the darknet to run, default build/cpu-gpu-cudnn/darknet), TEST_DEVSIM (its
 # test_devsim), TOOLS (make_shapes's folder), GPU_INDEX (0), ITERS (100), E_ITERS (8).
@@ -24,6 +31,8 @@ TEST_DEVSIM=${TEST_DEVSIM:-$VDIR/tests/test_devsim}
 TOOLS=${TOOLS:-$VDIR/bin}
 [ -x "$TOOLS/make_shapes" ] || TOOLS=build/bin
 ITERS=${ITERS:-100}
+ROW_SET=${ROW_SET:-ab d e}
+want() { case " $ROW_SET " in *" $1 "*) return 0 ;; esac; return 1; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/gpu_rows.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
@@ -51,7 +60,8 @@ cfgset() {
 }
 
 # ---- (a)+(b) ----
-if [ -x "$TEST_DEVSIM" ]; then
+if ! want ab; then :
+elif [ -x "$TEST_DEVSIM" ]; then
     env $test_env timeout 600 "$TEST_DEVSIM" > "$T/devsim.log" 2>&1
     passed=$(sed -n 's/.*PASSED  \] \([0-9]*\) test.*/\1/p' "$T/devsim.log")
     failed=$(grep '^\[  FAILED  \] [a-z]' "$T/devsim.log" | awk '{print $4}' | tr '\n' ' ')
@@ -71,6 +81,7 @@ printf 'classes=3\ntrain=%s/set/train.txt\nvalid=%s/set/valid.txt\nnames=%s/name
 loss_curve() { sed -n 's/^ *\([0-9]*\): [-0-9.naif]*, \([-0-9.naif]*\) avg loss.*/\1 \2/p' "$1"; }
 
 # ---- (d) ----
+if want d; then
 cfgset cfg/yolov3-tiny-shapes.cfg "$T/d.cfg" width=96 height=96 batch=8 subdivisions=1 \
     max_batches="$ITERS" burn_in=10
 ( cd "$T" && on_device "$ROOT/$DN" -seed 5 detector train shapes.data d.cfg -dont_show $ondev_flag > d_dev.out 2> d_dev.err )
@@ -87,9 +98,11 @@ else
     echo "(d) $ITERS shapes iterations, avg loss device vs CPU|failed (device rc $rd, cpu rc $rc): $(tail -1 "$T/d_dev.err" "$T/d_cpu.err" | tr '\n' ' ' | cut -c1-160)"
 fi
 
+fi
+
 # ---- (e) ----
 E_ITERS=${E_ITERS:-8}
-for cfg in yolov3-tiny yolov4-tiny; do
+want e && for cfg in yolov3-tiny yolov4-tiny; do
     for v in 32 2 2+swap; do   # 2+swap: 2 bits with actnn_swap=1 (copies on a second stream)
         bits=${v%%+*} swap=0
         [ "$v" = 2+swap ] && swap=1
@@ -105,4 +118,36 @@ for cfg in yolov3-tiny yolov4-tiny; do
         peak=$(grep -o 'gpu_peak_mib=[0-9.]*' "$T/e.err" "$T/e.out" | tail -1 | cut -d= -f2)
         echo "(e) $cfg 416 mini-batch 16, $label|${s:-?} s/iter, gpu_peak_mib ${peak:-?}"
     done
+done
+
+# ---- (e2) ----
+# probe <cfg> <size> <bits> <m>: 0 when one iteration of mini-batch m trains under the budget
+probe() {
+    cfgset "$1" "$T/e2.cfg" width="$2" height="$2" batch="$4" subdivisions=1 max_batches=1 \
+        actnn_bits="$3" burn_in=0
+    ( cd "$T" && DN_GPU_BUDGET_MB=$E2_BUDGET_MB on_device timeout "${E2_PROBE_S:-120}" "$ROOT/$DN" -seed 5 \
+        detector train shapes.data e2.cfg -dont_show $ondev_flag > e2.out 2> e2.err )
+}
+E2_BUDGET_MB=${E2_BUDGET_MB:-8192}
+want e2 && for spec in ${E2_CFGS:-yolov4-shapes:608}; do
+    name=${spec%%:*} size=${spec##*:} res=""
+    for bits in 32 2; do
+        cfgset "cfg/$name.cfg" "$T/p.cfg" width="$size" height="$size" actnn_bits="$bits"
+        m=$("$DN" memory "$T/p.cfg" -budget "$E2_BUDGET_MB" -gpu 2>/dev/null | awk -v b="$bits" '$1 == b { print $2 }')
+        [ -n "$m" ] && [ "$m" -ge 1 ] || { res="$res; $bits bits: no plan"; continue; }
+        up=$((m + (m / 10 > 1 ? m / 10 : 1)))
+        if ! probe "cfg/$name.cfg" "$size" "$bits" "$m"; then
+            res="$res; $bits bits: plan $m did not train ($(grep -m1 -o 'out of GPU memory[^:]*' "$T/e2.err" || tail -1 "$T/e2.err" | cut -c1-80))"
+        else
+            eval "fit_$bits=$m"
+            if probe "cfg/$name.cfg" "$size" "$bits" "$up"; then
+                res="$res; $bits bits: fits $m and $up (plan $m: the boundary is higher)"
+            else
+                res="$res; $bits bits: fits $m, $up does not (plan $m)"
+            fi
+        fi
+    done
+    ratio=$(awk -v a="${fit_32:-0}" -v b="${fit_2:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.1fx", b / a; else print "?" }')
+    echo "(e2) $name $size, largest mini-batch under DN_GPU_BUDGET_MB=$E2_BUDGET_MB|${res#; }; 2-bit / fp32 (sizes that trained) $ratio"
+    unset fit_32 fit_2
 done

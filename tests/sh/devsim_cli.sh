@@ -144,6 +144,9 @@ check "warned before training that the plan does not fit" has cn_dev.err "^devic
 check "out-of-memory message: asked, free, planned" has cn_dev.err "out of GPU memory allocating .*: asked .* MiB, free .* MiB of the DN_DEVSIM_MEM_MB=$small budget .*the plan needs $t1 MiB"
 check "what to change" has cn_dev.err "Lower actnn_bits .* or raise subdivisions"
 check "the saved weights are untouched" cmp -s cpu/ybs_final.weights dev/yb_final.weights
+DN_GPU_BUDGET_MB=$small run dev -seed 4 detector train dev.data yb.cfg -dont_show > cg_dev.out 2> cg_dev.err
+check "DN_GPU_BUDGET_MB=$small refuses as the CUDA allocator does (exit 1)" [ $? = 1 ]
+check "with the budget's message" has cg_dev.err "out of GPU memory allocating .* of the DN_GPU_BUDGET_MB=$small budget"
 DN_DEVSIM_MEM_MB=12x run dev -seed 4 detector train dev.data yb.cfg -dont_show > cx_dev.out 2> cx_dev.err
 check "a malformed DN_DEVSIM_MEM_MB is an error, exit 1" [ $? = 1 ]
 check "naming the variable" has cx_dev.err "DN_DEVSIM_MEM_MB='12x': expected a whole number of MiB"

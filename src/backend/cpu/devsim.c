@@ -14,7 +14,8 @@
  *
  * DN_DEVSIM_MEM_MB=N gives it a card of N MiB: mem_avail reports what is left of it, and
  * an allocation beyond it fails with the out-of-memory message a GPU run prints, so the
- * sizing to a card's memory and the failure path are tested without one.
+ * sizing to a card's memory and the failure path are tested without one. DN_GPU_BUDGET_MB
+ * refuses as the CUDA allocator does.
  *
  * Selected with DN_BACKEND=devsim (core/place.c); tests only, reported at start-up. */
 #include <stdint.h>
@@ -49,19 +50,29 @@ static size_t in_use, peak, planned;
 /* The simulated card's size in bytes (DN_DEVSIM_MEM_MB; 0: unlimited, -1: a bad value). */
 static long long card(char *why, size_t len) { return dn_env_mib("DN_DEVSIM_MEM_MB", why, len); }
 
-static void *ds_alloc(size_t bytes, const char *what)
+/* Whether the card, or DN_GPU_BUDGET_MB as the CUDA allocator applies it, refuses an
+ * allocation (after the message a GPU run prints). */
+static int refuses(size_t bytes, const char *what)
 {
     char why[160], msg[768];
-    long long size = card(why, sizeof why);
-    if (size < 0) {
+    long long size = card(why, sizeof why), budget = size < 0 ? 0 : dn_budget_bytes(why, sizeof why);
+    if (size < 0 || budget < 0) {
         fprintf(stderr, "devsim: %s\n", why);
-        return NULL;
+        return 1;
     }
     if (dn_budget_refuses(bytes, in_use, (size_t)size, "DN_DEVSIM_MEM_MB", planned, what, msg,
+                          sizeof msg) ||
+        dn_budget_refuses(bytes, in_use, (size_t)budget, "DN_GPU_BUDGET_MB", planned, what, msg,
                           sizeof msg)) {
         fprintf(stderr, "devsim: %s\n", msg);
-        return NULL;
+        return 1;
     }
+    return 0;
+}
+
+static void *ds_alloc(size_t bytes, const char *what)
+{
+    if (refuses(bytes, what)) return NULL;
     void *p = calloc(bytes ? bytes : 1, 1);
     if (!p) return NULL;
     in_use += bytes;
