@@ -91,7 +91,8 @@ static int over_budget(size_t bytes, const char *what)
         fprintf(stderr, "cuda: %s\n", why);
         return 1;
     }
-    if (!dn_budget_refuses(bytes, g_in_use, (size_t)budget, "DN_GPU_BUDGET_MB", g_planned, what, msg, sizeof msg))
+    if (!dn_budget_refuses(bytes, g_in_use, (size_t)budget, "DN_GPU_BUDGET_MB", g_planned, what,
+                           msg, sizeof msg))
         return 0;
     fprintf(stderr, "cuda: %s\n", msg);
     return 1;
@@ -126,16 +127,6 @@ extern "C" size_t dn_cuda_bytes_in_use(void) { return g_in_use; }
 extern "C" size_t dn_cuda_peak_bytes(void) { return g_peak; }
 extern "C" void dn_cuda_reset_peak(void) { g_peak = g_in_use; }
 
-extern "C" size_t dn_cuda_used_bytes(void)
-{
-    size_t free_b = 0, total_b = 0;
-    if (g_device < 0 || cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
-        (void)cudaGetLastError();
-        return 0;
-    }
-    return total_b - free_b;
-}
-
 extern "C" void dn_cuda_mem_avail(size_t *free_b, size_t *total_b)
 {
     *free_b = *total_b = 0;
@@ -143,6 +134,13 @@ extern "C" void dn_cuda_mem_avail(size_t *free_b, size_t *total_b)
         (void)cudaGetLastError();
         *free_b = *total_b = 0;
     }
+}
+
+extern "C" size_t dn_cuda_used_bytes(void)
+{
+    size_t free_b, total_b;
+    dn_cuda_mem_avail(&free_b, &total_b);
+    return total_b - free_b;
 }
 
 extern "C" int dn_cuda_push(void *d_dst, const void *h_src, size_t bytes)
