@@ -34,7 +34,7 @@ mpi_fashion|40|scripts/fashion_mnist.sh && scripts/accuracy_mpi.sh
 overfit|5|scripts/overfit.sh
 detection_96|15|SIZE=96 BATCH=8 ITERS=300 SKIP_DN=1 NTRAIN=200 NVALID=50 LR=0.002 BURN_IN=100 scripts/bench_detector.sh
 swap_devsim|10|MB=32 ITERS=2 scripts/swap_devsim.sh
-converge_v3|180|set -e; for s in 1 2 3; do E="OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 POLICY=cfg MAP_EVERY=500 CURVES=build/curves SEEDS=$s"; env $E scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 5000; env $E FP32=0 KEYS=actnn_auto=1 scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 5000; done
+converge_v3|180|set -e; for s in 1 2 3; do E="OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 POLICY=cfg MAP_EVERY=500 CURVES=build/curves SEEDS=$s"; env $E scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 5000; env $E FP32=0 KEYS=actnn_auto=1 scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 5000; done; scripts/plot_curves.sh build/curves/yolov3-tiny-shapes.png build/curves/yolov3-tiny-shapes_*_s*.csv
 converge_v4|360|set -e; for s in 1 2 3 4 5 6; do E="OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 POLICY=cfg MAP_EVERY=500 CURVES=build/curves SEEDS=$s"; env $E scripts/accuracy_shapes.sh cfg/yolov4-tiny-shapes.cfg 5000; env $E FP32=0 KEYS=actnn_auto=1 scripts/accuracy_shapes.sh cfg/yolov4-tiny-shapes.cfg 5000; done; C=build/curves/yolov4-tiny-shapes; for b in 32 2 2_actnn_auto_1; do scripts/mean_curves.sh ${C}_mean_$b.csv ${C}_${b}_s*.csv; done; scripts/plot_curves.sh $C.png ${C}_mean_32.csv ${C}_mean_2.csv ${C}_mean_2_actnn_auto_1.csv
 detection_416|45|SIZE=416 BATCH=8 ITERS=300 SKIP_DN=1 NTRAIN=200 NVALID=50 LR=0.002 BURN_IN=100 scripts/bench_detector.sh'
 QUICK="plans demo plugin"
