@@ -2,6 +2,7 @@
  *  - at 32 bits the gradients are bitwise those of the cfg without actnn keys;
  *  - at 2 bits one backward differs from the exact one, but the mean of many backward
  *    passes with fresh rounding noise converges to it (stochastic rounding is unbiased);
+ *  - also where a layer borrows part of its saved input from another layer's save;
  *  - the store's byte accounting equals what the plugin context holds;
  *  - so does it with actnn_auto's bits mixed per sample and per layer;
  *  - actnn_auto=1 gives wide-range samples more bits at the same bytes, lowering the error;
@@ -16,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "core/net_internal.h"
 #include "core/network.h"
 #include "memory/saved.h"
 #include "common/testutil.h"
@@ -218,6 +220,86 @@ static void auto_layers_unbiased(void **state)
     check_unbiased(cfg_linear, "actnn=1\nactnn_bits=2\nactnn_group=32\nactnn_auto=1\nactnn_auto_interval=1");
 }
 
+/* Borrowing (src/memory/saved_share.c): route 2 = [1, 0] and route 4 = [0, 3] hold layer
+ * 0's output, which layer 1 saves whole as its input, so convs 3 (a suffix) and 5 (a
+ * prefix) store only their own half and restore the other from layer 1's save. Every
+ * backward term stays linear in one restored tensor (no batch norm, exact leaky masks), so
+ * the mean gradient must still be the fp32 one (check_unbiased's bound): restoring the lent
+ * half at the wrong offset (the halves swapped) gives max z = 224. A restore of part of a
+ * sample (sv_restore_part) equals the same values of the whole sample's restore. */
+static const char *cfg_borrow =
+    "[net]\nbatch=4\nwidth=8\nheight=8\nchannels=3\n%s\n"
+    "[convolutional]\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[convolutional]\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[route]\nlayers=-1,-2\n"
+    "[convolutional]\nfilters=4\nsize=1\nstride=1\npad=1\nactivation=leaky\n"
+    "[route]\nlayers=0,-1\n"
+    "[convolutional]\nfilters=4\nsize=3\nstride=2\npad=1\nactivation=linear\n"
+    "[connected]\noutput=5\nactivation=linear\n"
+    "[softmax]\n";
+
+static void expect_borrow(network *q, int i, int lender, size_t own, size_t shared)
+{
+    saved_desc d;
+    assert_int_equal(saved_describe(q->store, i, 0, &d), 0);
+    if (d.kind != SAVED_TENSOR || d.d != own || d.shared != shared || d.share_layer != lender)
+        fail_msg("layer %d's input: kind %d, %zu own + %zu borrowed from %d (want %zu + %zu from %d)",
+                 i, (int)d.kind, d.d, d.shared, d.share_layer, own, shared, lender);
+}
+
+static void bits2_unbiased_borrowed(void **state)
+{
+    (void)state;
+    network *q = make_net(cfg_borrow, "actnn=1\nactnn_bits=2\nactnn_group=32");
+    fill_batch(q);
+    assert_int_equal(network_forward(q, q->input, 1), 0);
+    size_t half = 4 * 8 * 8;
+    expect_borrow(q, 3, 1, half, half);
+    expect_borrow(q, 5, 1, half, half);
+    for (int i = 3; i <= 5; i += 2) {
+        layer_ctx x;
+        network_make_ctx(q, i, q->input, 1, &x);
+        float whole[2 * 4 * 8 * 8], part[16];
+        for (int b = 0; b < BATCH; ++b) {
+            memcpy(whole, sv_restore(&x, 0, b, x.scratch[0]), sizeof(whole));
+            size_t from[] = {0, half - 7, half, 2 * half - 16};
+            for (int k = 0; k < 4; ++k) {
+                const float *p = sv_restore_part(&x, 0, b, from[k], 16, part);
+                assert_non_null(p);
+                assert_memory_equal(p, whole + from[k], sizeof(part));
+            }
+        }
+    }
+    assert_int_equal(network_backward(q), 0);
+    free_network(q);
+    q = make_net(cfg_borrow, "actnn=1\nactnn_bits=2\nactnn_group=32\nactnn_auto=1");
+    fill_batch(q);
+    assert_int_equal(network_forward(q, q->input, 1), 0);
+    expect_borrow(q, 3, 1, half, half);
+    expect_borrow(q, 5, 1, half, half);
+    assert_int_equal(network_backward(q), 0);
+    free_network(q);
+    check_unbiased(cfg_borrow, "actnn=1\nactnn_bits=2\nactnn_group=32");
+    /* and with actnn_auto's bits: the borrowed half at the lender's, the own half at the
+     * borrower's own allocation */
+    check_unbiased(cfg_borrow, "actnn=1\nactnn_bits=2\nactnn_group=32\nactnn_auto=1\nactnn_auto_interval=1");
+}
+
+/* A borrower whose lender's save is gone stops the backward with a message (not a
+ * gradient computed from garbage). */
+static void borrowed_lender_gone(void **state)
+{
+    (void)state;
+    network *q = make_net(cfg_borrow, "actnn=1\nactnn_bits=2\nactnn_group=32");
+    fill_batch(q);
+    assert_int_equal(network_forward(q, q->input, 1), 0);
+    saved_release_layer(q->store, 1);
+    assert_int_equal(network_backward(q), -1);
+    if (!strstr(q->err, "layer 5") || !strstr(q->err, "borrowed from layer 1"))
+        fail_msg("got: %s", q->err);
+    free_network(q);
+}
+
 /* Mean over K passes of the squared gradient error against the exact gradient g. */
 static double mean_sq_err(network *q, const float *g, float *gq, size_t M, int K)
 {
@@ -309,6 +391,8 @@ int main(void)
         cmocka_unit_test(accounting_matches_plugin),
         cmocka_unit_test(bits2_unbiased),
         cmocka_unit_test(bits2_unbiased_bn),
+        cmocka_unit_test(bits2_unbiased_borrowed),
+        cmocka_unit_test(borrowed_lender_gone),
         cmocka_unit_test(auto_layers_unbiased),
         cmocka_unit_test(auto_bits_per_sample),
         cmocka_unit_test(cfg_key_errors),

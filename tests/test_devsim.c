@@ -10,7 +10,7 @@
  * norm, [batchnorm], [activation], maxpool, avgpool, dropout, route with a zero-copy
  * concat and with groups, shortcut, upsample, reorg, crop, softmax, cost, yolo, region)
  * at 32 bits, 2 bits, actnn_auto (whole-batch and streamed) and with streamed segments
- * forced on.
+ * forced on, and a conv borrowing part of its saved input from another layer's save.
  *
  * On a machine with a GPU (scripts/gpu_check.sh, GPU build): DN_TEST_DEVICE=cuda places
  * the second network on CUDA device 0 instead, and DN_TEST_TOL=1e-4 compares costs,
@@ -89,6 +89,23 @@ static const char *cfg_classify =
     "[connected]\noutput=5\nactivation=linear\n"
     "[softmax]\ngroups=1\n"
     "[cost]\ntype=sse\n";
+
+/* yolov4-tiny's CSP pattern: convs 3 and 5 read routes holding layer 0's output, which
+ * layer 1 saved whole, so they store only their own half (src/memory/saved_share.c);
+ * LENDER: keys of layer 1 (at 32 bits it lends its kept input, a pointer into the arena). */
+#define CFG_BORROW(LENDER)                                                                     \
+    "[net]\nbatch=4\nwidth=16\nheight=16\nchannels=3\nlearning_rate=0.01\nmomentum=0.9\n"       \
+    "decay=0.0005\nmax_batches=10\n%s\n"                                                        \
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n" \
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n" \
+    LENDER "[route]\nlayers=-1,-2\n"                                                            \
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=1\nstride=1\npad=0\nactivation=leaky\n" \
+    "[route]\nlayers=0,-1\n"                                                                    \
+    "[convolutional]\nbatch_normalize=1\nfilters=4\nsize=3\nstride=2\npad=1\nactivation=leaky\n" \
+    "[connected]\noutput=5\nactivation=linear\n"                                                \
+    "[softmax]\n"
+static const char *cfg_borrow = CFG_BORROW("");
+static const char *cfg_borrow_kept = CFG_BORROW("actnn_bits=32\n");
 
 static double tol; /* DN_TEST_TOL: 0 = bit for bit */
 
@@ -252,6 +269,28 @@ static void classify_auto_stream(void **st)
 {
     (void)st;
     compare(cfg_classify, "actnn_bits=2\nactnn_auto=1\nactnn_stream=1");
+}
+/* Borrowed parts restored on the device: the same training as the CPU's, and the device
+ * store really borrowed (layers 3 and 5 hold half of their input). */
+static void borrow_on_device(void **st)
+{
+    (void)st;
+    const char *keys[] = {"actnn_bits=2", "actnn_bits=2\nactnn_auto=1\nactnn_stream=1", "actnn_bits=2"};
+    const char *cfgs[] = {cfg_borrow, cfg_borrow, cfg_borrow_kept};
+    for (int k = 0; k < 3; ++k) {
+        compare(cfgs[k], keys[k]);
+        network *b = make(cfgs[k], keys[k], 1);
+        fill_batch(b, 0);
+        assert_int_equal(network_forward(b, b->input, 1), 0);
+        for (int i = 3; i <= 5; i += 2) {
+            saved_desc d;
+            assert_int_equal(saved_describe(b->store, i, 0, &d), 0);
+            if (d.shared != (size_t)b->layers[0].outputs || d.share_layer != 1)
+                fail_msg("%s: layer %d borrows %zu values from %d", keys[k], i, d.shared, d.share_layer);
+        }
+        assert_int_equal(network_backward(b), 0);
+        free_network(b);
+    }
 }
 static void yolo_adam(void **st) { (void)st; compare(cfg_yolo, "actnn_bits=4\nadam=1"); }
 static void region_2bit(void **st) { (void)st; compare(cfg_region, "actnn_bits=2"); }
@@ -703,6 +742,7 @@ int main(void)
         cmocka_unit_test(yolo_2bit),
         cmocka_unit_test(yolo_stream),
         cmocka_unit_test(yolo_auto),
+        cmocka_unit_test(borrow_on_device),
         cmocka_unit_test(classify_auto_stream),
         cmocka_unit_test(yolo_adam),
         cmocka_unit_test(region_2bit),

@@ -113,7 +113,11 @@ static void describe(const saved_desc *d, char *s, size_t len)
         switch (d[k].kind) {
         case SAVED_ALIVE: snprintf(one, sizeof(one), "kept"); break;
         case SAVED_TENSOR:
-            snprintf(one, sizeof(one), d[k].bits >= 16 ? "f%d" : "q%d", d[k].bits);
+            if (d[k].shared) /* part of the input borrowed from another layer's save */
+                snprintf(one, sizeof(one), d[k].bits >= 16 ? "f%d<%d" : "q%d<%d", d[k].bits,
+                         d[k].share_layer);
+            else
+                snprintf(one, sizeof(one), d[k].bits >= 16 ? "f%d" : "q%d", d[k].bits);
             break;
         case SAVED_MASK: snprintf(one, sizeof(one), "mask"); break;
         case SAVED_CODES: snprintf(one, sizeof(one), "code%d", d[k].bits); break;
@@ -319,7 +323,7 @@ int memreport_plan_at(network *net, const saved_desc *desc, int bits, int batch,
         s->saved += b;
         s->saved_with_input += with_input(&hold, b, i, n);
         for (int k = 0; k < SV_SLOTS; ++k)
-            if (d[k].kind != SAVED_NONE) s->saved_fp32 += n * d[k].d * sizeof(float);
+            if (d[k].kind != SAVED_NONE) s->saved_fp32 += n * (d[k].d + d[k].shared) * sizeof(float);
     }
     fixed_parts(net, s, n);
     s->input_transient = input_dead_at(net, bits);
@@ -364,7 +368,7 @@ int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errl
         const saved_desc *d = &desc[i * SV_SLOTS];
         size_t fp32 = 0, saved = layer_saved(net, d, i, n, 0);
         for (int k = 0; k < SV_SLOTS; ++k)
-            if (d[k].kind != SAVED_NONE) fp32 += n * d[k].d * sizeof(float);
+            if (d[k].kind != SAVED_NONE) fp32 += n * (d[k].d + d[k].shared) * sizeof(float);
         s->saved += saved;
         s->saved_with_input += with_input(&hold, saved, i, n);
         s->saved_fp32 += fp32;
@@ -390,6 +394,7 @@ int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen)
     size_t rest = s.params + s.workspace + s.scratch + s.input + s.loader;
     print_segments(f, net, &net->plan);
     fprintf(f, "saves: kept = fp32 input kept alive in the arena (no copy); qB = quantized at B bits; "
+               "qB<K = the part of the input layer K saved too is borrowed from K's save; "
                "f16/f32 = copies; mask = 1 bit; codeW = W-bit argmax; seed = dropout seed only\n");
     fprintf(f, "total: mini-batch=%d bits=%d saved_mib=%.1f saved_fp32_mib=%.1f (%.1fx smaller) "
                "arena_mib=%.1f arena_fp32_mib=%.1f params_mib=%.1f workspace_mib=%.1f "

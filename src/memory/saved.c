@@ -576,9 +576,27 @@ int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive)
     return sv_save_strided(x, slot, data, d, d, alive);
 }
 
+static int save_whole(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
+                      int alive);
+
+/* A save that borrows (saved_share.c) stores only its own values, at the layer's bits. */
 int sv_save_strided(layer_ctx *x, int slot, const float *data, size_t d, size_t stride, int alive)
 {
     if (x->recompute) return 0; /* a streamed recomputation: saved by the last sweep */
+    sv_share sh;
+    if (!(alive && x->l->bits >= 32) && share_find(x, slot, data, d, &sh)) {
+        int rc = save_whole(x, slot, data + sh.own_off, d - sh.len, stride, alive);
+        if (!rc && x->b0 == 0) share_set(&x->sv->e[slot], &sh);
+        return rc;
+    }
+    int rc = save_whole(x, slot, data, d, stride, alive);
+    if (!rc && x->b0 == 0) x->sv->e[slot].from1 = share_input_of(x, data, d);
+    return rc;
+}
+
+static int save_whole(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
+                      int alive)
+{
     saved_store *s = x->sv->store;
     size_t n = (size_t)x->batch;
     int bits = x->l->bits;
@@ -852,6 +870,11 @@ const float *sv_restore(layer_ctx *x, int slot, int sample, float *scratch)
 {
     sv_entry *e = &x->sv->e[slot];
     size_t i = (size_t)(x->b0 + sample);
+    return e->share_len ? share_restore(x, e, i, scratch) : sv_entry_restore(x, e, i, scratch);
+}
+
+const float *sv_entry_restore(layer_ctx *x, sv_entry *e, size_t i, float *scratch)
+{
     if (e->kind == SK_ALIVE) return e->alive + i * e->stride;
     if (swap_in(x, e)) return scratch; /* garbage; the network stops after this layer */
     if (e->dt.payload) /* a device tensor: restored where it lives */
@@ -871,6 +894,12 @@ const float *sv_restore_part(layer_ctx *x, int slot, int sample, size_t j0, size
     if (SV_ON_DEVICE(x)) return NULL;
     sv_entry *e = &x->sv->e[slot];
     size_t i = (size_t)(x->b0 + sample);
+    return e->share_len ? share_part(x, e, i, j0, len, buf) : sv_entry_part(x, e, i, j0, len, buf);
+}
+
+const float *sv_entry_part(layer_ctx *x, sv_entry *e, size_t i, size_t j0, size_t len,
+                           float *buf)
+{
     if (e->kind == SK_ALIVE) return e->alive + i * e->stride + j0;
     const float *view;
     if (actnn_sample_view(e->t, i, &view) == ACTNN_OK) return view + j0;
@@ -922,6 +951,8 @@ int saved_describe(const saved_store *s, int i, int slot, saved_desc *out)
     out->d = e->d;
     out->bits = e->bits;
     out->keep = e->keep;
+    out->shared = e->share_len;
+    out->share_layer = e->share_len ? e->share_layer : -1;
     return 0;
 }
 

@@ -129,6 +129,9 @@ typedef struct {
     size_t d;    /* values per sample */
     int bits;    /* tensors: the layer's bits; codes: their width */
     int keep;    /* a tensor the plan keeps alive instead of copying at 32 bits */
+    size_t shared;   /* values per sample borrowed from layer share_layer's save (d: the
+                      * rest, what this slot stores; saved_internal.h "borrowing") */
+    int share_layer;
 } saved_desc;
 /* Fills *out with what layer i's slot holds now; returns 0, or -1 when it holds nothing. */
 int saved_describe(const saved_store *s, int i, int slot, saved_desc *out);

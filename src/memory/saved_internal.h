@@ -43,6 +43,14 @@ typedef struct {
     /* A dropout on a device: its key, applied by the backend's act_dropout (dr is NULL). */
     uint64_t dr_seed, dr_id;
     float dr_p;
+    /* Borrowing (saved_share.c). from1: the producer's index + 2 when the entry holds the
+     * layer's whole input unchanged (0: not an input, or a borrowing entry). share_len > 0:
+     * the entry holds only values [own_off, own_off + d) of each sample of its layer's
+     * input; the other share_len values (a prefix or suffix: a route's source) are those of
+     * layer share_layer's slot share_slot, which saved the same producer's output. */
+    int from1;
+    int share_layer, share_slot;
+    size_t share_len, own_off;
 } sv_entry;
 
 /* What actnn_auto keeps of a slot across iterations (saved_auto.c). A slot joins the
@@ -141,6 +149,36 @@ int swap_block_in(saved_store *s, const dn_backend *be, sv_entry *e);
 void swap_drop(saved_store *s, sv_entry *e);
 void swap_retire_all(saved_store *s);
 void swap_free(saved_store *s);
+
+/* ---- borrowing a route source another layer saved (saved_share.c) ----
+ * A layer whose input is a concatenating [route] saves, in full, sources that an earlier
+ * layer already saved as its whole input (yolov4-tiny's CSP blocks: layer 7 reads route
+ * 6 = [5, 4], and layer 5 saved layer 4's output). The borrowed part is restored from the
+ * lender, which lives until its own backward, after the borrower's. Each part is an
+ * unbiased restore of the same values, so the borrower's weight gradient stays unbiased;
+ * its noise is now shared with the lender's (the two gradients' errors correlate, their
+ * expectations do not move). With actnn_auto the borrower's own part is allocated by its
+ * own costs and sensitivity, the borrowed part keeps the lender's bits. Not with actnn_swap
+ * (the lender's block would have to come back early). */
+typedef struct {
+    int layer, slot;   /* the lender */
+    size_t len, own_off;
+} sv_share;
+/* Whether the save of (data, d) by x's layer may borrow (a whole-batch decision, made by
+ * the first chunk and kept by the others): 1 with *out set, else 0. */
+int share_find(layer_ctx *x, int slot, const float *data, size_t d, sv_share *out);
+void share_set(sv_entry *e, const sv_share *sh);
+/* from1 of a save of (data, d) by x's layer (sv_entry). */
+int share_input_of(const layer_ctx *x, const float *data, size_t d);
+/* A borrowing entry's sample i, stitched into scratch (d + share_len floats in x's
+ * backend memory), and its values [j0, j0 + len) (host only, into buf). A lender that is
+ * gone sets the store's failure (saved_take_failure) and its message. */
+const float *share_restore(layer_ctx *x, sv_entry *e, size_t i, float *scratch);
+const float *share_part(layer_ctx *x, sv_entry *e, size_t i, size_t j0, size_t len, float *buf);
+/* An entry's own sample (saved.c): a pointer to its d floats, maybe not into scratch. */
+const float *sv_entry_restore(layer_ctx *x, sv_entry *e, size_t i, float *scratch);
+const float *sv_entry_part(layer_ctx *x, sv_entry *e, size_t i, size_t j0, size_t len,
+                           float *buf);
 
 /* Whether a call's buffers are device memory (a test's hand-made context may have no be). */
 #define SV_ON_DEVICE(x) ((x)->be && (x)->be->device)
