@@ -119,14 +119,9 @@ const float *share_restore(layer_ctx *x, sv_entry *e, size_t i, float *scratch)
     return scratch;
 }
 
-/* Values [j0, j0 + len) of the borrowing entry's sample i that lie in one part: the part
- * [a, a + n) of the input is entry p's values from 0. */
-static const float *one_part(layer_ctx *x, sv_entry *p, size_t a, size_t i, size_t j0,
-                             size_t len, float *buf)
-{
-    return sv_entry_part(x, p, i, j0 - a, len, buf);
-}
-
+/* Values [j0, j0 + len) of the borrowing entry's sample i: from the part that holds them,
+ * or from both parts copied into buf when the range spans the cut (the second part's
+ * values start at 0 at the cut). */
 const float *share_part(layer_ctx *x, sv_entry *e, size_t i, size_t j0, size_t len, float *buf)
 {
     sv_entry *k = lender(x, e);
@@ -134,13 +129,13 @@ const float *share_part(layer_ctx *x, sv_entry *e, size_t i, size_t j0, size_t l
     /* first part [0, cut), second [cut, d + share_len) */
     sv_entry *first = e->own_off ? k : e, *second = e->own_off ? e : k;
     size_t cut = first->d;
-    if (j0 + len <= cut) return one_part(x, first, 0, i, j0, len, buf);
-    if (j0 >= cut) return one_part(x, second, cut, i, j0, len, buf);
+    if (j0 + len <= cut) return sv_entry_part(x, first, i, j0, len, buf);
+    if (j0 >= cut) return sv_entry_part(x, second, i, j0 - cut, len, buf);
     size_t n1 = cut - j0;
-    const float *a = one_part(x, first, 0, i, j0, n1, buf);
+    const float *a = sv_entry_part(x, first, i, j0, n1, buf);
     if (!a) return NULL;
     if (a != buf) memcpy(buf, a, n1 * sizeof(float));
-    const float *b = one_part(x, second, cut, i, cut, len - n1, buf + n1);
+    const float *b = sv_entry_part(x, second, i, 0, len - n1, buf + n1);
     if (!b) return NULL;
     if (b != buf + n1) memcpy(buf + n1, b, (len - n1) * sizeof(float));
     return buf;
