@@ -17,6 +17,11 @@
 # machine without a device: GPU_CHECK_DRY=1 skips the device test (test_gpu then stops
 # with "no CUDA device"), GPU_CHECK_NO_SYSTEM_CUDA=1 ignores /usr/local/cuda.
 # PLAN_BUDGET_MB (8192): the budget of the planned largest mini-batch rows.
+# GPU_CHECK_BUDGET_S (480): wall-clock seconds for the whole check. A lent device gives one
+# command at most 600 s and a session 900 s in all, start-up included, so every step's
+# timeout is cut to what is left of this budget (less 20 s for the table), and a step with
+# under 30 s left is not started: the table is always printed, naming what did not run.
+# With $OUT set (the device tool's folder), the table and the logs are copied there too.
 # Exit status: 0 all passed; 1 some check failed; 2 no CUDA device; 3 no toolkit / build failed.
 #
 # Rows that train whole networks placed on the GPU ((a)+(b) every layer type and SGD/adam
@@ -33,7 +38,15 @@ cd "$(dirname "$0")/.." || exit 3
 ROOT=$(pwd)
 VDIR=build/cpu-gpu-cudnn
 TEST_BIN=$VDIR/tests/gpu/test_gpu
+BUDGET_S=${GPU_CHECK_BUDGET_S:-480}
 say() { echo "gpu_check: $*"; }
+# cap <seconds>: a step's timeout, at most <seconds> and what is left of BUDGET_S less 20 s
+# for the table; 0 when under 30 s would be left (the step is then not started).
+cap() {
+    local left=$((BUDGET_S - SECONDS - 20))
+    [ "$left" -lt "$1" ] || left=$1
+    [ "$left" -ge 30 ] && echo "$left" || echo 0
+}
 
 # ---- --prepare (build machine) --------------------------------------------------------------
 if [ "${1:-}" = "--prepare" ]; then
@@ -41,9 +54,11 @@ if [ "${1:-}" = "--prepare" ]; then
     make -j"${JOBS:-2}" GPU=1 CUDNN=1 "$VDIR/darknet" gpu-tests "$VDIR/tests/test_devsim" \
         "$VDIR/bin/make_shapes" || exit 3
     mkdir -p build/gpu_carry/lib
-    for lib in $(ldd "$TEST_BIN" | awk '/=>/ {print $3}'); do
+    # every carried binary's host libraries (test_devsim links cmocka, which a CUDA image
+    # rarely has)
+    for lib in $(ldd "$TEST_BIN" "$VDIR/darknet" "$VDIR/tests/test_devsim" | awk '/=>/ {print $3}' | sort -u); do
         case "$(basename "$lib")" in
-        libopenblas*|libgfortran*|libquadmath*|libgomp*|libstb*) cp -L "$lib" build/gpu_carry/lib/ ;;
+        libopenblas*|libgfortran*|libquadmath*|libgomp*|libstb*|libcmocka*) cp -L "$lib" build/gpu_carry/lib/ ;;
         esac
     done
     say "prepared: $VDIR and build/gpu_carry ($(du -sh build/gpu_carry | cut -f1))"
@@ -59,13 +74,21 @@ cfg_at() {
         { print }
         /^\[net\]/ && !done { if (b < 32) printf "actnn=1\nactnn_bits=%d\n", b; done = 1 }' "$1" > "$3"
 }
-# largest_batch <darknet> <cfg>: the largest -batch whose device plan fits PLAN_BUDGET_MB.
+# largest_batch <darknet> <cfg>: the largest -batch whose device plan fits PLAN_BUDGET_MB
+# (doubling, then halving the bracket; ">65536" past that).
+plan_fits() {
+    DN_GPU_BUDGET_MB=${PLAN_BUDGET_MB:-8192} "$1" memory "$2" -batch "$3" -gpu 2>/dev/null |
+        grep -q 'the device plan fits'
+}
 largest_batch() {
-    local lo=0 hi=1024 mid
+    local lo=0 hi=1 mid
+    while plan_fits "$1" "$2" "$hi"; do
+        lo=$hi hi=$((hi * 2))
+        [ "$hi" -le 65536 ] || { echo ">65536"; return; }
+    done
     while [ $((hi - lo)) -gt 1 ]; do
         mid=$(((lo + hi) / 2))
-        if DN_GPU_BUDGET_MB=${PLAN_BUDGET_MB:-8192} "$1" memory "$2" -batch "$mid" -gpu 2>/dev/null |
-            grep -q 'the device plan fits'; then lo=$mid; else hi=$mid; fi
+        if plan_fits "$1" "$2" "$mid"; then lo=$mid; else hi=$mid; fi
     done
     echo "$lo"
 }
@@ -76,6 +99,7 @@ plan_rows() { # "name fp32 2bit" lines for the table, from the CPU ./darknet whe
         /usr/share/darknet/cfg/resnet18.cfg; do
         [ -f "$cfg" ] || { echo "$(basename "$cfg" .cfg) (cfg missing)"; continue; }
         name=$(basename "$cfg" .cfg)
+        [ "$(cap 30)" -gt 0 ] || { echo "$name (no time left)"; continue; }
         cfg_at "$cfg" 32 "$tmp/f.cfg"
         cfg_at "$cfg" 2 "$tmp/q.cfg"
         echo "$name $(largest_batch "$dn" "$tmp/f.cfg") $(largest_batch "$dn" "$tmp/q.cfg")"
@@ -83,10 +107,11 @@ plan_rows() { # "name fp32 2bit" lines for the table, from the CPU ./darknet whe
     rm -rf "$tmp"
 }
 if [ "${1:-}" = "--plans" ]; then # the planned rows alone (any machine, any build)
+    BUDGET_S=${GPU_CHECK_BUDGET_S:-1000000} # off a device: no session limit
     dn=$VDIR/darknet
     [ -x "$dn" ] || dn=./darknet
     say "largest planned mini-batch under DN_GPU_BUDGET_MB=${PLAN_BUDGET_MB:-8192} (memory -gpu, no device):"
-    plan_rows "$dn" | awk '{ printf "gpu_check: plan %-22s fp32 %s  2-bit %s\n", $1, $2, $3 }'
+    plan_rows "$dn" | awk 'NF == 3 { printf "gpu_check: plan %-22s fp32 %s  2-bit %s\n", $1, $2, $3; next } { print "gpu_check: plan " $0 }'
     exit 0
 fi
 
@@ -164,13 +189,22 @@ export LD_LIBRARY_PATH="$libpath${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 # ---- 3. build (or use the carried build) ---------------------------------------------------
 build="none"
+gpu_make() { # make <targets> in the GPU variant, under a budgeted timeout, appending to the log
+    local t
+    t=$(cap "$1")
+    shift
+    [ "$t" -gt 0 ] || { echo "no time left (GPU_CHECK_BUDGET_S=$BUDGET_S)" >>build/gpu_check_build.log; return 124; }
+    timeout "$t" make -j"${JOBS:-$(nproc)}" GPU=1 CUDNN=1 CUDA_PATH="$CUDA_PATH" \
+        CUDA_EXTRA_INC="$extra_inc" CUDA_EXTRA_LIB="$extra_lib" "$@" >>build/gpu_check_build.log 2>&1
+}
 if [ -n "${CUDA_PATH:-}" ] && [ -x "$CUDA_PATH/bin/nvcc" ]; then
     say "building: make GPU=1 CUDNN=1 all gpu-tests (log build/gpu_check_build.log)"
-    if timeout 300 make -j"${JOBS:-$(nproc)}" GPU=1 CUDNN=1 CUDA_PATH="$CUDA_PATH" \
-        CUDA_EXTRA_INC="$extra_inc" CUDA_EXTRA_LIB="$extra_lib" all gpu-tests \
-        "$VDIR/tests/test_devsim" "$VDIR/bin/make_shapes" \
-        >build/gpu_check_build.log 2>&1; then
+    : >build/gpu_check_build.log
+    if gpu_make 300 all gpu-tests "$VDIR/bin/make_shapes"; then
         build="built here"
+        # rows (a)+(b)'s test program needs cmocka's header and library, which a device
+        # image may lack: its failure leaves the carried one (or row (a)+(b) says why)
+        gpu_make 120 "$VDIR/tests/test_devsim" || say "test_devsim not built here (build/gpu_check_build.log)"
     else
         tail -20 build/gpu_check_build.log
         say "build failed (log above)"
@@ -209,33 +243,53 @@ if [ -x "$MIRROR_BIN" ]; then # the GPU activation code on the host vs activatio
         mirror="FAILED (build/gpu_check_mirror.log)"
     fi
 fi
-timeout 300 "$TEST_BIN" -i "${GPU_INDEX:-0}" --bench "${BENCH_MIB:-256}" 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
+t=$(cap 240)
+if [ "$t" -gt 0 ]; then
+    timeout "$t" "$TEST_BIN" -i "${GPU_INDEX:-0}" --bench "${BENCH_MIB:-256}" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+else
+    echo "not run: no time left (GPU_CHECK_BUDGET_S=$BUDGET_S)" >"$log"
+    rc=124
+fi
 
 pass=$(grep -c '^PASS' "$log" || true)
 fail=$(grep -c '^FAIL' "$log" || true)
 actnn=$(grep -iE '^(PASS|FAIL).*actnn' "$log" | head -3 | tr '\n' ';' || true)
 bench=$(grep -iE 'GB/s|bandwidth' "$log" | tail -2 | tr '\n' ';' || true)
-dn=$VDIR/darknet
-[ -x "$dn" ] || dn=./darknet
-plans=$(plan_rows "$dn" | awk '{ printf "%s fp32 %s / 2-bit %s; ", $1, $2, $3 }')
 rows=""
+# train_rows <seconds> <log> [ROW_SET]: scripts/gpu_train_rows.sh under a budgeted timeout
+train_rows() {
+    local t
+    t=$(cap "$1")
+    if [ "$t" -gt 0 ]; then
+        ROW_SET=${3:-ab d e} GPU_INDEX="${GPU_INDEX:-0}" AB_TIMEOUT=$t timeout "$t" scripts/gpu_train_rows.sh 2>&1 | tee "$2"
+    else
+        echo "not run: no time left (GPU_CHECK_BUDGET_S=$BUDGET_S)" | tee "$2"
+    fi
+}
 if [ "${ROWS:-1}" = 1 ] && [ -x "$VDIR/darknet" ]; then
     say "whole networks on the device: scripts/gpu_train_rows.sh"
-    rows=$(GPU_INDEX="${GPU_INDEX:-0}" timeout 420 scripts/gpu_train_rows.sh 2>&1 | tee build/gpu_check_rows.log)
+    rows=$(train_rows 300 build/gpu_check_rows.log)
     # measured largest mini-batches (yolov4 608): probes of one iteration, apart so that
     # they cannot starve the rows above
     say "largest mini-batch under DN_GPU_BUDGET_MB=${E2_BUDGET_MB:-8192}, measured: ROW_SET=e2 scripts/gpu_train_rows.sh"
     rows="$rows
-$(ROW_SET=e2 GPU_INDEX="${GPU_INDEX:-0}" timeout "${E2_TIMEOUT:-240}" scripts/gpu_train_rows.sh 2>&1 | tee build/gpu_check_e2.log)"
+$(train_rows "${E2_TIMEOUT:-240}" build/gpu_check_e2.log e2)"
+fi
+# the planned rows need no device: last, and only with time left (--plans gives them anywhere)
+dn=$VDIR/darknet
+[ -x "$dn" ] || dn=./darknet
+plans="not run: no time left (scripts/gpu_check.sh --plans gives them on any machine)"
+if [ "$(cap 60)" -ge 60 ]; then
+    plans=$(plan_rows "$dn" | awk 'NF == 3 { printf "%s fp32 %s / 2-bit %s; ", $1, $2, $3; next } { printf "%s; ", $0 }')
 fi
 row() { # the result of the gpu_train_rows.sh lines starting with $1, or why none
     local r
     r=$(printf '%s\n' "$rows" | grep -F "$1" | cut -d'|' -f2- | tr '\n' ';')
     echo "${r:-not run (ROWS=0, no GPU darknet, or timed out: build/gpu_check_rows.log)}"
 }
-echo
-echo "| gpu_check                                  | result |"
+table() {
+echo "| gpu_check ($(date -u +%F), ${SECONDS} s of ${BUDGET_S}) | result |"
 echo "|--------------------------------------------|--------|"
 echo "| build                                      | $build |"
 echo "| host mirror (mirror_host)                  | $mirror |"
@@ -248,7 +302,14 @@ echo "| (e) s/iter, gpu_peak_mib (416, batch 16)   | $(row '(e)') |"
 echo "| (e) largest planned batch, ${PLAN_BUDGET_MB:-8192} MiB   | $plans |"
 echo "| (e) largest measured batch, yolov4 608     | $(row '(e2)') |"
 echo "| (f) quantizer vs device copy               | ${bench:-see the benchmark above} |"
+}
+echo
+table | tee build/gpu_check_table.md
 [ "$fail" -gt 0 ] && grep '^FAIL' "$log" | sed 's/^/gpu_check: /'
+if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
+    cp build/gpu_check_*.log build/gpu_check_table.md "$OUT"/ 2>/dev/null
+    say "table and logs copied to $OUT"
+fi
 case $rc in
 0) case $mirror in FAILED*) exit 1 ;; esac; exit 0 ;;
 124) say "test program timed out"; exit 1 ;;

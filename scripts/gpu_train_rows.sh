@@ -19,7 +19,8 @@
 # ROW_SET: the rows to run, words out of "ab d e e2" (default "ab d e").
 #
 # Environment: DN (the darknet to run, default build/cpu-gpu-cudnn/darknet), TEST_DEVSIM (its
-# test_devsim), TOOLS (make_shapes's folder), GPU_INDEX (0), ITERS (100), E_ITERS (8).
+# test_devsim), TOOLS (make_shapes's folder), GPU_INDEX (0), ITERS (100), E_ITERS (8),
+# AB_TIMEOUT (300: seconds for test_devsim; gpu_check.sh passes what its budget leaves).
 # DEVICE_ENV=devsim runs the same rows on this machine's simulated device (DN_BACKEND=devsim,
 # any build) to check the script itself without a GPU.
 set -u -o pipefail
@@ -62,10 +63,13 @@ cfgset() {
 # ---- (a)+(b) ----
 if ! want ab; then :
 elif [ -x "$TEST_DEVSIM" ]; then
-    env $test_env timeout 600 "$TEST_DEVSIM" > "$T/devsim.log" 2>&1
+    env $test_env timeout "${AB_TIMEOUT:-300}" "$TEST_DEVSIM" > "$T/devsim.log" 2>&1
+    abrc=$?
     passed=$(sed -n 's/.*PASSED  \] \([0-9]*\) test.*/\1/p' "$T/devsim.log")
     failed=$(grep '^\[  FAILED  \] [a-z]' "$T/devsim.log" | awk '{print $4}' | tr '\n' ' ')
-    why=$(grep -m1 -E 'differ|relative error|cost cpu|host pointer' "$T/devsim.log" | cut -c1-120)
+    why=$(grep -m1 -E 'differ|relative error|cost cpu|host pointer|error while loading|not found' "$T/devsim.log" | cut -c1-120)
+    [ "$abrc" = 124 ] && why="timed out after ${AB_TIMEOUT:-300} s${why:+; $why}"
+    [ -n "$passed$failed$why" ] || why="exit $abrc: $(tail -1 "$T/devsim.log" | cut -c1-100)"
     echo "(a)+(b) every layer type + SGD/adam steps, device vs CPU|${passed:-0} passed${failed:+, failed: $failed}${why:+ ($why)}"
 else
     echo "(a)+(b) every layer type + SGD/adam steps, device vs CPU|not run: no $TEST_DEVSIM"

@@ -1,6 +1,6 @@
 /* Batch-norm state of one layer (parameters and per-batch scratch), shared by the layers
  * that normalise and the backends that compute on it. In a device run every float array
- * lives in the backend's memory; `acc` is host scratch of the CPU backend. No kernels. */
+ * lives in the backend's memory, `acc` too (the bn_stats_* ops write it). No kernels. */
 #ifndef DN_BN_STATE_H
 #define DN_BN_STATE_H
 

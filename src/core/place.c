@@ -78,6 +78,12 @@ void place_bn(place_ctx *pc, bn_state *b)
     place_array(pc, &b->variance, n);
     place_array(pc, &b->sum_d, n);
     place_array(pc, &b->sum_dx, n);
+    /* The forward's per-channel sums (2n doubles, 4n floats of memory): the backend's
+     * bn_stats_* ops write them, so they live where the ops run. Through a float pointer
+     * because the table pairs float arrays; the allocation is aligned for doubles. */
+    float *acc = (float *)b->acc;
+    place_array(pc, &acc, 4 * n);
+    b->acc = (double *)acc;
 }
 
 float *place_dev_of(const network *net, const float *host)

@@ -115,7 +115,12 @@ static void check_batchnorm(void)
     float *dbu = gt_dev_zero(NB(C)), *dsu = gt_dev_zero(NB(C));
 
     bn_forward_train(&cb, x, B, S);
-    dn_gpu_bn_forward_train(&gb, dx, B, S);
+    /* the CUDA backend's training forward: bn_stats_begin/add/end, then normalize */
+    double *dacc = gt_dev_zero(2 * C * sizeof(double));
+    dn_gpu_bn_stats_add(dacc, dx, C, B, S);
+    dn_gpu_bn_stats_end(dacc, C, (double)B * S, gb.mean, gb.variance, gb.rolling_mean,
+                        gb.rolling_variance);
+    dn_gpu_bn_normalize(gb.mean, gb.variance, C, dx, B, S);
     gt_pull(g, dx, NB(T));
     gt_cmp("batchnorm forward x-hat", g, x, T, 1e-6f);
     gt_pull(h, gb.mean, NB(C));
@@ -145,7 +150,7 @@ static void check_batchnorm(void)
     float *ptrs[] = {gb.scales, gb.biases, gb.rolling_mean, gb.rolling_variance, gb.mean,
                      gb.variance, gb.sum_d, gb.sum_dx, dbu, dsu};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; ++i) gt_free(ptrs[i], NB(C));
-    gt_free(dx, NB(T)); gt_free(dd, NB(T));
+    gt_free(dx, NB(T)); gt_free(dd, NB(T)); gt_free(dacc, 2 * C * sizeof(double));
     cb.scales = cb.biases = cb.rolling_mean = cb.rolling_variance = NULL;
     bn_free(&cb);
     free(x); free(d); free(g);

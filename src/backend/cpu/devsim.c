@@ -252,6 +252,7 @@ static bn_state host_bn(const bn_state *b)
     h.variance = F(b->variance);
     h.sum_d = F(b->sum_d);
     h.sum_dx = F(b->sum_dx);
+    h.acc = (double *)un(b->acc);
     return h;
 }
 

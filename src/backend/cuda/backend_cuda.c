@@ -239,12 +239,6 @@ static dn_gpu_bn view(const bn_state *b)
     return v;
 }
 
-static void cu_bn_train(bn_state *b, float *x, int batch, int spatial)
-{
-    dn_gpu_bn v = view(b);
-    CK(dn_gpu_bn_forward_train(&v, x, batch, spatial));
-}
-
 static void cu_bn_stats_begin(bn_state *b) { CK(dn_cuda_zero(b->acc, 2 * (size_t)b->n * sizeof(double))); }
 
 static void cu_bn_stats_add(bn_state *b, const float *x, int batch, int spatial)
@@ -261,6 +255,16 @@ static void cu_bn_stats_end(bn_state *b, double count)
 static void cu_bn_normalize(const bn_state *b, float *x, int batch, int spatial)
 {
     CK(dn_gpu_bn_normalize(b->mean, b->variance, b->n, x, batch, spatial));
+}
+
+/* The CPU backend's composition (bn_ops.c bn_forward_train), so the statistics are the
+ * same one-pass double sums in the same order: bit-identical to the CPU's. */
+static void cu_bn_train(bn_state *b, float *x, int batch, int spatial)
+{
+    cu_bn_stats_begin(b);
+    cu_bn_stats_add(b, x, batch, spatial);
+    cu_bn_stats_end(b, (double)batch * spatial);
+    cu_bn_normalize(b, x, batch, spatial);
 }
 
 static void cu_bn_infer(const bn_state *b, float *x, int batch, int spatial)

@@ -3,26 +3,13 @@
  * cuDNN's batch norm uses a biased variance and eps inside the square root, Darknet uses
  * the unbiased variance and sqrt(var) + 1e-6 in forward but sqrt(var + 1e-5) in
  * backward; we keep Darknet's numbers, so these are our own kernels. Each channel is
- * reduced by one block in a fixed order (double accumulators in forward, as bn_ops.c),
- * so results never depend on scheduling. The per-value formulas are in bn_math.h, which
+ * reduced by one block in a fixed order, so results never depend on scheduling. The
+ * training forward's statistics are backend_kernels.cu's bn_stats kernels (double sums
+ * in bn_ops.c's order), which the backend composes as the CPU does. The per-value formulas are in bn_math.h, which
  * tests/gpu/mirror_host.cu checks against bn_ops.c on the CPU. */
 #include "backend/cuda/cuda_check.h"
 #include "backend/math/bn_math.h"
 #include "backend/cuda/dn_cuda.h"
-
-/* Block-wide sum of one double per thread (blockDim.x == DN_THREADS, a power of two). */
-__device__ static double block_sum_d(double v, double *sh)
-{
-    sh[threadIdx.x] = v;
-    __syncthreads();
-    for (int w = DN_THREADS / 2; w > 0; w /= 2) {
-        if ((int)threadIdx.x < w) sh[threadIdx.x] = sh[threadIdx.x] + sh[threadIdx.x + w];
-        __syncthreads();
-    }
-    double r = sh[0];
-    __syncthreads();
-    return r;
-}
 
 __device__ static float block_sum_f(float v, float *sh)
 {
@@ -35,38 +22,6 @@ __device__ static float block_sum_f(float v, float *sh)
     float r = sh[0];
     __syncthreads();
     return r;
-}
-
-/* One block per channel: mean, unbiased variance, rolling update, normalise in place. */
-__global__ void k_bn_train(float *x, int batch, int n, int spatial, float *mean_out,
-                           float *var_out, float *rmean, float *rvar)
-{
-    __shared__ double sh[DN_THREADS];
-    int f = blockIdx.x;
-    double cnt = (double)batch * spatial, s = 0, v = 0;
-    for (int j = 0; j < batch; ++j) {
-        const float *p = x + ((size_t)j * n + f) * spatial;
-        for (int k = threadIdx.x; k < spatial; k += blockDim.x) s += p[k];
-    }
-    float mean = (float)(block_sum_d(s, sh) / cnt);
-    for (int j = 0; j < batch; ++j) {
-        const float *p = x + ((size_t)j * n + f) * spatial;
-        for (int k = threadIdx.x; k < spatial; k += blockDim.x) {
-            double d = p[k] - mean;
-            v += d * d;
-        }
-    }
-    float var = (float)(block_sum_d(v, sh) / (cnt - 1 > 0 ? cnt - 1 : 1));
-    if (threadIdx.x == 0) {
-        mean_out[f] = mean;
-        var_out[f] = var;
-        rmean[f] = dn_bn_roll(rmean[f], mean);
-        rvar[f] = dn_bn_roll(rvar[f], var);
-    }
-    for (int j = 0; j < batch; ++j) {
-        float *p = x + ((size_t)j * n + f) * spatial;
-        for (int k = threadIdx.x; k < spatial; k += blockDim.x) p[k] = dn_bn_norm1(p[k], mean, var);
-    }
 }
 
 __global__ void k_bn_infer(float *x, size_t total, int n, int spatial, const float *rmean,
@@ -127,14 +82,6 @@ __global__ void k_bn_delta(float *delta, const float *xhat, size_t total, int n,
         int f = (int)((i / spatial) % n);
         delta[i] = dn_bn_delta1(delta[i], xhat[i], cnt, variance[f], scales[f], sum_d[f], sum_dx[f]);
     }
-}
-
-extern "C" int dn_gpu_bn_forward_train(dn_gpu_bn *b, float *d_x, int batch, int spatial)
-{
-    k_bn_train<<<b->n, DN_THREADS>>>(d_x, batch, b->n, spatial, b->mean, b->variance,
-                                     b->rolling_mean, b->rolling_variance);
-    DN_LAUNCHED("batch norm forward (train) kernel");
-    return 0;
 }
 
 extern "C" int dn_gpu_bn_forward_infer(const dn_gpu_bn *b, float *d_x, int batch, int spatial)

@@ -102,7 +102,6 @@ typedef struct {
     float *scales, *biases, *rolling_mean, *rolling_variance;
     float *mean, *variance, *sum_d, *sum_dx;
 } dn_gpu_bn;
-int dn_gpu_bn_forward_train(dn_gpu_bn *b, float *d_x, int batch, int spatial);
 int dn_gpu_bn_forward_infer(const dn_gpu_bn *b, float *d_x, int batch, int spatial);
 int dn_gpu_bn_scale_shift(const dn_gpu_bn *b, float *d_x, int batch, int spatial);
 int dn_gpu_bn_backward_reset(dn_gpu_bn *b);
