@@ -312,7 +312,7 @@ if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
 fi
 case $rc in
 0) case $mirror in FAILED*) exit 1 ;; esac; exit 0 ;;
-124) say "test program timed out"; exit 1 ;;
+124) say "test program timed out or not started (GPU_CHECK_BUDGET_S)"; exit 1 ;;
 2) exit 2 ;;
 *) exit 1 ;;
 esac

@@ -5,8 +5,9 @@
  * backward; we keep Darknet's numbers, so these are our own kernels. Each channel is
  * reduced by one block in a fixed order, so results never depend on scheduling. The
  * training forward's statistics are backend_kernels.cu's bn_stats kernels (double sums
- * in bn_ops.c's order), which the backend composes as the CPU does. The per-value formulas are in bn_math.h, which
- * tests/gpu/mirror_host.cu checks against bn_ops.c on the CPU. */
+ * in bn_ops.c's order), which the backend composes as the CPU does. The per-value
+ * formulas are in bn_math.h, which tests/gpu/mirror_host.cu checks against bn_ops.c on
+ * the CPU. */
 #include "backend/cuda/cuda_check.h"
 #include "backend/math/bn_math.h"
 #include "backend/cuda/dn_cuda.h"
