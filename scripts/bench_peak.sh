@@ -16,8 +16,9 @@
 # Settings (environment): ITERS=6 BATCH=8 ROUNDS=3 (interleaved rounds of the cases)
 #   REPS=2 (quiet/busy pairs) NEIGHBOUR=1
 #   CASES="3:416:32 3:416:2 4:416:32 4:416:2 3:128:32" OUT=bench_peak.txt
-#   (a case is <yolov version>:<size>:<bits>; bits "2a" is 2 bits with actnn_auto=1,
-#   ActNN's L3, and is also compared with fp32 and with uniform 2 bits when both run)
+#   (a case is <yolov version>:<size>:<bits>; bits 2 is ActNN's L3, the default since
+#   actnn_bits=2 turns actnn_auto on; "2u" is uniform 2 bits (actnn_auto=0), "2a" 2 bits
+#   with actnn_auto=1 written out; every pair of 32, 2, 2u, 2a that ran is compared)
 #   MD=1 also prints the rows as a Markdown table (what README's speed table is).
 #   BLAS_CMP="pthread:nosplit openmp:nosplit pthread openmp serial": instead of the above,
 #   the thread-pool comparison of docs/speed.md: for each of Debian's OpenBLAS builds in
@@ -64,15 +65,31 @@ sgemm() { "$TOOLS/bench_sgemm" 2048 5 | tee -a $T/sgemm.txt | sed -n 's/.*median
 g0=$(sgemm)
 say "$(head -1 $T/sgemm.txt)"
 say "sgemm 2048^3 (before): $g0 GFLOPS (median of 5)"
+# 2 bits gives the input's and the saved pool's pages back every iteration (bench_fault.c)
+say "$("$TOOLS/bench_fault" 64 5)"
 
-# cfg for one case: yolov<v>-tiny-shapes at <size>, <bits>, fixed size, constant rate
+# cfg for one case: yolov<v>-tiny-shapes at <size>, <bits>, fixed size, constant rate.
+# <bits>: 32, or a width (ActNN's default L3 at 2: per-sample and per-layer bits), with
+# "u" for uniform bits (actnn_auto=0) or "a" for actnn_auto=1 written out.
 make_cfg() { # v size bits out
-  scripts/cfg_variant.sh cfg/yolov$1-tiny-shapes.cfg $T/tmp.cfg "${3%a}" "$BATCH" "$ITERS"
+  local b=${3%[au]} key=
+  case "$3" in *u) key=actnn_auto=0 ;; *a) key=actnn_auto=1 ;; esac
+  scripts/cfg_variant.sh cfg/yolov$1-tiny-shapes.cfg $T/tmp.cfg "$b" "$BATCH" "$ITERS"
   build/oracle/dn_oracle cfgset $T/tmp.cfg "$4" width=$2 height=$2 burn_in=0 \
     learning_rate=0.001 policy=constant > /dev/null
-  if [ "$3" != "${3%a}" ]; then # "2a": ActNN's per-sample and per-layer bits at that average
-    awk '{ print } /^\[(net|network)\]/ { print "actnn_auto=1" }' "$4" > $T/auto.cfg && mv $T/auto.cfg "$4"
+  if [ -n "$key" ]; then
+    awk -v k="$key" '{ print } /^\[(net|network)\]/ { print k }' "$4" > $T/key.cfg && mv $T/key.cfg "$4"
   fi
+}
+# how a case's bits read in the report
+label() {
+  case "$1" in
+    32) echo fp32 ;;
+    *u) echo "uniform ${1%u} bits" ;;
+    *a) echo "${1%a} bits, actnn_auto=1" ;;
+    2) echo "2 bits (L3)" ;;
+    *) echo "$1 bits" ;;
+  esac
 }
 # median seconds per iteration after the first two, from a training log
 secs() { awk '/ seconds, /{for(i=1;i<=NF;i++) if($(i)=="seconds,") {n++; if(n>2) v[k++]=$(i-1)}}
@@ -140,26 +157,25 @@ for c in $CASES; do
   IFS=: read -r v size bits <<< "$c"
   g=$(gf "${S[$c]}" "${F[$c]}")
   pct=$(awk -v g="$g" -v p="$peak" 'BEGIN{printf "%.0f%%", 100*g/p}')
-  name="yolov$v-tiny $size fp32"; [ "$bits" = 32 ] || name="yolov$v-tiny $size ${bits%a} bits"
-  [ "$bits" = "${bits%a}" ] || name="$name, actnn_auto=1"
+  name="yolov$v-tiny $size $(label "$bits")"
   o=$T/y${v}_${size}_${bits}.out
   ld=$(awk -v c="$(loader_cpu $o)" -v s="${S[$c]}" -v n="$(nproc)" 'BEGIN{if (s+0 > 0 && c != "") printf "%.1f%%", 100*c/(n*s); else print "?"}')
   say "$(printf '%-28s %10s %7s %13s %14s   %s, %s s' "$name" "${F[$c]}" "${S[$c]}" "$g" "$pct" "$ld" "$(loader_wait $o)")"
   rows+=("| $name, mini-batch $BATCH | ${F[$c]} | ${S[$c]} | $g | $pct | $ld |")
 done
+# ratio <case a> <case b>: the median of the per-round ratios of b's s/iter to a's, and them
+ratio() {
+  local A B rs=() k
+  read -ra A <<< "${ALL[$1]}"; read -ra B <<< "${ALL[$2]}"
+  for k in "${!A[@]}"; do rs+=("$(awk -v a="${A[$k]}" -v b="${B[$k]}" 'BEGIN{printf "%.3f", b/a}')"); done
+  echo "$(med "${rs[@]}")x (per round: ${rs[*]})"
+}
 for v in 3 4; do
-  [ -n "${ALL[$v:416:32]:-}" ] && [ -n "${ALL[$v:416:2]:-}" ] || continue
-  read -ra A <<< "${ALL[$v:416:32]}"; read -ra B <<< "${ALL[$v:416:2]}"
-  rs=(); for k in "${!A[@]}"; do rs+=("$(awk -v a="${A[$k]}" -v b="${B[$k]}" 'BEGIN{printf "%.3f", b/a}')"); done
-  say "yolov$v-tiny 416: 2 bits takes $(med "${rs[@]}")x the fp32 time (median of $ROUNDS interleaved rounds: ${rs[*]}; fp32 s/iter ${ALL[$v:416:32]# }, 2 bits ${ALL[$v:416:2]# })"
-  [ -n "${ALL[$v:416:2a]:-}" ] || continue
-  read -ra U <<< "${ALL[$v:416:2a]}"
-  ra=() ru=()
-  for k in "${!A[@]}"; do
-    ra+=("$(awk -v a="${A[$k]}" -v b="${U[$k]}" 'BEGIN{printf "%.3f", b/a}')")
-    ru+=("$(awk -v a="${B[$k]}" -v b="${U[$k]}" 'BEGIN{printf "%.3f", b/a}')")
+  for pair in "32 2" "32 2u" "2u 2" "32 2a" "2u 2a"; do
+    read -r a b <<< "$pair"
+    [ -n "${ALL[$v:416:$a]:-}" ] && [ -n "${ALL[$v:416:$b]:-}" ] || continue
+    say "yolov$v-tiny 416: $(label "$b") takes $(ratio "$v:416:$a" "$v:416:$b") the time of $(label "$a"), median of $ROUNDS interleaved rounds (s/iter ${ALL[$v:416:$a]# } / ${ALL[$v:416:$b]# })"
   done
-  say "yolov$v-tiny 416: 2 bits with actnn_auto=1 takes $(med "${ra[@]}")x the fp32 time and $(med "${ru[@]}")x uniform 2 bits' (medians of per-round ratios: ${ra[*]} / ${ru[*]}; s/iter ${ALL[$v:416:2a]# })"
 done
 
 if [ "$NEIGHBOUR" = 1 ]; then

@@ -10,7 +10,8 @@
 # (peak RSS and saved MiB against bits).
 #
 # Environment: ITERS (iterations per run, default 3), BITS (default "32 8 4 2"; a value
-# with an "a", e.g. "2a", trains those bits with actnn_auto=1, one with an "s", e.g. "2s",
+# with an "a", e.g. "2a", trains those bits with actnn_auto=1, a "u" with actnn_auto=0
+# (uniform bits; a bare 2 is ActNN's L3, the 2-bit default), one with an "s", e.g. "2s",
 # with actnn_stream=1: streamed segments as under a memory cap),
 # OUT (default results/compare_memory), DARKNET (default ./darknet),
 # TRAINER=cli|synthetic: cli runs `darknet classifier|detector train`; synthetic runs
@@ -59,11 +60,13 @@ run_one() {
         # Debian's darknet takes the argument after the cfg as a weights file: no -dont_show.
         set -- "$REF" "$kind" train "$tmp/run.data" "$v"
     else
-        "$here/cfg_variant.sh" "$cfg" "$v" "${b%%[as]*}" "$mb" "$ITERS"
+        "$here/cfg_variant.sh" "$cfg" "$v" "${b%%[asu]*}" "$mb" "$ITERS"
         # a row such as "2a": the same bits with actnn_auto=1 (per-layer mixed precision);
         # "2s": with actnn_stream=1 (streamed segments, which a run turns on by itself only
         # under a memory cap that needs them; "2as" both)
         case $b in *a*) sed -i '0,/^[[:space:]]*\[\(net\|network\)\]/s//&\nactnn_auto=1/' "$v" ;; esac
+        # "2u": uniform bits (actnn_auto=0; a bare 2 is ActNN's L3, the default)
+        case $b in *u*) sed -i '0,/^[[:space:]]*\[\(net\|network\)\]/s//&\nactnn_auto=0/' "$v" ;; esac
         case $b in *s*) sed -i '0,/^[[:space:]]*\[\(net\|network\)\]/s//&\nactnn_stream=1/' "$v" ;; esac
         if [ "$TRAINER" = synthetic ]; then
             set -- "$TRAIN_MEM" "$v" -iters "$ITERS"

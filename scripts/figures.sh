@@ -25,8 +25,8 @@ speed_detector|15|SIZE=416 BATCH=4 DN_ITERS=3 SKIP_MAP=1 NTRAIN=40 NVALID=10 scr
 memory|60|scripts/make_shapes.sh && THREADS=1 REF=/usr/bin/darknet REPS=3 ITERS=3 BITS="32 2 2s" scripts/compare_memory.sh data/shapes.data cfg/yolov3-tiny-shapes.cfg 16
 max_batch|60|scripts/figures.sh --budgets && REF=1 DARKNET=/usr/bin/darknet START=16 MAX=17 TIMEOUT=900 scripts/max_batch.sh data/shapes.data cfg/yolov3-tiny-shapes.cfg 2048 && BITS=32 START=45 MAX=48 TIMEOUT=1500 scripts/max_batch.sh data/shapes.data cfg/yolov3-tiny-shapes.cfg 2048 && BITS=2 START=352 MAX=384 RES=20 TIMEOUT=2400 scripts/max_batch.sh data/shapes.data cfg/yolov3-tiny-shapes.cfg 2048 && BITS=32 START=37 MAX=38 TIMEOUT=900 scripts/max_batch.sh data/shapes.data cfg/yolov4-tiny-shapes.cfg 2048 && BITS=2 START=314 MAX=319 RES=20 TIMEOUT=1800 scripts/max_batch.sh data/shapes.data cfg/yolov4-tiny-shapes.cfg 2048
 fashion|30|scripts/fashion_mnist.sh && SEED=7 scripts/accuracy.sh data/fashion.data cfg/fashion.cfg 1500
-shapes_steps|180|POLICY=steps SEEDS="1 2 3" scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 1000
-shapes_constant|180|SEEDS="1 2 3" scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 1000 && KEYS=actnn_auto=1 SEEDS="1 2 3" scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 1000
+shapes_steps|180|POLICY=steps SEEDS="1 2 3" KEYS=actnn_auto=0 scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 1000
+shapes_constant|180|SEEDS="1 2 3" KEYS=actnn_auto=0 scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 1000 && FP32=0 SEEDS="1 2 3" scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 1000
 peak|8|ITERS=6 ROUNDS=3 REPS=2 MD=1 scripts/bench_peak.sh
 grad_variance|10|scripts/grad_variance.sh
 mpi_speed|6|scripts/bench_mpi.sh
@@ -34,8 +34,8 @@ mpi_fashion|40|scripts/fashion_mnist.sh && scripts/accuracy_mpi.sh
 overfit|5|scripts/overfit.sh
 detection_96|15|SIZE=96 BATCH=8 ITERS=300 SKIP_DN=1 NTRAIN=200 NVALID=50 LR=0.002 BURN_IN=100 scripts/bench_detector.sh
 swap_devsim|10|MB=32 ITERS=2 scripts/swap_devsim.sh
-converge_v3|180|set -e; for s in 1 2 3; do E="OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 POLICY=cfg MAP_EVERY=500 CURVES=build/curves SEEDS=$s"; env $E scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 5000; env $E FP32=0 KEYS=actnn_auto=1 scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 5000; done; scripts/plot_curves.sh build/curves/yolov3-tiny-shapes.png build/curves/yolov3-tiny-shapes_*_s*.csv
-converge_v4|360|set -e; for s in 1 2 3 4 5 6; do E="OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 POLICY=cfg MAP_EVERY=500 CURVES=build/curves SEEDS=$s"; env $E scripts/accuracy_shapes.sh cfg/yolov4-tiny-shapes.cfg 5000; env $E FP32=0 KEYS=actnn_auto=1 scripts/accuracy_shapes.sh cfg/yolov4-tiny-shapes.cfg 5000; done; C=build/curves/yolov4-tiny-shapes; for b in 32 2 2_actnn_auto_1; do scripts/mean_curves.sh ${C}_mean_$b.csv ${C}_${b}_s*.csv; done; scripts/plot_curves.sh $C.png ${C}_mean_32.csv ${C}_mean_2.csv ${C}_mean_2_actnn_auto_1.csv
+converge_v3|180|set -e; for s in 1 2 3; do E="OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 POLICY=cfg MAP_EVERY=500 CURVES=build/curves SEEDS=$s"; env $E scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 5000; env $E FP32=0 KEYS=actnn_auto=0 scripts/accuracy_shapes.sh cfg/yolov3-tiny-shapes.cfg 5000; done; scripts/plot_curves.sh build/curves/yolov3-tiny-shapes.png build/curves/yolov3-tiny-shapes_*_s*.csv
+converge_v4|360|set -e; for s in 1 2 3 4 5 6; do E="OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 POLICY=cfg MAP_EVERY=500 CURVES=build/curves SEEDS=$s"; env $E scripts/accuracy_shapes.sh cfg/yolov4-tiny-shapes.cfg 5000; env $E FP32=0 KEYS=actnn_auto=0 scripts/accuracy_shapes.sh cfg/yolov4-tiny-shapes.cfg 5000; done; C=build/curves/yolov4-tiny-shapes; for b in 32 2 2_actnn_auto_0; do scripts/mean_curves.sh ${C}_mean_$b.csv ${C}_${b}_s*.csv; done; scripts/plot_curves.sh $C.png ${C}_mean_32.csv ${C}_mean_2.csv ${C}_mean_2_actnn_auto_0.csv
 detection_416|45|SIZE=416 BATCH=8 ITERS=300 SKIP_DN=1 NTRAIN=200 NVALID=50 LR=0.002 BURN_IN=100 scripts/bench_detector.sh'
 QUICK="plans demo plugin"
 

@@ -184,7 +184,7 @@ static void check_unbiased(const char *cfg, const char *keys)
 static void bits2_unbiased(void **state)
 {
     (void)state;
-    check_unbiased(cfg_linear, "actnn=1\nactnn_bits=2\nactnn_group=32");
+    check_unbiased(cfg_linear, "actnn=1\nactnn_bits=2\nactnn_auto=0\nactnn_group=32");
 }
 
 /* The shipped cfgs' stacks: conv + batch norm + leaky, conv + batch norm + linear. The leaky
@@ -209,7 +209,7 @@ static const char *cfg_bn =
 static void bits2_unbiased_bn(void **state)
 {
     (void)state;
-    check_unbiased(cfg_bn, "actnn=1\nactnn_bits=2\nactnn_group=32");
+    check_unbiased(cfg_bn, "actnn=1\nactnn_bits=2\nactnn_auto=0\nactnn_group=32");
 }
 
 /* Mixed bits per sample and per layer (re-allocated every pass from the previous pass's
@@ -250,7 +250,7 @@ static void expect_borrow(network *q, int i, int lender, size_t own, size_t shar
 static void bits2_unbiased_borrowed(void **state)
 {
     (void)state;
-    network *q = make_net(cfg_borrow, "actnn=1\nactnn_bits=2\nactnn_group=32");
+    network *q = make_net(cfg_borrow, "actnn=1\nactnn_bits=2\nactnn_auto=0\nactnn_group=32");
     fill_batch(q);
     assert_int_equal(network_forward(q, q->input, 1), 0);
     size_t half = 4 * 8 * 8;
@@ -279,7 +279,7 @@ static void bits2_unbiased_borrowed(void **state)
     expect_borrow(q, 5, 1, half, half);
     assert_int_equal(network_backward(q), 0);
     free_network(q);
-    check_unbiased(cfg_borrow, "actnn=1\nactnn_bits=2\nactnn_group=32");
+    check_unbiased(cfg_borrow, "actnn=1\nactnn_bits=2\nactnn_auto=0\nactnn_group=32");
     /* and with actnn_auto's bits: the borrowed half at the lender's, the own half at the
      * borrower's own allocation */
     check_unbiased(cfg_borrow, "actnn=1\nactnn_bits=2\nactnn_group=32\nactnn_auto=1\nactnn_auto_interval=1");
@@ -322,7 +322,7 @@ static void auto_bits_per_sample(void **state)
 {
     (void)state;
     network *ex = make_net(cfg_linear, "");
-    network *fx = make_net(cfg_linear, "actnn=1\nactnn_bits=2\nactnn_group=32");
+    network *fx = make_net(cfg_linear, "actnn=1\nactnn_bits=2\nactnn_auto=0\nactnn_group=32");
     network *au = make_net(cfg_linear, "actnn=1\nactnn_bits=2\nactnn_group=32\nactnn_auto=1");
     network *nets[3] = {ex, fx, au};
     for (int i = 0; i < 3; ++i) {
@@ -346,6 +346,32 @@ static void auto_bits_per_sample(void **state)
     free(g);
     free(gq);
     for (int i = 0; i < 3; ++i) free_network(nets[i]);
+}
+
+/* actnn_bits=2 (or actnn=1 alone) means ActNN's L3, per-sample and per-layer bits at a
+ * 2-bit average; actnn_auto=0 asks for uniform bits; other widths and a budget are
+ * uniform unless actnn_auto=1 says otherwise. */
+static void default_2bits_is_l3(void **state)
+{
+    (void)state;
+    const struct {
+        const char *keys;
+        int want;
+    } c[] = {
+        {"actnn=1", 1},
+        {"actnn_bits=2", 1},
+        {"actnn=1\nactnn_bits=2\nactnn_auto=0", 0},
+        {"actnn=1\nactnn_bits=4", 0},
+        {"actnn=1\nactnn_bits=8\nactnn_auto=1", 1},
+        {"actnn=1\nactnn_budget_mb=64", 0},
+        {"", 0},
+    };
+    for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); ++k) {
+        network *net = make_net(cfg_linear, c[k].keys);
+        if (net->actnn_auto != c[k].want)
+            fail_msg("keys \"%s\": actnn_auto %d, want %d", c[k].keys, net->actnn_auto, c[k].want);
+        free_network(net);
+    }
 }
 
 /* A cfg with one bad actnn key must fail with file:line, the key and the allowed values. */
@@ -395,6 +421,7 @@ int main(void)
         cmocka_unit_test(borrowed_lender_gone),
         cmocka_unit_test(auto_layers_unbiased),
         cmocka_unit_test(auto_bits_per_sample),
+        cmocka_unit_test(default_2bits_is_l3),
         cmocka_unit_test(cfg_key_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

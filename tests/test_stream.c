@@ -2,8 +2,10 @@
  * nobody outside reads runs in chunks of samples (a pair is the shortest).
  * The oracle is the same network run unstreamed (actnn_stream=0): for the same weights,
  * input and seed, streaming must give bit-identical outputs, cost and gradients, at
- * 2 bits (identical stochastic rounding: the noise of a sample depends on its index) and
- * at 32 bits (kept-alive inputs). Also: the plan really streams (chunk-sized buffers, a
+ * uniform 2 bits (identical stochastic rounding: the noise of a sample depends on its
+ * index) and at 32 bits (kept-alive inputs). Not under actnn_auto, 2 bits' default: there a
+ * streamed save splits its bits evenly by sample and the whole batch per sample, by design
+ * (test_actnn_auto checks that case), so the comparisons say actnn_auto=0. Also: the plan really streams (chunk-sized buffers, a
  * smaller arena, no two live buffers overlapping), a partial last chunk works, segments
  * hold yolov4's CSP blocks (mish, a view, a shortcut, a zero-copy route, a view of a layer
  * before the segment), and no segment ends where a later layer reads a member. */
@@ -197,9 +199,9 @@ static void last_readers(void **state)
 static void grown_at_production_size(void **state)
 {
     (void)state;
-    network *a = make_net(cfg_v3_head, "actnn_bits=2\nactnn_stream=0", 0);
-    network *b = make_net(cfg_v3_head, "actnn_bits=2\nactnn_stream=1\nactnn_stream_grow=1", 0);
-    network *c = make_net(cfg_v3_head, "actnn_bits=2\nactnn_stream=1\nactnn_stream_grow=0", 0);
+    network *a = make_net(cfg_v3_head, "actnn_bits=2\nactnn_auto=0\nactnn_stream=0", 0);
+    network *b = make_net(cfg_v3_head, "actnn_bits=2\nactnn_auto=0\nactnn_stream=1\nactnn_stream_grow=1", 0);
+    network *c = make_net(cfg_v3_head, "actnn_bits=2\nactnn_auto=0\nactnn_stream=1\nactnn_stream_grow=0", 0);
     char err[256];
     assert_int_equal(network_prepare(c, 1, err, sizeof(err)), 0);
     train_same(a, b, 2);
@@ -219,8 +221,8 @@ static void bits2_equal(void **state)
     (void)state;
     /* chunk 3 of 7: two full chunks and one of 1; pairs (0,1), (2,3), (4,5): each exit is
      * at most a quarter of its producer, so no segment grows longer */
-    compare(cfg_pairs, "actnn=1\nactnn_stream=0", "actnn=1\nactnn_stream=1", 3, 3, 3);
-    compare(cfg_pairs, "actnn=1\nactnn_stream=0", "actnn=1\nactnn_stream=1", 1, 3, 3);
+    compare(cfg_pairs, "actnn=1\nactnn_auto=0\nactnn_stream=0", "actnn=1\nactnn_auto=0\nactnn_stream=1", 3, 3, 3);
+    compare(cfg_pairs, "actnn=1\nactnn_auto=0\nactnn_stream=0", "actnn=1\nactnn_auto=0\nactnn_stream=1", 1, 3, 3);
 }
 
 static void bits32_equal(void **state)
@@ -233,7 +235,7 @@ static void bits32_equal(void **state)
 static void route_inside_segment(void **state)
 {
     (void)state;
-    compare(cfg_shared, "actnn=1\nactnn_stream=0", "actnn=1\nactnn_stream=1", 3, 3, 1);
+    compare(cfg_shared, "actnn=1\nactnn_auto=0\nactnn_stream=0", "actnn=1\nactnn_auto=0\nactnn_stream=1", 3, 3, 1);
 }
 
 /* 0..11 (members 0..10, the view 3 aliasing member 1) and 12..16 (the view 13 of layer
@@ -241,9 +243,9 @@ static void route_inside_segment(void **state)
 static void csp_blocks_equal(void **state)
 {
     (void)state;
-    compare(cfg_csp, "actnn=1\nactnn_stream=0", "actnn=1\nactnn_stream=1", 1, 14, 2);
+    compare(cfg_csp, "actnn=1\nactnn_auto=0\nactnn_stream=0", "actnn=1\nactnn_auto=0\nactnn_stream=1", 1, 14, 2);
     check_arena = 0;
-    compare(cfg_csp, "actnn=1\nactnn_stream=0", "actnn=1\nactnn_stream=1", 3, 14, 2);
+    compare(cfg_csp, "actnn=1\nactnn_auto=0\nactnn_stream=0", "actnn=1\nactnn_auto=0\nactnn_stream=1", 3, 14, 2);
     check_arena = 1;
 }
 
@@ -308,7 +310,7 @@ static void auto_only_under_a_cap(void **state)
 static void nan_watch_keeps_streaming(void **state)
 {
     (void)state;
-    network *net = make_net(cfg_pairs, "actnn=1\nactnn_stream=1", 3);
+    network *net = make_net(cfg_pairs, "actnn=1\nactnn_auto=0\nactnn_stream=1", 3);
     finite_watch w;
     finite_watch_attach(net, &w);
     float *g = malloc(tu_grad_count(net) * sizeof(float)), *o = malloc(sizeof(float) * BATCH * net->outputs);

@@ -128,7 +128,11 @@ static void parse_actnn(network *net, cfg_reader *r)
     if (!r->failed && (g < 32 || g > 65536 || g % 32))
         cfg_fail(r, "actnn_group", "must be a multiple of 32 in [32, 65536]");
     net->actnn_group = g;
-    net->actnn_auto = cfg_int(r, "actnn_auto", 0, 0, 1);
+    /* 2 bits means ActNN's default level, L3: per-sample and per-layer bits averaging 2
+     * (actnn_auto=1). Uniform 2 bits lost 1.6 mAP points at convergence on yolov4-tiny,
+     * L3 0.2 (docs/memory.md). actnn_auto=0 asks for uniform bits; a budget picks its own. */
+    int auto_default = net->actnn && net->actnn_bits == 2 && !cfg_has(r, "actnn_budget_mb");
+    net->actnn_auto = cfg_int(r, "actnn_auto", auto_default, 0, 1);
     net->actnn_auto_interval = cfg_int(r, "actnn_auto_interval", 10, 1, 1 << 30);
     /* per-layer averages on top of per-sample bits (ActNN's L3), on unless 0 */
     net->actnn_auto_layers = cfg_int(r, "actnn_auto_layers", 1, 0, 1);

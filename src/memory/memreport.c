@@ -385,6 +385,18 @@ int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errl
     return 0;
 }
 
+/* How the bits are chosen when it is not one width for everything: actnn_auto (2 bits'
+ * default, ActNN's L3) moves bits between samples and layers at the same average; the
+ * plan is made at the layers' own bits (saved_auto.c keeps the bytes within them). */
+static void print_bits_mode(const network *net, FILE *f)
+{
+    if (!net->actnn || !net->actnn_auto) return;
+    fprintf(f, "bits: %d on average, mixed per sample%s (actnn_auto=1, ActNN's L3%s; actnn_auto=0 "
+               "for uniform bits)\n",
+            net->actnn_bits, net->actnn_auto_layers ? " and per layer" : "",
+            net->actnn_bits == 2 ? ", the default at 2 bits" : "");
+}
+
 static double ratio(size_t a, size_t b) { return b ? (double)a / (double)b : 0; }
 
 int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen)
@@ -396,6 +408,7 @@ int memreport_print_plan(network *net, FILE *f, char *err, size_t errlen)
     fprintf(f, "saves: kept = fp32 input kept alive in the arena (no copy); qB = quantized at B bits; "
                "qB<K = the part of the input layer K saved too is borrowed from K's save; "
                "f16/f32 = copies; mask = 1 bit; codeW = W-bit argmax; seed = dropout seed only\n");
+    print_bits_mode(net, f);
     fprintf(f, "total: mini-batch=%d bits=%d saved_mib=%.1f saved_fp32_mib=%.1f (%.1fx smaller) "
                "arena_mib=%.1f arena_fp32_mib=%.1f params_mib=%.1f workspace_mib=%.1f "
                "scratch_mib=%.1f input_mib=%.1f loader_mib=%.1f\n",
@@ -441,6 +454,7 @@ int memreport_print_planned(network *net, FILE *f)
                "arena_fp32_mib=%.1f params_mib=%.1f workspace_mib=%.1f\n",
             s.batch, net->actnn_bits, s.saved / MIB, s.saved_fp32 / MIB, s.arena / MIB,
             s.arena_fp32 / MIB, s.params / MIB, s.workspace / MIB);
+    print_bits_mode(net, f);
     if (net->actnn && net->stream_why[0]) fprintf(f, "streamed segments: %s\n", net->stream_why);
     return 0;
 }
