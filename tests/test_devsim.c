@@ -566,7 +566,7 @@ static void auto_stats_match_cpu(void **st)
 static void device_pool_once(void **st)
 {
     (void)st;
-    network *a = make(cfg_yolo, "actnn_bits=2", 0), *b = make(cfg_yolo, "actnn_bits=2", 1);
+    network *a = make(cfg_yolo, "actnn_bits=2\nactnn_auto=0", 0), *b = make(cfg_yolo, "actnn_bits=2\nactnn_auto=0", 1);
     size_t own[STEPS], used[STEPS], peak;
     for (int s = 0; s < STEPS; ++s) {
         step_both(a, b, s, "device pool");
@@ -605,7 +605,8 @@ static void device_pool_from_plan(void **st)
     counted = *dn_backend_devsim();
     counted.alloc = counted_alloc;
     const char *cfgs[] = {cfg_yolo, cfg_classify, cfg_region, cfg_yolo};
-    const char *keys[] = {"actnn_bits=2", "actnn_bits=4\nactnn_stream=1", "actnn_bits=16",
+    /* uniform bits (actnn_auto=0) where the pool must never grow; L3 has its own case */
+    const char *keys[] = {"actnn_bits=2\nactnn_auto=0", "actnn_bits=4\nactnn_stream=1", "actnn_bits=16",
                           "actnn_bits=2\nactnn_auto=1"};
     for (int c = 0; c < 4; ++c) {
         /* actnn_auto: the plan holds its tensors at the layer's bits (the first iteration's
@@ -655,7 +656,8 @@ static void swap_window_steady(void **st)
     counted = *dn_backend_devsim();
     counted.alloc = counted_alloc;
     const char *cfgs[] = {cfg_yolo, cfg_classify};
-    const char *keys[] = {"actnn_bits=2", "actnn_bits=2\nactnn_stream=1"};
+    /* uniform bits: the window of L3 (2 bits' default) follows its per-sample widths */
+    const char *keys[] = {"actnn_bits=2\nactnn_auto=0", "actnn_bits=2\nactnn_auto=0\nactnn_stream=1"};
     for (int c = 0; c < 2; ++c) {
         char text[8192], err[256], swapkeys[256];
         snprintf(swapkeys, sizeof(swapkeys), "%s\nactnn_swap=1", keys[c]);
