@@ -530,6 +530,21 @@ static uint32_t *words_of(const sv_entry *e, size_t sample)
     return (uint32_t *)e->dmem + sample * plane_words(e->d, e->bits);
 }
 
+/* What an actnn_auto tensor of n samples of d values may take beyond its size at the
+ * layer's configured bits, whatever the per-layer allocation (saved_auto.c) does, so the
+ * pool made from the plan never grows. The allocation keeps sum_t d_t * avg_t at most
+ * sum_t d_t * cfg_t over the tensors that take part, and each save's widths sum to at
+ * most avg_t * n; but a sample's payload is 4 * ceil(d/32) bytes per bit, i.e. (d + r)/8
+ * with r = 32 ceil(d/32) - d padding values, so moving bits between tensors can add up to
+ * r/8 bytes per bit and sample, at most 8 bits: n * r bytes. dalign rounds the new
+ * payload up by less than the alignment. (A few KiB per tensor; without it the pool
+ * grew by such amounts whenever the allocation reached a new maximum.) */
+static size_t auto_slack(size_t n, size_t d)
+{
+    size_t r = (32 - d % 32) % 32;
+    return n * r + sv_dalign(1);
+}
+
 size_t saved_device_pool_bytes(const saved_store *s, const dn_backend *be, const saved_desc *desc,
                                size_t n)
 {
@@ -539,9 +554,9 @@ size_t saved_device_pool_bytes(const saved_store *s, const dn_backend *be, const
         size_t pay = 0, meta = 0;
         if (e->kind == SAVED_TENSOR && device_bits(be, s->auto_on, e->bits) &&
             actnn_raw_size(n, e->d, e->bits, s->group, &pay, &meta) == ACTNN_OK)
-            /* as device_entry takes it; actnn_auto's widths average the layer's bits
-             * (per-layer averages may move bits between layers: the pool then grows) */
-            total += dalign(pay) + dalign(meta) + (s->auto_on && e->bits <= 8 ? dalign(n) : 0);
+            /* as device_entry takes it; actnn_auto's widths go with it */
+            total += dalign(pay) + dalign(meta) +
+                     (s->auto_on && e->bits <= 8 ? dalign(n) + auto_slack(n, e->d) : 0);
         else if ((e->kind == SAVED_MASK || e->kind == SAVED_CODES) && be->act_mask_save)
             total += dalign(n * plane_words(e->d, e->kind == SAVED_MASK ? 1 : e->bits) * 4);
     }

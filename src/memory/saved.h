@@ -169,7 +169,8 @@ int saved_take_failure(saved_store *s);
 int saved_prefetch(saved_store *s, const dn_backend *be, int lo, int hi);
 /* Device pool (device runs): the bytes one training iteration of n samples takes in
  * backend memory, from the descriptors of a dry run (memreport_describe: s->n * SV_SLOTS
- * entries), each entry aligned as the pool hands it out; 0 on the host. */
+ * entries), each entry aligned as the pool hands it out; 0 on the host. With actnn_auto,
+ * the most any per-layer allocation of the bits can make it (saved.c auto_slack). */
 size_t saved_device_pool_bytes(const saved_store *s, const dn_backend *be, const saved_desc *desc,
                                size_t n);
 /* Makes the pool `bytes` large now (when smaller), so the first iteration allocates
