@@ -209,7 +209,7 @@ libactnn.a: $(LIBA) $(STAMP)
 	@cp -f $(LIBA) $@
 
 tools: $(TOOLS)
-$(TDIR)/bin/%: scripts/%.c $(LIBD)
+$(TDIR)/bin/%: scripts/%.c scripts/bench_util.h $(LIBD)
 	@mkdir -p $(dir $@)
 	@echo "  TOOL  $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(LIBD) $(LDLIBS)

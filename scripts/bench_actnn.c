@@ -20,6 +20,7 @@
 #endif
 
 #include "actnn.h"
+#include "bench_util.h"
 
 #define NBITS 4
 static const int bench_bits[NBITS] = {1, 2, 4, 8};
@@ -35,24 +36,7 @@ typedef struct {
     double save_ratio, restore_ratio;  /* median of per-rep memcpy time / op time */
 } bench_row;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
+static double now(void) { return bench_now(CLOCK_MONOTONIC); }
 
 /* Activation-like data: a normal distribution through a leaky relu. */
 static void fill(float *x, size_t n)
@@ -97,7 +81,7 @@ static double time_memcpy(const bench *b, int threads)
 {
     double t[64];
     for (int r = 0; r < b->reps; ++r) t[r] = copy_once(b, threads);
-    return median(t, b->reps);
+    return bench_median(t, b->reps);
 }
 
 static int check(int err, const char *what)
@@ -130,10 +114,10 @@ static int time_bits(const bench *b, actnn_ctx *ctx, int bits, int threads, benc
         row->bpv = 8.0 * (double)(info.payload_bytes + info.meta_bytes) / (double)(b->N * b->D);
         actnn_tensor_free(ctx, t);
     }
-    row->save = median(ts, b->reps);
-    row->restore = median(tr, b->reps);
-    row->save_ratio = median(rs, b->reps);
-    row->restore_ratio = median(rr, b->reps);
+    row->save = bench_median(ts, b->reps);
+    row->restore = bench_median(tr, b->reps);
+    row->save_ratio = bench_median(rs, b->reps);
+    row->restore_ratio = bench_median(rr, b->reps);
     return 0;
 }
 

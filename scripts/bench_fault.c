@@ -17,18 +17,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "bench_util.h"
 
 int main(int argc, char **argv)
 {
@@ -56,16 +45,14 @@ int main(int argc, char **argv)
             perror("bench_fault: madvise");
             return 1;
         }
-        double t = now_s();
+        double t = bench_now(CLOCK_MONOTONIC);
         memset(p, 2 + r, n);
-        fault[r] = now_s() - t;
-        t = now_s();
+        fault[r] = bench_now(CLOCK_MONOTONIC) - t;
+        t = bench_now(CLOCK_MONOTONIC);
         memset(p, 3 + r, n);
-        warm[r] = now_s() - t;
+        warm[r] = bench_now(CLOCK_MONOTONIC) - t;
     }
-    qsort(fault, (size_t)rounds, sizeof(double), cmp_double);
-    qsort(warm, (size_t)rounds, sizeof(double), cmp_double);
-    double f = fault[rounds / 2], w = warm[rounds / 2], pages = (double)(n / 4096);
+    double f = bench_median(fault, rounds), w = bench_median(warm, rounds), pages = (double)(n / 4096);
     printf("page faults: %.2f us per 4 KiB page (%ld MiB: %.1f ms dropped, %.1f ms resident, "
            "median of %d)\n",
            (f - w) * 1e6 / pages, mib, f * 1e3, w * 1e3, rounds);

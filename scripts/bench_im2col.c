@@ -18,6 +18,7 @@
 #endif
 
 #include "backend/cpu/im2col.h"
+#include "bench_util.h"
 
 static void old_im2col(const float *im, int c, int h, int w, int ksize, int stride, int pad, float *col)
 {
@@ -79,18 +80,7 @@ typedef void (*kern)(const float *, int, int, int, int, int, int, float *);
  * leaves out the time the shared machine gave to others (caches stay shared). */
 static clockid_t clock_id = CLOCK_MONOTONIC;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(clock_id, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+static double now(void) { return bench_now(clock_id); }
 
 /* Seconds per call of f, repeated `iters` times. col2im_add accumulates into out; the
  * values only grow by bounded amounts, so no call meets denormals or infinities. */
@@ -114,8 +104,7 @@ static double ratio(kern old, kern neu, const float *in, int c, int hw, float *o
         else { tn = time_kern(neu, in, c, hw, out, iters); to = time_kern(old, in, c, hw, out, iters); }
         r[k] = to / tn;
     }
-    qsort(r, (size_t)rounds, sizeof *r, cmp_double);
-    double m = rounds % 2 ? r[rounds / 2] : 0.5 * (r[rounds / 2 - 1] + r[rounds / 2]);
+    double m = bench_median(r, rounds);
     free(r);
     return m;
 }

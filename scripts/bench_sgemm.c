@@ -15,19 +15,9 @@
 #include <cblas.h>
 
 #include "backend/backend.h"
+#include "bench_util.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+static double now(void) { return bench_now(CLOCK_MONOTONIC); }
 
 static int arg_int(const char *s, int lo, int hi, const char *what)
 {
@@ -64,9 +54,8 @@ int main(int argc, char **argv)
         dn_backend_cpu()->gemm(0, 0, n, n, n, 1, a, n, b, n, 0, c, n);
         t[r] = now() - t0;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
     double flop = 2.0 * n * (double)n * n;
-    double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
+    double med = bench_median(t, reps);
     printf("blas: %s (core %s, %d threads, parallel=%d: 0 serial, 1 pthreads, 2 OpenMP)\n",
            openblas_get_config(), openblas_get_corename(), openblas_get_num_threads(),
            openblas_get_parallel());

@@ -32,7 +32,7 @@ struct loader {
     size_t x_bytes;
     size_t dropped;   /* bytes of x from its start whose pages were discarded (page multiple) */
     float *px, *py;   /* the next batch's first `prefetch` samples */
-    int swap;         /* prefetch = batch: px is mapped like x, and the two trade places */
+    int swap;         /* prefetch = batch: px is mapped like x; x, px and y, py trade places */
     int main;         /* MAIN_*: who holds x, y */
     int stop, failed;
     /* what the loader costs (loader_report): batches filled, their wall and CPU seconds,
@@ -109,11 +109,13 @@ static int load_batch(loader *ld, uint64_t k)
         float *t = ld->x;
         ld->x = ld->px;
         ld->px = t;
+        /* the truths too (y and py are both malloc'd for the whole batch) */
+        t = ld->y;
+        ld->y = ld->py;
+        ld->py = t;
     }
     pthread_mutex_unlock(&ld->mu);
-    if (!rc && ld->swap) {
-        memcpy(ld->y, ld->py, ld->yf * (size_t)P * sizeof(float));
-    } else if (!rc) {
+    if (!rc && !ld->swap) {
         w0 = clock_s(CLOCK_MONOTONIC);
         c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
         memcpy(ld->x, ld->px, ld->xf * (size_t)P * sizeof(float));
