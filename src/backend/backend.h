@@ -49,6 +49,17 @@ typedef struct {
     int c, h, w, n, size, stride, pad, groups, out_h, out_w;
 } dn_conv_shape;
 
+/* The samples of one convolution call: sample b's input (and input gradient) starts at
+ * in + b * in_stride, its output (and output delta) at out + b * out_stride, in floats.
+ * A stride is at least the sample's size (c*h*w, n*out_h*out_w) and may be larger: a
+ * streamed segment's member or a zero-copy [route]'s slice lies among other layers'
+ * values, which the ops neither read nor write. conv_gemm.h's dn_conv_packed gives the
+ * packed layout. */
+typedef struct {
+    int batch;
+    size_t in_stride, out_stride;
+} dn_conv_batch;
+
 /* The dense kernels' types (the ops below; backend/conv_gemm.h takes them too). */
 typedef void dn_gemm_fn(int TA, int TB, int M, int N, int K, float alpha, const float *A, int lda,
                         const float *B, int ldb, float beta, float *C, int ldc);
@@ -96,15 +107,21 @@ struct dn_backend {
     /* Darknet's im2col of one image; col2im_add adds the columns back (its adjoint). */
     dn_im2col_fn *im2col;
     dn_col2im_fn *col2im_add;
-    /* Convolution of one sample (the conv layer's only compute; a backend picks how:
-     * im2col + gemm per group on the CPU, cuDNN on CUDA). conv_forward: out = conv(in, w).
-     * conv_backward: wgrad += the weight gradient when wgrad is not NULL, din += the input
-     * gradient when din is not NULL. ws: the network's workspace of ws_bytes bytes, at
-     * least dn_conv_ws_bytes(s) (backend/conv_gemm.h). */
-    void (*conv_forward)(const dn_conv_shape *s, const float *in, const float *w, float *out,
-                         void *ws, size_t ws_bytes);
-    void (*conv_backward)(const dn_conv_shape *s, const float *in, const float *delta,
-                          const float *w, float *wgrad, float *din, void *ws, size_t ws_bytes);
+    /* Convolution of bt->batch samples laid out as bt says (the conv layer's only compute;
+     * a backend picks how: im2col + gemm per group and sample on the CPU, cuDNN over the
+     * whole batch on CUDA). conv_forward: out(b) = conv(in(b), w) for every sample.
+     * conv_backward: din(b) += sample b's input gradient when din is not NULL (it needs
+     * only delta and w), and wgrad += each sample's weight gradient, added sample by
+     * sample in sample order, when wgrad is not NULL (in may be NULL when wgrad is). The
+     * layer makes one call for din over its batch and one per sample for wgrad, as the
+     * saved input is restored one sample at a time. ws: the network's workspace of
+     * ws_bytes bytes, at least dn_conv_ws_bytes(s) (backend/conv_gemm.h: one sample's
+     * columns, whatever the batch). */
+    void (*conv_forward)(const dn_conv_shape *s, const dn_conv_batch *bt, const float *in,
+                         const float *w, float *out, void *ws, size_t ws_bytes);
+    void (*conv_backward)(const dn_conv_shape *s, const dn_conv_batch *bt, const float *in,
+                          const float *delta, const float *w, float *wgrad, float *din,
+                          void *ws, size_t ws_bytes);
     void (*fill)(float *x, size_t n, float v);
     void (*axpy)(float *y, const float *x, size_t n, float a); /* y += a*x */
     void (*scal)(float *x, size_t n, float a);

@@ -1,4 +1,4 @@
-/* Convolution of one sample as im2col + gemm per group (conv_gemm.h). Group j reads input
+/* Convolution as im2col + gemm per group and sample (conv_gemm.h). Group j reads input
  * channels [j c/g, (j+1) c/g), writes filters [j n/g, (j+1) n/g), and owns the j-th
  * nweights/g block of the weights, Darknet's layout. */
 #include "backend/conv_gemm.h"
@@ -19,6 +19,18 @@ size_t dn_conv_ws_bytes(const dn_conv_shape *s)
     if (conv_direct(s)) return 0;
     return sizeof(float) * (size_t)s->out_w * s->out_h * s->size * s->size *
            (size_t)(s->c / s->groups);
+}
+
+dn_conv_batch dn_conv_packed(const dn_conv_shape *s, int batch)
+{
+    dn_conv_batch bt = {batch, (size_t)s->c * s->h * s->w, (size_t)s->n * s->out_h * s->out_w};
+    return bt;
+}
+
+int dn_conv_batch_ok(const dn_conv_shape *s, const dn_conv_batch *bt)
+{
+    dn_conv_batch p = dn_conv_packed(s, bt->batch);
+    return bt->batch >= 0 && bt->in_stride >= p.in_stride && bt->out_stride >= p.out_stride;
 }
 
 /* Per-group sizes: m filters, k = column rows, N output positions, in_g input floats. */
@@ -47,8 +59,9 @@ static const float *columns(const dn_conv_kernels *k, const dn_conv_shape *s, co
     return ws;
 }
 
-void dn_conv_gemm_forward(const dn_conv_kernels *k, const dn_conv_shape *s, const float *in,
-                          const float *w, float *out, void *ws)
+/* One sample: out = conv(in, w). */
+static void forward1(const dn_conv_kernels *k, const dn_conv_shape *s, const float *in,
+                     const float *w, float *out, void *ws)
 {
     group_dims d = dims_of(s);
     for (int j = 0; j < s->groups; ++j) {
@@ -58,9 +71,9 @@ void dn_conv_gemm_forward(const dn_conv_kernels *k, const dn_conv_shape *s, cons
     }
 }
 
-void dn_conv_gemm_backward(const dn_conv_kernels *k, const dn_conv_shape *s, const float *in,
-                           const float *delta, const float *w, float *wgrad, float *din,
-                           void *ws)
+/* One sample: wgrad += its weight gradient, din += its input gradient (each if not NULL). */
+static void backward1(const dn_conv_kernels *k, const dn_conv_shape *s, const float *in,
+                      const float *delta, const float *w, float *wgrad, float *din, void *ws)
 {
     group_dims d = dims_of(s);
     for (int j = 0; j < s->groups; ++j) {
@@ -80,4 +93,23 @@ void dn_conv_gemm_backward(const dn_conv_kernels *k, const dn_conv_shape *s, con
             k->col2im_add(ws, s->c / s->groups, s->h, s->w, s->size, s->stride, s->pad, dg);
         }
     }
+}
+
+void dn_conv_gemm_forward(const dn_conv_kernels *k, const dn_conv_shape *s,
+                          const dn_conv_batch *bt, const float *in, const float *w, float *out,
+                          void *ws)
+{
+    for (int b = 0; b < bt->batch; ++b)
+        forward1(k, s, in + b * bt->in_stride, w, out + b * bt->out_stride, ws);
+}
+
+/* Sample by sample, so wgrad gets the samples' gradients added in sample order: one call
+ * over a batch gives the bits of one call per sample. */
+void dn_conv_gemm_backward(const dn_conv_kernels *k, const dn_conv_shape *s,
+                           const dn_conv_batch *bt, const float *in, const float *delta,
+                           const float *w, float *wgrad, float *din, void *ws)
+{
+    for (int b = 0; b < bt->batch; ++b)
+        backward1(k, s, wgrad ? in + b * bt->in_stride : NULL, delta + b * bt->out_stride, w,
+                  wgrad, din ? din + b * bt->in_stride : NULL, ws);
 }

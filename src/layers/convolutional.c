@@ -1,5 +1,6 @@
-/* [convolutional]: the backend's convolution per sample (conv_forward/conv_backward: im2col +
- * GEMM per group on the CPU, cuDNN on CUDA), optional batch norm, activation.
+/* [convolutional]: the backend's convolution over the call's samples (conv_forward/
+ * conv_backward: im2col + GEMM per group and sample on the CPU, one cuDNN call over the
+ * batch on CUDA), optional batch norm, activation.
  *
  * Saved for backward (DESIGN.md table):
  *   slot 0: the input (kept alive at 32 bits, quantized otherwise)
@@ -28,7 +29,7 @@ typedef struct {
     param *pw, *pb, *ps;
 } conv_p;
 
-/* The backend's view of one sample's convolution. */
+/* The backend's view of one sample's convolution (the batch is dn_conv_batch's). */
 static dn_conv_shape conv_dims(const layer *l)
 {
     const conv_p *p = l->p;
@@ -156,18 +157,22 @@ static size_t conv_ws_avail(const layer_ctx *x, const dn_conv_shape *s)
     return avail > own ? avail : own;
 }
 
-/* out = conv(in, W) for one sample. */
+/* out = conv(in, W) for one packed sample (the x-hat rebuild). */
 static void conv_sample(layer *l, layer_ctx *x, const float *in, float *out)
 {
     dn_conv_shape s = conv_dims(l);
-    x->be->conv_forward(&s, in, ((conv_p *)l->p)->weights, out, x->ws, conv_ws_avail(x, &s));
+    dn_conv_batch one = dn_conv_packed(&s, 1);
+    x->be->conv_forward(&s, &one, in, ((conv_p *)l->p)->weights, out, x->ws,
+                        conv_ws_avail(x, &s));
 }
 
-/* out(b) = conv(in(b), W) for every sample. */
+/* out(b) = conv(in(b), W) for every sample, in one backend call. */
 static void conv_gemm_forward(layer *l, layer_ctx *x)
 {
-    size_t is = in_st(l, x), os = out_st(l, x);
-    for (int b = 0; b < x->batch; ++b) conv_sample(l, x, x->in + b * is, x->out + b * os);
+    dn_conv_shape s = conv_dims(l);
+    dn_conv_batch bt = {x->batch, in_st(l, x), out_st(l, x)};
+    x->be->conv_forward(&s, &bt, x->in, ((conv_p *)l->p)->weights, x->out, x->ws,
+                        conv_ws_avail(x, &s));
 }
 
 /* Multiply-adds per output value up to which x-hat is rebuilt rather than saved: each
@@ -179,7 +184,9 @@ static void conv_gemm_forward(layer *l, layer_ctx *x)
 /* x-hat is not saved but rebuilt in backward from the saved input: conv and normalization
  * with the mini-batch's statistics are affine, so from the unbiased restored input the
  * rebuilt x-hat is unbiased as well, and with an exact (32-bit) input it is the forward's
- * x-hat bit for bit (the same GEMM on the same sample, the same normalization).
+ * x-hat bit for bit on the CPU (the same GEMM on the same sample, the same normalization;
+ * cuDNN may pick another algorithm for one sample than for the batch, so on CUDA it is
+ * the same within float rounding).
  * Batch norm's backward multiplies x-hat by sums over x-hat, so its gradient has a
  * second-order bias that grows with the covariance of x-hat's noise; a rebuilt x-hat's
  * noise is correlated (the conv mixes each restored input value into many outputs), and
@@ -294,14 +301,31 @@ static int conv_forward(layer *l, layer_ctx *x)
     return conv_post(l, x, x->pass == PASS_APPLY);
 }
 
-/* Input gradient and (when x->param_grads) weight gradient for one sample. */
-static void conv_backward_sample(layer *l, layer_ctx *x, int b, const float *in, const float *delta)
+/* The input gradient of every sample, in one backend call: it needs only the delta and
+ * the weights, not the saved input. */
+static void conv_backward_data(layer *l, layer_ctx *x)
+{
+    dn_conv_shape s = conv_dims(l);
+    dn_conv_batch bt = {x->batch, in_st(l, x), out_st(l, x)};
+    x->be->conv_backward(&s, &bt, NULL, x->delta, ((conv_p *)l->p)->weights, NULL, x->delta_in,
+                         x->ws, conv_ws_avail(x, &s));
+}
+
+/* The weight gradient, sample by sample in sample order: each sample's input is restored
+ * (dequantized) into the one-sample scratch first. -1 when a restore failed. */
+static int conv_backward_filter(layer *l, layer_ctx *x)
 {
     conv_p *p = l->p;
     dn_conv_shape s = conv_dims(l);
-    float *din = x->delta_in ? x->delta_in + b * in_st(l, x) : NULL;
-    x->be->conv_backward(&s, in, delta, p->weights, x->param_grads ? p->pw->grad : NULL, din,
-                         x->ws, conv_ws_avail(x, &s));
+    dn_conv_batch one = dn_conv_packed(&s, 1);
+    size_t outs = out_st(l, x);
+    for (int b = 0; b < x->batch; ++b) {
+        const float *in = sv_restore(x, SV_IN, b, x->scratch[0]);
+        if (!in) return -1;
+        x->be->conv_backward(&s, &one, in, x->delta + b * outs, p->weights, p->pw->grad, NULL,
+                             x->ws, conv_ws_avail(x, &s));
+    }
+    return 0;
 }
 
 /* Activation backward, then the bias gradient (no batch norm) or the batch-norm passes
@@ -354,9 +378,8 @@ static int conv_backward(layer *l, layer_ctx *x)
     double k = (double)p->size * p->size / (4.0 * p->groups * l->w * l->h);
     sv_note_grad(x, SV_IN, k, x->delta, (size_t)l->outputs, outs);
     if (p->bn && !xhat_rebuilt(l, x->net)) sv_follow(x, SV_XHAT, SV_IN);
-    for (int b = 0; b < x->batch; ++b)
-        conv_backward_sample(l, x, b, sv_restore(x, SV_IN, b, x->scratch[0]), x->delta + b * outs);
-    return 0;
+    if (x->delta_in) conv_backward_data(l, x);
+    return x->param_grads ? conv_backward_filter(l, x) : 0;
 }
 
 static int conv_resize(layer *l, network *net)

@@ -54,18 +54,19 @@ static int cpu_copy_wait(uint64_t ticket)
 /* Convolution: im2col + gemm per group (conv_gemm.h) over this backend's kernels. */
 static const dn_conv_kernels cpu_conv_kernels = {dn_gemm, im2col, col2im_add};
 
-static void cpu_conv_forward(const dn_conv_shape *s, const float *in, const float *w, float *out,
-                             void *ws, size_t ws_bytes)
+static void cpu_conv_forward(const dn_conv_shape *s, const dn_conv_batch *bt, const float *in,
+                             const float *w, float *out, void *ws, size_t ws_bytes)
 {
     (void)ws_bytes;
-    dn_conv_gemm_forward(&cpu_conv_kernels, s, in, w, out, ws);
+    dn_conv_gemm_forward(&cpu_conv_kernels, s, bt, in, w, out, ws);
 }
 
-static void cpu_conv_backward(const dn_conv_shape *s, const float *in, const float *delta,
-                              const float *w, float *wgrad, float *din, void *ws, size_t ws_bytes)
+static void cpu_conv_backward(const dn_conv_shape *s, const dn_conv_batch *bt, const float *in,
+                              const float *delta, const float *w, float *wgrad, float *din,
+                              void *ws, size_t ws_bytes)
 {
     (void)ws_bytes;
-    dn_conv_gemm_backward(&cpu_conv_kernels, s, in, delta, w, wgrad, din, ws);
+    dn_conv_gemm_backward(&cpu_conv_kernels, s, bt, in, delta, w, wgrad, din, ws);
 }
 
 static void cpu_mem_info(size_t *peak, size_t *used) { *peak = *used = 0; }

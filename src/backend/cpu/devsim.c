@@ -193,10 +193,15 @@ static void ds_col2im(const float *col, int c, int h, int w, int k, int s, int p
     C()->col2im_add(F(col), c, h, w, k, s, p, F(im));
 }
 
-/* A convolution handed less workspace than its shape needs would overrun a device
- * buffer: stop here, as an illegal address would. */
-static void ds_need_ws(const dn_conv_shape *s, size_t ws_bytes)
+/* A convolution handed less workspace than its shape needs, or strides that overlap its
+ * samples, would overrun a device buffer: stop here, as an illegal address would. */
+static void ds_need_ws(const dn_conv_shape *s, const dn_conv_batch *bt, size_t ws_bytes)
 {
+    if (!dn_conv_batch_ok(s, bt)) {
+        fprintf(stderr, "devsim: a convolution of %d samples with strides %zu/%zu overlaps "
+                "them\n", bt->batch, bt->in_stride, bt->out_stride);
+        abort();
+    }
     if (ws_bytes >= dn_conv_ws_bytes(s)) return;
     fprintf(stderr, "devsim: a convolution needs %zu workspace bytes, got %zu\n",
             dn_conv_ws_bytes(s), ws_bytes);
@@ -207,18 +212,19 @@ static void ds_need_ws(const dn_conv_shape *s, size_t ws_bytes)
  * kernels, as the CUDA backend without cuDNN runs it: it must never touch a buffer. */
 static const dn_conv_kernels ds_conv_kernels = {ds_gemm, ds_im2col, ds_col2im};
 
-static void ds_conv_forward(const dn_conv_shape *s, const float *in, const float *w, float *out,
-                            void *ws, size_t ws_bytes)
+static void ds_conv_forward(const dn_conv_shape *s, const dn_conv_batch *bt, const float *in,
+                            const float *w, float *out, void *ws, size_t ws_bytes)
 {
-    ds_need_ws(s, ws_bytes);
-    dn_conv_gemm_forward(&ds_conv_kernels, s, in, w, out, ws);
+    ds_need_ws(s, bt, ws_bytes);
+    dn_conv_gemm_forward(&ds_conv_kernels, s, bt, in, w, out, ws);
 }
 
-static void ds_conv_backward(const dn_conv_shape *s, const float *in, const float *delta,
-                             const float *w, float *wgrad, float *din, void *ws, size_t ws_bytes)
+static void ds_conv_backward(const dn_conv_shape *s, const dn_conv_batch *bt, const float *in,
+                             const float *delta, const float *w, float *wgrad, float *din,
+                             void *ws, size_t ws_bytes)
 {
-    ds_need_ws(s, ws_bytes);
-    dn_conv_gemm_backward(&ds_conv_kernels, s, in, delta, w, wgrad, din, ws);
+    ds_need_ws(s, bt, ws_bytes);
+    dn_conv_gemm_backward(&ds_conv_kernels, s, bt, in, delta, w, wgrad, din, ws);
 }
 
 static void ds_fill(float *x, size_t n, float v) { C()->fill(F(x), n, v); }

@@ -190,22 +190,25 @@ static void cu_col2im(const float *col, int c, int h, int w, int k, int s, int p
     CK(dn_gpu_col2im_add(col, c, h, w, k, s, p, im));
 }
 
-/* Convolution: cuDNN in a CUDNN=1 build (conv_ops.c), else im2col + cuBLAS per group
- * (conv_gemm.h, the CPU backend's orchestration over these kernels). */
+/* Convolution: cuDNN in a CUDNN=1 build (conv_ops.c: one call over the batch), else
+ * im2col + cuBLAS per group and sample (conv_gemm.h, the CPU backend's orchestration
+ * over these kernels). */
 static const dn_conv_kernels cu_conv_kernels = {cu_gemm, cu_im2col, cu_col2im};
 
-static void cu_conv_forward(const dn_conv_shape *s, const float *in, const float *w, float *out,
-                            void *ws, size_t ws_bytes)
+static void cu_conv_forward(const dn_conv_shape *s, const dn_conv_batch *bt, const float *in,
+                            const float *w, float *out, void *ws, size_t ws_bytes)
 {
-    if (dn_gpu_have_cudnn()) CK(dn_cudnn_conv_forward(s, in, w, out, ws, ws_bytes));
-    else dn_conv_gemm_forward(&cu_conv_kernels, s, in, w, out, ws);
+    if (dn_gpu_have_cudnn()) CK(dn_cudnn_conv_forward(s, bt, in, w, out, ws, ws_bytes));
+    else dn_conv_gemm_forward(&cu_conv_kernels, s, bt, in, w, out, ws);
 }
 
-static void cu_conv_backward(const dn_conv_shape *s, const float *in, const float *delta,
-                             const float *w, float *wgrad, float *din, void *ws, size_t ws_bytes)
+static void cu_conv_backward(const dn_conv_shape *s, const dn_conv_batch *bt, const float *in,
+                             const float *delta, const float *w, float *wgrad, float *din,
+                             void *ws, size_t ws_bytes)
 {
-    if (dn_gpu_have_cudnn()) CK(dn_cudnn_conv_backward(s, in, delta, w, wgrad, din, ws, ws_bytes));
-    else dn_conv_gemm_backward(&cu_conv_kernels, s, in, delta, w, wgrad, din, ws);
+    if (dn_gpu_have_cudnn())
+        CK(dn_cudnn_conv_backward(s, bt, in, delta, w, wgrad, din, ws, ws_bytes));
+    else dn_conv_gemm_backward(&cu_conv_kernels, s, bt, in, delta, w, wgrad, din, ws);
 }
 
 static void cu_fill(float *x, size_t n, float v) { CK(dn_gpu_fill(x, n, v)); }

@@ -159,20 +159,29 @@ int dn_gpu_adam(float *d_w, float *d_g, float *d_m, float *d_v, size_t n, float 
 
 /* ---- cuDNN convolution (conv_cudnn.cu; CUDNN=1 builds) ----------------------------- */
 typedef struct dn_gpu_conv dn_gpu_conv;
-/* Chooses forward, backward-data and backward-filter algorithms whose workspace fits
- * workspace_limit bytes (deterministic ones first); *ws_bytes gets the largest of the
- * three, at most the limit. groups divides c and n. NULL (with a message) on failure. */
-dn_gpu_conv *dn_gpu_conv_create(int batch, int c, int h, int w, int n, int size, int stride,
-                                int pad, int dilation, int groups, size_t workspace_limit,
-                                size_t *ws_bytes);
+/* One convolution for cuDNN: `batch` samples of a c x h x w input (NCHW), n filters of
+ * (c / groups) x size x size. x_stride, y_stride: floats from one sample of x (and dx) to
+ * the next, and of y (and dy); at least a sample's size, 0 for packed. Between samples
+ * nothing is read or written. */
+typedef struct {
+    int batch, c, h, w, n, size, stride, pad, dilation, groups;
+    size_t x_stride, y_stride;
+} dn_gpu_conv_geom;
+/* The descriptors of g (groups divides c and n). Each op's algorithm is chosen on the
+ * op's first call: the first that fits workspace_limit bytes, deterministic ones first,
+ * so a set used only for some ops never asks cuDNN about the others. NULL (with a
+ * message) on failure. */
+dn_gpu_conv *dn_gpu_conv_create(const dn_gpu_conv_geom *g, size_t workspace_limit);
 void dn_gpu_conv_destroy(dn_gpu_conv *cv);
 void dn_gpu_conv_out_shape(const dn_gpu_conv *cv, int *out_h, int *out_w);
-/* Algorithm names chosen (for the start-up report). */
+/* Algorithm names chosen so far (for the start-up report). */
 void dn_gpu_conv_describe(const dn_gpu_conv *cv, char *buf, size_t len);
-/* y = conv(x, w) (beta 0). */
+/* The ops over the whole batch; ws_bytes at least what the op's algorithm needs (at most
+ * the creation's workspace_limit). y = conv(x, w) (beta 0). */
 int dn_gpu_conv_forward(dn_gpu_conv *cv, const float *d_x, const float *d_w, float *d_y,
                         void *d_ws, size_t ws_bytes);
-/* dw += conv_filter_grad(x, dy) (Darknet accumulates weight updates). */
+/* dw += conv_filter_grad(x, dy), summed over the batch (Darknet accumulates weight
+ * updates). */
 int dn_gpu_conv_backward_filter(dn_gpu_conv *cv, const float *d_x, const float *d_dy,
                                 float *d_dw, void *d_ws, size_t ws_bytes);
 /* dx += conv_data_grad(w, dy). */
