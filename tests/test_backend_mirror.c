@@ -7,6 +7,7 @@
  * device side itself (CUDA's libm ulps, launch geometry, reductions' order inside cuBLAS):
  * scripts/gpu_check.sh does, on a device. test_im2col_oracle also holds the CPU's blocked
  * im2col/col2im_add (backend/cpu/im2col.c) to plain loops, byte for byte, over many shapes. */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 #include "backend/math/act_math.h"
 #include "backend/math/bn_math.h"
 #include "backend/math/elem_math.h"
+#include "common/testutil.h"
 
 static int same_bits(float a, float b) { return memcmp(&a, &b, sizeof a) == 0 || (isnan(a) && isnan(b)); }
 
@@ -82,11 +84,9 @@ static void test_batchnorm(void **state)
     for (int f = 0; f < C; ++f) {
         double s = 0, q = 0;
         for (int j = 0; j < B; ++j)
-            for (int k = 0; k < S; ++k) {
-                float v = x[((size_t)j * C + f) * S + k];
-                s += v;
-                q += (double)v * v;
-            }
+            for (int k = 0; k < S; ++k) dn_bn_stats_term(x[((size_t)j * C + f) * S + k], &s, &q);
+        /* the GPU's term in the CPU's order: bn_stats_add's sums bit for bit */
+        bad += memcmp(&s, &b.acc[2 * f], sizeof s) != 0 || memcmp(&q, &b.acc[2 * f + 1], sizeof q) != 0;
         float mean, var;
         dn_bn_stats1(s, q, (double)B * S, &mean, &var);
         bad += !same_bits(mean, b.mean[f]) + !same_bits(var, b.variance[f]);
@@ -115,6 +115,67 @@ static void test_batchnorm(void **state)
     assert_int_equal(bad, 0);
     b.scales = b.biases = b.rolling_mean = b.rolling_variance = NULL;
     bn_free(&b);
+}
+
+/* k_bn_stats_add's order on the host: T threads' partials (dn_bn_stats_part, the
+ * kernel's own code), then the block's tree (thread t adds t + w's partial for
+ * w = T/2 .. 1, block_sum_d). */
+enum { STATS_TMAX = 256 }; /* DN_THREADS (cuda_check.h, a C++ header) */
+static void stats_tree(const float *x, int batch, int n, int spatial, int f, int T, double *s,
+                       double *q)
+{
+    double ps[STATS_TMAX] = {0}, pq[STATS_TMAX] = {0};
+    for (int t = 0; t < T; ++t) dn_bn_stats_part(x, batch, n, spatial, f, t, T, &ps[t], &pq[t]);
+    for (int w = T / 2; w > 0; w /= 2)
+        for (int t = 0; t < w; ++t) {
+            ps[t] += ps[t + w];
+            pq[t] += pq[t + w];
+        }
+    *s = ps[0];
+    *q = pq[0];
+}
+
+/* The GPU statistics' order against bn_stats_add, channel by channel: integer values
+ * (sums exact in any order) must give the CPU's sums exactly, so every value is counted
+ * once; values in [-2, 3) agree within double rounding, and bit for bit with one thread
+ * (T = 1 is the CPU's order). Shapes put spatial below, at and above the thread count,
+ * and 1. */
+static void check_stats_order(int B, int C, int S, int T, int integers)
+{
+    const dn_backend *cpu = dn_backend_cpu();
+    size_t total = (size_t)B * C * S;
+    float *x = malloc(total * sizeof *x);
+    tu_fill_uniform(x, total, -2, 3, 7 + total);
+    for (size_t i = 0; integers && i < total; ++i) x[i] = (float)((int)(i * 37 % 17) - 8);
+    bn_state b;
+    assert_int_equal(bn_alloc(&b, C), 0);
+    cpu->bn_stats_begin(&b);
+    cpu->bn_stats_add(&b, x, B, S);
+    for (int f = 0; f < C; ++f) {
+        double s, q, abs_s = 0;
+        stats_tree(x, B, C, S, f, T, &s, &q);
+        for (int j = 0; j < B; ++j)
+            for (int k = 0; k < S; ++k) abs_s += fabs(x[((size_t)j * C + f) * S + k]);
+        /* two recursive sums of B*S terms each: within B*S units of rounding of sum |term| */
+        double u = integers || T == 1 ? 0 : (double)B * S * DBL_EPSILON;
+        double ts = u * abs_s, tq = u * b.acc[2 * f + 1];
+        if (!(fabs(s - b.acc[2 * f]) <= ts) || !(fabs(q - b.acc[2 * f + 1]) <= tq))
+            fail_msg("stats %dx%dx%d T=%d channel %d: tree %.17g %.17g, cpu %.17g %.17g", B, C,
+                     S, T, f, s, q, b.acc[2 * f], b.acc[2 * f + 1]);
+    }
+    bn_free(&b);
+    free(x);
+}
+
+static void test_bn_stats_order(void **state)
+{
+    (void)state;
+    static const int shapes[][3] = {{4, 5, 49}, {3, 2, 1000}, {2, 3, 1}, {1, 2, 256},
+                                    {2, 2, 257}, {5, 1, 3}, {1, 1, 100}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; ++i)
+        for (int T = 1; T <= STATS_TMAX; T *= T == 1 ? 32 : 8) /* 1, 32, 256 */
+            for (int integers = 0; integers < 2; ++integers)
+                check_stats_order(shapes[i][0], shapes[i][1], shapes[i][2], T, integers);
 }
 
 static void test_im2col_col2im(void **state)
@@ -313,6 +374,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_activations),
         cmocka_unit_test(test_batchnorm),
+        cmocka_unit_test(test_bn_stats_order),
         cmocka_unit_test(test_im2col_col2im),
         cmocka_unit_test(test_im2col_oracle),
         cmocka_unit_test(test_reorg_crop),

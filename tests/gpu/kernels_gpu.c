@@ -1,6 +1,7 @@
 /* kernels_gpu.c: activations, gemm, batch norm, pooling, route/shortcut/upsample and the
  * out-of-memory path, each against the CPU code or a CPU loop copied from the layer. */
 #include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,48 @@ static void check_batchnorm(void)
     cb.scales = cb.biases = cb.rolling_mean = cb.rolling_variance = NULL;
     bn_free(&cb);
     free(x); free(d); free(g);
+}
+
+/* k_bn_stats_add (one block per channel, a fixed tree) against bn_stats_add's double
+ * sums, added in two calls as the conv layer adds a mini-batch sample by sample: within
+ * double rounding (relative 1e-13; integer values would be exact), on maps smaller than,
+ * as large as and larger than a block, and 1x1. */
+static void check_bn_stats_shape(int B, int C, int S)
+{
+    size_t T = (size_t)B * C * S;
+    bn_state cb;
+    bn_alloc(&cb, C);
+    float *x = malloc(NB(T));
+    double *g = malloc(2 * C * sizeof(double)), worst = 0;
+    gt_fill(x, T, 26 + T, -2, 3);
+    bn_stats_begin(&cb);
+    bn_stats_add(&cb, x, B, S);
+    float *dx = gt_dev(x, NB(T));
+    double *dacc = gt_dev_zero(2 * C * sizeof(double));
+    int h = B / 2, err = dn_gpu_bn_stats_add(dacc, dx, C, h, S);
+    err |= dn_gpu_bn_stats_add(dacc, dx + (size_t)h * C * S, C, B - h, S);
+    gt_pull(g, dacc, 2 * C * sizeof(double));
+    for (int i = 0; i < 2 * C; ++i) {
+        double d = fabs(g[i] - cb.acc[i]) / (fabs(cb.acc[i]) + 1);
+        if (!(d <= worst)) worst = d;
+    }
+    char what[96], detail[64];
+    snprintf(what, sizeof what, "batchnorm statistics sums %dx%dx%d", B, C, S);
+    snprintf(detail, sizeof detail, "max relative difference %.3g", worst);
+    gt_result(what, !err && worst <= 1e-13, detail);
+    gt_free(dx, NB(T));
+    gt_free(dacc, 2 * C * sizeof(double));
+    bn_free(&cb);
+    free(x);
+    free(g);
+}
+
+static void check_bn_stats(void)
+{
+    check_bn_stats_shape(4, 5, 49);
+    check_bn_stats_shape(3, 2, 4099);
+    check_bn_stats_shape(6, 3, 1);
+    check_bn_stats_shape(2, 16, 256);
 }
 
 /* The CPU maxpool of src/layers/maxpool.c (forward and backward), on one batch. */
@@ -324,6 +367,7 @@ int gt_kernels(void)
     check_activations();
     check_gemm();
     check_batchnorm();
+    check_bn_stats();
     check_maxpool(13, 13, 2, 2, 1);
     check_maxpool(13, 13, 2, 1, 1);
     check_maxpool(9, 7, 3, 2, 2);

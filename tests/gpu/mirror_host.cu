@@ -69,6 +69,28 @@ static int check_bn(void)
     return bad;
 }
 
+/* The statistics' terms (bn_math.h dn_bn_stats_part, k_bn_stats_add's per-thread code)
+ * with one thread walk the values in bn_stats_add's order: its double sums bit for bit. */
+static int check_bn_stats(void)
+{
+    enum { C = 3, S = 300, B = 2 };
+    static float x[B * C * S];
+    for (int i = 0; i < B * C * S; ++i) x[i] = value((i * 37) % 8001) * (1 + i % 3);
+    bn_state b;
+    if (bn_alloc(&b, C)) return 1;
+    bn_stats_begin(&b);
+    bn_stats_add(&b, x, B, S);
+    int e = 0;
+    for (int f = 0; f < C; ++f) {
+        double s = 0, q = 0;
+        dn_bn_stats_part(x, B, C, S, f, 0, 1, &s, &q);
+        e += memcmp(&s, &b.acc[2 * f], sizeof s) != 0 || memcmp(&q, &b.acc[2 * f + 1], sizeof q) != 0;
+    }
+    bn_free(&b);
+    printf("%-4s batchnorm  statistics sums %d mismatches\n", e ? "FAIL" : "PASS", e);
+    return e != 0;
+}
+
 int main(void)
 {
     enum { n = 8001 };
@@ -107,6 +129,7 @@ int main(void)
                ok ? "PASS" : "FAIL", activation_names[a], e_act, e_grad, e_in, e_mask);
     }
     bad += check_bn();
+    bad += check_bn_stats();
     printf("%s: GPU per-value code %s the C code on the host\n", bad ? "FAIL" : "PASS",
            bad ? "differs from" : "matches");
     return bad != 0;

@@ -1,8 +1,11 @@
 /* backend_kernels.cu: the kernels the backend interface (backend.h) needs beyond those of
  * vec.cu, bn.cu, activations.cu, pool.cu and route.cu: im2col/col2im, streamed batch-norm
- * statistics, normalisation with batch statistics, the pre-activation rebuild, reorg, crop
- * and adam. Per-element arithmetic lives in elem_math.h / bn_math.h, checked on the host by
- * tests/test_backend_mirror.c. Gathers only (no atomics), so results are deterministic. */
+ * statistics (double sums reduced by one block per channel in a fixed tree order, not
+ * bn_ops.c's order: equal to the CPU's within the rounding of double sums), normalisation
+ * with batch statistics, the pre-activation rebuild, reorg, crop and adam. Per-element
+ * arithmetic lives in elem_math.h / bn_math.h, checked on the host by
+ * tests/test_backend_mirror.c. Gathers and fixed-order reductions only (no atomics), so
+ * results are deterministic. */
 #include "backend/math/bn_math.h"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dn_cuda.h"
@@ -47,22 +50,40 @@ extern "C" int dn_gpu_col2im_add(const float *d_col, int c, int h, int w, int ks
     return 0;
 }
 
-/* One thread per channel, samples and positions in the CPU's order: the double sums are the
- * CPU's bit for bit. Slow for wide maps (one thread walks batch*spatial values); a block
- * reduction would change the summation order. */
+/* The sum of v over the block (blockDim.x == DN_THREADS) by a tree in a fixed order:
+ * thread t adds t + w's partial for w = DN_THREADS/2 .. 1, so the result never depends
+ * on scheduling. */
+__device__ static double block_sum_d(double v, double *sh)
+{
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (int w = DN_THREADS / 2; w > 0; w /= 2) {
+        if ((int)threadIdx.x < w) sh[threadIdx.x] = __dadd_rn(sh[threadIdx.x], sh[threadIdx.x + w]);
+        __syncthreads();
+    }
+    double r = sh[0];
+    __syncthreads();
+    return r;
+}
+
+/* One block of DN_THREADS per channel f: thread t adds values t, t + DN_THREADS, ... of
+ * the channel's batch*spatial values into double partial sums of x and x*x
+ * (dn_bn_stats_part), the block adds the partials by block_sum_d, and thread 0 adds the
+ * totals to acc. A fixed order, but not the CPU's (which adds value after value onto
+ * acc): the sums agree with bn_ops.c's within the rounding of double sums (~1e-16
+ * relative), so the float mean and variance made from them may differ from the CPU's in
+ * a last bit. tests/test_backend_mirror.c runs this order on the host. */
 __global__ void k_bn_stats_add(const float *x, int batch, int n, int spatial, double *acc)
 {
-    DN_GRID_LOOP(f, (size_t)n) {
-        double s = acc[2 * f], q = acc[2 * f + 1];
-        for (int j = 0; j < batch; ++j) {
-            const float *p = x + ((size_t)j * n + f) * spatial;
-            for (int k = 0; k < spatial; ++k) {
-                s += p[k];
-                q += (double)p[k] * p[k];
-            }
-        }
-        acc[2 * f] = s;
-        acc[2 * f + 1] = q;
+    __shared__ double sh[DN_THREADS];
+    int f = blockIdx.x;
+    double s = 0, q = 0;
+    dn_bn_stats_part(x, batch, n, spatial, f, (int)threadIdx.x, DN_THREADS, &s, &q);
+    s = block_sum_d(s, sh);
+    q = block_sum_d(q, sh);
+    if (threadIdx.x == 0) {
+        acc[2 * f] += s;
+        acc[2 * f + 1] += q;
     }
 }
 
@@ -96,8 +117,8 @@ __global__ void k_bn_preact(const float *xhat, size_t total, int spatial, const 
 
 extern "C" int dn_gpu_bn_stats_add(double *d_acc, const float *d_x, int n, int batch, int spatial)
 {
-    if (!n) return 0;
-    k_bn_stats_add<<<dn_blocks((size_t)n), DN_THREADS>>>(d_x, batch, n, spatial, d_acc);
+    if (!n || !spatial) return 0;
+    k_bn_stats_add<<<(unsigned)n, DN_THREADS>>>(d_x, batch, n, spatial, d_acc);
     DN_LAUNCHED("batch-norm statistics kernel");
     return 0;
 }

@@ -4,8 +4,11 @@
  * the unbiased variance and sqrt(var) + 1e-6 in forward but sqrt(var + 1e-5) in
  * backward; we keep Darknet's numbers, so these are our own kernels. Each channel is
  * reduced by one block in a fixed order, so results never depend on scheduling. The
- * training forward's statistics are backend_kernels.cu's bn_stats kernels (double sums
- * in bn_ops.c's order), which the backend composes as the CPU does. The per-value
+ * training forward's statistics are backend_kernels.cu's bn_stats kernels (double sums,
+ * one block per channel in a fixed tree order: not bn_ops.c's order, so they equal the
+ * CPU's within the rounding of double sums, ~1e-16 relative, far below the float mean
+ * and variance made from them, which may differ from the CPU's in a last bit), which the
+ * backend composes as the CPU does. The per-value
  * formulas are in bn_math.h, which tests/gpu/mirror_host.cu checks against bn_ops.c on
  * the CPU. */
 #include "backend/cuda/cuda_check.h"

@@ -35,6 +35,34 @@ DN_BN_FN float dn_bn_roll(float rolling, float v)
     return DN_FADD(DN_FMUL(.99f, rolling), DN_FMUL(.01f, v));
 }
 
+/* One value's terms of the statistics' double sums (bn_ops.c bn_stats_add): s += x and
+ * q += x * x. The square of a float is exact in double (48 of 53 bits), so contracting
+ * q + x * x into a fused multiply-add could not change q either. */
+DN_BN_FN void dn_bn_stats_term(float x, double *s, double *q)
+{
+    *s += x;
+    *q += (double)x * x;
+}
+
+/* Thread t of T's share of channel f's statistics (k_bn_stats_add): the terms of values
+ * t, t + T, t + 2T, ... of the channel's batch*spatial values (sample-major), in that
+ * order, added to *s and *q. (sample j, position k) is stepped without a division per
+ * value. */
+DN_BN_FN void dn_bn_stats_part(const float *x, int batch, int n, int spatial, int f, int t,
+                               int T, double *s, double *q)
+{
+    int j = t / spatial, k = t % spatial, dj = T / spatial, dk = T % spatial;
+    while (j < batch) {
+        dn_bn_stats_term(x[((size_t)j * n + f) * spatial + k], s, q);
+        j += dj;
+        k += dk;
+        if (k >= spatial) {
+            k -= spatial;
+            ++j;
+        }
+    }
+}
+
 /* bn_backward_delta's per-channel coefficients: cnt = batch * spatial (times the ranks),
  * sum_d / sum_dx the channel sums of pass 1. The two divisions by cnt are folded into k1
  * and k2 once per channel, so the per-value step (dn_bn_delta_val) is two products and
