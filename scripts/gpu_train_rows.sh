@@ -66,8 +66,9 @@ elif [ -x "$TEST_DEVSIM" ]; then
     env $test_env timeout "${AB_TIMEOUT:-300}" "$TEST_DEVSIM" > "$T/devsim.log" 2>&1
     abrc=$?
     passed=$(sed -n 's/.*PASSED  \] \([0-9]*\) test.*/\1/p' "$T/devsim.log")
-    failed=$(grep '^\[  FAILED  \] [a-z]' "$T/devsim.log" | awk '{print $4}' | tr '\n' ' ')
-    why=$(grep -m1 -E 'differ|relative error|cost cpu|host pointer|error while loading|not found' "$T/devsim.log" | cut -c1-120)
+    # each failed test once (cmocka names them again in its summary)
+    failed=$(grep '^\[  FAILED  \] [a-z]' "$T/devsim.log" | awk '!seen[$4]++ {print $4}' | tr '\n' ' ')
+    why=$(grep -m1 -E 'differ|relative error|cost cpu|host pointer|error while loading|not found|no CUDA device' "$T/devsim.log" | cut -c1-120)
     [ "$abrc" = 124 ] && why="timed out after ${AB_TIMEOUT:-300} s${why:+; $why}"
     [ -n "$passed$failed$why" ] || why="exit $abrc: $(tail -1 "$T/devsim.log" | cut -c1-100)"
     echo "(a)+(b) every layer type + SGD/adam steps, device vs CPU|${passed:-0} passed${failed:+, failed: $failed}${why:+ ($why)}"

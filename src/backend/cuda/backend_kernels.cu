@@ -7,6 +7,7 @@
  * tests/test_backend_mirror.c. Gathers and fixed-order reductions only (no atomics), so
  * results are deterministic. */
 #include "backend/math/bn_math.h"
+#include "backend/cuda/block_sum.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dn_cuda.h"
 #include "backend/math/elem_math.h"
@@ -50,37 +51,21 @@ extern "C" int dn_gpu_col2im_add(const float *d_col, int c, int h, int w, int ks
     return 0;
 }
 
-/* The sum of v over the block (blockDim.x == DN_THREADS) by a tree in a fixed order:
- * thread t adds t + w's partial for w = DN_THREADS/2 .. 1, so the result never depends
- * on scheduling. */
-__device__ static double block_sum_d(double v, double *sh)
-{
-    sh[threadIdx.x] = v;
-    __syncthreads();
-    for (int w = DN_THREADS / 2; w > 0; w /= 2) {
-        if ((int)threadIdx.x < w) sh[threadIdx.x] = __dadd_rn(sh[threadIdx.x], sh[threadIdx.x + w]);
-        __syncthreads();
-    }
-    double r = sh[0];
-    __syncthreads();
-    return r;
-}
-
 /* One block of DN_THREADS per channel f: thread t adds values t, t + DN_THREADS, ... of
  * the channel's batch*spatial values into double partial sums of x and x*x
- * (dn_bn_stats_part), the block adds the partials by block_sum_d, and thread 0 adds the
- * totals to acc. A fixed order, but not the CPU's (which adds value after value onto
- * acc): the sums agree with bn_ops.c's within the rounding of double sums (~1e-16
- * relative), so the float mean and variance made from them may differ from the CPU's in
- * a last bit. tests/test_backend_mirror.c runs this order on the host. */
+ * (dn_bn_stats_part), the block adds the partials by dn_block_sum (block_sum.cuh), and
+ * thread 0 adds the totals to acc. A fixed order, but not the CPU's (which adds value
+ * after value onto acc): the sums agree with bn_ops.c's within the rounding of double
+ * sums (~1e-16 relative), so the float mean and variance made from them may differ from
+ * the CPU's in a last bit. tests/test_backend_mirror.c runs this order on the host. */
 __global__ void k_bn_stats_add(const float *x, int batch, int n, int spatial, double *acc)
 {
     __shared__ double sh[DN_THREADS];
     int f = blockIdx.x;
     double s = 0, q = 0;
     dn_bn_stats_part(x, batch, n, spatial, f, (int)threadIdx.x, DN_THREADS, &s, &q);
-    s = block_sum_d(s, sh);
-    q = block_sum_d(q, sh);
+    s = dn_block_sum(s, sh);
+    q = dn_block_sum(q, sh);
     if (threadIdx.x == 0) {
         acc[2 * f] += s;
         acc[2 * f + 1] += q;

@@ -11,22 +11,10 @@
  * backend composes as the CPU does. The per-value
  * formulas are in bn_math.h, which tests/gpu/mirror_host.cu checks against bn_ops.c on
  * the CPU. */
+#include "backend/cuda/block_sum.cuh"
 #include "backend/cuda/cuda_check.h"
 #include "backend/math/bn_math.h"
 #include "backend/cuda/dn_cuda.h"
-
-__device__ static float block_sum_f(float v, float *sh)
-{
-    sh[threadIdx.x] = v;
-    __syncthreads();
-    for (int w = DN_THREADS / 2; w > 0; w /= 2) {
-        if ((int)threadIdx.x < w) sh[threadIdx.x] = __fadd_rn(sh[threadIdx.x], sh[threadIdx.x + w]);
-        __syncthreads();
-    }
-    float r = sh[0];
-    __syncthreads();
-    return r;
-}
 
 __global__ void k_bn_infer(float *x, size_t total, int n, int spatial, const float *rmean,
                            const float *rvar)
@@ -60,8 +48,8 @@ __global__ void k_bn_sums(const float *delta, const float *xhat, int batch, int 
             sdx = __fadd_rn(sdx, __fmul_rn(delta[o + k], xhat[o + k]));
         }
     }
-    sd = block_sum_f(sd, sh);
-    sdx = block_sum_f(sdx, sh);
+    sd = dn_block_sum(sd, sh);
+    sdx = dn_block_sum(sdx, sh);
     if (threadIdx.x == 0) {
         sum_d[f] = __fadd_rn(sum_d[f], sd);
         sum_dx[f] = __fadd_rn(sum_dx[f], sdx);
