@@ -85,7 +85,8 @@ static void test_batchnorm(void **state)
         double s = 0, q = 0;
         for (int j = 0; j < B; ++j)
             for (int k = 0; k < S; ++k) dn_bn_stats_term(x[((size_t)j * C + f) * S + k], &s, &q);
-        /* the GPU's term in the CPU's order: bn_stats_add's sums bit for bit */
+        /* the term in the CPU's order: bn_stats_add's sums bit for bit (bn_stats_add adds
+         * with dn_bn_stats_term too; this holds it to its sums should it stop) */
         bad += memcmp(&s, &b.acc[2 * f], sizeof s) != 0 || memcmp(&q, &b.acc[2 * f + 1], sizeof q) != 0;
         float mean, var;
         dn_bn_stats1(s, q, (double)B * S, &mean, &var);
@@ -119,7 +120,7 @@ static void test_batchnorm(void **state)
 
 /* k_bn_stats_add's order on the host: T threads' partials (dn_bn_stats_part, the
  * kernel's own code), then the block's tree (thread t adds t + w's partial for
- * w = T/2 .. 1, block_sum_d). */
+ * w = T/2 .. 1, block_sum.cuh dn_block_sum). */
 enum { STATS_TMAX = 256 }; /* DN_THREADS (cuda_check.h, a C++ header) */
 static void stats_tree(const float *x, int batch, int n, int spatial, int f, int T, double *s,
                        double *q)

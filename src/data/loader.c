@@ -143,6 +143,14 @@ static void *loader_main(void *arg)
     return NULL;
 }
 
+/* An anonymous private mapping of `bytes` (its pages can be dropped: loader_discard), or
+ * NULL. */
+static float *map_batch(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 static void free_buffers(loader *ld)
 {
     if (ld->x) munmap(ld->x, ld->x_bytes);
@@ -175,17 +183,11 @@ static loader *start(int batch, int sample0, size_t x_floats, size_t y_floats,
     ld->next_fill = first;
     ld->main = MAIN_FREE;
     ld->x_bytes = (x_floats * batch + 1) * sizeof(float);
-    ld->x = mmap(NULL, ld->x_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (ld->x == MAP_FAILED) ld->x = NULL;
+    ld->x = map_batch(ld->x_bytes);
     ld->y = malloc((y_floats * batch + 1) * sizeof(float));
     /* Two whole batches either way when the prefetch holds one: then both are mappings */
     ld->swap = ld->prefetch == batch;
-    if (ld->swap) {
-        ld->px = mmap(NULL, ld->x_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-        if (ld->px == MAP_FAILED) ld->px = NULL;
-    } else {
-        ld->px = malloc((x_floats * ld->prefetch + 1) * sizeof(float));
-    }
+    ld->px = ld->swap ? map_batch(ld->x_bytes) : malloc((x_floats * ld->prefetch + 1) * sizeof(float));
     ld->py = malloc((y_floats * ld->prefetch + 1) * sizeof(float));
     if (!ld->x || !ld->y || !ld->px || !ld->py) goto oom;
     pthread_mutex_init(&ld->mu, NULL);

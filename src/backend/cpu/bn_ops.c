@@ -59,7 +59,7 @@ void bn_stats_add(bn_state *b, const float *x, int batch, int spatial)
         double s = b->acc[2 * f], q = b->acc[2 * f + 1];
         for (int j = 0; j < batch; ++j) {
             const float *p = x + ((size_t)j * n + f) * spatial;
-            for (int k = 0; k < spatial; ++k) { s += p[k]; q += (double)p[k] * p[k]; }
+            for (int k = 0; k < spatial; ++k) dn_bn_stats_term(p[k], &s, &q); /* as the GPU's */
         }
         b->acc[2 * f] = s;
         b->acc[2 * f + 1] = q;
