@@ -84,9 +84,14 @@ static void test_batchnorm(void **state)
     for (int f = 0; f < C; ++f) {
         double s = 0, q = 0;
         for (int j = 0; j < B; ++j)
-            for (int k = 0; k < S; ++k) dn_bn_stats_term(x[((size_t)j * C + f) * S + k], &s, &q);
-        /* the term in the CPU's order: bn_stats_add's sums bit for bit (bn_stats_add adds
-         * with dn_bn_stats_term too; this holds it to its sums should it stop) */
+            for (int k = 0; k < S; ++k) {
+                /* written out, not dn_bn_stats_term: bn_stats_add and the GPU both add with
+                 * it, so only an independent term catches a change to it */
+                float v = x[((size_t)j * C + f) * S + k];
+                s += v;
+                q += (double)v * v;
+            }
+        /* bn_stats_add's sums are these, bit for bit */
         bad += memcmp(&s, &b.acc[2 * f], sizeof s) != 0 || memcmp(&q, &b.acc[2 * f + 1], sizeof q) != 0;
         float mean, var;
         dn_bn_stats1(s, q, (double)B * S, &mean, &var);
