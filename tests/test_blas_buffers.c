@@ -1,11 +1,11 @@
-/* test_blas_buffers.c: after the first dn_gemm, as many OpenBLAS calls as the GEMM split
- * runs at once map no new buffer.
+/* test_blas_buffers.c: after the first split dn_gemm, as many OpenBLAS calls as the GEMM
+ * split runs at once map no new buffer.
  *
  * Why: OpenBLAS maps a 128 MiB buffer for each pool slot the first time a slot is used, and
  * retries that mmap for ever when it fails. A training run that reached an address-space
  * limit (tests/sh/train_failures.sh, `prlimit --as`) hung in sgemm whenever its first truly
  * concurrent GEMM came after our own allocations had used the room (1 run in 4 at one
- * batch size). src/backend/cpu/blas.c maps the slots on the first GEMM.
+ * batch size). src/backend/cpu/blas.c maps the slots before the first split GEMM.
  *
  * Oracle: the kernel's own account of this process's address space (VmSize in
  * /proc/self/status), read while every thread of the split holds a buffer of OpenBLAS's
@@ -43,12 +43,17 @@ static long vm_size_kib(void)
     return kib;
 }
 
-/* A GEMM far below the split's threshold: one sgemm on this thread, one slot at most. */
-static void small_gemm(void)
+/* A GEMM the split cuts into one call per thread (2 M N K above its threshold), as the
+ * training warm-up's: after it, every thread of the split has a slot of its own. */
+static void split_gemm_once(void)
 {
-    float a[4] = {1, 2, 3, 4}, b[4] = {1, 0, 0, 1}, c[4] = {0};
-    dn_gemm(0, 0, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2);
-    assert_true(c[0] == 1 && c[1] == 2 && c[2] == 3 && c[3] == 4);
+    enum { N = 256 };
+    float *a = calloc((size_t)3 * N * N, sizeof(float));
+    assert_non_null(a);
+    for (int i = 0; i < N; ++i) a[i * N + i] = 1, a[N * N + i * N + (N - 1 - i)] = 2;
+    dn_gemm(0, 0, N, N, N, 1, a, N, a + N * N, N, 0, a + 2 * N * N, N);
+    for (int i = 0; i < N; ++i) assert_true(a[2 * N * N + i * N + (N - 1 - i)] == 2);
+    free(a);
 }
 
 /* Why this test cannot run here, or NULL. */
@@ -74,7 +79,7 @@ static void test_concurrent_calls_map_nothing(void **state)
     {
         (void)0;
     }
-    small_gemm();
+    split_gemm_once();
     long before = vm_size_kib(), during = -1;
     int held = 0;
 #pragma omp parallel num_threads(nt) reduction(+ : held)

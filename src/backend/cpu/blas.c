@@ -15,6 +15,37 @@ static void sgemm(int TA, int TB, int M, int N, int K, float alpha, const float 
                 N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+/* OpenBLAS's buffer pool (its driver/others/memory.c): every sgemm call takes a free slot
+ * of a process-wide table (a per-thread one in builds with USE_TLS) and maps a 128 MiB
+ * buffer the first time a slot is used; when that mmap fails it retries for ever, so a run
+ * that reached an address-space limit (`prlimit --as`, ulimit -v) hung inside sgemm instead
+ * of failing in our own allocations, which report it. A warm-up GEMM (train_ckpt.c) did
+ * not settle it alone: if one thread finished its slice before the other began, both used
+ * the same slot, and the first truly concurrent GEMM, later, mapped a second buffer (seen:
+ * 1 run in 4 hung). So before the first split GEMM every thread of the split holds a
+ * buffer at once, behind a barrier: as many slots are mapped as there will be concurrent
+ * calls, whichever table the build uses. A GEMM that is not split runs one call, which
+ * maps its one slot itself (the warm-up's). These two functions are exported by OpenBLAS's
+ * builds but declared in no public header; weak, so another CBLAS leaves them NULL. */
+extern void *blas_memory_alloc(int procpos) __attribute__((weak));
+extern void blas_memory_free(void *buffer) __attribute__((weak));
+
+#ifdef _OPENMP
+static void map_blas_buffers(int nt)
+{
+    static int done;
+    if (!blas_memory_alloc || !blas_memory_free) return;
+    if (__atomic_load_n(&done, __ATOMIC_ACQUIRE) || __atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
+        return;
+#pragma omp parallel num_threads(nt)
+    {
+        void *p = blas_memory_alloc(0);
+#pragma omp barrier
+        if (p) blas_memory_free(p);
+    }
+}
+#endif
+
 /* One thread pool (docs/speed.md): OpenMP's, and the split is ours. C's rows (or columns,
  * whichever is longer) are cut into one slice per thread, each slice one sgemm that
  * OpenBLAS runs single-threaded (inside the parallel region for its OpenMP build; with
@@ -30,6 +61,7 @@ static void split_gemm(int TA, int TB, int M, int N, int K, float alpha, const f
     int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
     double work = 2.0 * M * (double)N * K;
     if (nt > 1 && work > 4e6) {
+        map_blas_buffers(nt);
         int rows = M >= N, len = rows ? M : N, q = 16; /* slices of whole 16-wide panels */
         int per = ((len + nt - 1) / nt + q - 1) / q * q;
 #pragma omp parallel for schedule(static) num_threads(nt)
@@ -49,45 +81,6 @@ static void split_gemm(int TA, int TB, int M, int N, int K, float alpha, const f
     sgemm(TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-/* OpenBLAS's buffer pool (its driver/others/memory.c): every sgemm call takes a free slot
- * of a process-wide table (a per-thread one in builds with USE_TLS) and maps a 128 MiB
- * buffer the first time a slot is used; when that mmap fails it retries for ever, so a run
- * that reached an address-space limit (`prlimit --as`, ulimit -v) hung inside sgemm instead
- * of failing in our own allocations, which report it. A warm-up GEMM did not settle it: if
- * one thread finished its slice before the other began, both used the same slot, and the
- * first truly concurrent GEMM, later, mapped a second buffer (seen: 1 run in 4 hung).
- * So the first GEMM makes every thread of the split hold a buffer at once, behind a
- * barrier: as many slots are mapped as there will be concurrent calls, whichever table
- * the build uses. These two functions are exported by OpenBLAS's builds but declared in no
- * public header; weak, so another CBLAS leaves them NULL and this is skipped. */
-extern void *blas_memory_alloc(int procpos) __attribute__((weak));
-extern void blas_memory_free(void *buffer) __attribute__((weak));
-
-static void map_blas_buffers(int split)
-{
-    static int done;
-    if (!blas_memory_alloc || !blas_memory_free) return;
-#ifdef _OPENMP
-    if (omp_in_parallel()) return; /* the split's threads are busy: a later call does it */
-#endif
-    if (__atomic_load_n(&done, __ATOMIC_ACQUIRE) || __atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
-        return;
-#ifdef _OPENMP
-    if (split) {
-#pragma omp parallel num_threads(omp_get_max_threads())
-        {
-            void *p = blas_memory_alloc(0);
-#pragma omp barrier
-            if (p) blas_memory_free(p);
-        }
-        return;
-    }
-#endif
-    (void)split;
-    void *p = blas_memory_alloc(0);
-    if (p) blas_memory_free(p);
-}
-
 void dn_gemm(int TA, int TB, int M, int N, int K, float alpha, const float *A, int lda,
              const float *B, int ldb, float beta, float *C, int ldc)
 {
@@ -100,7 +93,6 @@ void dn_gemm(int TA, int TB, int M, int N, int K, float alpha, const float *A, i
         s = openblas_get_parallel() != 0 && !(e && strcmp(e, "0") == 0);
         __atomic_store_n(&split, s, __ATOMIC_RELAXED);
     }
-    map_blas_buffers(s);
     if (s) split_gemm(TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     else sgemm(TA, TB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
