@@ -24,8 +24,9 @@ static void cfg_base(const char *cfg, char *out, size_t n)
 
 /* OpenBLAS maps its GEMM buffers on first use and, when that mmap fails (an address-space
  * limit reached by our own allocations), retries for ever: the run hangs instead of
- * failing. One small GEMM before the big allocations makes it map them while there is
- * room, so a later shortage hits our own malloc calls, which report it. */
+ * failing. One GEMM large enough to be split over the threads, before the big allocations,
+ * makes the CPU backend map one buffer per thread while there is room (src/backend/cpu/
+ * blas.c says how), so a later shortage hits our own malloc calls, which report it. */
 static void blas_warmup(void)
 {
     enum { N = 256 };
