@@ -46,21 +46,24 @@ output=4
 activation=linear
 [softmax]'
 
-# The cfg for a section type: @ marks where the keys under test go (inside that section).
+# The cfg for a section type, in BASE: @ marks where the keys under test go (inside that
+# section). Built without a subshell: this test runs ~800 probes, and on a slow machine
+# every fork costs milliseconds (forks, not the probes, were most of its time).
 base() {
   case $1 in
-    net) printf '%s\n@\n%s\n%s\n' "$NET" "$CONV" "$HEAD" ;;
-    convolutional) printf '%s\n%s\n@\n%s\n' "$NET" "$CONV" "$HEAD" ;;
-    connected) printf '%s\n%s\n[connected]\noutput=4\nactivation=linear\n@\n[softmax]\n' "$NET" "$CONV" ;;
-    softmax) printf '%s\n%s\n[connected]\noutput=4\nactivation=linear\n[softmax]\n@\n' "$NET" "$CONV" ;;
-    cost) printf '%s\n%s\n%s\n[cost]\ntype=sse\n@\n' "$NET" "$CONV" "$HEAD" ;;
-    route) printf '%s\n%s\n%s\nfilters=2\n[route]\nlayers=-1,-2\n@\n%s\n' "$NET" "$CONV" "$CONV" "$HEAD" ;;
-    shortcut) printf '%s\n%s\n%s\n[shortcut]\nfrom=-2\nactivation=linear\n@\n%s\n' "$NET" "$CONV" "$CONV" "$HEAD" ;;
-    yolo) printf '%s\n%s\n[yolo]\nmask=0,1\nanchors=2,2,5,5,9,9\nclasses=1\nnum=3\n@\n' "$NET" "$CONV12" ;;
-    region) printf '%s\n%s\n[region]\nanchors=1,1,2,2\nclasses=1\nnum=2\ncoords=4\n@\n' "$NET" "$CONV12" ;;
-    reorg) printf '%s\n%s\n[reorg]\nstride=2\n@\n%s\n' "$NET" "$CONV" "$HEAD" ;;
-    *) printf '%s\n%s\n[%s]\n@\n%s\n' "$NET" "$CONV" "$1" "$HEAD" ;;
+    net) printf -v BASE '%s\n@\n%s\n%s\n' "$NET" "$CONV" "$HEAD" ;;
+    convolutional) printf -v BASE '%s\n%s\n@\n%s\n' "$NET" "$CONV" "$HEAD" ;;
+    connected) printf -v BASE '%s\n%s\n[connected]\noutput=4\nactivation=linear\n@\n[softmax]\n' "$NET" "$CONV" ;;
+    softmax) printf -v BASE '%s\n%s\n[connected]\noutput=4\nactivation=linear\n[softmax]\n@\n' "$NET" "$CONV" ;;
+    cost) printf -v BASE '%s\n%s\n%s\n[cost]\ntype=sse\n@\n' "$NET" "$CONV" "$HEAD" ;;
+    route) printf -v BASE '%s\n%s\n%s\nfilters=2\n[route]\nlayers=-1,-2\n@\n%s\n' "$NET" "$CONV" "$CONV" "$HEAD" ;;
+    shortcut) printf -v BASE '%s\n%s\n%s\n[shortcut]\nfrom=-2\nactivation=linear\n@\n%s\n' "$NET" "$CONV" "$CONV" "$HEAD" ;;
+    yolo) printf -v BASE '%s\n%s\n[yolo]\nmask=0,1\nanchors=2,2,5,5,9,9\nclasses=1\nnum=3\n@\n' "$NET" "$CONV12" ;;
+    region) printf -v BASE '%s\n%s\n[region]\nanchors=1,1,2,2\nclasses=1\nnum=2\ncoords=4\n@\n' "$NET" "$CONV12" ;;
+    reorg) printf -v BASE '%s\n%s\n[reorg]\nstride=2\n@\n%s\n' "$NET" "$CONV" "$HEAD" ;;
+    *) printf -v BASE '%s\n%s\n[%s]\n@\n%s\n' "$NET" "$CONV" "$1" "$HEAD" ;;
   esac
+  BASE=${BASE%$'\n'}
 }
 SECTIONS="net convolutional connected softmax cost route shortcut yolo region maxpool avgpool
 dropout upsample reorg crop batchnorm activation empty"
@@ -92,25 +95,33 @@ yolo:resize region:classes region:coords region:jitter region:num region:random
 region:resize maxpool:stride_y net:actnn_auto_interval net:actnn_auto_layers net:actnn_concat
 net:actnn_group net:actnn_stream net:actnn_stream_grow net:actnn_swap"
 
-# mk SECTION CTX KEYLINES: writes k.cfg, sets LINE to the line of the first key line.
+# mk SECTION CTX KEYLINES: writes k.cfg, sets SECLINE to the line of the section under test
+# and LINE to the line of the first key line (0 without one). One awk, no other process.
 mk() {
-  local sec=$1 ctx=$2 keys=$3 ins
-  ins=$(printf '%s\n%s' "$ctx" "$keys" | sed '/^$/d')
+  local sec=$1 keys=$3 ins= drop= l
+  while IFS= read -r l; do
+    [ -n "$l" ] || continue
+    ins+=${ins:+$'\n'}$l
+    [[ $l == *=* ]] && drop+="${l%%=*} "
+  done <<< "$2"$'\n'"$keys"
+  base "$sec"
   # The section's own line for a key under test goes (the first occurrence would win).
-  base "$sec" | awk -v ins="$ins" -v drop="$(printf '%s\n%s' "$ctx" "$keys" | sed -n 's/=.*//p' | tr '\n' ' ')" '
+  awk -v ins="$ins" -v drop="$drop" -v sec="[$sec]" -v first="${keys%%$'\n'*}" '
     BEGIN { n = split(drop, d, " "); for (i = 1; i <= n; ++i) gone[d[i]] = 1 }
-    /^\[/ { last = NR } { line[NR] = $0 }
+    { line[NR] = $0 }
+    function out(s) { print s > "k.cfg"; ++o; if (s == sec) secline = o
+                      if (first != "" && s == first) keyline = o }
     END { for (i = 1; i <= NR; ++i) if (line[i] == "@") at = i
           start = 0; for (i = 1; i < at; ++i) if (line[i] ~ /^\[/) start = i
+          m = split(ins, il, "\n")
           for (i = 1; i <= NR; ++i) {
-            if (i == at) { print ins; continue }
+            if (i == at) { if (m == 0) out(""); for (j = 1; j <= m; ++j) out(il[j]); continue }
             k = line[i]; sub(/=.*/, "", k)
             if (i > start && i < at && (k in gone)) continue
-            print line[i] } }' > k.cfg
-  SECLINE=$(grep -n '^\[' k.cfg | awk -F: -v s="$sec" '$2=="["s"]"{print $1}' | tail -1)
-  [ "$sec" = net ] && SECLINE=1
-  LINE=0
-  [ -n "$keys" ] && LINE=$(grep -nxF -- "$(printf '%s' "$keys" | head -1)" k.cfg | cut -d: -f1 | tail -1)
+            out(line[i]) }
+          print secline + 0, keyline + 0 > "k.lines" }' <<< "$BASE"
+  read -r SECLINE LINE < k.lines
+  if [ "$sec" = net ]; then SECLINE=1; fi
 }
 # [convolutional] runs load other.weights (another seed's) so dontload= shows; every run
 # saves its weights so dontsave= shows.
@@ -119,8 +130,20 @@ probe() {
   [ "$PSEC" = convolutional ] && [[ $PKEY == dontload* ]] && load=(-load other.weights)
   DN_CFG_KEYS=1 "$PROBE" k.cfg -seed 3 "${load[@]}" -save k.weights > k.out 2> k.err
 }
-# The keys the target section's parser looked up in the last run.
-looked() { sed -n "s/^cfg-key: k.cfg:$SECLINE \[$1\] //p" k.err | sort -u; }
+# LOOKED: the keys the target section's parser looked up in the last run, each once, in
+# the order first looked up (a bash loop: no fork).
+looked() {
+  local pfx="cfg-key: k.cfg:$SECLINE [$1] " l k
+  local -A once=()
+  LOOKED=()
+  while IFS= read -r l; do
+    [[ $l == "$pfx"* ]] || continue
+    k=${l#"$pfx"}
+    [ -n "${once[$k]+x}" ] && continue
+    once[$k]=1
+    LOOKED+=("$k")
+  done < k.err
+}
 
 PSEC=convolutional PKEY=
 mk convolutional "" ""
@@ -135,8 +158,9 @@ for sec in $SECTIONS; do
   PSEC=$sec PKEY=
   mk "$sec" "" ""
   probe || { check "[$sec] base cfg runs: $(grep -v cfg-key k.err | head -2)" false; continue; }
-  baseline["$sec|"]=$(cat k.out)
-  looked "$sec" > "keys.$sec"
+  baseline["$sec|"]=$(<k.out)
+  looked "$sec"
+  printf '%s\n' "${LOOKED[@]}" | sort -u > "keys.$sec"
   [ "$sec" = net ] && continue
   nlayer=$((nlayer + 1))
   for k in $(cat "keys.$sec"); do nsec[$k]=$((${nsec[$k]:-0} + 1)); done
@@ -165,7 +189,7 @@ while [ $i -lt ${#work[@]} ]; do
   if [ -z "${baseline["$B"]+x}" ]; then
     mk "$sec" "$ctxl" ""
     probe
-    baseline["$B"]=$(cat k.out)
+    baseline["$B"]=$(<k.out)
   fi
   ok=""
   cands=$CANDS
@@ -175,9 +199,10 @@ while [ $i -lt ${#work[@]} ]; do
     probe
     rc=$?
     if grep -q "^k.cfg:$LINE: \[$sec\] $key=$v: .*not supported" k.err; then ok="reported"; fi
-    if [ -z "$ok" ] && [ $rc = 0 ] && [ "$(cat k.out)" != "${baseline["$B"]}" ]; then ok="changes the run"; fi
+    if [ -z "$ok" ] && [ $rc = 0 ] && [ "$(<k.out)" != "${baseline["$B"]}" ]; then ok="changes the run"; fi
     # Keys this value made the parser read: test them too, with this value in place.
-    for k in $(looked "$sec"); do
+    looked "$sec"
+    for k in "${LOOKED[@]}"; do
       if [ -z "${seen["$sec:$k"]+x}" ]; then
         seen["$sec:$k"]=1
         work+=("$sec|$k|${ctx:+$ctx;}$key=$v")
@@ -188,8 +213,9 @@ while [ $i -lt ${#work[@]} ]; do
       tried=1
       for n in $(sed -n "s/^k.cfg:$LINE: .*unknown value; allowed: //p" k.err | tr -d ,); do
         mk "$sec" "$ctxl" "$key=$n"
-        probe && [ "$(cat k.out)" != "${baseline["$B"]}" ] && { ok="changes the run ($key=$n)"; break; }
-        for k in $(looked "$sec"); do
+        probe && [ "$(<k.out)" != "${baseline["$B"]}" ] && { ok="changes the run ($key=$n)"; break; }
+        looked "$sec"
+        for k in "${LOOKED[@]}"; do
           [ -z "${seen["$sec:$k"]+x}" ] && { seen["$sec:$k"]=1; work+=("$sec|$k|${ctx:+$ctx;}$key=$n"); }
         done
       done
