@@ -4,15 +4,17 @@
  * Why: OpenBLAS maps a 128 MiB buffer for each pool slot the first time a slot is used, and
  * retries that mmap for ever when it fails. A training run that reached an address-space
  * limit (tests/sh/train_failures.sh, `prlimit --as`) hung in sgemm whenever its first truly
- * concurrent GEMM came after our own allocations had used the room (1 run in 4 at one
+ * concurrent GEMM came after our own allocations had used the room (4 runs in 12 at one
  * batch size). src/backend/cpu/blas.c maps the slots before the first split GEMM.
  *
  * Oracle: the kernel's own account of this process's address space (VmSize in
  * /proc/self/status), read while every thread of the split holds a buffer of OpenBLAS's
  * pool at once (blas_memory_alloc, the call sgemm makes first; a barrier keeps them all
  * held). A new slot grows it by the buffer's size (128 MiB on x86-64); nothing else here
- * allocates. Skipped, with the reason, when the library exports no pool (not OpenBLAS) or
- * the split has a single thread. */
+ * allocates. Without blas.c's mapping the check fails whenever the first split GEMM's
+ * slices did not overlap in time (5 runs in 6 here), which is the race itself. Skipped,
+ * with the reason, when the library exports no pool (not OpenBLAS) or the split has a
+ * single thread. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

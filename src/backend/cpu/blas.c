@@ -15,18 +15,18 @@ static void sgemm(int TA, int TB, int M, int N, int K, float alpha, const float 
                 N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-/* OpenBLAS's buffer pool (its driver/others/memory.c): every sgemm call takes a free slot
- * of a process-wide table (a per-thread one in builds with USE_TLS) and maps a 128 MiB
- * buffer the first time a slot is used; when that mmap fails it retries for ever, so a run
- * that reached an address-space limit (`prlimit --as`, ulimit -v) hung inside sgemm instead
- * of failing in our own allocations, which report it. A warm-up GEMM (train_ckpt.c) did
- * not settle it alone: if one thread finished its slice before the other began, both used
- * the same slot, and the first truly concurrent GEMM, later, mapped a second buffer (seen:
- * 1 run in 4 hung). So before the first split GEMM every thread of the split holds a
- * buffer at once, behind a barrier: as many slots are mapped as there will be concurrent
- * calls, whichever table the build uses. A GEMM that is not split runs one call, which
- * maps its one slot itself (the warm-up's). These two functions are exported by OpenBLAS's
- * builds but declared in no public header; weak, so another CBLAS leaves them NULL. */
+/* OpenBLAS's buffer pool (its driver/others/memory.c): every sgemm call takes a free slot of a
+ * process-wide table (a per-thread one in builds with USE_TLS) and maps a 128 MiB buffer the
+ * first time a slot is used; when that mmap fails it retries for ever, so a run that reached an
+ * address-space limit (`prlimit --as`, ulimit -v) hung inside sgemm instead of failing in our
+ * own allocations, which report it. A warm-up GEMM (train_ckpt.c) did not settle it alone: if
+ * one thread finished its slice before the other began, both used the same slot, and the first
+ * truly concurrent GEMM, later, mapped a second buffer (seen: 4 runs in 12 hung at one batch
+ * size, docs/checkpoints.md). So before the first split GEMM every thread of the split holds a
+ * buffer at once, behind a barrier: as many slots are mapped as there will be concurrent calls,
+ * whichever table the build uses. A GEMM that is not split runs one call, which maps its one
+ * slot itself (the warm-up's). These two functions are exported by OpenBLAS's builds but
+ * declared in no public header; weak, so another CBLAS leaves them NULL. */
 extern void *blas_memory_alloc(int procpos) __attribute__((weak));
 extern void blas_memory_free(void *buffer) __attribute__((weak));
 
