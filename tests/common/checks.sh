@@ -5,6 +5,8 @@ ok()    { echo "ok   $*"; }
 bad()   { echo "FAIL $*"; fails=$((fails + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 has()   { grep -q -- "$2" "$1" || { echo "  '$2' not in $1:"; tail -5 "$1"; return 1; }; }
+# True in the sanitizer suite (make SANITIZE=1 test sets DN_VARIANT to a *-san* variant).
+sanitized() { [[ ${DN_VARIANT:-} == *san* ]]; }
 
 # grey_set <n> <names-file> <image-dir> <list-file>: n 28x28 grey PNGs in Darknet's
 # classifier layout (label i%10 of the Fashion-MNIST names, in the file name), written as

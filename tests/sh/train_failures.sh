@@ -100,7 +100,7 @@ check "devsim detector saved nothing" [ -z "$(ls ddb 2>/dev/null)" ]
 # (`make test`), which CI runs before the sanitizer suite.
 if ! command -v prlimit > /dev/null; then
   echo "skip out-of-memory checks: prlimit (util-linux) is not installed"
-elif case "${DN_VARIANT:-cpu}" in *san*) true ;; *) false ;; esac; then
+elif sanitized; then
   echo "out-of-memory checks not run with the ASan build ($DN_VARIANT): they run in the plain build"
 else
   limit=1000000000
