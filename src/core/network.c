@@ -487,7 +487,7 @@ static void prefetch_next(network *net, int first)
     int j = first - 1;
     if (!net->actnn_swap || j <= net->plan.stop) return;
     int lo = net->plan.seg_start[j] > net->plan.stop ? net->plan.seg_start[j] : j;
-    saved_prefetch(net->store, net->be, lo, j);
+    saved_prefetch(net->store, net->be, lo, j, plan_unit_parity(&net->plan, lo));
 }
 
 int network_backward(network *net)

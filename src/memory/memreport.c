@@ -164,7 +164,7 @@ static size_t with_input(const input_hold *h, size_t bytes, int i, size_t batch)
 /* Arena of the same graph for mini-batch `batch` with every layer at `bits` (0: the layers'
  * own bits); only the plan is built, nothing is allocated. *hold gets input_hold_of. */
 static size_t swap_window_of(const network *net, const mem_plan *p, const saved_desc *desc,
-                             size_t n);
+                             size_t n, int dev);
 
 /* The arena of mini-batch `batch` with every layer at `bits` (0: their own); with desc,
  * *window gets actnn_swap's device window of that plan. */
@@ -182,7 +182,7 @@ static size_t arena_at(network *net, int bits, int batch, input_hold *hold,
     }
     net->batch = batch;
     if (plan_build(&p, net, 1) == 0) bytes = p.arena_bytes;
-    if (desc && window) *window = swap_window_of(net, &p, desc, (size_t)batch);
+    if (desc && window) *window = swap_window_of(net, &p, desc, (size_t)batch, 0);
     /* without a plan, everything counts with the input (an upper bound) */
     if (hold) *hold = p.valid ? input_hold_of(net, &p) : (input_hold){net->n - 1, -1, -1, 0};
     plan_free(&p);
@@ -263,16 +263,20 @@ static size_t layer_saved(const network *net, const saved_desc *d, int i, size_t
 /* actnn_swap=1: the saves live on the device only while written (a layer's forward, or a
  * streamed segment's, whose members write chunk by chunk) or read back, and the backward
  * brings the next unit's back while it computes one (saved_prefetch), so the device holds
- * at most two neighbouring units' saves (saved_swap.c). */
+ * at most two neighbouring units' saves (saved_swap.c). dev: each layer's bytes as the
+ * device store takes them (aligned blocks, actnn_auto's widths and slack), for the
+ * reservation; else the plugin's sizes, as the report's other columns. */
 static size_t swap_window_of(const network *net, const mem_plan *p, const saved_desc *desc,
-                             size_t n)
+                             size_t n, int dev)
 {
     size_t most = 0, later = 0; /* `later`: the unit computed just before in backward */
     for (int i = net->n - 1; i >= 0; --i) {
         int a = p->seg_start ? p->seg_start[i] : -1;
         if (a < 0 || a > i) a = i;
         size_t unit = 0;
-        for (int k = a; k <= i; ++k) unit += layer_saved(net, &desc[k * SV_SLOTS], k, n, 0);
+        for (int k = a; k <= i; ++k)
+            unit += dev ? saved_device_layer_bytes(net->store, net->be, &desc[k * SV_SLOTS], n)
+                        : layer_saved(net, &desc[k * SV_SLOTS], k, n, 0);
         if (unit + later > most) most = unit + later;
         later = unit;
         i = a;
@@ -380,7 +384,7 @@ int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errl
     s->arena_fp32 = arena_at(net, 32, net->batch, NULL, NULL, NULL);
     fixed_parts(net, s, n);
     s->input_transient = input_dead_at(net, 0);
-    s->swap_window = swap_window_of(net, &net->plan, desc, n);
+    s->swap_window = swap_window_of(net, &net->plan, desc, n, 0);
     free(desc);
     return 0;
 }
@@ -429,13 +433,14 @@ int memreport_reserve_saved(network *net, char *err, size_t errlen)
     if (!net->be->device) return 0;
     saved_desc *desc = memreport_describe(net, 0, err, errlen);
     if (!desc) return -1;
-    /* actnn_swap=1: no pool (saves live on the host); the window sizes itself in the
-     * first iteration */
-    size_t bytes = net->actnn_swap ? 0
-                                   : saved_device_pool_bytes(net->store, net->be, desc, (size_t)net->batch);
+    /* actnn_swap=1: no pool (saves live on the host) but the device window of the plan */
+    size_t n = (size_t)net->batch, bytes = 0, window = 0;
+    if (net->actnn_swap) window = swap_window_of(net, &net->plan, desc, n, 1);
+    else bytes = saved_device_pool_bytes(net->store, net->be, desc, n);
     free(desc);
     if (saved_pool_reserve(net->store, net->be, bytes) ||
-        saved_stats_reserve(net->store, net->be, (size_t)net->batch)) {
+        saved_window_reserve(net->store, net->be, window) ||
+        saved_stats_reserve(net->store, net->be, n)) {
         snprintf(err, errlen, "%s", saved_error(net->store));
         return -1;
     }

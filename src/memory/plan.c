@@ -209,6 +209,26 @@ static int assign_offsets(mem_plan *p)
     return 0;
 }
 
+/* The exit of the unit starting at j (j itself when no segment starts there). */
+static int unit_end(const mem_plan *p, int j)
+{
+    return p->seg_end && p->seg_end[j] > j ? p->seg_end[j] : j;
+}
+
+int plan_unit(const mem_plan *p, int i)
+{
+    int j = 0;
+    while (j < i && unit_end(p, j) < i) j = unit_end(p, j) + 1;
+    return j <= i ? j : i;
+}
+
+int plan_unit_parity(const mem_plan *p, int i)
+{
+    int u = plan_unit(p, i), parity = 0;
+    for (int j = 0; j < u; j = unit_end(p, j) + 1) parity ^= 1;
+    return parity;
+}
+
 int plan_hooked(const network *net) { return (net->hook || net->bhook) && !net->hook_any_layout; }
 
 /* Lifetimes and offsets for the current choice of streamed pairs. */

@@ -55,6 +55,11 @@ int plan_hooked(const network *net);
 void plan_free(mem_plan *p);
 /* Checks that no two buffers alive at the same step overlap in the arena (tests). */
 int plan_verify(const mem_plan *p);
+/* The unit layer i's forward and backward run in: the first layer of the streamed segment
+ * holding it, else i. (actnn_swap's window holds a unit's saves, saved_swap.c.) */
+int plan_unit(const mem_plan *p, int i);
+/* 0 or 1, alternating from each unit to the next (the window side of its saves). */
+int plan_unit_parity(const mem_plan *p, int i);
 /* Backward step of layer i. */
 static inline int plan_bwd_step(const mem_plan *p, int i) { return 2 * p->n - 1 - i; }
 

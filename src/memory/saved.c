@@ -48,6 +48,7 @@ saved_store *saved_store_create(const network *net, char *err, size_t errlen)
     s->auto_on = net->actnn_auto;
     s->auto_layers = net->actnn_auto && net->actnn_auto_layers;
     s->swap = net->actnn_swap;
+    s->swap_unit = -1;
     for (int i = 0; i < net->n; ++i) {
         s->st[i].store = s;
         s->st[i].layer = i;
@@ -74,12 +75,16 @@ void sv_point_block(sv_entry *e, char *blk)
 }
 
 /* bytes for one tensor: from the pool while it has room, else a block of its own (the
- * first iteration, or one that saves more). NULL when the backend has no memory left. */
-static char *dpool_take(saved_store *s, const dn_backend *be, size_t bytes, int *own)
+ * first iteration, or one that saves more). NULL when the backend has no memory left.
+ * `bound` is the most the same save can take in any iteration (saved_device_pool_bytes'
+ * term for it): the pool, when it grows, grows to the iteration's bound, so actnn_auto's
+ * moving bits do not make it grow again. */
+static char *dpool_take(saved_store *s, const dn_backend *be, size_t bytes, size_t bound, int *own)
 {
     s->dbe = be;
     ++s->dpool_live;
     s->dpool_want += bytes;
+    s->dpool_bound += bound > bytes ? bound : bytes;
     *own = !(s->dpool && s->dpool_top + bytes <= s->dpool_bytes);
     if (!*own) {
         char *p = s->dpool + s->dpool_top;
@@ -92,30 +97,37 @@ static char *dpool_take(saved_store *s, const dn_backend *be, size_t bytes, int 
     return p;
 }
 
-/* Once every tensor is back, the pool restarts at 0, made as large as the iteration asked
- * when it asked more (once: later iterations fit). */
+/* Once every tensor is back, the pool restarts at 0, made as large as the iteration's
+ * bound when it asked more (once: later iterations fit, whatever bits actnn_auto moves). */
 static void dpool_give(saved_store *s, sv_entry *e)
 {
     if (e->dev_own) s->dbe->release(e->dmem, e->dev_bytes);
     if (--s->dpool_live > 0) return;
     if (s->dpool_want > s->dpool_bytes) {
         if (s->dpool) s->dbe->release(s->dpool, s->dpool_bytes);
-        s->dpool = s->dbe->alloc(s->dpool_want, "the saved-activation pool");
-        s->dpool_bytes = s->dpool ? s->dpool_want : 0; /* none: own blocks, as before */
+        s->dpool = s->dbe->alloc(s->dpool_bound, "the saved-activation pool");
+        s->dpool_bytes = s->dpool ? s->dpool_bound : 0; /* none: own blocks, as before */
         s->dpool_allocs += s->dpool != NULL;
     }
-    s->dpool_top = s->dpool_want = 0;
+    s->dpool_top = s->dpool_want = s->dpool_bound = 0;
 }
 
 static int fail(layer_ctx *x, const char *what, size_t d, int rc);
 
 /* ---- actnn_swap=1 (saved_swap.c): device blocks through the swap window ---- */
 
-static char *dmem_take(saved_store *s, const dn_backend *be, size_t bytes, int *own)
+/* The unit of x's layer and its window side (plan.h). */
+static sv_unit unit_of(const layer_ctx *x)
 {
-    if (!s->swap) return dpool_take(s, be, bytes, own);
-    s->dbe = be;
-    return swap_dev_take(s, be, bytes, own);
+    const mem_plan *p = &x->net->plan;
+    return (sv_unit){plan_unit(p, x->sv->layer), plan_unit_parity(p, x->sv->layer)};
+}
+
+static char *dmem_take(layer_ctx *x, size_t bytes, size_t bound, int *own)
+{
+    saved_store *s = x->sv->store;
+    if (!s->swap) return dpool_take(s, x->be, bytes, bound, own);
+    return swap_dev_take(s, x->be, bytes, unit_of(x), own);
 }
 
 static void dmem_give(saved_store *s, sv_entry *e)
@@ -129,7 +141,7 @@ static int swap_out(layer_ctx *x, sv_entry *e)
 {
     saved_store *s = x->sv->store;
     if (!s->swap || !e->dmem) return 0;
-    int rc = swap_block_out(s, x->be, e);
+    int rc = swap_block_out(s, x->be, e, unit_of(x).side);
     return rc == ACTNN_OK ? 0 : fail(x, "a swapped activation in host memory", e->d, rc);
 }
 
@@ -139,7 +151,7 @@ static int swap_in(layer_ctx *x, sv_entry *e)
 {
     saved_store *s = x->sv->store;
     if (!e->host && !e->fetching) return 0;
-    if (swap_block_in(s, x->be, e) == ACTNN_OK) return 0;
+    if (swap_block_in(s, x->be, e, unit_of(x)) == ACTNN_OK) return 0;
     snprintf(s->err, sizeof(s->err), "layer %d: bringing a swapped activation back to the "
              "device (%.1f MiB): out of device memory (lower actnn_bits or raise "
              "subdivisions)", x->l->index, e->dev_bytes / 1048576.0);
@@ -445,6 +457,32 @@ static size_t plane_words(size_t d, int width)
     return actnn_codes_size(1, d, width, &pay, &meta) == ACTNN_OK ? pay / sizeof(uint32_t) : 0;
 }
 
+/* What an actnn_auto tensor of n samples of d values may take beyond its size at the
+ * layer's configured bits, whatever the per-layer allocation (saved_auto.c) does, so the
+ * pool made from the plan never grows. The allocation keeps sum_t d_t * avg_t at most
+ * sum_t d_t * cfg_t over the tensors that take part, and each save's widths sum to at
+ * most avg_t * n; but a sample's payload is 4 * ceil(d/32) bytes per bit, i.e. (d + r)/8
+ * with r = 32 ceil(d/32) - d padding values, so moving bits between tensors can add up to
+ * r/8 bytes per bit and sample, at most 8 bits: n * r bytes. dalign rounds the new
+ * payload up by less than the alignment. (A few KiB per tensor; without it the pool
+ * grew by such amounts whenever the allocation reached a new maximum.) */
+static size_t auto_slack(size_t n, size_t d)
+{
+    size_t r = (32 - d % 32) % 32;
+    return n * r + sv_dalign(1);
+}
+
+/* The most a tensor of n samples of d values at the layer's `bits` takes on the device in
+ * any iteration: its size at those bits, plus actnn_auto's widths and auto_slack when the
+ * bits are mixed. 0 when the plugin rejects the sizes (the save itself then fails). */
+static size_t tensor_bound(const saved_store *s, size_t n, size_t d, int bits)
+{
+    size_t pay = 0, meta = 0;
+    if (actnn_raw_size(n, d, bits, s->group, &pay, &meta) != ACTNN_OK) return 0;
+    return dalign(pay) + dalign(meta) +
+           (s->auto_on && bits <= 8 ? dalign(n) + auto_slack(n, d) : 0);
+}
+
 /* The mini-batch's entry of a device tensor: payload, metadata and, with actnn_auto's
  * per-sample bits sb (host, total_of(x) widths; NULL: the layer's bits), the widths
  * pushed next to them, from the pool. */
@@ -459,7 +497,7 @@ static int device_entry(layer_ctx *x, int slot, size_t d, int alive, const uint8
     if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
     int own = 0;
     size_t bytes = dalign(pay) + dalign(meta) + (sb ? dalign(n) : 0);
-    char *blk = dmem_take(s, x->be, bytes, &own);
+    char *blk = dmem_take(x, bytes, sb ? tensor_bound(s, n, d, x->l->bits) : bytes, &own);
     if (!blk) return fail(x, "a tensor in device memory", d, ACTNN_E_NOMEM);
     sv_entry *e = begin(x, slot, SK_TENSOR, d, pay + meta);
     e->bits = x->l->bits;
@@ -512,10 +550,9 @@ static int save_device(layer_ctx *x, int slot, const float *data, size_t d, size
  * call): `words` words per sample from the pool, accounted at the raw payload. */
 static sv_entry *device_words(layer_ctx *x, int slot, sv_kind kind, size_t d, int width)
 {
-    saved_store *s = x->sv->store;
     size_t bytes = total_of(x) * plane_words(d, width) * sizeof(uint32_t);
     int own = 0;
-    char *blk = dmem_take(s, x->be, dalign(bytes), &own);
+    char *blk = dmem_take(x, dalign(bytes), dalign(bytes), &own);
     if (!blk) return NULL;
     sv_entry *e = begin(x, slot, kind, d, bytes);
     e->bits = width;
@@ -530,36 +567,25 @@ static uint32_t *words_of(const sv_entry *e, size_t sample)
     return (uint32_t *)e->dmem + sample * plane_words(e->d, e->bits);
 }
 
-/* What an actnn_auto tensor of n samples of d values may take beyond its size at the
- * layer's configured bits, whatever the per-layer allocation (saved_auto.c) does, so the
- * pool made from the plan never grows. The allocation keeps sum_t d_t * avg_t at most
- * sum_t d_t * cfg_t over the tensors that take part, and each save's widths sum to at
- * most avg_t * n; but a sample's payload is 4 * ceil(d/32) bytes per bit, i.e. (d + r)/8
- * with r = 32 ceil(d/32) - d padding values, so moving bits between tensors can add up to
- * r/8 bytes per bit and sample, at most 8 bits: n * r bytes. dalign rounds the new
- * payload up by less than the alignment. (A few KiB per tensor; without it the pool
- * grew by such amounts whenever the allocation reached a new maximum.) */
-static size_t auto_slack(size_t n, size_t d)
+size_t saved_device_layer_bytes(const saved_store *s, const dn_backend *be, const saved_desc *d,
+                                size_t n)
 {
-    size_t r = (32 - d % 32) % 32;
-    return n * r + sv_dalign(1);
+    size_t total = 0;
+    for (int k = 0; be && be->device && k < SV_SLOTS; ++k) {
+        const saved_desc *e = &d[k];
+        if (e->kind == SAVED_TENSOR && device_bits(be, s->auto_on, e->bits))
+            total += tensor_bound(s, n, e->d, e->bits); /* as device_entry takes it */
+        else if ((e->kind == SAVED_MASK || e->kind == SAVED_CODES) && be->act_mask_save)
+            total += dalign(n * plane_words(e->d, e->kind == SAVED_MASK ? 1 : e->bits) * 4);
+    }
+    return total;
 }
 
 size_t saved_device_pool_bytes(const saved_store *s, const dn_backend *be, const saved_desc *desc,
                                size_t n)
 {
     size_t total = 0;
-    for (int k = 0; be && be->device && k < s->n * SV_SLOTS; ++k) {
-        const saved_desc *e = &desc[k];
-        size_t pay = 0, meta = 0;
-        if (e->kind == SAVED_TENSOR && device_bits(be, s->auto_on, e->bits) &&
-            actnn_raw_size(n, e->d, e->bits, s->group, &pay, &meta) == ACTNN_OK)
-            /* as device_entry takes it; actnn_auto's widths go with it */
-            total += dalign(pay) + dalign(meta) +
-                     (s->auto_on && e->bits <= 8 ? dalign(n) + auto_slack(n, e->d) : 0);
-        else if ((e->kind == SAVED_MASK || e->kind == SAVED_CODES) && be->act_mask_save)
-            total += dalign(n * plane_words(e->d, e->kind == SAVED_MASK ? 1 : e->bits) * 4);
-    }
+    for (int i = 0; i < s->n; ++i) total += saved_device_layer_bytes(s, be, &desc[i * SV_SLOTS], n);
     return total;
 }
 
@@ -575,7 +601,7 @@ int saved_pool_reserve(saved_store *s, const dn_backend *be, size_t bytes)
     s->dbe = be;
     s->dpool = be->alloc(bytes, "the saved-activation pool");
     s->dpool_bytes = s->dpool ? bytes : 0;
-    s->dpool_top = s->dpool_want = 0;
+    s->dpool_top = s->dpool_want = s->dpool_bound = 0;
     if (!s->dpool) {
         snprintf(s->err, sizeof(s->err), "out of device memory reserving the saved-activation "
                  "pool (%.1f MiB planned): lower actnn_bits or raise subdivisions",

@@ -164,18 +164,26 @@ void saved_get_paths(const saved_store *s, saved_paths *out);
  * message via saved_error): the layer computed on garbage and backward must stop. */
 int saved_take_failure(saved_store *s);
 /* actnn_swap=1 on a device: starts bringing the blocks of layers lo..hi back from host
- * memory (the unit whose backward comes next), so the copies overlap the current unit's
- * compute. No room in the window: they come back at their first read instead. */
-int saved_prefetch(saved_store *s, const dn_backend *be, int lo, int hi);
+ * memory (the unit whose backward comes next, on window side `side`: plan_unit_parity of
+ * lo), so the copies overlap the current unit's compute. No room in the window: they come
+ * back at their first read instead. */
+int saved_prefetch(saved_store *s, const dn_backend *be, int lo, int hi, int side);
 /* Device pool (device runs): the bytes one training iteration of n samples takes in
  * backend memory, from the descriptors of a dry run (memreport_describe: s->n * SV_SLOTS
  * entries), each entry aligned as the pool hands it out; 0 on the host. With actnn_auto,
  * the most any per-layer allocation of the bits can make it (saved.c auto_slack). */
 size_t saved_device_pool_bytes(const saved_store *s, const dn_backend *be, const saved_desc *desc,
                                size_t n);
+/* The same for one layer's SV_SLOTS descriptors (the units of actnn_swap's window). */
+size_t saved_device_layer_bytes(const saved_store *s, const dn_backend *be, const saved_desc *d,
+                                size_t n);
 /* Makes the pool `bytes` large now (when smaller), so the first iteration allocates
  * nothing either. 0, or -1 (message via saved_error) when out of device memory. */
 int saved_pool_reserve(saved_store *s, const dn_backend *be, size_t bytes);
+/* actnn_swap=1 on a device: makes the device window (swap_window.h) `bytes` large now, as
+ * saved_pool_reserve does the pool (nothing without actnn_swap). 0, or -1 (message via
+ * saved_error) when out of device memory. */
+int saved_window_reserve(saved_store *s, const dn_backend *be, size_t bytes);
 /* actnn_auto on a device: makes the vector of per-sample statistics (act_sample_stats)
  * room for n samples now, so no training step allocates it. 0 (also without actnn_auto),
  * or -1 (message via saved_error) when out of device memory. */

@@ -91,11 +91,13 @@ struct saved_store {
     /* device entries (sv_entry.dmem): one backend block handed out in save order and taken
      * back whole once every device entry is dropped (after each backward). Sized from the
      * plan before training (saved_pool_reserve) or, without one, by the first iteration
-     * (what it asked, dpool_want; it grows once when an iteration asks more): a
-     * steady-state iteration allocates nothing. */
+     * (it grows once, when an iteration asks more, to that iteration's bound: what its
+     * saves take at the most, whatever bits actnn_auto moves): a steady-state iteration
+     * allocates nothing. */
     const dn_backend *dbe; /* the backend of the pool and of the own blocks */
     char *dpool;
     size_t dpool_bytes, dpool_top, dpool_want;
+    size_t dpool_bound;    /* the iteration's saves at their most (dpool_take) */
     int dpool_live;        /* device tensors not yet dropped */
     size_t dev_saves;      /* act_* calls that saved (tests: the device path ran) */
     size_t dev_kind[SK_DROPOUT + 1]; /* the same per kind (dropout: act_dropout calls) */
@@ -114,8 +116,9 @@ struct saved_store {
     int pending;    /* a swapped block could not come back (saved_take_failure) */
     swap_window swin;
     /* device blocks whose pull has not been waited for: back to the window once it is */
-    struct sv_retiring { void *blk; size_t bytes; int own; uint64_t ticket; } *ret;
+    struct sv_retiring { void *blk; size_t bytes; int own, side; uint64_t ticket; } *ret;
     int nret, capret;
+    int swap_unit;  /* the unit (plan_unit) of the last window take; -1 before any */
     /* the host side: one pool (page-locked with the backend's host_alloc) handed out in
      * save order and reset once every block is back, as the device pool; own blocks
      * while it is too small */
@@ -141,11 +144,15 @@ void sv_point_block(sv_entry *e, char *blk);
  * host; swap_block_in: back on the device and ready to read (a prefetched block is only
  * waited for). Both ACTNN_OK or an ACTNN_E_* code. swap_drop: e's host side (waiting for
  * a copy still using its memory). swap_retire_all: every pull waited for and its block
- * returned. swap_free: at the store's end. */
-char *swap_dev_take(saved_store *s, const dn_backend *be, size_t bytes, int *own);
+ * returned. swap_free: at the store's end. A block is taken for a unit (plan_unit: a
+ * layer or a streamed segment) on its window side (plan_unit_parity, swap_window.h). */
+typedef struct {
+    int unit, side;
+} sv_unit;
+char *swap_dev_take(saved_store *s, const dn_backend *be, size_t bytes, sv_unit u, int *own);
 void swap_dev_give(saved_store *s, void *blk, size_t bytes, int own);
-int swap_block_out(saved_store *s, const dn_backend *be, sv_entry *e);
-int swap_block_in(saved_store *s, const dn_backend *be, sv_entry *e);
+int swap_block_out(saved_store *s, const dn_backend *be, sv_entry *e, int side);
+int swap_block_in(saved_store *s, const dn_backend *be, sv_entry *e, sv_unit u);
 void swap_drop(saved_store *s, sv_entry *e);
 void swap_retire_all(saved_store *s);
 void swap_free(saved_store *s);

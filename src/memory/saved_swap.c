@@ -13,6 +13,7 @@
  *
  * It owns the host pool, the retiring list and the order of copies and waits; the window
  * allocator is swap_window.c's, the entries and their layout saved.c's. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,15 +79,38 @@ void swap_retire_all(saved_store *s)
     s->nret = 0;
 }
 
-char *swap_dev_take(saved_store *s, const dn_backend *be, size_t bytes, int *own)
+/* The pulls still holding blocks of `side`, waited for and their blocks returned. */
+static void retire_side(saved_store *s, int side)
+{
+    int kept = 0;
+    for (int i = 0; i < s->nret; ++i) {
+        struct sv_retiring *r = &s->ret[i];
+        if (r->side != side) {
+            s->ret[kept++] = *r;
+            continue;
+        }
+        (void)s->dbe->copy_wait(r->ticket); /* a failure shows in the backend's error */
+        swin_give(&s->swin, r->blk, r->bytes, r->own);
+    }
+    s->nret = kept;
+}
+
+/* A unit's first block finds its side empty: the unit two before, on the same side, has
+ * its pulls waited for (issued a whole unit ago, so rarely a wait), while those of the
+ * unit just before go on overlapping (swap_window.h says why the sides). */
+char *swap_dev_take(saved_store *s, const dn_backend *be, size_t bytes, sv_unit u, int *own)
 {
     s->dbe = be;
-    char *p = swin_take(&s->swin, be, bytes, 0, own);
+    if (u.unit != s->swap_unit) {
+        s->swap_unit = u.unit;
+        retire_side(s, u.side);
+    }
+    char *p = swin_take(&s->swin, be, bytes, u.side, 0, own);
     if (!p && s->nret) { /* room held by blocks on their way out: wait for them */
         swap_retire_all(s);
-        p = swin_take(&s->swin, be, bytes, 0, own);
+        p = swin_take(&s->swin, be, bytes, u.side, 0, own);
     }
-    return p ? p : swin_take(&s->swin, be, bytes, 1, own);
+    return p ? p : swin_take(&s->swin, be, bytes, u.side, 1, own);
 }
 
 void swap_dev_give(saved_store *s, void *blk, size_t bytes, int own)
@@ -94,7 +118,7 @@ void swap_dev_give(saved_store *s, void *blk, size_t bytes, int own)
     swin_give(&s->swin, blk, bytes, own);
 }
 
-static int retire_later(saved_store *s, void *blk, size_t bytes, int own, uint64_t ticket)
+static int retire_later(saved_store *s, void *blk, size_t bytes, int own, int side, uint64_t ticket)
 {
     if (s->nret == s->capret) {
         int cap = s->capret ? 2 * s->capret : 32;
@@ -103,11 +127,11 @@ static int retire_later(saved_store *s, void *blk, size_t bytes, int own, uint64
         s->ret = r;
         s->capret = cap;
     }
-    s->ret[s->nret++] = (struct sv_retiring){blk, bytes, own, ticket};
+    s->ret[s->nret++] = (struct sv_retiring){blk, bytes, own, side, ticket};
     return 0;
 }
 
-int swap_block_out(saved_store *s, const dn_backend *be, sv_entry *e)
+int swap_block_out(saved_store *s, const dn_backend *be, sv_entry *e, int side)
 {
     int own = 0;
     char *h = host_take(s, be, e->dev_bytes, &own);
@@ -115,7 +139,7 @@ int swap_block_out(saved_store *s, const dn_backend *be, sv_entry *e)
     if (async_ops(be)) {
         uint64_t t = 0;
         if (be->pull_async(h, e->dmem, e->dev_bytes, &t) ||
-            retire_later(s, e->dmem, e->dev_bytes, e->dev_own, t)) {
+            retire_later(s, e->dmem, e->dev_bytes, e->dev_own, side, t)) {
             (void)be->copy_wait(DN_COPY_ALL);
             host_give(s, be, h, e->dev_bytes, own);
             return ACTNN_E_NOMEM;
@@ -138,10 +162,10 @@ int swap_block_out(saved_store *s, const dn_backend *be, sv_entry *e)
 }
 
 /* Starts bringing e's block back (async: a push to wait for at the first read). */
-static int fetch(saved_store *s, const dn_backend *be, sv_entry *e)
+static int fetch(saved_store *s, const dn_backend *be, sv_entry *e, sv_unit u)
 {
     int own = 0;
-    char *blk = swap_dev_take(s, be, e->dev_bytes, &own);
+    char *blk = swap_dev_take(s, be, e->dev_bytes, u, &own);
     if (!blk) return ACTNN_E_NOMEM;
     int rc = async_ops(be) ? be->push_async(blk, e->host, e->dev_bytes, &e->ticket)
                            : be->push(blk, e->host, e->dev_bytes);
@@ -156,10 +180,10 @@ static int fetch(saved_store *s, const dn_backend *be, sv_entry *e)
     return ACTNN_OK;
 }
 
-int swap_block_in(saved_store *s, const dn_backend *be, sv_entry *e)
+int swap_block_in(saved_store *s, const dn_backend *be, sv_entry *e, sv_unit u)
 {
     if (e->host && !e->dmem) {
-        int rc = fetch(s, be, e);
+        int rc = fetch(s, be, e, u);
         if (rc != ACTNN_OK) return rc;
     } else if (e->fetching) {
         ++s->swap_prefetches; /* started by saved_prefetch */
@@ -195,14 +219,31 @@ void swap_free(saved_store *s)
     swin_free(&s->swin);
 }
 
-int saved_prefetch(saved_store *s, const dn_backend *be, int lo, int hi)
+int saved_window_reserve(saved_store *s, const dn_backend *be, size_t bytes)
+{
+    if (!s->swap || !bytes) return 0;
+    s->dbe = be;
+    if (s->swin.n || s->swin.own_live) {
+        snprintf(s->err, sizeof(s->err), "reserving the actnn_swap device window: %d blocks "
+                 "still live", s->swin.n + s->swin.own_live);
+        return -1;
+    }
+    if (swin_reserve(&s->swin, be, bytes) == 0) return 0;
+    snprintf(s->err, sizeof(s->err), "out of device memory reserving the actnn_swap device "
+             "window (%.1f MiB planned): lower actnn_bits or raise subdivisions",
+             bytes / 1048576.0);
+    return -1;
+}
+
+int saved_prefetch(saved_store *s, const dn_backend *be, int lo, int hi, int side)
 {
     if (!s || !s->swap || !be || !be->device) return 0;
     if (lo < 0) lo = 0;
+    sv_unit u = {lo, side};
     for (int i = hi; i >= lo && i < s->n; --i)
         for (int k = 0; k < SV_SLOTS; ++k) {
             sv_entry *e = &s->st[i].e[k];
-            if (e->host && !e->dmem && fetch(s, be, e) != ACTNN_OK) return 0; /* no room: on demand */
+            if (e->host && !e->dmem && fetch(s, be, e, u) != ACTNN_OK) return 0; /* no room: on demand */
         }
     return 0;
 }

@@ -1,21 +1,22 @@
-/* First-fit blocks in one backend region (swap_window.h). The live list is short (the
- * saved tensors of one layer, or of one streamed segment), so a linear scan is enough. */
+/* Blocks in one backend region, first fit from either end (swap_window.h). The live list
+ * is short (the saved tensors of two units), so a linear scan is enough. */
 #include "memory/swap_window.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* Index where a block of `bytes` fits (the first gap from offset 0), with its offset. */
-static int find_gap(const swap_window *w, size_t bytes, size_t *at)
+/* Index where a block of `bytes` fits, with its offset: the lowest gap (at its start) for
+ * side 0, the highest (at its end) for side 1. Gap i lies between blocks i-1 and i. */
+static int find_gap(const swap_window *w, size_t bytes, int side, size_t *at)
 {
-    size_t pos = 0;
-    for (int i = 0; i <= w->n; ++i) {
+    for (int k = 0; k <= w->n; ++k) {
+        int i = side ? w->n - k : k;
+        size_t start = i > 0 ? w->off[i - 1] + w->len[i - 1] : 0;
         size_t end = i < w->n ? w->off[i] : w->bytes;
-        if (end >= pos && end - pos >= bytes) {
-            *at = pos;
+        if (end >= start && end - start >= bytes) {
+            *at = side ? end - bytes : start;
             return i;
         }
-        if (i < w->n) pos = w->off[i] + w->len[i];
     }
     return -1;
 }
@@ -34,11 +35,12 @@ static int grow_list(swap_window *w)
     return 0;
 }
 
-void *swin_take(swap_window *w, const dn_backend *be, size_t bytes, int may_own, int *own)
+void *swin_take(swap_window *w, const dn_backend *be, size_t bytes, int side, int may_own,
+                int *own)
 {
     w->be = be;
     size_t at = 0;
-    int i = w->base ? find_gap(w, bytes, &at) : -1;
+    int i = w->base ? find_gap(w, bytes, side, &at) : -1;
     *own = i < 0;
     if (*own && !may_own) {
         *own = 0;
@@ -76,6 +78,15 @@ static void regrow(swap_window *w)
     w->base = w->be->alloc(w->need, "the actnn_swap device window");
     w->bytes = w->base ? w->need : 0; /* none: own blocks, as before */
     w->allocs += w->base != NULL;
+}
+
+int swin_reserve(swap_window *w, const dn_backend *be, size_t bytes)
+{
+    if (w->n || w->own_live) return -1;
+    w->be = be;
+    if (bytes > w->need) w->need = bytes;
+    regrow(w);
+    return w->bytes >= bytes ? 0 : -1;
 }
 
 void swin_give(swap_window *w, void *p, size_t bytes, int own)
