@@ -3,7 +3,7 @@
  *  - bn_train_fused (CPU backend) against bn_normalize, a copy of x-hat, bn_scale_shift_act
  *    and activation_mask, for channel sizes that are not multiples of the block (blocks
  *    spanning channels), several block sizes and activations; the sink must see every
- *    value exactly once.
+ *    value exactly once. The same for bn_normalize then bn_xhat_fused (actnn_auto's path).
  *  - activation_mask's vector path (leaky, relu, relie) against grad_y(y) == g1 per value,
  *    with signed zeros, NaN and denormals.
  *  - actnn_save_part / actnn_mask_set_bytes_part, saved block by block in shuffled order,
@@ -46,7 +46,8 @@ static void record(void *ud, size_t j0, size_t len, const float *xhat, const flo
     for (size_t k = 0; k < len; ++k) r->seen[j0 + k]++;
 }
 
-static void fused_case(int n, int spatial, size_t block, activation a, uint32_t seed)
+/* from_xhat: x holds x-hat already (bn_normalize) and bn_xhat_fused runs (actnn_auto). */
+static void fused_case(int n, int spatial, size_t block, activation a, uint32_t seed, int from_xhat)
 {
     const dn_backend *cpu = dn_backend_cpu();
     size_t d = (size_t)n * spatial;
@@ -74,7 +75,12 @@ static void fused_case(int n, int spatial, size_t block, activation a, uint32_t 
     cpu->bn_scale_shift_act(&b, ref, spatial, a);
     cpu->activation_mask(ref, d, a, m_ref);
     rec r = {.xhat = xh, .mask = m, .seen = seen, .a = a};
-    cpu->bn_train_fused(&b, x, spatial, a, block, record, &r);
+    if (from_xhat) {
+        cpu->bn_normalize(&b, x, 1, spatial);
+        cpu->bn_xhat_fused(&b, x, spatial, a, block, record, &r);
+    } else {
+        cpu->bn_train_fused(&b, x, spatial, a, block, record, &r);
+    }
     assert_memory_equal(x, ref, d * sizeof(float));
     assert_memory_equal(xh, xh_ref, d * sizeof(float));
     assert_memory_equal(m, m_ref, d);
@@ -93,7 +99,8 @@ static void test_fused_matches_unfused(void **state)
     for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); ++s)
         for (size_t k = 0; k < sizeof(blocks) / sizeof(blocks[0]); ++k)
             for (size_t a = 0; a < sizeof(acts) / sizeof(acts[0]); ++a)
-                fused_case(shapes[s][0], shapes[s][1], blocks[k], acts[a], seed++);
+                for (int from_xhat = 0; from_xhat < 2; ++from_xhat)
+                    fused_case(shapes[s][0], shapes[s][1], blocks[k], acts[a], seed++, from_xhat);
 }
 
 /* The sink is optional. */

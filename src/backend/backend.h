@@ -166,6 +166,11 @@ struct dn_backend {
      * (<= DN_FUSE_BLOCK_MAX; the last one shorter). Optional (NULL: separate calls). */
     void (*bn_train_fused)(const bn_state *b, float *x, int spatial, activation a,
                            size_t block, dn_block_sink sink, void *ud);
+    /* The same pass when x already holds x-hat (bn_normalize): each block to `sink` as
+     * x-hat, then x <- act(x-hat * scale + bias). actnn_auto needs the whole x-hat's
+     * ranges before it saves, so it normalizes first and fuses the rest. Optional. */
+    void (*bn_xhat_fused)(const bn_state *b, float *x, int spatial, activation a,
+                          size_t block, dn_block_sink sink, void *ud);
 
     /* ---- activations (semantics: backend/cpu/activations.h) ---- */
     void (*activate)(float *x, size_t n, activation a);

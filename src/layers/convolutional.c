@@ -215,21 +215,28 @@ static const float *conv_xhat(layer *l, layer_ctx *x, int b)
 }
 
 /* Training forward after the statistics, in one pass over each sample's output: x-hat,
- * its save, scale, shift, activation and its mask (bn_train_fused, sv_fused_sink).
- * Returns 1 when the store needs the separate passes (sv_fused_begin), else 0 or -1. */
+ * its save, scale, shift, activation and its mask (bn_train_fused, sv_fused_sink). Under
+ * actnn_auto the bits come from the whole x-hat: a pass writes x-hat, its ranges choose
+ * the bits, then one pass does the rest (bn_xhat_fused). Returns 1 when the store needs
+ * the separate passes (sv_fused_begin), else 0 or -1. */
 static int conv_post_fused(layer *l, layer_ctx *x)
 {
     conv_p *p = l->p;
     int xslot = xhat_rebuilt(l, x->net) ? -1 : SV_XHAT;
     int mslot = activation_is_masked(l->act, NULL, NULL) ? SV_ACT : -1;
+    int spatial = l->out_w * l->out_h;
     size_t os = out_st(l, x);
     sv_fused f;
-    int r = sv_fused_begin(x, xslot, mslot, (size_t)l->outputs, l->act, &f);
+    int r = sv_fused_begin(x, xslot, mslot, (size_t)l->outputs, l->act, x->be->bn_xhat_fused != NULL, &f);
     if (r <= 0) return r < 0 ? -1 : 1;
+    if (f.from_xhat) {
+        for (int b = 0; b < x->batch; ++b) x->be->bn_normalize(&p->bnst, x->out + b * os, 1, spatial);
+        if (sv_fused_xhat(&f, x->out, os)) return -1;
+    }
     for (int b = 0; b < x->batch; ++b) {
         sv_fused_sample(&f, b);
-        x->be->bn_train_fused(&p->bnst, x->out + b * os, l->out_w * l->out_h, l->act, f.block,
-                              sv_fused_sink, &f);
+        (f.from_xhat ? x->be->bn_xhat_fused : x->be->bn_train_fused)(
+            &p->bnst, x->out + b * os, spatial, l->act, f.block, sv_fused_sink, &f);
     }
     return sv_fused_end(&f);
 }

@@ -403,27 +403,43 @@ static double *auto_costs(layer_ctx *x, const float *data, size_t d, size_t stri
 /* A streamed or strided call: the tensor for the whole mini-batch is reserved by the
  * first chunk and each sample is saved into it; the noise of a sample depends only on its
  * index, so the bytes equal those of one whole-batch save. */
-static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
-                      const double *cost)
+/* The entry of a tensor that the mini-batch's first call reserves (with actnn_auto's
+ * sample bits sb, else the layer's bits) and every call fills sample by sample. */
+static int tensor_entry(layer_ctx *x, int slot, size_t d, const uint8_t *sb)
 {
+    if (x->b0) return 0;
     saved_store *s = x->sv->store;
+    actnn_tensor *t = NULL;
+    int rc = actnn_tensor_create(s->ctx, total_of(x), d, x->l->bits, sb, tensor_id(x, slot), &t);
+    if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
+    actnn_tensor_info info;
+    actnn_tensor_get_info(t, &info);
+    sv_entry *e = begin(x, slot, SK_TENSOR, d, info.payload_bytes + info.meta_bytes);
+    e->t = t;
+    e->bits = x->l->bits;
+    return 0;
+}
+
+/* actnn_auto's bits of the call's samples from their costs, and the entry (tensor_entry). */
+static int auto_entry(layer_ctx *x, int slot, size_t d, const double *cost)
+{
     uint8_t *sb = NULL;
     int rc = cost ? auto_bits(x, slot, cost, d, &sb) : ACTNN_OK;
-    if (rc == ACTNN_OK && x->b0 == 0) {
-        actnn_tensor *t = NULL;
-        rc = actnn_tensor_create(s->ctx, total_of(x), d, x->l->bits, sb, tensor_id(x, slot), &t);
-        free(sb);
-        if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
-        actnn_tensor_info info;
-        actnn_tensor_get_info(t, &info);
-        sv_entry *e = begin(x, slot, SK_TENSOR, d, info.payload_bytes + info.meta_bytes);
-        e->t = t;
-        e->bits = x->l->bits;
-    }
     if (rc != ACTNN_OK) {
         free(sb);
         return fail(x, "a tensor", d, rc);
     }
+    rc = tensor_entry(x, slot, d, sb);
+    free(sb);
+    return rc;
+}
+
+static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
+                      const double *cost)
+{
+    saved_store *s = x->sv->store;
+    if (auto_entry(x, slot, d, cost)) return -1;
+    int rc = ACTNN_OK;
     sv_entry *e = &x->sv->e[slot];
     for (int i = 0; rc == ACTNN_OK && i < x->batch; ++i)
         rc = actnn_save_sample(s->ctx, e->t, (size_t)(x->b0 + i), data + (size_t)i * stride);
@@ -750,25 +766,8 @@ int sv_save_mask_strided(layer_ctx *x, int slot, const float *y, size_t d, size_
     return 0;
 }
 
-/* The entry of a tensor (or mask) that the mini-batch's first call reserves and every
- * call fills sample by sample, as save_chunk (without actnn_auto) and sv_save_mask do. */
-static int fused_tensor(layer_ctx *x, int slot, size_t d, void **out)
-{
-    saved_store *s = x->sv->store;
-    if (x->b0 == 0) {
-        actnn_tensor *t = NULL;
-        int rc = actnn_tensor_create(s->ctx, total_of(x), d, x->l->bits, NULL, tensor_id(x, slot), &t);
-        if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
-        actnn_tensor_info info;
-        actnn_tensor_get_info(t, &info);
-        sv_entry *e = begin(x, slot, SK_TENSOR, d, info.payload_bytes + info.meta_bytes);
-        e->t = t;
-        e->bits = x->l->bits;
-    }
-    *out = x->sv->e[slot].t;
-    return 0;
-}
-
+/* The entry of a mask that the mini-batch's first call reserves and every call fills
+ * sample by sample, as sv_save_mask does. */
 static int fused_mask(layer_ctx *x, int slot, size_t d, void **out)
 {
     saved_store *s = x->sv->store;
@@ -787,17 +786,39 @@ static int fused_mask(layer_ctx *x, int slot, size_t d, void **out)
     return 0;
 }
 
-int sv_fused_begin(layer_ctx *x, int xslot, int mslot, size_t d, activation a, sv_fused *f)
+int sv_fused_begin(layer_ctx *x, int xslot, int mslot, size_t d, activation a, int xhat_op,
+                   sv_fused *f)
 {
     saved_store *s = x->sv->store;
-    *f = (sv_fused){.x = x, .a = a};
+    *f = (sv_fused){.x = x, .a = a, .xslot = xslot, .mslot = mslot, .d = d};
     /* a block holds whole groups: the largest multiple of the group size up to 2048 */
     f->block = s->group * (s->group < 2048 ? 2048 / s->group : 1);
-    if (xslot >= 0 && ((s->auto_on && x->l->bits <= 8) || f->block > DN_FUSE_BLOCK_MAX)) return 0;
-    if (x->recompute) return 1; /* a streamed recomputation: saved by the last sweep */
-    if (xslot >= 0 && fused_tensor(x, xslot, d, &f->t)) return -1;
+    if (xslot >= 0 && f->block > DN_FUSE_BLOCK_MAX) return 0;
+    f->from_xhat = xslot >= 0 && s->auto_on && x->l->bits <= 8;
+    if (f->from_xhat && !xhat_op) return 0;
+    /* a streamed recomputation: saved by the last sweep; actnn_auto: sv_fused_xhat */
+    if (x->recompute || f->from_xhat) return 1;
+    if (xslot >= 0 && tensor_entry(x, xslot, d, NULL)) return -1;
+    if (xslot >= 0) f->t = x->sv->e[xslot].t;
     if (mslot >= 0 && fused_mask(x, mslot, d, &f->m)) return -1;
     return 1;
+}
+
+/* The costs, bits and entry as save_chunk makes them for the same x-hat, then the mask's,
+ * in the order sv_fused_begin makes them. */
+int sv_fused_xhat(sv_fused *f, const float *xhat, size_t stride)
+{
+    layer_ctx *x = f->x;
+    if (x->recompute) return 0;
+    int rc = ACTNN_OK;
+    double *cost = auto_costs(x, xhat, f->d, stride, &rc);
+    if (rc != ACTNN_OK) return fail(x, "a tensor", f->d, rc);
+    rc = auto_entry(x, f->xslot, f->d, cost);
+    free(cost);
+    if (rc) return -1;
+    f->t = x->sv->e[f->xslot].t;
+    if (f->mslot >= 0 && fused_mask(x, f->mslot, f->d, &f->m)) return -1;
+    return 0;
 }
 
 void sv_fused_sample(sv_fused *f, int sample) { f->sample = (size_t)(f->x->b0 + sample); }

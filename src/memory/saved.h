@@ -69,9 +69,13 @@ void sv_dropout_apply(layer_ctx *x, int slot, int sample, float *v);
  * not saved) and the activation's 1-bit mask into `mslot` (-1: none). The bytes are those
  * sv_save_strided and sv_save_mask_strided store for the same values. sv_fused_begin
  * returns 1 when the fused path applies (f is then set up and block is the block size to
- * use), 0 when the caller must save the usual way (actnn_auto chooses bits per sample from
- * the whole x-hat; a group larger than a block), -1 on error (saved_error). Per sample:
- * sv_fused_sample, then the backend op with sink and f; at the end sv_fused_end (0 or -1). */
+ * use), 0 when the caller must save the usual way (a group larger than a block; actnn_auto
+ * without xhat_op), -1 on error (saved_error). Per sample: sv_fused_sample, then the
+ * backend op with sink and f; at the end sv_fused_end (0 or -1).
+ * actnn_auto chooses each sample's bits from the whole x-hat's ranges, so f->from_xhat
+ * is then set: the caller writes x-hat into the output first (bn_normalize), calls
+ * sv_fused_xhat on it, and runs the backend's bn_xhat_fused (xhat_op: the backend has it)
+ * instead of bn_train_fused. */
 typedef struct {
     layer_ctx *x;
     void *t, *m;     /* the plugin's tensor and mask, or NULL */
@@ -79,8 +83,15 @@ typedef struct {
     size_t sample;   /* index in the mini-batch */
     size_t block;
     int rc;          /* first plugin error of a sink call */
+    int from_xhat;   /* actnn_auto: sv_fused_xhat, then bn_xhat_fused */
+    int xslot, mslot;
+    size_t d;
 } sv_fused;
-int sv_fused_begin(layer_ctx *x, int xslot, int mslot, size_t d, activation a, sv_fused *f);
+int sv_fused_begin(layer_ctx *x, int xslot, int mslot, size_t d, activation a, int xhat_op,
+                   sv_fused *f);
+/* f->from_xhat: the call's samples' x-hat (every sample's d values `stride` floats apart)
+ * choose their bits; the entries are made. 0 or -1 (saved_error). */
+int sv_fused_xhat(sv_fused *f, const float *xhat, size_t stride);
 void sv_fused_sample(sv_fused *f, int sample);
 void sv_fused_sink(void *f, size_t j0, size_t len, const float *xhat, const float *y);
 int sv_fused_end(sv_fused *f);

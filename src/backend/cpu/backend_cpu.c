@@ -178,6 +178,7 @@ static const dn_backend cpu_backend = {
     .bn_preact = bn_preact,
     .bn_scale_shift_act = bn_scale_shift_act,
     .bn_train_fused = bn_train_fused,
+    .bn_xhat_fused = bn_xhat_fused,
     .activate = activate_array,
     .gradient = gradient_array,
     .gradient_from_input = gradient_from_input,

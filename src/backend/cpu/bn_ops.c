@@ -299,10 +299,11 @@ static void ssa_block(const bn_state *b, const float *xh, int spatial, size_t j0
 }
 
 /* Blocks of the flattened sample run in parallel; each is normalized into a buffer on the
- * stack (L1), handed to the sink, scaled, shifted and activated into x: x is read once
- * and written once. Per value the operations of bn_normalize, bn_scale_shift_act. */
-void bn_train_fused(const bn_state *b, float *x, int spatial, activation a, size_t block,
-                    dn_block_sink sink, void *ud)
+ * stack (L1) (copied there when x already holds x-hat), handed to the sink, scaled,
+ * shifted and activated into x: x is read once and written once. Per value the
+ * operations of bn_normalize, bn_scale_shift_act. */
+static void fused_blocks(const bn_state *b, float *x, int spatial, activation a, size_t block,
+                         dn_block_sink sink, void *ud, int normalized)
 {
     size_t d = (size_t)b->n * (size_t)spatial;
     if (block == 0 || block > DN_FUSE_BLOCK_MAX) block = DN_FUSE_BLOCK_MAX;
@@ -311,8 +312,21 @@ void bn_train_fused(const bn_state *b, float *x, int spatial, activation a, size
     for (long i = 0; i < nb; ++i) {
         float xh[DN_FUSE_BLOCK_MAX];
         size_t j0 = (size_t)i * block, len = d - j0 < block ? d - j0 : block;
-        norm_block(b, x, spatial, j0, len, xh);
+        if (normalized) memcpy(xh, x + j0, len * sizeof(float));
+        else norm_block(b, x, spatial, j0, len, xh);
         ssa_block(b, xh, spatial, j0, len, a, x);
         if (sink) sink(ud, j0, len, xh, x + j0);
     }
+}
+
+void bn_train_fused(const bn_state *b, float *x, int spatial, activation a, size_t block,
+                    dn_block_sink sink, void *ud)
+{
+    fused_blocks(b, x, spatial, a, block, sink, ud, 0);
+}
+
+void bn_xhat_fused(const bn_state *b, float *x, int spatial, activation a, size_t block,
+                   dn_block_sink sink, void *ud)
+{
+    fused_blocks(b, x, spatial, a, block, sink, ud, 1);
 }

@@ -44,7 +44,10 @@ void bn_backward_delta_src(const bn_state *b, float *delta, int batch, int spati
 void bn_backward_reset(bn_state *b);
 /* One sample's activation input after batch norm: pre = xhat * scales + biases. */
 void bn_preact(const bn_state *b, const float *xhat, int spatial, float *pre);
-/* One sample's training forward in one pass (backend.h bn_train_fused). */
+/* One sample's training forward in one pass (backend.h bn_train_fused), and the same
+ * from x-hat (bn_xhat_fused). */
+void bn_xhat_fused(const bn_state *b, float *x, int spatial, activation a, size_t block,
+                   dn_block_sink sink, void *ud);
 void bn_train_fused(const bn_state *b, float *x, int spatial, activation a, size_t block,
                     dn_block_sink sink, void *ud);
 /* One sample: x <- act(x * scale + bias) (backend.h bn_scale_shift_act). */
