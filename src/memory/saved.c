@@ -400,9 +400,6 @@ static double *auto_costs(layer_ctx *x, const float *data, size_t d, size_t stri
     return NULL;
 }
 
-/* A streamed or strided call: the tensor for the whole mini-batch is reserved by the
- * first chunk and each sample is saved into it; the noise of a sample depends only on its
- * index, so the bytes equal those of one whole-batch save. */
 /* The entry of a tensor that the mini-batch's first call reserves (with actnn_auto's
  * sample bits sb, else the layer's bits) and every call fills sample by sample. */
 static int tensor_entry(layer_ctx *x, int slot, size_t d, const uint8_t *sb)
@@ -434,6 +431,9 @@ static int auto_entry(layer_ctx *x, int slot, size_t d, const double *cost)
     return rc;
 }
 
+/* A streamed or strided call: the tensor for the whole mini-batch is reserved by the
+ * first chunk and each sample is saved into it; the noise of a sample depends only on its
+ * index, so the bytes equal those of one whole-batch save. */
 static int save_chunk(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
                       const double *cost)
 {
