@@ -124,7 +124,8 @@ else
   # hundreds of MiB), so try sizes 10-15% apart from the top, narrower than the window
   # (saving adds half the arena), and stop at the first that fails while saving. Each
   # run must end by itself: OpenBLAS retries a buffer it cannot map for ever, and one run
-  # in four hung here until the first GEMM mapped every thread's buffer (test_blas_buffers).
+  # in four hung here until the first GEMM mapped every thread's buffer (test_blas_buffers),
+  # and the loader ran ten times slower until it made its malloc arena at start (loader.c).
   sv= hangs=
   for b in 40000 35000 31000 27000 24000 21000 19000 17000 15000; do
     sed "s/^batch=4/batch=$b/" base.cfg > s$b.cfg
