@@ -69,16 +69,6 @@ static void host_give(saved_store *s, const dn_backend *be, void *p, size_t byte
 
 /* ---- device blocks: the window, and the blocks whose pull is not yet waited for ---- */
 
-void swap_retire_all(saved_store *s)
-{
-    for (int i = 0; i < s->nret; ++i) {
-        struct sv_retiring *r = &s->ret[i];
-        (void)s->dbe->copy_wait(r->ticket); /* a failure shows in the backend's error */
-        swin_give(&s->swin, r->blk, r->bytes, r->own);
-    }
-    s->nret = 0;
-}
-
 /* The pulls still holding blocks of `side`, waited for and their blocks returned. */
 static void retire_side(saved_store *s, int side)
 {
@@ -93,6 +83,12 @@ static void retire_side(saved_store *s, int side)
         swin_give(&s->swin, r->blk, r->bytes, r->own);
     }
     s->nret = kept;
+}
+
+void swap_retire_all(saved_store *s)
+{
+    retire_side(s, 0);
+    retire_side(s, 1);
 }
 
 /* A unit's first block finds its side empty: the unit two before, on the same side, has
