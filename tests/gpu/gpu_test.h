@@ -33,5 +33,7 @@ int gt_actnn(void);   /* actnn_gpu.c */
 int gt_kernels(void); /* kernels_gpu.c */
 int gt_conv(void);    /* conv_gpu.c */
 int gt_bench(int mib); /* bench_gpu.c */
+int gt_stats(void);       /* stats_gpu.c */
+int gt_stats_bench(void); /* stats_gpu.c */
 
 #endif

@@ -34,12 +34,13 @@ int main(int argc, char **argv)
     printf("test_gpu on %s\n", desc);
     if (!only_bench) {
         gt_actnn();
+        gt_stats();
         gt_kernels();
         gt_conv();
         printf("\n%d checks, %d failed; device peak %.1f MiB\n", gt_checks, gt_failures,
                dn_cuda_peak_bytes() / 1048576.0);
     }
-    if (bench_mib > 0 && gt_bench(bench_mib)) {
+    if (bench_mib > 0 && (gt_bench(bench_mib) || gt_stats_bench())) {
         fprintf(stderr, "test_gpu: benchmark could not run\n");
         return 2;
     }
