@@ -249,7 +249,7 @@ static void test_mirror_dropout(void **state)
     assert_int_equal(actnn_ctx_free(ctx), ACTNN_OK);
 }
 
-/* stats.cu's k_stat_range, sequentially: rounds of 8 groups (one per warp of a 256-thread
+/* stats.cu's k_stat_range_ref (ACTNN_CUDA_STATS=ref), sequentially: rounds of 8 groups (one per warp of a 256-thread
  * block), each group's min/max by 32 lanes (values lane, lane+32, ...) and the shuffle-xor
  * tree, lane 0's term into part[warp]; thread 0 adds part[] in order after each round. */
 static double emu_stat_range(const float *x, size_t D, size_t G)
@@ -282,7 +282,7 @@ static double emu_stat_range(const float *x, size_t D, size_t G)
     return s;
 }
 
-/* stats.cu's k_stat_squares: thread t of a round takes chunk c0 + t (sm_square_chunk),
+/* stats.cu's k_stat_squares_ref: thread t of a round takes chunk c0 + t (sm_square_chunk),
  * thread 0 adds the round's chunk sums in order. */
 static double emu_stat_squares(const float *x, size_t D)
 {
@@ -299,7 +299,89 @@ static double emu_stat_squares(const float *x, size_t D)
     return s;
 }
 
-/* The kernels of actnn_cuda_sample_stats, emulated above, against the library's
+/* One warp of stats.cu's range_pair: groups g0 and g0+1 (if < ng), lanes taking values
+ * lane, lane+32, .. of both from +-Inf, then the shuffle-xor tree per group. */
+static void emu_range_pair(const float *x, size_t D, size_t G, size_t g0, size_t ng, double *term)
+{
+    for (size_t q = 0; q < 2 && g0 + q < ng; ++q) {
+        size_t j0 = (g0 + q) * G, len = D - j0 < G ? D - j0 : G;
+        float lo[32], hi[32], l2[32], h2[32];
+        for (size_t l = 0; l < 32; ++l) {
+            lo[l] = INFINITY;
+            hi[l] = -INFINITY;
+            for (size_t i = l; i < G; i += 32)
+                if (i < len) {
+                    lo[l] = x[j0 + i] < lo[l] ? x[j0 + i] : lo[l];
+                    hi[l] = x[j0 + i] > hi[l] ? x[j0 + i] : hi[l];
+                }
+        }
+        for (int o = 16; o > 0; o /= 2) {
+            for (int l = 0; l < 32; ++l) {
+                l2[l] = lo[l ^ o] < lo[l] ? lo[l ^ o] : lo[l];
+                h2[l] = hi[l ^ o] > hi[l] ? hi[l ^ o] : hi[l];
+            }
+            memcpy(lo, l2, sizeof(lo));
+            memcpy(hi, h2, sizeof(hi));
+        }
+        term[q] = sm_range_term(lo[0], hi[0]);
+    }
+}
+
+/* stats.cu's k_stat_range, sequentially: in iteration r, warps w < 31 put round r's terms
+ * (groups r*62 + 2w, +1) into buffer r&1 while warp 31 adds round r-1's from the other
+ * buffer, in order; one barrier an iteration. */
+static double emu_stat_range_fast(const float *x, size_t D, size_t G)
+{
+    enum { W = 31, T = 62 };
+    size_t ng = (D + G - 1) / G, rounds = (ng + T - 1) / T;
+    double s = 0.0, term[2][T];
+    for (size_t r = 0; r <= rounds; ++r)
+        for (size_t w = 0; w <= W; ++w) {
+            if (w < W && r < rounds && r * T + 2 * w < ng)
+                emu_range_pair(x, D, G, r * T + 2 * w, ng, &term[r & 1][2 * w]);
+            else if (w == W && r > 0)
+                for (size_t k = 0; k < T && (r - 1) * T + k < ng; ++k) s = SM_ADD(s, term[(r - 1) & 1][k]);
+        }
+    return s;
+}
+
+/* stats.cu's k_stat_squares, sequentially: 8 warps take 32 chunks each a round; lane l
+ * sums chunk c0+l from the 32 x 32 tile slab by slab (values 32k..32k+31, those < D);
+ * warp 8 adds the previous round's 256 sums in order. */
+static double emu_stat_squares_fast(const float *x, size_t D)
+{
+    enum { W = 8, T = 256 };
+    size_t nch = (D + SM_CHUNK - 1) / SM_CHUNK, rounds = (nch + T - 1) / T;
+    double s = 0.0;
+    static double part[2][T];
+    static float tile[32][33];
+    for (size_t r = 0; r <= rounds; ++r)
+        for (size_t w = 0; w <= W; ++w) {
+            size_t c0 = r * T + w * 32;
+            if (w < W && r < rounds && c0 < nch) {
+                double acc[32] = {0};
+                for (size_t k = 0; k < SM_CHUNK / 32; ++k) {
+                    for (size_t row = 0; row < 32; ++row)
+                        for (size_t l = 0; l < 32; ++l) {
+                            size_t j = (c0 + row) * SM_CHUNK + k * 32 + l;
+                            tile[row][l] = j < D ? x[j] : 0.0f;
+                        }
+                    for (size_t l = 0; l < 32; ++l)
+                        for (size_t c = 0; c < 32; ++c)
+                            if ((c0 + l) * SM_CHUNK + k * 32 + c < D) {
+                                double v = (double)tile[l][c];
+                                acc[l] = SM_ADD(acc[l], SM_MUL(v, v));
+                            }
+                }
+                memcpy(&part[r & 1][w * 32], acc, sizeof(acc));
+            } else if (w == W && r > 0) {
+                for (size_t k = 0; k < T && (r - 1) * T + k < nch; ++k) s = SM_ADD(s, part[(r - 1) & 1][k]);
+            }
+        }
+    return s;
+}
+
+/* The kernels of actnn_cuda_sample_stats (both pairs), emulated above, against the library's
  * actnn_sample_stats (the CPU path actnn_auto takes): the same doubles, bit for bit, for
  * awkward data, several D and G, strided samples, and data whose sums depend on the order
  * of the additions (huge and tiny groups and chunks side by side: a different order rounds
@@ -328,6 +410,8 @@ static void test_mirror_stats(void **state)
                                  ACTNN_OK);
                 for (size_t n = 0; n < N; ++n) {
                     want[n] = emu_stat_range(x + n * stride, D, Gs[gi]);
+                    double fast = emu_stat_range_fast(x + n * stride, D, Gs[gi]);
+                    assert_memory_equal(&fast, &got[n], sizeof(double));
                     double one;
                     assert_int_equal(actnn_range_stat(x + n * stride, D, Gs[gi], &one), ACTNN_OK);
                     assert_memory_equal(&one, &got[n], sizeof(double));
@@ -337,6 +421,8 @@ static void test_mirror_stats(void **state)
             assert_int_equal(actnn_sample_stats(ctx, ACTNN_STAT_SQUARES, x, N, D, stride, 0, got), ACTNN_OK);
             for (size_t n = 0; n < N; ++n) {
                 want[n] = emu_stat_squares(x + n * stride, D);
+                double fast = emu_stat_squares_fast(x + n * stride, D);
+                assert_memory_equal(&fast, &got[n], sizeof(double));
                 if (kind == 8) { /* exact: integers far below 2^53 */
                     double exact = 0;
                     for (size_t j = 0; j < D; ++j) exact += (double)((n * stride + j) % 4) * (double)((n * stride + j) % 4);
