@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "floatbits.h"
+#include "fpmode.h" /* its sums of squares (s + x*x, here and in statmath.h) must not fuse */
 #include "internal.h"
 #include "statmath.h"
 
