@@ -11,6 +11,7 @@
  * so a group is whole blocks of 32 and the warp's lanes map onto one block's bits), one
  * thread per element for restore, masks and 16/32-bit formats. */
 #include <cuda_runtime.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -331,10 +332,15 @@ extern "C" int actnn_cuda_tensor_size(size_t N, size_t D, int bits, size_t G, si
 {
     if (!payload || !meta) return ACTNN_E_NULL;
     if (N == 0 || D == 0) return ACTNN_E_SIZE;
+    /* As actnn_tensor_size: element counters are 32-bit (rng.h), and a wrapped byte count
+     * would have the caller allocate too little. Per sample nothing wraps: D < 2^32. */
+    if (D > 0xFFFFFFFFull) return ACTNN_E_TOO_LARGE;
     if (!((bits >= 1 && bits <= 8) || bits == 16 || bits == 32)) return ACTNN_E_BITS;
     if (G < 32 || G > 65536 || G % 32) return ACTNN_E_GROUP;
-    *payload = N * payload_per_sample(D, bits);
-    *meta = bits <= 8 ? N * 4 * ((D + G - 1) / G) : 0;
+    size_t ps = payload_per_sample(D, bits), ms = bits <= 8 ? 4 * ((D + G - 1) / G) : 0;
+    if (N > SIZE_MAX / ps || (ms && N > SIZE_MAX / ms)) return ACTNN_E_TOO_LARGE;
+    *payload = N * ps;
+    *meta = N * ms;
     return ACTNN_OK;
 }
 
