@@ -8,6 +8,9 @@
 #                                    planned mini-batch under DN_GPU_BUDGET_MB at fp32 and 2
 #                                    bits, and print one table last: rows (a)-(f) of issue 19,
 #                                    each with its result or why it did not run. A few minutes.
+#   scripts/gpu_check.sh --parse LOG rows (c) and (f) from a test_gpu log, and their verdict
+#                                    (exit 1 when either failed): the table's parsing, testable
+#                                    anywhere on a saved or made-up log.
 #   scripts/gpu_check.sh --prepare   on the build machine: build the GPU binaries and copy the
 #                                    host libraries they need (OpenBLAS & co.) to build/gpu_carry,
 #                                    for a device image that has CUDA but not those libraries.
@@ -22,7 +25,8 @@
 # timeout is cut to what is left of this budget (less 20 s for the table), and a step with
 # under 30 s left is not started: the table is always printed, naming what did not run.
 # With $OUT set (the device tool's folder), the table and the logs are copied there too.
-# Exit status: 0 all passed; 1 some check failed; 2 no CUDA device; 3 no toolkit / build failed.
+# Exit status: 0 all passed; 1 some check failed (a test, the mirror, or the benchmark's
+# target in row (f)); 2 no CUDA device; 3 no toolkit / build failed.
 #
 # Rows that train whole networks placed on the GPU ((a)+(b) every layer type and SGD/adam
 # steps vs the CPU, (d) loss curves, (e) measured s/iter and gpu_peak_mib, and the largest
@@ -47,6 +51,39 @@ cap() {
     [ "$left" -lt "$1" ] || left=$1
     [ "$left" -ge 30 ] && echo "$left" || echo 0
 }
+
+# ---- reading test_gpu's log: rows (c) and (f) -----------------------------------------------
+# Row (c) counts every ActNN check line (a failure after the first few must show), row (f)
+# is the benchmark's verdict line, "quantizer save 2-bit ...: X of copy bandwidth (target >=
+# 0.70: PASS|FAIL)", with its information lines (the other kernel, restore) after it.
+actnn_row() {
+    local p f first
+    p=$(grep -ciE '^PASS.*actnn' "$1" || true)
+    f=$(grep -ciE '^FAIL.*actnn' "$1" || true)
+    if [ "$((p + f))" -eq 0 ]; then echo "no ActNN check ran ($1)"; return; fi
+    first=$(grep -iE '^FAIL.*actnn' "$1" | head -1 | tr -s ' ')
+    echo "$p passed / $f failed${first:+ (first: $first)}"
+}
+bench_verdict() { # PASS, FAIL, or none (the benchmark printed no verdict)
+    local v
+    v=$(grep -E '^quantizer save 2-bit.*target >= 0\.70: (PASS|FAIL)' "$1" | head -1 |
+        sed -E 's/.*target >= 0\.70: (PASS|FAIL).*/\1/')
+    echo "${v:-none}"
+}
+bench_row() {
+    local v info
+    v=$(grep -E '^quantizer save 2-bit.*target >= 0\.70' "$1" | head -1 | sed 's/^quantizer //')
+    info=$(grep -E '^quantizer .*\(information\)' "$1" | sed 's/^quantizer //' | awk 'NR > 1 { printf "; " } { printf "%s", $0 }')
+    echo "${v:-FAIL: no verdict from the benchmark ($1)}${info:+; $info}"
+}
+if [ "${1:-}" = "--parse" ]; then
+    case ${2:-} in /*|'') ;; *) set -- "$1" "$OLDPWD/$2" ;; esac # relative to the caller's folder
+    [ -r "${2:-}" ] || { say "usage: scripts/gpu_check.sh --parse <test_gpu log>"; exit 3; }
+    echo "(c) $(actnn_row "$2")"
+    echo "(f) $(bench_row "$2")"
+    [ "$(grep -ciE '^FAIL.*actnn' "$2" || true)" -eq 0 ] && [ "$(bench_verdict "$2")" = PASS ]
+    exit $?
+fi
 
 # ---- --prepare (build machine) --------------------------------------------------------------
 if [ "${1:-}" = "--prepare" ]; then
@@ -167,6 +204,13 @@ else
 fi
 say "CUDA_PATH=${CUDA_PATH:-none} wheel folders: ${roots:-none}" | tr '\n' ' '
 echo
+# A toolkit newer than the driver fails every launch ("driver version is insufficient"):
+# both versions, before anything runs. test_gpu prints cudaDriverGetVersion's too.
+toolkit=$([ -n "${CUDA_PATH:-}" ] && "$CUDA_PATH/bin/nvcc" --version 2>/dev/null | sed -n 's/.*release \([0-9.]*\).*/\1/p')
+driver=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -1)
+driver_cuda=$(nvidia-smi 2>/dev/null | sed -n 's/.*CUDA Version: *\([0-9.]*\).*/\1/p' | head -1)
+versions="toolkit ${toolkit:-unknown}, driver ${driver:-unknown} (CUDA ${driver_cuda:-unknown})"
+say "versions: $versions"
 
 extra_inc="" extra_lib="" linkdir=$ROOT/build/gpu_check_libs
 mkdir -p "$linkdir"
@@ -254,8 +298,13 @@ fi
 
 pass=$(grep -c '^PASS' "$log" || true)
 fail=$(grep -c '^FAIL' "$log" || true)
-actnn=$(grep -iE '^(PASS|FAIL).*actnn' "$log" | head -3 | tr '\n' ';' || true)
-bench=$(grep -iE 'GB/s|bandwidth' "$log" | tail -2 | tr '\n' ';' || true)
+actnn=$(actnn_row "$log")
+if [ "${BENCH_MIB:-256}" -gt 0 ]; then
+    bench=$(bench_row "$log")
+    verdict=$(bench_verdict "$log")
+else
+    bench="not run (BENCH_MIB=0)" verdict=PASS
+fi
 rows=""
 # train_rows <seconds> <log> [ROW_SET]: scripts/gpu_train_rows.sh under a budgeted timeout
 train_rows() {
@@ -292,16 +341,17 @@ table() {
 echo "| gpu_check ($(date -u +%F), ${SECONDS} s of ${BUDGET_S}) | result |"
 echo "|--------------------------------------------|--------|"
 echo "| build                                      | $build |"
+echo "| versions                                   | $versions |"
 echo "| host mirror (mirror_host)                  | $mirror |"
 echo "| kernel checks (test_gpu)                   | $pass passed, $fail failed |"
 echo "| test program exit                          | $rc |"
 echo "| (a)+(b) every layer type, steps, GPU vs CPU | $(row '(a)+(b)') |"
-echo "| (c) ActNN bytes on the device vs CPU       | ${actnn:-see kernel checks} |"
+echo "| (c) ActNN bytes on the device vs CPU       | $actnn |"
 echo "| (d) shapes iterations, loss GPU vs CPU     | $(row '(d)') |"
 echo "| (e) s/iter, gpu_peak_mib (416, batch 16)   | $(row '(e)') |"
 echo "| (e) largest planned batch, ${PLAN_BUDGET_MB:-8192} MiB   | $plans |"
 echo "| (e) largest measured batch, yolov4 608     | $(row '(e2)') |"
-echo "| (f) quantizer vs device copy               | ${bench:-see the benchmark above} |"
+echo "| (f) quantizer vs device copy               | $bench |"
 }
 echo
 table | tee build/gpu_check_table.md
@@ -311,7 +361,10 @@ if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
     say "table and logs copied to $OUT"
 fi
 case $rc in
-0) case $mirror in FAILED*) exit 1 ;; esac; exit 0 ;;
+0)
+    case $mirror in FAILED*) exit 1 ;; esac
+    [ "$verdict" = PASS ] || { say "row (f): the quantizer missed its bandwidth target (or gave no figure)"; exit 1; }
+    exit 0 ;;
 124) say "test program timed out or not started (GPU_CHECK_BUDGET_S)"; exit 1 ;;
 2) exit 2 ;;
 *) exit 1 ;;
