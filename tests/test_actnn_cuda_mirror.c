@@ -22,18 +22,20 @@
 #include "../actnn_plugin/src/qmirror.h"
 #include "../actnn_plugin/src/statmath.h"
 
-/* The emulated kernel: 0, or -1 where the GPU would flag ACTNN_E_NONFINITE. */
-/* sb not NULL: per-sample widths (k_save_q's sample_layout: sb[n], qm_sample_offset). */
-static int emu_save(const float *x, size_t N, size_t D, int bits, const uint8_t *sb, size_t G,
-                    uint64_t seed, uint64_t tid, uint8_t *payload, uint16_t *meta)
+/* The emulated kernel on samples [n0, n0 + count) (x holds theirs, as actnn_cuda_save's
+ * d_x): 0, or -1 where the GPU would flag ACTNN_E_NONFINITE.
+ * sb not NULL: per-sample widths (k_save_q's sample_layout: sb[n], qm_sample_offset). */
+static int emu_save_part(const float *x, size_t n0, size_t count, size_t D, int bits,
+                         const uint8_t *sb, size_t G, uint64_t seed, uint64_t tid,
+                         uint8_t *payload, uint16_t *meta)
 {
     size_t ng = (D + G - 1) / G;
-    for (size_t n = 0; n < N; ++n)
+    for (size_t n = n0; n < n0 + count; ++n)
         for (size_t g = 0; g < ng; ++g) {
             int b = sb ? sb[n] : bits;
             size_t off = sb ? qm_sample_offset(sb, n, D) : n * 4 * (size_t)b * ((D + 31) / 32);
             size_t j0 = g * G, len = D - j0 < G ? D - j0 : G;
-            const float *xs = x + n * D + j0;
+            const float *xs = x + (n - n0) * D + j0;
             float lo = xs[0], hi = xs[0];
             for (size_t i = 0; i < len; ++i) {
                 if (!isfinite(xs[i])) return -1;
@@ -62,6 +64,12 @@ static int emu_save(const float *x, size_t N, size_t D, int bits, const uint8_t 
             }
         }
     return 0;
+}
+
+static int emu_save(const float *x, size_t N, size_t D, int bits, const uint8_t *sb, size_t G,
+                    uint64_t seed, uint64_t tid, uint8_t *payload, uint16_t *meta)
+{
+    return emu_save_part(x, 0, N, D, bits, sb, G, seed, tid, payload, meta);
 }
 
 static void emu_restore(const uint8_t *payload, const uint16_t *meta, size_t N, size_t D,
@@ -94,7 +102,9 @@ static float urand(float lo, float hi)
     return lo + (hi - lo) * (float)((rs >> 40) * 0x1p-24);
 }
 
-/* Awkward data: constants, signed zeros, tiny and huge ranges, subnormals. */
+/* Awkward data: constants, signed zeros, tiny and huge ranges, subnormals, and (7) groups
+ * whose true minimum is -0 (the first value of every 32-block, so lane 0 sees it) with a
+ * positive maximum. */
 static void make_data(float *x, size_t N, size_t D, int kind)
 {
     for (size_t i = 0; i < N * D; ++i) {
@@ -105,7 +115,8 @@ static void make_data(float *x, size_t N, size_t D, int kind)
         case 3: x[i] = 1.0f + (float)(i % 50) * 1e-7f; break;
         case 4: x[i] = urand(-1, 1) * 1e30f; break;
         case 5: x[i] = urand(-1, 1) * 1e-39f; break; /* subnormal */
-        default: x[i] = (i % 7) ? urand(0, 1e-3f) : -urand(1e3f, 1e4f); break;
+        case 6: x[i] = (i % 7) ? urand(0, 1e-3f) : -urand(1e3f, 1e4f); break;
+        default: x[i] = (i % D) % 32 == 0 ? -0.0f : ((i % D) % 3 == 0 ? 0.0f : urand(0, 1)); break;
         }
     }
 }
@@ -145,6 +156,14 @@ static void check_case(size_t N, size_t D, int bits, size_t G, int kind, uint64_
         assert_int_equal(cmb, 4 * N * ((D + G - 1) / G));
         assert_memory_equal(pay, cp, cpb);
         assert_memory_equal(meta, cm, cmb);
+        /* the same bytes from two calls, samples 1.. first (n0 = 1, as a layer's per-sample
+         * saves; with per-sample widths, an offset summed from sb[0]) */
+        memset(pay, 0, cpb);
+        memset(meta, 0, cmb);
+        assert_int_equal(emu_save_part(x + D, 1, N - 1, D, bits, sb, G, seed, 4242 + kind, pay, meta), 0);
+        assert_int_equal(emu_save_part(x, 0, 1, D, bits, sb, G, seed, 4242 + kind, pay, meta), 0);
+        assert_memory_equal(pay, cp, cpb);
+        assert_memory_equal(meta, cm, cmb);
         actnn_restore(ctx, t, a);
         emu_restore(pay, meta, N, D, bits, sb, G, b);
     }
@@ -157,10 +176,10 @@ static void check_case(size_t N, size_t D, int bits, size_t G, int kind, uint64_
 static void test_mirror_bytes(void **state)
 {
     (void)state;
-    static const int bits[] = {1, 2, 3, 4, 5, 8, 16, 0}; /* 0: per-sample widths */
+    static const int bits[] = {1, 2, 3, 4, 5, 6, 7, 8, 16, 0}; /* 0: per-sample widths */
     static const size_t Ds[] = {1, 31, 33, 1000, 4097};
     static const size_t Gs[] = {32, 64, 256};
-    for (int kind = 0; kind < 7; ++kind)
+    for (int kind = 0; kind < 8; ++kind)
         for (size_t bi = 0; bi < sizeof bits / sizeof bits[0]; ++bi)
             for (size_t di = 0; di < sizeof Ds / sizeof Ds[0]; ++di)
                 for (size_t gi = 0; gi < sizeof Gs / sizeof Gs[0]; ++gi)
