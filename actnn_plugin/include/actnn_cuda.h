@@ -35,6 +35,19 @@ const char *actnn_cuda_last_error(const actnn_cuda_ctx *ctx);
  * (ACTNN_E_NONFINITE, ACTNN_E_CODE, ACTNN_E_BITS), ACTNN_E_CUDA, or ACTNN_OK, and clears it. */
 int actnn_cuda_status(actnn_cuda_ctx *ctx);
 
+/* The kernels of the quantized save and restore (bits 1..8 and per-sample widths).
+ * FAST: a warp per group keeps its values in registers between the min/max and the
+ * quantization, writes a block's bit planes with one store, restores a group per warp,
+ * and sums per-sample widths once per call. REF: the first version (a lane load per
+ * value per pass, a store per bit plane, a thread per restored value, widths summed
+ * before each sample), kept so a device on which FAST misbehaves still has a working
+ * quantizer. Both store the same bytes and restore the same floats (tests/gpu checks each
+ * against the CPU). A new context uses ACTNN_CUDA_KERNEL_DEFAULT. */
+enum { ACTNN_CUDA_KERNEL_FAST = 0, ACTNN_CUDA_KERNEL_REF = 1 };
+#define ACTNN_CUDA_KERNEL_DEFAULT ACTNN_CUDA_KERNEL_FAST
+/* ACTNN_E_NULL without a context, ACTNN_E_PARAM for an unknown kernel. */
+int actnn_cuda_set_kernel(actnn_cuda_ctx *ctx, int kernel);
+
 /* A quantized tensor in device memory, one bit width for all samples (1..8, 16, 32).
  * payload: N * per-sample payload bytes (actnn.h's storage format); meta: 2 uint16 per
  * group per sample (bits <= 8 only, else unused and may be NULL). With sample_bits (device

@@ -12,6 +12,11 @@ struct actnn_cuda_ctx {
     cudaStream_t stream;
     int *d_status;        /* ACTNN_ST_* bits set by kernels */
     const char *last_err; /* cudaGetErrorString of the last failure */
+    int kernel;           /* ACTNN_CUDA_KERNEL_*: which save/restore kernels run */
+    /* Per-sample widths summed once per call (quantize.cu k_width_scan): 1 + n0 + count
+     * entries, grown on demand, so no kernel re-sums the widths before each sample. */
+    size_t *d_scan;
+    size_t scan_cap;
 };
 
 #endif

@@ -9,7 +9,10 @@
  *
  * Work split: one warp per (sample, group) unit for quantization (G is a multiple of 32,
  * so a group is whole blocks of 32 and the warp's lanes map onto one block's bits), one
- * thread per element for restore, masks and 16/32-bit formats. */
+ * thread per element for masks and 16/32-bit formats. The quantized save and restore come
+ * in two versions (actnn_cuda.h ACTNN_CUDA_KERNEL_*): REF (k_save_q, k_restore_q), the
+ * first, and FAST (k_save_q_fast, k_restore_q_fast, k_width_scan), which differ only in
+ * how values move: every value goes through the same qmirror.h functions in either. */
 #include <cuda_runtime.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -169,6 +172,202 @@ __global__ void k_restore_q(const uint8_t *payload, const uint16_t *meta, size_t
     }
 }
 
+/* ---- FAST versions -------------------------------------------------------------------- */
+
+/* Values a lane keeps in registers: a group of up to 32 * QV values is read once; a larger
+ * one is read again, chunk by chunk, for the quantization (from cache, just read). 8 covers
+ * the default G = 256 and keeps the kernel within __launch_bounds__'s 64 registers. */
+enum { QV = 8, QCHUNK = 32 * QV, SCAN_BAD = 0 };
+
+/* k_width_scan: scan[0] = the first sample in [0, m) whose width is outside 1..8 (m when
+ * none), scan[1 + n] = the widths of samples before n, summed. One block: each thread sums
+ * a run of samples, thread 0 turns the run sums into their prefixes, each thread writes its
+ * run's. A call has at most a few thousand samples: this is microseconds, once per call. */
+__global__ void k_width_scan(const uint8_t *sb, size_t m, size_t *scan)
+{
+    __shared__ size_t run_sum[QT], run_bad[QT];
+    size_t per = (m + QT - 1) / QT, a = threadIdx.x * per, e = a + per < m ? a + per : m;
+    size_t sum = 0, bad = m;
+    for (size_t k = a; k < e; ++k) {
+        if ((sb[k] < 1 || sb[k] > 8) && bad == m) bad = k;
+        sum += sb[k];
+    }
+    run_sum[threadIdx.x] = sum;
+    run_bad[threadIdx.x] = bad;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        size_t total = 0, first = m;
+        for (int t = 0; t < QT; ++t) {
+            size_t v = run_sum[t];
+            run_sum[t] = total;
+            total += v;
+            first = run_bad[t] < first ? run_bad[t] : first;
+        }
+        scan[SCAN_BAD] = first;
+    }
+    __syncthreads();
+    sum = run_sum[threadIdx.x];
+    for (size_t k = a; k < e; ++k) {
+        scan[1 + k] = sum;
+        sum += sb[k];
+    }
+}
+
+/* sample_layout from k_width_scan's sums: O(1) per unit or element. */
+__device__ static int scanned_layout(const uint8_t *sb, const size_t *scan, size_t n, size_t D,
+                                     int *b, size_t *off)
+{
+    if (!sb) {
+        *off = n * 4 * (size_t)*b * ((D + 31) / 32);
+        return 1;
+    }
+    if (n >= scan[SCAN_BAD]) return 0;
+    *b = sb[n];
+    *off = 4 * scan[1 + n] * ((D + 31) / 32);
+    return 1;
+}
+
+/* Chunk c0 of a group into v: lane's values c0 + lane + 32 i, guarded by len. All QV loads
+ * are independent (unrolled), so a warp has them in flight together. */
+__device__ static void load_chunk(const float *xs, size_t c0, size_t len, unsigned lane, float *v)
+{
+#pragma unroll
+    for (int i = 0; i < QV; ++i) {
+        size_t idx = c0 + 32 * (size_t)i + lane;
+        if (idx < len) v[i] = xs[idx];
+    }
+}
+
+/* The true min/max of a group (k_save_q's reduction: lanes, xor shuffles, lane 0's
+ * values broadcast), and whether a value is NaN/Inf. v ends holding chunk 0. */
+__device__ static int group_minmax(const float *xs, size_t len, unsigned lane, float *v,
+                                   float *lo_out, float *hi_out)
+{
+    float lo = xs[0], hi = xs[0];
+    int bad = 0;
+    for (size_t c0 = len > QCHUNK ? QCHUNK * ((len - 1) / QCHUNK) : 0;; c0 -= QCHUNK) {
+        load_chunk(xs, c0, len, lane, v); /* last chunk first, so chunk 0 stays in v */
+#pragma unroll
+        for (int i = 0; i < QV; ++i) {
+            if (c0 + 32 * (size_t)i + lane >= len) continue;
+            bad |= !isfinite(v[i]);
+            lo = v[i] < lo ? v[i] : lo;
+            hi = v[i] > hi ? v[i] : hi;
+        }
+        if (c0 == 0) break;
+    }
+    for (int o = 16; o > 0; o /= 2) {
+        float l2 = __shfl_xor_sync(FULL, lo, o), h2 = __shfl_xor_sync(FULL, hi, o);
+        lo = l2 < lo ? l2 : lo;
+        hi = h2 > hi ? h2 : hi;
+    }
+    *lo_out = __shfl_sync(FULL, lo, 0);
+    *hi_out = __shfl_sync(FULL, hi, 0);
+    return __any_sync(FULL, bad);
+}
+
+/* Codes of one chunk into its blocks' bit planes: per block, b ballots; lane i keeps plane
+ * i, and lanes 0..b-1 store the block's b words together. */
+__device__ static void quantize_chunk(const float *v, size_t c0, size_t len, size_t j0, int b,
+                                      unsigned lane, qm_key key, qm_params p, uint32_t *words)
+{
+#pragma unroll
+    for (int i = 0; i < QV; ++i) {
+        size_t k0 = c0 + 32 * (size_t)i, idx = k0 + lane;
+        if (k0 >= len) break; /* the same for the whole warp */
+        uint32_t code = idx < len ? qm_quantize(v[i], j0 + idx, key, p) : 0u, mine = 0;
+        for (int bit = 0; bit < b; ++bit) {
+            uint32_t w = __ballot_sync(FULL, (code >> bit) & 1u);
+            mine = (int)lane == bit ? w : mine;
+        }
+        if ((int)lane < b) words[(k0 / 32) * (size_t)b + lane] = mine;
+    }
+}
+
+/* k_save_q's units, results and flags, with the values read once (groups up to QCHUNK). */
+__global__ void __launch_bounds__(QT, 4)
+    k_save_q_fast(const float *x, size_t count, size_t n0, size_t D, size_t G, int bits,
+                  const uint8_t *sb, const size_t *scan, uint64_t seed, uint64_t tid,
+                  uint8_t *payload, uint16_t *meta, int *status)
+{
+    size_t ng = (D + G - 1) / G, units = count * ng, off;
+    unsigned lane = threadIdx.x & 31;
+    size_t warp = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    size_t nwarps = ((size_t)gridDim.x * blockDim.x) / 32;
+    float v[QV] = {0}; /* slots past a group's end are never used; zero keeps them defined */
+    for (size_t u = warp; u < units; u += nwarps) {
+        size_t k = u / ng, g = u % ng, n = n0 + k;
+        size_t j0 = g * G, len = D - j0 < G ? D - j0 : G;
+        int b = bits;
+        if (!scanned_layout(sb, scan, n, D, &b, &off)) {
+            if (lane == 0) atomicOr(status, ST_BITS);
+            continue;
+        }
+        const float *xs = x + k * D + j0;
+        float lo, hi;
+        uint16_t m0, m1;
+        qm_params p;
+        if (group_minmax(xs, len, lane, v, &lo, &hi) || qm_from_minmax(lo, hi, b, &m0, &m1, &p)) {
+            if (lane == 0) atomicOr(status, ST_NONFINITE);
+            continue;
+        }
+        uint32_t *words = (uint32_t *)(payload + off) + (j0 / 32) * (size_t)b;
+        if (lane == 0) {
+            uint16_t *mt = meta + 2 * (n * ng + g);
+            mt[0] = m0;
+            mt[1] = m1;
+        }
+        if (p.constant) {
+            size_t nw = ((len + 31) / 32) * (size_t)b;
+            for (size_t i = lane; i < nw; i += 32) words[i] = i == 0 ? __float_as_uint(p.value) : 0u;
+            continue;
+        }
+        qm_key key = qm_sample_key(seed, tid, n);
+        for (size_t c0 = 0; c0 < len; c0 += QCHUNK) {
+            if (c0 > 0) load_chunk(xs, c0, len, lane, v);
+            quantize_chunk(v, c0, len, j0, b, lane, key, p, words);
+        }
+    }
+}
+
+/* k_restore_q's values by one warp per (sample, group) unit: the parameters once per
+ * group, a block's planes loaded by lanes 0..b-1 and shared by shuffles, values written
+ * 32 consecutive floats at a time. */
+__global__ void __launch_bounds__(QT)
+    k_restore_q_fast(const uint8_t *payload, const uint16_t *meta, size_t count, size_t n0,
+                     size_t D, size_t G, int bits, const uint8_t *sb, const size_t *scan,
+                     float *out, int *status)
+{
+    size_t ng = (D + G - 1) / G, units = count * ng, off;
+    unsigned lane = threadIdx.x & 31;
+    size_t warp = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    size_t nwarps = ((size_t)gridDim.x * blockDim.x) / 32;
+    for (size_t u = warp; u < units; u += nwarps) {
+        size_t k = u / ng, g = u % ng, n = n0 + k;
+        size_t j0 = g * G, len = D - j0 < G ? D - j0 : G;
+        float *os = out + k * D + j0;
+        int b = bits;
+        if (!scanned_layout(sb, scan, n, D, &b, &off)) {
+            if (lane == 0 && g == 0) atomicOr(status, ST_BITS);
+            for (size_t i = lane; i < len; i += 32) os[i] = 0.0f;
+            continue;
+        }
+        const uint32_t *words = (const uint32_t *)(payload + off) + (j0 / 32) * (size_t)b;
+        const uint16_t *mt = meta + 2 * (n * ng + g);
+        qm_params p = qm_from_meta(mt[0], mt[1], b);
+        if (p.constant) {
+            float c = __uint_as_float(words[0]);
+            for (size_t i = lane; i < len; i += 32) os[i] = c;
+            continue;
+        }
+        for (size_t k0 = 0; k0 < len; k0 += 32, words += b) {
+            uint32_t mine = (int)lane < b ? words[lane] : 0u, c = 0;
+            for (int i = 0; i < b; ++i) c |= ((__shfl_sync(FULL, mine, i) >> lane) & 1u) << i;
+            if (k0 + lane < len) os[k0 + lane] = qm_restore(c, p);
+        }
+    }
+}
+
 /* Halves per sample: D rounded up to even; the padding half is stored as 0. */
 __global__ void k_save_h(const float *x, size_t count, size_t n0, size_t D, uint16_t *h)
 {
@@ -274,6 +473,7 @@ extern "C" int actnn_cuda_ctx_create(void *stream, actnn_cuda_ctx **out)
     if (!ctx) return ACTNN_E_NOMEM;
     ctx->stream = (cudaStream_t)stream;
     ctx->last_err = "";
+    ctx->kernel = ACTNN_CUDA_KERNEL_DEFAULT;
     cudaError_t e = cudaMalloc((void **)&ctx->d_status, sizeof(int));
     if (e == cudaSuccess) e = cudaMemsetAsync(ctx->d_status, 0, sizeof(int), ctx->stream);
     if (e != cudaSuccess) {
@@ -290,9 +490,18 @@ extern "C" int actnn_cuda_ctx_create(void *stream, actnn_cuda_ctx **out)
 extern "C" int actnn_cuda_ctx_free(actnn_cuda_ctx *ctx)
 {
     if (!ctx) return ACTNN_OK;
-    cudaError_t e = cudaFree(ctx->d_status);
+    cudaError_t e = cudaFree(ctx->d_status), e2 = cudaFree(ctx->d_scan); /* NULL: no-op */
+    if (e == cudaSuccess) e = e2;
     free(ctx);
     return e == cudaSuccess ? ACTNN_OK : ACTNN_E_CUDA;
+}
+
+extern "C" int actnn_cuda_set_kernel(actnn_cuda_ctx *ctx, int kernel)
+{
+    if (!ctx) return ACTNN_E_NULL;
+    if (kernel != ACTNN_CUDA_KERNEL_FAST && kernel != ACTNN_CUDA_KERNEL_REF) return ACTNN_E_PARAM;
+    ctx->kernel = kernel;
+    return ACTNN_OK;
 }
 
 extern "C" const char *actnn_cuda_last_error(const actnn_cuda_ctx *ctx)
@@ -344,6 +553,70 @@ extern "C" int actnn_cuda_tensor_size(size_t N, size_t D, int bits, size_t G, si
     return ACTNN_OK;
 }
 
+/* The FAST kernels' width sums for samples [0, m) into ctx->d_scan (NULL without per-sample
+ * widths). Growing waits for the stream first: a queued kernel may still read the old
+ * buffer. */
+static int width_scan(actnn_cuda_ctx *ctx, const uint8_t *sb, size_t m, const size_t **scan)
+{
+    *scan = NULL;
+    if (!sb) return ACTNN_OK;
+    if (ctx->scan_cap < 1 + m) {
+        size_t cap = 1 + m < 1024 ? 1024 : 2 * (1 + m);
+        ACU(cudaStreamSynchronize(ctx->stream));
+        ACU(cudaFree(ctx->d_scan));
+        ctx->d_scan = NULL;
+        ctx->scan_cap = 0;
+        cudaError_t e = cudaMalloc((void **)&ctx->d_scan, cap * sizeof(size_t));
+        if (e == cudaErrorMemoryAllocation) {
+            (void)cudaGetLastError();
+            return ACTNN_E_NOMEM;
+        }
+        ACU(e);
+        ctx->scan_cap = cap;
+    }
+    k_width_scan<<<1, QT, 0, ctx->stream>>>(sb, m, ctx->d_scan);
+    ACU(cudaGetLastError());
+    *scan = ctx->d_scan;
+    return ACTNN_OK;
+}
+
+/* Samples [n0, n0 + count) at 1..8 bits or per-sample widths, by the context's kernels. */
+static int save_quantized(actnn_cuda_ctx *ctx, const actnn_cuda_tensor *t, size_t n0,
+                          size_t count, const float *d_x)
+{
+    unsigned blocks = grid_for(count * ((t->D + t->G - 1) / t->G) * 32);
+    if (ctx->kernel == ACTNN_CUDA_KERNEL_REF) {
+        k_save_q<<<blocks, QT, 0, ctx->stream>>>(d_x, count, n0, t->D, t->G, t->bits,
+                                                 t->sample_bits, t->seed, t->tensor_id,
+                                                 (uint8_t *)t->payload, t->meta, ctx->d_status);
+        return ACTNN_OK;
+    }
+    const size_t *scan;
+    int err = width_scan(ctx, t->sample_bits, n0 + count, &scan);
+    if (err) return err;
+    k_save_q_fast<<<blocks, QT, 0, ctx->stream>>>(d_x, count, n0, t->D, t->G, t->bits,
+                                                  t->sample_bits, scan, t->seed, t->tensor_id,
+                                                  (uint8_t *)t->payload, t->meta, ctx->d_status);
+    return ACTNN_OK;
+}
+
+static int restore_quantized(actnn_cuda_ctx *ctx, const actnn_cuda_tensor *t, size_t n0,
+                             size_t count, float *d_out)
+{
+    const uint8_t *pay = (const uint8_t *)t->payload;
+    if (ctx->kernel == ACTNN_CUDA_KERNEL_REF) {
+        k_restore_q<<<grid_for(count * t->D), QT, 0, ctx->stream>>>(
+            pay, t->meta, count, n0, t->D, t->G, t->bits, t->sample_bits, d_out, ctx->d_status);
+        return ACTNN_OK;
+    }
+    const size_t *scan;
+    int err = width_scan(ctx, t->sample_bits, n0 + count, &scan);
+    if (err) return err;
+    k_restore_q_fast<<<grid_for(count * ((t->D + t->G - 1) / t->G) * 32), QT, 0, ctx->stream>>>(
+        pay, t->meta, count, n0, t->D, t->G, t->bits, t->sample_bits, scan, d_out, ctx->d_status);
+    return ACTNN_OK;
+}
+
 extern "C" int actnn_cuda_save(actnn_cuda_ctx *ctx, const actnn_cuda_tensor *t, size_t n0,
                                size_t count, const float *d_x)
 {
@@ -360,11 +633,8 @@ extern "C" int actnn_cuda_save(actnn_cuda_ctx *ctx, const actnn_cuda_tensor *t, 
         size_t hs = t->D + t->D % 2;
         k_save_h<<<grid_for(count * hs), QT, 0, ctx->stream>>>(d_x, count, n0, t->D, (uint16_t *)pay);
     } else {
-        size_t units = count * ((t->D + t->G - 1) / t->G);
-        unsigned blocks = grid_for(units * 32);
-        k_save_q<<<blocks, QT, 0, ctx->stream>>>(d_x, count, n0, t->D, t->G, t->bits,
-                                                 t->sample_bits, t->seed, t->tensor_id, pay,
-                                                 t->meta, ctx->d_status);
+        err = save_quantized(ctx, t, n0, count, d_x);
+        if (err) return err;
     }
     ACU(cudaGetLastError());
     return ACTNN_OK;
@@ -382,13 +652,13 @@ extern "C" int actnn_cuda_restore(actnn_cuda_ctx *ctx, const actnn_cuda_tensor *
                             ctx->stream));
         return ACTNN_OK;
     }
-    if (!t->sample_bits && t->bits == 16)
+    if (!t->sample_bits && t->bits == 16) {
         k_restore_h<<<grid_for(count * t->D), QT, 0, ctx->stream>>>((const uint16_t *)pay, count,
                                                                    n0, t->D, d_out);
-    else
-        k_restore_q<<<grid_for(count * t->D), QT, 0, ctx->stream>>>(pay, t->meta, count, n0, t->D,
-                                                                   t->G, t->bits, t->sample_bits,
-                                                                   d_out, ctx->d_status);
+    } else {
+        err = restore_quantized(ctx, t, n0, count, d_out);
+        if (err) return err;
+    }
     ACU(cudaGetLastError());
     return ACTNN_OK;
 }

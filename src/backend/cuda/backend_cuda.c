@@ -7,6 +7,8 @@
  * returned (then cleared) by `error`, which the caller checks after every layer call, as
  * CUDA's own sticky error works. Nothing here has run on a GPU yet (docs/gpu.md). */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "actnn_cuda.h"
 #include "backend/backend.h"
@@ -46,13 +48,18 @@ static int cu_error(void)
     return e;
 }
 
-/* The plugin's context, made on first use; ACTNN_E_CUDA (kept as the error) if it fails. */
+/* The plugin's context, made on first use; ACTNN_E_CUDA (kept as the error) if it fails.
+ * ACTNN_CUDA_KERNEL=ref (read here, once) selects the plugin's first quantizer kernels,
+ * for a device on which the default ones misbehave (actnn_cuda.h ACTNN_CUDA_KERNEL_*). */
 static int act_ctx(void)
 {
-    if (!g_act && act_rc(actnn_cuda_ctx_create(NULL, &g_act), "context")) {
+    if (g_act) return ACTNN_OK;
+    if (act_rc(actnn_cuda_ctx_create(NULL, &g_act), "context")) {
         g_act = NULL;
         return ACTNN_E_CUDA;
     }
+    const char *k = getenv("ACTNN_CUDA_KERNEL");
+    if (k && !strcmp(k, "ref")) actnn_cuda_set_kernel(g_act, ACTNN_CUDA_KERNEL_REF);
     return ACTNN_OK;
 }
 
