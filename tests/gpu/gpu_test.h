@@ -30,6 +30,7 @@ int gt_cmp_bytes(const char *what, const void *gpu, const void *cpu, size_t n);
 void gt_result(const char *what, int ok, const char *detail);
 
 int gt_actnn(void);   /* actnn_gpu.c */
+int gt_actnn_host(void); /* actnn_gpu.c: the checks that need no device */
 int gt_kernels(void); /* kernels_gpu.c */
 int gt_conv(void);    /* conv_gpu.c */
 int gt_bench(int mib); /* bench_gpu.c */

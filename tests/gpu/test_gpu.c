@@ -2,9 +2,11 @@
  *
  *   test_gpu [-i N] [--bench MiB] [--bench-only]
  *
- * Checks every kernel against the CPU path (gpu_test.h explains the tolerances), then,
+ * Prints the CUDA driver and runtime versions and runs the checks that need no device,
+ * then checks every kernel against the CPU path (gpu_test.h explains the tolerances), then,
  * with --bench, prints the quantizer throughput table. Exit status: 0 all checks passed,
  * 1 some failed, 2 no device or set-up failure. */
+#include <cuda_runtime_api.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,14 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    /* A runtime newer than the driver fails every launch: both, before anything runs
+     * (0 where the call fails: no driver at all). */
+    int drv = 0, rt = 0;
+    if (cudaDriverGetVersion(&drv) != cudaSuccess) drv = 0;
+    if (cudaRuntimeGetVersion(&rt) != cudaSuccess) rt = 0;
+    printf("test_gpu: CUDA driver %d.%d, runtime %d.%d\n", drv / 1000, drv % 1000 / 10, rt / 1000,
+           rt % 1000 / 10);
+    gt_actnn_host();
     if (dn_cuda_device_count() == 0) {
         fprintf(stderr, "test_gpu: no CUDA device\n");
         return 2;
