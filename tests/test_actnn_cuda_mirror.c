@@ -268,8 +268,8 @@ static void test_mirror_dropout(void **state)
     assert_int_equal(actnn_ctx_free(ctx), ACTNN_OK);
 }
 
-/* stats.cu's k_stat_range_ref (ACTNN_CUDA_STATS=ref), sequentially: rounds of 8 groups (one per warp of a 256-thread
- * block), each group's min/max by 32 lanes (values lane, lane+32, ...) and the shuffle-xor
+/* stats.cu's k_stat_range_ref (ACTNN_CUDA_KERNEL_REF), sequentially: rounds of 8 groups
+ * (one per warp of a 256-thread block), each group's min/max by 32 lanes (values lane, lane+32, ...) and the shuffle-xor
  * tree, lane 0's term into part[warp]; thread 0 adds part[] in order after each round. */
 static double emu_stat_range(const float *x, size_t D, size_t G)
 {

@@ -77,9 +77,8 @@ int actnn_cuda_restore(actnn_cuda_ctx *ctx, const actnn_cuda_tensor *t, size_t n
 /* actnn_sample_stats on device memory: out[n] (d_out, count doubles) for sample n of d_x
  * (D values, `stride` floats apart), the same doubles as the host library (the same
  * additions in the same order, statmath.h). A NaN/Inf in a range sample: its statistic is
- * NaN and the next actnn_cuda_status returns ACTNN_E_NONFINITE. The environment variable
- * ACTNN_CUDA_STATS=ref, read at each call, selects the first (slower) kernels instead:
- * the same doubles, kept as a fallback and a reference for the GPU test. */
+ * NaN and the next actnn_cuda_status returns ACTNN_E_NONFINITE. A context set to
+ * ACTNN_CUDA_KERNEL_REF runs the first (slower) kernels here too: the same doubles. */
 int actnn_cuda_sample_stats(actnn_cuda_ctx *ctx, int kind, const float *d_x, size_t count,
                             size_t D, size_t stride, size_t G, double *d_out);
 

@@ -15,14 +15,13 @@
  *     load); the 9th warp folds the previous round's 256 chunk sums.
  * Both fold from a double buffer in shared memory, so one __syncthreads per round.
  * The first kernels (one block per sample, 8 warps taking one group or chunk each, thread
- * 0 adding after every round, two barriers per round) stay as the reference:
- * ACTNN_CUDA_STATS=ref selects them (the GPU test checks both against the host library).
+ * 0 adding after every round, two barriers per round) stay as the reference: a context
+ * set to ACTNN_CUDA_KERNEL_REF (actnn_cuda_set_kernel) runs them, as it runs the first
+ * save/restore kernels (the GPU test checks both against the host library).
  * A NaN/Inf in a range sample flags ACTNN_E_NONFINITE (actnn_cuda_status) and writes NaN
  * as its statistic, so a caller that reads the vector at once sees it too. */
 #include <cuda_runtime.h>
 #include <math.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "actnn_cuda.h"
 #include "cuda_ctx.h"
@@ -31,7 +30,7 @@
 enum { SB = 256, SW = SB / 32 };
 #define SFULL 0xFFFFFFFFu
 
-/* ---- the reference kernels (ACTNN_CUDA_STATS=ref) ---- */
+/* ---- the reference kernels (ACTNN_CUDA_KERNEL_REF) ---- */
 
 __global__ void k_stat_range_ref(const float *x, size_t count, size_t D, size_t stride, size_t G,
                              double *out, int *status)
@@ -248,13 +247,6 @@ __global__ void __launch_bounds__(QB) k_stat_squares(const float *x, size_t coun
     }
 }
 
-/* ACTNN_CUDA_STATS=ref: the reference kernels (read at each call: no state kept). */
-static int use_ref(void)
-{
-    const char *v = getenv("ACTNN_CUDA_STATS");
-    return v && !strcmp(v, "ref");
-}
-
 extern "C" int actnn_cuda_sample_stats(actnn_cuda_ctx *ctx, int kind, const float *d_x,
                                        size_t count, size_t D, size_t stride, size_t G,
                                        double *d_out)
@@ -264,7 +256,7 @@ extern "C" int actnn_cuda_sample_stats(actnn_cuda_ctx *ctx, int kind, const floa
     if ((kind != ACTNN_STAT_RANGE && kind != ACTNN_STAT_SQUARES) || stride < D) return ACTNN_E_PARAM;
     if (kind == ACTNN_STAT_RANGE && (G < 32 || G > 65536 || G % 32)) return ACTNN_E_GROUP;
     unsigned blocks = count < 65535 ? (unsigned)count : 65535u;
-    int ref = use_ref();
+    int ref = ctx->kernel == ACTNN_CUDA_KERNEL_REF;
     if (kind == ACTNN_STAT_RANGE && ref)
         k_stat_range_ref<<<blocks, SB, 0, ctx->stream>>>(d_x, count, D, stride, G, d_out, ctx->d_status);
     else if (kind == ACTNN_STAT_RANGE)

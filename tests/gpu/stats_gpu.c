@@ -1,6 +1,6 @@
 /* stats_gpu.c: actnn_cuda_sample_stats (actnn_auto's per-sample statistics on the device)
  * against the host library's actnn_sample_stats, bit for bit, for both kernels of
- * stats.cu (ACTNN_CUDA_STATS=ref selects the reference ones), on shapes that reach every
+ * stats.cu (a context set to ACTNN_CUDA_KERNEL_REF runs the reference ones), on shapes that reach every
  * path: several rounds of groups and chunks with a partial last one, a row stride larger
  * than D, group sizes 32 to 1024, and more samples than the 65535 blocks of one launch
  * (the grid-stride loop). Also a NaN in a late group: flagged, NaN for its sample, the
@@ -46,9 +46,9 @@ static void check_shape(actnn_ctx *ctx, actnn_cuda_ctx *cc, const float *x, cons
     host_stats(ctx, kind, x, s, cs, bad);
     int any_bad = 0;
     for (size_t n = 0; n < s.count; ++n) any_bad |= bad[n];
-    setenv("ACTNN_CUDA_STATS", kernel, 1);
+    actnn_cuda_set_kernel(cc, strcmp(kernel, "ref") ? ACTNN_CUDA_KERNEL_FAST : ACTNN_CUDA_KERNEL_REF);
     int err = actnn_cuda_sample_stats(cc, kind, dx, s.count, s.D, s.stride, s.G, ds);
-    unsetenv("ACTNN_CUDA_STATS");
+    actnn_cuda_set_kernel(cc, ACTNN_CUDA_KERNEL_DEFAULT);
     int st = err ? err : actnn_cuda_status(cc);
     gt_pull(gs, ds, s.count * sizeof(double));
     snprintf(what, sizeof what, "actnn stats %s (%s kernel) count=%zu D=%zu stride=%zu G=%zu",
@@ -127,7 +127,7 @@ static double time_stats(actnn_cuda_ctx *cc, int kind, const char *kernel, const
 {
     cudaEvent_t e0, e1;
     if (cudaEventCreate(&e0) != cudaSuccess || cudaEventCreate(&e1) != cudaSuccess) return -1;
-    setenv("ACTNN_CUDA_STATS", kernel, 1);
+    actnn_cuda_set_kernel(cc, strcmp(kernel, "ref") ? ACTNN_CUDA_KERNEL_FAST : ACTNN_CUDA_KERNEL_REF);
     int err = 0;
     for (int r = -1; r < 10 && !err; ++r) { /* r = -1: the warm-up */
         if (r == 0) cudaEventRecord(e0, 0);
@@ -135,8 +135,8 @@ static double time_stats(actnn_cuda_ctx *cc, int kind, const char *kernel, const
                                          cudaMemcpyDeviceToDevice, 0) != cudaSuccess
                        : actnn_cuda_sample_stats(cc, kind, dx, count, D, D, 256, ds);
     }
-    unsetenv("ACTNN_CUDA_STATS");
     cudaEventRecord(e1, 0);
+    actnn_cuda_set_kernel(cc, ACTNN_CUDA_KERNEL_DEFAULT);
     float ms = -1;
     if (cudaEventSynchronize(e1) != cudaSuccess || cudaEventElapsedTime(&ms, e0, e1) != cudaSuccess) err = 1;
     if (actnn_cuda_status(cc)) err = 1;
