@@ -160,7 +160,7 @@ int gt_stats_bench(void)
         gt_fill(h, count * D, 3, -1.0f, 1.0f);
         float *dx = gt_dev(h, bytes), *dy = gt_dev_zero(bytes);
         double *ds = gt_dev_zero(count * sizeof(double));
-        double copy = time_stats(cc, -1, "", dx, dy, count, D, ds);
+        double copy = time_stats(cc, -1, "", dx, dy, count, D, ds), times[2][2];
         for (int kind = ACTNN_STAT_RANGE; kind <= ACTNN_STAT_SQUARES; ++kind)
             for (int ref = 0; ref < 2; ++ref) {
                 char name[64];
@@ -169,8 +169,13 @@ int gt_stats_bench(void)
                 double ms = time_stats(cc, kind, ref ? "ref" : "fast", dx, dy, count, D, ds);
                 if (ms < 0 || copy <= 0) printf("| %-28s | %9s | %9s | %8s |\n", name, "error", "-", "-");
                 else printf("| %-28s | %9.3f | %9.1f | %8.2f |\n", name, ms, bytes / ms / 1e6, ms / copy);
+                times[kind][ref] = ms > 0 && copy > 0 ? ms / copy : -1;
             }
         printf("| %-28s | %9.3f | %9.1f | %8.2f |\n", "device copy", copy, copy > 0 ? bytes / copy / 1e6 : 0.0, 1.0);
+        /* one line each for gpu_check.sh's row (f) (its "(information)" lines) */
+        for (int kind = ACTNN_STAT_RANGE; kind <= ACTNN_STAT_SQUARES; ++kind)
+            printf("quantizer statistics %s, %zu x %zu: %.2f (fast) and %.2f (ref) x a copy's time "
+                   "(information)\n", kind_name(kind), count, D, times[kind][0], times[kind][1]);
         gt_free(ds, count * sizeof(double));
         gt_free(dy, bytes);
         gt_free(dx, bytes);
