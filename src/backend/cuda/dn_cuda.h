@@ -168,8 +168,9 @@ typedef struct {
     size_t x_stride, y_stride;
 } dn_gpu_conv_geom;
 /* The descriptors of g (groups divides c and n). Each op's algorithm is chosen on the
- * op's first call: the first that fits workspace_limit bytes, deterministic ones first,
- * so a set used only for some ops never asks cuDNN about the others. NULL (with a
+ * op's first call, so a set used only for some ops never asks cuDNN about the others:
+ * the first within workspace_limit bytes, deterministic ones first, no FFT/Winograd unless
+ * DN_CUDNN_FAST_ALGOS=1, the next one when cuDNN refuses it (conv_algos.h). NULL (with a
  * message) on failure. */
 dn_gpu_conv *dn_gpu_conv_create(const dn_gpu_conv_geom *g, size_t workspace_limit);
 void dn_gpu_conv_destroy(dn_gpu_conv *cv);
