@@ -363,7 +363,7 @@ static void cu_copy_rows(float *dst, size_t dst_stride, const float *src, size_t
                          size_t n, int rows, int accumulate)
 {
     if (!n || !rows) return;
-    CK(dn_gpu_route_copy(src, (int)src_stride, dst, (int)dst_stride, 0, (int)n, rows, accumulate));
+    CK(dn_gpu_route_copy(src, src_stride, dst, dst_stride, 0, n, rows, accumulate));
 }
 
 static void cu_shortcut(int batch, int w1, int h1, int c1, const float *add, int w2, int h2, int c2,

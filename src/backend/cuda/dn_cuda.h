@@ -127,8 +127,8 @@ int dn_gpu_avgpool_backward(const float *d_delta, int batch, int c, int h, int w
 /* ---- route / shortcut / upsample (route.cu) ----------------------------------------- */
 /* dst[b][offset + k] = src[b][k] for k < src_n (route forward); with accumulate=1,
  * dst[b][k] += src[b][offset + k] for k < dst_n instead (route backward). */
-int dn_gpu_route_copy(const float *d_src, int src_stride, float *d_dst, int dst_stride,
-                      int offset, int n, int batch, int backward);
+int dn_gpu_route_copy(const float *d_src, size_t src_stride, float *d_dst, size_t dst_stride,
+                      size_t offset, size_t n, int batch, int backward);
 /* pjreddie's shortcut_cpu: out = s1*out + s2*add over the common grid. */
 int dn_gpu_shortcut_add(int batch, int w1, int h1, int c1, const float *d_add, int w2, int h2,
                         int c2, float s1, float s2, float *d_out);

@@ -5,8 +5,10 @@
 #include "backend/cuda/dn_cuda.h"
 #include "backend/math/move_math.h"
 
-__global__ void k_route(const float *src, int ss, float *dst, int ds, int offset, int n,
-                        size_t total, int backward)
+/* Strides, offset and row length are size_t, as the backend's copy_rows hands them: a
+ * value past INT_MAX floats narrowed to int would wrap and copy elsewhere silently. */
+__global__ void k_route(const float *src, size_t ss, float *dst, size_t ds, size_t offset,
+                        size_t n, size_t total, int backward)
 {
     DN_GRID_LOOP(q, total) {
         size_t b = q / n, k = q % n;
@@ -50,11 +52,11 @@ __global__ void k_upsample_bwd(const float *delta, size_t total, int h, int w, i
     }
 }
 
-extern "C" int dn_gpu_route_copy(const float *d_src, int src_stride, float *d_dst,
-                                 int dst_stride, int offset, int n, int batch, int backward)
+extern "C" int dn_gpu_route_copy(const float *d_src, size_t src_stride, float *d_dst,
+                                 size_t dst_stride, size_t offset, size_t n, int batch, int backward)
 {
+    if (batch <= 0 || n == 0) return 0;
     size_t total = (size_t)batch * n;
-    if (total == 0) return 0;
     k_route<<<dn_blocks(total), DN_THREADS>>>(d_src, src_stride, d_dst, dst_stride, offset, n,
                                               total, backward);
     DN_LAUNCHED("route copy kernel");
