@@ -102,7 +102,7 @@ __global__ void k_bn_preact(const float *xhat, size_t total, int spatial, const 
 
 extern "C" int dn_gpu_bn_stats_add(double *d_acc, const float *d_x, int n, int batch, int spatial)
 {
-    if (!n || !spatial) return 0;
+    if (n <= 0 || !spatial) return 0; /* one block per channel: never a grid of 0 */
     k_bn_stats_add<<<(unsigned)n, DN_THREADS>>>(d_x, batch, n, spatial, d_acc);
     DN_LAUNCHED("batch-norm statistics kernel");
     return 0;

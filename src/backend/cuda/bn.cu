@@ -103,6 +103,7 @@ extern "C" int dn_gpu_bn_backward_reset(dn_gpu_bn *b)
 extern "C" int dn_gpu_bn_backward_sums(dn_gpu_bn *b, const float *d_delta, const float *d_xhat,
                                        int batch, int spatial)
 {
+    if (b->n <= 0) return 0; /* one block per channel: a grid of 0 is an invalid launch */
     k_bn_sums<<<b->n, DN_THREADS>>>(d_delta, d_xhat, batch, b->n, spatial, b->sum_d, b->sum_dx);
     DN_LAUNCHED("batch norm backward sums kernel");
     return 0;

@@ -88,6 +88,9 @@ extern "C" int dn_gpu_add_bias(float *d_x, const float *d_bias, int batch, int n
 extern "C" int dn_gpu_backward_bias(float *d_upd, const float *d_delta, int batch, int n,
                                     int spatial)
 {
+    /* one block per channel: no channel is no launch (a grid of 0 blocks is an invalid
+     * configuration), and nothing to add, as on the CPU */
+    if (n <= 0) return 0;
     k_backward_bias<<<n, DN_THREADS>>>(d_upd, d_delta, batch, n, spatial);
     DN_LAUNCHED("backward_bias kernel");
     return 0;
