@@ -22,13 +22,36 @@ static cudaEvent_t g_ready, g_ev[RING];
 static unsigned char g_pull[RING];
 static uint64_t g_issued;
 
+/* A failure of copy_init: destroys what it made (the stream s, the event ready, the first
+ * n ring events) and reports e, taking it from the runtime so that no later check blames
+ * another call for it. */
+static int init_failed(cudaError_t e, const char *what, cudaStream_t s, cudaEvent_t ready, int n)
+{
+    while (n > 0) (void)cudaEventDestroy(g_ev[--n]);
+    if (ready) (void)cudaEventDestroy(ready);
+    if (s) (void)cudaStreamDestroy(s);
+    (void)cudaGetLastError();
+    return dn_cuda_report(what, cudaGetErrorString(e), __FILE__, __LINE__);
+}
+
+/* The copy stream and its events, made on the first copy. g_copy says "made", so it is
+ * set last: after a failure part-way nothing is published and the next copy tries again,
+ * instead of recording events that were never created. */
 static int copy_init(void)
 {
     if (g_copy) return 0;
-    DN_CU(cudaStreamCreateWithFlags(&g_copy, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
-    DN_CU(cudaEventCreateWithFlags(&g_ready, cudaEventDisableTiming), "cudaEventCreate");
-    for (int i = 0; i < RING; ++i)
-        DN_CU(cudaEventCreateWithFlags(&g_ev[i], cudaEventDisableTiming), "cudaEventCreate");
+    cudaStream_t s = NULL;
+    cudaEvent_t ready = NULL;
+    cudaError_t e = cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+    if (e != cudaSuccess) return init_failed(e, "cudaStreamCreateWithFlags (copy stream)", NULL, NULL, 0);
+    e = cudaEventCreateWithFlags(&ready, cudaEventDisableTiming);
+    if (e != cudaSuccess) return init_failed(e, "cudaEventCreate (copy stream)", s, NULL, 0);
+    for (int i = 0; i < RING; ++i) {
+        e = cudaEventCreateWithFlags(&g_ev[i], cudaEventDisableTiming);
+        if (e != cudaSuccess) return init_failed(e, "cudaEventCreate (copy ring)", s, ready, i);
+    }
+    g_ready = ready;
+    g_copy = s;
     return 0;
 }
 
