@@ -740,6 +740,91 @@ static void swap_window_steady(void **st)
     }
 }
 
+/* backend.h sync_check, the hook a device backend checks its asynchronous work in
+ * (CUDA: DN_CUDA_SYNC_CHECK=1): the network calls it after every layer's forward and
+ * backward, whole-batch and inside streamed segments (stream.c), with the layer's index
+ * and type; a failure it reports stops the pass at once with that layer in the error.
+ * NULL, as on the CPU and devsim, changes nothing (every other test). */
+enum { SYNC_MAX = 64 };
+static int sync_calls[2][SYNC_MAX]; /* [backward][layer] */
+static int sync_fail_at = -1, sync_fail_bwd;
+static const network *sync_net;
+
+static int sync_record(int index, const char *type, int backward)
+{
+    assert_true(index >= 0 && index < SYNC_MAX && index < sync_net->n);
+    assert_string_equal(type, sync_net->layers[index].ops->name);
+    ++sync_calls[backward != 0][index];
+    return index == sync_fail_at && (backward != 0) == sync_fail_bwd ? -1 : 0;
+}
+
+/* A step of cfg_yolo with `keys` on devsim with sync_record, in chunks of `chunk` samples
+ * where it streams (0: whole-batch); its rc, the error in err. */
+static int sync_step(const dn_backend *be, const char *keys, int chunk, int fail_at,
+                     int fail_bwd, network **out, char *err, size_t errlen)
+{
+    char text[8192];
+    snprintf(text, sizeof(text), cfg_yolo, keys);
+    network *net = tu_net_from_text(text, BATCH);
+    net->stream_chunk = chunk; /* these layers are too small to stream otherwise */
+    if (network_place(net, be, err, errlen)) fail_msg("%s", err);
+    memset(sync_calls, 0, sizeof(sync_calls));
+    sync_fail_at = fail_at;
+    sync_fail_bwd = fail_bwd;
+    sync_net = net;
+    fill_batch(net, 0);
+    float cost = 0;
+    int rc = network_train_batch(net, net->input, &cost, err, errlen);
+    *out = net;
+    return rc;
+}
+
+/* The first member of a streamed segment of net, or -1. */
+static int segment_member(const network *net)
+{
+    for (int i = 0; i < net->n; ++i)
+        if (net->plan.seg_end[i] > i) return i;
+    return -1;
+}
+
+static void sync_check_after_every_layer(void **st)
+{
+    (void)st;
+    static dn_backend checked;
+    checked = *dn_backend_devsim();
+    assert_null(checked.sync_check);
+    assert_null(dn_backend_cpu()->sync_check);
+    checked.sync_check = sync_record;
+    const char *keys[] = {"actnn_bits=2", "actnn_bits=2\nactnn_stream=1"};
+    for (int c = 0; c < 2; ++c) {
+        char err[256], want[128];
+        network *net;
+        if (sync_step(&checked, keys[c], 2 * c, -1, 0, &net, err, sizeof(err)))
+            fail_msg("%s", err);
+        for (int i = 0; i < net->n; ++i) {
+            if (!sync_calls[0][i]) fail_msg("%s: no check after layer %d's forward", keys[c], i);
+            if (i > net->plan.stop && !net->layers[i].onlyforward && !sync_calls[1][i])
+                fail_msg("%s: no check after layer %d's backward", keys[c], i);
+        }
+        /* the failing layer: one inside a segment when streamed (stream.c's calls) */
+        int k = c ? segment_member(net) : net->n / 2;
+        if (k <= net->plan.stop || net->layers[k].onlyforward)
+            fail_msg("%s: layer %d (stop %d, onlyforward %d) has no backward to fail", keys[c], k,
+                     net->plan.stop, k >= 0 ? net->layers[k].onlyforward : -1);
+        free_network(net);
+        for (int bwd = 0; bwd < 2; ++bwd) {
+            assert_int_equal(sync_step(&checked, keys[c], 2 * c, k, bwd, &net, err, sizeof(err)),
+                             -1);
+            snprintf(want, sizeof(want), "layer %d (%s) %s failed", k, net->layers[k].ops->name,
+                     bwd ? "backward" : "forward");
+            if (!strstr(err, want)) fail_msg("%s: error \"%s\", want \"%s\"", keys[c], err, want);
+            for (int i = k + 1; !bwd && i < net->n; ++i) /* the forward stopped at k */
+                assert_int_equal(sync_calls[0][i], 0);
+            free_network(net);
+        }
+    }
+}
+
 /* Two mapping passes at once on one network (place.h place_ctx): each keeps its own
  * direction and failure flag, so one pass returning arrays or failing leaves the other
  * as it was. */
@@ -792,6 +877,7 @@ int main(void)
         cmocka_unit_test(swap_window_steady),
         cmocka_unit_test(place_and_return),
         cmocka_unit_test(place_ctx_explicit),
+        cmocka_unit_test(sync_check_after_every_layer),
         cmocka_unit_test(many_sources_host_only),
         cmocka_unit_test(nan_check_on_device),
         cmocka_unit_test(saved_bytes_match_cpu),

@@ -78,6 +78,12 @@ struct dn_backend {
     int (*push)(void *dst, const void *host_src, size_t bytes); /* host -> backend */
     int (*pull)(void *host_dst, const void *src, size_t bytes); /* backend -> host */
     int (*error)(void); /* first failure since the last call (0: none), then cleared */
+    /* Called by the network after every layer's forward and backward (layer `index` of
+     * kind `type`). A device that runs its ops asynchronously may wait here for them in a
+     * checking mode (CUDA: DN_CUDA_SYNC_CHECK=1), so a fault is blamed on the layer that
+     * caused it rather than on a later call: -1 after a message naming the layer, else 0
+     * (at once when the mode is off). Optional (NULL: nothing to check, the CPU). */
+    int (*sync_check)(int index, const char *type, int backward);
     /* Device memory: the allocator's peak and the device's used bytes (0, 0 on the host). */
     void (*mem_info)(size_t *peak, size_t *used);
     /* The device's free and total memory now (cudaMemGetInfo: what the card still has for

@@ -15,6 +15,9 @@ void network_make_ctx(network *net, int i, const float *input, int train, layer_
  * call for all). On a device with net->nan_marks, marks them instead (network.h). */
 void network_run_hook(network *net, forward_hook h, const layer *l, const float *d, size_t stride,
                       int batch);
+/* The backend's check after layer i's forward (fwd) or backward call (backend.h
+ * sync_check; nothing when it has none): -1 with net->err set when it reports a failure. */
+int network_sync_check(network *net, int i, int fwd);
 
 /* The NaN marks of a device run (network.h nan_flags): 3 * net->n floats in backend
  * memory, zeroed when first made; NULL when the backend has no nonfinite_mark or no

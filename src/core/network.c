@@ -337,6 +337,16 @@ static int layer_call(network *net, layer_ctx *x, const float *host_input, int f
     return l->ops->backward ? l->ops->backward(l, x) : 0;
 }
 
+int network_sync_check(network *net, int i, int fwd)
+{
+    const dn_backend *be = net->be;
+    const char *type = net->layers[i].ops->name;
+    if (!be->sync_check || !be->sync_check(i, type, !fwd)) return 0;
+    snprintf(net->err, sizeof(net->err), "layer %d (%s) %s failed on the %s device (see above)", i,
+             type, fwd ? "forward" : "backward", be->name);
+    return -1;
+}
+
 const float *network_layer_output(const network *cnet, int i)
 {
     network *net = (network *)cnet; /* writes only the host mirror */
@@ -459,6 +469,10 @@ int network_forward(network *net, const float *input, int train)
             saved_release_all(net->store);
             return -1;
         }
+        if (network_sync_check(net, i, 1)) {
+            saved_release_all(net->store);
+            return -1;
+        }
         if (net->ltimes && train) layer_times_add(net, i, 0, layer_times_now() - t0);
         if (l->loss) {
             net->cost += l->cost;
@@ -523,6 +537,10 @@ int network_backward(network *net)
         double t0 = net->ltimes ? layer_times_now() : 0;
         if (layer_call(net, &x, net->fwd_input ? net->fwd_input : net->input, 0)) {
             snprintf(net->err, sizeof(net->err), "layer %d (%s) backward failed", i, l->ops->name);
+            rc = -1;
+            break;
+        }
+        if (network_sync_check(net, i, 0)) {
             rc = -1;
             break;
         }

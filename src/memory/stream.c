@@ -246,6 +246,7 @@ static int forward_chunk(network *net, int a, int last, int stats, const float *
         seg_ctx(net, i, input, b0, nb, i == stats ? PASS_STATS : member_pass(l), 0, &x);
         x.recompute = stats >= 0 && i != stats;
         if (l->ops->forward(l, &x)) return failed(net, i, "streamed forward");
+        if (network_sync_check(net, i, 1)) return -1;
         if (stats < 0 && chunked(net, i))
             network_run_hook(net, net->hook, l, x.out, net->plan.stride[i], nb);
     }
@@ -268,6 +269,7 @@ int stream_forward(network *net, int a, const float *input, int drop_input)
         if (forward_chunk(net, a, b - 1, -1, input, b0, nb)) return -1;
         seg_ctx(net, b, input, b0, nb, PASS_CHUNK, 0, &x);
         if (E->ops->forward(E, &x)) return failed(net, b, "streamed forward");
+        if (network_sync_check(net, b, 1)) return -1;
         /* no later sweep reads these samples of the input (the exit reads a member); the
          * whole batch goes once the segment is done (network_forward) */
         if (drop_input && net->input_done && b0 + nb < B) net->input_done(net->input_done_ud, b0 + nb);
@@ -275,6 +277,7 @@ int stream_forward(network *net, int a, const float *input, int drop_input)
     seg_ctx(net, b, input, 0, B, PASS_POST, 0, &x);
     x.in = NULL;
     if (E->ops->forward(E, &x)) return failed(net, b, "streamed forward");
+    if (network_sync_check(net, b, 1)) return -1;
     network_run_hook(net, net->hook, E, x.out, p->stride[b], B);
     return 0;
 }
@@ -304,6 +307,7 @@ static int backward_chunk(network *net, int a, int low, int sums, const char *do
         seg_ctx(net, i, input, b0, nb, pass, last, &x);
         x.param_grads = i != sums && !done[i - a];
         if (l->ops->backward && l->ops->backward(l, &x)) return failed(net, i, "streamed backward");
+        if (network_sync_check(net, i, 0)) return -1;
         if (last && i < b && chunked(net, i))
             network_run_hook(net, net->bhook, l, x.delta, net->plan.stride[i], nb);
     }
@@ -319,6 +323,7 @@ int stream_backward(network *net, int a)
     layer_ctx x;
     seg_ctx(net, b, input, 0, B, PASS_PRE, 1, &x);
     if (E->ops->backward(E, &x)) return failed(net, b, "streamed backward");
+    if (network_sync_check(net, b, 0)) return -1;
     network_run_hook(net, net->bhook, E, x.delta, p->stride[b], B); /* final after PRE */
     char *done = calloc((size_t)(b - a + 1), 1);
     if (!done) {

@@ -142,6 +142,7 @@ static const dn_backend cpu_backend = {
     .push = cpu_move,
     .pull = cpu_move,
     .error = cpu_error,
+    .sync_check = NULL, /* synchronous: every failure is known when the op returns */
     .mem_info = cpu_mem_info,
     .mem_avail = cpu_mem_avail,
     .set_planned = cpu_set_planned,

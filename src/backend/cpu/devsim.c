@@ -496,6 +496,7 @@ static dn_backend devsim = {
     .push = ds_push,
     .pull = ds_pull,
     .error = ds_error,
+    .sync_check = NULL, /* the CPU's ops underneath: nothing runs asynchronously */
     .mem_info = ds_mem_info,
     .mem_avail = ds_mem_avail,
     .set_planned = ds_set_planned,

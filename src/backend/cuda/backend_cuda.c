@@ -48,6 +48,36 @@ static int cu_error(void)
     return e;
 }
 
+/* DN_CUDA_SYNC_CHECK=1: wait for the device after every layer (sync_check), to find the
+ * layer whose kernel faults. Read once; says so when on, as every layer then waits. */
+static int sync_check_on(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("DN_CUDA_SYNC_CHECK");
+        on = e && strcmp(e, "1") == 0;
+        if (on) fprintf(stderr, "cuda: DN_CUDA_SYNC_CHECK=1: waiting for the device after every "
+                                "layer's forward and backward (slower)\n");
+    }
+    return on;
+}
+
+/* backend.h sync_check: in the checking mode, any error of the work issued since the last
+ * check (a fault of its kernels, a launch nobody checked, a plugin data error, a wrapper's
+ * failure, which printed its own message) is reported with the layer. */
+static int cu_sync_check(int index, const char *type, int backward)
+{
+    if (!sync_check_on()) return 0;
+    char what[160];
+    snprintf(what, sizeof what, "layer %d (%s) %s (DN_CUDA_SYNC_CHECK=1)", index, type,
+             backward ? "backward" : "forward");
+    int had = g_err, bad = dn_cuda_pending(what, 1) != 0;
+    if (g_act && act_rc(actnn_cuda_status(g_act), what)) bad = 1;
+    if (had && !bad) fprintf(stderr, "cuda: %s: an op failed since the last check (above)\n", what);
+    if (bad && !g_err) g_err = -1;
+    return had || bad ? -1 : 0;
+}
+
 /* The plugin's context, made on first use; ACTNN_E_CUDA (kept as the error) if it fails.
  * ACTNN_CUDA_KERNEL=ref (read here, once) selects the plugin's first quantizer kernels,
  * for a device on which the default ones misbehave (actnn_cuda.h ACTNN_CUDA_KERNEL_*). */
@@ -416,6 +446,7 @@ static const dn_backend cuda_backend = {
     .push = cu_push,
     .pull = cu_pull,
     .error = cu_error,
+    .sync_check = cu_sync_check,
     .mem_info = cu_mem_info,
     .mem_avail = cu_mem_avail,
     .set_planned = dn_cuda_set_planned,

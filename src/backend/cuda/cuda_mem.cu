@@ -173,6 +173,18 @@ extern "C" int dn_cuda_sync(const char *what)
     return 0;
 }
 
+/* The runtime's pending error (cudaPeekAtLastError) is a kernel fault it has already seen
+ * or a launch error no check took. Taken once with cudaGetLastError: a launch error is
+ * then cleared, while a fault stays (sticky) and every later call fails anyway. */
+extern "C" int dn_cuda_pending(const char *what, int wait)
+{
+    cudaError_t e = wait ? cudaDeviceSynchronize() : cudaSuccess;
+    if (e == cudaSuccess) e = cudaPeekAtLastError();
+    if (e == cudaSuccess) return 0;
+    (void)cudaGetLastError();
+    return dn_cuda_report(what, cudaGetErrorString(e), __FILE__, __LINE__);
+}
+
 extern "C" int dn_cuda_check_launch(const char *what)
 {
     DN_LAUNCHED(what ? what : "kernel launch");

@@ -65,6 +65,10 @@ int dn_cuda_copy_async(void *dst, const void *src, size_t bytes, int to_device, 
 int dn_cuda_copy_wait(uint64_t ticket);
 /* Reports a launch error of the last kernel (cheap, no wait). */
 int dn_cuda_check_launch(const char *what);
+/* Reports, naming `what`, an error the runtime holds: a kernel fault it has seen or a
+ * launch error nobody checked; with `wait`, after all queued work finished (so a fault of
+ * that work is seen for sure). 0, or -1 after the message. */
+int dn_cuda_pending(const char *what, int wait);
 
 /* ---- cuBLAS (gemm.cu) -------------------------------------------------------------- */
 /* Row-major C = alpha * op(A) * op(B) + beta * C with dn_gemm's (pjreddie's) arguments.
