@@ -555,6 +555,13 @@ int network_backward(network *net)
         if (net->grad_sync && net->grad_sync(net, i)) { rc = -1; break; }
     }
     saved_release_all(net->store);
+    /* A device op of this pass that failed (its wrapper printed why) stops it here, not at
+     * the next forward's check, which would blame the wrong pass. */
+    if (!rc && net->be->device && net->be->error()) {
+        snprintf(net->err, sizeof(net->err), "the %s backend failed in backward (see above)",
+                 net->be->name);
+        rc = -1;
+    }
     /* actnn_auto: new per-layer bits from this pass's statistics, first after iteration 1 */
     if (!rc && net->actnn_auto && (net->iteration - 1) % (uint64_t)net->actnn_auto_interval == 0 &&
         saved_auto_allocate(net->store, (size_t)net->batch)) {

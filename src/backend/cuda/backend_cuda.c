@@ -4,8 +4,9 @@
  *
  * Every pointer handed to an op is device memory, bn_state arrays included (acc too: 2n
  * doubles). Each kernel wrapper prints its own failure; the first one is kept here and
- * returned (then cleared) by `error`, which the caller checks after every layer call, as
- * CUDA's own sticky error works. Nothing here has run on a GPU yet (docs/gpu.md). */
+ * returned (then cleared) by `error`, which the network checks after each forward and
+ * backward pass, as CUDA's own sticky error works (with DN_CUDA_SYNC_CHECK=1, sync_check
+ * after every layer). Nothing here has run on a GPU yet (docs/gpu.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,11 @@ static int cu_error(void)
 {
     /* data errors of the plugin's kernels (NaN to quantize) arrive here: this waits */
     if (g_act) act_rc(actnn_cuda_status(g_act), "a saved-activation kernel");
+    /* A kernel fault the runtime has seen by now (no wait): the wrappers check only their
+     * launches, so without this a fault would surface at some later call, blamed on it. */
+    if (dn_cuda_pending("a kernel or launch before this check (it may be any earlier one: "
+                        "DN_CUDA_SYNC_CHECK=1 names its layer)", 0) && !g_err)
+        g_err = -1;
     int e = g_err;
     g_err = 0;
     return e;
