@@ -303,8 +303,10 @@ static void cu_bn_normalize(const bn_state *b, float *x, int batch, int spatial)
     CK(dn_gpu_bn_normalize(b->mean, b->variance, b->n, x, batch, spatial));
 }
 
-/* The CPU backend's composition (bn_ops.c bn_forward_train), so the statistics are the
- * same one-pass double sums in the same order: bit-identical to the CPU's. */
+/* The CPU backend's composition (bn_ops.c bn_forward_train): the same one-pass double
+ * sums, but added in another order (backend_kernels.cu: one block per channel, a fixed
+ * tree), so they equal the CPU's within double rounding and the float mean and variance
+ * may differ from the CPU's in a last bit. */
 static void cu_bn_train(bn_state *b, float *x, int batch, int spatial)
 {
     cu_bn_stats_begin(b);

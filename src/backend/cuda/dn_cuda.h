@@ -147,7 +147,8 @@ int dn_gpu_im2col(const float *d_im, int c, int h, int w, int ksize, int stride,
                   float *d_col);
 int dn_gpu_col2im_add(const float *d_col, int c, int h, int w, int ksize, int stride, int pad,
                       float *d_im);
-/* acc (2n doubles: sum, sum of squares per channel) += the batch's values, CPU order. */
+/* acc (2n doubles: sum, sum of squares per channel) += the batch's values, in a fixed order
+ * that is not the CPU's (backend_kernels.cu): equal within double rounding. */
 int dn_gpu_bn_stats_add(double *d_acc, const float *d_x, int n, int batch, int spatial);
 int dn_gpu_bn_stats_end(const double *d_acc, int n, double cnt, float *d_mean, float *d_var,
                         float *d_rmean, float *d_rvar);

@@ -2,9 +2,16 @@
  *
  * cuBLAS is column-major. A row-major M x N matrix C is the column-major N x M matrix
  * C^T, and C^T = op(B)^T op(A)^T, so we ask cuBLAS for that product with A and B swapped
- * (the trick Darknet's gemm_gpu uses). The math mode is pedantic fp32: on sm_90 the
- * default would allow TF32 tensor cores, whose 10-bit mantissas would make GPU and CPU
- * training diverge far beyond float rounding. */
+ * (the trick Darknet's gemm_gpu uses).
+ *
+ * Math mode CUBLAS_PEDANTIC_MATH: sgemm then computes as CUBLAS_COMPUTE_32F_PEDANTIC,
+ * standard fp32 arithmetic with exactly fp32 internal storage. It is not what keeps TF32
+ * out: the default mode never uses TF32 for sgemm either (that takes
+ * CUBLAS_TF32_TENSOR_OP_MATH, which NVIDIA_TF32_OVERRIDE=0 turns off, and BF16x9 emulation
+ * takes CUBLAS_FP32_EMULATED_BF16X9_MATH). But the default promises only "at least" fp32's
+ * precision and range inside, leaving cuBLAS free to pick other arithmetic per shape or
+ * version; pedantic pins plain fp32 rounding, which the GPU-versus-CPU checks (1e-4
+ * relative) assume, at a speed cost never measured (no device). */
 #include <cublas_v2.h>
 
 #include "backend/cuda/cuda_check.h"

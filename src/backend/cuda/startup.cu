@@ -3,9 +3,11 @@
  * The detector and classifier commands place their network on the CUDA backend after the
  * weights are loaded (cli/device.c, core/place.h): parameters, layer state, the activation
  * arena and every layer's forward and backward run on the device; [yolo], [region],
- * softmax and cost run on the host with copies, as in Darknet; ActNN saves are quantized by
- * the host library from staged copies. Other commands (memory, partial, the C API) stay on
- * the CPU. main() calls this before any command so the user sees it first. */
+ * softmax and cost run on the host with copies, as in Darknet; ActNN saves (tensors, masks,
+ * codes) are made on the device by actnn_plugin's CUDA kernels through the backend's act_*
+ * ops, into one device pool, with nothing staged through the host. Other commands (memory,
+ * partial, the C API) stay on the CPU. main() calls this before any command so the user
+ * sees it first. */
 #include <stdio.h>
 
 #include "backend/cuda/dn_cuda.h"
