@@ -356,6 +356,10 @@ echo "| (f) quantizer vs device copy               | $bench |"
 echo
 table | tee build/gpu_check_table.md
 [ "$fail" -gt 0 ] && grep '^FAIL' "$log" | sed 's/^/gpu_check: /'
+# a training row that failed on the device: the rerun that names the failing layer
+if printf '%s\n' "$rows" | grep -q 'DN_CUDA_SYNC_CHECK'; then
+    say "a training row failed: rerun it with DN_CUDA_SYNC_CHECK=1 (e.g. DN_CUDA_SYNC_CHECK=1 ROW_SET=d scripts/gpu_train_rows.sh) to name the layer whose kernel failed"
+fi
 if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
     cp build/gpu_check_*.log build/gpu_check_table.md "$OUT"/ 2>/dev/null
     say "table and logs copied to $OUT"

@@ -47,6 +47,15 @@ else
     test_env="DN_TEST_DEVICE=cuda DN_TEST_TOL=${DN_TEST_TOL:-1e-4}"
 fi
 
+# hint_for <log>: for a training row that failed on the GPU, how to find the layer whose
+# kernel failed (docs/gpu.md); nothing on devsim, when already checking, or when the run
+# failed for want of a device or a library.
+hint_for() {
+    [ "${DEVICE_ENV:-}" = devsim ] || [ "${DN_CUDA_SYNC_CHECK:-}" = 1 ] ||
+        grep -qE 'no CUDA device|error while loading' "$1" 2>/dev/null ||
+        printf '; rerun with DN_CUDA_SYNC_CHECK=1 to name the failing layer'
+}
+
 # cfgset <in> <out> key=value...: the values set in [net] (added when missing) and
 # random=0 wherever a section has `random` (no Debian oracle needed on a device image).
 cfgset() {
@@ -71,7 +80,9 @@ elif [ -x "$TEST_DEVSIM" ]; then
     why=$(grep -m1 -E 'differ|relative error|cost cpu|host pointer|error while loading|not found|no CUDA device' "$T/devsim.log" | cut -c1-120)
     [ "$abrc" = 124 ] && why="timed out after ${AB_TIMEOUT:-300} s${why:+; $why}"
     [ -n "$passed$failed$why" ] || why="exit $abrc: $(tail -1 "$T/devsim.log" | cut -c1-100)"
-    echo "(a)+(b) every layer type + SGD/adam steps, device vs CPU|${passed:-0} passed${failed:+, failed: $failed}${why:+ ($why)}"
+    abhint=""
+    [ "$abrc" = 0 ] || abhint=$(hint_for "$T/devsim.log")
+    echo "(a)+(b) every layer type + SGD/adam steps, device vs CPU|${passed:-0} passed${failed:+, failed: $failed}${why:+ ($why)}$abhint"
 else
     echo "(a)+(b) every layer type + SGD/adam steps, device vs CPU|not run: no $TEST_DEVSIM"
 fi
@@ -100,7 +111,9 @@ if [ $rd = 0 ] && [ $rc = 0 ]; then
         if (r > m) { m = r; at = $1 } last = $1 ": " $2 " vs " $3 } END { printf "%d iterations, largest relative difference %.2g (iteration %s), last avg loss %s", NR, m, (m > 0 ? at : "-"), last }')
     echo "(d) $ITERS shapes iterations, avg loss device vs CPU|$d"
 else
-    echo "(d) $ITERS shapes iterations, avg loss device vs CPU|failed (device rc $rd, cpu rc $rc): $(tail -1 "$T/d_dev.err" "$T/d_cpu.err" | tr '\n' ' ' | cut -c1-160)"
+    dhint=""
+    [ "$rd" = 0 ] || dhint=$(hint_for "$T/d_dev.err") # the device run failed, not only the CPU's
+    echo "(d) $ITERS shapes iterations, avg loss device vs CPU|failed (device rc $rd, cpu rc $rc): $(tail -1 "$T/d_dev.err" "$T/d_cpu.err" | tr '\n' ' ' | cut -c1-160)$dhint"
 fi
 
 fi
@@ -117,7 +130,7 @@ want e && for cfg in yolov3-tiny yolov4-tiny; do
         erc=$?
         label="$bits bits"
         [ "$swap" = 1 ] && label="2 bits, actnn_swap=1"
-        if [ $erc != 0 ]; then echo "(e) $cfg 416 b16, $label|failed: $(tail -1 "$T/e.err" | cut -c1-120)"; continue; fi
+        if [ $erc != 0 ]; then echo "(e) $cfg 416 b16, $label|failed: $(tail -1 "$T/e.err" | cut -c1-120)$(hint_for "$T/e.err")"; continue; fi
         s=$(sed -n 's/.* rate, \([0-9.]*\) seconds.*/\1/p' "$T/e.out" | tail -n +4 | sort -g |
             awk '{ v[NR] = $1 } END { if (NR) printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
         peak=$(grep -o 'gpu_peak_mib=[0-9.]*' "$T/e.err" "$T/e.out" | tail -1 | cut -d= -f2)
