@@ -579,6 +579,11 @@ static void auto_stats_match_cpu(void **st)
         if (ncost < 3 || nsens < 2 || !p.stats)
             fail_msg("%s: %d costs, %d factors compared, %zu device statistics", keys[c], ncost,
                      nsens, p.stats);
+        /* the gradient sums stayed on the device until the backward ended: one pull for
+         * all of them, not a wait for the device per layer (saved_grad_flush) */
+        if (b->store->grad_pulls != 1 || b->store->grad_noted < (size_t)nsens)
+            fail_msg("%s: %zu pulls of gradient sums for %zu queued, %d factors", keys[c],
+                     b->store->grad_pulls, b->store->grad_noted, nsens);
         free_network(a);
         free_network(b);
     }

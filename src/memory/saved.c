@@ -205,6 +205,8 @@ void saved_store_free(saved_store *s)
     if (s->dpool) s->dbe->release(s->dpool, s->dpool_bytes);
     swap_free(s);
     if (s->dstat) s->dstat_be->release(s->dstat, s->dstat_n * sizeof(double));
+    if (s->dgrad) s->dstat_be->release(s->dgrad, s->dgrad_n * sizeof(double));
+    free(s->gnote);
     actnn_ctx_free(s->ctx);
     free(s->st);
     free(s->stage);
@@ -330,9 +332,69 @@ static int dstat_room(saved_store *s, const dn_backend *be, size_t n)
     return s->dstat ? ACTNN_OK : ACTNN_E_NOMEM;
 }
 
+/* sv_note_grad's device sums: one per layer and sample of an iteration (only SV_IN notes
+ * them), made once; a call past it makes saved_grad_flush apply what is queued first. */
+static int dgrad_room(saved_store *s, const dn_backend *be, size_t n)
+{
+    size_t want = (size_t)s->n * n;
+    if (!s->auto_layers || want <= s->dgrad_n) return ACTNN_OK;
+    if (s->ngnote) saved_grad_flush(s);
+    if (s->dgrad) s->dstat_be->release(s->dgrad, s->dgrad_n * sizeof(double));
+    s->dstat_be = be;
+    s->dgrad = be->alloc(want * sizeof(double), "actnn_auto's gradient statistics");
+    s->dgrad_n = s->dgrad ? want : 0;
+    return s->dgrad ? ACTNN_OK : ACTNN_E_NOMEM;
+}
+
+int sv_grad_defer(layer_ctx *x, const float *delta, size_t d, size_t stride, const sv_gnote *g)
+{
+    saved_store *s = x->sv->store;
+    if (!SV_ON_DEVICE(x) || !x->be->act_sample_stats) return 1;
+    if (!s->dgrad && dgrad_room(s, x->be, (size_t)g->total) != ACTNN_OK) return 1;
+    if (s->ngnote == s->capgnote) {
+        int cap = s->capgnote ? 2 * s->capgnote : 64;
+        sv_gnote *m = realloc(s->gnote, sizeof(*m) * (size_t)cap);
+        if (!m) {
+            saved_grad_flush(s);
+            return 1;
+        }
+        s->gnote = m;
+        s->capgnote = cap;
+    }
+    if (s->dgrad_top + g->n > s->dgrad_n) saved_grad_flush(s);
+    if (g->n > s->dgrad_n) return 1;
+    int rc = x->be->act_sample_stats(s->ctx, ACTNN_STAT_SQUARES, delta, g->n, d, stride, s->group,
+                                     s->dgrad + s->dgrad_top);
+    if (rc != ACTNN_OK) {
+        saved_grad_flush(s);
+        return 1;
+    }
+    ++s->dev_stats;
+    ++s->grad_noted;
+    sv_gnote *e = &s->gnote[s->ngnote++];
+    *e = *g;
+    e->off = s->dgrad_top;
+    s->dgrad_top += g->n;
+    return 0;
+}
+
+void saved_grad_flush(saved_store *s)
+{
+    if (!s || !s->ngnote) return;
+    double *h = malloc(s->dgrad_top * sizeof(double));
+    int ok = h && s->dstat_be->pull(h, s->dgrad, s->dgrad_top * sizeof(double)) == 0;
+    for (int i = 0; i < s->ngnote; ++i)
+        sv_apply_grad(s, &s->gnote[i], ok ? h + s->gnote[i].off : NULL);
+    free(h);
+    s->grad_pulls += ok;
+    s->ngnote = 0;
+    s->dgrad_top = 0;
+}
+
 int saved_stats_reserve(saved_store *s, const dn_backend *be, size_t n)
 {
-    if (!s->auto_on || !be->device || !be->act_sample_stats || dstat_room(s, be, n) == ACTNN_OK)
+    if (!s->auto_on || !be->device || !be->act_sample_stats ||
+        (dstat_room(s, be, n) == ACTNN_OK && dgrad_room(s, be, n) == ACTNN_OK))
         return 0;
     snprintf(s->err, sizeof(s->err), "out of device memory reserving actnn_auto's statistics "
              "(%zu samples)", n);

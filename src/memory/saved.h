@@ -196,9 +196,15 @@ int saved_pool_reserve(saved_store *s, const dn_backend *be, size_t bytes);
  * saved_error) when out of device memory. */
 int saved_window_reserve(saved_store *s, const dn_backend *be, size_t bytes);
 /* actnn_auto on a device: makes the vector of per-sample statistics (act_sample_stats)
- * room for n samples now, so no training step allocates it. 0 (also without actnn_auto),
- * or -1 (message via saved_error) when out of device memory. */
+ * room for n samples now, and that of the gradient sums (one per layer and sample), so no
+ * training step allocates them. 0 (also without actnn_auto), or -1 (message via
+ * saved_error) when out of device memory. */
 int saved_stats_reserve(saved_store *s, const dn_backend *be, size_t n);
+/* actnn_auto on a device: the backward's gradient sums, computed on the device as each
+ * layer noted them (sv_note_grad), pulled at once and added to their slots in the order
+ * noted. The network calls it when a backward ends, before the allocation reads the
+ * factors; nothing to do on the CPU (its sums are added as they come). */
+void saved_grad_flush(saved_store *s);
 /* Exact bytes (payload + metadata, plugin size functions) the entry takes for n samples;
  * bits > 0 overrides a tensor's bits (bits = 32 on an alive entry gives 0: kept, not
  * copied). */

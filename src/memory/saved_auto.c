@@ -34,24 +34,32 @@ int saved_auto_record(saved_state *st, int slot, const double *cost, size_t firs
     return ACTNN_OK;
 }
 
+void sv_apply_grad(const saved_store *s, const sv_gnote *g, const double *sq)
+{
+    sv_auto *a = g->a;
+    if (g->first) a->grad_sum = 0;
+    if (!sq) return; /* as before: no new factor from this backward */
+    for (size_t b = 0; b < g->n; ++b) a->grad_sum += sq[b];
+    if (g->last) a->sens = g->factor * (double)s->group * a->grad_sum / (double)g->total;
+}
+
 void sv_note_grad(layer_ctx *x, int slot, double factor, const float *delta, size_t d,
                   size_t stride)
 {
     saved_store *s = x->sv->store;
     /* a streamed call sums its chunks; chunks visited twice count once (param_grads) */
     if (!s->auto_layers || !x->param_grads) return;
-    sv_auto *a = &x->sv->a[slot];
-    if (x->b0 == 0) a->grad_sum = 0;
+    int total = x->total ? x->total : x->batch;
+    sv_gnote g = {.a = &x->sv->a[slot], .n = (size_t)x->batch, .total = (size_t)total,
+                  .factor = factor, .first = x->b0 == 0, .last = x->b0 + x->batch == total};
+    if (sv_grad_defer(x, delta, d, stride, &g) == 0) return; /* a device: summed at the end */
     /* per-sample sums of squares where the deltas are (a device pulls only these), added
      * in sample order: the same double on every backend and thread count */
     double *sq = malloc((size_t)x->batch * sizeof(double));
-    if (!sq) return;
-    int rc = saved_sample_stats(x, ACTNN_STAT_SQUARES, delta, (size_t)x->batch, d, stride, sq);
-    for (int b = 0; rc == ACTNN_OK && b < x->batch; ++b) a->grad_sum += sq[b];
+    int rc = sq ? saved_sample_stats(x, ACTNN_STAT_SQUARES, delta, (size_t)x->batch, d, stride, sq)
+                : ACTNN_E_NOMEM;
+    sv_apply_grad(s, &g, rc == ACTNN_OK ? sq : NULL);
     free(sq);
-    if (rc != ACTNN_OK) return; /* as before: no new factor from this backward */
-    int total = x->total ? x->total : x->batch;
-    if (x->b0 + x->batch == total) a->sens = factor * (double)s->group * a->grad_sum / total;
 }
 
 void sv_follow(layer_ctx *x, int slot, int lead)

@@ -67,6 +67,23 @@ typedef struct {
     double bits;    /* average bits from the last allocation (0: none yet) */
 } sv_auto;
 
+/* One sv_note_grad call of a device run, waiting for saved_grad_flush: its sums are
+ * dgrad[off, off + n). first: the mini-batch's first chunk (the slot's sum restarts);
+ * last: its last (the slot's factor is set, over `total` samples). */
+typedef struct sv_gnote {
+    sv_auto *a;
+    size_t off, n, total;
+    double factor;
+    int first, last;
+} sv_gnote;
+
+/* Adds a call's per-sample sums (sq: its n doubles, NULL when they could not be had) to
+ * its slot, in sample order: the same doubles on every backend (saved_auto.c). */
+void sv_apply_grad(const saved_store *s, const sv_gnote *g, const double *sq);
+/* Queues a call's sums on the device (0), or 1 when the caller must compute them now
+ * (not a device run, or no room: what was queued is applied first, so the order holds). */
+int sv_grad_defer(layer_ctx *x, const float *delta, size_t d, size_t stride, const sv_gnote *g);
+
 struct saved_state {
     saved_store *store;
     int layer;
@@ -110,6 +127,15 @@ struct saved_store {
     double *dstat;
     size_t dstat_n;
     size_t dev_stats;      /* act_sample_stats calls (tests: the device path ran) */
+    /* and the per-sample sums of squared deltas (sv_note_grad), left on the device until
+     * the backward ends (saved_grad_flush): one pull an iteration instead of one wait for
+     * the device per layer. Reserved with dstat for one sum per layer and sample. */
+    double *dgrad;
+    size_t dgrad_n, dgrad_top;
+    struct sv_gnote *gnote;
+    int ngnote, capgnote;
+    size_t grad_pulls;     /* flushes that pulled (tests: one per backward) */
+    size_t grad_noted;     /* calls queued there (tests: none computed at once) */
     /* actnn_swap=1 on a device: entries move to host memory once written and come back
      * into this window for their backward, instead of staying in the pool */
     int swap;
