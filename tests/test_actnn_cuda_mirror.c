@@ -268,6 +268,21 @@ static void test_mirror_dropout(void **state)
     assert_int_equal(actnn_ctx_free(ctx), ACTNN_OK);
 }
 
+/* The 32 lanes' min/max combined by the kernels' shuffle-xor tree; lane 0's term. */
+static double emu_warp_term(float *lo, float *hi)
+{
+    float l2[32], h2[32];
+    for (int o = 16; o > 0; o /= 2) {
+        for (int l = 0; l < 32; ++l) {
+            l2[l] = lo[l ^ o] < lo[l] ? lo[l ^ o] : lo[l];
+            h2[l] = hi[l ^ o] > hi[l] ? hi[l ^ o] : hi[l];
+        }
+        memcpy(lo, l2, sizeof(l2));
+        memcpy(hi, h2, sizeof(h2));
+    }
+    return sm_range_term(lo[0], hi[0]);
+}
+
 /* stats.cu's k_stat_range_ref (ACTNN_CUDA_KERNEL_REF), sequentially: rounds of 8 groups
  * (one per warp of a 256-thread block), each group's min/max by 32 lanes (values lane, lane+32, ...) and the shuffle-xor
  * tree, lane 0's term into part[warp]; thread 0 adds part[] in order after each round. */
@@ -278,7 +293,7 @@ static double emu_stat_range(const float *x, size_t D, size_t G)
     for (size_t g0 = 0; g0 < ng; g0 += 8) {
         for (size_t w = 0; w < 8 && g0 + w < ng; ++w) {
             size_t j0 = (g0 + w) * G, len = D - j0 < G ? D - j0 : G;
-            float lo[32], hi[32], l2[32], h2[32];
+            float lo[32], hi[32];
             for (size_t l = 0; l < 32; ++l) {
                 lo[l] = hi[l] = x[j0];
                 for (size_t i = l; i < len; i += 32) {
@@ -286,15 +301,7 @@ static double emu_stat_range(const float *x, size_t D, size_t G)
                     hi[l] = x[j0 + i] > hi[l] ? x[j0 + i] : hi[l];
                 }
             }
-            for (int o = 16; o > 0; o /= 2) {
-                for (int l = 0; l < 32; ++l) {
-                    l2[l] = lo[l ^ o] < lo[l] ? lo[l ^ o] : lo[l];
-                    h2[l] = hi[l ^ o] > hi[l] ? hi[l ^ o] : hi[l];
-                }
-                memcpy(lo, l2, sizeof(lo));
-                memcpy(hi, h2, sizeof(hi));
-            }
-            part[w] = sm_range_term(lo[0], hi[0]);
+            part[w] = emu_warp_term(lo, hi);
         }
         for (size_t k = 0; k < 8 && g0 + k < ng; ++k) s = SM_ADD(s, part[k]);
     }
@@ -324,7 +331,7 @@ static void emu_range_pair(const float *x, size_t D, size_t G, size_t g0, size_t
 {
     for (size_t q = 0; q < 2 && g0 + q < ng; ++q) {
         size_t j0 = (g0 + q) * G, len = D - j0 < G ? D - j0 : G;
-        float lo[32], hi[32], l2[32], h2[32];
+        float lo[32], hi[32];
         for (size_t l = 0; l < 32; ++l) {
             lo[l] = INFINITY;
             hi[l] = -INFINITY;
@@ -334,15 +341,7 @@ static void emu_range_pair(const float *x, size_t D, size_t G, size_t g0, size_t
                     hi[l] = x[j0 + i] > hi[l] ? x[j0 + i] : hi[l];
                 }
         }
-        for (int o = 16; o > 0; o /= 2) {
-            for (int l = 0; l < 32; ++l) {
-                l2[l] = lo[l ^ o] < lo[l] ? lo[l ^ o] : lo[l];
-                h2[l] = hi[l ^ o] > hi[l] ? hi[l ^ o] : hi[l];
-            }
-            memcpy(lo, l2, sizeof(lo));
-            memcpy(hi, h2, sizeof(hi));
-        }
-        term[q] = sm_range_term(lo[0], hi[0]);
+        term[q] = emu_warp_term(lo, hi);
     }
 }
 

@@ -76,6 +76,30 @@ __device__ static int sample_layout(const uint8_t *sb, size_t n, size_t D, int *
     return 1;
 }
 
+/* The warp-per-unit kernels walk units u = (sample k of the call, group g) a warp at a
+ * time, grid-stride. */
+__device__ static size_t warp_index(void)
+{
+    return ((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+}
+
+__device__ static size_t warp_count(void) { return ((size_t)gridDim.x * blockDim.x) / 32; }
+
+typedef struct {
+    size_t k, g, n, j0, len; /* sample of the call and overall, group, its values */
+} q_unit;
+
+__device__ static q_unit unit_at(size_t u, size_t ng, size_t n0, size_t D, size_t G)
+{
+    q_unit q;
+    q.k = u / ng;
+    q.g = u % ng;
+    q.n = n0 + q.k;
+    q.j0 = q.g * G;
+    q.len = D - q.j0 < G ? D - q.j0 : G;
+    return q;
+}
+
 /* One warp per unit u = (sample k of this call, group g). */
 __global__ void k_save_q(const float *x, size_t count, size_t n0, size_t D, size_t G, int bits,
                          const uint8_t *sb, uint64_t seed, uint64_t tid, uint8_t *payload,
@@ -83,11 +107,9 @@ __global__ void k_save_q(const float *x, size_t count, size_t n0, size_t D, size
 {
     size_t ng = (D + G - 1) / G, units = count * ng, off;
     unsigned lane = threadIdx.x & 31;
-    size_t warp = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
-    size_t nwarps = ((size_t)gridDim.x * blockDim.x) / 32;
-    for (size_t u = warp; u < units; u += nwarps) {
-        size_t k = u / ng, g = u % ng, n = n0 + k;
-        size_t j0 = g * G, len = D - j0 < G ? D - j0 : G;
+    for (size_t u = warp_index(); u < units; u += warp_count()) {
+        q_unit q = unit_at(u, ng, n0, D, G);
+        size_t k = q.k, g = q.g, n = q.n, j0 = q.j0, len = q.len;
         int b = bits;
         if (!sample_layout(sb, n, D, &b, &off)) { /* the same for the whole warp */
             if (lane == 0) atomicOr(status, ST_BITS);
@@ -292,12 +314,10 @@ __global__ void __launch_bounds__(QT, 4)
 {
     size_t ng = (D + G - 1) / G, units = count * ng, off;
     unsigned lane = threadIdx.x & 31;
-    size_t warp = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
-    size_t nwarps = ((size_t)gridDim.x * blockDim.x) / 32;
     float v[QV] = {0}; /* slots past a group's end are never used; zero keeps them defined */
-    for (size_t u = warp; u < units; u += nwarps) {
-        size_t k = u / ng, g = u % ng, n = n0 + k;
-        size_t j0 = g * G, len = D - j0 < G ? D - j0 : G;
+    for (size_t u = warp_index(); u < units; u += warp_count()) {
+        q_unit q = unit_at(u, ng, n0, D, G);
+        size_t k = q.k, g = q.g, n = q.n, j0 = q.j0, len = q.len;
         int b = bits;
         if (!scanned_layout(sb, scan, n, D, &b, &off)) {
             if (lane == 0) atomicOr(status, ST_BITS);
@@ -340,11 +360,9 @@ __global__ void __launch_bounds__(QT)
 {
     size_t ng = (D + G - 1) / G, units = count * ng, off;
     unsigned lane = threadIdx.x & 31;
-    size_t warp = ((size_t)blockIdx.x * blockDim.x + threadIdx.x) / 32;
-    size_t nwarps = ((size_t)gridDim.x * blockDim.x) / 32;
-    for (size_t u = warp; u < units; u += nwarps) {
-        size_t k = u / ng, g = u % ng, n = n0 + k;
-        size_t j0 = g * G, len = D - j0 < G ? D - j0 : G;
+    for (size_t u = warp_index(); u < units; u += warp_count()) {
+        q_unit q = unit_at(u, ng, n0, D, G);
+        size_t k = q.k, g = q.g, n = q.n, j0 = q.j0, len = q.len;
         float *os = out + k * D + j0;
         int b = bits;
         if (!scanned_layout(sb, scan, n, D, &b, &off)) {
