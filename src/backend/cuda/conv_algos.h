@@ -23,7 +23,7 @@
 typedef enum { DN_ALGO_FWD, DN_ALGO_DATA, DN_ALGO_FILTER } dn_algo_op;
 
 /* cuDNN's numbers for the FFT and Winograd algorithms (cudnn_ops.h; conv_cudnn.cu checks
- * them with static_assert). Backward-filter's WINOGRAD (4) is not implemented by cuDNN. */
+ * them with static_assert). cuDNN has no backward-filter WINOGRAD (4): left out here. */
 enum { DN_FWD_FFT = 4, DN_FWD_FFT_TILING = 5, DN_FWD_WINOGRAD = 6, DN_FWD_WINOGRAD_NONFUSED = 7 };
 enum { DN_DATA_FFT = 2, DN_DATA_FFT_TILING = 3, DN_DATA_WINOGRAD = 4, DN_DATA_WINOGRAD_NONFUSED = 5 };
 enum { DN_FILTER_FFT = 2, DN_FILTER_WINOGRAD_NONFUSED = 5, DN_FILTER_FFT_TILING = 6 };
