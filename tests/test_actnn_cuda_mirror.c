@@ -21,6 +21,7 @@
 #include "actnn.h"
 #include "../actnn_plugin/src/qmirror.h"
 #include "../actnn_plugin/src/statmath.h"
+#include "../actnn_plugin/src/allocmath.h"
 
 /* The emulated kernel on samples [n0, n0 + count) (x holds theirs, as actnn_cuda_save's
  * d_x): 0, or -1 where the GPU would flag ACTNN_E_NONFINITE.
@@ -463,6 +464,77 @@ static void test_mirror_stats(void **state)
     actnn_ctx_free(ctx);
 }
 
+/* bits.cu's k_alloc_bits, emulated: every sample's width decided on its own
+ * (allocmath.h am_width), against the host library's greedy with its heap
+ * (actnn_alloc_bits, weight NULL), byte for byte: costs with ties (repeated values,
+ * zeros, a repeated value in different samples), over 30 decades, subnormals, and every
+ * average from 1 to 8 in steps that are not exact. A cost the library refuses (NaN, Inf,
+ * < 0) makes the kernel use all-zero costs: the library's widths for zeros. */
+static uint64_t am_rng = 99;
+static double am_unif(void)
+{
+    am_rng = am_rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(am_rng >> 11) * 0x1p-53;
+}
+
+static void emu_alloc_bits(const double *cost, size_t n, double avg, uint8_t *bits)
+{
+    size_t sum = 0;
+    assert_int_equal(actnn_alloc_bits_sum(n, avg, &sum), ACTNN_OK);
+    size_t R = 8 * n - sum; /* as actnn_cuda_alloc_bits computes it */
+    am_steps st = am_make_steps();
+    int zero = 0;
+    for (size_t j = 0; j < n; ++j) zero |= !am_cost_ok(cost[j]);
+    for (size_t k = 0; k < n; ++k) bits[k] = (uint8_t)am_width(cost, n, &st, k, R, zero);
+}
+
+static void test_mirror_alloc_bits(void **state)
+{
+    (void)state;
+    size_t cases = 0, moved = 0;
+    static const size_t ns[] = {1, 2, 3, 5, 8, 16, 31, 64, 100, 257};
+    for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ++ni)
+        for (int kind = 0; kind < 5; ++kind)
+            for (int ai = 0; ai <= 14; ++ai) {
+                size_t n = ns[ni];
+                double avg = 1.0 + ai * 0.5 + (ai % 3 ? 1.0 / 7.0 : 0.0), c[257];
+                if (avg > 8.0) avg = 8.0;
+                for (size_t k = 0; k < n; ++k) {
+                    double u = am_unif();
+                    switch (kind) {
+                    case 0: c[k] = exp(69.0 * am_unif() - 34.5); break; /* 30 decades */
+                    case 1: c[k] = u < 0.3 ? 0.0 : (double)(1 + (int)(u * 4)); break; /* ties */
+                    case 2: c[k] = k ? c[(size_t)(u * (double)k)] : 1.5; break; /* repeats */
+                    case 3: c[k] = u < 0.5 ? 0x1p-1070 * (1 + (int)(u * 8)) : 1e-300; break;
+                    default: c[k] = 0.0; break;
+                    }
+                }
+                uint8_t want[257], got[257];
+                assert_int_equal(actnn_alloc_bits(c, NULL, n, avg, want), ACTNN_OK);
+                emu_alloc_bits(c, n, avg, got);
+                if (memcmp(want, got, n)) {
+                    for (size_t k = 0; k < n; ++k)
+                        if (want[k] != got[k])
+                            fail_msg("n=%zu kind=%d avg=%g: sample %zu library %d, per-sample %d", n,
+                                     kind, avg, k, want[k], got[k]);
+                }
+                for (size_t k = 0; k < n; ++k) moved += want[k] != want[0];
+                cases++;
+            }
+    /* the costs the library refuses: the widths of all-zero costs */
+    double c[6] = {1, 2, 3, 4, 5, 6}, z[6] = {0};
+    uint8_t want[6], got[6];
+    assert_int_equal(actnn_alloc_bits(z, NULL, 6, 2.5, want), ACTNN_OK);
+    const double bad[] = {NAN, INFINITY, -1.0};
+    for (int i = 0; i < 3; ++i) {
+        c[4] = bad[i];
+        emu_alloc_bits(c, 6, 2.5, got);
+        assert_memory_equal(want, got, 6);
+    }
+    if (moved < cases) fail_msg("only %zu unequal widths in %zu cases: the ties were not tested", moved, cases);
+    print_message("alloc bits: %zu cases, per-sample widths equal to the greedy's\n", cases);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_mirror_nonfinite),
         cmocka_unit_test(test_mirror_dropout),
         cmocka_unit_test(test_mirror_stats),
+        cmocka_unit_test(test_mirror_alloc_bits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

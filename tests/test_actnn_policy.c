@@ -229,6 +229,72 @@ static void test_sample_costs(void **state)
     assert_int_equal(actnn_sample_costs(x, 0, D, G, 1.0, c), ACTNN_E_SIZE);
 }
 
+/* The widths' sums known before the costs (actnn_alloc_bits_sum, actnn_split_bits_sum):
+ * a device sizes a tensor from them before its widths exist, so they must be the sums of
+ * the widths actnn_alloc_bits and actnn_split_bits then choose, for every n and average
+ * (the oracle: those functions' own widths, summed). The split is the even one by index. */
+static void test_sums_before_costs(void **state)
+{
+    (void)state;
+    uint64_t s = 77;
+    size_t cases = 0;
+    for (size_t n = 1; n <= 70; n += (n < 10 ? 1 : 7))
+        for (int ai = 0; ai <= 56; ++ai) {
+            /* eighths, thirds-like fractions (inexact) and the bounds */
+            double avg = ai < 50 ? 1.0 + ai * 0.14 : (double)(ai - 49) * 7.0 / 6.0 + 0.3 / (double)n;
+            if (avg > 8.0) avg = 8.0;
+            if (ai == 56) avg = 1.0 + 1.0 / 3.0;
+            double c[70];
+            uint8_t b[70], sp[70];
+            random_costs(&s, c, n);
+            size_t sum = 0, ssum = 0, got = 0, sgot = 0;
+            assert_int_equal(actnn_alloc_bits(c, NULL, n, avg, b), ACTNN_OK);
+            assert_int_equal(actnn_alloc_bits_sum(n, avg, &sum), ACTNN_OK);
+            assert_int_equal(actnn_split_bits(n, avg, sp), ACTNN_OK);
+            assert_int_equal(actnn_split_bits_sum(n, avg, &ssum), ACTNN_OK);
+            int lo = (int)avg;
+            for (size_t k = 0; k < n; ++k) {
+                got += b[k];
+                sgot += sp[k];
+                assert_true(sp[k] == lo || sp[k] == lo + 1);
+                if (k && sp[k] > sp[k - 1]) fail_msg("split n=%zu avg=%.17g: not by index", n, avg);
+            }
+            if (got != sum || sgot != ssum)
+                fail_msg("n=%zu avg=%.17g: alloc %zu (sum says %zu), split %zu (sum says %zu)", n,
+                         avg, got, sum, sgot, ssum);
+            assert_true((double)ssum <= avg * (double)n + 1e-6 && (double)ssum > avg * (double)n - 1.0);
+            cases++;
+        }
+    /* averages that are a layer's mean of n widths (actnn_alloc_layers: p / n), whose
+     * product with n rounds just below p (15/11 * 11 = 14.999...): the greedy's slack */
+    static const size_t qs[] = {11, 13, 14, 19};
+    for (size_t qi = 0; qi < 4; ++qi)
+        for (size_t p = qs[qi]; p <= 8 * qs[qi]; ++p) {
+            size_t n = qs[qi], sum = 0, got = 0;
+            double c[19], avg = (double)p / (double)n;
+            uint8_t b[19];
+            random_costs(&s, c, n);
+            assert_int_equal(actnn_alloc_bits(c, NULL, n, avg, b), ACTNN_OK);
+            assert_int_equal(actnn_alloc_bits_sum(n, avg, &sum), ACTNN_OK);
+            for (size_t k = 0; k < n; ++k) got += b[k];
+            if (got != sum || sum != p) fail_msg("avg %zu/%zu: alloc %zu, sum says %zu", p, n, got, sum);
+            cases++;
+        }
+    size_t sum;
+    uint8_t b[2];
+    assert_int_equal(actnn_alloc_bits_sum(0, 2.0, &sum), ACTNN_E_SIZE);
+    assert_int_equal(actnn_alloc_bits_sum(2, 0.5, &sum), ACTNN_E_PARAM);
+    assert_int_equal(actnn_alloc_bits_sum(2, NAN, &sum), ACTNN_E_PARAM);
+    assert_int_equal(actnn_alloc_bits_sum(2, 2.0, NULL), ACTNN_E_NULL);
+    assert_int_equal(actnn_alloc_bits_sum(2, 9.0, &sum), ACTNN_OK);
+    assert_int_equal(sum, 16);
+    assert_int_equal(actnn_split_bits(2, 8.5, b), ACTNN_E_PARAM);
+    assert_int_equal(actnn_split_bits(2, 0.9, b), ACTNN_E_PARAM);
+    assert_int_equal(actnn_split_bits(0, 2.0, b), ACTNN_E_SIZE);
+    assert_int_equal(actnn_split_bits_sum(2, NAN, &sum), ACTNN_E_PARAM);
+    print_message("widths' sums: %zu cases\n", cases);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -260,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_monotone_and_budget),
         cmocka_unit_test(test_alloc_layers),
         cmocka_unit_test(test_sample_costs),
+        cmocka_unit_test(test_sums_before_costs),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

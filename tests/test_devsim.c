@@ -580,12 +580,69 @@ static void auto_stats_match_cpu(void **st)
             fail_msg("%s: %d costs, %d factors compared, %zu device statistics", keys[c], ncost,
                      nsens, p.stats);
         /* the gradient sums stayed on the device until the backward ended: one pull for
-         * all of them, not a wait for the device per layer (saved_grad_flush) */
+         * all of them, not a wait for the device per layer (saved_stats_flush) */
         if (b->store->grad_pulls != 1 || b->store->grad_noted < (size_t)nsens)
             fail_msg("%s: %zu pulls of gradient sums for %zu queued, %d factors", keys[c],
                      b->store->grad_pulls, b->store->grad_noted, nsens);
+        /* and the saves' costs too, recorded from one pull (saved_stats_flush) */
+        if (b->store->cost_pulls != 1 || b->store->cost_noted < (size_t)ncost)
+            fail_msg("%s: %zu pulls of costs for %zu queued, %d costs", keys[c],
+                     b->store->cost_pulls, b->store->cost_noted, ncost);
         free_network(a);
         free_network(b);
+    }
+}
+
+/* actnn_auto on a device waits for it no more than uniform bits do, but for the two
+ * pulls at the end of the backward: the saves' costs stay on the device, where the
+ * widths are chosen from them (act_auto_bits), instead of a pull of the costs and a push
+ * of the widths per save. The oracle: devsim's count of synchronous copies (each a wait
+ * on a GPU) of the same network at uniform bits, whole-batch and streamed. The widths
+ * themselves are the CPU's (saved_bytes_match_cpu compares the bytes). */
+static void auto_adds_no_wait(void **st)
+{
+    (void)st;
+    const char *cfgs[] = {cfg_yolo, cfg_classify};
+    const char *keys[][2] = {{"actnn_bits=2\nactnn_auto=0", "actnn_bits=2\nactnn_auto=1"},
+                             {"actnn_bits=4\nactnn_auto=0\nactnn_stream=1",
+                              "actnn_bits=4\nactnn_auto=1\nactnn_stream=1"}};
+    for (int c = 0; c < 2; ++c) {
+        size_t fwd[2][2], step[2][2], noted = 0, saves = 0, pulls = 0; /* [auto][push, pull] */
+        for (int au = 0; au < 2; ++au) {
+            network *b = make(cfgs[c], keys[c][au], 1);
+            char err[256];
+            float cost = 0;
+            size_t p0, q0, p1, q1;
+            for (int s = 0; s < 3; ++s) { /* the last step after an allocation moved bits */
+                fill_batch(b, s);
+                dn_devsim_copies(&p0, &q0);
+                if (network_train_batch(b, b->input, &cost, err, sizeof(err))) fail_msg("%s", err);
+                dn_devsim_copies(&p1, &q1);
+                step[au][0] = p1 - p0;
+                step[au][1] = q1 - q0;
+            }
+            fill_batch(b, 3);
+            dn_devsim_copies(&p0, &q0);
+            assert_int_equal(network_forward(b, b->input, 1), 0);
+            dn_devsim_copies(&p1, &q1);
+            fwd[au][0] = p1 - p0;
+            fwd[au][1] = q1 - q0;
+            if (au) {
+                noted = b->store->cost_noted;
+                saves = b->store->dev_kind[SK_TENSOR];
+                pulls = b->store->cost_pulls;
+            }
+            free_network(b);
+        }
+        if (fwd[1][0] != fwd[0][0] || fwd[1][1] != fwd[0][1])
+            fail_msg("%s: a training forward pushes %zu and pulls %zu times, at uniform bits %zu and %zu",
+                     keys[c][1], fwd[1][0], fwd[1][1], fwd[0][0], fwd[0][1]);
+        if (step[1][0] != step[0][0] || step[1][1] != step[0][1] + 2)
+            fail_msg("%s: a step pushes %zu and pulls %zu times, at uniform bits %zu and %zu (+2)",
+                     keys[c][1], step[1][0], step[1][1], step[0][0], step[0][1]);
+        if (noted < 6 || saves < 6 || pulls != 3)
+            fail_msg("%s: %zu costs noted in %zu device saves, %zu pulls of them in 3 steps",
+                     keys[c][1], noted, saves, pulls);
     }
 }
 
@@ -903,6 +960,7 @@ int main(void)
         cmocka_unit_test(nan_check_on_device),
         cmocka_unit_test(saved_bytes_match_cpu),
         cmocka_unit_test(auto_stats_match_cpu),
+        cmocka_unit_test(auto_adds_no_wait),
         cmocka_unit_test(device_pool_once),
         cmocka_unit_test(device_pool_from_plan),
         cmocka_unit_test(device_output_layer),

@@ -215,6 +215,10 @@ int actnn_raw_size(size_t N, size_t D, int bits, size_t G, size_t *payload, size
 /* The same with one width per sample (bits[N] in 1..8, host memory). */
 int actnn_raw_size_mixed(size_t N, size_t D, const uint8_t *bits, size_t G, size_t *payload,
                          size_t *meta);
+/* The same for widths not known yet but whose sum is (bits_sum, in N..8N): the payload
+ * depends on the widths only through it (actnn_alloc_bits_sum, actnn_split_bits_sum). */
+int actnn_raw_size_sum(size_t N, size_t D, size_t bits_sum, size_t G, size_t *payload,
+                       size_t *meta);
 /* Saves samples [n0, n0 + count) from x (count * D floats) / restores them into out. */
 int actnn_raw_save(actnn_ctx *ctx, const actnn_raw_tensor *t, size_t n0, size_t count,
                    const float *x);
@@ -302,6 +306,15 @@ int actnn_dropout_free(actnn_ctx *ctx, actnn_dropout *d);
  * Deterministic (ties by index). */
 int actnn_alloc_bits(const double *cost, const double *weight, size_t n, double avg_bits,
                      uint8_t *bits);
+/* The sum of the n widths actnn_alloc_bits(cost, NULL, n, avg_bits, bits) chooses, which
+ * does not depend on the costs: a tensor can be sized (actnn_raw_size_sum) before its
+ * widths are chosen, e.g. on a device where the costs are (actnn_cuda_alloc_bits). */
+int actnn_alloc_bits_sum(size_t n, double avg_bits, size_t *sum);
+/* Widths without costs (a streamed save's first chunk, before the later chunks' costs
+ * exist): bits[k] = floor(avg) + (k < up), up = floor(frac(avg) * n + 1e-9), an even
+ * split by index. 1 <= avg_bits <= 8, else ACTNN_E_PARAM. _sum: their sum. */
+int actnn_split_bits(size_t n, double avg_bits, uint8_t *bits);
+int actnn_split_bits_sum(size_t n, double avg_bits, size_t *sum);
 /* Per-layer allocation over L layers x N samples: cost[l*N + n] = C of sample n in layer
  * l, elems[l] = values per sample of layer l (the weight). layer_bits[l] = mean of the
  * layer's sample bits (fractional). sample_bits (L*N) may be NULL. */

@@ -82,6 +82,18 @@ int actnn_cuda_restore(actnn_cuda_ctx *ctx, const actnn_cuda_tensor *t, size_t n
 int actnn_cuda_sample_stats(actnn_cuda_ctx *ctx, int kind, const float *d_x, size_t count,
                             size_t D, size_t stride, size_t G, double *d_out);
 
+/* actnn_auto's per-sample widths chosen on the device, where the costs are (so nothing
+ * waits for the device between the statistics and the save): d_bits[k], k < n, are the
+ * widths actnn_alloc_bits(cost, NULL, n, avg_bits, bits) gives for the n doubles at d_cost
+ * (device memory), byte for byte; their sum is actnn_alloc_bits_sum's. A cost that is not
+ * finite or is < 0 gives the widths of all-zero costs (the same sum, so a save sized by it
+ * stays inside its tensor) and ACTNN_E_NONFINITE from the next actnn_cuda_status.
+ * _split: actnn_split_bits(n, avg_bits)'s widths, no costs. ACTNN_E_PARAM for avg_bits
+ * outside actnn_alloc_bits' / actnn_split_bits' range. */
+int actnn_cuda_alloc_bits(actnn_cuda_ctx *ctx, const double *d_cost, size_t n, double avg_bits,
+                          uint8_t *d_bits);
+int actnn_cuda_split_bits(actnn_cuda_ctx *ctx, size_t n, double avg_bits, uint8_t *d_bits);
+
 /* Masks: ceil(D/32) words per sample, bit j of a sample at bit j%32 of word j/32. */
 int actnn_cuda_mask_gt(actnn_cuda_ctx *ctx, const float *d_x, size_t count, size_t D,
                        float threshold, uint32_t *d_words);

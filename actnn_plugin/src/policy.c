@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "allocmath.h"
 #include "internal.h"
 
 typedef struct {
@@ -20,11 +21,7 @@ typedef struct {
     size_t *heap, n;
 } alloc_state;
 
-static double inv_levels2(int b)
-{
-    double l = (double)((1u << b) - 1u);
-    return 1.0 / (l * l);
-}
+static double inv_levels2(int b) { return am_inv_levels2(b); }
 
 static double weight_of(const alloc_state *s, size_t k) { return s->weight ? s->weight[k] : 1.0; }
 
@@ -215,6 +212,43 @@ int actnn_alloc_bits(const double *cost, const double *weight, size_t n, double 
     free(s.key);
     free(s.heap);
     return ACTNN_OK;
+}
+
+int actnn_alloc_bits_sum(size_t n, double avg_bits, size_t *sum)
+{
+    if (!sum) return ACTNN_E_NULL;
+    if (n == 0) return ACTNN_E_SIZE;
+    if (!(avg_bits >= ACTNN_AUTO_MIN_BITS) || !isfinite(avg_bits)) return ACTNN_E_PARAM;
+    if (n > SIZE_MAX / ACTNN_AUTO_MAX_BITS) return ACTNN_E_TOO_LARGE;
+    *sum = (size_t)ACTNN_AUTO_MAX_BITS * n - am_removals(n, avg_bits);
+    return ACTNN_OK;
+}
+
+static int split_of(size_t n, double avg, int *lo, size_t *up)
+{
+    if (n == 0) return ACTNN_E_SIZE;
+    return am_split(n, avg, lo, up) ? ACTNN_OK : ACTNN_E_PARAM;
+}
+
+int actnn_split_bits(size_t n, double avg_bits, uint8_t *bits)
+{
+    int lo = 0;
+    size_t up = 0;
+    if (!bits) return ACTNN_E_NULL;
+    int err = split_of(n, avg_bits, &lo, &up);
+    for (size_t i = 0; !err && i < n; ++i) bits[i] = (uint8_t)(lo + (i < up));
+    return err;
+}
+
+int actnn_split_bits_sum(size_t n, double avg_bits, size_t *sum)
+{
+    int lo = 0;
+    size_t up = 0;
+    if (!sum) return ACTNN_E_NULL;
+    int err = split_of(n, avg_bits, &lo, &up);
+    if (!err && n > SIZE_MAX / ACTNN_AUTO_MAX_BITS) err = ACTNN_E_TOO_LARGE;
+    if (!err) *sum = (size_t)lo * n + up;
+    return err;
 }
 
 int actnn_alloc_layers(const double *cost, const size_t *elems, size_t L, size_t N,

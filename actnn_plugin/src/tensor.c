@@ -314,6 +314,21 @@ int actnn_raw_size_mixed(size_t N, size_t D, const uint8_t *bits, size_t G, size
     return ACTNN_OK;
 }
 
+int actnn_raw_size_sum(size_t N, size_t D, size_t bits_sum, size_t G, size_t *payload,
+                       size_t *meta)
+{
+    if (!payload || !meta) return ACTNN_E_NULL;
+    int err = size_check_nd(N, D);
+    if (err) return err;
+    if (G < 32 || G > 65536 || G % 32) return ACTNN_E_GROUP;
+    if (bits_sum < N || (N <= SIZE_MAX / 8 && bits_sum > 8 * N)) return ACTNN_E_BITS;
+    /* sample_payload_bytes is linear in the width: 4 * b * ceil(D/32) */
+    if (!size_muladd(bits_sum, sample_payload_bytes(D, 1), 0, payload) ||
+        !size_muladd(N, sample_meta_bytes(D, 1, G), 0, meta))
+        return ACTNN_E_TOO_LARGE;
+    return ACTNN_OK;
+}
+
 /* A handle whose sample table places sample n as the raw layout does. */
 static int raw_view(const actnn_raw_tensor *r, size_t n0, size_t count, actnn_tensor *t)
 {

@@ -252,6 +252,15 @@ struct dn_backend {
      * through `error`). Optional (NULL: saved.c stages the samples through the host). */
     int (*act_sample_stats)(actnn_ctx *host, int kind, const float *x, size_t count, size_t D,
                             size_t stride, size_t G, double *out);
+    /* actnn_auto's per-sample widths where the costs are: bits[k] (backend memory, n bytes)
+     * = actnn_alloc_bits(cost, NULL, n, avg)'s from the n costs (backend memory, as
+     * act_sample_stats wrote them), or with cost NULL actnn_split_bits(n, avg)'s. Their sum
+     * is known without them (actnn_alloc_bits_sum, actnn_split_bits_sum), so a save sized by
+     * it need not wait for them. A cost that is not finite or < 0: the widths of all-zero
+     * costs and ACTNN_E_NONFINITE (a device: later, through `error`). Optional (NULL:
+     * saved.c pulls the costs and pushes the widths, a wait for the device per save). */
+    int (*act_auto_bits)(actnn_ctx *host, const double *cost, size_t n, double avg,
+                         uint8_t *bits);
 
     /* ---- optimizer (params.h update_args semantics) ---- */
     /* Darknet SGD: g -= decay_batch*w (when decay_batch != 0); w += lr_batch*g; g *= momentum. */
@@ -271,6 +280,9 @@ const dn_backend *dn_backend_cuda(int index, char *why, size_t whylen);
 /* A simulated device for tests (backend/cpu/devsim.c): host memory behind tagged pointers
  * that fault when dereferenced outside the backend; its ops are the CPU backend's. */
 const dn_backend *dn_backend_devsim(void);
+/* devsim's synchronous copies so far (push, pull: on a GPU each waits for the queued
+ * work), for tests that count the waits a pass makes. */
+void dn_devsim_copies(size_t *pushes, size_t *pulls);
 
 /* DN_GPU_BUDGET_MB: the device allocator's limit in bytes (0: none). -1 with a message in
  * why when the variable is set but not a whole number of MiB. */

@@ -554,7 +554,7 @@ int network_backward(network *net)
         network_run_hook(net, net->bhook, l, x.delta, net->plan.stride[i], net->batch);
         if (net->grad_sync && net->grad_sync(net, i)) { rc = -1; break; }
     }
-    saved_grad_flush(net->store); /* a device's gradient sums: one pull */
+    saved_stats_flush(net->store); /* a device's costs and gradient sums: a pull each */
     saved_release_all(net->store);
     /* A device op of this pass that failed (its wrapper printed why) stops it here, not at
      * the next forward's check, which would blame the wrong pass. */

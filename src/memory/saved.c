@@ -9,10 +9,11 @@
  * A device run whose backend has the act_* ops keeps tensors of one width (1-8, 16 or 32
  * bits), 1-bit masks and argmax codes in backend memory (a pool, see saved_internal.h),
  * accounted at their raw bytes (no handle), and applies dropout there from its key;
- * actnn_auto's per-sample bits too, chosen on the host from per-sample costs the backend
- * computes (act_sample_stats: only those doubles cross). A backend without these ops has
- * its samples pulled to the host, stored by the plugin there, and pushed back as
- * restored samples (saved_host_view, to_backend). */
+ * actnn_auto's per-sample bits too, chosen by the backend from per-sample costs it
+ * computes (act_sample_stats, act_auto_bits; saved_devstats.c keeps the costs there until
+ * the backward ends), or on the host from pulled costs when it cannot. A backend without
+ * these ops has its samples pulled to the host, stored by the plugin there, and pushed
+ * back as restored samples (saved_host_view, to_backend). */
 #include "memory/saved.h"
 
 #include <math.h>
@@ -204,9 +205,7 @@ void saved_store_free(saved_store *s)
         for (int k = 0; k < SV_SLOTS; ++k) free(s->st[i].a[k].cost);
     if (s->dpool) s->dbe->release(s->dpool, s->dpool_bytes);
     swap_free(s);
-    if (s->dstat) s->dstat_be->release(s->dstat, s->dstat_n * sizeof(double));
-    if (s->dgrad) s->dstat_be->release(s->dgrad, s->dgrad_n * sizeof(double));
-    free(s->gnote);
+    saved_devstats_free(s);
     actnn_ctx_free(s->ctx);
     free(s->st);
     free(s->stage);
@@ -320,106 +319,6 @@ size_t saved_tensor_bytes(size_t n, size_t d, int bits, int alive, size_t group)
     return pay + meta;
 }
 
-/* The device vector of per-sample statistics, grown to n (kept: reserved before training,
- * or made by the first iteration). */
-static int dstat_room(saved_store *s, const dn_backend *be, size_t n)
-{
-    if (n <= s->dstat_n) return ACTNN_OK;
-    if (s->dstat) s->dstat_be->release(s->dstat, s->dstat_n * sizeof(double));
-    s->dstat_be = be;
-    s->dstat = be->alloc(n * sizeof(double), "actnn_auto's per-sample statistics");
-    s->dstat_n = s->dstat ? n : 0;
-    return s->dstat ? ACTNN_OK : ACTNN_E_NOMEM;
-}
-
-/* sv_note_grad's device sums: one per layer and sample of an iteration (only SV_IN notes
- * them), made once; a call past it makes saved_grad_flush apply what is queued first. */
-static int dgrad_room(saved_store *s, const dn_backend *be, size_t n)
-{
-    size_t want = (size_t)s->n * n;
-    if (!s->auto_layers || want <= s->dgrad_n) return ACTNN_OK;
-    if (s->ngnote) saved_grad_flush(s);
-    if (s->dgrad) s->dstat_be->release(s->dgrad, s->dgrad_n * sizeof(double));
-    s->dstat_be = be;
-    s->dgrad = be->alloc(want * sizeof(double), "actnn_auto's gradient statistics");
-    s->dgrad_n = s->dgrad ? want : 0;
-    return s->dgrad ? ACTNN_OK : ACTNN_E_NOMEM;
-}
-
-int sv_grad_defer(layer_ctx *x, const float *delta, size_t d, size_t stride, const sv_gnote *g)
-{
-    saved_store *s = x->sv->store;
-    if (!SV_ON_DEVICE(x) || !x->be->act_sample_stats) return 1;
-    if (!s->dgrad && dgrad_room(s, x->be, (size_t)g->total) != ACTNN_OK) return 1;
-    if (s->ngnote == s->capgnote) {
-        int cap = s->capgnote ? 2 * s->capgnote : 64;
-        sv_gnote *m = realloc(s->gnote, sizeof(*m) * (size_t)cap);
-        if (!m) {
-            saved_grad_flush(s);
-            return 1;
-        }
-        s->gnote = m;
-        s->capgnote = cap;
-    }
-    if (s->dgrad_top + g->n > s->dgrad_n) saved_grad_flush(s);
-    if (g->n > s->dgrad_n) return 1;
-    int rc = x->be->act_sample_stats(s->ctx, ACTNN_STAT_SQUARES, delta, g->n, d, stride, s->group,
-                                     s->dgrad + s->dgrad_top);
-    if (rc != ACTNN_OK) {
-        saved_grad_flush(s);
-        return 1;
-    }
-    ++s->dev_stats;
-    ++s->grad_noted;
-    sv_gnote *e = &s->gnote[s->ngnote++];
-    *e = *g;
-    e->off = s->dgrad_top;
-    s->dgrad_top += g->n;
-    return 0;
-}
-
-void saved_grad_flush(saved_store *s)
-{
-    if (!s || !s->ngnote) return;
-    double *h = malloc(s->dgrad_top * sizeof(double));
-    int ok = h && s->dstat_be->pull(h, s->dgrad, s->dgrad_top * sizeof(double)) == 0;
-    for (int i = 0; i < s->ngnote; ++i)
-        sv_apply_grad(s, &s->gnote[i], ok ? h + s->gnote[i].off : NULL);
-    free(h);
-    s->grad_pulls += ok;
-    s->ngnote = 0;
-    s->dgrad_top = 0;
-}
-
-int saved_stats_reserve(saved_store *s, const dn_backend *be, size_t n)
-{
-    if (!s->auto_on || !be->device || !be->act_sample_stats ||
-        (dstat_room(s, be, n) == ACTNN_OK && dgrad_room(s, be, n) == ACTNN_OK))
-        return 0;
-    snprintf(s->err, sizeof(s->err), "out of device memory reserving actnn_auto's statistics "
-             "(%zu samples)", n);
-    return -1;
-}
-
-int saved_sample_stats(layer_ctx *x, int kind, const float *data, size_t n, size_t d,
-                       size_t stride, double *out)
-{
-    saved_store *s = x->sv->store;
-    if (!SV_ON_DEVICE(x)) return actnn_sample_stats(s->ctx, kind, data, n, d, stride, s->group, out);
-    if (!x->be->act_sample_stats) { /* a backend without the op: the samples cross */
-        const float *h = saved_host_view(x, data, n, d, stride);
-        return h ? actnn_sample_stats(s->ctx, kind, h, n, d, d, s->group, out) : ACTNN_E_NOMEM;
-    }
-    if (dstat_room(s, x->be, n) != ACTNN_OK) return ACTNN_E_NOMEM;
-    int rc = x->be->act_sample_stats(s->ctx, kind, data, n, d, stride, s->group, s->dstat);
-    ++s->dev_stats;
-    if (rc == ACTNN_OK && x->be->pull(out, s->dstat, n * sizeof(double))) rc = ACTNN_E_NOMEM;
-    /* a device flags NaN later (the backend's error); its statistic is NaN now */
-    for (size_t i = 0; rc == ACTNN_OK && kind == ACTNN_STAT_RANGE && i < n; ++i)
-        if (!isfinite(out[i])) rc = ACTNN_E_NONFINITE;
-    return rc;
-}
-
 /* actnn_auto=1 (DESIGN.md "Mixed precision"). Costs C_n (sum of squared group ranges) of
  * the call's samples go to the per-layer allocation (saved_auto.c), which sets the slot's
  * average `avg`. At the mini-batch's first call, *sb gets every sample's bits, 1..8
@@ -427,21 +326,22 @@ int saved_sample_stats(layer_ctx *x, int kind, const float *data, size_t n, size
  * sum_n C_n / (2^b_n - 1)^2 (wide-range samples get more bits); for the first chunk of a
  * streamed save, an even split by sample index, since the later chunks' ranges are not
  * known yet. Either way the bytes are those of a save at `avg`. */
+static double slot_avg(const layer_ctx *x, int slot)
+{
+    return x->sv->a[slot].bits > 0 ? x->sv->a[slot].bits : x->l->bits;
+}
+
 static int auto_bits(layer_ctx *x, int slot, const double *cost, size_t d, uint8_t **sb)
 {
     saved_store *s = x->sv->store;
     size_t n = (size_t)x->batch, total = total_of(x);
-    double avg = x->sv->a[slot].bits > 0 ? x->sv->a[slot].bits : x->l->bits;
+    double avg = slot_avg(x, slot);
     int rc = ACTNN_OK;
     if (x->b0 == 0) {
         *sb = malloc(total);
         if (!*sb) rc = ACTNN_E_NOMEM;
         else if (!chunked(x)) rc = actnn_alloc_bits(cost, NULL, n, avg, *sb);
-        else {
-            int lo = (int)avg;
-            size_t up = (size_t)((avg - lo) * (double)total + 1e-9);
-            for (size_t i = 0; i < total; ++i) (*sb)[i] = (uint8_t)(lo + (i < up));
-        }
+        else rc = actnn_split_bits(total, avg, *sb);
     }
     if (rc == ACTNN_OK && s->auto_layers)
         rc = saved_auto_record(x->sv, slot, cost, (size_t)x->b0, n, total, d, x->l->bits);
@@ -564,18 +464,21 @@ static size_t tensor_bound(const saved_store *s, size_t n, size_t d, int bits)
 /* The mini-batch's entry of a device tensor: payload, metadata and, with actnn_auto's
  * per-sample bits sb (host, total_of(x) widths; NULL: the layer's bits), the widths
  * pushed next to them, from the pool. */
-static int device_entry(layer_ctx *x, int slot, size_t d, int alive, const uint8_t *sb)
+static int device_entry(layer_ctx *x, int slot, size_t d, int alive, const uint8_t *sb,
+                        size_t sum)
 {
     saved_store *s = x->sv->store;
     size_t n = total_of(x), pay = 0, meta = 0;
     uint64_t seed = 0;
-    int rc = sb ? actnn_raw_size_mixed(n, d, sb, s->group, &pay, &meta)
-                : actnn_raw_size(n, d, x->l->bits, s->group, &pay, &meta);
+    int mixed = sb || sum;
+    int rc = sb    ? actnn_raw_size_mixed(n, d, sb, s->group, &pay, &meta)
+             : sum ? actnn_raw_size_sum(n, d, sum, s->group, &pay, &meta)
+                   : actnn_raw_size(n, d, x->l->bits, s->group, &pay, &meta);
     if (rc == ACTNN_OK) rc = actnn_get_seed(s->ctx, &seed);
     if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
     int own = 0;
-    size_t bytes = dalign(pay) + dalign(meta) + (sb ? dalign(n) : 0);
-    char *blk = dmem_take(x, bytes, sb ? tensor_bound(s, n, d, x->l->bits) : bytes, &own);
+    size_t bytes = dalign(pay) + dalign(meta) + (mixed ? dalign(n) : 0);
+    char *blk = dmem_take(x, bytes, mixed ? tensor_bound(s, n, d, x->l->bits) : bytes, &own);
     if (!blk) return fail(x, "a tensor in device memory", d, ACTNN_E_NOMEM);
     sv_entry *e = begin(x, slot, SK_TENSOR, d, pay + meta);
     e->bits = x->l->bits;
@@ -586,7 +489,7 @@ static int device_entry(layer_ctx *x, int slot, size_t d, int alive, const uint8
     e->dmeta = meta;
     e->dev_bytes = bytes;
     e->dev_own = own;
-    e->dbits = sb != NULL;
+    e->dbits = mixed;
     sv_point_block(e, blk);
     /* the widths were chosen on the host from the pulled costs: n bytes go over */
     if (sb && x->be->push((void *)e->dt.sample_bits, sb, n))
@@ -594,12 +497,36 @@ static int device_entry(layer_ctx *x, int slot, size_t d, int alive, const uint8
     return 0;
 }
 
-/* actnn_auto's costs come from the backend (act_sample_stats, only the doubles are
- * pulled), its bits go with the tensor: nothing of the data crosses to the host. */
-static int save_device(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
-                       int alive)
+/* actnn_auto where the backend writes the widths (act_auto_bits): the call's costs stay in
+ * backend memory (sv_cost_defer; a streamed save's later chunks only note theirs), and the
+ * mini-batch's first call sizes the entry from the widths' sum, which does not depend on
+ * them, then has them written next to the tensor, from the costs or, for a streamed save,
+ * by the even split. Nothing crosses to the host and nothing waits for the device. */
+static int device_auto_entry(layer_ctx *x, int slot, const float *data, size_t d,
+                             size_t stride, int alive)
 {
     saved_store *s = x->sv->store;
+    size_t total = total_of(x), sum = 0;
+    const double *cost = NULL;
+    int split = chunked(x);
+    int rc = !split || s->auto_layers ? sv_cost_defer(x, slot, data, d, stride, &cost) : ACTNN_OK;
+    if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
+    if (x->b0) return 0;
+    double avg = slot_avg(x, slot);
+    rc = split ? actnn_split_bits_sum(total, avg, &sum) : actnn_alloc_bits_sum(total, avg, &sum);
+    if (rc != ACTNN_OK) return fail(x, "a tensor", d, rc);
+    if (device_entry(x, slot, d, alive, NULL, sum)) return -1;
+    uint8_t *widths = (uint8_t *)x->sv->e[slot].dt.sample_bits;
+    rc = x->be->act_auto_bits(s->ctx, split ? NULL : cost, total, avg, widths);
+    return rc == ACTNN_OK ? 0 : fail(x, "per-sample bits", d, rc);
+}
+
+/* The entry of a save on a backend without act_auto_bits: actnn_auto's costs are pulled
+ * (act_sample_stats: only the doubles cross) and its widths chosen on the host, pushed
+ * with the tensor; or the layer's bits. */
+static int device_host_entry(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
+                             int alive)
+{
     int rc = ACTNN_OK;
     uint8_t *sb = NULL;
     double *cost = auto_costs(x, data, d, stride, &rc);
@@ -609,11 +536,22 @@ static int save_device(layer_ctx *x, int slot, const float *data, size_t d, size
         free(sb);
         return fail(x, "a tensor", d, rc);
     }
-    if (x->b0 == 0) {
-        int r = device_entry(x, slot, d, alive, sb);
-        free(sb);
-        if (r) return r;
-    }
+    int r = x->b0 == 0 ? device_entry(x, slot, d, alive, sb, 0) : 0;
+    free(sb);
+    return r;
+}
+
+/* A device tensor's save: its entry (actnn_auto's widths chosen on the device when the
+ * backend can, else on the host), then its samples quantized where they are. */
+static int save_device(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
+                       int alive)
+{
+    saved_store *s = x->sv->store;
+    int widths_there = s->auto_on && x->l->bits <= 8 && x->be->act_auto_bits;
+    if (widths_there ? device_auto_entry(x, slot, data, d, stride, alive)
+                     : device_host_entry(x, slot, data, d, stride, alive))
+        return -1;
+    int rc = ACTNN_OK;
     const actnn_raw_tensor *t = &x->sv->e[slot].dt;
     if (stride == d) rc = x->be->act_save(s->ctx, t, (size_t)x->b0, (size_t)x->batch, data);
     for (int i = 0; stride != d && rc == ACTNN_OK && i < x->batch; ++i)

@@ -92,6 +92,14 @@ int sv_fused_begin(layer_ctx *x, int xslot, int mslot, size_t d, activation a, i
 /* f->from_xhat: the call's samples' x-hat (every sample's d values `stride` floats apart)
  * choose their bits; the entries are made. 0 or -1 (saved_error). */
 int sv_fused_xhat(sv_fused *f, const float *xhat, size_t stride);
+/* The same from the groups' x-hat extremes of the call's samples (lo, hi: x->batch times
+ * ceil(d / group) floats, the backend's bn_xhat_group_ranges), so x-hat need not be
+ * written first: the costs are those sv_fused_xhat computes from x-hat, and f->from_xhat
+ * is cleared (bn_train_fused saves at the chosen bits). 0 or -1 (saved_error). */
+int sv_fused_ranges(sv_fused *f, const float *lo, const float *hi);
+/* The group size whose x-hat ranges sv_fused_ranges would take for a save into xslot (0:
+ * none, the layer's bits are known without them). */
+size_t sv_fused_range_group(const layer_ctx *x, int xslot);
 void sv_fused_sample(sv_fused *f, int sample);
 void sv_fused_sink(void *f, size_t j0, size_t len, const float *xhat, const float *y);
 int sv_fused_end(sv_fused *f);
@@ -200,11 +208,12 @@ int saved_window_reserve(saved_store *s, const dn_backend *be, size_t bytes);
  * training step allocates them. 0 (also without actnn_auto), or -1 (message via
  * saved_error) when out of device memory. */
 int saved_stats_reserve(saved_store *s, const dn_backend *be, size_t n);
-/* actnn_auto on a device: the backward's gradient sums, computed on the device as each
- * layer noted them (sv_note_grad), pulled at once and added to their slots in the order
- * noted. The network calls it when a backward ends, before the allocation reads the
- * factors; nothing to do on the CPU (its sums are added as they come). */
-void saved_grad_flush(saved_store *s);
+/* actnn_auto on a device: the iteration's statistics, computed on the device as the
+ * saves and the backward noted them (the saves' costs, sv_note_grad's gradient sums),
+ * pulled at once (one pull each) and given to their slots in the order noted. The network
+ * calls it when a backward ends, before the allocation reads them; nothing to do on the
+ * CPU (its statistics are recorded as they come). */
+void saved_stats_flush(saved_store *s);
 /* Exact bytes (payload + metadata, plugin size functions) the entry takes for n samples;
  * bits > 0 overrides a tensor's bits (bits = 32 on an alive entry gives 0: kept, not
  * copied). */

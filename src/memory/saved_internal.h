@@ -67,7 +67,23 @@ typedef struct {
     double bits;    /* average bits from the last allocation (0: none yet) */
 } sv_auto;
 
-/* One sv_note_grad call of a device run, waiting for saved_grad_flush: its sums are
+/* One save's costs on a device (actnn_auto with per-layer allocation), waiting for
+ * saved_stats_flush to record them (saved_auto_record's arguments): dcost[off, off + n). */
+typedef struct sv_cnote {
+    struct saved_state *st;
+    int slot, bits;
+    size_t off, first, n, total, d;
+} sv_cnote;
+
+/* The call's costs (act_sample_stats, ACTNN_STAT_RANGE) of x->batch samples into the
+ * device vector, noted for the allocation when it runs: *where (backend memory) for
+ * act_auto_bits. ACTNN_OK or the statistics' error (saved_devstats.c). */
+int sv_cost_defer(layer_ctx *x, int slot, const float *data, size_t d, size_t stride,
+                  const double **where);
+/* The store's device statistics and notes, released (saved_store_free). */
+void saved_devstats_free(saved_store *s);
+
+/* One sv_note_grad call of a device run, waiting for saved_stats_flush: its sums are
  * dgrad[off, off + n). first: the mini-batch's first chunk (the slot's sum restarts);
  * last: its last (the slot's factor is set, over `total` samples). */
 typedef struct sv_gnote {
@@ -127,8 +143,16 @@ struct saved_store {
     double *dstat;
     size_t dstat_n;
     size_t dev_stats;      /* act_sample_stats calls (tests: the device path ran) */
+    /* with act_auto_bits, the saves' costs: the widths are written from them on the
+     * device, and they come back for the per-layer allocation at saved_stats_flush */
+    double *dcost;
+    size_t dcost_n, dcost_top;
+    struct sv_cnote *cnote;
+    int ncnote, capcnote;
+    size_t cost_pulls;     /* flushes that pulled costs (tests: one per iteration) */
+    size_t cost_noted;     /* saves whose costs were queued (tests: all of them) */
     /* and the per-sample sums of squared deltas (sv_note_grad), left on the device until
-     * the backward ends (saved_grad_flush): one pull an iteration instead of one wait for
+     * the backward ends (saved_stats_flush): one pull an iteration instead of one wait for
      * the device per layer. Reserved with dstat for one sum per layer and sample. */
     double *dgrad;
     size_t dgrad_n, dgrad_top;

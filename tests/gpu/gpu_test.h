@@ -36,5 +36,6 @@ int gt_conv(void);    /* conv_gpu.c */
 int gt_bench(int mib); /* bench_gpu.c */
 int gt_stats(void);       /* stats_gpu.c */
 int gt_stats_bench(void); /* stats_gpu.c */
+int gt_bits(void);        /* bits_gpu.c */
 
 #endif

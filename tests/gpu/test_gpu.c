@@ -45,6 +45,7 @@ int main(int argc, char **argv)
     if (!only_bench) {
         gt_actnn();
         gt_stats();
+        gt_bits();
         gt_kernels();
         gt_conv();
         printf("\n%d checks, %d failed; device peak %.1f MiB\n", gt_checks, gt_failures,

@@ -1,5 +1,6 @@
 /* The CPU backend's ops table (backend.h): host memory and today's CPU kernels
  * (blas.c, im2col.c, bn_ops.c, activations.c, pool.c, movement.c, update.c). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,21 @@ static int cpu_act_sample_stats(actnn_ctx *host, int kind, const float *x, size_
     return actnn_sample_stats(host, kind, x, count, D, stride, G, out);
 }
 
+/* The contract's refused-cost case computed as a device does: zeros, and the error now. */
+static int cpu_act_auto_bits(actnn_ctx *host, const double *cost, size_t n, double avg,
+                             uint8_t *bits)
+{
+    (void)host;
+    if (!cost) return actnn_split_bits(n, avg, bits);
+    int bad = 0;
+    for (size_t k = 0; k < n; ++k) bad |= !(cost[k] >= 0.0 && isfinite(cost[k]));
+    if (!bad) return actnn_alloc_bits(cost, NULL, n, avg, bits);
+    double *zero = calloc(n ? n : 1, sizeof(double));
+    int rc = zero ? actnn_alloc_bits(zero, NULL, n, avg, bits) : ACTNN_E_NOMEM;
+    free(zero);
+    return rc == ACTNN_OK ? ACTNN_E_NONFINITE : rc;
+}
+
 static const dn_backend cpu_backend = {
     .name = "cpu",
     .device = 0,
@@ -202,6 +218,7 @@ static const dn_backend cpu_backend = {
     .act_codes_restore = cpu_act_codes_restore,
     .act_dropout = cpu_act_dropout,
     .act_sample_stats = cpu_act_sample_stats,
+    .act_auto_bits = cpu_act_auto_bits,
     .sgd_update = cpu_sgd_update,
     .adam_update = cpu_adam_update,
 };

@@ -87,16 +87,26 @@ static void ds_release(void *p, size_t bytes)
     free(un(p));
 }
 
+static size_t n_push, n_pull; /* dn_devsim_copies */
+
 static int ds_push(void *dst, const void *src, size_t bytes)
 {
+    ++n_push;
     if (bytes) memcpy(un(dst), src, bytes);
     return 0;
 }
 
 static int ds_pull(void *dst, const void *src, size_t bytes)
 {
+    ++n_pull;
     if (bytes) memcpy(dst, un(src), bytes);
     return 0;
+}
+
+void dn_devsim_copies(size_t *pushes, size_t *pulls)
+{
+    *pushes = n_push;
+    *pulls = n_pull;
 }
 
 /* Copies on the "second stream" (pull_async/push_async): queued and carried out only at
@@ -482,6 +492,12 @@ static int ds_act_sample_stats(actnn_ctx *host, int kind, const float *x, size_t
     return C()->act_sample_stats(host, kind, F(x), count, D, stride, G, (double *)un(out));
 }
 
+static int ds_act_auto_bits(actnn_ctx *host, const double *cost, size_t n, double avg,
+                            uint8_t *bits)
+{
+    return C()->act_auto_bits(host, cost ? (const double *)un(cost) : NULL, n, avg, U8(bits));
+}
+
 static int ds_act_dropout(actnn_ctx *host, uint64_t seed, uint64_t tensor_id, float p, size_t i,
                           size_t D, float *x)
 {
@@ -552,6 +568,7 @@ static dn_backend devsim = {
     .act_codes_restore = ds_act_codes_restore,
     .act_dropout = ds_act_dropout,
     .act_sample_stats = ds_act_sample_stats,
+    .act_auto_bits = ds_act_auto_bits,
     .sgd_update = ds_sgd,
     .adam_update = ds_adam,
 };

@@ -182,6 +182,16 @@ static int cu_act_sample_stats(actnn_ctx *host, int kind, const float *x, size_t
               : act_rc(actnn_cuda_sample_stats(g_act, kind, x, count, D, stride, G, out), "statistics");
 }
 
+static int cu_act_auto_bits(actnn_ctx *host, const double *cost, size_t n, double avg,
+                            uint8_t *bits)
+{
+    (void)host; /* a refused cost arrives through cu_error (actnn_cuda_status) */
+    int rc = act_ctx();
+    if (rc) return rc;
+    return cost ? act_rc(actnn_cuda_alloc_bits(g_act, cost, n, avg, bits), "widths")
+                : act_rc(actnn_cuda_split_bits(g_act, n, avg, bits), "widths");
+}
+
 static void cu_mem_info(size_t *peak, size_t *used)
 {
     *peak = dn_cuda_peak_bytes();
@@ -509,6 +519,7 @@ static const dn_backend cuda_backend = {
     .act_codes_restore = cu_act_codes_restore,
     .act_dropout = cu_act_dropout,
     .act_sample_stats = cu_act_sample_stats,
+    .act_auto_bits = cu_act_auto_bits,
     .sgd_update = cu_sgd,
     .adam_update = cu_adam,
 };
