@@ -7,13 +7,7 @@
 # Usage: scripts/ab_speed.sh DARKNET_A DARKNET_B DATA CFG [ROUNDS=5]
 #   The cfg sets the mini-batch and iterations (max_batches), e.g. a copy made the way
 #   scripts/bench_peak.sh makes its cases (scripts/cfg_variant.sh, then dn_oracle cfgset).
-set -u
-[ $# -ge 4 ] || { sed -n 2,9p "$0"; exit 2; }
-A=$(realpath "$1") B=$(realpath "$2") DATA=$3 CFG=$4 ROUNDS=${5:-5}
-T=$(mktemp -d "${TMPDIR:-/tmp}/ab_speed.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-mkdir -p "$T/backup"
-sed "s|^backup.*|backup = $T/backup/|" "$DATA" > "$T/ab.data"
+. "$(dirname "$0")/ab_common.sh"
 secs() { awk '/ seconds, /{for(i=1;i<=NF;i++) if($(i)=="seconds,") {n++; if(n>2) v[k++]=$(i-1)}}
   END{if(!k){print "nan"; exit} for(i=0;i<k;i++) for(j=i+1;j<k;j++) if(v[j]<v[i]){t=v[i];v[i]=v[j];v[j]=t}
       printf "%.3f", (k%2)? v[int(k/2)] : (v[k/2-1]+v[k/2])/2}' "$1"; }

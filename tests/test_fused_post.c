@@ -103,6 +103,91 @@ static void test_fused_matches_unfused(void **state)
                     fused_case(shapes[s][0], shapes[s][1], blocks[k], acts[a], seed++, from_xhat);
 }
 
+/* actnn_auto's x-hat ranges from the statistics pass (bn_stats_add_minmax, then
+ * bn_xhat_group_ranges), against the oracle they replace: x-hat written by bn_normalize,
+ * then its groups' extremes and actnn_range_stat of it. The statistics must be
+ * bn_stats_add's to the bit, every group's extremes equal to x-hat's, and the cost the
+ * same double (or both ACTNN_E_NONFINITE). Shapes put groups inside channels, channels
+ * inside groups and both straddling; the data has constant channels (x-hat all zero),
+ * small integers (ties), an infinity and a NaN. (A batch's x-hat cannot overflow: an
+ * outlier raises the variance with it.) */
+static void ranges_case(int n, int spatial, size_t G, int kind, uint32_t seed)
+{
+    const dn_backend *cpu = dn_backend_cpu();
+    enum { B = 3 };
+    size_t d = (size_t)n * spatial, ng = (d + G - 1) / G, per = dn_bn_range_ws_floats(n, spatial, G);
+    float *x = malloc(B * d * sizeof(float)), *xh = malloc(B * d * sizeof(float));
+    float *ws = malloc(B * per * sizeof(float)), *lo = malloc(ng * sizeof(float)), *hi = malloc(ng * sizeof(float));
+    bn_state a = {.n = n}, b = {.n = n};
+    bn_state *st[2] = {&a, &b};
+    for (int k = 0; k < 2; ++k) {
+        st[k]->mean = calloc(n, sizeof(float));
+        st[k]->variance = calloc(n, sizeof(float));
+        st[k]->rolling_mean = calloc(n, sizeof(float));
+        st[k]->rolling_variance = calloc(n, sizeof(float));
+        st[k]->acc = calloc(2 * (size_t)n, sizeof(double));
+    }
+    for (size_t i = 0; i < B * d; ++i) {
+        size_t f = i % d / (size_t)spatial;
+        x[i] = f % 4 == 1 ? 0.75f : (float)(int)(frand(&seed) * 9) - 4.0f + (f % 4 == 2 ? frand(&seed) : 0.0f);
+    }
+    if (kind == 1) x[d + 5 % d] = INFINITY; /* the channel's mean infinite: its x-hat not finite */
+    if (kind == 2) x[2 * d + d / 2] = NAN;
+    cpu->bn_stats_begin(&a);
+    cpu->bn_stats_begin(&b);
+    for (int s = 0; s < B; ++s) {
+        cpu->bn_stats_add(&a, x + s * d, 1, spatial);
+        cpu->bn_stats_add_minmax(&b, x + s * d, spatial, G, ws + s * per);
+    }
+    cpu->bn_stats_end(&a, (double)B * spatial);
+    cpu->bn_stats_end(&b, (double)B * spatial);
+    assert_memory_equal(a.acc, b.acc, 2 * (size_t)n * sizeof(double));
+    assert_memory_equal(a.mean, b.mean, n * sizeof(float));
+    assert_memory_equal(a.variance, b.variance, n * sizeof(float));
+    memcpy(xh, x, B * d * sizeof(float));
+    cpu->bn_normalize(&a, xh, B, spatial);
+    for (int s = 0; s < B; ++s) {
+        cpu->bn_xhat_group_ranges(&b, ws + s * per, spatial, G, lo, hi);
+        const float *v = xh + s * d;
+        for (size_t g = 0; g < ng && kind == 0; ++g) {
+            float mn = v[g * G], mx = v[g * G];
+            for (size_t j = g * G; j < d && j < (g + 1) * G; ++j) {
+                mn = v[j] < mn ? v[j] : mn;
+                mx = v[j] > mx ? v[j] : mx;
+            }
+            if (!(lo[g] == mn && hi[g] == mx))
+                fail_msg("n=%d spatial=%d G=%zu sample %d group %zu: [%.9g, %.9g], x-hat's [%.9g, %.9g]",
+                         n, spatial, G, s, g, lo[g], hi[g], mn, mx);
+        }
+        double want = 0, got = 0;
+        int ew = actnn_range_stat(v, d, G, &want), eg = actnn_range_stat_minmax(lo, hi, ng, &got);
+        assert_int_equal(eg, ew);
+        if (ew == ACTNN_OK) assert_memory_equal(&got, &want, sizeof(double));
+        if (kind && ew != ACTNN_E_NONFINITE) /* every sample shares the channel's statistics */
+            fail_msg("n=%d spatial=%d G=%zu kind %d sample %d: x-hat finite", n, spatial, G, kind, s);
+    }
+    for (int k = 0; k < 2; ++k) {
+        free(st[k]->mean); free(st[k]->variance); free(st[k]->rolling_mean);
+        free(st[k]->rolling_variance); free(st[k]->acc);
+    }
+    free(x); free(xh); free(ws); free(lo); free(hi);
+}
+
+static void test_xhat_ranges(void **state)
+{
+    (void)state;
+    const int shapes[][2] = {{3, 169}, {16, 100}, {5, 4103}, {4, 1024}, {40, 13}, {1, 1}, {7, 33}, {2, 32}};
+    const size_t groups[] = {32, 64, 256, 1024};
+    uint32_t seed = 9;
+    for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); ++s)
+        for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); ++g)
+            for (int kind = 0; kind < 3; ++kind) ranges_case(shapes[s][0], shapes[s][1], groups[g], kind, seed++);
+    float lo = 0, hi = 1;
+    double c;
+    assert_int_equal(actnn_range_stat_minmax(&lo, &hi, 0, &c), ACTNN_E_SIZE);
+    assert_int_equal(actnn_range_stat_minmax(NULL, &hi, 1, &c), ACTNN_E_NULL);
+}
+
 /* The sink is optional. */
 static void test_fused_without_sink(void **state)
 {
@@ -412,6 +497,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fused_matches_unfused),
         cmocka_unit_test(test_fused_without_sink),
+        cmocka_unit_test(test_xhat_ranges),
         cmocka_unit_test(test_mask_fast_path),
         cmocka_unit_test(test_save_part_bytes),
         cmocka_unit_test(test_save_part_checks),

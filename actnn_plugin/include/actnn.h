@@ -174,6 +174,11 @@ int actnn_tensor_sample_bits(const actnn_tensor *t, size_t i, int *bits);
 int actnn_tensor_range_stat(const actnn_tensor *t, size_t i, double *out);
 /* The same statistic computed from data (x[D], group size G, true ranges). */
 int actnn_range_stat(const float *x, size_t D, size_t G, double *out);
+/* The same statistic from the groups' minima and maxima (lo[g], hi[g], g < ngroups, in
+ * group order), for a caller that has them without the values (e.g. from a pass that
+ * had to read the data anyway): the same double as actnn_range_stat of values with those
+ * extremes. ACTNN_E_NONFINITE when an extreme is NaN or infinite. */
+int actnn_range_stat_minmax(const float *lo, const float *hi, size_t ngroups, double *out);
 /* The per-sample statistics of the mixed-precision policy, for count samples of D values
  * `stride` floats apart (stride >= D): out[n] = kind ACTNN_STAT_RANGE: actnn_range_stat
  * of sample n (group size G; ACTNN_E_NONFINITE on NaN/Inf); ACTNN_STAT_SQUARES: the sum

@@ -77,6 +77,19 @@ int actnn_range_stat(const float *x, size_t D, size_t G, double *out)
     return range_stat_values(x, D, G, out);
 }
 
+int actnn_range_stat_minmax(const float *lo, const float *hi, size_t ngroups, double *out)
+{
+    if (!lo || !hi || !out) return ACTNN_E_NULL;
+    if (ngroups == 0) return ACTNN_E_SIZE;
+    double s = 0.0;
+    for (size_t g = 0; g < ngroups; ++g) {
+        if (!isfinite(lo[g]) || !isfinite(hi[g])) return ACTNN_E_NONFINITE;
+        s = SM_ADD(s, sm_range_term(lo[g], hi[g]));
+    }
+    *out = s;
+    return ACTNN_OK;
+}
+
 /* Sum of squares of D values: chunk sums in chunk order (statmath.h). */
 static double square_stat_values(const float *x, size_t D)
 {

@@ -145,6 +145,15 @@ struct dn_backend {
     void (*bn_stats_begin)(bn_state *b);
     void (*bn_stats_add)(bn_state *b, const float *x, int batch, int spatial);
     void (*bn_stats_end)(bn_state *b, double count);
+    /* actnn_auto's x-hat ranges from the statistics pass, so x-hat need not be written
+     * first (backend/cpu/bn_ops.h): bn_stats_add of one sample that also keeps every
+     * channel piece's extremes in ws (dn_bn_range_ws_floats(n, spatial, group) floats, host
+     * memory), and, after bn_stats_end, each group's x-hat minimum and maximum from them,
+     * exactly those of bn_normalize's values. Optional, both or neither (NULL: x-hat is
+     * written, then measured). */
+    void (*bn_stats_add_minmax)(bn_state *b, const float *x, int spatial, size_t group, float *ws);
+    void (*bn_xhat_group_ranges)(const bn_state *b, const float *ws, int spatial, size_t group,
+                                 float *lo, float *hi);
     void (*bn_normalize)(const bn_state *b, float *x, int batch, int spatial);
     void (*bn_forward_infer)(const bn_state *b, float *x, int batch, int spatial);
     void (*bn_scale_shift)(const bn_state *b, float *x, int batch, int spatial);
@@ -270,6 +279,13 @@ struct dn_backend {
     void (*adam_update)(float *w, float *g, float *m, float *v, size_t n, float decay_batch,
                         float lr, float B1, float B2, float b1t, float b2t, float eps);
 };
+
+/* Floats of bn_stats_add_minmax's ws for one sample of n channels: a minimum and a maximum
+ * per piece, a channel spanning at most ceil(spatial/group) + 1 groups. */
+static inline size_t dn_bn_range_ws_floats(int n, int spatial, size_t group)
+{
+    return 2 * (size_t)n * (((size_t)spatial + group - 1) / group + 1);
+}
 
 /* The CPU backend (always present). */
 const dn_backend *dn_backend_cpu(void);

@@ -214,21 +214,59 @@ static const float *conv_xhat(layer *l, layer_ctx *x, int b)
     return x->scratch[1];
 }
 
+static int conv_xslot(layer *l, layer_ctx *x) { return xhat_rebuilt(l, x->net) ? -1 : SV_XHAT; }
+
+/* actnn_auto's x-hat ranges taken in the statistics pass (the backend's
+ * bn_stats_add_minmax), so the bits are known before x-hat is ever written: ws holds
+ * `per` floats per sample, NULL when not wanted or not possible. */
+typedef struct {
+    float *ws;
+    size_t group, per;
+} conv_ranges;
+
+static conv_ranges conv_ranges_make(layer *l, layer_ctx *x)
+{
+    conv_ranges rg = {0};
+    if (!x->be->bn_stats_add_minmax || !x->be->bn_train_fused || !x->be->bn_xhat_fused) return rg;
+    rg.group = sv_fused_range_group(x, conv_xslot(l, x));
+    if (!rg.group) return rg;
+    rg.per = dn_bn_range_ws_floats(l->out_c, l->out_w * l->out_h, rg.group);
+    rg.ws = malloc((size_t)x->batch * rg.per * sizeof(float)); /* NULL: x-hat is measured */
+    return rg;
+}
+
+/* The call's group ranges of x-hat from the statistics pass's extremes, and the entries
+ * they choose the bits of (sv_fused_ranges). */
+static int conv_ranges_save(layer *l, layer_ctx *x, const conv_ranges *rg, sv_fused *f)
+{
+    conv_p *p = l->p;
+    size_t ng = ((size_t)l->outputs + rg->group - 1) / rg->group, B = (size_t)x->batch;
+    float *lo = malloc(2 * B * ng * sizeof(float)), *hi = lo + B * ng;
+    if (!lo) return 0; /* f stays from_xhat: x-hat is written and measured instead */
+    for (size_t b = 0; b < B; ++b)
+        x->be->bn_xhat_group_ranges(&p->bnst, rg->ws + b * rg->per, l->out_w * l->out_h,
+                                    rg->group, lo + b * ng, hi + b * ng);
+    int r = sv_fused_ranges(f, lo, hi);
+    free(lo);
+    return r;
+}
+
 /* Training forward after the statistics, in one pass over each sample's output: x-hat,
  * its save, scale, shift, activation and its mask (bn_train_fused, sv_fused_sink). Under
  * actnn_auto the bits come from the whole x-hat: a pass writes x-hat, its ranges choose
  * the bits, then one pass does the rest (bn_xhat_fused). Returns 1 when the store needs
  * the separate passes (sv_fused_begin), else 0 or -1. */
-static int conv_post_fused(layer *l, layer_ctx *x)
+static int conv_post_fused(layer *l, layer_ctx *x, const conv_ranges *rg)
 {
     conv_p *p = l->p;
-    int xslot = xhat_rebuilt(l, x->net) ? -1 : SV_XHAT;
+    int xslot = conv_xslot(l, x);
     int mslot = activation_is_masked(l->act, NULL, NULL) ? SV_ACT : -1;
     int spatial = l->out_w * l->out_h;
     size_t os = out_st(l, x);
     sv_fused f;
     int r = sv_fused_begin(x, xslot, mslot, (size_t)l->outputs, l->act, x->be->bn_xhat_fused != NULL, &f);
     if (r <= 0) return r < 0 ? -1 : 1;
+    if (f.from_xhat && rg->ws && conv_ranges_save(l, x, rg, &f)) return -1;
     if (f.from_xhat) {
         for (int b = 0; b < x->batch; ++b) x->be->bn_normalize(&p->bnst, x->out + b * os, 1, spatial);
         if (sv_fused_xhat(&f, x->out, os)) return -1;
@@ -255,14 +293,21 @@ static int conv_post(layer *l, layer_ctx *x, int known)
     }
     /* Sample by sample (the buffer may be strided); the sums run in the same order as
      * bn_forward_train's, so the numbers are the same. */
+    conv_ranges rg = {0};
     if (x->train && !known) {
+        rg = conv_ranges_make(l, x);
         x->be->bn_stats_begin(&p->bnst);
-        for (int b = 0; b < B; ++b) x->be->bn_stats_add(&p->bnst, o + b * os, 1, spatial);
+        for (int b = 0; b < B; ++b)
+            if (rg.ws) x->be->bn_stats_add_minmax(&p->bnst, o + b * os, spatial, rg.group, rg.ws + b * rg.per);
+            else x->be->bn_stats_add(&p->bnst, o + b * os, 1, spatial);
         x->be->bn_stats_end(&p->bnst, (double)B * spatial);
     }
     if (x->train && x->be->bn_train_fused) {
-        int r = conv_post_fused(l, x);
+        int r = conv_post_fused(l, x, &rg);
+        free(rg.ws);
         if (r <= 0) return r;
+    } else {
+        free(rg.ws);
     }
     for (int b = 0; b < B; ++b) {
         if (x->train) x->be->bn_normalize(&p->bnst, o + b * os, 1, spatial);

@@ -804,8 +804,17 @@ int sv_fused_begin(layer_ctx *x, int xslot, int mslot, size_t d, activation a, i
     return 1;
 }
 
-/* The costs, bits and entry as save_chunk makes them for the same x-hat, then the mask's,
- * in the order sv_fused_begin makes them. */
+/* The bits and entry from the call's costs as save_chunk makes them, then the mask's, in
+ * the order sv_fused_begin makes them. */
+static int fused_entries(sv_fused *f, const double *cost)
+{
+    layer_ctx *x = f->x;
+    if (auto_entry(x, f->xslot, f->d, cost)) return -1;
+    f->t = x->sv->e[f->xslot].t;
+    if (f->mslot >= 0 && fused_mask(x, f->mslot, f->d, &f->m)) return -1;
+    return 0;
+}
+
 int sv_fused_xhat(sv_fused *f, const float *xhat, size_t stride)
 {
     layer_ctx *x = f->x;
@@ -813,12 +822,35 @@ int sv_fused_xhat(sv_fused *f, const float *xhat, size_t stride)
     int rc = ACTNN_OK;
     double *cost = auto_costs(x, xhat, f->d, stride, &rc);
     if (rc != ACTNN_OK) return fail(x, "a tensor", f->d, rc);
-    rc = auto_entry(x, f->xslot, f->d, cost);
+    rc = fused_entries(f, cost);
     free(cost);
-    if (rc) return -1;
-    f->t = x->sv->e[f->xslot].t;
-    if (f->mslot >= 0 && fused_mask(x, f->mslot, f->d, &f->m)) return -1;
-    return 0;
+    return rc;
+}
+
+size_t sv_fused_range_group(const layer_ctx *x, int xslot)
+{
+    const saved_store *s = x->sv->store;
+    int from_xhat = xslot >= 0 && s->auto_on && x->l->bits <= 8 && !x->recompute;
+    return from_xhat ? s->group : 0;
+}
+
+int sv_fused_ranges(sv_fused *f, const float *lo, const float *hi)
+{
+    layer_ctx *x = f->x;
+    size_t n = (size_t)x->batch, ng = (f->d + x->sv->store->group - 1) / x->sv->store->group;
+    double *cost = malloc(n * sizeof(double));
+    int rc = cost ? ACTNN_OK : ACTNN_E_NOMEM;
+    for (size_t b = 0; rc == ACTNN_OK && b < n; ++b)
+        rc = actnn_range_stat_minmax(lo + b * ng, hi + b * ng, ng, &cost[b]);
+    if (rc != ACTNN_OK) {
+        free(cost);
+        return fail(x, "a tensor", f->d, rc);
+    }
+    rc = fused_entries(f, cost);
+    free(cost);
+    f->from_xhat = 0; /* the bits are known: the one pass saves at them */
+    ++x->sv->store->xhat_ranges;
+    return rc;
 }
 
 void sv_fused_sample(sv_fused *f, int sample) { f->sample = (size_t)(f->x->b0 + sample); }
@@ -1098,4 +1130,5 @@ void saved_get_paths(const saved_store *s, saved_paths *out)
     out->swap_window_peak = s->swin.peak_bytes;
     out->swap_allocs = s->swin.allocs;
     out->swap_prefetches = s->swap_prefetches;
+    out->xhat_ranges = s->xhat_ranges;
 }

@@ -177,6 +177,7 @@ typedef struct {
      * window's size, the peak of its live blocks and its backend allocations */
     size_t swap_outs, swap_ins, swap_host_peak, swap_window, swap_window_peak, swap_allocs;
     size_t swap_prefetches; /* blocks read that saved_prefetch had started bringing back */
+    size_t xhat_ranges;     /* actnn_auto's x-hat costs from the statistics pass (sv_fused_ranges) */
 } saved_paths;
 void saved_get_paths(const saved_store *s, saved_paths *out);
 /* 1 once after a restore could not bring a swapped block back (out of device memory; the

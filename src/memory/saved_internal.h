@@ -135,6 +135,7 @@ struct saved_store {
     size_t dev_saves;      /* act_* calls that saved (tests: the device path ran) */
     size_t dev_kind[SK_DROPOUT + 1]; /* the same per kind (dropout: act_dropout calls) */
     size_t staged;         /* host staging copies of a device run (saved.c stage()) */
+    size_t xhat_ranges;    /* sv_fused_ranges calls (tests: the CPU took that path) */
     size_t dev_own_blocks; /* tensors given a block of their own (the pool too small) */
     size_t dpool_allocs;   /* times the pool was (re)allocated */
     /* actnn_auto on a device: the per-sample statistics (act_sample_stats) land here, and

@@ -42,9 +42,12 @@ void bn_free(bn_state *b)
  * result, and the value loop vectorizes (no sqrt call with errno in it). */
 static inline double norm_den(float var) { return sqrt(var) + .000001f; }
 
+/* One value of x-hat: every normalization here computes it this way. */
+static inline float xhat_one(float v, float mean, double den) { return (float)((v - mean) / den); }
+
 static inline void norm_row(float *p, int spatial, float mean, double den)
 {
-    for (int k = 0; k < spatial; ++k) p[k] = (float)((p[k] - mean) / den);
+    for (int k = 0; k < spatial; ++k) p[k] = xhat_one(p[k], mean, den);
 }
 
 void bn_stats_begin(bn_state *b) { memset(b->acc, 0, 2 * (size_t)b->n * sizeof(double)); }
@@ -63,6 +66,58 @@ void bn_stats_add(bn_state *b, const float *x, int batch, int spatial)
         }
         b->acc[2 * f] = s;
         b->acc[2 * f + 1] = q;
+    }
+}
+
+/* actnn_auto's ranges from the statistics pass. A piece is the part of a channel inside one
+ * group of the flattened sample; a channel spans at most ceil(S/G) + 1 groups, so each has
+ * that many slots (ws, dn_bn_range_ws_floats: C * slots minima, then as many maxima). */
+static size_t piece_slots(int spatial, size_t group) { return dn_bn_range_ws_floats(1, spatial, group) / 2; }
+
+void bn_stats_add_minmax(bn_state *b, const float *x, int spatial, size_t group, float *ws)
+{
+    int n = b->n;
+    size_t S = (size_t)spatial, slots = piece_slots(spatial, group);
+#pragma omp parallel for schedule(static)
+    for (int f = 0; f < n; ++f) {
+        double s = b->acc[2 * f], q = b->acc[2 * f + 1];
+        const float *p = x + (size_t)f * S;
+        size_t base = (size_t)f * S, g0 = base / group;
+        float *lo = ws + (size_t)f * slots, *hi = lo + (size_t)n * slots;
+        for (size_t k = 0; k < S;) {
+            size_t g = (base + k) / group, end = (g + 1) * group - base;
+            if (end > S) end = S;
+            float mn = p[k], mx = p[k];
+            for (; k < end; ++k) {
+                dn_bn_stats_term(p[k], &s, &q); /* bn_stats_add's sums, in its order */
+                mn = p[k] < mn ? p[k] : mn;
+                mx = p[k] > mx ? p[k] : mx;
+            }
+            lo[g - g0] = mn;
+            hi[g - g0] = mx;
+        }
+        b->acc[2 * f] = s;
+        b->acc[2 * f + 1] = q;
+    }
+}
+
+void bn_xhat_group_ranges(const bn_state *b, const float *ws, int spatial, size_t group,
+                          float *lo, float *hi)
+{
+    size_t S = (size_t)spatial, C = (size_t)b->n, slots = piece_slots(spatial, group);
+    size_t d = C * S, ng = (d + group - 1) / group;
+    for (size_t g = 0; g < ng; ++g) {
+        size_t f0 = g * group / S, f1 = ((g + 1) * group - 1) / S;
+        if (f1 >= C) f1 = C - 1;
+        for (size_t f = f0; f <= f1; ++f) {
+            /* x -> x-hat is non-decreasing (a rounded subtraction, then a rounded division
+             * by a positive den), so the piece's x-hat extremes are its extremes' images */
+            size_t i = f * slots + (g - f * S / group);
+            double den = norm_den(b->variance[f]);
+            float a = xhat_one(ws[i], b->mean[f], den), z = xhat_one(ws[C * slots + i], b->mean[f], den);
+            if (f == f0 || a < lo[g] || isnan(a)) lo[g] = a;
+            if (f == f0 || z > hi[g] || isnan(z)) hi[g] = z;
+        }
     }
 }
 
@@ -279,7 +334,7 @@ static void norm_block(const bn_state *b, const float *x, int spatial, size_t j0
         if (end > j0 + len) end = j0 + len;
         float mean = b->mean[f];
         double den = norm_den(b->variance[f]);
-        for (size_t k = j; k < end; ++k) xh[k - j0] = (float)((x[k] - mean) / den);
+        for (size_t k = j; k < end; ++k) xh[k - j0] = xhat_one(x[k], mean, den);
         j = end;
     }
 }

@@ -18,6 +18,14 @@
 void bn_forward_train(bn_state *b, float *x, int batch, int spatial);
 void bn_stats_begin(bn_state *b);
 void bn_stats_add(bn_state *b, const float *x, int batch, int spatial);
+/* actnn_auto's x-hat ranges without x-hat (backend.h bn_stats_add_minmax): one sample's
+ * bn_stats_add (the same sums) that also keeps the extremes of every piece of a channel
+ * inside a group of `group` values (ws: dn_bn_range_ws_floats floats); after bn_stats_end,
+ * bn_xhat_group_ranges gives each group's x-hat minimum and maximum (ceil(n*spatial/group)
+ * of each), exactly those of bn_normalize's values. */
+void bn_stats_add_minmax(bn_state *b, const float *x, int spatial, size_t group, float *ws);
+void bn_xhat_group_ranges(const bn_state *b, const float *ws, int spatial, size_t group,
+                          float *lo, float *hi);
 /* count = batch * spatial values per channel; sets mean/variance, moves the rolling ones. */
 void bn_stats_end(bn_state *b, double count);
 /* x <- (x - mean) / (sqrt(variance) + 1e-6) with the statistics of the last stats_end. */
