@@ -491,14 +491,14 @@ static void emu_alloc_bits(const double *cost, size_t n, double avg, uint8_t *bi
 static void test_mirror_alloc_bits(void **state)
 {
     (void)state;
-    size_t cases = 0, moved = 0;
+    size_t cases = 0, tied = 0;
     static const size_t ns[] = {1, 2, 3, 5, 8, 16, 31, 64, 100, 257};
     for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ++ni)
         for (int kind = 0; kind < 5; ++kind)
-            for (int ai = 0; ai <= 14; ++ai) {
+            for (int ai = 0; ai <= 15; ++ai) {
                 size_t n = ns[ni];
                 double avg = 1.0 + ai * 0.5 + (ai % 3 ? 1.0 / 7.0 : 0.0), c[257];
-                if (avg > 8.0) avg = 8.0;
+                if (avg > 8.0) avg = ai == 15 ? 9.0 : 8.0; /* 8, and above it: all at 8 */
                 for (size_t k = 0; k < n; ++k) {
                     double u = am_unif();
                     switch (kind) {
@@ -509,16 +509,19 @@ static void test_mirror_alloc_bits(void **state)
                     default: c[k] = 0.0; break;
                     }
                 }
-                uint8_t want[257], got[257];
+                uint8_t want[257], got[257], each[257];
                 assert_int_equal(actnn_alloc_bits(c, NULL, n, avg, want), ACTNN_OK);
                 emu_alloc_bits(c, n, avg, got);
-                if (memcmp(want, got, n)) {
-                    for (size_t k = 0; k < n; ++k)
-                        if (want[k] != got[k])
-                            fail_msg("n=%zu kind=%d avg=%g: sample %zu library %d, per-sample %d", n,
-                                     kind, avg, k, want[k], got[k]);
-                }
-                for (size_t k = 0; k < n; ++k) moved += want[k] != want[0];
+                assert_int_equal(actnn_alloc_bits_each(c, n, avg, each), ACTNN_OK);
+                for (size_t k = 0; k < n; ++k)
+                    if (want[k] != got[k] || want[k] != each[k])
+                        fail_msg("n=%zu kind=%d avg=%g: sample %zu library %d, per-sample %d (each %d)",
+                                 n, kind, avg, k, want[k], got[k], each[k]);
+                /* a tie decided: two samples of equal cost ended at different widths */
+                int t = 0;
+                for (size_t k = 1; k < n && !t; ++k)
+                    for (size_t j = 0; j < k && !t; ++j) t = c[j] == c[k] && want[j] != want[k];
+                tied += t;
                 cases++;
             }
     /* the costs the library refuses: the widths of all-zero costs */
@@ -530,9 +533,12 @@ static void test_mirror_alloc_bits(void **state)
         c[4] = bad[i];
         emu_alloc_bits(c, 6, 2.5, got);
         assert_memory_equal(want, got, 6);
+        assert_int_equal(actnn_alloc_bits_each(c, 6, 2.5, got), ACTNN_E_NONFINITE);
+        assert_memory_equal(want, got, 6);
     }
-    if (moved < cases) fail_msg("only %zu unequal widths in %zu cases: the ties were not tested", moved, cases);
-    print_message("alloc bits: %zu cases, per-sample widths equal to the greedy's\n", cases);
+    if (tied < 40) fail_msg("only %zu of %zu cases split samples of equal cost: ties untested", tied, cases);
+    print_message("alloc bits: %zu cases (%zu splitting equal costs), per-sample widths equal to the greedy's\n",
+                  cases, tied);
 }
 
 int main(void)

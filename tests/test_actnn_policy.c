@@ -244,6 +244,7 @@ static void test_sums_before_costs(void **state)
             double avg = ai < 50 ? 1.0 + ai * 0.14 : (double)(ai - 49) * 7.0 / 6.0 + 0.3 / (double)n;
             if (avg > 8.0) avg = 8.0;
             if (ai == 56) avg = 1.0 + 1.0 / 3.0;
+            if (ai == 0 && n % 2) avg = 8.0; /* the bounds: 1 (even n) and 8 (odd n) */
             double c[70];
             uint8_t b[70], sp[70];
             random_costs(&s, c, n);
@@ -286,8 +287,13 @@ static void test_sums_before_costs(void **state)
     assert_int_equal(actnn_alloc_bits_sum(2, 0.5, &sum), ACTNN_E_PARAM);
     assert_int_equal(actnn_alloc_bits_sum(2, NAN, &sum), ACTNN_E_PARAM);
     assert_int_equal(actnn_alloc_bits_sum(2, 2.0, NULL), ACTNN_E_NULL);
-    assert_int_equal(actnn_alloc_bits_sum(2, 9.0, &sum), ACTNN_OK);
-    assert_int_equal(sum, 16);
+    /* above 8 bits: every item at 8, as actnn_alloc_bits gives them */
+    double c9[3] = {1, 0, 5};
+    uint8_t b9[3];
+    assert_int_equal(actnn_alloc_bits_sum(3, 9.0, &sum), ACTNN_OK);
+    assert_int_equal(actnn_alloc_bits(c9, NULL, 3, 9.0, b9), ACTNN_OK);
+    assert_int_equal(sum, (size_t)b9[0] + b9[1] + b9[2]);
+    assert_int_equal(sum, 24);
     assert_int_equal(actnn_split_bits(2, 8.5, b), ACTNN_E_PARAM);
     assert_int_equal(actnn_split_bits(2, 0.9, b), ACTNN_E_PARAM);
     assert_int_equal(actnn_split_bits(0, 2.0, b), ACTNN_E_SIZE);

@@ -311,6 +311,12 @@ int actnn_dropout_free(actnn_ctx *ctx, actnn_dropout *d);
  * Deterministic (ties by index). */
 int actnn_alloc_bits(const double *cost, const double *weight, size_t n, double avg_bits,
                      uint8_t *bits);
+/* actnn_alloc_bits(cost, NULL, n, avg_bits, bits)'s widths computed as
+ * actnn_cuda_alloc_bits computes them on a device: each item decided on its own
+ * (src/allocmath.h), O(49 n^2). A cost that is not finite or is < 0 gives the widths of
+ * all-zero costs and ACTNN_E_NONFINITE, as the device does. For simulated devices and
+ * tests. */
+int actnn_alloc_bits_each(const double *cost, size_t n, double avg_bits, uint8_t *bits);
 /* The sum of the n widths actnn_alloc_bits(cost, NULL, n, avg_bits, bits) chooses, which
  * does not depend on the costs: a tensor can be sized (actnn_raw_size_sum) before its
  * widths are chosen, e.g. on a device where the costs are (actnn_cuda_alloc_bits). */

@@ -224,6 +224,20 @@ int actnn_alloc_bits_sum(size_t n, double avg_bits, size_t *sum)
     return ACTNN_OK;
 }
 
+int actnn_alloc_bits_each(const double *cost, size_t n, double avg_bits, uint8_t *bits)
+{
+    if (!cost || !bits) return ACTNN_E_NULL;
+    size_t sum = 0;
+    int err = actnn_alloc_bits_sum(n, avg_bits, &sum);
+    if (err) return err;
+    size_t R = (size_t)ACTNN_AUTO_MAX_BITS * n - sum;
+    am_steps st = am_make_steps();
+    int zero = 0;
+    for (size_t k = 0; k < n; ++k) zero |= !am_cost_ok(cost[k]);
+    for (size_t k = 0; k < n; ++k) bits[k] = (uint8_t)am_width(cost, n, &st, k, R, zero);
+    return zero ? ACTNN_E_NONFINITE : ACTNN_OK;
+}
+
 static int split_of(size_t n, double avg, int *lo, size_t *up)
 {
     if (n == 0) return ACTNN_E_SIZE;

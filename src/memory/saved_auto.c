@@ -27,8 +27,10 @@ int saved_auto_record(saved_state *st, int slot, const double *cost, size_t firs
         a->cap = total;
     }
     for (size_t i = 0; i < n; ++i) a->cost[first + i] = cost[i];
-    /* complete once the mini-batch's last sample is in (streamed saves come in chunks) */
-    a->n = first + n == total ? total : 0;
+    /* complete once the mini-batch's last sample is in (streamed saves come in chunks),
+     * unless a chunk's costs were lost (sv_cost_lost): then it sits this allocation out */
+    if (first == 0) a->lost = 0;
+    a->n = first + n == total && !a->lost ? total : 0;
     a->d = d;
     a->cfg_bits = bits;
     return ACTNN_OK;

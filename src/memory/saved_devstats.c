@@ -21,8 +21,9 @@
 #include "core/network.h"
 #include "memory/saved_internal.h"
 
-/* Grows a device vector of doubles to `want` (the old one released: nothing queued reads
- * it once the caller has flushed). */
+/* Grows a device vector of doubles to `want`. The old one is released although kernels
+ * queued earlier (act_auto_bits) may still read it: a backend's release waits for the
+ * device first (CUDA: cudaFree synchronizes; devsim and the CPU run nothing late). */
 static int vec_room(saved_store *s, const dn_backend *be, double **v, size_t *cap, size_t want,
                     const char *what)
 {
@@ -51,9 +52,10 @@ static int dgrad_room(saved_store *s, const dn_backend *be, size_t n)
     return vec_room(s, be, &s->dgrad, &s->dgrad_n, want, "actnn_auto's gradient statistics");
 }
 
-/* The saves' costs: one per slot, layer and sample, made once. A layer saves at most two
- * tensors with costs (a conv's input and its batch norm's x-hat), and a streamed segment
- * saves its members' again when it recomputes them in backward: at most SV_SLOTS. */
+/* The saves' costs: one per slot, layer and sample of a forward (a recomputation in
+ * backward saves nothing), made once. Layers save at most two tensors with costs today (a
+ * conv's input and its batch norm's x-hat); SV_SLOTS bounds any layer. Running out only
+ * flushes early: a wait, the same result. */
 static int dcost_room(saved_store *s, const dn_backend *be, size_t n)
 {
     size_t want = SV_SLOTS * (size_t)s->n * n;
@@ -125,7 +127,9 @@ int sv_cost_defer(layer_ctx *x, int slot, const float *data, size_t d, size_t st
 }
 
 /* The noted costs, recorded for the allocation in the order noted; when they could not
- * be pulled, their slots sit this allocation out (incomplete) rather than use old costs. */
+ * be pulled, their slots sit this allocation out (incomplete, and `lost` until the next
+ * mini-batch's first chunk, so a streamed slot's later chunks do not complete it with
+ * the previous mini-batch's costs) rather than use old costs. */
 static void cost_flush(saved_store *s)
 {
     double *h = s->ncnote ? malloc(s->dcost_top * sizeof(double)) : NULL;
@@ -133,8 +137,10 @@ static void cost_flush(saved_store *s)
     for (int i = 0; i < s->ncnote; ++i) {
         const sv_cnote *c = &s->cnote[i];
         if (!ok || saved_auto_record(c->st, c->slot, h + c->off, c->first, c->n, c->total, c->d,
-                                     c->bits) != ACTNN_OK)
+                                     c->bits) != ACTNN_OK) {
             c->st->a[c->slot].n = 0;
+            c->st->a[c->slot].lost = 1; /* a later chunk's record must not complete it */
+        }
     }
     free(h);
     s->cost_pulls += ok;

@@ -64,6 +64,7 @@ typedef struct {
     double sens;    /* layer factor times the mean squared output gradient; < 0: none yet */
     double grad_sum;/* sum of squared output gradients over the chunks seen so far */
     int lead;       /* slot whose bits this one takes (-1: its own) */
+    int lost;       /* a chunk's costs of this mini-batch could not be had (saved_devstats.c) */
     double bits;    /* average bits from the last allocation (0: none yet) */
 } sv_auto;
 

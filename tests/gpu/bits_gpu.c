@@ -1,10 +1,11 @@
 /* bits_gpu.c: actnn_cuda_alloc_bits and actnn_cuda_split_bits (actnn_auto's per-sample
  * widths chosen on the device, bits.cu) against the host library's actnn_alloc_bits and
  * actnn_split_bits, byte for byte: mini-batches of 1 to 5000 samples, costs over 30
- * decades, with ties (zeros, repeated values), several averages; a NaN cost (the widths
- * of all-zero costs, ACTNN_E_NONFINITE from the status) and the argument errors. The
- * per-sample arithmetic is allocmath.h's, which test_actnn_cuda_mirror checks on the
- * host; this checks the kernel around it. */
+ * decades, with ties (zeros, repeated values) and subnormals, averages from 1 to 9; a NaN
+ * cost (the widths of all-zero costs, ACTNN_E_NONFINITE from the status) and the argument
+ * errors. The per-sample arithmetic is allocmath.h's, which test_actnn_cuda_mirror checks
+ * on the host; this checks the kernel around it, and that it writes nothing past the n
+ * widths. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,10 @@
 #include "actnn_cuda.h"
 #include "gpu/gpu_test.h"
 
-/* n costs: kind 0 spread over 30 decades, 1 small integers and zeros (ties), 2 all zero. */
+/* n costs: kind 0 spread over 30 decades, 1 small integers and zeros (ties), 2 all zero,
+ * 3 subnormals and a repeated tiny value (the products' rounding at the bottom of the
+ * range, where a device multiply that flushed to zero would differ), 4 earlier values
+ * repeated. */
 static void costs(double *c, size_t n, int kind, uint64_t seed)
 {
     uint64_t s = seed;
@@ -22,8 +26,16 @@ static void costs(double *c, size_t n, int kind, uint64_t seed)
         float u = gt_uniform(&s, 0.0f, 1.0f);
         c[k] = kind == 0 ? exp(69.0 * gt_uniform(&s, 0.0f, 1.0f) - 34.5)
              : kind == 1 ? (u < 0.3f ? 0.0 : (double)(1 + (int)(u * 4)))
+             : kind == 3 ? (u < 0.5f ? 0x1p-1070 * (1 + (int)(u * 8)) : 1e-300)
+             : kind == 4 ? (k ? c[(size_t)(u * (float)k)] : 1.5)
                          : 0.0;
     }
+}
+
+static const char *kind_name(int kind)
+{
+    static const char *names[] = {"decades", "ties", "zeros", "subnormals", "repeats"};
+    return names[kind];
 }
 
 /* One case: the device's widths (from d_cost, or the split when cost is NULL) against the
@@ -31,15 +43,18 @@ static void costs(double *c, size_t n, int kind, uint64_t seed)
 static void check_case(actnn_cuda_ctx *cc, const double *cost, size_t n, double avg,
                        const char *what, int want_st)
 {
-    uint8_t *want = malloc(n), *got = malloc(n);
-    uint8_t *db = gt_dev_zero(n);
+    enum { GUARD = 64 }; /* bytes after the widths that no kernel may write */
+    uint8_t *want = malloc(n), *got = malloc(n + GUARD);
+    uint8_t *db = gt_dev_zero(n + GUARD);
     double *dc = cost ? gt_dev(cost, n * sizeof(double)) : NULL;
     double *zero = calloc(n, sizeof(double));
     int herr = !cost ? actnn_split_bits(n, avg, want)
                      : actnn_alloc_bits(want_st ? zero : cost, NULL, n, avg, want);
     int err = cost ? actnn_cuda_alloc_bits(cc, dc, n, avg, db) : actnn_cuda_split_bits(cc, n, avg, db);
     int st = err ? err : actnn_cuda_status(cc);
-    gt_pull(got, db, n);
+    gt_pull(got, db, n + GUARD);
+    size_t overrun = 0;
+    for (size_t k = n; k < n + GUARD; ++k) overrun += got[k] != 0;
     char name[160], detail[160];
     snprintf(name, sizeof name, "actnn widths %s n=%zu avg=%g", what, n, avg);
     size_t wrong = 0, first = n;
@@ -48,13 +63,13 @@ static void check_case(actnn_cuda_ctx *cc, const double *cost, size_t n, double 
             if (first == n) first = k;
             ++wrong;
         }
-    snprintf(detail, sizeof detail, "%zu of %zu differ (first %zu: %d vs %d); status %s; host %s",
-             wrong, n, first, first < n ? got[first] : 0, first < n ? want[first] : 0,
-             actnn_strerror(st), actnn_strerror(herr));
-    int ok = !herr && !err && wrong == 0 && st == want_st;
+    snprintf(detail, sizeof detail, "%zu of %zu differ (first %zu: %d vs %d); %zu bytes past them "
+             "written; status %s; host %s", wrong, n, first, first < n ? got[first] : 0,
+             first < n ? want[first] : 0, overrun, actnn_strerror(st), actnn_strerror(herr));
+    int ok = !herr && !err && wrong == 0 && overrun == 0 && st == want_st;
     gt_result(name, ok, ok ? NULL : detail);
     if (dc) gt_free(dc, n * sizeof(double));
-    gt_free(db, n);
+    gt_free(db, n + GUARD);
     free(zero);
     free(want);
     free(got);
@@ -68,15 +83,15 @@ int gt_bits(void)
         return -1;
     }
     static const size_t ns[] = {1, 2, 7, 64, 200, 1000, 5000};
-    static const double avgs[] = {1.0, 15.0 / 11.0, 2.0, 2.5, 4.0 + 1.0 / 3.0, 8.0};
+    static const double avgs[] = {1.0, 15.0 / 11.0, 2.0, 2.5, 4.0 + 1.0 / 3.0, 8.0, 9.0};
     for (size_t i = 0; i < sizeof ns / sizeof *ns; ++i) {
         size_t n = ns[i];
         double *c = malloc(n * sizeof(double));
-        for (int kind = 0; kind < 3; ++kind)
+        for (int kind = 0; kind < 5; ++kind)
             for (size_t a = 0; a < sizeof avgs / sizeof *avgs; ++a) {
                 if (n > 1000 && a % 2) continue; /* O(n^2) host-side pace: half the averages */
                 costs(c, n, kind, 31 + i * 7 + (uint64_t)kind);
-                check_case(cc, c, n, avgs[a], kind == 0 ? "decades" : kind == 1 ? "ties" : "zeros", ACTNN_OK);
+                check_case(cc, c, n, avgs[a], kind_name(kind), ACTNN_OK);
             }
         check_case(cc, NULL, n, 2.0 + 3.0 / 7.0, "split", ACTNN_OK);
         costs(c, n, 0, 5);

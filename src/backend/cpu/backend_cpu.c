@@ -135,7 +135,8 @@ static int cpu_act_sample_stats(actnn_ctx *host, int kind, const float *x, size_
     return actnn_sample_stats(host, kind, x, count, D, stride, G, out);
 }
 
-/* The contract's refused-cost case computed as a device does: zeros, and the error now. */
+/* The heap greedy; the contract's refused-cost case as a device computes it (the widths
+ * of zero costs, and the error now). */
 static int cpu_act_auto_bits(actnn_ctx *host, const double *cost, size_t n, double avg,
                              uint8_t *bits)
 {
@@ -143,11 +144,7 @@ static int cpu_act_auto_bits(actnn_ctx *host, const double *cost, size_t n, doub
     if (!cost) return actnn_split_bits(n, avg, bits);
     int bad = 0;
     for (size_t k = 0; k < n; ++k) bad |= !(cost[k] >= 0.0 && isfinite(cost[k]));
-    if (!bad) return actnn_alloc_bits(cost, NULL, n, avg, bits);
-    double *zero = calloc(n ? n : 1, sizeof(double));
-    int rc = zero ? actnn_alloc_bits(zero, NULL, n, avg, bits) : ACTNN_E_NOMEM;
-    free(zero);
-    return rc == ACTNN_OK ? ACTNN_E_NONFINITE : rc;
+    return bad ? actnn_alloc_bits_each(cost, n, avg, bits) : actnn_alloc_bits(cost, NULL, n, avg, bits);
 }
 
 static const dn_backend cpu_backend = {
