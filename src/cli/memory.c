@@ -63,9 +63,10 @@ static int print_device_plan(network *net, FILE *f, char *err, size_t errlen)
             "params_mib=%.1f (weights, gradients, optimizer state) cudnn_workspace_mib=%.1f "
             "(the largest layer's im2col size; cuDNN's algorithms are chosen within it and within "
             "workspace_size_limit_MB=%d) scratch_mib=%.1f (two per-sample restore buffers) "
-            "input_mib=%.1f total_device_mib=%.1f\n",
+            "input_mib=%.1f stats_mib=%.2f (actnn_auto's per-sample statistics) "
+            "total_device_mib=%.1f\n",
             s.batch, s.arena / MIB, saved_dev / MIB, s.params / MIB, ws / MIB, net->workspace_limit_mb,
-            s.scratch / MIB, s.input / MIB, dev / MIB);
+            s.scratch / MIB, s.input / MIB, s.stats / MIB, dev / MIB);
     if (net->actnn_swap)
         fprintf(f, "actnn_swap=1: saved_mib is the device window (the saves of the two neighbouring "
                 "layers or streamed segments that a backward holds while it brings the next "

@@ -76,6 +76,7 @@ static int dry_run(network *net, saved_desc *desc, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory planning");
         return -1;
     }
+    size_t had = saved_pool_bytes(net->store);
     set_batch_network(net, 1);
     /* Loss layers report on stdout in training forwards; this one is not training. */
     fflush(stdout);
@@ -92,6 +93,10 @@ static int dry_run(network *net, saved_desc *desc, char *err, size_t errlen)
             if (rc || saved_describe(net->store, i, k, &desc[i * SV_SLOTS + k]))
                 desc[i * SV_SLOTS + k].kind = SAVED_NONE;
     saved_release_all(net->store);
+    if (saved_pool_restore(net->store, had) && !rc) {
+        snprintf(err, errlen, "%s", saved_error(net->store));
+        rc = -1;
+    }
     saved_reset_peak(net->store); /* a dry run at other bits may have saved more */
     bn_snapshot(net, 1, bn);
     free(bn);
@@ -337,7 +342,7 @@ int memreport_plan_at(network *net, const saved_desc *desc, int bits, int batch,
 size_t memreport_device_total(const network *net, const mem_summary *s)
 {
     return s->arena + (net->actnn_swap ? s->swap_window : s->saved) + s->params + s->workspace +
-           s->scratch + s->input;
+           s->scratch + s->input + s->stats;
 }
 
 size_t memreport_total(const mem_summary *s)
@@ -385,6 +390,7 @@ int memreport_plan(network *net, mem_summary *s, FILE *f, char *err, size_t errl
     fixed_parts(net, s, n);
     s->input_transient = input_dead_at(net, 0);
     s->swap_window = swap_window_of(net, &net->plan, desc, n, 0);
+    s->stats = saved_stats_plan_bytes(net->store, n);
     free(desc);
     return 0;
 }

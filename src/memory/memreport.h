@@ -29,6 +29,8 @@ typedef struct {
     size_t swap_window;            /* actnn_swap=1 on a device: the saves of the largest
                                       layer or streamed segment (what is written or read
                                       back at once; the rest waits in host memory) */
+    size_t stats;                  /* a device run's actnn_auto statistics vectors
+                                      (saved_stats_plan_bytes; none on the CPU) */
 } mem_summary;
 
 /* Bytes of all parameters, their gradients and optimizer state. */

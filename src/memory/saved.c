@@ -628,6 +628,19 @@ int saved_pool_reserve(saved_store *s, const dn_backend *be, size_t bytes)
     return 0;
 }
 
+size_t saved_pool_bytes(const saved_store *s) { return s ? s->dpool_bytes : 0; }
+
+int saved_pool_restore(saved_store *s, size_t had)
+{
+    if (!s || s->dpool_bytes == had || s->dpool_live) return 0;
+    const dn_backend *be = s->dbe;
+    if (s->dpool) be->release(s->dpool, s->dpool_bytes);
+    s->dpool = NULL;
+    s->dpool_bytes = 0;
+    s->dpool_top = s->dpool_want = s->dpool_bound = 0;
+    return had ? saved_pool_reserve(s, be, had) : 0;
+}
+
 int sv_save(layer_ctx *x, int slot, const float *data, size_t d, int alive)
 {
     return sv_save_strided(x, slot, data, d, d, alive);

@@ -204,6 +204,13 @@ int saved_pool_reserve(saved_store *s, const dn_backend *be, size_t bytes);
  * saved_pool_reserve does the pool (nothing without actnn_swap). 0, or -1 (message via
  * saved_error) when out of device memory. */
 int saved_window_reserve(saved_store *s, const dn_backend *be, size_t bytes);
+/* The device pool's size now (0: none), and back to `had` bytes after a planning dry run
+ * (memreport), whose saves, one sample at the bits it plans, made or grew the pool to
+ * their own bound when they were dropped: not what training asks, and on a device real
+ * memory (a 32-bit dry run's pool was kept by the reservation that followed, which only
+ * ever grows it). 0, or -1 (saved_error) when the pool cannot be made again. */
+size_t saved_pool_bytes(const saved_store *s);
+int saved_pool_restore(saved_store *s, size_t had);
 /* actnn_auto on a device: makes the vector of per-sample statistics (act_sample_stats)
  * room for n samples now, and that of the gradient sums (one per layer and sample), so no
  * training step allocates them. 0 (also without actnn_auto), or -1 (message via
@@ -215,6 +222,10 @@ int saved_stats_reserve(saved_store *s, const dn_backend *be, size_t n);
  * calls it when a backward ends, before the allocation reads them; nothing to do on the
  * CPU (its statistics are recorded as they come). */
 void saved_stats_flush(saved_store *s);
+/* The device bytes saved_stats_reserve takes for a mini-batch of n on a backend with
+ * act_sample_stats and act_auto_bits (the CUDA one): 0 without actnn_auto. For the
+ * device plan (memreport), which has no device to ask. */
+size_t saved_stats_plan_bytes(const saved_store *s, size_t n);
 /* Exact bytes (payload + metadata, plugin size functions) the entry takes for n samples;
  * bits > 0 overrides a tensor's bits (bits = 32 on an alive entry gives 0: kept, not
  * copied). */

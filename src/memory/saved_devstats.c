@@ -44,9 +44,11 @@ static int dstat_room(saved_store *s, const dn_backend *be, size_t n)
 
 /* sv_note_grad's device sums: one per layer and sample of an iteration (only SV_IN notes
  * them), made once; a call past it makes the flush apply what is queued first. */
+static size_t dgrad_want(const saved_store *s, size_t n) { return s->auto_layers ? (size_t)s->n * n : 0; }
+
 static int dgrad_room(saved_store *s, const dn_backend *be, size_t n)
 {
-    size_t want = (size_t)s->n * n;
+    size_t want = dgrad_want(s, n);
     if (!s->auto_layers || want <= s->dgrad_n) return ACTNN_OK;
     saved_stats_flush(s);
     return vec_room(s, be, &s->dgrad, &s->dgrad_n, want, "actnn_auto's gradient statistics");
@@ -56,9 +58,11 @@ static int dgrad_room(saved_store *s, const dn_backend *be, size_t n)
  * backward saves nothing), made once. Layers save at most two tensors with costs today (a
  * conv's input and its batch norm's x-hat); SV_SLOTS bounds any layer. Running out only
  * flushes early: a wait, the same result. */
+static size_t dcost_want(const saved_store *s, size_t n) { return SV_SLOTS * (size_t)s->n * n; }
+
 static int dcost_room(saved_store *s, const dn_backend *be, size_t n)
 {
-    size_t want = SV_SLOTS * (size_t)s->n * n;
+    size_t want = dcost_want(s, n);
     if (!be->act_auto_bits || want <= s->dcost_n) return ACTNN_OK;
     saved_stats_flush(s);
     return vec_room(s, be, &s->dcost, &s->dcost_n, want, "actnn_auto's per-sample costs");
@@ -177,6 +181,12 @@ int saved_stats_reserve(saved_store *s, const dn_backend *be, size_t n)
     snprintf(s->err, sizeof(s->err), "out of device memory reserving actnn_auto's statistics "
              "(%zu samples)", n);
     return -1;
+}
+
+size_t saved_stats_plan_bytes(const saved_store *s, size_t n)
+{
+    if (!s || !s->auto_on) return 0;
+    return (n + dgrad_want(s, n) + dcost_want(s, n)) * sizeof(double);
 }
 
 void saved_devstats_free(saved_store *s)

@@ -23,8 +23,8 @@ for k in arena_mib saved_mib params_mib input_mib; do
 done
 sum=$(awk -v a="$(field "$dev" arena_mib)" -v s="$(field "$dev" saved_mib)" -v p="$(field "$dev" params_mib)" \
     -v w="$(field "$dev" cudnn_workspace_mib)" -v i="$(field "$dev" input_mib)" -v t="$(field "$dev" total_device_mib)" \
-    -v c="$(field "$dev" scratch_mib)" \
-    'BEGIN { d = a + s + p + w + c + i - t; print (d < 0.4 && d > -0.4) ? "yes" : "no" }')
+    -v c="$(field "$dev" scratch_mib)" -v x="$(field "$dev" stats_mib)" \
+    'BEGIN { d = a + s + p + w + c + i + x - t; print (d < 0.4 && d > -0.4) ? "yes" : "no" }')
 check "total_device_mib is the sum of its parts (within rounding)" [ "$sum" = yes ]
 
 total=$(field "$dev" total_device_mib)
