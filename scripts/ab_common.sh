@@ -5,7 +5,7 @@
 set -u
 [ $# -ge 4 ] || { sed -n 2,9p "$0"; exit 2; }
 A=$(realpath "$1") B=$(realpath "$2") CFG=$4 ROUNDS=${5:-5}
-T=$(mktemp -d "${TMPDIR:-/tmp}/$(basename "$0" .sh).XXXXXX")
+T=$(mktemp -d -p "${TMPDIR:-/tmp}")
 trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/backup"
 sed "s|^backup.*|backup = $T/backup/|" "$3" > "$T/ab.data"

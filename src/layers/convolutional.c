@@ -218,10 +218,11 @@ static int conv_xslot(layer *l, layer_ctx *x) { return xhat_rebuilt(l, x->net) ?
 
 /* actnn_auto's x-hat ranges taken in the statistics pass (the backend's
  * bn_stats_add_minmax), so the bits are known before x-hat is ever written: ws holds
- * `per` floats per sample, NULL when not wanted or not possible. */
+ * `per` floats per sample, then the groups' x-hat minima and maxima (ng per sample each),
+ * in one allocation; NULL when not wanted or not possible. */
 typedef struct {
-    float *ws;
-    size_t group, per;
+    float *ws, *lo, *hi;
+    size_t group, per, ng;
 } conv_ranges;
 
 static conv_ranges conv_ranges_make(layer *l, layer_ctx *x)
@@ -230,8 +231,12 @@ static conv_ranges conv_ranges_make(layer *l, layer_ctx *x)
     if (!x->be->bn_stats_add_minmax || !x->be->bn_train_fused || !x->be->bn_xhat_fused) return rg;
     rg.group = sv_fused_range_group(x, conv_xslot(l, x));
     if (!rg.group) return rg;
+    size_t B = (size_t)x->batch;
     rg.per = dn_bn_range_ws_floats(l->out_c, l->out_w * l->out_h, rg.group);
-    rg.ws = malloc((size_t)x->batch * rg.per * sizeof(float)); /* NULL: x-hat is measured */
+    rg.ng = ((size_t)l->outputs + rg.group - 1) / rg.group;
+    rg.ws = malloc(B * (rg.per + 2 * rg.ng) * sizeof(float)); /* NULL: x-hat is measured */
+    rg.lo = rg.ws ? rg.ws + B * rg.per : NULL;
+    rg.hi = rg.ws ? rg.lo + B * rg.ng : NULL;
     return rg;
 }
 
@@ -240,15 +245,10 @@ static conv_ranges conv_ranges_make(layer *l, layer_ctx *x)
 static int conv_ranges_save(layer *l, layer_ctx *x, const conv_ranges *rg, sv_fused *f)
 {
     conv_p *p = l->p;
-    size_t ng = ((size_t)l->outputs + rg->group - 1) / rg->group, B = (size_t)x->batch;
-    float *lo = malloc(2 * B * ng * sizeof(float)), *hi = lo + B * ng;
-    if (!lo) return 0; /* f stays from_xhat: x-hat is written and measured instead */
-    for (size_t b = 0; b < B; ++b)
+    for (size_t b = 0; b < (size_t)x->batch; ++b)
         x->be->bn_xhat_group_ranges(&p->bnst, rg->ws + b * rg->per, l->out_w * l->out_h,
-                                    rg->group, lo + b * ng, hi + b * ng);
-    int r = sv_fused_ranges(f, lo, hi);
-    free(lo);
-    return r;
+                                    rg->group, rg->lo + b * rg->ng, rg->hi + b * rg->ng);
+    return sv_fused_ranges(f, rg->lo, rg->hi);
 }
 
 /* Training forward after the statistics, in one pass over each sample's output: x-hat,

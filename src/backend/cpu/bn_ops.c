@@ -105,18 +105,23 @@ void bn_xhat_group_ranges(const bn_state *b, const float *ws, int spatial, size_
                           float *lo, float *hi)
 {
     size_t S = (size_t)spatial, C = (size_t)b->n, slots = piece_slots(spatial, group);
-    size_t d = C * S, ng = (d + group - 1) / group;
-    for (size_t g = 0; g < ng; ++g) {
-        size_t f0 = g * group / S, f1 = ((g + 1) * group - 1) / S;
-        if (f1 >= C) f1 = C - 1;
-        for (size_t f = f0; f <= f1; ++f) {
-            /* x -> x-hat is non-decreasing (a rounded subtraction, then a rounded division
-             * by a positive den), so the piece's x-hat extremes are its extremes' images */
-            size_t i = f * slots + (g - f * S / group);
-            double den = norm_den(b->variance[f]);
-            float a = xhat_one(ws[i], b->mean[f], den), z = xhat_one(ws[C * slots + i], b->mean[f], den);
-            if (f == f0 || a < lo[g] || isnan(a)) lo[g] = a;
-            if (f == f0 || z > hi[g] || isnan(z)) hi[g] = z;
+    size_t ng = (C * S + group - 1) / group;
+    for (size_t g = 0; g < ng; ++g) { /* a NaN, once in, stays: no comparison replaces it */
+        lo[g] = INFINITY;
+        hi[g] = -INFINITY;
+    }
+    /* channel by channel, its statistics once: x -> x-hat is non-decreasing (a rounded
+     * subtraction, then a rounded division by a positive den), so a piece's x-hat extremes
+     * are its extremes' images */
+    for (size_t f = 0; f < C; ++f) {
+        double den = norm_den(b->variance[f]);
+        float mean = b->mean[f];
+        size_t g0 = f * S / group, g1 = ((f + 1) * S - 1) / group;
+        for (size_t g = g0; g <= g1; ++g) {
+            size_t i = f * slots + (g - g0);
+            float a = xhat_one(ws[i], mean, den), z = xhat_one(ws[C * slots + i], mean, den);
+            if (a < lo[g] || isnan(a)) lo[g] = a;
+            if (z > hi[g] || isnan(z)) hi[g] = z;
         }
     }
 }
