@@ -118,21 +118,33 @@ static void bound_catches_a_lost_term(void **st)
 }
 
 /* The non-finite test of the CUDA kernel (dn_nonfinite1) and the CPU backend's
- * nonfinite_mark against C's isfinite, over the special values and their neighbours, each
- * alone at every position of a short array (the CPU op's vectorized max must see all). */
+ * nonfinite_mark against C's isfinite, over the special values, their neighbours and NaN
+ * payloads at both ends, each alone at every position of an array long enough for the
+ * vectorized loop's several lanes, unrolled iterations and tail (the op must see all). */
+static float from_bits(uint32_t b)
+{
+    float v;
+    memcpy(&v, &b, sizeof(v));
+    return v;
+}
+
 static void nonfinite_against_isfinite(void **st)
 {
     (void)st;
     const float v[] = {0.f, -0.f, 1.f, -1.f, 1e-45f, -1e-45f, 1.17549435e-38f, 3.4028235e38f,
-                       -3.4028235e38f, INFINITY, -INFINITY, NAN, -NAN};
+                       -3.4028235e38f, INFINITY, -INFINITY, NAN, -NAN,
+                       from_bits(0x7f800001u), from_bits(0x7fffffffu), from_bits(0xff800001u),
+                       from_bits(0xffffffffu), from_bits(0x7f7fffffu), from_bits(0xff7fffffu),
+                       from_bits(0x00800000u), from_bits(0x7f000000u)};
+    enum { LEN = 71 };
     const dn_backend *be = dn_backend_cpu();
     for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); ++k) {
         assert_int_equal(dn_nonfinite1(v[k]), !isfinite(v[k]));
-        for (size_t at = 0; at < 37; ++at) {
-            float x[37], flag = 0;
-            fill(x, 37, 5);
+        for (size_t at = 0; at < LEN; ++at) {
+            float x[LEN], flag = 0;
+            fill(x, LEN, 5);
             x[at] = v[k];
-            be->nonfinite_mark(x, 37, &flag);
+            be->nonfinite_mark(x, LEN, &flag);
             assert_true(flag == (isfinite(v[k]) ? 0.f : 1.f));
             flag = 2; /* left as it was when all are finite */
             be->nonfinite_mark(x, at, &flag);

@@ -27,7 +27,7 @@
 #endif
 
 /* 1 when v is NaN or inf: all exponent bits set (nonfinite_mark; the CPU backend's
- * cpu_nonfinite_mark takes the maximum of the same field). */
+ * cpu_nonfinite_mark tests the same field by a carry into bit 31). */
 DN_VEC_FN int dn_nonfinite1(float v)
 {
 #if defined(__CUDA_ARCH__)
