@@ -94,14 +94,6 @@ static void fill_augment(classifier_data *cd, const network *net)
     cd->exposure = net->exposure;
 }
 
-static int make_backup_dir(const char *dir)
-{
-    if (mkdir(dir, 0775) == 0 || errno == EEXIST) return 0;
-    fprintf(stderr, "cannot create the backup folder %s: %s (set backup= in the .data file)\n", dir,
-            strerror(errno));
-    return -1;
-}
-
 static int start_training(train_run *t, char **paths, int n, classifier_setup *s)
 {
     char err[1024];
@@ -185,7 +177,7 @@ static int train_classifier(const char *datafile, const char *cfg, const char *w
         fprintf(stderr, "%s\n", err);
     else if (!(paths = list_read(data_cfg_str(&s.d, "train", "data/train.list"), &n, err, sizeof(err))))
         fprintf(stderr, "%s: %s\n", datafile, err);
-    else if (make_backup_dir(t.backup) == 0 && start_training(&t, paths, n, &s) == 0)
+    else if (train_backup_dir(t.backup) == 0 && start_training(&t, paths, n, &s) == 0)
         rc = 0;
     if (t.net && rc == 0) {
         memreport_print_auto(t.net, stdout);

@@ -138,7 +138,9 @@ static int train_loop(train_run *t)
         size_t it = network_current_batch(net);
         double left = (net->max_batches - (double)it) * avg_time / 3600;
         if (dist_rank() == 0) train_map_print(&t->map, net);
-        printf(" %zu: %f, %f avg loss, %f rate, %lf seconds, %zu images, %f hours left\n", it, loss,
+        /* AlexeyAB starts the line with a newline: -map's lines before it end without one */
+        printf("%s %zu: %f, %f avg loss, %f rate, %lf seconds, %zu images, %f hours left\n",
+               t->map.on ? "\n" : "", it, loss,
                avg, network_current_rate(net), dt, net->seen, left);
         fflush(stdout);
         if (train_ckpt_check_finite(&t->ck, loss, it)) return -1;
@@ -153,14 +155,6 @@ static int train_loop(train_run *t)
         if (stop) return stop < 0 ? -1 : 0;
     }
     return save(t, "_final.weights");
-}
-
-static int make_backup_dir(const char *dir)
-{
-    if (mkdir(dir, 0775) == 0 || errno == EEXIST) return 0;
-    fprintf(stderr, "cannot create the backup folder %s: %s (set backup= in the .data file)\n", dir,
-            strerror(errno));
-    return -1;
 }
 
 static int start_training(train_run *t, char **paths, int n, int classes)
@@ -241,7 +235,8 @@ static int check_batch(const network *net, const char *cfg)
 
 int detector_train(const char *datafile, const char *cfg, const char *weights, int clear)
 {
-    train_opts o = {0, 4, NULL};
+    train_opts o = {.map = 0, .map_epochs = 4, .chart = NULL};
+    det_eval_opts_default(&o.eval);
     return detector_train_ex(datafile, cfg, weights, clear, &o);
 }
 
@@ -278,7 +273,7 @@ int detector_train_ex(const char *datafile, const char *cfg, const char *weights
         const char *list = data_cfg_str(&s.d, "train", "data/train.txt");
         if (!(paths = list_read(list, &n, err, sizeof(err))))
             fprintf(stderr, "%s: train=%s: %s\n", datafile, list, err);
-        else if (make_backup_dir(t.backup) == 0 && start_training(&t, paths, n, s.classes) == 0)
+        else if (train_backup_dir(t.backup) == 0 && start_training(&t, paths, n, s.classes) == 0)
             rc = 0;
     }
     if (t.net && rc == 0) {
@@ -298,7 +293,8 @@ static void usage(const char *prog)
             "usage: %s detector train|test|valid|map|recall|demo|calc_anchors <data> <cfg> [weights] [image|video]\n"
             "  train: [-clear] [-dont_show] [-map] [-mAP_epochs 4] [-chart chart_name.png]\n"
             "  test: [-thresh .25] [-ext_output] [-letter_box] [-save_labels] [-out result.json]\n"
-            "  map: [-iou_thresh .5] [-points 0|11|101]   valid: [-prefix dir]\n"
+            "  map: [-iou_thresh .5] [-points 0|11|101] [-thresh .25] [-letter_box]\n"
+            "  valid: [-prefix dir] [-out file_prefix] [-letter_box]\n"
             "  demo <data> <cfg> <weights> <video> [-out_filename out.avi] [-thresh .25] (OPENCV=1)\n"
             "  calc_anchors <data> -num_of_clusters N -width W -height H\n",
             prog);
@@ -315,6 +311,10 @@ int run_detector(int argc, char **argv)
         usage(argv[0]);
         return 1;
     }
+    if (!(iou > 0 && iou <= 1)) {
+        fprintf(stderr, "-iou_thresh must be in (0, 1], got %g\n", iou);
+        return 1;
+    }
     if (points != 0 && points != 11 && points != 101) {
         fprintf(stderr, "-points must be 0 (area under the curve), 11 (VOC2007) or 101 (COCO)\n");
         return 1;
@@ -323,17 +323,25 @@ int run_detector(int argc, char **argv)
     const char *weights = argc > 5 ? argv[5] : NULL, *img = argc > 6 ? argv[6] : NULL;
     det_test_opts o;
     det_test_opts_read(&o, .25f);
+    det_eval_opts eo;
+    det_eval_opts_default(&eo);
+    eo.iou_thresh = iou;
+    eo.conf_thresh = o.thresh;
+    eo.points = points;
+    eo.letter_box = o.letter_box;
+    eo.dir = cli_str("-prefix", NULL);
+    eo.out = cli_str("-out", NULL);
     if (!strcmp(cmd, "train")) {
-        train_opts topt = {cli_flag("-map"), cli_int("-mAP_epochs", 4), cli_str("-chart", NULL)};
+        train_opts topt = {cli_flag("-map"), cli_int("-mAP_epochs", 4), cli_str("-chart", NULL), eo};
         return detector_train_ex(data, cfg, weights, cli_flag("-clear"), &topt);
     }
     if (!strcmp(cmd, "test")) return detector_test(data, cfg, weights, img, &o, NULL);
-    if (!strcmp(cmd, "valid")) return detector_valid(data, cfg, weights, cli_str("-prefix", NULL));
+    if (!strcmp(cmd, "valid")) return detector_valid(data, cfg, weights, &eo);
     if (!strcmp(cmd, "demo")) {
         if (!img) { usage(argv[0]); return 1; }
         return detector_demo(data, cfg, weights, img, cli_float("-thresh", .25f), cli_str("-out_filename", NULL));
     }
-    if (!strcmp(cmd, "map")) return detector_map(data, cfg, weights, iou, points, NULL) ? 1 : 0;
+    if (!strcmp(cmd, "map")) return detector_map(data, cfg, weights, &eo, NULL) ? 1 : 0;
     if (!strcmp(cmd, "recall")) return detector_recall(data, cfg, weights);
     fprintf(stderr, "detector: unknown command '%s'\n", cmd);
     usage(argv[0]);

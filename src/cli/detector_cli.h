@@ -52,9 +52,19 @@ int detector_test(const char *datafile, const char *cfg, const char *weights, co
                   const det_test_opts *o, const char *names_override);
 /* pjreddie's validate_detector_recall over the .data file's valid list (detector_recall.c). */
 int detector_recall(const char *datafile, const char *cfg, const char *weights);
-int detector_valid(const char *datafile, const char *cfg, const char *weights, const char *prefix);
-int detector_map(const char *datafile, const char *cfg, const char *weights, float iou_thresh,
-                 int points, float *map_out);
+/* Options of `detector valid` and `detector map` (detector_eval.c). */
+typedef struct {
+    float iou_thresh;  /* map: a detection finds a truth above this IoU (-iou_thresh, .5) */
+    float conf_thresh; /* map: TP, FP, FN, precision, recall, F1, average IoU at this score (-thresh, .25) */
+    int points;        /* map: 0 area under the curve, 11 (VOC2007) or 101 (-points) */
+    int letter_box;    /* -letter_box (or the cfg's letter_box=1): letterboxed, else stretched */
+    const char *dir;   /* valid: results folder (-prefix; else the .data file's results=) */
+    const char *out;   /* valid: file name prefix (-out; else comp4_det_test_ or coco_results) */
+} det_eval_opts;
+void det_eval_opts_default(det_eval_opts *o);
+int detector_valid(const char *datafile, const char *cfg, const char *weights, const det_eval_opts *o);
+int detector_map(const char *datafile, const char *cfg, const char *weights, const det_eval_opts *o,
+                 float *map_out);
 int detector_calc_anchors(const char *datafile, int clusters, int w, int h);
 
 #endif

@@ -72,6 +72,17 @@ network *det_network(const char *cfg, const char *weights, int batch_override, i
         free_network(net);
         return NULL;
     }
+    for (int i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        if (l->type != LT_YOLO && l->type != LT_REGION) continue;
+        const det_params *q = l->p;
+        if (q->classes == p->classes) continue;
+        snprintf(err, errlen, "%s: detection layer %d has classes=%d but the last one has classes=%d; "
+                 "every [yolo]/[region] needs the same classes= (and filters=(classes+5)*len(mask) "
+                 "before each [yolo])", cfg, i, q->classes, p->classes);
+        free_network(net);
+        return NULL;
+    }
     if (classes > 0 && p->classes != classes) {
         snprintf(err, errlen, "%s: the detection layers have classes=%d but the .data file says "
                  "classes=%d; make them equal (and filters=(classes+5)*len(mask) before each [yolo])",

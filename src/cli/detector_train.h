@@ -5,18 +5,22 @@
 
 #include <stddef.h>
 
+#include "cli/detector_cli.h"
 #include "cli/train_ckpt.h"
 #include "core/network.h"
 
 typedef struct {
-    int map;                 /* -map: mAP@0.5 on valid= during training */
+    int map;                 /* -map: mAP on valid= during training */
     int map_epochs;          /* -mAP_epochs (AlexeyAB's, default 4) */
     const char *chart;       /* -chart <file>: the second chart file's name */
+    det_eval_opts eval;      /* -iou_thresh, -thresh, -letter_box as `detector map` reads them;
+                              * the area under the curve always (AlexeyAB's training) */
 } train_opts;
 
 typedef struct {
     int on;
     const char *datafile, *cfg;
+    det_eval_opts eval;
     int every;               /* iterations between two mAPs */
     size_t next;             /* iteration of the next mAP */
     float last;              /* the last mAP (-1: none yet) */

@@ -15,6 +15,8 @@ void train_map_init(train_map *m, const network *net, const train_opts *o, const
 {
     memset(m, 0, sizeof(*m));
     m->on = o->map;
+    m->eval = o->eval;
+    m->eval.points = 0;
     m->datafile = datafile;
     m->cfg = cfg;
     m->last = -1;
@@ -33,8 +35,8 @@ void train_map_print(const train_map *m, const network *net)
     if (!m->on) return;
     printf("\n (next mAP calculation at %zu iterations) ", m->next);
     if (m->last >= 0)
-        printf("\n Last accuracy mAP@0.50 = %2.2f %%, best = %2.2f %% ", m->last * 100,
-               net->best_map * 100);
+        printf("\n Last accuracy mAP@%0.2f = %2.2f %%, best = %2.2f %% ", m->eval.iou_thresh,
+               m->last * 100, net->best_map * 100);
 }
 
 static void ckpt_path(const train_ckpt *ck, const char *suffix, char *out, size_t n)
@@ -59,14 +61,14 @@ int train_map_step(train_map *m, train_ckpt *ck, size_t it)
     printf("\n calculation mAP (mean average precision)...\n");
     fflush(stdout);
     float map = 0;
-    if (detector_map(m->datafile, m->cfg, tmp, .5f, 0, &map)) {
+    if (detector_map(m->datafile, m->cfg, tmp, &m->eval, &map)) {
         /* a bad valid= list is the user's to fix; training goes on without this point */
         fprintf(stderr, "warning: mAP at iteration %zu could not be computed (see above)\n", it);
         remove(tmp);
         return 0;
     }
     m->last = map;
-    printf("\n mean_average_precision (mAP@0.50) = %f at iteration %zu\n", map, it);
+    printf("\n mean_average_precision (mAP@%0.2f) = %f at iteration %zu\n", m->eval.iou_thresh, map, it);
     if (map >= net->best_map) {
         net->best_map = map;
         if (rename(tmp, best)) {

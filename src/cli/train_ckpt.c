@@ -1,10 +1,13 @@
 /* train_ckpt.h */
 #include "cli/train_ckpt.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "backend/backend.h"
 #include "dist/dist.h"
@@ -225,4 +228,21 @@ void train_print_memory(const network *net)
         printf("%s ranks=%d rank_batch=%d rank_peak_rss_mib=%s\n", buf ? buf : "memory:", dist_size(),
                net->batch, per);
     free(buf);
+}
+
+int train_backup_dir(const char *dir)
+{
+    struct stat st;
+    if (mkdir(dir, 0775) && errno != EEXIST) {
+        fprintf(stderr, "cannot create the backup folder %s: %s (set backup= in the .data file)\n", dir,
+                strerror(errno));
+        return -1;
+    }
+    /* an existing path must be a folder we can write into: found now, not at the first save */
+    if (stat(dir, &st) || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK)) {
+        fprintf(stderr, "the backup folder %s is %s (set backup= in the .data file)\n", dir,
+                stat(dir, &st) ? strerror(errno) : !S_ISDIR(st.st_mode) ? "not a folder" : "not writable");
+        return -1;
+    }
+    return 0;
 }

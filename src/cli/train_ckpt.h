@@ -38,6 +38,9 @@ void train_ckpt_failure(const train_ckpt *c, const char *err);
 /* The `memory:` line (memreport.h); with MPI, on rank 0, with ranks=, the per-rank
  * mini-batch and every rank's peak RSS. Every rank must call it. */
 void train_print_memory(const network *net);
+/* Makes the backup folder when missing; 0 when it is a folder we can write into, else -1
+ * with a message (found before training, not at the first save). */
+int train_backup_dir(const char *dir);
 /* The advice part alone (net may be NULL before the network exists). */
 void train_oom_advice(const network *net, const char *cfg, const char *err);
 

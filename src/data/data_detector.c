@@ -5,6 +5,7 @@
  * are printed when training ends. */
 #include "data/data_detector.h"
 
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +70,9 @@ int detector_read_labels(const char *path, int classes, label_box **out, unsigne
         const char *why = NULL;
         if (!parse_label_line(line, &b)) why = "expected `class x y w h`";
         else if (b.id < 0 || b.id >= classes) why = "class id outside 0..classes-1 (check classes= in the .data file)";
-        else if (!(b.w > 0 && b.h > 0 && b.x >= 0 && b.x <= 1 && b.y >= 0 && b.y <= 1))
-            why = "coordinates must be relative: x, y in [0,1], w, h > 0";
+        else if (!(b.w > 0 && b.h > 0 && b.w <= FLT_MAX && b.h <= FLT_MAX && b.x >= 0 && b.x <= 1 &&
+                   b.y >= 0 && b.y <= 1))
+            why = "coordinates must be relative: x, y in [0,1], w, h > 0 and finite";
         if (why) {
             if (bad) ++*bad;
             if (warn) fprintf(stderr, "warning: %s:%d: label dropped: %s\n", path, lineno, why);
@@ -231,20 +233,20 @@ int detector_fill(void *user, rng_t *r, float *x, float *y)
     return 0;
 }
 
-int detector_load_letterbox(const detector_data *dd, int i, float *x, int *iw, int *ih, char *err,
-                            size_t errlen)
+int detector_load_eval(const detector_data *dd, int i, int letter, float *x, int *iw, int *ih,
+                       char *err, size_t errlen)
 {
     image im = image_load_ex(dd->paths[i], dd->c, err, errlen);
     if (!im.data) return -1;
     *iw = im.w;
     *ih = im.h;
-    image lb = letterbox_image(im, dd->w, dd->h);
+    image in = letter ? letterbox_image(im, dd->w, dd->h) : resize_image(im, dd->w, dd->h);
     free_image(im);
-    if (!lb.data) {
-        snprintf(err, errlen, "out of memory letterboxing %s", dd->paths[i]);
+    if (!in.data) {
+        snprintf(err, errlen, "out of memory %s %s", letter ? "letterboxing" : "resizing", dd->paths[i]);
         return -1;
     }
-    memcpy(x, lb.data, sizeof(float) * (size_t)dd->w * dd->h * dd->c);
-    free_image(lb);
+    memcpy(x, in.data, sizeof(float) * (size_t)dd->w * dd->h * dd->c);
+    free_image(in);
     return 0;
 }

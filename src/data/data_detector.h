@@ -78,9 +78,10 @@ int detector_want_warning(detector_data *dd);
  * count in *n (0 without a label file, counted and warned). */
 label_box *detector_image_labels(detector_data *dd, const char *img, rng_t *r, int *n);
 
-/* Image i letterboxed to the network input, for test/valid/map; its size in *iw, *ih.
- * Returns 0 or -1 with err set. */
-int detector_load_letterbox(const detector_data *dd, int i, float *x, int *iw, int *ih, char *err,
-                            size_t errlen);
+/* Image i as the network input for valid/map: letterboxed when `letter`, else stretched
+ * to the network size (AlexeyAB's default); its size in *iw, *ih. Returns 0 or -1 with
+ * err set. */
+int detector_load_eval(const detector_data *dd, int i, int letter, float *x, int *iw, int *ih,
+                       char *err, size_t errlen);
 
 #endif

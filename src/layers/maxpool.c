@@ -39,7 +39,8 @@ static int maxpool_parse(layer *l, cfg_reader *r, network *net)
     if (!p) return layer_oom(r);
     l->p = p;
     p->stride = cfg_int(r, "stride", 1, 1, 4096);
-    p->size = cfg_int(r, "size", p->stride, 1, 255);
+    /* the argmax inside a window is saved for backward in at most 8 bits: 16 x 16 windows */
+    p->size = cfg_int(r, "size", p->stride, 1, 16);
     p->pad = cfg_int(r, "padding", p->size - 1, 0, 4096);
     if (cfg_int(r, "stride_x", p->stride, 1, 4096) != p->stride ||
         cfg_int(r, "stride_y", p->stride, 1, 4096) != p->stride)

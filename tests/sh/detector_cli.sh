@@ -78,23 +78,80 @@ mkdir -p cfg; printf 'classes=3\nnames=data/coco.names\n' > cfg/coco.data
 check "detect: detections equal Debian darknet's" \
   same_dets dt 's/^person:/rectangle:/; s/^bicycle:/ellipse:/; s/^car:/triangle:/' \
   detect y3.cfg r3.weights set/img_00007.png -thresh 0.3 --- detect y3.cfg r3.weights set/img_00007.png -thresh 0.3
-# map: each class's truth count is the number of its boxes in the valid labels, and the mAP
-# the mean of the class APs (all within [0, 100] %).
-$DN detector map shapes.data y3.cfg r3.weights -points 11 > mapr.out 2>&1
+# map: the truth count is the number of boxes in the valid labels, TP + FN that count, the
+# per-class TP and FP sum to the totals at conf_thresh, and the mAP is the mean of the class
+# APs (all within [0, 100] %).
+$DN detector map shapes.data y3.cfg r3.weights -points 11 -thresh .05 > mapr.out 2>&1
 map_consistent() {
-  local k want got sum=0 ap m
+  local k want got sum=0 ap m tp fp fn tps=0 fps=0
+  want=$(sed 's/\.png$/.txt/' set/valid.txt | xargs cat | wc -l)
+  got=$(sed -n 's/.*unique_truth_count = \([0-9]*\).*/\1/p' mapr.out)
+  [ "$want" = "$got" ] || { echo "  truth $got, labels have $want"; return 1; }
+  read -r tp fp fn < <(sed -n 's/.*conf_thresh = 0.05, TP = \([0-9]*\), FP = \([0-9]*\), FN = \([0-9]*\),.*/\1 \2 \3/p' mapr.out)
+  [ -n "$tp" ] && [ $((tp + fn)) = "$want" ] || { echo "  TP $tp + FN $fn != truth $want"; return 1; }
   for k in 0 1 2; do
-    want=$(sed 's/\.png$/.txt/' set/valid.txt | xargs cat | awk -v k=$k '$1 == k' | wc -l)
-    got=$(sed -n "s/^class_id = $k,.*truth = \([0-9]*\)).*/\1/p" mapr.out)
-    [ "$want" = "$got" ] || { echo "  class $k: truth $got, labels have $want"; return 1; }
     ap=$(sed -n "s/^class_id = $k,.* ap = \([0-9.]*\)%.*/\1/p" mapr.out)
+    tps=$((tps + $(sed -n "s/^class_id = $k,.*(TP = \([0-9]*\), FP = .*/\1/p" mapr.out)))
+    fps=$((fps + $(sed -n "s/^class_id = $k,.*, FP = \([0-9]*\)).*/\1/p" mapr.out)))
     sum=$(awk -v s=$sum -v a="$ap" 'BEGIN { if (a < 0 || a > 100) exit 1; print s + a }') || return 1
   done
+  [ $tps = "$tp" ] && [ $fps = "$fp" ] || { echo "  per-class TP $tps FP $fps, totals $tp $fp"; return 1; }
+  [ $((tp + fp)) -gt 0 ] || { echo "  nothing above -thresh .05: the counts are not exercised"; return 1; }
   m=$(sed -n 's/.*mAP@0.50) = \([0-9.]*\),.*/\1/p' mapr.out)
   awk -v s=$sum -v m="$m" 'BEGIN { d = s / 3 / 100 - m; exit !(m != "" && d < 1e-4 && d > -1e-4) }' ||
     { echo "  mAP $m, mean of APs $sum/3 %"; return 1; }
 }
-check "map: truth counts from the labels, mAP = mean of class APs" map_consistent
+check "map: truth count from the labels, TP + FN = truth, per-class counts sum, mAP = mean of APs" map_consistent
+
+# valid against Debian's darknet (pjreddie's validate_detector: letterboxed, thresh .005,
+# boxes clamped to the image): ours with -letter_box, and with the cfg's letter_box=1, on
+# 80x48 images; stretched (our default, AlexeyAB's) they must differ. Lines matched after
+# sorting by image and score, values within 1e-3.
+mkdir -p ns; "$TOOLS/make_shapes" $T/ns 2 8 80 48 9 > /dev/null
+sed "s|valid=.*|valid=$T/ns/valid.txt|" shapes.data > ns.data
+printf 'results=%s/res_deb\n' $T >> ns.data; mkdir -p res_deb
+QT_QPA_PLATFORM=offscreen timeout 120 /usr/bin/darknet detector valid ns.data y3.cfg r3.weights > deb_valid.out 2>&1
+$O cfgset y3.cfg y3lb.cfg letter_box=1 > /dev/null
+$DN detector valid ns.data y3.cfg r3.weights -prefix res_lb -letter_box > /dev/null 2>&1
+$DN detector valid ns.data y3lb.cfg r3.weights -prefix res_cfg > /dev/null 2>&1
+$DN detector valid ns.data y3.cfg r3.weights -prefix res_st -out st_ > /dev/null 2>&1
+same_voc() { # dir prefix
+  local c
+  for c in rectangle ellipse triangle; do
+    [ -s "res_deb/comp4_det_test_$c.txt" ] || { echo "  Debian wrote no $c file"; return 1; }
+    paste -d' ' <(sort -k1,1 -k2,2g "$1/$2$c.txt") <(sort -k1,1 -k2,2g "res_deb/comp4_det_test_$c.txt") |
+      awk -v c=$c 'NF != 12 || $1 != $7 { bad = 1 } { for (k = 2; k <= 6; k++) { d = $k - $(k + 6); if (d > 1e-3 || d < -1e-3) bad = 1 } }
+        END { if (bad || NR == 0) { print "  " c ": differs from Debian'"'"'s valid"; exit 1 } }' || return 1
+  done
+}
+check "valid -letter_box equals Debian's valid (80x48 images)" same_voc res_lb comp4_det_test_
+check "valid with the cfg's letter_box=1 equals Debian's valid" same_voc res_cfg comp4_det_test_
+check "valid -out names the files (<results>/<out><class>.txt)" [ -s res_st/st_triangle.txt ]
+differ() { ! cmp -s "$1" "$2"; }
+check "valid stretched (default) differs from the letterboxed" differ res_st/st_triangle.txt res_lb/comp4_det_test_triangle.txt
+check "valid boxes clamped to the 80x48 image" \
+  awk '$3 < 1 || $4 < 1 || $5 > 80 || $6 > 48 { exit 1 }' res_st/st_rectangle.txt res_st/st_ellipse.txt res_st/st_triangle.txt
+# eval=coco: one JSON array, one object per (box, class) line of the VOC files, bbox inside
+{ cat shapes.data; printf 'eval=coco\nresults=%s/res_coco\n' $T; } > coco.data
+$DN detector valid coco.data y3.cfg r3.weights > coco.out 2>&1
+$DN detector valid shapes.data y3.cfg r3.weights -prefix res_voc > /dev/null 2>&1
+coco_ok() {
+  python3 - "$T/res_coco/coco_results.json" res_voc <<'PY' || return 1
+import json, sys, glob
+d = json.load(open(sys.argv[1]))
+n = sum(sum(1 for _ in open(f)) for f in glob.glob(sys.argv[2] + "/*.txt"))
+assert len(d) == n and n > 0, (len(d), n)
+for o in d:
+    x, y, w, h = o["bbox"]
+    assert set(o) == {"image_id", "category_id", "bbox", "score"} and o["category_id"] in (0, 1, 2)
+    assert x >= 0 and y >= 0 and w >= 0 and h >= 0 and x + w <= 64.001 and y + h <= 64.001 and 0 < o["score"] <= 1
+PY
+}
+check "valid eval=coco writes COCO JSON (one object per VOC line)" coco_ok
+printf 'eval=kitti\n' | cat shapes.data - > kitti.data
+$DN detector valid kitti.data y3.cfg r3.weights > kitti.out 2>&1
+check "an eval= we do not write is an error" [ $? != 0 ]
+check "and says which are" has kitti.out "eval=kitti is not supported"
 
 # ---- yolov4-tiny parses, trains and tests ----------------------------------------------------
 $DN -seed 1 detector train shapes.data y4.cfg -dont_show > train4.out 2>&1
@@ -144,6 +201,32 @@ sed "s|classes=3|classes=4|" shapes.data > four.data
 $DN detector test four.data y3.cfg backup/y3_final.weights set/img_00006.png > four.out 2>&1
 check "classes mismatch is an error" [ $? != 0 ]
 check "classes mismatch message" has four.out "classes=3 but the .data file says classes=4"
+touch afile; sed "s|backup=.*|backup=$T/afile|" shapes.data > rf.data
+$DN detector train rf.data y3.cfg -dont_show > rf.out 2>&1
+check "backup= naming a file is an error before training" [ $? != 0 ]
+check "and says so" has rf.out "backup folder $T/afile is not a folder"
+check "no iteration ran" [ -z "$(grep 'avg loss' rf.out)" ]
+# the first [yolo] of yolov3-tiny-shapes at classes=2 (filters 3*(2+5) before it)
+awk '/^\[yolo\]/ { y++ } y == 1 && /^classes/ { $0 = "classes=2" } { print }' y3.cfg |
+  awk 'BEGIN { n = 0 } /^filters=24/ && !done { $0 = "filters=21"; done = 1 } { print }' > mix.cfg
+$DN detector train shapes.data mix.cfg -dont_show > mix.out 2>&1
+check "[yolo] layers with different classes= are an error" [ $? != 0 ]
+check "naming the layer" has mix.out "detection layer .* has classes=2 but the last one has classes=3"
+printf '0 0.5 0.5 inf 0.2\n' > set/img_00002.txt
+$DN detector calc_anchors shapes.data -num_of_clusters 2 -width 64 -height 64 > inf.out 2>&1
+check "a label with w=inf is dropped with a warning" has inf.out "img_00002.txt:1: label dropped: .*finite"
+check "and reaches no anchor" [ -z "$(grep -i 'inf' anchors.txt)" ]
+awk '/^\[maxpool\]/ && !m { print; print "size=17"; m = 1; next } { print }' y3.cfg > mp17.cfg
+$DN memory mp17.cfg > mp17.out 2>&1
+check "[maxpool] size=17 is a cfg error (argmax saved in 8 bits)" has mp17.out "mp17.cfg:.* size=17: out of range: allowed 1..16"
+# map leaves out an unreadable image with its truth (a 0-byte PNG with 2 labelled boxes)
+: > set/broken.png; printf '0 0.5 0.5 0.2 0.2\n1 0.3 0.3 0.1 0.1\n' > set/broken.txt
+{ cat set/valid.txt; echo "$T/set/broken.png"; } > vb.txt
+sed "s|valid=.*|valid=$T/vb.txt|" shapes.data > vb.data
+$DN detector map vb.data y3.cfg r3.weights > vb.out 2>&1
+want=$(sed 's/\.png$/.txt/' set/valid.txt | xargs cat | wc -l)
+check "map: an unreadable image's truth is not counted" has vb.out "unique_truth_count = $want "
+check "and the skip is said" has vb.out "1 of .* images could not be read; left out with their truth"
 $DN detector test shapes.data y3.cfg nothere.weights set/img_00006.png > now.out 2>&1
 check "missing weights is an error" [ $? != 0 ]
 check "missing weights message names the file" has now.out "nothere.weights"
