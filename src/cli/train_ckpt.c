@@ -1,12 +1,14 @@
 /* train_ckpt.h */
 #include "cli/train_ckpt.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend/backend.h"
@@ -58,6 +60,78 @@ static void resume_state(train_ckpt *c, const char *weights)
     snprintf(c->last_good, sizeof(c->last_good), "%s", weights);
 }
 
+/* 1 when `name` is one of this cfg's checkpoint files: <base>_<anything>.weights, or its
+ * .state (train_state.h). */
+static int own_checkpoint(const char *name, const char *base)
+{
+    size_t bl = strlen(base), nl = strlen(name);
+    if (strncmp(name, base, bl) || name[bl] != '_') return 0;
+    const char *w = ".weights", *ws = ".weights.state";
+    return (nl > strlen(w) && !strcmp(name + nl - strlen(w), w)) ||
+           (nl > strlen(ws) && !strcmp(name + nl - strlen(ws), ws));
+}
+
+/* 1 when the file `path` lies in the folder `dir` (both resolved: any spelling). */
+static int same_folder(const char *path, const char *dir)
+{
+    char *rp = realpath(path, NULL), *rd = realpath(dir, NULL);
+    char *slash = rp ? strrchr(rp, '/') : NULL;
+    int same = 0;
+    if (slash && rd) {
+        *slash = 0;
+        same = !strcmp(rp[0] ? rp : "/", rd);
+    }
+    free(rp);
+    free(rd);
+    return same;
+}
+
+/* A run that does not continue from one of this cfg's checkpoints in the backup folder
+ * would replace an earlier run's (_last every 100 iterations, _final, _best, _N): Darknet
+ * overwrites them, we move them first into <backup>/<base>_earlier_<UTC time>/, said on
+ * stderr, so nothing saved is lost. A failure to move one leaves it in place, warned. */
+static void keep_earlier_run(const char *backup, const char *base, const char *weights)
+{
+    if (dist_rank() != 0) return;
+    DIR *d = opendir(backup);
+    if (!d) return;
+    const char *wb = weights ? strrchr(weights, '/') : NULL;
+    wb = wb ? wb + 1 : weights;
+    char bdir[4096], dir[4352], from[8448], to[8448];
+    size_t bl = strlen(backup);
+    snprintf(bdir, sizeof(bdir), "%s%s", backup, bl && backup[bl - 1] == '/' ? "" : "/");
+    /* continuing from this folder's own checkpoint: the same run, nothing to keep apart */
+    if (weights && weights[0] && own_checkpoint(wb, base) && same_folder(weights, backup)) {
+        closedir(d);
+        return;
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    snprintf(dir, sizeof(dir), "%s%s_earlier_%s", bdir, base, stamp);
+    int moved = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!own_checkpoint(e->d_name, base)) continue;
+        if (!moved && mkdir(dir, 0775) && errno != EEXIST) {
+            fprintf(stderr, "warning: cannot create %s to keep the earlier run's checkpoints: %s; "
+                    "they will be replaced\n", dir, strerror(errno));
+            break;
+        }
+        snprintf(from, sizeof(from), "%s%s", bdir, e->d_name);
+        snprintf(to, sizeof(to), "%s/%s", dir, e->d_name);
+        if (rename(from, to)) fprintf(stderr, "warning: cannot move %s to %s: %s\n", from, dir, strerror(errno));
+        else moved++;
+    }
+    closedir(d);
+    if (moved)
+        fprintf(stderr, "%d checkpoint file%s of an earlier run (%s_*.weights) moved to %s, so this run "
+                "does not replace %s; to continue that run instead, pass its _last.weights\n",
+                moved, moved == 1 ? "" : "s", base, dir, moved == 1 ? "it" : "them");
+}
+
 void train_ckpt_begin(train_ckpt *c, network *net, const char *backup, const char *cfg,
                       const char *weights)
 {
@@ -66,6 +140,7 @@ void train_ckpt_begin(train_ckpt *c, network *net, const char *backup, const cha
     c->backup = backup;
     c->cfg = cfg;
     cfg_base(cfg, c->base, sizeof(c->base));
+    keep_earlier_run(backup, c->base, weights);
     if (weights && weights[0] && net->seen) resume_state(c, weights);
     finite_watch_attach(net, &c->watch);
     blas_warmup();

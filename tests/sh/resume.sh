@@ -141,5 +141,25 @@ check "SIGTERM: message" has t.err "SIGTERM: stopping after iteration"
 check "SIGTERM: _last.weights has the full size" \
   [ "$(stat -c %s cb/clong_last.weights 2>/dev/null)" = "$(stat -c %s cfull.weights)" ]
 
+# ---- an earlier run's checkpoints are kept apart, never replaced ----------------------------
+# A run that does not continue from this folder's own checkpoint moves <base>_*.weights and
+# their .state into <backup>/<base>_earlier_<time>/ first (Darknet would overwrite them);
+# resuming from one, by any spelling of its path, moves nothing.
+mkdir -p kb; sed 's/^backup=bk/backup=kb/' s.data > k.data
+DN_STOP_AFTER=2 "$DN" -seed 7 detector train k.data y.cfg -dont_show > k1.out 2> k1.err
+cp kb/y_last.weights k1.weights; cp kb/y_last.weights.state k1.state
+DN_STOP_AFTER=1 "$DN" -seed 8 detector train k.data y.cfg -dont_show > k2.out 2> k2.err
+check "fresh run over an earlier one exits 0" [ $? = 0 ]
+check "fresh run says where the earlier checkpoints went" has k2.err "2 checkpoint files of an earlier run (y_\*.weights) moved to kb/y_earlier_"
+kept=$(ls -d kb/y_earlier_* 2>/dev/null | head -1)
+check "the earlier _last.weights kept byte for byte" cmp -s k1.weights "$kept/y_last.weights"
+check "and its .state" cmp -s k1.state "$kept/y_last.weights.state"
+new_last() { [ -s kb/y_last.weights ] && ! cmp -s k1.weights kb/y_last.weights; }
+check "the new run wrote its own _last" new_last
+DN_STOP_AFTER=2 "$DN" -seed 8 detector train k.data y.cfg ./kb/../kb/y_last.weights -dont_show > k3.out 2> k3.err
+check "resuming from its own checkpoint moves nothing" [ -z "$(grep 'moved to' k3.err)" ]
+check "and resumes with its state" has k3.err "Resuming from ./kb/../kb/y_last.weights: iteration 1 .*optimizer state restored"
+check "one folder of kept checkpoints" [ "$(ls -d kb/y_earlier_* | wc -l)" = 1 ]
+
 echo "$fails failed"
 [ $fails = 0 ]
