@@ -14,6 +14,7 @@ echo "ab_layers: $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg), $CFG
 for r in $(seq "$ROUNDS"); do
   for s in A B; do
     bin=$A; [ $s = B ] && bin=$B
+    rm -rf "$T"/backup/* # every run is fresh: nothing of the previous one to keep apart
     "$bin" -seed 1 detector train "$T/ab.data" "$CFG" -dont_show -benchmark_layers > "$T/l$s" 2>&1
     bytype "$T/l$s" | sed "s/^/$r $s /" >> "$T/all"
   done

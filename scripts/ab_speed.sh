@@ -15,7 +15,9 @@ median() { sort -g | awk '{v[n++]=$1} END{printf "%.3f", (n%2)? v[int(n/2)] : (v
 echo "ab_speed: $(date -u +%FT%TZ), load $(cut -d' ' -f1-3 /proc/loadavg), $CFG, $ROUNDS rounds"
 : > "$T/a" ; : > "$T/b"; : > "$T/r"
 for r in $(seq "$ROUNDS"); do
+  rm -rf "$T"/backup/* # every run is fresh: nothing of the previous one to keep apart
   "$A" -seed 1 detector train "$T/ab.data" "$CFG" -dont_show > "$T/la" 2>&1
+  rm -rf "$T"/backup/*
   "$B" -seed 1 detector train "$T/ab.data" "$CFG" -dont_show > "$T/lb" 2>&1
   a=$(secs "$T/la") b=$(secs "$T/lb")
   echo "$a" >> "$T/a"; echo "$b" >> "$T/b"

@@ -103,6 +103,7 @@ loader_wait() { sed -n 's/^loader: .*the trainer waited \([0-9.]*\) s.*/\1/p' "$
 train() {
   make_cfg "$1" "$2" "$3" $T/$4.cfg
   # in $T: training writes chart_<cfg>.png into its working directory
+  rm -rf "$T"/backup/* # every run is fresh: nothing of the previous one to keep apart
   if ! (cd "$T" && "$DN" -seed 1 detector train $T/shapes.data $T/$4.cfg -dont_show) > $T/$4.out 2>&1; then
     echo "training $4 failed:" >&2; tail -5 $T/$4.out >&2; echo "nan nan"; return
   fi

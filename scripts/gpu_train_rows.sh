@@ -126,6 +126,7 @@ want e && for cfg in yolov3-tiny yolov4-tiny; do
         [ "$v" = 2+swap ] && swap=1
         cfgset cfg/$cfg-shapes.cfg "$T/e.cfg" width=416 height=416 batch=16 subdivisions=1 \
             max_batches="$E_ITERS" actnn_bits=$bits burn_in=0 actnn_swap=$swap
+        rm -rf "$T"/backup/e_* # each run is new: a fresh run keeps the previous one's files apart
         ( cd "$T" && on_device "$ROOT/$DN" -seed 5 detector train shapes.data e.cfg -dont_show $ondev_flag > e.out 2> e.err )
         erc=$?
         label="$bits bits"
@@ -143,6 +144,7 @@ done
 probe() {
     cfgset "$1" "$T/e2.cfg" width="$2" height="$2" batch="$4" subdivisions=1 max_batches=1 \
         actnn_bits="$3" burn_in=0
+    rm -rf "$T"/backup/e2_* # each probe is a new run (a fresh run keeps the previous one's files apart)
     ( cd "$T" && DN_GPU_BUDGET_MB=$E2_BUDGET_MB on_device timeout "${E2_PROBE_S:-120}" "$ROOT/$DN" -seed 5 \
         detector train shapes.data e2.cfg -dont_show $ondev_flag > e2.out 2> e2.err )
 }
