@@ -77,11 +77,82 @@ static void perfect_and_empty(void **s)
     assert_float_equal(r.ap, 0, 0);
 }
 
+/* AlexeyAB's counts at a confidence threshold (map_count_conf), on hand-made images whose
+ * answers follow from his rules: two classes, IoU threshold .5, conf .25. */
+typedef struct {
+    map_conf_counts cc;
+    int tp[2], fp[2];
+} counts;
+
+static void count(counts *k, const box *b, const float (*p)[2], int n, const map_label *t, int nt)
+{
+    detection d[8];
+    float prob[8][2];
+    for (int j = 0; j < n; ++j) {
+        prob[j][0] = p[j][0];
+        prob[j][1] = p[j][1];
+        d[j] = (detection){.bbox = b[j], .classes = 2, .prob = prob[j]};
+    }
+    k->cc.tp = k->tp;
+    k->cc.fp = k->fp;
+    assert_int_equal(map_count_conf(&k->cc, d, n, 2, t, nt, .5f, .25f), 0);
+}
+
+static const map_label labels[2] = {{{.5f, .5f, .2f, .2f}, 0}, {{.2f, .2f, .1f, .1f}, 1}};
+
+static void conf_counts_rules(void **s)
+{
+    (void)s;
+    const box t0 = labels[0].b;
+    /* the truth found once (TP, IoU 1), found again (FP), and by a box of the other class
+     * over it, whose own truth is elsewhere (FP) */
+    counts a = {0};
+    const box ba[3] = {t0, t0, t0};
+    const float pa[3][2] = {{.9f, 0}, {.8f, 0}, {0, .7f}};
+    count(&a, ba, pa, 3, labels, 2);
+    assert_int_equal(a.tp[0], 1);
+    assert_int_equal(a.fp[0], 1);
+    assert_int_equal(a.tp[1], 0);
+    assert_int_equal(a.fp[1], 1);
+    assert_int_equal(a.cc.tp_all, 1);
+    assert_int_equal(a.cc.fp_all, 2);
+    assert_int_equal(a.cc.truths, 2);
+    assert_float_equal(a.cc.iou_sum, 1, 1e-6);
+    /* an earlier detection below conf claims the truth: the confident one after it is a FP */
+    counts b = {0};
+    const box bb[2] = {t0, t0};
+    const float pb[2][2] = {{.1f, 0}, {.9f, 0}};
+    count(&b, bb, pb, 2, labels, 2);
+    assert_int_equal(b.cc.tp_all, 0);
+    assert_int_equal(b.cc.fp_all, 1);
+    /* IoU .6 (shifted by .05: overlap .15 x .2 over .05) is a TP adding .6; IoU 1/7
+     * (shifted by .15) a FP; a score of exactly conf is not counted */
+    counts c = {0};
+    const box bc[3] = {{.55f, .5f, .2f, .2f}, {.65f, .5f, .2f, .2f}, t0};
+    const float pc[3][2] = {{.5f, 0}, {.5f, 0}, {.25f, 0}};
+    count(&c, bc, pc, 3, labels, 2);
+    assert_int_equal(c.cc.tp_all, 1);
+    assert_int_equal(c.cc.fp_all, 1);
+    assert_float_equal(c.cc.iou_sum, .6, 1e-5);
+    /* a box of class 1 over the class-0 truth alone finds nothing: a FP of class 1 */
+    counts d = {0};
+    const float pd[1][2] = {{0, .9f}};
+    count(&d, ba, pd, 1, labels, 2);
+    assert_int_equal(d.cc.tp_all, 0);
+    assert_int_equal(d.fp[1], 1);
+    /* counts add up over images */
+    count(&c, ba, pa, 3, labels, 2);
+    assert_int_equal(c.cc.tp_all, 2);
+    assert_int_equal(c.cc.fp_all, 3);
+    assert_int_equal(c.cc.truths, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ap_all_points), cmocka_unit_test(ap_11_points),
         cmocka_unit_test(ap_101_points), cmocka_unit_test(perfect_and_empty),
+        cmocka_unit_test(conf_counts_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -112,54 +112,7 @@ static int add_truth(eval_run *e, int i, det_list *truth, label_box **b)
     return n < 0 ? 0 : n;
 }
 
-/* AlexeyAB's counts at the confidence threshold. */
-typedef struct {
-    int *tp, *fp; /* per class */
-    int tp_all, fp_all, truths;
-    double iou_sum;
-} conf_counts;
-
-/* One image's detections against its truth, in the order the AP pass sees them (box by
- * box, class by class), as AlexeyAB counts them: a detection (score > 0) claims the truth
- * of its class with the highest IoU above iou_thresh; above the confidence threshold it
- * is a true positive when it found one that no earlier detection of the image claimed
- * (whatever that one's score), adding its IoU to the average, else a false positive. */
-static void count_at_conf(conf_counts *cc, const detection *d, int n, int classes,
-                          const label_box *t, int nt, float iou_thresh, float conf)
-{
-    char *claimed = calloc((size_t)nt + 1, 1);
-    if (!claimed) return;
-    for (int j = 0; j < n; ++j)
-        for (int c = 0; c < classes && c < d[j].classes; ++c) {
-            float p = d[j].prob[c];
-            if (p <= 0) continue;
-            int best = -1;
-            float best_iou = 0;
-            for (int k = 0; k < nt; ++k) {
-                box tb = {t[k].x, t[k].y, t[k].w, t[k].h};
-                float iou = box_iou(d[j].bbox, tb);
-                if (t[k].id == c && iou > iou_thresh && iou > best_iou) {
-                    best = k;
-                    best_iou = iou;
-                }
-            }
-            if (p > conf) {
-                if (best >= 0 && !claimed[best]) {
-                    cc->tp[c]++;
-                    cc->tp_all++;
-                    cc->iou_sum += best_iou;
-                } else {
-                    cc->fp[c]++;
-                    cc->fp_all++;
-                }
-            }
-            if (best >= 0) claimed[best] = 1;
-        }
-    cc->truths += nt;
-    free(claimed);
-}
-
-static double report_ap(eval_run *e, det_list *dets, det_list *truth, const conf_counts *cc,
+static double report_ap(eval_run *e, det_list *dets, det_list *truth, const map_conf_counts *cc,
                         const det_eval_opts *o)
 {
     double sum = 0;
@@ -180,7 +133,7 @@ static double report_ap(eval_run *e, det_list *dets, det_list *truth, const conf
 }
 
 /* AlexeyAB's summary at the confidence threshold (0/0 prints as he does: nan). */
-static void report_conf(const conf_counts *cc, float conf)
+static void report_conf(const map_conf_counts *cc, float conf)
 {
     float tp = (float)cc->tp_all, fp = (float)cc->fp_all, fn = (float)(cc->truths - cc->tp_all);
     float prec = tp / (tp + fp), rec = tp / (tp + fn), f1 = 2.f * prec * rec / (prec + rec);
@@ -198,7 +151,7 @@ int detector_map(const char *datafile, const char *cfg, const char *weights, con
     if (eval_open(&e, datafile, cfg, weights)) return -1;
     det_list *dets = calloc((size_t)e.s.classes, sizeof(det_list));
     det_list *truth = calloc((size_t)e.s.classes, sizeof(det_list));
-    conf_counts cc = {calloc((size_t)e.s.classes, sizeof(int)), calloc((size_t)e.s.classes, sizeof(int)), 0, 0, 0, 0};
+    map_conf_counts cc = {calloc((size_t)e.s.classes, sizeof(int)), calloc((size_t)e.s.classes, sizeof(int)), 0, 0, 0, 0};
     int ok = dets && truth && cc.tp && cc.fp;
     int skipped = 0;
     for (int i = 0; ok && i < e.n; ++i) {
@@ -213,7 +166,10 @@ int detector_map(const char *datafile, const char *cfg, const char *weights, con
                 if (d[j].prob[c] > 0) push(&dets[c], (map_det){d[j].prob[c], i, d[j].bbox});
         label_box *b;
         int nt = add_truth(&e, i, truth, &b);
-        count_at_conf(&cc, d, n, e.s.classes, b, nt, o->iou_thresh, o->conf_thresh);
+        map_label *lb = malloc(sizeof(map_label) * ((size_t)nt + 1));
+        for (int k = 0; lb && k < nt; ++k) lb[k] = (map_label){{b[k].x, b[k].y, b[k].w, b[k].h}, b[k].id};
+        ok = lb && map_count_conf(&cc, d, n, e.s.classes, lb, nt, o->iou_thresh, o->conf_thresh) == 0;
+        free(lb);
         free(b);
         free_detections(d, n);
     }

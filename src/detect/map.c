@@ -78,3 +78,38 @@ int map_class_ap(map_det *dets, int nd, const map_truth *truth, int nt, float io
     free(tp); free(prec); free(rec);
     return 0;
 }
+
+int map_count_conf(map_conf_counts *cc, const detection *d, int n, int classes, const map_label *t,
+                   int nt, float iou_thresh, float conf)
+{
+    char *claimed = calloc((size_t)nt + 1, 1);
+    if (!claimed) return -1;
+    for (int j = 0; j < n; ++j)
+        for (int c = 0; c < classes && c < d[j].classes; ++c) {
+            float p = d[j].prob[c];
+            if (p <= 0) continue;
+            int best = -1;
+            float best_iou = 0;
+            for (int k = 0; k < nt; ++k) {
+                float iou = box_iou(d[j].bbox, t[k].b);
+                if (t[k].id == c && iou > iou_thresh && iou > best_iou) {
+                    best = k;
+                    best_iou = iou;
+                }
+            }
+            if (p > conf) {
+                if (best >= 0 && !claimed[best]) {
+                    cc->tp[c]++;
+                    cc->tp_all++;
+                    cc->iou_sum += best_iou;
+                } else {
+                    cc->fp[c]++;
+                    cc->fp_all++;
+                }
+            }
+            if (best >= 0) claimed[best] = 1;
+        }
+    cc->truths += nt;
+    free(claimed);
+    return 0;
+}

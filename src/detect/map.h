@@ -31,4 +31,27 @@ typedef struct {
 int map_class_ap(map_det *dets, int nd, const map_truth *truth, int nt, float iou_thresh,
                  int points, map_result *out);
 
+/* AlexeyAB's counts at a confidence threshold (detector map's "for conf_thresh" lines and
+ * the per-class TP/FP), added up over images by map_count_conf. */
+typedef struct {
+    int *tp, *fp;           /* per class, `classes` entries each (the caller's arrays) */
+    int tp_all, fp_all;
+    int truths;             /* every truth box seen */
+    double iou_sum;         /* IoU of every true positive */
+} map_conf_counts;
+
+typedef struct {
+    box b;
+    int id;                 /* class */
+} map_label;
+
+/* One image: its n detections (the order the AP pass sees them: box by box, class by class)
+ * against its nt labels. A detection (score > 0 for a class) claims the label of that class
+ * with the highest IoU above iou_thresh; when its score is above conf it is a true positive
+ * if it found one that no earlier detection of the image claimed (whatever that one's
+ * score), adding its IoU, else a false positive. Returns 0, or -1 on out of memory (nothing
+ * counted). */
+int map_count_conf(map_conf_counts *cc, const detection *d, int n, int classes, const map_label *t,
+                   int nt, float iou_thresh, float conf);
+
 #endif
