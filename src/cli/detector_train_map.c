@@ -54,6 +54,7 @@ int train_map_step(train_map *m, train_ckpt *ck, size_t it)
     char tmp[4200], best[4200], err[1024];
     ckpt_path(ck, "_map_eval.weights", tmp, sizeof(tmp));
     ckpt_path(ck, "_best.weights", best, sizeof(best));
+    train_ckpt_keep_earlier(ck); /* before _best.weights may be replaced */
     if (save_weights_ex(net, tmp, net->n, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);
         return -1;

@@ -60,12 +60,14 @@ static void resume_state(train_ckpt *c, const char *weights)
     snprintf(c->last_good, sizeof(c->last_good), "%s", weights);
 }
 
-/* 1 when `name` is one of this cfg's checkpoint files: <base>_<anything>.weights, or its
- * .state (train_state.h). */
+/* 1 when `name` is one of this cfg's checkpoint files: <base>_<anything>.weights, the
+ * classifier's <base>.backup, or their .state (train_state.h). */
 static int own_checkpoint(const char *name, const char *base)
 {
     size_t bl = strlen(base), nl = strlen(name);
-    if (strncmp(name, base, bl) || name[bl] != '_') return 0;
+    if (strncmp(name, base, bl)) return 0;
+    if (!strcmp(name + bl, ".backup") || !strcmp(name + bl, ".backup.state")) return 1;
+    if (name[bl] != '_') return 0;
     const char *w = ".weights", *ws = ".weights.state";
     return (nl > strlen(w) && !strcmp(name + nl - strlen(w), w)) ||
            (nl > strlen(ws) && !strcmp(name + nl - strlen(ws), ws));
@@ -86,25 +88,27 @@ static int same_folder(const char *path, const char *dir)
     return same;
 }
 
-/* A run that does not continue from one of this cfg's checkpoints in the backup folder
- * would replace an earlier run's (_last every 100 iterations, _final, _best, _N): Darknet
- * overwrites them, we move them first into <backup>/<base>_earlier_<UTC time>/, said on
- * stderr, so nothing saved is lost. A failure to move one leaves it in place, warned. */
-static void keep_earlier_run(const char *backup, const char *base, const char *weights)
+/* 1 when a run started from `weights` is new for this backup folder: it does not continue
+ * from one of the folder's own checkpoints of this cfg. */
+static int new_run(const char *backup, const char *base, const char *weights)
+{
+    if (!weights || !weights[0]) return 1;
+    const char *wb = strrchr(weights, '/');
+    wb = wb ? wb + 1 : weights;
+    return !(own_checkpoint(wb, base) && same_folder(weights, backup));
+}
+
+/* Darknet overwrites an earlier run's checkpoints (_last every 100 iterations, _final,
+ * _best, _N); a new run moves them first into <backup>/<base>_earlier_<UTC time>/. A
+ * failure to move one leaves it in place, warned. */
+static void keep_earlier_run(const char *backup, const char *base)
 {
     if (dist_rank() != 0) return;
     DIR *d = opendir(backup);
     if (!d) return;
-    const char *wb = weights ? strrchr(weights, '/') : NULL;
-    wb = wb ? wb + 1 : weights;
     char bdir[4096], dir[4352], from[8448], to[8448];
     size_t bl = strlen(backup);
     snprintf(bdir, sizeof(bdir), "%s%s", backup, bl && backup[bl - 1] == '/' ? "" : "/");
-    /* continuing from this folder's own checkpoint: the same run, nothing to keep apart */
-    if (weights && weights[0] && own_checkpoint(wb, base) && same_folder(weights, backup)) {
-        closedir(d);
-        return;
-    }
     time_t now = time(NULL);
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -127,9 +131,16 @@ static void keep_earlier_run(const char *backup, const char *base, const char *w
     }
     closedir(d);
     if (moved)
-        fprintf(stderr, "%d checkpoint file%s of an earlier run (%s_*.weights) moved to %s, so this run "
+        fprintf(stderr, "%d checkpoint file%s of an earlier run (%s_*.weights, .backup) moved to %s, so this run "
                 "does not replace %s; to continue that run instead, pass its _last.weights\n",
                 moved, moved == 1 ? "" : "s", base, dir, moved == 1 ? "it" : "them");
+}
+
+void train_ckpt_keep_earlier(train_ckpt *c)
+{
+    if (!c->keep_earlier) return;
+    c->keep_earlier = 0;
+    keep_earlier_run(c->backup, c->base);
 }
 
 void train_ckpt_begin(train_ckpt *c, network *net, const char *backup, const char *cfg,
@@ -140,7 +151,7 @@ void train_ckpt_begin(train_ckpt *c, network *net, const char *backup, const cha
     c->backup = backup;
     c->cfg = cfg;
     cfg_base(cfg, c->base, sizeof(c->base));
-    keep_earlier_run(backup, c->base, weights);
+    c->keep_earlier = new_run(backup, c->base, weights);
     if (weights && weights[0] && net->seen) resume_state(c, weights);
     finite_watch_attach(net, &c->watch);
     blas_warmup();
@@ -186,6 +197,7 @@ int train_ckpt_save(train_ckpt *c, const char *suffix, int with_state)
     size_t bl = strlen(c->backup);
     const char *sep = (bl && c->backup[bl - 1] == '/') ? "" : "/";
     snprintf(path, sizeof(path), "%s%s%s%s", c->backup, sep, c->base, suffix);
+    train_ckpt_keep_earlier(c);
     int rc = dist_rank() == 0 ? ckpt_write(c, path, with_state) : 0;
     if (dist_any(rc)) return -1;
     snprintf(c->last_good, sizeof(c->last_good), "%s", path);

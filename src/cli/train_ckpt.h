@@ -15,8 +15,16 @@ typedef struct {
     const char *cfg;
     char base[256];          /* cfg file name without folder and extension */
     char last_good[4096];    /* the latest checkpoint written or resumed from ("" if none) */
+    int keep_earlier;        /* a new run: move an earlier run's files aside before writing */
     finite_watch watch;
 } train_ckpt;
+
+/* Before this run first writes into the backup folder (train_ckpt_save does it itself):
+ * when the run does not continue from one of the folder's own <cfg>_*.weights, that
+ * cfg's checkpoint files of an earlier run are moved into <backup>/<cfg>_earlier_<UTC
+ * time>/ (said on stderr), so nothing saved is replaced. Once per run; a run that fails
+ * before saving leaves them in place. */
+void train_ckpt_keep_earlier(train_ckpt *c);
 
 /* Before the loop: installs the stop handlers and the NaN watch, and when `weights` was
  * given (a resume), loads its optimizer state file. Prints what it resumed. */

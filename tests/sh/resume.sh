@@ -150,7 +150,7 @@ DN_STOP_AFTER=2 "$DN" -seed 7 detector train k.data y.cfg -dont_show > k1.out 2>
 cp kb/y_last.weights k1.weights; cp kb/y_last.weights.state k1.state
 DN_STOP_AFTER=1 "$DN" -seed 8 detector train k.data y.cfg -dont_show > k2.out 2> k2.err
 check "fresh run over an earlier one exits 0" [ $? = 0 ]
-check "fresh run says where the earlier checkpoints went" has k2.err "2 checkpoint files of an earlier run (y_\*.weights) moved to kb/y_earlier_"
+check "fresh run says where the earlier checkpoints went" has k2.err "2 checkpoint files of an earlier run (y_\*.weights, .backup) moved to kb/y_earlier_"
 kept=$(ls -d kb/y_earlier_* 2>/dev/null | head -1)
 check "the earlier _last.weights kept byte for byte" cmp -s k1.weights "$kept/y_last.weights"
 check "and its .state" cmp -s k1.state "$kept/y_last.weights.state"
