@@ -41,13 +41,27 @@ static void test_list_and_data_cfg(void **state)
     assert_int_equal(data_cfg_int(&d, "classes", 2, &v, err, sizeof(err)), 0);
     assert_int_equal(v, 10);
     assert_int_equal(data_cfg_int(&d, "top", 1, &v, err, sizeof(err)), 0);
-    assert_int_equal(v, 3); /* the last one wins */
+    assert_int_equal(v, 5); /* the first one wins, as in Darknet's option_find */
     assert_int_equal(data_cfg_int(&d, "missing", 7, &v, err, sizeof(err)), 0);
     assert_int_equal(v, 7);
     assert_string_equal(data_cfg_str(&d, "train", NULL), "a b.list");
     assert_int_equal(data_cfg_int(&d, "train", 0, &v, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "not an integer"));
     data_cfg_free(&d);
+    /* a UTF-8 byte order mark before the first key or path is not part of it */
+    p = tu_write_temp("bom.data", "\xEF\xBB\xBF" "classes=4\n");
+    assert_int_equal(data_cfg_read(p, &d, err, sizeof(err)), 0);
+    assert_int_equal(data_cfg_int(&d, "classes", 2, &v, err, sizeof(err)), 0);
+    assert_int_equal(v, 4);
+    data_cfg_free(&d);
+    l = list_read(tu_write_temp("bom.list", "\xEF\xBB\xBF" "a.png\n\xEF\xBB\xBF" "b.png\n"), &n, err,
+                  sizeof(err));
+    assert_non_null(l);
+    assert_string_equal(l[0], "a.png");
+    assert_string_equal(l[1], "\xEF\xBB\xBF" "b.png"); /* only at the start of the file */
+    list_free(l);
+    assert_null(list_read("/tmp", &n, err, sizeof(err)));
+    assert_non_null(strstr(err, "cannot read list file /tmp: Is a directory"));
     p = tu_write_temp("bad.data", "classes=1\nthis line is wrong\n");
     assert_int_equal(data_cfg_read(p, &d, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "bad.data:2"));

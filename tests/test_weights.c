@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -332,6 +333,70 @@ static void failed_save_keeps_old_file(void **st)
     free_network(a);
 }
 
+/* A diverged run's file: one NaN in layer 3's weights (and separately an inf in layer 0's
+ * rolling variance) is an error naming the file, the layer and the count, not a network
+ * whose every output is NaN. Finite files load (round_trip above). */
+static void nonfinite_weights_named(void **st)
+{
+    (void)st;
+    static const int32_t ver[3] = {0, 2, 0};
+    size_t nb = body_floats(NL);
+    float *body = malloc(nb * sizeof(float));
+    for (size_t i = 0; i < nb; ++i) body[i] = .01f * (float)(i % 50);
+    body[body_floats(3) + 7] = NAN;
+    const char *p = tu_write_temp("nan.weights", "");
+    write_file(p, ver, 1, 0, body, nb, 0);
+    network *net = fresh(1);
+    char err[1024];
+    assert_int_equal(load_weights_ex(net, p, 0, net->n, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "nan.weights: layer 3 (connected) holds 1 NaN/inf values"));
+    body[body_floats(3) + 7] = 0;
+    body[3 + 3 + 3 + 1] = INFINITY; /* layer 0: biases, scales, mean, variance[1] */
+    body[3 + 3 + 3 + 2] = -INFINITY;
+    write_file(p, ver, 1, 0, body, nb, 0);
+    assert_int_equal(load_weights_ex(net, p, 0, net->n, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "layer 0 (convolutional) holds 2 NaN/inf values"));
+    body[3 + 3 + 3 + 1] = body[3 + 3 + 3 + 2] = 1;
+    write_file(p, ver, 1, 0, body, nb, 0);
+    if (load_weights_ex(net, p, 0, net->n, err, sizeof(err))) fail_msg("%s", err);
+    free_network(net);
+    free(body);
+}
+
+/* A save killed before its rename leaves <file>.tmp.<pid>. The next save of that file
+ * removes the temporaries of processes that are gone, and only those: a live process's
+ * (our parent's pid), another file's, and a name that is not a pid stay. */
+static void stale_temporaries_removed(void **st)
+{
+    (void)st;
+    network *a = fresh(1);
+    const char *p = tu_write_temp("stale.weights", "");
+    pid_t dead = fork();
+    if (dead == 0) _exit(0);
+    assert_true(dead > 0);
+    waitpid(dead, NULL, 0);
+    char gone[600], live[600], other[600], notpid[600];
+    snprintf(gone, sizeof(gone), "%s.tmp.%d", p, (int)dead);
+    snprintf(live, sizeof(live), "%s.tmp.%d", p, (int)getppid());
+    snprintf(other, sizeof(other), "%s.x.tmp.%d", p, (int)dead);
+    snprintf(notpid, sizeof(notpid), "%s.tmp.12ab", p);
+    const char *all[] = {gone, live, other, notpid};
+    for (int i = 0; i < 4; ++i) {
+        FILE *f = fopen(all[i], "wb");
+        assert_non_null(f);
+        fputs("half a file", f);
+        fclose(f);
+    }
+    char err[1024];
+    if (save_weights_ex(a, p, -1, err, sizeof(err))) fail_msg("%s", err);
+    assert_int_equal(access(gone, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+    assert_int_equal(access(notpid, F_OK), 0);
+    for (int i = 1; i < 4; ++i) unlink(all[i]);
+    free_network(a);
+}
+
 /* Regression (found by tests/fuzz/reliability.sh): `detect` with a header-only weights file
  * runs an untrained net whose batch norms have rolling variance 0, giving NaN objectness;
  * yolo_get_boxes counted NaN as a box while yolo_count_boxes did not, and wrote past the
@@ -363,6 +428,8 @@ int main(void)
         cmocka_unit_test(partial_conv_n),
         cmocka_unit_test(missing_file),
         cmocka_unit_test(failed_save_keeps_old_file),
+        cmocka_unit_test(nonfinite_weights_named),
+        cmocka_unit_test(stale_temporaries_removed),
         cmocka_unit_test(nan_outputs_give_no_boxes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

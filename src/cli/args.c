@@ -2,6 +2,7 @@
 #include "cli/args.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ static flag table[] = {
     {"-topk", K_FLAG, "top-k accuracy during training is not supported; run `classifier valid`",
      0, NULL},
     {"-dontuse_opencv", K_FLAG, NULL, 0, NULL}, /* accepted; OPENCV=1 builds decode with OpenCV */
-    {"-benchmark_layers", K_FLAG, NULL, 0, NULL}, /* train: per-layer times at the end */
+    {"-benchmark_layers", K_FLAG, NULL, 0, NULL}, /* per-layer times at the end (train, test, map, ...) */
     {"-check_mistakes", K_FLAG, "not supported, ignored", 0, NULL},
     /* test / valid / map / recall */
     {"-thresh", K_FLOAT, NULL, 0, NULL},
@@ -108,9 +109,10 @@ static int check_value(const flag *f, const char *v)
         return -1;
     }
     if (f->k == K_FLOAT) {
-        strtof(v, &end);
-        if (end != v && !*end) return 0;
-        fprintf(stderr, "%s expects a number, got '%s'\n", f->name, v);
+        float x = strtof(v, &end);
+        /* nan would pass every comparison as false: -thresh nan drew nothing, silently */
+        if (end != v && !*end && isfinite(x)) return 0;
+        fprintf(stderr, "%s expects a finite number, got '%s'\n", f->name, v);
         return -1;
     }
     return 0;

@@ -165,8 +165,6 @@ static int train_classifier(const char *datafile, const char *cfg, const char *w
     t.cfg = cfg;
     t.weights = clear ? NULL : weights; /* -clear starts over: no optimizer state either */
     t.net = classifier_network(cfg, weights, 0, clear, s.classes, err, sizeof(err));
-    if (t.net && cli_flag("-benchmark_layers") && layer_times_enable(t.net))
-        fprintf(stderr, "-benchmark_layers: out of memory; layer times not measured\n");
     if (!t.net) {
         fprintf(stderr, "%s\n", err);
         train_oom_advice(NULL, cfg, err);

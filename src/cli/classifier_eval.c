@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/layer_times.h"
 #include "cli/classifier_common.h"
 #include "data/data_classifier.h"
 
@@ -74,6 +75,7 @@ int classifier_valid(const char *datafile, const char *cfg, const char *weights,
         rc = valid_loop(net, &cd, k) ? 1 : 0;
         classifier_data_free(&cd);
     }
+    if (net) layer_times_print(net, stderr);
     free_network(net);
     list_free(paths);
     classifier_setup_free(&s);
@@ -149,6 +151,7 @@ int classifier_predict(const char *datafile, const char *cfg, const char *weight
     int rc = 1;
     if (!net) fprintf(stderr, "%s\n", err);
     else rc = (imgpath ? predict_one(net, &s, imgpath, k) : predict_stdin(net, &s, k)) ? 1 : 0;
+    if (net) layer_times_print(net, stderr);
     free_network(net);
     classifier_setup_free(&s);
     return rc;

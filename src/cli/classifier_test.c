@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/layer_times.h"
 #include "cli/classifier_common.h"
 
 static void print_row(const network *net, const char *path)
@@ -36,6 +37,7 @@ int classifier_test(const char *datafile, const char *cfg, const char *weights)
             print_row(net, paths[i]);
         }
     }
+    if (net) layer_times_print(net, stderr);
     free_network(net);
     list_free(paths);
     classifier_setup_free(&s);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/layer_times.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/train_loop.h"
@@ -286,6 +287,7 @@ int detector_test(const char *datafile, const char *cfg, const char *weights, co
     if (!datafile) det_setup_names(&s, names_override, det_last_params(net)->classes);
     test_run t = {net, &s, o, NULL, 0};
     int rc = run_test(&t, img);
+    layer_times_print(net, stderr);
     free_network(net);
     det_setup_free(&s);
     return rc;

@@ -259,8 +259,6 @@ int detector_train_ex(const char *datafile, const char *cfg, const char *weights
     t.cfg = cfg;
     t.weights = clear ? NULL : weights; /* -clear starts over: no optimizer state either */
     t.net = det_network(cfg, weights, 0, clear, s.classes, err, sizeof(err));
-    if (t.net && cli_flag("-benchmark_layers") && layer_times_enable(t.net))
-        fprintf(stderr, "-benchmark_layers: out of memory; layer times not measured\n");
     if (!t.net) {
         fprintf(stderr, "%s\n", err);
         train_oom_advice(NULL, cfg, err);
@@ -304,15 +302,25 @@ int run_detector(int argc, char **argv)
 {
     float iou = cli_float("-iou_thresh", .5f);
     int points = cli_int("-points", 0);
-    if (argc >= 4 && !strcmp(argv[2], "calc_anchors"))
-        return detector_calc_anchors(argv[3], cli_int("-num_of_clusters", 5), cli_int("-width", 416),
-                                     cli_int("-height", 416));
+    if (argc >= 4 && !strcmp(argv[2], "calc_anchors")) {
+        int k = cli_int("-num_of_clusters", 5), w = cli_int("-width", 416), h = cli_int("-height", 416);
+        if (k < 1 || w < 1 || h < 1) {
+            fprintf(stderr, "calc_anchors: -num_of_clusters, -width and -height must be positive "
+                    "(got %d, %d, %d)\n", k, w, h);
+            return 1;
+        }
+        return detector_calc_anchors(argv[3], k, w, h);
+    }
     if (argc < 5) {
         usage(argv[0]);
         return 1;
     }
     if (!(iou > 0 && iou <= 1)) {
         fprintf(stderr, "-iou_thresh must be in (0, 1], got %g\n", iou);
+        return 1;
+    }
+    if (cli_int("-mAP_epochs", 1) < 1) {
+        fprintf(stderr, "-mAP_epochs expects a positive number of epochs between evaluations\n");
         return 1;
     }
     if (points != 0 && points != 11 && points != 101) {

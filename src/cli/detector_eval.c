@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "cli/detector_cli.h"
+#include "core/layer_times.h"
 #include "detect/map.h"
 
 typedef struct {
@@ -35,6 +36,7 @@ static void eval_free(eval_run *e)
 {
     free(e->x);
     list_free(e->paths);
+    if (e->net) layer_times_print(e->net, stderr);
     free_network(e->net);
     det_setup_free(&e->s);
 }
@@ -149,6 +151,7 @@ int detector_map(const char *datafile, const char *cfg, const char *weights, con
 {
     eval_run e;
     if (eval_open(&e, datafile, cfg, weights)) return -1;
+    if (map_out) layer_times_disable(e.net); /* training's -map: its table is training's */
     det_list *dets = calloc((size_t)e.s.classes, sizeof(det_list));
     det_list *truth = calloc((size_t)e.s.classes, sizeof(det_list));
     map_conf_counts cc = {calloc((size_t)e.s.classes, sizeof(int)), calloc((size_t)e.s.classes, sizeof(int)), 0, 0, 0, 0};

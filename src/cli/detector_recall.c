@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/layer_times.h"
 #include "cli/detector_cli.h"
 
 #define RECALL_THRESH .001f
@@ -103,6 +104,7 @@ int detector_recall(const char *datafile, const char *cfg, const char *weights)
                     r.total ? 100. * r.correct / r.total : 0);
         }
     }
+    if (net) layer_times_print(net, stderr);
     free_network(net);
     list_free(paths);
     det_setup_free(&s);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/layer_times.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "core/network.h"
 #include "core/place.h"
@@ -81,6 +83,9 @@ static int size_to_device(network *net, const dn_backend *be, char *err, size_t 
 
 int cli_place_network(network *net, char *err, size_t errlen)
 {
+    /* every command's network passes here: -benchmark_layers for train, test, map, valid */
+    if (cli_flag("-benchmark_layers") && layer_times_enable(net))
+        fprintf(stderr, "-benchmark_layers: out of memory; layer times not measured\n");
     const dn_backend *be = place_env_backend();
     char why[160] = "";
     int gpu = rank_gpu();

@@ -103,6 +103,10 @@ int run_memory(int argc, char **argv)
         fprintf(stderr, "-budget: '%s' is not a size (e.g. 2G, 1536M, 512 = MiB)\n", budget_s);
         return 1;
     }
+    if (cli_flag("-batch") && batch < 1) { /* 0 would quietly mean the cfg's mini-batch */
+        fprintf(stderr, "-batch expects a positive mini-batch, got %d\n", batch);
+        return 1;
+    }
     if (ranks < 1) {
         fprintf(stderr, "-ranks expects a positive number of MPI ranks, got %d\n", ranks);
         return 1;

@@ -10,7 +10,8 @@
 typedef int (*atomic_writer)(FILE *fp, void *ud);
 
 /* Returns 0, or -1 with err set; on failure the previous file at path is untouched and no
- * temporary file is left. */
+ * temporary file is left. Temporaries of path left by killed writers (<path>.tmp.<pid>
+ * whose process no longer exists) are removed first, and each removal is said on stderr. */
 int atomic_write(const char *path, atomic_writer write, void *ud, char *err, size_t errlen);
 
 #endif

@@ -128,7 +128,8 @@ int cfg_parse_text(const char *text, size_t len, const char *name, cfg_file *out
         cfg_free(out);
         return -1;
     }
-    size_t pos = 0;
+    /* A UTF-8 byte order mark (Windows editors write one) would glue itself to [net]. */
+    size_t pos = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
     int line = 0;
     while (pos < len) {
         size_t end = pos;

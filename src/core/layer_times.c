@@ -14,7 +14,15 @@ int layer_times_enable(network *net)
 {
     free(net->ltimes);
     net->ltimes = calloc(2 * (size_t)net->n, sizeof(double));
+    net->ltimes_passes = net->ltimes_on = net->ltimes_train = 0;
     return net->ltimes ? 0 : -1;
+}
+
+void layer_times_disable(network *net)
+{
+    free(net->ltimes);
+    net->ltimes = NULL;
+    net->ltimes_passes = net->ltimes_on = 0;
 }
 
 double layer_times_now(void)
@@ -24,9 +32,17 @@ double layer_times_now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+void layer_times_begin_pass(network *net, int train)
+{
+    net->ltimes_on = net->ltimes && (!train || net->iteration > SKIP_ITERS);
+    if (!net->ltimes_on) return;
+    net->ltimes_passes++;
+    net->ltimes_train = train;
+}
+
 void layer_times_add(network *net, int i, int bwd, double s)
 {
-    if (!net->ltimes || net->iteration <= SKIP_ITERS) return;
+    if (!net->ltimes || !net->ltimes_on) return;
     net->ltimes[2 * (size_t)i + bwd] += s;
 }
 
@@ -54,12 +70,17 @@ static void print_types(const network *net, FILE *f, double iters, double total)
 
 void layer_times_print(const network *net, FILE *f)
 {
-    if (!net->ltimes || net->iteration <= SKIP_ITERS) return;
-    double iters = (double)(net->iteration - SKIP_ITERS), total = 0;
+    if (!net->ltimes || net->ltimes_passes < 1) return;
+    double iters = net->ltimes_passes, total = 0;
     for (int i = 0; i < 2 * net->n; ++i) total += net->ltimes[i];
     if (total <= 0) return;
-    fprintf(f, "layer times: wall ms per training pass, mean of %.0f passes (the first %d not "
-            "counted)\n  layer type            forward   backward  share\n", iters, SKIP_ITERS);
+    if (net->ltimes_train)
+        fprintf(f, "layer times: wall ms per training pass, mean of %.0f passes (the first %d not "
+                "counted)\n", iters, SKIP_ITERS);
+    else
+        fprintf(f, "layer times: wall ms per inference pass (mini-batch %d), mean of %.0f passes\n",
+                net->batch, iters);
+    fprintf(f, "  layer type            forward   backward  share\n");
     for (int i = 0; i < net->n; ++i) {
         double fw = net->ltimes[2 * i], bw = net->ltimes[2 * i + 1];
         int end = net->plan.seg_end ? net->plan.seg_end[i] : 0;

@@ -18,6 +18,11 @@ static char *trim(char *s)
     return s;
 }
 
+const char *text_skip_bom(const char *s)
+{
+    return strncmp(s, "\xEF\xBB\xBF", 3) == 0 ? s + 3 : s;
+}
+
 static int push(char ***arr, int *n, int *cap, char *s)
 {
     if (*n + 1 >= *cap) {
@@ -44,7 +49,7 @@ char **list_read(const char *path, int *n, char *err, size_t errlen)
     size_t cap_line = 0;
     int cnt = 0, cap = 0, oom = 0;
     while (getline(&line, &cap_line, fp) >= 0) {
-        char *t = trim(line);
+        char *t = trim(cnt ? line : (char *)text_skip_bom(line));
         if (!*t) continue;
         char *s = strdup(t);
         if (!s || push(&arr, &cnt, &cap, s)) {
@@ -54,9 +59,11 @@ char **list_read(const char *path, int *n, char *err, size_t errlen)
         }
     }
     free(line);
+    int rerr = ferror(fp) ? errno : 0; /* a folder given as a list reads as EISDIR */
     fclose(fp);
-    if (oom || !cnt) {
+    if (oom || rerr || !cnt) {
         if (oom) snprintf(err, errlen, "out of memory reading %s", path);
+        else if (rerr) snprintf(err, errlen, "cannot read list file %s: %s", path, strerror(rerr));
         else snprintf(err, errlen, "list file %s has no entries (one path or name per line expected)", path);
         list_free(arr);
         return NULL;
@@ -112,7 +119,7 @@ int data_cfg_read(const char *path, data_cfg *d, char *err, size_t errlen)
     d->path = strdup(path);
     while (rc == 0 && getline(&line, &cap, fp) >= 0) {
         ++lineno;
-        char *t = trim(line);
+        char *t = trim(lineno > 1 ? line : (char *)text_skip_bom(line));
         if (!*t || *t == '#' || *t == ';') continue;
         char *eq = strchr(t, '=');
         if (!eq) {
@@ -121,12 +128,22 @@ int data_cfg_read(const char *path, data_cfg *d, char *err, size_t errlen)
             break;
         }
         *eq = 0;
-        if (add_kv(d, trim(t), trim(eq + 1))) {
+        const char *key = trim(t), *val = trim(eq + 1);
+        if (data_cfg_str(d, key, NULL)) {
+            fprintf(stderr, "warning: %s:%d: %s= is given again; the first value (%s) is used, as "
+                    "in Darknet\n", path, lineno, key, data_cfg_str(d, key, ""));
+            continue;
+        }
+        if (add_kv(d, key, val)) {
             snprintf(err, errlen, "out of memory reading %s", path);
             rc = -1;
         }
     }
     free(line);
+    if (!rc && ferror(fp)) {
+        snprintf(err, errlen, "cannot read data file %s: %s", path, strerror(errno));
+        rc = -1;
+    }
     fclose(fp);
     if (rc) data_cfg_free(d);
     return rc;
@@ -146,7 +163,7 @@ void data_cfg_free(data_cfg *d)
 
 const char *data_cfg_str(const data_cfg *d, const char *key, const char *def)
 {
-    for (int i = d->n - 1; i >= 0; --i)
+    for (int i = 0; i < d->n; ++i)
         if (d->keys[i] && !strcmp(d->keys[i], key)) return d->vals[i];
     return def;
 }

@@ -438,6 +438,7 @@ int network_forward(network *net, const float *input, int train)
         return -1;
     }
     if (train) saved_next_iteration(net->store, ++net->iteration);
+    if (net->ltimes) layer_times_begin_pass(net, train);
     net->cost = 0;
     int ncost = 0;
     for (int i = 0; i < net->n; ++i) {
@@ -473,7 +474,7 @@ int network_forward(network *net, const float *input, int train)
             saved_release_all(net->store);
             return -1;
         }
-        if (net->ltimes && train) layer_times_add(net, i, 0, layer_times_now() - t0);
+        if (net->ltimes) layer_times_add(net, i, 0, layer_times_now() - t0);
         if (l->loss) {
             net->cost += l->cost;
             ++ncost;

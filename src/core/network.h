@@ -124,6 +124,9 @@ struct network {
     int max_src;
     uint64_t iteration;     /* forward passes in training, keys the random streams */
     double *ltimes;         /* -benchmark_layers: per layer forward, backward seconds (layer_times.h) */
+    int ltimes_passes;      /* passes counted in ltimes */
+    int ltimes_on;          /* the current pass is counted */
+    int ltimes_train;       /* the counted passes were training passes */
     char err[512];
 
     /* Data parallel (src/dist, MPI=1): `batch` is this rank's share of the mini-batch and

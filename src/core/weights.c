@@ -5,6 +5,7 @@
  * last layer, is an error stating the expected size. Saving writes a temporary file,
  * flushes it to disk and renames it, so a crash never leaves a half-written weights file. */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/atomic_file.h"
 #include "core/net_internal.h"
 #include "core/place.h"
 #include "core/network.h"
@@ -91,6 +93,18 @@ static int load_layer(layer *l, FILE *fp, const wheader *h)
     return 0;
 }
 
+/* The number of NaN/inf values among the arrays load_layer read into l. */
+static size_t layer_nonfinite(const layer *l)
+{
+    size_t bad = 0;
+    for (int k = 0; k < l->nwf; ++k) {
+        const wfile_entry *e = &l->wf[k];
+        if ((e->flags & WF_BN_STATS) && l->dontloadscales) continue;
+        for (size_t j = 0; j < e->n; ++j) bad += !isfinite(e->data[j]);
+    }
+    return bad;
+}
+
 static long file_size(FILE *fp)
 {
     struct stat st;
@@ -136,6 +150,17 @@ int load_weights_ex(network *net, const char *filename, int start, int cutoff, c
             rc = -1;
             break;
         }
+        /* A diverged run's weights: Darknet loads them and every output is NaN, so
+         * `detector test` finds nothing and training goes on from NaN without a word. */
+        size_t bad = layer_nonfinite(l);
+        if (bad) {
+            snprintf(err, errlen,
+                     "%s: layer %d (%s) holds %zu NaN/inf values; these weights come from a "
+                     "diverged run: use an earlier checkpoint (or -clear with a .conv.N file)",
+                     filename, i, l->ops->name, bad);
+            rc = -1;
+            break;
+        }
     }
     if (!rc && i == cutoff && cutoff == net->n && ftell(fp) != size) {
         snprintf(err, errlen,
@@ -172,6 +197,17 @@ static int write_layers(const network *net, FILE *fp, int cutoff)
     return 0;
 }
 
+typedef struct {
+    const network *net;
+    int cutoff;
+} wsave;
+
+static int write_weights(FILE *fp, void *ud)
+{
+    const wsave *w = ud;
+    return write_layers(w->net, fp, w->cutoff);
+}
+
 int save_weights_ex(network *net, const char *filename, int cutoff, char *err, size_t errlen)
 {
     if (net->be->device && place_pull_all(net)) { /* the host arrays are written */
@@ -179,32 +215,8 @@ int save_weights_ex(network *net, const char *filename, int cutoff, char *err, s
                  net->be->name, filename);
         return -1;
     }
-    size_t n = strlen(filename) + 32;
-    char *tmp = malloc(n);
-    if (!tmp) { snprintf(err, errlen, "out of memory"); return -1; }
-    snprintf(tmp, n, "%s.tmp.%d", filename, (int)getpid());
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        snprintf(err, errlen, "cannot write weights to %s: %s (check that the backup folder exists "
-                 "and is writable)", tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    int bad = write_layers(net, fp, cutoff < 0 ? net->n : cutoff);
-    bad |= fflush(fp) != 0;
-    bad |= fsync(fileno(fp)) != 0;
-    int e = errno;
-    bad |= fclose(fp) != 0;
-    if (bad || rename(tmp, filename)) {
-        if (!bad) e = errno;
-        snprintf(err, errlen, "cannot write weights to %s: %s (the previous file is untouched)",
-                 filename, strerror(e));
-        unlink(tmp);
-        free(tmp);
-        return -1;
-    }
-    free(tmp);
-    return 0;
+    wsave w = {net, cutoff < 0 ? net->n : cutoff};
+    return atomic_write(filename, write_weights, &w, err, errlen);
 }
 
 /* ---- pjreddie-compatible wrappers ---- */

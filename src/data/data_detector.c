@@ -5,6 +5,9 @@
  * are printed when training ends. */
 #include "data/data_detector.h"
 
+#include "core/list.h"
+
+#include <errno.h>
 #include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,10 +68,11 @@ int detector_read_labels(const char *path, int classes, label_box **out, unsigne
     char line[512];
     while (fgets(line, sizeof(line), f)) {
         ++lineno;
-        if (strspn(line, " \t\r\n") == strlen(line)) continue;
+        const char *text = lineno == 1 ? text_skip_bom(line) : line;
+        if (strspn(text, " \t\r\n") == strlen(text)) continue;
         label_box b;
         const char *why = NULL;
-        if (!parse_label_line(line, &b)) why = "expected `class x y w h`";
+        if (!parse_label_line(text, &b)) why = "expected `class x y w h`";
         else if (b.id < 0 || b.id >= classes) why = "class id outside 0..classes-1 (check classes= in the .data file)";
         else if (!(b.w > 0 && b.h > 0 && b.w <= FLT_MAX && b.h <= FLT_MAX && b.x >= 0 && b.x <= 1 &&
                    b.y >= 0 && b.y <= 1))
@@ -85,6 +89,12 @@ int detector_read_labels(const char *path, int classes, label_box **out, unsigne
             *out = nb;
         }
         (*out)[n++] = b;
+    }
+    if (ferror(f)) { /* a folder named like the label file reads as EISDIR */
+        if (warn) fprintf(stderr, "warning: cannot read label file %s: %s\n", path, strerror(errno));
+        free(*out);
+        *out = NULL;
+        n = -1;
     }
     fclose(f);
     return n;

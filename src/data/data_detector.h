@@ -50,7 +50,9 @@ int detector_label_path(const char *img, char *out, size_t n);
 
 /* Reads a label file. Malformed lines, class ids outside [0, classes) and boxes without
  * area are dropped with a warning naming file and line (counted in *bad). Returns the
- * number of boxes in *out (malloc'd), or -1 when the file cannot be read. */
+ * number of boxes in *out (malloc'd), or -1 when the file is missing or cannot be read (the
+ * latter, e.g. a folder, said on stderr when warn is set). A leading byte order mark is
+ * skipped. */
 int detector_read_labels(const char *path, int classes, label_box **out, unsigned long *bad,
                          int warn);
 

@@ -83,12 +83,20 @@ lt=$(sed -n 's/^  total \([0-9.]*\) ms per pass.*/\1/p' bl.err)
 it=$(sed -n 's/^3, .* \([0-9.]*\) seconds, .*/\1/p' bl.out)
 check "-benchmark_layers: layers' $lt ms within iteration 3's $it s" \
   awk -v l="$lt" -v i="$it" 'BEGIN{exit !(l > 0 && l <= 1000 * i + 0.5)}'
+# on inference too (AlexeyAB's test): every pass counted, the table within the prediction's time
+"$DN" classifier predict c.data c.cfg bk/c_final.weights "$(head -1 train.list)" -benchmark_layers > bp.out 2> bp.err
+check "-benchmark_layers on predict: an inference table" \
+  has bp.err "^layer times: wall ms per inference pass (mini-batch 1), mean of 1 passes"
+lt=$(sed -n 's/^  total \([0-9.]*\) ms per pass.*/\1/p' bp.err)
+pt=$(sed -n 's/.*Predicted in \([0-9.]*\) seconds.*/\1/p' bp.out bp.err | head -1)
+check "-benchmark_layers on predict: layers' $lt ms within the prediction's $pt s" \
+  awk -v l="$lt" -v i="$pt" 'BEGIN{exit !(l > 0 && l <= 1000 * i + 0.5)}'
 "$DN" classifier predict c.data c.cfg -no_such_flag bk/c_final.weights -t 2 "$(head -1 train.list)" > pr.out 2> pr.err
 check "an unknown flag between positional arguments is dropped" [ "$(grep -c '%: ' pr.out)" = 2 ]
 "$DN" classifier predict c.data c.cfg bk/c_final.weights -t > /dev/null 2> bad.err
 check "a flag without its value is an error" has bad.err "^-t needs a value"
 "$DN" detector test c.data c.cfg w -thresh abc > /dev/null 2> bad2.err
-check "a malformed value is an error" has bad2.err "^-thresh expects a number, got 'abc'"
+check "a malformed value is an error" has bad2.err "^-thresh expects a finite number, got 'abc'"
 
 # classifier test: one line per image, path then every output; Debian's predict -t 10 prints
 # the same probabilities (as %5.2f%%, so each of its values is within 0.005 of ours plus the

@@ -24,8 +24,14 @@ $O cfgset cfg/yolov4-tiny-shapes.cfg $T/y4m.cfg width=64 height=64 batch=4 subdi
   max_batches=6 burn_in=0 mosaic=1 blur=1 gaussian_noise=20 mosaic_bound=1 > /dev/null
 cd $T
 
-DISPLAY= DN_MAP_EVERY=3 $DN -seed 1 detector train shapes.data y4m.cfg -dont_show -map > train.out 2> train.err
+DISPLAY= DN_MAP_EVERY=3 $DN -seed 1 detector train shapes.data y4m.cfg -dont_show -map -benchmark_layers \
+  > train.out 2> train.err
 check "mosaic train -map exit 0" [ $? = 0 ]
+# -map's evaluations run their own network: the one layer table is training's
+one_training_table() {
+  [ "$(grep -c '^layer times' train.err)" = 1 ] && has train.err "^layer times: wall ms per training pass"
+}
+check "-benchmark_layers with -map: one table, training's" one_training_table
 check "no unused-key warning" [ -z "$(grep 'Unused field' train.err)" ]
 check "mAP at iteration 3" has train.out "mean_average_precision (mAP@0.50) = .* at iteration 3$"
 check "mAP at the last iteration" has train.out "mean_average_precision (mAP@0.50) = .* at iteration 6$"

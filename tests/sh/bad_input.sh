@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Inputs that Darknet reads wrongly without a word, here read right or refused with a
+# message (docs/compatibility.md, "Bad input"):
+# - a UTF-8 byte order mark (Windows editors) at the start of the cfg, .data, list, names
+#   and label files: skipped. Oracle: the same training without the marks gives the same
+#   weights byte for byte;
+# - a .data key given twice: the first value is used, as Darknet's option_find does, and
+#   the later line is named;
+# - a folder where a label file or a list file belongs: named, not read as empty;
+# - weights holding NaN (a diverged run): the load fails naming the layer;
+# - a save killed before its rename: its <file>.tmp.<pid> is removed by the next save;
+# - numbers a command cannot use: -thresh nan, memory -batch 0, calc_anchors with
+#   -num_of_clusters 0 or a negative size, -mAP_epochs 0.
+set -u
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+DN=${DARKNET:-$ROOT/darknet}
+TOOLS=${DN_TOOLS:-$ROOT/build/bin}
+O=$ROOT/build/oracle/dn_oracle
+T=$(mktemp -d "${TMPDIR:-/tmp}/bad_input.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+. tests/common/checks.sh
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+
+cd "$T"
+mkdir -p set bk bom
+"$TOOLS/make_shapes" "$T/set" 6 2 64 64 3 > /dev/null || { echo "FAIL make_shapes"; exit 1; }
+printf 'rectangle\nellipse\ntriangle\n' > names
+printf 'classes=3\ntrain=set/train.txt\nvalid=set/valid.txt\nnames=names\nbackup=bk\n' > s.data
+$O cfgset "$ROOT/cfg/yolov3-tiny-shapes.cfg" y3.cfg width=64 height=64 batch=2 subdivisions=1 \
+  max_batches=2 burn_in=0 > /dev/null
+
+# ---- byte order marks ------------------------------------------------------------------------
+bom() { printf '\xef\xbb\xbf' > "$2"; cat "$1" >> "$2"; }
+cp set/*.png bom/
+for f in set/*.txt; do bom "$f" "bom/${f#set/}"; done    # every label file and both lists
+sed -i 's|set/|bom/|' bom/train.txt bom/valid.txt
+bom names bnames
+printf 'classes=3\ntrain=bom/train.txt\nvalid=bom/valid.txt\nnames=bnames\nbackup=bkb\n' > b0.data
+bom b0.data b.data
+bom y3.cfg b.cfg
+mkdir -p bkb
+"$DN" -seed 5 detector train s.data y3.cfg -dont_show > plain.out 2> plain.err
+"$DN" -seed 5 detector train b.data b.cfg -dont_show > bom.out 2> bom.err
+check "BOM run exits 0" [ $? = 0 ]
+check "BOM run: no label line dropped, no unreadable image" \
+  bash -c "! grep -E 'label dropped|unreadable|cannot' bom.err"
+check "BOM in cfg, .data, lists and labels: the same weights as without" \
+  cmp -s bk/y3_final.weights bkb/b_final.weights
+"$DN" detector map b.data b.cfg bkb/b_final.weights > bmap.out 2>&1
+check "BOM in the names file: the first class keeps its name" has bmap.out "class_id = 0, name = rectangle,"
+
+# ---- .data keys given twice: the first wins, the second is named ---------------------------------
+printf 'classes=3\nclasses=20\ntrain=set/train.txt\nnames=names\nbackup=bk2\nbackup=elsewhere\n' > dup.data
+mkdir -p bk2
+"$DN" -seed 5 detector train dup.data y3.cfg -dont_show > dup.out 2> dup.err
+check "duplicate keys: the first value is used" [ -s bk2/y3_final.weights ]
+check "duplicate keys: the later line is named" \
+  has dup.err "dup.data:2: classes= is given again; the first value (3) is used"
+check "duplicate keys: the second backup= named too" has dup.err "dup.data:6: backup= is given again"
+
+# ---- a folder where a file belongs ---------------------------------------------------------------
+# map reads every image of the valid list
+first=$(head -1 set/valid.txt); lab=${first%.png}.txt
+mv "$lab" lab.keep && mkdir "$lab"
+"$DN" detector map s.data y3.cfg bk/y3_final.weights > dirmap.out 2>&1
+check "a folder as label file is named" has dirmap.out "cannot read label file $lab: Is a directory"
+rmdir "$lab"; mv lab.keep "$lab"
+mkdir -p listdir
+printf 'classes=3\ntrain=listdir\nnames=names\nbackup=bk\n' > ld.data
+"$DN" detector train ld.data y3.cfg -dont_show > ld.out 2> ld.err
+check "a folder as train list: exit 1" [ $? = 1 ]
+check "a folder as train list is named" has ld.err "cannot read list file listdir: Is a directory"
+
+# ---- NaN weights ----------------------------------------------------------------------------------
+# 20-byte header, then layer 0's biases: the third float becomes NaN.
+cp bk/y3_final.weights nan.weights
+printf '\x00\x00\xc0\x7f' | dd of=nan.weights bs=1 seek=28 conv=notrunc status=none
+"$DN" detector test s.data y3.cfg nan.weights set/img_00000.png > nan.out 2>&1
+check "NaN weights: exit 1" [ $? = 1 ]
+check "NaN weights: the layer is named" has nan.out "nan.weights: layer 0 (convolutional) holds 1 NaN/inf values"
+"$DN" detector train s.data y3.cfg nan.weights -dont_show > nant.out 2>&1
+check "NaN weights: training refuses them too" has nant.out "holds 1 NaN/inf values"
+
+# ---- a temporary left by a killed save ------------------------------------------------------------
+( exit 0 ) & dead=$!; wait $dead
+echo half > "bk/y3_last.weights.tmp.$dead"
+echo half > "bk/y3_final.weights.tmp.$dead"
+"$DN" -seed 5 detector train s.data y3.cfg bk/y3_final.weights -clear -dont_show > tmp.out 2> tmp.err
+check "a dead writer's temporary is removed at the next save" [ ! -e "bk/y3_final.weights.tmp.$dead" ]
+check "and said" has tmp.err "removed bk/y3_final.weights.tmp.$dead, left by a writer that was killed"
+
+# ---- numbers a command cannot use -----------------------------------------------------------------
+refused() { # <message> <command...>: exit 1 and the message
+  local want=$1; shift
+  "$DN" "$@" > num.out 2>&1
+  local rc=$?
+  [ $rc = 1 ] || { echo "  exit $rc for $*"; return 1; }
+  has num.out "$want"
+}
+check "-thresh nan refused" refused "-thresh expects a finite number, got 'nan'" \
+  detector test s.data y3.cfg bk/y3_final.weights set/img_00000.png -thresh nan
+check "-iou_thresh inf refused" refused "-iou_thresh expects a finite number" \
+  detector map s.data y3.cfg bk/y3_final.weights -iou_thresh inf
+check "memory -batch 0 refused" refused "-batch expects a positive mini-batch, got 0" memory y3.cfg -batch 0
+check "calc_anchors -num_of_clusters 0 refused" refused "must be positive (got 0, 416, 416)" \
+  detector calc_anchors s.data -num_of_clusters 0
+check "calc_anchors -width -5 refused" refused "must be positive (got 5, -5, 416)" \
+  detector calc_anchors s.data -width -5
+check "-mAP_epochs 0 refused" refused "-mAP_epochs expects a positive number" \
+  detector train s.data y3.cfg -map -mAP_epochs 0 -dont_show
+
+[ $fails = 0 ] || { echo "$fails checks failed"; exit 1; }
+echo "all bad-input checks passed"
