@@ -161,5 +161,21 @@ check "resuming from its own checkpoint moves nothing" [ -z "$(grep 'moved to' k
 check "and resumes with its state" has k3.err "Resuming from ./kb/../kb/y_last.weights: iteration 1 .*optimizer state restored"
 check "one folder of kept checkpoints" [ "$(ls -d kb/y_earlier_* | wc -l)" = 1 ]
 
+# the classifier's <base>.backup (every 100 iterations, with its .state) and its _N.weights
+mkdir -p kc; sed 's/^backup=cb/backup=kc/' c.data > kc.data
+sed 's/^max_batches=20/max_batches=100/' c.cfg > ck.cfg
+"$DN" classifier train kc.data ck.cfg -seed 3 > kc1.out 2> kc1.err
+cp kc/ck.backup kc1.backup; cp kc/ck.backup.state kc1.state
+DN_STOP_AFTER=1 "$DN" classifier train kc.data ck.cfg -seed 4 > kc2.out 2> kc2.err
+check "classifier: fresh run says where the earlier checkpoints went" \
+  has kc2.err "checkpoint files of an earlier run (ck_\*.weights, .backup) moved to kc/ck_earlier_"
+keptc=$(ls -d kc/ck_earlier_* 2>/dev/null | head -1)
+check "classifier: the earlier .backup kept byte for byte" cmp -s kc1.backup "$keptc/ck.backup"
+check "classifier: and its .state" cmp -s kc1.state "$keptc/ck.backup.state"
+check "classifier: nothing of the earlier run left beside the new _last" \
+  [ "$(cd kc && ls -p | grep -v / | sort | tr '\n' ' ')" = "ck_last.weights ck_last.weights.state " ]
+"$DN" classifier train kc.data ck.cfg "$keptc/ck.backup" -seed 3 > kc3.out 2> kc3.err
+check "classifier: resuming the kept .backup restores its state" has kc3.err "optimizer state restored"
+
 echo "$fails failed"
 [ $fails = 0 ]
