@@ -416,6 +416,37 @@ static void nan_outputs_give_no_boxes(void **st)
     free_network(net);
 }
 
+/* A size logit of 100 overflows exp() to inf: anchor 0's boxes would be printed as
+ * "width: inf" and written into JSON as inf (not JSON). They score 0 with a zeroed box;
+ * anchor 1's finite boxes are all there. */
+static void inf_boxes_score_zero(void **st)
+{
+    (void)st;
+    network *net = tu_net_from_text("[net]\nbatch=1\nwidth=8\nheight=8\nchannels=1\n"
+                                    "[convolutional]\nfilters=14\nsize=1\nactivation=linear\n"
+                                    "[yolo]\nmask=0,1\nanchors=1,1,2,2\nclasses=2\nnum=2\n", 1);
+    layer *c = &net->layers[0];
+    float *bias = c->wf[0].data, *w = c->wf[1].data;
+    assert_int_equal(c->wf[0].n, 14);
+    memset(w, 0, c->wf[1].n * sizeof(float));
+    memset(bias, 0, 14 * sizeof(float));
+    bias[2] = 100;                          /* anchor 0: w = exp(100) */
+    bias[4] = bias[5] = 10;                 /* anchor 0: objectness, class 0 */
+    bias[7 + 4] = bias[7 + 5] = 10;         /* anchor 1: the same, finite size */
+    memset(net->input, 0, (size_t)net->inputs * sizeof(float));
+    if (network_forward(net, net->input, 0)) fail_msg("%s", net->err);
+    int num = -1, scored = 0;
+    detection *d = get_network_boxes(net, 640, 480, .5f, .5f, NULL, 0, &num);
+    for (int i = 0; i < num; ++i) {
+        assert_true(isfinite(d[i].bbox.x) && isfinite(d[i].bbox.y) && isfinite(d[i].bbox.w) &&
+                    isfinite(d[i].bbox.h));
+        scored += d[i].prob[0] > .5f;
+    }
+    assert_int_equal(scored, 64); /* anchor 1 in every cell */
+    free_detections(d, num);
+    free_network(net);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -431,6 +462,7 @@ int main(void)
         cmocka_unit_test(nonfinite_weights_named),
         cmocka_unit_test(stale_temporaries_removed),
         cmocka_unit_test(nan_outputs_give_no_boxes),
+        cmocka_unit_test(inf_boxes_score_zero),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,6 +110,21 @@ static void correct_boxes(detection *dets, int n, int w, int h, int netw, int ne
     }
 }
 
+/* A huge size logit overflows exp() to inf (an untrained or diverged network): such a box
+ * printed by -ext_output, written as JSON ("width":inf is not JSON) or scored by map (IoU
+ * NaN) is worse than none, so it scores 0 everywhere and its box is zeroed; Darknet keeps
+ * it. It stays in the array so that the count that sized it still holds. */
+static void drop_nonfinite(detection *d, int n)
+{
+    for (int i = 0; i < n; ++i) {
+        box b = d[i].bbox;
+        if (isfinite(b.x) && isfinite(b.y) && isfinite(b.w) && isfinite(b.h)) continue;
+        memset(&d[i].bbox, 0, sizeof(d[i].bbox));
+        d[i].objectness = 0;
+        memset(d[i].prob, 0, sizeof(float) * (size_t)d[i].classes);
+    }
+}
+
 static int layer_box_count(const network *net, int i, float thresh)
 {
     const layer *l = &net->layers[i];
@@ -148,6 +163,7 @@ detection *get_network_boxes(network *net, int w, int h, float thresh, float hie
         int got = l->type == LT_YOLO ? yolo_get_boxes(l, o, net->w, net->h, thresh, dets + k)
                                       : region_get_boxes(l, o, thresh, dets + k);
         correct_boxes(dets + k, got, w, h, net->w, net->h, relative);
+        drop_nonfinite(dets + k, got);
         k += got;
     }
     *num = k;
