@@ -5,6 +5,17 @@ ok()    { echo "ok   $*"; }
 bad()   { echo "FAIL $*"; fails=$((fails + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 has()   { grep -q -- "$2" "$1" || { echo "  '$2' not in $1:"; tail -5 "$1"; return 1; }; }
+# test_env <name>, sourced from the repository root: ROOT (it), DN (the darknet under test,
+# $DARKNET when set), TOOLS (build/bin or $DN_TOOLS), O (the oracle program) and T, a
+# temporary folder removed at exit unless KEEP is set.
+test_env() {
+  ROOT=$PWD
+  DN=${DARKNET:-$ROOT/darknet}
+  TOOLS=${DN_TOOLS:-$ROOT/build/bin}
+  O=$ROOT/build/oracle/dn_oracle
+  T=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+  trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+}
 # True in the sanitizer suite (make SANITIZE=1 test sets DN_VARIANT to a *-san* variant).
 sanitized() { [[ ${DN_VARIANT:-} == *san* ]]; }
 

@@ -13,13 +13,8 @@
 #   -num_of_clusters 0 or a negative size, -mAP_epochs 0.
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-DN=${DARKNET:-$ROOT/darknet}
-TOOLS=${DN_TOOLS:-$ROOT/build/bin}
-O=$ROOT/build/oracle/dn_oracle
-T=$(mktemp -d "${TMPDIR:-/tmp}/bad_input.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-. tests/common/checks.sh
+. tests/common/checks.sh   # cwd is the repository root here
+test_env bad_input
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
 
 cd "$T"

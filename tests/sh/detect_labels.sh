@@ -11,13 +11,8 @@
 # shown at a threshold must leave it byte-identical (nothing else moves).
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-DN=${DARKNET:-$ROOT/darknet}
-TOOLS=${DN_TOOLS:-$ROOT/build/bin}
-O=$ROOT/build/oracle/dn_oracle
-T=$(mktemp -d "${TMPDIR:-/tmp}/detect_labels.XXXXXX")
-trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
-. tests/common/checks.sh
+. tests/common/checks.sh   # cwd is the repository root here
+test_env detect_labels
 
 mkdir -p $T/set
 "$TOOLS/make_shapes" $T/set 2 0 320 128 3 > /dev/null || { echo "FAIL make_shapes"; exit 1; }

@@ -5,13 +5,8 @@
 # errors that name the file, never a crash. Any failed check fails the script.
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-DN=${DARKNET:-$ROOT/darknet}
-TOOLS=${DN_TOOLS:-$ROOT/build/bin}
-O=$ROOT/build/oracle/dn_oracle
-T=$(mktemp -d "${TMPDIR:-/tmp}/detector_cli.XXXXXX")
-trap 'rm -rf "$T"' EXIT
 . tests/common/checks.sh   # cwd is the repository root here
+test_env detector_cli
 
 mkdir -p $T/set
 "$TOOLS/make_shapes" $T/set 6 2 64 64 3 > /dev/null || { echo "FAIL make_shapes"; exit 1; }

@@ -7,13 +7,8 @@
 # the CPU backend.
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-DN=${DARKNET:-$ROOT/darknet}
-TOOLS=${DN_TOOLS:-$ROOT/build/bin}
-O=$ROOT/build/oracle/dn_oracle
-T=$(mktemp -d "${TMPDIR:-/tmp}/devsim_cli.XXXXXX")
-trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
-. tests/common/checks.sh
+. tests/common/checks.sh   # cwd is the repository root here
+test_env devsim_cli
 
 mkdir -p "$T/set"
 "$TOOLS/make_shapes" "$T/set" 8 4 64 64 3 > /dev/null || { echo "FAIL make_shapes"; exit 1; }

@@ -10,13 +10,8 @@
 # JSON and label files are checked against the -ext_output lines of the same run.
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-DN=${DARKNET:-$ROOT/darknet}
-TOOLS=${DN_TOOLS:-$ROOT/build/bin}
-O=$ROOT/build/oracle/dn_oracle
-T=$(mktemp -d "${TMPDIR:-/tmp}/dropin_cli.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-. tests/common/checks.sh
+. tests/common/checks.sh   # cwd is the repository root here
+test_env dropin_cli
 cd $T
 
 # Debian's darknet shows predictions in an OpenCV window and waits for a key: its output

@@ -5,13 +5,8 @@
 # a mAP. Any failed check fails the script.
 set -u
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-DN=${DARKNET:-$ROOT/darknet}
-TOOLS=${DN_TOOLS:-$ROOT/build/bin}
-O=$ROOT/build/oracle/dn_oracle
-T=$(mktemp -d "${TMPDIR:-/tmp}/yolov7_tiny.XXXXXX")
-trap 'rm -rf "$T"' EXIT
 . tests/common/checks.sh   # cwd is the repository root here
+test_env yolov7_tiny
 
 mkdir -p $T/set
 "$TOOLS/make_shapes" $T/set 4 4 96 96 3 > /dev/null || { echo "FAIL make_shapes"; exit 1; }
