@@ -184,6 +184,10 @@ void set_batch_network(network *net, int b);
 int resize_network(network *net, int w, int h);
 float *network_predict(network *net, float *input);
 float *network_predict_image(network *net, image im);
+/* Clears recurrent layers' state between sequences. No recurrent layer type is built here
+ * ([rnn], [lstm], [gru] are not supported), so it has nothing to clear; it exists because
+ * pjreddie's python/darknet.py binds it when imported. */
+void reset_rnn(network *net);
 int network_width(network *net);
 int network_height(network *net);
 int network_inputs(network *net);
@@ -209,6 +213,8 @@ image make_empty_image(int w, int h, int c);
 image copy_image(image p);
 image float_to_image(int w, int h, int c, float *data);
 void free_image(image m);
+/* An unreadable file gives a zeroed 10x10 image (w, h applied) after a message on stderr,
+ * as Darknet's OpenCV builds do; the process goes on. */
 image load_image(char *filename, int w, int h, int c);
 image load_image_color(char *filename, int w, int h);
 image resize_image(image im, int w, int h);
@@ -230,6 +236,10 @@ void draw_detections(image im, detection *dets, int num, float thresh, char **na
 /* ---- detection ---- */
 detection *get_network_boxes(network *net, int w, int h, float thresh, float hier, int *map,
                              int relative, int *num);
+/* The array get_network_boxes fills, before filling: one entry per candidate above thresh
+ * (each [region] cell and anchor), prob zeroed, classes set; *num its length. Free with
+ * free_detections. */
+detection *make_network_boxes(network *net, float thresh, int *num);
 void free_detections(detection *dets, int n);
 void do_nms_sort(detection *dets, int total, int classes, float thresh);
 void do_nms_obj(detection *dets, int total, int classes, float thresh);

@@ -196,6 +196,8 @@ float *network_predict_image(network *net, image im)
     return out;
 }
 
+void reset_rnn(network *net) { (void)net; /* no recurrent layers here (darknet.h) */ }
+
 int network_width(network *net) { return net->w; }
 int network_height(network *net) { return net->h; }
 int network_inputs(network *net) { return net->inputs; }
@@ -217,6 +219,11 @@ detection *get_network_boxes(network *net, int w, int h, float thresh, float hie
                              int relative, int *num)
 {
     return dn_get_network_boxes(net->impl, w, h, thresh, hier, map, relative, num);
+}
+
+detection *make_network_boxes(network *net, float thresh, int *num)
+{
+    return dn_make_network_boxes(net->impl, thresh, num);
 }
 
 float train_network(network *net, data d)

@@ -28,6 +28,7 @@ float dn_get_current_rate(struct dn_network *net);
 void dn_free_network(struct dn_network *net);
 struct detection *dn_get_network_boxes(struct dn_network *net, int w, int h, float thresh,
                                        float hier, int *map, int relative, int *num);
+struct detection *dn_make_network_boxes(struct dn_network *net, float thresh, int *num);
 
 /* The [net] values and state the public network shows. Pointers point into the network. */
 typedef struct {

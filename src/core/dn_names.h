@@ -23,5 +23,6 @@
 #define get_current_rate dn_get_current_rate
 #define free_network dn_free_network
 #define get_network_boxes dn_get_network_boxes
+#define make_network_boxes dn_make_network_boxes
 
 #endif

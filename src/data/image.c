@@ -80,8 +80,14 @@ image load_image(char *filename, int w, int h, int c)
     char err[1024];
     image im = image_load_ex(filename, c, err, sizeof(err));
     if (!im.data) {
-        fprintf(stderr, "%s\n", err);
-        exit(1);
+        /* Darknet's OpenCV builds (pjreddie's, AlexeyAB's) go on with a 10x10 image: a
+         * script looping over a folder through the library must not die on one bad file. */
+        fprintf(stderr, "%s; a blank 10x10 image is used instead\n", err);
+        im = make_image(10, 10, c > 0 ? c : 3);
+        if (!im.data) {
+            fprintf(stderr, "out of memory\n");
+            exit(1);
+        }
     }
     if (w > 0 && h > 0 && (w != im.w || h != im.h)) {
         image r = resize_image(im, w, h);

@@ -135,31 +135,45 @@ static int layer_box_count(const network *net, int i, float thresh)
     return 0;
 }
 
+detection *make_network_boxes(network *net, float thresh, int *num)
+{
+    int total = 0;
+    for (int i = 0; i < net->n; ++i) total += layer_box_count(net, i, thresh);
+    detection *dets = calloc((size_t)total + 1, sizeof(detection));
+    if (num) *num = 0;
+    if (!dets) return NULL;
+    int k = 0;
+    for (int i = 0; i < net->n; ++i) {
+        const layer *l = &net->layers[i];
+        if (l->type != LT_YOLO && l->type != LT_REGION) continue;
+        const det_params *p = l->p;
+        for (int end = k + layer_box_count(net, i, thresh); k < end; ++k) {
+            dets[k].prob = calloc((size_t)p->classes, sizeof(float));
+            dets[k].classes = p->classes;
+            if (!dets[k].prob) { /* out of memory: no detections rather than a crash */
+                free_detections(dets, total);
+                return NULL;
+            }
+        }
+    }
+    if (num) *num = total;
+    return dets;
+}
+
 detection *get_network_boxes(network *net, int w, int h, float thresh, float hier, int *map,
                              int relative, int *num)
 {
     (void)hier;
     (void)map;
-    int total = 0;
-    for (int i = 0; i < net->n; ++i) total += layer_box_count(net, i, thresh);
-    detection *dets = calloc((size_t)total + 1, sizeof(detection));
-    if (!dets) { *num = 0; return NULL; }
+    int total;
+    detection *dets = make_network_boxes(net, thresh, &total);
+    *num = 0;
+    if (!dets) return NULL;
     int k = 0;
     for (int i = 0; i < net->n; ++i) {
         const layer *l = &net->layers[i];
         const float *o = layer_output(net, i);
         if (!o || (l->type != LT_YOLO && l->type != LT_REGION)) continue;
-        const det_params *p = l->p;
-        int cnt = layer_box_count(net, i, thresh);
-        for (int j = k; j < k + cnt; ++j) {
-            dets[j].prob = calloc((size_t)p->classes, sizeof(float));
-            dets[j].classes = p->classes;
-            if (!dets[j].prob) { /* out of memory: no detections rather than a crash */
-                free_detections(dets, total);
-                *num = 0;
-                return NULL;
-            }
-        }
         int got = l->type == LT_YOLO ? yolo_get_boxes(l, o, net->w, net->h, thresh, dets + k)
                                       : region_get_boxes(l, o, thresh, dets + k);
         correct_boxes(dets + k, got, w, h, net->w, net->h, relative);

@@ -83,7 +83,17 @@ class DETECTION(Structure):
 class IMAGE(Structure): _fields_ = [("w", c_int), ("h", c_int), ("c", c_int), ("data", POINTER(c_float))]
 class METADATA(Structure): _fields_ = [("classes", c_int), ("names", POINTER(c_char_p))]
 lib = CDLL(sys.argv[1], RTLD_GLOBAL)
+# every function pjreddie's python/darknet.py binds when imported (an AttributeError there
+# stops the import before any call)
+for f in ["cuda_set_device", "do_nms_obj", "do_nms_sort", "free_detections", "free_image",
+          "free_ptrs", "get_metadata", "get_network_boxes", "letterbox_image", "load_image_color",
+          "load_network", "make_image", "make_network_boxes", "network_height", "network_predict",
+          "network_predict_image", "network_width", "reset_rnn", "rgbgr_image"]:
+    getattr(lib, f)
 lib.network_width.argtypes = [c_void_p]
+make_boxes = lib.make_network_boxes
+make_boxes.argtypes = [c_void_p, c_float, POINTER(c_int)]; make_boxes.restype = POINTER(DETECTION)
+lib.reset_rnn.argtypes = [c_void_p]
 load_net = lib.load_network; load_net.argtypes = [c_char_p, c_char_p, c_int]; load_net.restype = c_void_p
 load_meta = lib.get_metadata; load_meta.argtypes = [c_char_p]; load_meta.restype = METADATA
 load_image = lib.load_image_color; load_image.argtypes = [c_char_p, c_int, c_int]; load_image.restype = IMAGE
@@ -100,13 +110,23 @@ meta = load_meta(sys.argv[2].encode())
 im = load_image(sys.argv[5].encode(), 0, 0)
 predict_image(net, im)
 num = c_int(0)
+lib.reset_rnn(net)
+made = c_int(-1)
+empty = make_boxes(net, float(sys.argv[6]), pointer(made))
+zero = all(empty[j].prob[i] == 0 and empty[j].classes == meta.classes
+           for j in range(made.value) for i in range(meta.classes))
+free_dets(empty, made.value)
 dets = get_boxes(net, im.w, im.h, float(sys.argv[6]), .5, None, 0, pointer(num))
+print("PY make_network_boxes: num=%d as get_network_boxes=%d, unfilled=%d" % (made.value, num.value == made.value, zero))
 nms(dets, num.value, meta.classes, .45)
 kept = sum(1 for j in range(num.value) for i in range(meta.classes) if dets[j].prob[i] > 0)
 print("PY width=%d boxes=%d kept=%d name0=%s" % (lib.network_width(net), num.value, kept,
                                                   meta.names[0].decode()))
 free_dets(dets, num.value)
 free_image(im)
+bad = load_image(b"no-such-image.png", 0, 0)  # Darknet's OpenCV builds: 10x10, go on
+print("PY unreadable image: %dx%dx%d, still running" % (bad.w, bad.h, bad.c))
+free_image(bad)
 PY
 # A sanitizer build of the library needs ASan's runtime first in the process, and python
 # itself leaks by LeakSanitizer's rules: preload the runtime, leaks not reported.
@@ -118,7 +138,11 @@ fi
 LD_PRELOAD=$PRE python3 dn.py "$SO" d.data y.cfg bk/y_final.weights $img .3 > py.all 2> py.err
 grep '^PY ' py.all > py.out
 want=$(sed -n 's/^FACT obj_nms_boxes=\([0-9]*\) obj_nms_kept=\([0-9]*\)$/PY width=64 boxes=\1 kept=\2 name0=rectangle/p' api.out)
-check "darknet.py's ctypes calls over libdarknet.so give the C program's boxes ($want)" [ -n "$want" -a "$(cat py.out)" = "$want" ]
+check "darknet.py's ctypes calls over libdarknet.so give the C program's boxes ($want)" [ -n "$want" -a "$(grep -v 'make_network\|unreadable' py.out)" = "$want" ]
+check "an unreadable image gives Darknet's 10x10 image, the interpreter goes on" \
+  grep -q "^PY unreadable image: 10x10x3, still running" py.out
+check "every function pjreddie's darknet.py binds exists; make_network_boxes sizes get_network_boxes' array, unfilled" \
+  grep -q "^PY make_network_boxes: num=[1-9][0-9]* as get_network_boxes=1, unfilled=1" py.out
 
 # ---- pjreddie's API program, built against ours and against Debian's ----------------------------
 if [ -x $ROOT/build/oracle/dn_boxes ]; then
