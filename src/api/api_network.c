@@ -215,16 +215,6 @@ layer get_network_output_layer(network *net)
 
 void top_predictions(network *net, int n, int *index) { top_k(net->output, net->outputs, n, index); }
 
-detection *get_network_boxes(network *net, int w, int h, float thresh, float hier, int *map,
-                             int relative, int *num)
-{
-    return dn_get_network_boxes(net->impl, w, h, thresh, hier, map, relative, num);
-}
-
-detection *make_network_boxes(network *net, float thresh, int *num)
-{
-    return dn_make_network_boxes(net->impl, thresh, num);
-}
 
 float train_network(network *net, data d)
 {

@@ -1,8 +1,9 @@
 /* The seam between the public façade (src/api/api_*.c, which see only include/darknet.h)
  * and the framework (src/core, which sees only core/dn_api.h). Both sides include this
  * header; it names no type of either side except through plain C types, struct dn_network
- * (the framework's network, opaque to the façade) and struct detection (the same layout on
- * both sides).
+ * (the framework's network, opaque to the façade) and struct dn_detection (the framework's
+ * detection: pjreddie's layout, which the public detection of libdarknet.so shares and
+ * AlexeyAB's extends, src/api/api_alexey.c).
  *
  * Owns: the info structs and the dn_bridge_* functions (bridge.c). May not touch: layer or
  * network internals beyond reading them. */
@@ -12,7 +13,7 @@
 #include <stddef.h>
 
 struct dn_network;
-struct detection;
+struct dn_detection;
 
 /* The framework's pjreddie-named functions (renamed by core/dn_api.h so the façade can
  * export the public names). */
@@ -26,9 +27,12 @@ float *dn_network_predict(struct dn_network *net, float *input);
 size_t dn_get_current_batch(struct dn_network *net);
 float dn_get_current_rate(struct dn_network *net);
 void dn_free_network(struct dn_network *net);
-struct detection *dn_get_network_boxes(struct dn_network *net, int w, int h, float thresh,
-                                       float hier, int *map, int relative, int *num);
-struct detection *dn_make_network_boxes(struct dn_network *net, float thresh, int *num);
+struct dn_detection *dn_get_network_boxes(struct dn_network *net, int w, int h, float thresh,
+                                          float hier, int *map, int relative, int *num);
+struct dn_detection *dn_make_network_boxes(struct dn_network *net, float thresh, int *num);
+void dn_free_detections(struct dn_detection *dets, int n);
+void dn_do_nms_sort(struct dn_detection *dets, int total, int classes, float thresh);
+void dn_do_nms_obj(struct dn_detection *dets, int total, int classes, float thresh);
 
 /* The [net] values and state the public network shows. Pointers point into the network. */
 typedef struct {

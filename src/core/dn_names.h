@@ -24,5 +24,11 @@
 #define free_network dn_free_network
 #define get_network_boxes dn_get_network_boxes
 #define make_network_boxes dn_make_network_boxes
+/* The detection type and the functions on arrays of it: AlexeyAB's API library
+ * (libdarknet_alexey.so, src/api/api_alexey.c) exports these names on his larger struct. */
+#define detection dn_detection
+#define free_detections dn_free_detections
+#define do_nms_sort dn_do_nms_sort
+#define do_nms_obj dn_do_nms_obj
 
 #endif
