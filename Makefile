@@ -176,7 +176,7 @@ STAMP      := build/.variant-$(VARIANT)
 
 .PHONY: all clean test tests tools demo fuzz
 
-all: darknet libdarknet.a libdarknet.so libactnn.a tools
+all: darknet libdarknet.a libdarknet.so libdarknet_alexey.so libactnn.a tools
 
 # Recopy the top-level outputs when the variant changes.
 $(STAMP):
@@ -199,12 +199,32 @@ $(LIBSO): $(CORE_OBJ) $(PLUGIN_OBJ) src/api/libdarknet.map
 	@$(CC) $(CFLAGS) -shared -Wl,-soname,libdarknet.so -Wl,--version-script=src/api/libdarknet.map \
 	  -o $@ $(CORE_OBJ) $(PLUGIN_OBJ) $(LDLIBS)
 
+# AlexeyAB's darknet.py reads his larger detection struct and binds his API additions: the
+# same framework objects with the façade (src/api/api_*.c) compiled for his header
+# (-DDARKNET_ALEXEY_API; api_alexey.c in place of api_detect.c). Copy it beside his
+# darknet.py as libdarknet.so. tests/sh/api_alexey.sh runs his calls over it.
+API_SRC    := $(wildcard src/api/api_*.c)
+API_AB_OBJ := $(API_SRC:%.c=$(OBJ)/alexey/%.o)
+LIBSO_AB   := $(OBJ)/alexey/libdarknet.so
+$(OBJ)/alexey/%.o: CFLAGS += -DDARKNET_ALEXEY_API
+$(OBJ)/alexey/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC    $< (AlexeyAB's API)"
+	@$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+$(LIBSO_AB): $(filter-out $(API_SRC:%.c=$(OBJ)/%.o),$(CORE_OBJ)) $(API_AB_OBJ) $(PLUGIN_OBJ) \
+             src/api/libdarknet.map src/api/libdarknet_alexey.map
+	@echo "  SO    $@"
+	@$(CC) $(CFLAGS) -shared -Wl,-soname,libdarknet.so -Wl,--version-script=src/api/libdarknet_alexey.map \
+	  -o $@ $(filter-out $(API_SRC:%.c=$(OBJ)/%.o),$(CORE_OBJ)) $(API_AB_OBJ) $(PLUGIN_OBJ) $(LDLIBS)
+
 darknet: $(VBIN) $(STAMP)
 	@cp -f $(VBIN) $@
 libdarknet.a: $(LIBD) $(STAMP)
 	@cp -f $(LIBD) $@
 libdarknet.so: $(LIBSO) $(STAMP)
 	@cp -f $(LIBSO) $@
+libdarknet_alexey.so: $(LIBSO_AB) $(STAMP)
+	@cp -f $(LIBSO_AB) $@
 libactnn.a: $(LIBA) $(STAMP)
 	@cp -f $(LIBA) $@
 
@@ -244,7 +264,7 @@ API_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Iin
 API_TESTS  := $(patsubst tests/api/%.c,$(TDIR)/tests/api/%,$(wildcard tests/api/*.c)) \
               $(TDIR)/tests/api/dn_boxes_ours
 .PHONY: api-tests
-api-tests: $(API_TESTS)
+api-tests: $(API_TESTS) $(LIBSO_AB)
 $(TDIR)/tests/api/%: tests/api/%.c include/darknet.h $(LIBSO)
 	@mkdir -p $(dir $@)
 	@echo "  API   $@"
@@ -268,7 +288,8 @@ build/oracle/%: tests/oracle/%.c
 # Shell tests find the variant's binaries through DARKNET and DN_TOOLS.
 test: all tests
 	@DARKNET=$(abspath $(VBIN)) DN_TOOLS=$(abspath $(TDIR)/bin) DN_VARIANT=$(VARIANT) \
-	  DN_API_TESTS=$(abspath $(TDIR)/tests/api) DN_LIBSO=$(abspath $(LIBSO)) tests/run_all.sh $(TESTS)
+	  DN_API_TESTS=$(abspath $(TDIR)/tests/api) DN_LIBSO=$(abspath $(LIBSO)) \
+	  DN_LIBSO_AB=$(abspath $(LIBSO_AB)) tests/run_all.sh $(TESTS)
 
 # GPU test program (tests/gpu/test_gpu.c): each kernel against the CPU path, actnn bytes
 # identical to the CPU's, and the quantizer benchmark. Built only in GPU variants; run on

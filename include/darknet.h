@@ -134,6 +134,7 @@ typedef struct {
     float x, y, w, h; /* centre and size (relative to the image unless relative=0) */
 } box;
 
+#ifndef DARKNET_ALEXEY_API
 typedef struct detection {
     box bbox;
     int classes;
@@ -142,6 +143,33 @@ typedef struct detection {
     float objectness;
     int sort_class;
 } detection;
+#else
+/* AlexeyAB's detection (his include/darknet.h since 2020; 88 bytes on 64-bit), as his
+ * darknet.py reads it through libdarknet_alexey.so. best_class_idx: the class of the
+ * highest prob above thresh, -1 when none; uc, embeddings: NULL, points, embedding_size,
+ * sim, track_id: 0 (no Gaussian YOLO, no tracking here). */
+typedef struct detection {
+    box bbox;
+    int classes;
+    int best_class_idx;
+    float *prob;
+    float *mask;
+    float objectness;
+    int sort_class;
+    float *uc;
+    int points;
+    float *embeddings;
+    int embedding_size;
+    float sim;
+    int track_id;
+} detection;
+
+/* network_predict_batch's result: one per image of the batch. */
+typedef struct det_num_pair {
+    int num;
+    detection *dets;
+} det_num_pair, *pdet_num_pair;
+#endif
 
 typedef struct matrix {
     int rows, cols;
@@ -183,6 +211,8 @@ void save_weights_upto(network *net, char *filename, int cutoff);
 void set_batch_network(network *net, int b);
 int resize_network(network *net, int w, int h);
 float *network_predict(network *net, float *input);
+/* pjreddie's library letterboxes im to the network size; AlexeyAB's (libdarknet_alexey.so)
+ * stretches it, as his does. Batch 1. */
 float *network_predict_image(network *net, image im);
 /* Clears recurrent layers' state between sequences. No recurrent layer type is built here
  * ([rnn], [lstm], [gru] are not supported), so it has nothing to clear; it exists because
@@ -234,8 +264,15 @@ void draw_detections(image im, detection *dets, int num, float thresh, char **na
                      image **alphabet, int classes);
 
 /* ---- detection ---- */
+#ifndef DARKNET_ALEXEY_API
 detection *get_network_boxes(network *net, int w, int h, float thresh, float hier, int *map,
                              int relative, int *num);
+#else
+/* letter = 0: the image was stretched to the network (AlexeyAB's network_predict_image);
+ * 1: letterboxed (pjreddie's, network_predict_image_letterbox). */
+detection *get_network_boxes(network *net, int w, int h, float thresh, float hier, int *map,
+                             int relative, int *num, int letter);
+#endif
 /* The array get_network_boxes fills, before filling: one entry per candidate above thresh
  * (each [region] cell and anchor), prob zeroed, classes set; *num its length. Free with
  * free_detections. */
@@ -244,6 +281,27 @@ void free_detections(detection *dets, int n);
 void do_nms_sort(detection *dets, int total, int classes, float thresh);
 void do_nms_obj(detection *dets, int total, int classes, float thresh);
 float box_iou(box a, box b);
+
+#ifdef DARKNET_ALEXEY_API
+/* ---- AlexeyAB's additions, in libdarknet_alexey.so only ---- */
+/* Interleaved 8-bit pixels (h rows of w pixels of c bytes, as OpenCV and numpy hold them)
+ * into im (planar floats in [0,1]); im's w, h, c give the sizes. */
+void copy_image_from_bytes(image im, char *pdata);
+float *network_predict_ptr(network *net, float *input);
+/* Letterboxed to the network size, batch 1 (pjreddie's network_predict_image). */
+float *network_predict_image_letterbox(network *net, image im);
+/* im holds `batch_size` network-sized images one after another; the network's mini-batch
+ * must be batch_size (load_network_custom). Free with free_batch_detections. */
+det_num_pair *network_predict_batch(network *net, image im, int batch_size, int w, int h,
+                                    float thresh, float hier, int *map, int relative,
+                                    int letter);
+void free_batch_detections(det_num_pair *det_num_pairs, int n);
+/* load_network with the mini-batch set to batch. */
+network *load_network_custom(char *cfg, char *weights, int clear, int batch);
+void free_network_ptr(network *net);
+/* Nothing to start on the CPU here; kept for his wrappers. */
+void init_cpu(void);
+#endif
 
 /* ---- files and options ---- */
 metadata get_metadata(char *file);

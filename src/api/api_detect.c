@@ -2,6 +2,7 @@
  * framework's own (struct dn_detection, the same fields in the same order), so these pass
  * the arrays through. AlexeyAB's library, whose detection is larger, has its own versions
  * (api_alexey.c); exactly one of the two files is linked into each library. */
+#ifndef DARKNET_ALEXEY_API
 #include "darknet.h"
 
 #include <stddef.h>
@@ -35,3 +36,17 @@ void do_nms_obj(detection *dets, int total, int classes, float thresh)
 {
     dn_do_nms_obj(in(dets), total, classes, thresh);
 }
+
+/* pjreddie's: letterboxed to the network size, batch 1. */
+float *network_predict_image(network *net, image im)
+{
+    image lb = letterbox_image(im, net->w, net->h);
+    if (net->batch != 1) set_batch_network(net, 1);
+    float *out = network_predict(net, lb.data);
+    free_image(lb);
+    return out;
+}
+
+#else
+typedef int api_detect_unused; /* ISO C: a translation unit is never empty */
+#endif

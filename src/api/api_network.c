@@ -186,16 +186,6 @@ float *network_predict(network *net, float *input)
     return out;
 }
 
-/* pjreddie's: letterboxed to the network size, batch 1. */
-float *network_predict_image(network *net, image im)
-{
-    image lb = letterbox_image(im, net->w, net->h);
-    if (net->batch != 1) set_batch_network(net, 1);
-    float *out = network_predict(net, lb.data);
-    free_image(lb);
-    return out;
-}
-
 void reset_rnn(network *net) { (void)net; /* no recurrent layers here (darknet.h) */ }
 
 int network_width(network *net) { return net->w; }

@@ -30,6 +30,8 @@ void dn_free_network(struct dn_network *net);
 struct dn_detection *dn_get_network_boxes(struct dn_network *net, int w, int h, float thresh,
                                           float hier, int *map, int relative, int *num);
 struct dn_detection *dn_make_network_boxes(struct dn_network *net, float thresh, int *num);
+struct dn_detection *dn_network_boxes_sample(struct dn_network *net, int b, int w, int h,
+                                             float thresh, int relative, int *num);
 void dn_free_detections(struct dn_detection *dets, int n);
 void dn_do_nms_sort(struct dn_detection *dets, int total, int classes, float thresh);
 void dn_do_nms_obj(struct dn_detection *dets, int total, int classes, float thresh);

@@ -99,6 +99,9 @@ void draw_box_width(image a, int x1, int y1, int x2, int y2, int w, float r, flo
 detection *get_network_boxes(network *net, int w, int h, float thresh, float hier, int *map,
                              int relative, int *num);
 detection *make_network_boxes(network *net, float thresh, int *num);
+/* get_network_boxes of sample b of the last forward (network_predict_batch). */
+detection *dn_network_boxes_sample(network *net, int b, int w, int h, float thresh, int relative,
+                                   int *num);
 void free_detections(detection *dets, int n);
 void do_nms_sort(detection *dets, int total, int classes, float thresh);
 void do_nms_obj(detection *dets, int total, int classes, float thresh);

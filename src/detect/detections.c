@@ -2,15 +2,24 @@
  * and [region] layer contributes its candidates, then boxes are mapped from the network
  * input (letterboxed image) back to the original image. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "detect/detect_layers.h"
 #include "core/network.h"
 
-static const float *layer_output(const network *net, int i)
+/* Sample b's output of layer i: host memory, also after a device run. */
+/* The public façades pass arrays of this type through (src/api/api_detect.c) or copy them
+ * field by field (api_alexey.c): its layout is pjreddie's. */
+_Static_assert(sizeof(detection) == 48 && offsetof(detection, prob) == 24 &&
+               offsetof(detection, objectness) == 40 && offsetof(detection, sort_class) == 44,
+               "pjreddie's detection layout");
+
+static const float *layer_output(const network *net, int i, int b)
 {
-    return network_layer_output(net, i); /* host memory, also after a device run */
+    const float *o = network_layer_output(net, i);
+    return o ? o + (size_t)b * net->layers[i].outputs : NULL;
 }
 
 static box yolo_box(const layer *l, const det_params *p, const float *o, int n, int loc, int netw,
@@ -125,20 +134,20 @@ static void drop_nonfinite(detection *d, int n)
     }
 }
 
-static int layer_box_count(const network *net, int i, float thresh)
+static int layer_box_count(const network *net, int i, int b, float thresh)
 {
     const layer *l = &net->layers[i];
-    const float *o = layer_output(net, i);
+    const float *o = layer_output(net, i, b);
     if (!o) return 0;
     if (l->type == LT_YOLO) return yolo_count_boxes(l, o, thresh);
     if (l->type == LT_REGION) return l->w * l->h * ((const det_params *)l->p)->n;
     return 0;
 }
 
-detection *make_network_boxes(network *net, float thresh, int *num)
+static detection *make_boxes(network *net, int b, float thresh, int *num)
 {
     int total = 0;
-    for (int i = 0; i < net->n; ++i) total += layer_box_count(net, i, thresh);
+    for (int i = 0; i < net->n; ++i) total += layer_box_count(net, i, b, thresh);
     detection *dets = calloc((size_t)total + 1, sizeof(detection));
     if (num) *num = 0;
     if (!dets) return NULL;
@@ -147,7 +156,7 @@ detection *make_network_boxes(network *net, float thresh, int *num)
         const layer *l = &net->layers[i];
         if (l->type != LT_YOLO && l->type != LT_REGION) continue;
         const det_params *p = l->p;
-        for (int end = k + layer_box_count(net, i, thresh); k < end; ++k) {
+        for (int end = k + layer_box_count(net, i, b, thresh); k < end; ++k) {
             dets[k].prob = calloc((size_t)p->classes, sizeof(float));
             dets[k].classes = p->classes;
             if (!dets[k].prob) { /* out of memory: no detections rather than a crash */
@@ -160,19 +169,22 @@ detection *make_network_boxes(network *net, float thresh, int *num)
     return dets;
 }
 
-detection *get_network_boxes(network *net, int w, int h, float thresh, float hier, int *map,
-                             int relative, int *num)
+detection *make_network_boxes(network *net, float thresh, int *num)
 {
-    (void)hier;
-    (void)map;
+    return make_boxes(net, 0, thresh, num);
+}
+
+detection *dn_network_boxes_sample(network *net, int b, int w, int h, float thresh, int relative,
+                                   int *num)
+{
     int total;
-    detection *dets = make_network_boxes(net, thresh, &total);
+    detection *dets = make_boxes(net, b, thresh, &total);
     *num = 0;
     if (!dets) return NULL;
     int k = 0;
     for (int i = 0; i < net->n; ++i) {
         const layer *l = &net->layers[i];
-        const float *o = layer_output(net, i);
+        const float *o = layer_output(net, i, b);
         if (!o || (l->type != LT_YOLO && l->type != LT_REGION)) continue;
         int got = l->type == LT_YOLO ? yolo_get_boxes(l, o, net->w, net->h, thresh, dets + k)
                                       : region_get_boxes(l, o, thresh, dets + k);
@@ -182,6 +194,14 @@ detection *get_network_boxes(network *net, int w, int h, float thresh, float hie
     }
     *num = k;
     return dets;
+}
+
+detection *get_network_boxes(network *net, int w, int h, float thresh, float hier, int *map,
+                             int relative, int *num)
+{
+    (void)hier; /* [region] tree= hierarchies and class maps are not supported */
+    (void)map;
+    return dn_network_boxes_sample(net, 0, w, h, thresh, relative, num);
 }
 
 void free_detections(detection *dets, int n)

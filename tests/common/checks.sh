@@ -16,6 +16,20 @@ test_env() {
   T=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
   trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 }
+# header_functions <0|1>: the function names include/darknet.h declares for pjreddie's
+# library (0) or with DARKNET_ALEXEY_API defined (1), one per line, sorted: a name followed
+# by '(' on a line that is not a comment, a typedef or a preprocessor line, outside the
+# other library's #ifdef/#ifndef DARKNET_ALEXEY_API blocks.
+header_functions() {
+  awk -v ab="$1" '
+    /^#ifdef DARKNET_ALEXEY_API/  { blk = 1; keep = ab; next }
+    /^#ifndef DARKNET_ALEXEY_API/ { blk = 1; keep = !ab; next }
+    blk && /^#else/  { keep = !keep; next }
+    blk && /^#endif/ { blk = 0; next }
+    !blk || keep' include/darknet.h |
+    grep -vE '^\s*(/?\*|typedef|#)' | grep -oE '^[a-z][a-z_ 0-9]*[ *]+[a-z_0-9]+\(' |
+    sed -E 's/.*[ *]([a-z_0-9]+)\($/\1/' | sort -u
+}
 # True in the sanitizer suite (make SANITIZE=1 test sets DN_VARIANT to a *-san* variant).
 sanitized() { [[ ${DN_VARIANT:-} == *san* ]]; }
 

@@ -28,10 +28,7 @@ done
 
 # ---- exported symbols: the header's functions and gpu_index, nothing else ----------------------
 nm -D --defined-only "$SO" | awk '{print $NF}' | sed 's/@.*//' | sort -u > $T/exported
-# Function declarations of the header: a name followed by '(' on a line that is not a
-# comment, a typedef or a function-pointer field.
-grep -vE '^\s*(/?\*|typedef|#)' include/darknet.h | grep -oE '^[a-z][a-z_ 0-9]*[ *]+[a-z_0-9]+\(' |
-  sed -E 's/.*[ *]([a-z_0-9]+)\($/\1/' | sort -u > $T/declared
+header_functions 0 > $T/declared
 echo gpu_index >> $T/declared; sort -u -o $T/declared $T/declared
 check "nm -D shows the public API only ($(wc -l < $T/exported) symbols)" cmp -s $T/exported $T/declared
 diff $T/declared $T/exported | head
