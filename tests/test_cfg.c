@@ -70,6 +70,13 @@ static void comments_and_empty_lines(void **st)
     assert_int_equal(net->batch, 2);
     assert_int_equal(net->layers[0].out_c, 2);
     free_network(net);
+    /* a note after a value, as in AlexeyAB's efficientnet-lite3.cfg (`filters=40 #32`):
+     * Darknet's atoi reads 40; a BOM before [net] (Windows editors) is not part of it */
+    net = tu_net_from_text("\xEF\xBB\xBF[net]\nbatch=2 # two\nwidth=4\nheight=4\nchannels=1\n"
+                           "[conv]\nfilters=40 #32\nactivation=leaky#note\n", 0);
+    assert_int_equal(net->batch, 2);
+    assert_int_equal(net->layers[0].out_c, 40);
+    free_network(net);
 }
 
 static void not_key_value_is_an_error(void **st)

@@ -135,7 +135,11 @@ detection *det_run(network *net, float *x, int iw, int ih, float thresh, float h
     }
     detection *d = get_network_boxes(net, iw, ih, thresh, hier, NULL, 1, n);
     const det_params *p = det_last_params(net);
-    if (d && p && p->nms == NMS_DIOU) do_nms_diou(d, *n, p->classes, .45f, p->beta_nms);
+    /* AlexeyAB's diounms_sort: greedynms (stock yolov4 cfgs) drops by IoU - (d^2/c^2)^0.6
+     * whatever beta_nms says, diounms by IoU - (d^2/c^2)^beta_nms; cornersnms and default
+     * by IoU. */
+    if (d && p && p->nms == NMS_GREEDY) do_nms_diou(d, *n, p->classes, .45f, .6f);
+    else if (d && p && p->nms == NMS_DIOU) do_nms_diou(d, *n, p->classes, .45f, p->beta_nms);
     else if (d && p) do_nms_sort(d, *n, p->classes, .45f);
     return d;
 }

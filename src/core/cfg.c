@@ -109,7 +109,11 @@ static int parse_line(cfg_file *f, char *buf, size_t k, int line, const char *na
     }
     if (f->n == 0 && !add_section(f, "", 0, 0)) goto oom;
     cfg_section *s = &f->sec[f->n - 1];
-    if (add_kv(s, buf, (size_t)(eq - buf), eq + 1, k - (size_t)(eq - buf) - 1, line)) goto oom;
+    /* `filters=255#3*(80+5)` (stock cfgs write such notes): the value ends at '#', as
+     * Darknet's atoi/atof read it */
+    char *hash = memchr(eq + 1, '#', k - (size_t)(eq - buf) - 1);
+    size_t vn = (size_t)((hash ? hash : buf + k) - (eq + 1));
+    if (add_kv(s, buf, (size_t)(eq - buf), eq + 1, vn, line)) goto oom;
     return 0;
 oom:
     snprintf(err, errlen, "%s:%d: out of memory while reading the file", name, line);

@@ -2,7 +2,9 @@
  *
  * Syntax: every space, tab and newline is removed from a line; `[name]` opens a section;
  * empty lines and lines starting with '#' or ';' are skipped; anything else must be
- * key=value. Every key remembers its line so errors can name file, line and key.
+ * key=value, where a '#' ends the value (`filters=255 #3*(80+5)` reads 255, as Darknet's
+ * atoi does); a UTF-8 byte order mark before the first line is skipped. Every key
+ * remembers its line so errors can name file, line and key.
  *
  * Typed getters go through a cfg_reader, which records the first error (file, line, key,
  * value and what is allowed) and makes later getters no-ops, so parsing code can read all

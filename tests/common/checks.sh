@@ -30,6 +30,8 @@ header_functions() {
     grep -vE '^\s*(/?\*|typedef|#)' | grep -oE '^[a-z][a-z_ 0-9]*[ *]+[a-z_0-9]+\(' |
     sed -E 's/.*[ *]([a-z_0-9]+)\($/\1/' | sort -u
 }
+# same_nonempty <a> <b>: a is not empty and b has the same bytes.
+same_nonempty() { [ -s "$1" ] && cmp -s "$1" "$2"; }
 # True in the sanitizer suite (make SANITIZE=1 test sets DN_VARIANT to a *-san* variant).
 sanitized() { [[ ${DN_VARIANT:-} == *san* ]]; }
 

@@ -21,7 +21,6 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/api_so.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 TOOLS=${DN_TOOLS:-$ROOT/build/bin}
 . tests/common/checks.sh
-same_nonempty() { [ -s "$1" ] && cmp -s "$1" "$2"; }
 for f in "$SO" "$API/api_detect" "$API/dn_boxes_ours"; do
   [ -e "$f" ] || { echo "FAIL $f missing (make tests builds it)"; exit 1; }
 done

@@ -73,6 +73,25 @@ mkdir -p cfg; printf 'classes=3\nnames=data/coco.names\n' > cfg/coco.data
 check "detect: detections equal Debian darknet's" \
   same_dets dt 's/^person:/rectangle:/; s/^bicycle:/ellipse:/; s/^car:/triangle:/' \
   detect y3.cfg r3.weights set/img_00007.png -thresh 0.3 --- detect y3.cfg r3.weights set/img_00007.png -thresh 0.3
+# nms_kind=greedynms (stock yolov4 cfgs) is AlexeyAB's DIoU-NMS with beta 0.6 whatever
+# beta_nms says (his diounms_sort; checked by hand on 2026-12-03 against his CPU build on
+# yolov4, yolov4-tiny and yolov4-tiny-3l: the same -ext_output lines). Here: greedynms
+# with beta_nms=0.9 equals diounms with beta_nms=0.6, and differs from plain IoU NMS.
+# Weights: yolov4-tiny's initialisation (no batch norm, learning rate 0, one iteration;
+# dn_oracle's randweights parses with pjreddie's Darknet, which lacks yolov4's layers).
+$O cfgset y4.cfg y4i0.cfg max_batches=1 learning_rate=0 > /dev/null
+grep -v '^batch_normalize' y4i0.cfg > y4i.cfg
+mkdir -p bki; sed 's|^backup=.*|backup=bki|' shapes.data > i.data
+$DN -seed 2 detector train i.data y4i.cfg -dont_show > y4i.out 2>&1
+sed 's/^beta_nms=.*/beta_nms=0.9/' y4i.cfg > y4g.cfg
+sed 's/^nms_kind=.*/nms_kind=diounms/; s/^beta_nms=.*/beta_nms=0.6/' y4i.cfg > y4d.cfg
+sed 's/^nms_kind=.*/nms_kind=default/' y4i.cfg > y4n.cfg
+for k in g d n; do
+  $DN detector test i.data y4$k.cfg bki/y4i_final.weights set/img_00006.png -thresh .1 -ext_output 2>/dev/null |
+    grep '%	' | sort > nms_$k.lst
+done
+check "greedynms: DIoU-NMS at beta 0.6 ($(wc -l < nms_g.lst) boxes)" same_nonempty nms_g.lst nms_d.lst
+check "greedynms: not plain IoU NMS ($(wc -l < nms_n.lst) boxes)" [ "$(cat nms_g.lst)" != "$(cat nms_n.lst)" ]
 # map: the truth count is the number of boxes in the valid labels, TP + FN that count, the
 # per-class TP and FP sum to the totals at conf_thresh, and the mAP is the mean of the class
 # APs (all within [0, 100] %).
