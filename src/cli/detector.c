@@ -11,6 +11,7 @@
  * after the current iteration with <cfgbase>_last.weights (+ .state) saved; training from
  * that file resumes where it stopped (train_ckpt.h, docs/checkpoints.md). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,23 +48,34 @@ typedef struct {
     train_chart chart;  /* chart.png */
 } train_run;
 
-/* random=1 multi-scale training (AlexeyAB's rule, relative to the cfg size): every 10
- * iterations a new size, the cfg's times a factor between 1/coef and coef (coef 1.4, or
- * random= itself when it is above 1), rounded to resize_step; the largest at the first
- * resize and in the last 100 iterations, so a run that fits those fits throughout. The
+/* One side for random=1: AlexeyAB's round(f * side / step + 1) * step (in float, as his). */
+static int scaled_side(float f, int side, int step)
+{
+    return (int)lroundf(f * side / step + 1) * step;
+}
+
+/* random=1 multi-scale training (AlexeyAB's train_detector, relative to the cfg size): every
+ * 10 iterations a new size, round(f * side / step + 1) * step for a factor f between 1/coef
+ * and coef (coef 1.4, or random= itself when it is above 1), and the cfg's size when f < 1
+ * would give more than it; coef itself (the largest) at the first resize and in the last 100
+ * iterations, so a run that fits those fits throughout. For a 416 cfg: 320 to 608. The
  * factor comes from (seed, iteration), so a resumed run picks the same sizes. */
 static void pick_size(const train_run *t, size_t it, int *w, int *h)
 {
     const network *net = t->net;
-    double coef = t->random > 1 ? t->random : 1.4, f = coef;
+    float coef = t->random > 1 ? t->random : 1.4f, f = coef;
     if (it != 0 && it + 100 <= (size_t)net->max_batches) {
         rng_t g;
         rng_seed(&g, darknet_get_seed(), 0x52534cull + it);
-        f = rng_scale(&g, (float)coef);
+        f = rng_scale(&g, coef);
     }
     int step = net->resize_step > 0 ? net->resize_step : 32;
-    *w = (int)(f * t->init_w / step + .5) * step;
-    *h = (int)(f * t->init_h / step + .5) * step;
+    *w = scaled_side(f, t->init_w, step);
+    *h = scaled_side(f, t->init_h, step);
+    if (f < 1 && (*w > t->init_w || *h > t->init_h)) {
+        *w = t->init_w;
+        *h = t->init_h;
+    }
     if (*w < step) *w = step;
     if (*h < step) *h = step;
 }

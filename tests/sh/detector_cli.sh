@@ -174,14 +174,15 @@ check "yolov4-tiny final weights" [ -s backup/y4_final.weights ]
 $DN detector test shapes.data y4.cfg backup/y4_final.weights set/img_00006.png > test4.out 2>&1
 check "yolov4-tiny test exit 0" [ $? = 0 ]
 
-# ---- random=1: multi-scale training (sizes 64/1.4 .. 64*1.4 in steps of 32, largest first) ----
+# ---- random=1: multi-scale training (AlexeyAB's sizes for 64: round(f*64/32 + 1)*32 for f
+# in [1/1.4, 1.4], 64 when f < 1 gives more: 64, 96 or 128, the largest first) ----
 sed 's/^random=0/random=1/' y4.cfg > y4r0.cfg
 $O cfgset y4r0.cfg y4r.cfg max_batches=130 > /dev/null
 $DN -seed 5 detector train shapes.data y4r.cfg -dont_show > train4r.out 2>&1
 check "random=1 train exit 0" [ $? = 0 ]
-check "random=1 starts at the largest size" [ "$(grep -m1 '^Resizing' train4r.out)" = "Resizing to 96 x 96" ]
+check "random=1 starts at the largest size" [ "$(grep -m1 '^Resizing' train4r.out)" = "Resizing to 128 x 128" ]
 check "random=1 resizes every 10 iterations" [ "$(grep -c '^Resizing' train4r.out)" -ge 3 ]
-check "random=1 sizes stay in range" [ -z "$(grep '^Resizing' train4r.out | grep -v -e 'to 32 x 32' -e 'to 64 x 64' -e 'to 96 x 96')" ]
+check "random=1 sizes stay in range" [ -z "$(grep '^Resizing' train4r.out | grep -v -e 'to 64 x 64' -e 'to 96 x 96' -e 'to 128 x 128')" ]
 check "random=1 final weights" [ -s backup/y4r_final.weights ]
 
 # ---- yolov2-tiny ([region]) trains and tests -------------------------------------------------
