@@ -40,6 +40,42 @@ static void label_path_rules(void **s)
     assert_int_equal(detector_label_path(p, out, sizeof(out)), 0);
 }
 
+/* Writes an empty file at tu_tmpdir()/rel, its folders made. */
+static void touch_rel(const char *rel)
+{
+    char p[1200];
+    snprintf(p, sizeof(p), "mkdir -p \"$(dirname '%s/%s')\" && touch '%s/%s'", tu_tmpdir(), rel,
+             tu_tmpdir(), rel);
+    assert_int_equal(system(p), 0);
+}
+
+/* Where the label of <img> (relative to tu_tmpdir()) is found, relative again; "" if none. */
+static const char *found(const char *img)
+{
+    static char out[1200];
+    char p[1200];
+    snprintf(p, sizeof(p), "%s/%s", tu_tmpdir(), img);
+    if (!detector_label_path(p, out, sizeof(out))) return "";
+    return out + strlen(tu_tmpdir()) + 1;
+}
+
+/* The folder layouts of AlexeyAB's replace_image_to_label, of datasets split into
+ * images/<set> and labels/<set>, and pjreddie's replacements applied one after another. A
+ * folder merely named like one (my_images, rawdata) must not hide the real one. */
+static void label_path_layouts(void **s)
+{
+    (void)s;
+    touch_rel("my_images/VOC/labels/x.txt"); /* AlexeyAB: /JPEGImages/ -> /labels/ */
+    assert_string_equal(found("my_images/VOC/JPEGImages/x.jpg"), "my_images/VOC/labels/x.txt");
+    touch_rel("coco/labels/train2017/c.txt");
+    assert_string_equal(found("coco/images/train2017/c.JPG"), "coco/labels/train2017/c.txt");
+    touch_rel("set/images_v2/labels/val/d.txt"); /* the last /images/ folder */
+    assert_string_equal(found("set/images_v2/images/val/d.png"), "set/images_v2/labels/val/d.txt");
+    touch_rel("pj/labels/labels/e.txt"); /* pjreddie: images -> labels, then raw -> labels */
+    assert_string_equal(found("pj/images/raw/e.png"), "pj/labels/labels/e.txt");
+    assert_string_equal(found("my_images/VOC/JPEGImages/none.jpg"), "");
+}
+
 static void labels_with_bad_lines(void **s)
 {
     (void)s;
@@ -150,7 +186,8 @@ static void augmented_box_covers_object(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(label_path_rules), cmocka_unit_test(labels_with_bad_lines),
+        cmocka_unit_test(label_path_rules),
+        cmocka_unit_test(label_path_layouts), cmocka_unit_test(labels_with_bad_lines),
         cmocka_unit_test(pack_clips_flips_and_drops), cmocka_unit_test(augmented_box_covers_object),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,23 +32,58 @@ static void to_txt(const char *s, char *out, size_t n)
     snprintf(out, n, "%.*s.txt", (int)len, s);
 }
 
+/* AlexeyAB's replace_image_to_label: folder names between slashes (COCO's images/train2017,
+ * VOC's JPEGImages), so a path like /data/my_images/VOC/JPEGImages/x.jpg finds
+ * VOC/labels/x.txt. Each pattern replaces its first occurrence, in this order. */
+static void alexey_rule(const char *img, char *out, size_t n)
+{
+    static const char *const from[] = {"/images/train2017/", "/images/val2017/", "/JPEGImages/",
+                                       "/images/train2014/", "/images/val2014/"};
+    static const char *const to[] = {"/labels/train2017/", "/labels/val2017/", "/labels/",
+                                     "/labels/train2014/", "/labels/val2014/"};
+    char a[4096], b[4096];
+    snprintf(a, sizeof(a), "%s", img);
+    for (int i = 0; i < 5; ++i)
+        if (replace_first(a, from[i], to[i], b, sizeof(b))) snprintf(a, sizeof(a), "%s", b);
+    to_txt(a, out, n);
+}
+
+/* The last "/images/" folder -> "/labels/" (datasets laid out images/train, labels/train). */
+static void images_folder_rule(const char *img, char *out, size_t n)
+{
+    const char *p = NULL;
+    for (const char *q = strstr(img, "/images/"); q; q = strstr(q + 1, "/images/")) p = q;
+    char a[4096];
+    if (p) snprintf(a, sizeof(a), "%.*s/labels/%s", (int)(p - img), img, p + 8);
+    else snprintf(a, sizeof(a), "%s", img);
+    to_txt(a, out, n);
+}
+
+/* pjreddie's fill_truth_detection: "images", "JPEGImages", "raw" -> "labels", each its first
+ * occurrence, one after the other. */
+static void pjreddie_rule(const char *img, char *out, size_t n)
+{
+    static const char *const dirs[] = {"images", "JPEGImages", "raw"};
+    char a[4096], b[4096];
+    snprintf(a, sizeof(a), "%s", img);
+    for (int i = 0; i < 3; ++i)
+        if (replace_first(a, dirs[i], "labels", b, sizeof(b))) snprintf(a, sizeof(a), "%s", b);
+    to_txt(a, out, n);
+}
+
 int detector_label_path(const char *img, char *out, size_t n)
 {
     to_txt(img, out, n);
     if (access(out, R_OK) == 0) return 1;
-    char a[4096], b[4096];
-    snprintf(a, sizeof(a), "%s", img);
-    static const char *const dirs[] = {"images", "JPEGImages", "raw"};
-    for (int i = 0; i < 3; ++i)
-        if (replace_first(a, dirs[i], "labels", b, sizeof(b))) {
-            snprintf(a, sizeof(a), "%s", b);
-            break;
+    void (*const rules[])(const char *, char *, size_t) = {alexey_rule, images_folder_rule,
+                                                            pjreddie_rule};
+    for (int i = 0; i < 3; ++i) {
+        char alt[4096];
+        rules[i](img, alt, sizeof(alt));
+        if (strcmp(alt, out) && access(alt, R_OK) == 0) {
+            snprintf(out, n, "%s", alt);
+            return 1;
         }
-    char alt[4096];
-    to_txt(a, alt, sizeof(alt));
-    if (strcmp(alt, out) && access(alt, R_OK) == 0) {
-        snprintf(out, n, "%s", alt);
-        return 1;
     }
     return 0;
 }

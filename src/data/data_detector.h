@@ -42,10 +42,12 @@ typedef struct {
     unsigned long warnings;    /* printed so far (the rest are only counted) */
 } detector_data;
 
-/* The label file of an image: the same name with .txt next to it if that exists, else
- * pjreddie's rule (first "images" or "JPEGImages" or "raw" -> "labels", image extension ->
- * ".txt"). Writes the chosen path (the first candidate when none exists); returns 1 when
- * it exists, 0 when not. */
+/* The label file of an image, the first that exists of: the same name with .txt next to it;
+ * AlexeyAB's rule (/JPEGImages/ -> /labels/, /images/train2017/ -> /labels/train2017/ and
+ * COCO's other folders); the last /images/ folder -> /labels/; pjreddie's rule ("images",
+ * "JPEGImages", "raw" -> "labels", each its first occurrence). The extension becomes
+ * ".txt". Writes the chosen path (the one beside the image when none exists); returns 1
+ * when it exists, 0 when not. */
 int detector_label_path(const char *img, char *out, size_t n);
 
 /* Reads a label file. Malformed lines, class ids outside [0, classes) and boxes without
