@@ -169,6 +169,8 @@ static int train_classifier(const char *datafile, const char *cfg, const char *w
         fprintf(stderr, "%s\n", err);
         train_oom_advice(NULL, cfg, err);
     }
+    else if (t.net->train_refusal[0])
+        fprintf(stderr, "%s\n", t.net->train_refusal);
     else if (t.net->max_batches <= 0)
         fprintf(stderr, "%s: max_batches is 0; set max_batches= in [net] to the iterations to train\n", cfg);
     else if (dist_prepare(t.net, cfg, err, sizeof(err)))

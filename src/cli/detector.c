@@ -275,7 +275,9 @@ int detector_train_ex(const char *datafile, const char *cfg, const char *weights
         fprintf(stderr, "%s\n", err);
         train_oom_advice(NULL, cfg, err);
     }
-    else if (check_batch(t.net, cfg)) {
+    else if (t.net->train_refusal[0]) {
+        fprintf(stderr, "%s\n", t.net->train_refusal);
+    } else if (check_batch(t.net, cfg)) {
         /* message printed */
     } else if (dist_prepare(t.net, cfg, err, sizeof(err))) {
         fprintf(stderr, "%s\n", err);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/network.h"
 #include "memory/saved.h"
 
 activation layer_read_activation(cfg_reader *r, activation def)
@@ -16,6 +17,15 @@ void layer_reject_key(cfg_reader *r, const char *key, const char *why)
 {
     cfg_kv *kv = cfg_find(r, key);
     if (kv && strcmp(kv->val, "0") != 0) cfg_fail(r, key, "%s", why);
+}
+
+void layer_refuse_training_key(cfg_reader *r, network *net, const char *key, const char *why)
+{
+    cfg_kv *kv = cfg_find(r, key);
+    if (!kv || strcmp(kv->val, "0") == 0 || net->train_refusal[0]) return;
+    snprintf(net->train_refusal, sizeof(net->train_refusal),
+             "%s:%d: [%s] %s=%s: not supported in training (%s); detection and evaluation work",
+             r->path, kv->line, r->sec ? r->sec->type : "?", key, kv->val, why);
 }
 
 void layer_ignore_key(cfg_reader *r, const char *key, float def, const char *why)

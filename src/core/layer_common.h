@@ -10,6 +10,10 @@
 activation layer_read_activation(cfg_reader *r, activation def);
 /* Errors when `key` is present and non-zero (features we do not implement). */
 void layer_reject_key(cfg_reader *r, const char *key, const char *why);
+/* A key that only training would use, not implemented here: inference ignores it (its
+ * forward is the same with or without it) and training refuses to start, naming it
+ * (net->train_refusal, network_prepare). Values "0" and absent are fine. */
+void layer_refuse_training_key(cfg_reader *r, network *net, const char *key, const char *why);
 /* A key Darknet defines that this build does not implement: a value other than def is
  * reported once per parse as `file:line: [section] key=value: not supported, ignored (why)`
  * on stderr; the cfg still loads (Darknet's own CPU code ignores most of these too, and

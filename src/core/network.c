@@ -176,6 +176,10 @@ static int prepare_device_io(network *net, char *err, size_t errlen)
 int network_prepare(network *net, int train, char *err, size_t errlen)
 {
     mem_plan *p = &net->plan;
+    if (train && net->train_refusal[0]) {
+        snprintf(err, errlen, "%s", net->train_refusal);
+        return -1;
+    }
     int hooked = plan_hooked(net);
     if (p->valid && p->train == train && p->batch == net->batch && p->w == net->w && p->h == net->h &&
         p->hooked == hooked)

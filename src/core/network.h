@@ -128,6 +128,9 @@ struct network {
     int ltimes_on;          /* the current pass is counted */
     int ltimes_train;       /* the counted passes were training passes */
     char err[512];
+    /* A training-only key this build does not implement (focal_loss, counters_per_class,
+     * dropblock): inference runs, network_prepare for training fails with this text. */
+    char train_refusal[320];
 
     /* Data parallel (src/dist, MPI=1): `batch` is this rank's share of the mini-batch and
      * `ranks` processes train together (1 otherwise), so `seen`, the rate schedule and the

@@ -21,12 +21,11 @@ static int dropout_shape(layer *l)
 
 static int dropout_parse(layer *l, cfg_reader *r, network *net)
 {
-    (void)net;
     dropout_p *p = calloc(1, sizeof(dropout_p));
     if (!p) return layer_oom(r);
     l->p = p;
     p->p = cfg_float(r, "probability", .5f, 0, 0.999f);
-    layer_reject_key(r, "dropblock", "dropblock is not supported");
+    layer_refuse_training_key(r, net, "dropblock", "no DropBlock here; remove the key");
     if (r->failed) return -1;
     return dropout_shape(l);
 }

@@ -20,7 +20,6 @@ static void reject_unsupported(cfg_reader *r)
 {
     layer_reject_key(r, "tree", "hierarchical softmax (tree=) is not supported");
     layer_reject_key(r, "map", "class maps (map=) are not supported; remove the key");
-    layer_reject_key(r, "focal_loss", "focal_loss is not supported; use focal_loss=0");
 }
 
 static void parse_region_keys(det_params *p, cfg_reader *r)
@@ -101,6 +100,7 @@ static int region_parse(layer *l, cfg_reader *r, network *net)
     if (!p) return layer_oom(r);
     l->p = p;
     parse_region_keys(p, r);
+    layer_refuse_training_key(r, net, "focal_loss", "no focal loss here; use focal_loss=0");
     if (r->failed || parse_biases(p, r)) return -1;
     l->loss = 1;
     l->persist_output = 1;

@@ -62,8 +62,6 @@ static int parse_anchors(det_params *p, cfg_reader *r)
 static void reject_unsupported(cfg_reader *r)
 {
     layer_reject_key(r, "map", "class maps (map=) are not supported; remove the key");
-    layer_reject_key(r, "focal_loss", "focal_loss is not supported; use focal_loss=0");
-    layer_reject_key(r, "counters_per_class", "counters_per_class is not supported; remove the key");
     layer_reject_key(r, "track_history_size", "tracking keys are not supported");
     layer_reject_key(r, "embedding_layer", "tracking keys are not supported");
 }
@@ -128,6 +126,9 @@ static int yolo_parse(layer *l, cfg_reader *r, network *net)
     if (!p) return layer_oom(r);
     l->p = p;
     parse_yolo_keys(p, r);
+    layer_refuse_training_key(r, net, "focal_loss", "no focal loss here; use focal_loss=0");
+    layer_refuse_training_key(r, net, "counters_per_class",
+                              "no per-class loss weights here; remove the key");
     if (r->failed || parse_anchors(p, r)) return -1;
     l->loss = 1;
     l->persist_output = 1; /* boxes are read after the pass */

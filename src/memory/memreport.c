@@ -66,6 +66,10 @@ static int dry_run(network *net, saved_desc *desc, char *err, size_t errlen)
 {
     int batch = net->batch;
     uint64_t iter = net->iteration;
+    if (net->train_refusal[0]) { /* no training pass, so nothing it would save */
+        snprintf(err, errlen, "%s", net->train_refusal);
+        return -1;
+    }
     /* on a device the host arrays are mirrors: made current first, sent back after */
     if (net->be->device && place_pull_all(net)) {
         snprintf(err, errlen, "copying the parameters from the %s device", net->be->name);
