@@ -129,8 +129,8 @@ static int take(flag *f, int argc, char **argv, int i)
         return -1;
     }
     if (check_value(f, argv[i + 1])) return -1;
+    if (!f->value) f->value = argv[i + 1]; /* repeated: the first wins, as Darknet's find_arg */
     f->seen = 1;
-    f->value = argv[i + 1]; /* the last one wins when a flag is repeated */
     return 2;
 }
 

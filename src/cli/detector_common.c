@@ -33,13 +33,23 @@ int det_setup_read(const char *datafile, det_setup *s, char *err, size_t errlen)
     if (data_cfg_read(datafile, &s->d, err, errlen)) return -1;
     s->has_d = 1;
     int classes = 0;
-    if (data_cfg_int(&s->d, "classes", 20, &classes, err, errlen)) return -1;
+    const char *names = data_cfg_str(&s->d, "names", data_cfg_str(&s->d, "labels", "data/names.list"));
+    if (!data_cfg_str(&s->d, "classes", NULL)) {
+        /* no classes= (Darknet would take 20): the names file's count, said once */
+        char e2[512];
+        char **l = list_read(names, &classes, e2, sizeof(e2));
+        list_free(l);
+        if (!l) classes = 20;
+        fprintf(stderr, "%s has no classes=; using %d (%s)\n", datafile, classes,
+                l ? "the number of names in its names file" : "Darknet's default");
+    } else if (data_cfg_int(&s->d, "classes", 20, &classes, err, errlen)) {
+        return -1;
+    }
     if (classes < 1) {
         snprintf(err, errlen, "%s: classes=%d; set classes= to the number of object classes", datafile,
                  classes);
         return -1;
     }
-    const char *names = data_cfg_str(&s->d, "names", data_cfg_str(&s->d, "labels", "data/names.list"));
     if (det_setup_names(s, names, classes)) {
         snprintf(err, errlen, "out of memory");
         return -1;

@@ -152,6 +152,9 @@ int detector_map(const char *datafile, const char *cfg, const char *weights, con
     eval_run e;
     if (eval_open(&e, datafile, cfg, weights)) return -1;
     if (map_out) layer_times_disable(e.net); /* training's -map: its table is training's */
+    if (data_cfg_str(&e.s.d, "difficult", NULL) && !map_out)
+        fprintf(stderr, "warning: %s: difficult= is not supported: every box of the valid labels "
+                "counts (AlexeyAB leaves out detections of the difficult list's boxes)\n", datafile);
     det_list *dets = calloc((size_t)e.s.classes, sizeof(det_list));
     det_list *truth = calloc((size_t)e.s.classes, sizeof(det_list));
     map_conf_counts cc = {calloc((size_t)e.s.classes, sizeof(int)), calloc((size_t)e.s.classes, sizeof(int)), 0, 0, 0, 0};

@@ -4,6 +4,7 @@
 # - a UTF-8 byte order mark (Windows editors) at the start of the cfg, .data, list, names
 #   and label files: skipped. Oracle: the same training without the marks gives the same
 #   weights byte for byte;
+# - a .data file without classes=: the names file's count, said;
 # - a .data key given twice: the first value is used, as Darknet's option_find does, and
 #   the later line is named;
 # - a folder where a label file or a list file belongs: named, not read as empty;
@@ -55,6 +56,18 @@ check "duplicate keys: the first value is used" [ -s bk2/y3_final.weights ]
 check "duplicate keys: the later line is named" \
   has dup.err "dup.data:2: classes= is given again; the first value (3) is used"
 check "duplicate keys: the second backup= named too" has dup.err "dup.data:6: backup= is given again"
+
+# ---- no classes= in the .data file: the names file's count (it said classes=20 before) ---------
+grep -v '^classes=' s.data > nocls.data
+"$DN" detector map nocls.data y3.cfg bk/y3_final.weights > nocls.out 2>&1
+check "no classes=: map runs" [ $? = 0 ]
+check "no classes=: the names file's count, said" \
+  has nocls.out "nocls.data has no classes=; using 3 (the number of names in its names file)"
+
+# ---- difficult= (AlexeyAB's VOC option, not implemented): said, not silently ignored --------------
+{ cat s.data; echo "difficult=set/valid.txt"; } > dif.data
+"$DN" detector map dif.data y3.cfg bk/y3_final.weights > dif.out 2>&1
+check "difficult= is reported by map" has dif.out "warning: dif.data: difficult= is not supported"
 
 # ---- a folder where a file belongs ---------------------------------------------------------------
 # map reads every image of the valid list

@@ -88,6 +88,8 @@ check "-benchmark_layers on predict: layers' $lt ms within the prediction's $pt 
   awk -v l="$lt" -v i="$pt" 'BEGIN{exit !(l > 0 && l <= 1000 * i + 0.5)}'
 "$DN" classifier predict c.data c.cfg -no_such_flag bk/c_final.weights -t 2 "$(head -1 train.list)" > pr.out 2> pr.err
 check "an unknown flag between positional arguments is dropped" [ "$(grep -c '%: ' pr.out)" = 2 ]
+"$DN" classifier predict c.data c.cfg bk/c_final.weights -t 2 -t 5 "$(head -1 train.list)" > pr2.out 2>&1
+check "a repeated flag: the first value wins, as Darknet's find_arg" [ "$(grep -c '%: ' pr2.out)" = 2 ]
 "$DN" classifier predict c.data c.cfg bk/c_final.weights -t > /dev/null 2> bad.err
 check "a flag without its value is an error" has bad.err "^-t needs a value"
 "$DN" detector test c.data c.cfg w -thresh abc > /dev/null 2> bad2.err
