@@ -137,6 +137,11 @@ static void unknown_section_warns(void **st)
     assert_int_equal(net->n, 3); /* kept as a layer: indices in later sections stay valid */
     assert_int_equal(net->layers[2].c, 2);
     free_network(net);
+    /* a Darknet layer type we lack is not an identity: that would be another network */
+    const char *e = tu_net_error(NETHDR "[conv]\nfilters=2\n[scale_channels]\nfrom=-2\n");
+    expect_contains(e, "[scale_channels] is a Darknet layer type this build does not implement");
+    e = tu_net_error(NETHDR "[conv]\nfilters=2\n[sam]\nfrom=-2\n");
+    expect_contains(e, ":8: [sam] is a Darknet layer type");
 }
 
 static void section_aliases(void **st)

@@ -211,6 +211,20 @@ static void parse_common(layer *l, cfg_reader *r, const network *net)
     l->bits = parse_actnn_bits(r, net->actnn_bits);
 }
 
+/* Section types of pjreddie's and AlexeyAB's Darknet that compute something and that
+ * layer_ops_find does not know. Other unknown names stay warnings (identity layers). */
+static int darknet_type_missing(const char *type)
+{
+    static const char *const names[] = {
+        "deconvolutional", "deconv", "local", "normalization", "lrn", "rnn", "gru", "lstm", "crnn",
+        "conv_lstm", "history", "xnor", "iseg", "detection", "l2norm", "logistic", "network",
+        "scale_channels", "sam", "Gaussian_yolo", "contrastive", "implicit_add", "implicit_mul",
+        "reorg3d", "local_avgpool"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); ++i)
+        if (strcmp(type, names[i]) == 0) return 1;
+    return 0;
+}
+
 static int parse_layer(network *net, cfg_file *f, int si, char *err, size_t errlen)
 {
     cfg_section *s = &f->sec[si];
@@ -230,6 +244,12 @@ static int parse_layer(network *net, cfg_file *f, int si, char *err, size_t errl
     if (!l->src) { snprintf(err, errlen, "out of memory"); return -1; }
     l->src[0] = i - 1;
     l->ops = layer_ops_find(s->type);
+    if (!l->ops && darknet_type_missing(s->type)) {
+        /* an identity in its place would compute another network, without a word */
+        snprintf(err, errlen, "%s:%d: [%s] is a Darknet layer type this build does not implement; "
+                 "this cfg cannot run here", f->path, s->line, s->type);
+        return -1;
+    }
     if (!l->ops) {
         fprintf(stderr, "%s:%d: Type not recognized: [%s]; treated as an identity layer\n", f->path,
                 s->line, s->type);
