@@ -12,6 +12,7 @@
 # - a save killed before its rename: its <file>.tmp.<pid> is removed by the next save;
 # - training-only keys not implemented (focal_loss, counters_per_class): detection runs,
 #   training refuses to start, naming the key;
+# - an unreadable image in a `detector test -out x.json` list: its frame is kept, empty;
 # - numbers a command cannot use: -thresh nan, memory -batch 0, calc_anchors with
 #   -num_of_clusters 0 or a negative size, -mAP_epochs 0.
 set -u
@@ -81,6 +82,17 @@ printf 'classes=3\ntrain=listdir\nnames=names\nbackup=bk\n' > ld.data
 "$DN" detector train ld.data y3.cfg -dont_show > ld.out 2> ld.err
 check "a folder as train list: exit 1" [ $? = 1 ]
 check "a folder as train list is named" has ld.err "cannot read list file listdir: Is a directory"
+
+# ---- an unreadable image in a -out JSON list run: its frame is kept, empty -------------------------
+printf 'set/img_00000.png\nnope.png\nset/img_00001.png\n' |
+  "$DN" detector test s.data y3.cfg bk/y3_final.weights -dont_show -out fr.json > fr.out 2>&1
+check "an unreadable image in the list: exit 1" [ $? = 1 ]
+check "its JSON frame is kept without objects; the later frame_ids follow the list's lines" python3 -c "
+import json
+d = json.load(open('fr.json'))
+assert [x['frame_id'] for x in d] == [1, 2, 3], d
+assert d[1]['filename'] == 'nope.png' and d[1]['objects'] == [] and d[2]['filename'] == 'set/img_00001.png'
+"
 
 # ---- NaN weights ----------------------------------------------------------------------------------
 # 20-byte header, then layer 0's biases: the third float becomes NaN.
