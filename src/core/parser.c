@@ -248,6 +248,8 @@ static int parse_layer(network *net, cfg_file *f, int si, char *err, size_t errl
         /* an identity in its place would compute another network, without a word */
         snprintf(err, errlen, "%s:%d: [%s] is a Darknet layer type this build does not implement; "
                  "this cfg cannot run here", f->path, s->line, s->type);
+        free(l->src); /* not counted in net->n: free_network does not see this layer */
+        l->src = NULL;
         return -1;
     }
     if (!l->ops) {
