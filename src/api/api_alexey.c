@@ -21,20 +21,13 @@
 #include <string.h>
 
 #include "api/bridge.h"
+#include "core/dn_detection.h"
 
 _Static_assert(sizeof(detection) == 88 && offsetof(detection, prob) == 24 &&
                offsetof(detection, uc) == 48 && offsetof(detection, track_id) == 80,
                "AlexeyAB's detection layout (his darknet.py reads it)");
 
-/* The framework's entry (pjreddie's fields; detect/detections.c asserts the layout). */
-typedef struct {
-    box bbox;
-    int classes;
-    float *prob;
-    float *mask;
-    float objectness;
-    int sort_class;
-} pj_detection;
+typedef struct dn_detection pj_detection; /* the framework's entry */
 
 static int best_class(const float *prob, int classes)
 {
@@ -47,7 +40,7 @@ static int best_class(const float *prob, int classes)
 /* His entries for the framework's n entries, which are freed (not their prob arrays). */
 static detection *widen(struct dn_detection *in, int n)
 {
-    const pj_detection *src = (const pj_detection *)in;
+    const pj_detection *src = in;
     if (!in) return NULL;
     detection *out = calloc((size_t)n + 1, sizeof(detection));
     if (!out) {
@@ -133,7 +126,7 @@ static void nms_wide(detection *dets, int total, int classes, float thresh, nms_
     for (int i = 0; i < total; ++i)
         tmp[i] = (pj_detection){dets[i].bbox, dets[i].classes, dets[i].prob,
                                 (float *)(uintptr_t)i, dets[i].objectness, dets[i].sort_class};
-    nms((struct dn_detection *)tmp, total, classes, thresh);
+    nms(tmp, total, classes, thresh);
     for (int i = 0; i < total; ++i) {
         dets[i] = was[(uintptr_t)tmp[i].mask];
         dets[i].objectness = tmp[i].objectness;
@@ -156,25 +149,23 @@ void do_nms_obj(detection *dets, int total, int classes, float thresh)
     nms_wide(dets, total, classes, thresh, dn_do_nms_obj);
 }
 
-/* His: stretched to the network size (unchanged when it is that size already). */
-float *network_predict_image(network *net, image im)
+/* Batch 1; im as it is when it has the network's size, else resized by `fit`. */
+static float *predict_fitted(network *net, image im, image (*fit)(image, int, int))
 {
     if (net->batch != 1) set_batch_network(net, 1);
     if (im.w == net->w && im.h == net->h) return network_predict(net, im.data);
-    image r = resize_image(im, net->w, net->h);
+    image r = fit(im, net->w, net->h);
     float *out = network_predict(net, r.data);
     free_image(r);
     return out;
 }
 
+/* His: stretched to the network size. */
+float *network_predict_image(network *net, image im) { return predict_fitted(net, im, resize_image); }
+
 float *network_predict_image_letterbox(network *net, image im)
 {
-    if (net->batch != 1) set_batch_network(net, 1);
-    if (im.w == net->w && im.h == net->h) return network_predict(net, im.data);
-    image r = letterbox_image(im, net->w, net->h);
-    float *out = network_predict(net, r.data);
-    free_image(r);
-    return out;
+    return predict_fitted(net, im, letterbox_image);
 }
 
 float *network_predict_ptr(network *net, float *input) { return network_predict(net, input); }

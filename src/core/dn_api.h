@@ -44,14 +44,8 @@ typedef struct {
     float x, y, w, h; /* centre and size, relative to the image (0..1) */
 } box;
 
-typedef struct detection {
-    box bbox;
-    int classes;
-    float *prob;
-    float *mask;
-    float objectness;
-    int sort_class;
-} detection;
+#include "core/dn_detection.h"
+typedef struct dn_detection detection; /* `detection` is dn_detection here (core/dn_names.h) */
 
 /* ---- seeding ---- */
 void darknet_set_seed(uint64_t seed);

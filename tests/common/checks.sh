@@ -32,6 +32,21 @@ header_functions() {
 }
 # same_nonempty <a> <b>: a is not empty and b has the same bytes.
 same_nonempty() { [ -s "$1" ] && cmp -s "$1" "$2"; }
+# init_detector: in the current folder, a 96x64 shapes set (set/), d.data and y.cfg, a
+# yolov3-tiny-shapes at 64x64 without batch norm whose weights bk/y_final.weights are its
+# initialisation (learning rate 0, one iteration, seed 2): finite boxes of moderate
+# scores, for tests of the detection outputs. Needs test_env's DN, TOOLS, O and ROOT.
+init_detector() {
+  mkdir -p set bk
+  "$TOOLS/make_shapes" set 2 2 96 64 3 > /dev/null || return 1
+  printf 'rectangle\nellipse\ntriangle\n' > names
+  printf 'classes=3\ntrain=set/train.txt\nvalid=set/valid.txt\nnames=names\nbackup=bk\n' > d.data
+  $O cfgset $ROOT/cfg/yolov3-tiny-shapes.cfg y0.cfg width=64 height=64 batch=2 subdivisions=1 \
+    max_batches=1 burn_in=0 learning_rate=0 > /dev/null
+  grep -v '^batch_normalize' y0.cfg > y.cfg
+  "$DN" -seed 2 detector train d.data y.cfg -dont_show > train.out 2>&1
+  [ -s bk/y_final.weights ]
+}
 # True in the sanitizer suite (make SANITIZE=1 test sets DN_VARIANT to a *-san* variant).
 sanitized() { [[ ${DN_VARIANT:-} == *san* ]]; }
 

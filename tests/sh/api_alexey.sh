@@ -29,14 +29,7 @@ check "nm -D shows his API only ($(wc -l < $T/exported) symbols)" cmp -s $T/expo
 diff $T/declared $T/exported | head
 
 cd $T
-mkdir -p set bk
-"$TOOLS/make_shapes" set 2 2 96 64 3 > /dev/null || { echo "FAIL make_shapes"; exit 1; }
-printf 'rectangle\nellipse\ntriangle\n' > names
-printf 'classes=3\ntrain=set/train.txt\nvalid=set/valid.txt\nnames=names\nbackup=bk\n' > d.data
-$O cfgset $ROOT/cfg/yolov3-tiny-shapes.cfg y0.cfg width=64 height=64 batch=2 subdivisions=1 \
-  max_batches=1 burn_in=0 learning_rate=0 > /dev/null
-grep -v '^batch_normalize' y0.cfg > y.cfg
-"$DN" -seed 2 detector train d.data y.cfg -dont_show > train.out 2>&1
+init_detector
 check "weights for the test" [ -s bk/y_final.weights ]
 img=set/img_00002.png; img2=set/img_00003.png
 
