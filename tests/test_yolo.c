@@ -126,6 +126,52 @@ static void iou_family_deltas(iou_kind kind, const char *name)
     free_network(net);
 }
 
+/* Two classes, the truth of class 0; otherwise tiny_yolo. */
+static network *two_class_yolo(const char *extra)
+{
+    char cfg[512];
+    snprintf(cfg, sizeof(cfg),
+             "[net]\nwidth=4\nheight=4\nchannels=7\n[yolo]\nmask=0\nnum=1\nanchors=2,2\n"
+             "classes=2\nignore_thresh=1\nshow_details=0\n%s\n", extra);
+    network *net = tu_net_from_text(cfg, 1);
+    tu_fill_uniform(net->input, (size_t)net->inputs, -1, 1, 42);
+    memset(net->truth, 0, sizeof(float) * (size_t)net->truths);
+    const float t[5] = {.40f, .60f, .30f, .40f, 0};
+    memcpy(net->truth, t, sizeof(t));
+    assert_int_equal(network_forward(net, net->input, 1), 0);
+    return net;
+}
+
+/* counters_per_class (AlexeyAB): class c's weight is max(count) / count[c], at most
+ * max_delta; it multiplies the truth's box deltas (through iou_normalizer) and its class
+ * delta, nothing else. Against the same layer without the key. */
+static void counters_per_class_weights(void **s)
+{
+    (void)s;
+    network *a = two_class_yolo("iou_normalizer=1");
+    const float *da = delta_of(a);
+    const char *extra[] = {"counters_per_class=10,40", "counters_per_class=1,1000\nmax_delta=3",
+                           "counters_per_class=40,10", "counters_per_class=10,40\niou_loss=ciou"};
+    const float weight[] = {4, 3, 1, 4};
+    for (int k = 0; k < 4; ++k) {
+        network *b = two_class_yolo(extra[k]);
+        const float *db = delta_of(b);
+        network *ref = k == 3 ? two_class_yolo("iou_loss=ciou") : NULL;
+        const float *dr = ref ? delta_of(ref) : da;
+        for (int e = 0; e < 7 * HW; ++e) {
+            int weighted = (e % HW == LOC) && (e / HW < 4 || e / HW == 5);
+            assert_float_equal(db[e], (weighted ? weight[k] : 1) * dr[e], 1e-6 + 1e-6 * fabs(dr[e]));
+        }
+        assert_true(fabsf(dr[5 * HW + LOC]) > 0 && fabsf(dr[LOC]) > 0); /* the weighted ones move */
+        free_network(b);
+        free_network(ref);
+    }
+    free_network(a);
+    const char *e = tu_net_error("[net]\nwidth=4\nheight=4\nchannels=7\n[yolo]\nmask=0\nnum=1\n"
+                                 "classes=2\ncounters_per_class=1,2,3\n");
+    assert_non_null(strstr(e, "counters_per_class=1,2,3: 3 counts for classes=2: give one per class"));
+}
+
 static void giou_deltas(void **s) { (void)s; iou_family_deltas(IOU_GIOU, "giou"); }
 static void diou_deltas(void **s) { (void)s; iou_family_deltas(IOU_DIOU, "diou"); }
 static void ciou_deltas(void **s) { (void)s; iou_family_deltas(IOU_CIOU, "ciou"); }
@@ -209,6 +255,7 @@ int main(void)
         cmocka_unit_test(diou_deltas),
         cmocka_unit_test(ciou_deltas),
         cmocka_unit_test(backward_passes_delta),
+        cmocka_unit_test(counters_per_class_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,6 +23,7 @@ typedef struct {
     int classes, coords, max_boxes;
     int *mask;           /* n anchor indices into biases */
     float *biases;       /* 2 * total anchor sizes: pixels (yolo) or cells (region) */
+    float *class_mult;   /* counters_per_class: each class's loss weight, or NULL (yolo) */
     float jitter, random, resize;
     float ignore_thresh, truth_thresh;
     /* AlexeyAB [yolo] keys */

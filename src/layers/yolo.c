@@ -23,7 +23,38 @@ void det_params_free(det_params *p)
     if (!p) return;
     free(p->mask);
     free(p->biases);
+    free(p->class_mult);
     free(p);
+}
+
+/* counters_per_class (AlexeyAB, for unbalanced data): one count per class; a class's
+ * weight is the largest count over its own (at most max_delta), and it multiplies that
+ * class's truth deltas: its class entry and its box (iou_normalizer). Printed as his. */
+static int parse_class_mult(det_params *p, cfg_reader *r)
+{
+    int *cnt = NULL;
+    int n = cfg_int_list(r, "counters_per_class", &cnt);
+    if (n <= 0) return r->failed ? -1 : 0;
+    if (n != p->classes) {
+        cfg_fail(r, "counters_per_class", "%d counts for classes=%d: give one per class", n, p->classes);
+        free(cnt);
+        return -1;
+    }
+    p->class_mult = malloc(sizeof(float) * (size_t)n);
+    if (!p->class_mult) {
+        free(cnt);
+        return layer_oom(r);
+    }
+    float most = 1;
+    for (int i = 0; i < n; ++i) most = cnt[i] > most ? (float)cnt[i] : most;
+    fprintf(stderr, " classes_multipliers:");
+    for (int i = 0; i < n; ++i) {
+        float m = most / (float)(cnt[i] < 1 ? 1 : cnt[i]);
+        p->class_mult[i] = m > p->max_delta ? p->max_delta : m;
+        fprintf(stderr, " %.1f%s", p->class_mult[i], i + 1 < n ? "," : "\n");
+    }
+    free(cnt);
+    return 0;
 }
 
 /* num, mask and anchors: mask defaults to every anchor; anchors not given stay .5. */
@@ -127,9 +158,7 @@ static int yolo_parse(layer *l, cfg_reader *r, network *net)
     l->p = p;
     parse_yolo_keys(p, r);
     layer_refuse_training_key(r, net, "focal_loss", "no focal loss here; use focal_loss=0");
-    layer_refuse_training_key(r, net, "counters_per_class",
-                              "no per-class loss weights here; remove the key");
-    if (r->failed || parse_anchors(p, r)) return -1;
+    if (r->failed || parse_anchors(p, r) || parse_class_mult(p, r)) return -1;
     l->loss = 1;
     l->persist_output = 1; /* boxes are read after the pass */
     return yolo_shape(l, r, net);

@@ -53,8 +53,13 @@ static float clip_delta(float d, float max)
     return d > max ? max : (d < -max ? -max : d);
 }
 
-/* Box deltas of anchor n at loc towards truth t; returns the plain IoU before the step. */
-static float delta_box(yctx *c, box t, int n, int loc)
+/* counters_per_class's weight of class cls (1 without the key). */
+static float class_weight(const det_params *p, int cls) { return p->class_mult ? p->class_mult[cls] : 1; }
+
+/* Box deltas of anchor n at loc towards truth t, weighted by w (the truth class's
+ * counters_per_class weight, on iou_normalizer as AlexeyAB); returns the plain IoU before
+ * the step. */
+static float delta_box(yctx *c, box t, float w, int n, int loc)
 {
     const layer *l = c->l;
     det_params *p = c->p;
@@ -64,7 +69,7 @@ static float delta_box(yctx *c, box t, int n, int loc)
     float iou = box_iou(pred, t);
     const float *o = c->out;
     if (p->iou_loss == IOU_MSE) {
-        float scale = p->iou_normalizer * (2 - t.w * t.h);
+        float scale = w * p->iou_normalizer * (2 - t.w * t.h);
         float tx = t.x * l->w - loc % l->w, ty = t.y * l->h - loc / l->w;
         float tw = (float)log(t.w * c->netw / p->biases[2 * a]);
         float th = (float)log(t.h * c->neth / p->biases[2 * a + 1]);
@@ -85,8 +90,8 @@ static float delta_box(yctx *c, box t, int n, int loc)
      * divided by the grid size, which is what its tuned iou_normalizer values assume. */
     dbox pd = {pred.x, pred.y, pred.w, pred.h}, td = {t.x, t.y, t.w, t.h}, g;
     double v = box_iou_kind(pd, td, p->iou_loss, &g);
-    c->iou_cost += p->iou_normalizer * (1 - v);
-    double k = p->iou_normalizer, jx = 1, jy = 1, jw = exp(o[idx + 2 * hw]), jh = exp(o[idx + 3 * hw]);
+    c->iou_cost += w * p->iou_normalizer * (1 - v);
+    double k = w * p->iou_normalizer, jx = 1, jy = 1, jw = exp(o[idx + 2 * hw]), jh = exp(o[idx + 3 * hw]);
     if (p->new_coords) { /* d box / d input */
         jx = p->scale_x_y / l->w;
         jy = p->scale_x_y / l->h;
@@ -101,23 +106,24 @@ static float delta_box(yctx *c, box t, int n, int loc)
 }
 
 /* pjreddie's delta_yolo_class: when the class deltas are already set (two truths in one
- * cell), only the new class is pushed up. Label smoothing moves the targets inwards. */
+ * cell), only the new class is pushed up. Label smoothing moves the targets inwards. The
+ * truth class's delta is weighted by counters_per_class (AlexeyAB). */
 static void delta_class(yctx *c, int n, int loc, int cls, double *avg_cat)
 {
     det_params *p = c->p;
     int hw = c->l->w * c->l->h, idx = det_entry(c->l, p, c->b, n, 5, loc);
-    float yes = 1, no = 0, k = p->cls_normalizer;
+    float yes = 1, no = 0, k = p->cls_normalizer, kw = k * class_weight(p, cls);
     if (p->label_smooth_eps > 0) {
         yes = 1 - .5f * p->label_smooth_eps;
         no = .5f * p->label_smooth_eps;
     }
     if (c->delta[idx]) {
-        c->delta[idx + hw * cls] = k * (yes - c->out[idx + hw * cls]);
+        c->delta[idx + hw * cls] = kw * (yes - c->out[idx + hw * cls]);
         if (avg_cat) *avg_cat += c->out[idx + hw * cls];
         return;
     }
     for (int k2 = 0; k2 < p->classes; ++k2) {
-        c->delta[idx + hw * k2] = k * ((k2 == cls ? yes : no) - c->out[idx + hw * k2]);
+        c->delta[idx + hw * k2] = (k2 == cls ? kw : k) * ((k2 == cls ? yes : no) - c->out[idx + hw * k2]);
         if (k2 == cls && avg_cat) *avg_cat += c->out[idx + hw * k2];
     }
 }
@@ -156,9 +162,9 @@ static void objectness_pass(yctx *c, int n, int loc, int maxb)
         delta_class(c, n, loc, cls, NULL);
         if (p->objectness_smooth) {
             int ci = det_entry(c->l, p, c->b, n, 5 + cls, loc);
-            c->delta[ci] = target - c->out[ci];
+            c->delta[ci] = class_weight(p, cls) * (target - c->out[ci]);
         }
-        delta_box(c, truth_box(c->truth + best_t * 5), n, loc);
+        delta_box(c, truth_box(c->truth + best_t * 5), class_weight(p, cls), n, loc);
     }
 }
 
@@ -178,7 +184,7 @@ static int best_anchor(const yctx *c, box t)
 static void assign(yctx *c, box t, int cls, int n, int loc)
 {
     det_params *p = c->p;
-    float iou = delta_box(c, t, n, loc);
+    float iou = delta_box(c, t, class_weight(p, cls), n, loc);
     int obj = det_entry(c->l, p, c->b, n, 4, loc);
     p->st.obj += c->out[obj];
     /* objectness_smooth keeps a target the objectness pass already set (AlexeyAB). */

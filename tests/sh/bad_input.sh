@@ -10,8 +10,8 @@
 # - a folder where a label file or a list file belongs: named, not read as empty;
 # - weights holding NaN (a diverged run): the load fails naming the layer;
 # - a save killed before its rename: its <file>.tmp.<pid> is removed by the next save;
-# - training-only keys not implemented (focal_loss, counters_per_class): detection runs,
-#   training refuses to start, naming the key;
+# - a training-only key not implemented (focal_loss): detection runs, training refuses to
+#   start, naming the key (counters_per_class, beside it, is implemented: test_yolo);
 # - an unreadable image in a `detector test -out x.json` list: its frame is kept, empty;
 # - numbers a command cannot use: -thresh nan, memory -batch 0, calc_anchors with
 #   -num_of_clusters 0 or a negative size, -mAP_epochs 0.
@@ -121,7 +121,7 @@ mkdir -p bki; sed 's|^backup=.*|backup=bki|' s.data > i.data
 awk '/^\[yolo\]/ { print; print "counters_per_class=10,20,30"; print "focal_loss=1"; next } { print }' \
   yi.cfg > cpc.cfg
 "$DN" detector test i.data cpc.cfg bki/yi_final.weights set/img_00000.png -thresh .2 > cpct.out 2>&1
-check "focal_loss/counters_per_class: detector test runs" [ $? = 0 ]
+check "focal_loss (and counters_per_class): detector test runs" [ $? = 0 ]
 "$DN" detector test i.data yi.cfg bki/yi_final.weights set/img_00000.png -thresh .2 > cpcn.out 2>&1
 check "and finds the boxes it finds without them ($(grep -c '%$' cpct.out))" \
   [ "$(grep -c '%$' cpct.out)" -gt 0 -a "$(grep '%$' cpct.out)" = "$(grep '%$' cpcn.out)" ]

@@ -86,11 +86,12 @@ DATA_KEYS="$DATA_KEYS net:image_cache_mb"
 # (power, learning_rate_min), MPI (sync_bn), keys needing groups (group_id) or another
 # geometry (dilation, groups, padding with pad=1, stride_y, spatial), inputs (must equal
 # w*h*c), workspace_size_limit_MB (no effect on a 16 px net) and dontload (to be checked:
-# cfg_probe's load_weights_ex showed no difference).
+# cfg_probe's load_weights_ex showed no difference). counters_per_class needs two classes
+# (one class always weighs 1): test_yolo counters_per_class_weights proves it.
 UNPROVEN="net:inputs net:learning_rate_min net:power net:sync_bn net:workspace_size_limit_MB
 convolutional:dilation convolutional:dontload convolutional:groups convolutional:padding
 convolutional:stride_y softmax:spatial route:group_id yolo:beta_nms yolo:classes
-yolo:iou_thresh_kind yolo:jitter yolo:max_delta yolo:nms_kind yolo:num yolo:random
+yolo:counters_per_class yolo:iou_thresh_kind yolo:jitter yolo:max_delta yolo:nms_kind yolo:num yolo:random
 yolo:resize region:classes region:coords region:jitter region:num region:random
 region:resize maxpool:stride_y net:actnn_auto_interval net:actnn_auto_layers net:actnn_concat
 net:actnn_group net:actnn_stream net:actnn_stream_grow net:actnn_swap"
