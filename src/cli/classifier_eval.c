@@ -11,7 +11,9 @@
 
 #define VALID_BATCH 50
 
-/* Forward of the first `n` samples already in net->input; counts top-1 / top-k hits. */
+/* Forward of the first `n` samples already in net->input; counts top-1 / top-k hits and
+ * prints pjreddie's two lines per image (validate_classifier_single): path, class and the
+ * first two scores, then the running accuracies. */
 static int score_batch(network *net, const classifier_data *cd, int first, int n, int k,
                        int *hit1, int *hitk)
 {
@@ -21,10 +23,13 @@ static int score_batch(network *net, const classifier_data *cd, int first, int n
     }
     int idx[64];
     for (int b = 0; b < n; ++b) {
-        classifier_top_k(net->output + (size_t)b * net->outputs, net->outputs, k, idx);
-        int truth = cd->label_of[first + b];
+        const float *pr = net->output + (size_t)b * net->outputs;
+        classifier_top_k(pr, net->outputs, k, idx);
+        int truth = cd->label_of[first + b], i = first + b;
         *hit1 += idx[0] == truth;
         for (int j = 0; j < k; ++j) *hitk += idx[j] == truth;
+        printf("%s, %d, %f, %f, \n", cd->paths[i], truth, pr[0], net->outputs > 1 ? pr[1] : 0);
+        printf("%d: top 1: %f, top %d: %f\n", i, (double)*hit1 / (i + 1), k, (double)*hitk / (i + 1));
     }
     return 0;
 }
@@ -41,9 +46,6 @@ static int valid_loop(network *net, classifier_data *cd, int k)
                 return -1;
             }
         if (score_batch(net, cd, i, n, k, &hit1, &hitk)) return -1;
-        int done = i + n;
-        if (done % 1000 < (done - n) % 1000 || done == cd->n)
-            printf("%d: top 1: %f, top %d: %f\n", done - 1, (double)hit1 / done, k, (double)hitk / done);
     }
     printf("valid: top-1 %.4f, top-%d %.4f over %d images\n", (double)hit1 / cd->n, k,
            (double)hitk / cd->n, cd->n);

@@ -10,7 +10,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 DN=${DARKNET:-$root/darknet}
 TOOLS=${DN_TOOLS:-$root/build/bin}
 T=$(mktemp -d "${TMPDIR:-/tmp}/classifier_cli.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 cd "$T"
 . "$root/tests/common/checks.sh"
 
@@ -111,8 +111,22 @@ check "top-10 of 10 classes is 1" grep -q 'top-10 1.0000 over 40' v10
 check "Debian's /usr/bin/darknet is installed (scripts/setup.sh)" [ -x /usr/bin/darknet ]
 if [ -x /usr/bin/darknet ]; then
   "$DN" classifier valid t.data t.cfg bk/t_1.weights > v1 2>/dev/null
-  theirs=$(/usr/bin/darknet classifier valid t.data t.cfg bk/t_1.weights 2>/dev/null | tail -n 1)
+  /usr/bin/darknet classifier valid t.data t.cfg bk/t_1.weights > v1d 2>/dev/null
+  theirs=$(tail -n 1 v1d)
   check "valid accuracy matches Debian darknet ($theirs)" grep -qxF "$theirs" v1
+  # pjreddie's two lines per image: the running accuracies equal, the path line's two
+  # scores within his %f rounding
+  check "valid's per-image lines match Debian's ($(grep -c ': top 1:' v1d) images)" python3 -c "
+a = [l.rstrip() for l in open('v1') if not l.startswith('valid:')]
+b = [l.rstrip() for l in open('v1d') if ', ' in l or ': top 1:' in l]
+assert len(a) == len(b) == 80, (len(a), len(b))
+for x, y in zip(a, b):
+    if ': top 1:' in y: assert x == y, (x, y)
+    else:
+        xs, ys = x.split(', '), y.split(', ')
+        assert xs[:2] == ys[:2], (x, y)
+        assert all(abs(float(u.rstrip(',')) - float(v.rstrip(','))) <= 2e-6 for u, v in zip(xs[2:4], ys[2:4])), (x, y)
+"
 fi
 for i in 3 17 28; do
   img=$(sed -n ${i}p train.list)
