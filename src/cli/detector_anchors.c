@@ -73,6 +73,20 @@ static void kmeans(const wh *p, int n, wh *c, int k)
     free(as);
 }
 
+/* AlexeyAB's line for [yolo] counters_per_class, printed and written to
+ * counters_per_class.txt: the number of label boxes of each class. */
+static void write_counters(const int *per_class, int classes)
+{
+    FILE *f = fopen("counters_per_class.txt", "w");
+    printf("counters_per_class = ");
+    if (f) fprintf(f, "counters_per_class = ");
+    for (int i = 0; i < classes; ++i) {
+        printf("%d%s", per_class[i], i + 1 < classes ? ", " : "\n");
+        if (f) fprintf(f, "%d%s", per_class[i], i + 1 < classes ? ", " : "\n");
+    }
+    if (!f || fclose(f)) fprintf(stderr, "cannot write counters_per_class.txt\n");
+}
+
 static int by_area(const void *a, const void *b)
 {
     const wh *x = a, *y = b;
@@ -80,7 +94,8 @@ static int by_area(const void *a, const void *b)
     return d < 0 ? -1 : d > 0;
 }
 
-static wh *collect_boxes(char **paths, int np, int classes, int w, int h, int *n)
+/* Boxes of the labels of paths, in pixels of w x h; per-class counts added to per_class. */
+static wh *collect_boxes(char **paths, int np, int classes, int w, int h, int *n, int *per_class)
 {
     int cap = 1024;
     wh *p = malloc(sizeof(wh) * (size_t)cap);
@@ -93,6 +108,7 @@ static wh *collect_boxes(char **paths, int np, int classes, int w, int h, int *n
             if (*n == cap) p = realloc(p, sizeof(wh) * (size_t)(cap *= 2));
             if (!p) break;
             p[(*n)++] = (wh){b[k].w * w, b[k].h * h};
+            per_class[b[k].id]++;
         }
         free(b);
     }
@@ -106,10 +122,12 @@ int detector_calc_anchors(const char *datafile, int clusters, int w, int h)
     int np = 0, n = 0, rc = 1;
     char **paths = NULL;
     wh *p = NULL;
+    int *per_class = NULL;
     if (det_setup_read(datafile, &s, err, sizeof(err))) fprintf(stderr, "%s\n", err);
+    else if (!(per_class = calloc((size_t)s.classes, sizeof(int)))) fprintf(stderr, "out of memory\n");
     else if (!(paths = list_read(data_cfg_str(&s.d, "train", "data/train.txt"), &np, err, sizeof(err))))
         fprintf(stderr, "%s: %s\n", datafile, err);
-    else if (clusters < 1 || !(p = collect_boxes(paths, np, s.classes, w, h, &n)) || n < clusters)
+    else if (clusters < 1 || !(p = collect_boxes(paths, np, s.classes, w, h, &n, per_class)) || n < clusters)
         fprintf(stderr, "%s: %d boxes found, need at least -num_of_clusters %d\n", datafile, n, clusters);
     else {
         wh *c = malloc(sizeof(wh) * (size_t)clusters);
@@ -132,10 +150,12 @@ int detector_calc_anchors(const char *datafile, int clusters, int w, int h)
         }
         printf("\nmean IoU = %.2f%%\n", sum / n * 100);
         if (f) { fprintf(f, "\n"); fclose(f); }
+        write_counters(per_class, s.classes);
         free(c);
         rc = 0;
     }
     free(p);
+    free(per_class);
     list_free(paths);
     det_setup_free(&s);
     return rc;

@@ -39,6 +39,15 @@ check "valid exit 0" [ $? = 0 ]
 check "valid writes VOC files" [ -f res/comp4_det_test_ellipse.txt ]
 $DN detector calc_anchors shapes.data -num_of_clusters 4 -width 64 -height 64 > anchors.out 2>&1
 check "calc_anchors prints 4 anchors" has anchors.out "^anchors = .*,.*,.*,.*,.*,.*,.*,"
+# AlexeyAB's counters_per_class line: the label boxes of each class, counted here by awk
+want=$(sed 's/\.png$/.txt/' set/train.txt | xargs cat |
+  awk '{ c[$1]++ } END { printf "counters_per_class = %d, %d, %d", c[0], c[1], c[2] }')
+check "calc_anchors writes counters_per_class.txt ($want)" [ "$(cat counters_per_class.txt)" = "$want" ]
+check "and prints it" has anchors.out "^$want\$"
+awk -v l="${want#counters_per_class = }" '/^\[yolo\]/ { print; print "counters_per_class=" l; next } { print }' \
+  y3.cfg | sed 's/ //g' > y3cpc.cfg
+$DN -seed 1 detector train shapes.data y3cpc.cfg -dont_show > cpc.out 2>&1
+check "a cfg with that line trains (classes_multipliers printed)" has cpc.out "classes_multipliers: "
 check "anchors.txt written" [ -s anchors.txt ]
 cp names coco.names; mkdir -p data; cp names data/coco.names
 $DN detect y3.cfg backup/y3_final.weights set/img_00007.png > detect.out 2>&1
