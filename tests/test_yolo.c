@@ -44,13 +44,14 @@ static void bad_enum_values_list_allowed(void **s)
     assert_non_null(strstr(e, "mask"));
 }
 
-/* 4x4 grid fed straight from the input: one anchor of 2x2 pixels, one class. */
-static network *tiny_yolo(const char *extra)
+/* 4x4 grid fed straight from the input: one anchor of 2x2 pixels, `classes` classes, the
+ * truth of class 0. */
+static network *yolo_n(int classes, const char *extra)
 {
     char cfg[512];
     snprintf(cfg, sizeof(cfg),
-             "[net]\nwidth=4\nheight=4\nchannels=6\n[yolo]\nmask=0\nnum=1\nanchors=2,2\n"
-             "classes=1\nignore_thresh=1\nshow_details=0\n%s\n", extra);
+             "[net]\nwidth=4\nheight=4\nchannels=%d\n[yolo]\nmask=0\nnum=1\nanchors=2,2\n"
+             "classes=%d\nignore_thresh=1\nshow_details=0\n%s\n", 5 + classes, classes, extra);
     network *net = tu_net_from_text(cfg, 1);
     tu_fill_uniform(net->input, (size_t)net->inputs, -1, 1, 42);
     memset(net->truth, 0, sizeof(float) * (size_t)net->truths);
@@ -59,6 +60,9 @@ static network *tiny_yolo(const char *extra)
     assert_int_equal(network_forward(net, net->input, 1), 0);
     return net;
 }
+
+static network *tiny_yolo(const char *extra) { return yolo_n(1, extra); }
+static network *two_class_yolo(const char *extra) { return yolo_n(2, extra); }
 
 static const float *delta_of(network *net)
 {
@@ -124,22 +128,6 @@ static void iou_family_deltas(iou_kind kind, const char *name)
     dbox q = {p.x, p.y, exp(step[2]) * .5, exp(step[3]) * .5};
     assert_true(box_iou_kind(q, t, kind, NULL) > v);
     free_network(net);
-}
-
-/* Two classes, the truth of class 0; otherwise tiny_yolo. */
-static network *two_class_yolo(const char *extra)
-{
-    char cfg[512];
-    snprintf(cfg, sizeof(cfg),
-             "[net]\nwidth=4\nheight=4\nchannels=7\n[yolo]\nmask=0\nnum=1\nanchors=2,2\n"
-             "classes=2\nignore_thresh=1\nshow_details=0\n%s\n", extra);
-    network *net = tu_net_from_text(cfg, 1);
-    tu_fill_uniform(net->input, (size_t)net->inputs, -1, 1, 42);
-    memset(net->truth, 0, sizeof(float) * (size_t)net->truths);
-    const float t[5] = {.40f, .60f, .30f, .40f, 0};
-    memcpy(net->truth, t, sizeof(t));
-    assert_int_equal(network_forward(net, net->input, 1), 0);
-    return net;
 }
 
 /* counters_per_class (AlexeyAB): class c's weight is max(count) / count[c], at most
