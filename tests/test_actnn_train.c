@@ -212,6 +212,42 @@ static void bits2_unbiased_bn(void **state)
     check_unbiased(cfg_bn, "actnn=1\nactnn_bits=2\nactnn_auto=0\nactnn_group=32");
 }
 
+/* [scale_channels] and [sam] save both factors of their product at 2 bits. Each factor's
+ * gradient is linear in the other's restored value, and the weights feeding both factors
+ * get products of two restored tensors whose rounding noises are independent, so the
+ * expectation is still the fp32 gradient (check_unbiased's bound). */
+static const char *cfg_products =
+    "[net]\nbatch=4\nwidth=8\nheight=8\nchannels=3\n%s\n"
+    "[convolutional]\nfilters=4\nsize=3\nstride=1\npad=1\nactivation=leaky\n"
+    "[avgpool]\n"
+    "[convolutional]\nfilters=4\nsize=1\nstride=1\nactivation=linear\n"
+    "[scale_channels]\nfrom=-3\n"
+    "[convolutional]\nfilters=4\nsize=3\nstride=2\npad=1\nactivation=linear\n"
+    "[convolutional]\nfilters=4\nsize=1\nstride=1\nactivation=linear\n"
+    "[sam]\nfrom=-2\n"
+    "[connected]\noutput=5\nactivation=linear\n"
+    "[softmax]\n";
+
+static void bits2_unbiased_products(void **state)
+{
+    (void)state;
+    const char *keys = "actnn=1\nactnn_bits=2\nactnn_auto=0\nactnn_group=32";
+    network *q = make_net(cfg_products, keys);
+    fill_batch(q);
+    assert_int_equal(network_forward(q, q->input, 1), 0);
+    static const struct { int layer, slot; size_t d; } saves[] = {
+        {3, 1, 4}, {3, 2, 8 * 8 * 4}, {6, 1, 4 * 4 * 4}, {6, 2, 4 * 4 * 4}};
+    for (size_t k = 0; k < sizeof saves / sizeof saves[0]; ++k) { /* both factors, at 2 bits */
+        saved_desc d;
+        assert_int_equal(saved_describe(q->store, saves[k].layer, saves[k].slot, &d), 0);
+        if (d.kind != SAVED_TENSOR || d.bits != 2 || d.d + d.shared != saves[k].d)
+            fail_msg("layer %d slot %d: kind %d, %d bits, %zu values (want a 2-bit tensor of %zu)",
+                     saves[k].layer, saves[k].slot, (int)d.kind, d.bits, d.d + d.shared, saves[k].d);
+    }
+    free_network(q);
+    check_unbiased(cfg_products, keys);
+}
+
 /* Mixed bits per sample and per layer (re-allocated every pass from the previous pass's
  * gradients): each pass is unbiased given its bits, so the mean still converges. */
 static void auto_layers_unbiased(void **state)
@@ -417,6 +453,7 @@ int main(void)
         cmocka_unit_test(accounting_matches_plugin),
         cmocka_unit_test(bits2_unbiased),
         cmocka_unit_test(bits2_unbiased_bn),
+        cmocka_unit_test(bits2_unbiased_products),
         cmocka_unit_test(bits2_unbiased_borrowed),
         cmocka_unit_test(borrowed_lender_gone),
         cmocka_unit_test(auto_layers_unbiased),

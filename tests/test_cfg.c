@@ -15,6 +15,7 @@
 #include "core/cfg.h"
 #include "common/testutil.h"
 #include "core/network.h"
+#include "detect/detect_layers.h"
 
 #define NETHDR "[net]\nbatch=4\nwidth=8\nheight=8\nchannels=3\n"
 
@@ -138,10 +139,64 @@ static void unknown_section_warns(void **st)
     assert_int_equal(net->layers[2].c, 2);
     free_network(net);
     /* a Darknet layer type we lack is not an identity: that would be another network */
-    const char *e = tu_net_error(NETHDR "[conv]\nfilters=2\n[scale_channels]\nfrom=-2\n");
-    expect_contains(e, "[scale_channels] is a Darknet layer type this build does not implement");
-    e = tu_net_error(NETHDR "[conv]\nfilters=2\n[sam]\nfrom=-2\n");
-    expect_contains(e, ":8: [sam] is a Darknet layer type");
+    const char *e = tu_net_error(NETHDR "[conv]\nfilters=2\n[Gaussian_yolo]\nmask=0\n");
+    expect_contains(e, "[Gaussian_yolo] is a Darknet layer type this build does not implement");
+    e = tu_net_error(NETHDR "[conv]\nfilters=2\n[lstm]\noutput=4\n");
+    expect_contains(e, ":8: [lstm] is a Darknet layer type");
+}
+
+/* [scale_channels] and [sam]: the output takes from='s shape; a previous layer of the wrong
+ * shape for the mode, or a bad from=, is an error naming both shapes. */
+static void products_shapes(void **st)
+{
+    (void)st;
+    network *net = tu_net_from_text(NETHDR "[conv]\nfilters=4\n[avgpool]\n[conv]\nfilters=4\nsize=1\n"
+                                    "[scale_channels]\nfrom=-3\n"
+                                    "[conv]\nfilters=1\nsize=1\n[scale_channels]\nfrom=-2\nscale_wh=1\n"
+                                    "[conv]\nfilters=4\nsize=1\n[sam]\nfrom=-2\nactivation=logistic\n", 0);
+    assert_int_equal(net->layers[3].type, LT_SCALE_CHANNELS);
+    assert_int_equal(net->layers[7].type, LT_SAM);
+    for (int i = 3; i <= 7; i += 2) {
+        assert_int_equal(net->layers[i].out_w, 8);
+        assert_int_equal(net->layers[i].out_h, 8);
+        assert_int_equal(net->layers[i].out_c, 4);
+    }
+    free_network(net);
+    const char *e = tu_net_error(NETHDR "[conv]\nfilters=4\n[conv]\nfilters=4\n[scale_channels]\nfrom=-2\n");
+    expect_contains(e, "the previous layer's output is 8 x 8 x 4 and from= (layer 0) is 8 x 8 x 4: "
+                       "the previous layer must be 1 x 1 x C");
+    e = tu_net_error(NETHDR "[conv]\nfilters=4\n[avgpool]\n[scale_channels]\nfrom=-2\nscale_wh=1\n");
+    expect_contains(e, "must be W x H x 1");
+    e = tu_net_error(NETHDR "[conv]\nfilters=4\n[conv]\nfilters=2\n[sam]\nfrom=-2\n");
+    expect_contains(e, "must be from's shape");
+    e = tu_net_error(NETHDR "[conv]\nfilters=4\n[sam]\nfrom=-2\n");
+    expect_contains(e, "[sam] from=-2: index out of range");
+    e = tu_net_error(NETHDR "[conv]\nfilters=4\n[sam]\n");
+    expect_contains(e, "is required: the index of the layer to multiply");
+}
+
+/* More anchor numbers than num= pairs: the first are used and the rest reported, as
+ * AlexeyAB's parser reads them; an odd count short of num's pairs is an error. */
+static void anchors_beyond_num(void **st)
+{
+    (void)st;
+    char err[1024];
+    network *net = parse_capturing(NETHDR "[conv]\nfilters=14\nsize=1\n"
+                                   "[yolo]\nmask=0,1\nanchors=1,2, 3,4, 5,6, 7,8\nclasses=2\nnum=3\n",
+                                   err, sizeof(err));
+    assert_non_null(net);
+    expect_contains(captured, "anchors= has 8 numbers; num=3 uses the first 6, the other 2 are ignored");
+    const det_params *p = net->layers[1].p;
+    for (int i = 0; i < 6; ++i) assert_true(p->biases[i] == (float)(i + 1));
+    free_network(net);
+    net = parse_capturing(NETHDR "[conv]\nfilters=6\nsize=1\n[region]\nanchors=1,2,3,4,5,6\nclasses=1\nnum=1\n",
+                          err, sizeof(err));
+    assert_non_null(net);
+    expect_contains(captured, "[region] anchors= has 6 numbers; num=1 uses the first 2");
+    free_network(net);
+    const char *e = tu_net_error(NETHDR "[conv]\nfilters=14\nsize=1\n[yolo]\nmask=0,1\nanchors=1,2,3\n"
+                                 "classes=2\nnum=2\n");
+    expect_contains(e, "anchors=1,2,3: has 3 numbers, not w,h pairs (num=2 needs 4)");
 }
 
 static void section_aliases(void **st)
@@ -489,6 +544,8 @@ int main(void)
         cmocka_unit_test(first_section_must_be_net),
         cmocka_unit_test(unused_field_warning),
         cmocka_unit_test(unknown_section_warns),
+        cmocka_unit_test(products_shapes),
+        cmocka_unit_test(anchors_beyond_num),
         cmocka_unit_test(section_aliases),
         cmocka_unit_test(lists_and_hash_ends_list),
         cmocka_unit_test(first_duplicate_wins),

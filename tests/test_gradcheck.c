@@ -667,6 +667,35 @@ static void shortcut_resample(void **st)
               "[shortcut]\nfrom=0\nactivation=linear\n" SSE, LOSS_SSE, 1);
 }
 
+/* Squeeze-and-excitation: [avgpool] and a logistic 1x1 conv give one scale per channel of
+ * layer 1's map. Both factors get gradients (from= and the previous layer). */
+static void scale_channels_se(void **st)
+{
+    (void)st;
+    gradcheck(NET(3, 3, 3, 2) "[convolutional]\nfilters=3\nsize=1\nactivation=linear\n"
+              "[avgpool]\n"
+              "[convolutional]\nfilters=3\nsize=1\nactivation=logistic\n"
+              "[scale_channels]\nfrom=-3\nactivation=leaky\n" SSE, LOSS_SSE, 1);
+}
+
+/* scale_wh=1: one scale per position, from a one-channel map. */
+static void scale_channels_wh(void **st)
+{
+    (void)st;
+    gradcheck(NET(3, 2, 2, 2) "[convolutional]\nfilters=3\nsize=1\nactivation=linear\n"
+              "[convolutional]\nfilters=1\nsize=3\npad=1\nactivation=tanh\n"
+              "[scale_channels]\nfrom=-2\nscale_wh=1\n" SSE, LOSS_SSE, 1);
+}
+
+/* [sam]: a value per value, here with swish on the product (AlexeyAB's lacks it). */
+static void sam_swish(void **st)
+{
+    (void)st;
+    gradcheck(NET(3, 3, 2, 2) "[convolutional]\nfilters=2\nsize=1\nactivation=linear\n"
+              "[convolutional]\nfilters=2\nsize=3\npad=1\nactivation=logistic\n"
+              "[sam]\nfrom=-2\nactivation=swish\n" SSE, LOSS_SSE, 1);
+}
+
 static void upsample(void **st)
 {
     (void)st;
@@ -732,6 +761,9 @@ int main(void)
         cmocka_unit_test(route_groups),
         cmocka_unit_test(shortcut_leaky_alpha_beta),
         cmocka_unit_test(shortcut_resample),
+        cmocka_unit_test(scale_channels_se),
+        cmocka_unit_test(scale_channels_wh),
+        cmocka_unit_test(sam_swish),
         cmocka_unit_test(upsample),
         cmocka_unit_test(upsample_scale),
         cmocka_unit_test(reorg),

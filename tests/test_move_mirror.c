@@ -3,7 +3,10 @@
  * kernel's thread-to-element mapping (dn_shortcut_q over every thread) reproduces the
  * CPU's loops for equal shapes and for shapes differing by a factor either way.
  * [upsample] backward: the GPU's gather equals the CPU's scatter bit for bit (values not
- * dyadic, so a different order of additions would round differently). */
+ * dyadic, so a different order of additions would round differently). Products
+ * ([scale_channels], [sam]): the CPU backend equals a brute force written with explicit
+ * (sample, channel, position) loops, and the kernels' per-thread functions (dn_mul_sidx per
+ * value, dn_mul_span and dn_mul_dsum per value of s) reproduce it bit for bit. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -83,11 +86,86 @@ static void upsample_gather_equals_scatter(void **state)
     }
 }
 
+/* Index of the s value that multiplies (b, ch, p), written out per mode. */
+static size_t mul_ref_idx(int mode, int b, int ch, int p, int c, int sp)
+{
+    if (mode == DN_MUL_CHANNEL) return (size_t)b * c + ch;
+    if (mode == DN_MUL_SPATIAL) return (size_t)b * sp + p;
+    return ((size_t)b * c + ch) * sp + p;
+}
+
+static void mul_case(int mode, int batch, int c, int sp)
+{
+    const dn_backend *cpu = dn_backend_cpu();
+    size_t n = (size_t)batch * c * sp, sn = (size_t)batch * dn_mul_sn(c, sp, mode);
+    float *x = malloc(n * sizeof(float)), *s = malloc(sn * sizeof(float)), *d = malloc(n * sizeof(float));
+    float *out = malloc(n * sizeof(float)), *dx = malloc(n * sizeof(float)), *ds = malloc(sn * sizeof(float));
+    float *rx = malloc(n * sizeof(float)), *rs = malloc(sn * sizeof(float)), *r = malloc(n * sizeof(float));
+    assert_true(x && s && d && out && dx && ds && rx && rs && r);
+    fill(x, n, 6), fill(s, sn, 7), fill(d, n, 8), fill(dx, n, 9), fill(ds, sn, 10);
+    memcpy(rx, dx, n * sizeof(float)), memcpy(rs, ds, sn * sizeof(float));
+    /* brute force: channel mode sums over positions, spatial mode over channels */
+    for (int b = 0; b < batch; ++b)
+        for (int ch = 0; ch < c; ++ch)
+            for (int p = 0; p < sp; ++p) {
+                size_t i = ((size_t)b * c + ch) * sp + p, j = mul_ref_idx(mode, b, ch, p, c, sp);
+                r[i] = s[j] * x[i];
+                rx[i] += s[j] * d[i];
+            }
+    for (int b = 0; b < batch; ++b)
+        for (size_t j = 0; j < dn_mul_sn(c, sp, mode); ++j) {
+            size_t jj = (size_t)b * dn_mul_sn(c, sp, mode) + j;
+            if (mode == DN_MUL_CHANNEL)
+                for (int p = 0; p < sp; ++p) rs[jj] += d[jj * sp + p] * x[jj * sp + p];
+            else if (mode == DN_MUL_SPATIAL)
+                for (int ch = 0; ch < c; ++ch) {
+                    size_t i = ((size_t)b * c + ch) * sp + j;
+                    rs[jj] += d[i] * x[i];
+                }
+            else
+                rs[jj] += d[jj] * x[jj];
+        }
+    cpu->mul_forward(s, x, batch, c, sp, mode, out);
+    assert_memory_equal(out, r, n * sizeof(float));
+    cpu->mul_backward(d, s, x, batch, c, sp, mode, ds, dx);
+    assert_memory_equal(dx, rx, n * sizeof(float));
+    assert_memory_equal(ds, rs, sn * sizeof(float));
+    /* the kernels' threads: one per value (forward, dx), one per value of s (ds) */
+    fill(dx, n, 9), fill(ds, sn, 10);
+    for (size_t q = 0; q < n; ++q) {
+        out[q] = s[dn_mul_sidx(q, c, sp, mode)] * x[q];
+        dx[q] = dx[q] + s[dn_mul_sidx(q, c, sp, mode)] * d[q];
+    }
+    for (size_t j = 0; j < sn; ++j) {
+        size_t first, cnt, step;
+        dn_mul_span(j, c, sp, mode, &first, &cnt, &step);
+        ds[j] = dn_mul_dsum(d + first, x + first, cnt, step, ds[j]);
+    }
+    assert_memory_equal(out, r, n * sizeof(float));
+    assert_memory_equal(dx, rx, n * sizeof(float));
+    assert_memory_equal(ds, rs, sn * sizeof(float));
+    /* a NULL output is skipped, and so may its other input be */
+    fill(dx, n, 9);
+    cpu->mul_backward(d, NULL, x, batch, c, sp, mode, ds, NULL);
+    cpu->mul_backward(d, s, NULL, batch, c, sp, mode, NULL, dx);
+    assert_memory_equal(dx, rx, n * sizeof(float));
+    free(x), free(s), free(d), free(out), free(dx), free(ds), free(rx), free(rs), free(r);
+}
+
+static void products(void **state)
+{
+    (void)state;
+    mul_case(DN_MUL_CHANNEL, 3, 5, 7);
+    mul_case(DN_MUL_SPATIAL, 2, 4, 9);
+    mul_case(DN_MUL_ELEM, 2, 3, 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(shortcut_mapping),
         cmocka_unit_test(upsample_gather_equals_scatter),
+        cmocka_unit_test(products),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

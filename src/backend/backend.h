@@ -211,6 +211,15 @@ struct dn_backend {
     /* pjreddie's shortcut_cpu: out = s1*out + s2*add over the common grid. */
     void (*shortcut_add)(int batch, int w1, int h1, int c1, const float *add, int w2, int h2,
                          int c2, float s1, float s2, float *out);
+    /* [scale_channels] / [sam]: out = s * x, x being batch samples of c x spatial values and
+     * s per sample one value per channel, per position or per value (mode: move_math.h's
+     * DN_MUL_CHANNEL, DN_MUL_SPATIAL, DN_MUL_ELEM). Backward: ds += the sum of delta * x
+     * over the values each s value multiplies, in x's order (dn_mul_dsum), and dx += s *
+     * delta; either output may be NULL (not needed), and then so may its other input. */
+    void (*mul_forward)(const float *s, const float *x, int batch, int c, int spatial, int mode,
+                        float *out);
+    void (*mul_backward)(const float *delta, const float *s, const float *x, int batch, int c,
+                         int spatial, int mode, float *ds, float *dx);
     /* nearest neighbour by `stride` times `scale`, over batch*c planes of h x w. */
     void (*upsample_forward)(const float *in, int planes, int h, int w, int stride, float scale,
                              float *out);

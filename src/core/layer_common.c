@@ -38,6 +38,31 @@ void layer_ignore_key(cfg_reader *r, const char *key, float def, const char *why
                 r->sec ? r->sec->type : "?", key, kv->val, why);
 }
 
+float *layer_read_anchors(cfg_reader *r, int total)
+{
+    float *a = NULL;
+    int na = cfg_float_list(r, "anchors", &a);
+    float *biases = r->failed ? NULL : malloc(sizeof(float) * 2 * (size_t)total);
+    if (!biases) {
+        free(a);
+        if (!r->failed) layer_oom(r);
+        return NULL;
+    }
+    for (int i = 0; i < 2 * total; ++i) biases[i] = i < na ? a[i] : .5f;
+    free(a);
+    if (na % 2 && na < 2 * total) {
+        cfg_fail(r, "anchors", "has %d numbers, not w,h pairs (num=%d needs %d)", na, total, 2 * total);
+        free(biases);
+        return NULL;
+    }
+    if (na > 2 * total)
+        fprintf(stderr, "%s:%d: [%s] anchors= has %d numbers; num=%d uses the first %d, the other %d "
+                        "are ignored (as AlexeyAB's Darknet)\n",
+                r->path, cfg_find(r, "anchors")->line, r->sec ? r->sec->type : "?", na, total,
+                2 * total, na - 2 * total);
+    return biases;
+}
+
 int layer_oom(cfg_reader *r)
 {
     cfg_fail(r, NULL, "out of memory allocating the layer's parameters");

@@ -19,6 +19,11 @@ void layer_refuse_training_key(cfg_reader *r, network *net, const char *key, con
  * on stderr; the cfg still loads (Darknet's own CPU code ignores most of these too, and
  * shipped cfgs set them). A malformed number is an error. */
 void layer_ignore_key(cfg_reader *r, const char *key, float def, const char *why);
+/* anchors= of a [yolo]/[region] with num=total: a malloc'd array of 2*total floats (pairs
+ * not given stay .5). More numbers than that: the first 2*total are used and the rest
+ * reported, as AlexeyAB's parser reads them (his cspx-p7-mish.cfg lists 20 pairs for
+ * num=16); an odd count is an error. NULL with the error recorded in r. */
+float *layer_read_anchors(cfg_reader *r, int total);
 /* Records "out of memory" and returns -1. */
 int layer_oom(cfg_reader *r);
 

@@ -6,7 +6,7 @@
 
 extern const layer_ops convolutional_ops, connected_ops, maxpool_ops, avgpool_ops, softmax_ops,
     cost_ops, dropout_ops, route_ops, shortcut_ops, upsample_ops, reorg_ops, crop_ops,
-    batchnorm_ops, activation_ops, empty_ops, yolo_ops, region_ops;
+    batchnorm_ops, activation_ops, empty_ops, yolo_ops, region_ops, scale_channels_ops, sam_ops;
 
 static const struct {
     const char *name;
@@ -21,6 +21,8 @@ static const struct {
     {"dropout", &dropout_ops},
     {"route", &route_ops},
     {"shortcut", &shortcut_ops},
+    {"scale_channels", &scale_channels_ops},
+    {"sam", &sam_ops},
     {"upsample", &upsample_ops},
     {"reorg", &reorg_ops},
     {"crop", &crop_ops},

@@ -51,22 +51,13 @@ static void parse_region_keys(det_params *p, cfg_reader *r)
 
 static int parse_biases(det_params *p, cfg_reader *r)
 {
-    float *a = NULL;
-    int na = cfg_float_list(r, "anchors", &a);
-    p->biases = malloc(sizeof(float) * 2 * (size_t)p->total);
+    if (r->failed) return -1;
+    p->biases = layer_read_anchors(r, p->total);
+    if (!p->biases) return -1;
     p->mask = malloc(sizeof(int) * (size_t)p->total);
-    if (r->failed || !p->biases || !p->mask) {
-        free(a);
-        return r->failed ? -1 : layer_oom(r);
-    }
-    for (int i = 0; i < 2 * p->total; ++i) p->biases[i] = i < na ? a[i] : .5f;
+    if (!p->mask) return layer_oom(r);
     for (int i = 0; i < p->total; ++i) p->mask[i] = i;
-    free(a);
     p->n = p->total;
-    if (na > 2 * p->total || na % 2) {
-        cfg_fail(r, "anchors", "has %d numbers; num=%d needs %d (w,h pairs)", na, p->total, 2 * p->total);
-        return -1;
-    }
     return 0;
 }
 

@@ -62,17 +62,9 @@ static int parse_anchors(det_params *p, cfg_reader *r)
 {
     p->total = cfg_int(r, "num", 1, 1, 1 << 16);
     int nm = cfg_int_list(r, "mask", &p->mask);
-    float *a = NULL;
-    int na = cfg_float_list(r, "anchors", &a);
-    if (r->failed) { free(a); return -1; }
-    p->biases = malloc(sizeof(float) * 2 * (size_t)p->total);
-    if (!p->biases) { free(a); return layer_oom(r); }
-    for (int i = 0; i < 2 * p->total; ++i) p->biases[i] = i < na ? a[i] : .5f;
-    free(a);
-    if (na > 2 * p->total || na % 2) {
-        cfg_fail(r, "anchors", "has %d numbers; num=%d needs %d (w,h pairs)", na, p->total, 2 * p->total);
-        return -1;
-    }
+    if (r->failed) return -1;
+    p->biases = layer_read_anchors(r, p->total);
+    if (!p->biases) return -1;
     if (nm <= 0) {
         free(p->mask);
         p->mask = malloc(sizeof(int) * (size_t)p->total);

@@ -1,5 +1,5 @@
-/* kernels_gpu.c: activations, gemm, batch norm, pooling, route/shortcut/upsample and the
- * out-of-memory path, each against the CPU code or a CPU loop copied from the layer. */
+/* kernels_gpu.c: activations, gemm, batch norm, pooling, route/shortcut/upsample, the
+ * [scale_channels]/[sam] products and the out-of-memory path, each against the CPU code or a CPU loop copied from the layer. */
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,7 +9,9 @@
 #include "backend/cpu/activations.h"
 #include "backend/cpu/blas.h"
 #include "backend/cpu/bn_ops.h"
+#include "backend/backend.h"
 #include "backend/cuda/dn_cuda.h"
+#include "backend/math/move_math.h"
 #include "gpu/gpu_test.h"
 
 #define NB(n) (sizeof(float) * (size_t)(n))
@@ -352,6 +354,39 @@ static void check_route_shortcut(void)
     gt_free(dAdd, sizeof add); gt_free(dO2, sizeof o2);
 }
 
+/* Products in each mode: forward, and backward into both factors, bit for bit against
+ * the CPU backend (the s gradients sum in its order). */
+static void check_products(void)
+{
+    const dn_backend *cpu = dn_backend_cpu();
+    enum { B = 2, C = 5, S = 12, N = B * C * S };
+    static const char *const names[] = {"channel", "spatial", "elementwise"};
+    for (int mode = DN_MUL_CHANNEL; mode <= DN_MUL_ELEM; ++mode) {
+        size_t sn = (size_t)B * dn_mul_sn(C, S, mode);
+        float x[N], d[N], dx[N], out[N], g[N], sv[N], ds[N];
+        gt_fill(x, N, 61, -1, 1), gt_fill(d, N, 62, -1, 1), gt_fill(dx, N, 63, -1, 1);
+        gt_fill(sv, sn, 64, -1, 1), gt_fill(ds, sn, 65, -1, 1);
+        float *dX = gt_dev(x, NB(N)), *dD = gt_dev(d, NB(N)), *dDX = gt_dev(dx, NB(N));
+        float *dS = gt_dev(sv, NB(sn)), *dDS = gt_dev(ds, NB(sn)), *dOut = gt_dev_zero(NB(N));
+        char what[64];
+        cpu->mul_forward(sv, x, B, C, S, mode, out);
+        dn_gpu_mul_forward(dS, dX, B, C, S, mode, dOut);
+        gt_pull(g, dOut, NB(N));
+        snprintf(what, sizeof what, "product forward (%s)", names[mode]);
+        gt_cmp(what, g, out, N, 0);
+        cpu->mul_backward(d, sv, x, B, C, S, mode, ds, dx);
+        dn_gpu_mul_backward(dD, dS, dX, B, C, S, mode, dDS, dDX);
+        gt_pull(g, dDX, NB(N));
+        snprintf(what, sizeof what, "product backward x (%s)", names[mode]);
+        gt_cmp(what, g, dx, N, 0);
+        gt_pull(g, dDS, NB(sn));
+        snprintf(what, sizeof what, "product backward s (%s)", names[mode]);
+        gt_cmp(what, g, ds, sn, 0);
+        gt_free(dX, NB(N)); gt_free(dD, NB(N)); gt_free(dDX, NB(N));
+        gt_free(dS, NB(sn)); gt_free(dDS, NB(sn)); gt_free(dOut, NB(N));
+    }
+}
+
 static void check_oom(void)
 {
     size_t before = dn_cuda_bytes_in_use();
@@ -374,6 +409,7 @@ int gt_kernels(void)
     check_maxpool(6, 6, 5, 1, 4);
     check_avgpool_upsample();
     check_route_shortcut();
+    check_products();
     check_oom();
     return 0;
 }

@@ -60,13 +60,15 @@ base() {
     shortcut) printf -v BASE '%s\n%s\n%s\n[shortcut]\nfrom=-2\nactivation=linear\n@\n%s\n' "$NET" "$CONV" "$CONV" "$HEAD" ;;
     yolo) printf -v BASE '%s\n%s\n[yolo]\nmask=0,1\nanchors=2,2,5,5,9,9\nclasses=1\nnum=3\n@\n' "$NET" "$CONV12" ;;
     region) printf -v BASE '%s\n%s\n[region]\nanchors=1,1,2,2\nclasses=1\nnum=2\ncoords=4\n@\n' "$NET" "$CONV12" ;;
+    scale_channels) printf -v BASE '%s\n%s\n[avgpool]\n[convolutional]\nfilters=4\nsize=1\nactivation=logistic\n[scale_channels]\nfrom=-3\n@\n%s\n' "$NET" "$CONV" "$HEAD" ;;
+    sam) printf -v BASE '%s\n%s\n%s\n[sam]\nfrom=-2\n@\n%s\n' "$NET" "$CONV" "$CONV" "$HEAD" ;;
     reorg) printf -v BASE '%s\n%s\n[reorg]\nstride=2\n@\n%s\n' "$NET" "$CONV" "$HEAD" ;;
     *) printf -v BASE '%s\n%s\n[%s]\n@\n%s\n' "$NET" "$CONV" "$1" "$HEAD" ;;
   esac
   BASE=${BASE%$'\n'}
 }
 SECTIONS="net convolutional connected softmax cost route shortcut yolo region maxpool avgpool
-dropout upsample reorg crop batchnorm activation empty"
+dropout upsample reorg crop batchnorm activation empty scale_channels sam"
 
 # Keys of [net] that only the data loader reads (augmentation, crops, letterbox): they do not
 # change a network. cfg_keys.sh checks min_ratio/max_ratio against min_crop/max_crop.
@@ -88,12 +90,14 @@ DATA_KEYS="$DATA_KEYS net:image_cache_mb"
 # w*h*c), workspace_size_limit_MB (no effect on a 16 px net) and dontload (to be checked:
 # cfg_probe's load_weights_ex showed no difference). counters_per_class needs two classes
 # (one class always weighs 1): test_yolo counters_per_class_weights proves it.
+# scale_channels:scale_wh needs a previous layer of another shape (W x H x 1):
+# test_gradcheck scale_channels_wh and test_cfg products_shapes prove it.
 UNPROVEN="net:inputs net:learning_rate_min net:power net:sync_bn net:workspace_size_limit_MB
 convolutional:dilation convolutional:dontload convolutional:groups convolutional:padding
 convolutional:stride_y softmax:spatial route:group_id yolo:beta_nms yolo:classes
 yolo:counters_per_class yolo:iou_thresh_kind yolo:jitter yolo:max_delta yolo:nms_kind yolo:num yolo:random
 yolo:resize region:classes region:coords region:jitter region:num region:random
-region:resize maxpool:stride_y net:actnn_auto_interval net:actnn_auto_layers net:actnn_concat
+region:resize maxpool:stride_y scale_channels:scale_wh net:actnn_auto_interval net:actnn_auto_layers net:actnn_concat
 net:actnn_group net:actnn_stream net:actnn_stream_grow net:actnn_swap"
 
 # mk SECTION CTX KEYLINES: writes k.cfg, sets SECLINE to the line of the section under test

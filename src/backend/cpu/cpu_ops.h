@@ -17,6 +17,10 @@ void cpu_copy_rows(float *dst, size_t dst_stride, const float *src, size_t src_s
                    int rows, int accumulate);
 void cpu_shortcut_add(int batch, int w1, int h1, int c1, const float *add, int w2, int h2, int c2,
                       float s1, float s2, float *out);
+void cpu_mul_forward(const float *s, const float *x, int batch, int c, int spatial, int mode,
+                     float *out);
+void cpu_mul_backward(const float *delta, const float *s, const float *x, int batch, int c,
+                      int spatial, int mode, float *ds, float *dx);
 void cpu_upsample_forward(const float *in, int planes, int h, int w, int s, float scale, float *out);
 void cpu_upsample_backward(const float *delta, int planes, int h, int w, int s, float scale,
                            float *delta_in);

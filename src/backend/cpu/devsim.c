@@ -401,6 +401,18 @@ static void ds_shortcut(int batch, int w1, int h1, int c1, const float *add, int
     C()->shortcut_add(batch, w1, h1, c1, F(add), w2, h2, c2, s1, s2, F(out));
 }
 
+static void ds_mul_fwd(const float *s, const float *x, int batch, int c, int spatial, int mode,
+                       float *out)
+{
+    C()->mul_forward(F(s), F(x), batch, c, spatial, mode, F(out));
+}
+
+static void ds_mul_bwd(const float *d, const float *s, const float *x, int batch, int c,
+                       int spatial, int mode, float *ds, float *dx)
+{
+    C()->mul_backward(F(d), F(s), F(x), batch, c, spatial, mode, F(ds), F(dx));
+}
+
 static void ds_up_fwd(const float *in, int planes, int h, int w, int stride, float scale,
                       float *out)
 {
@@ -560,6 +572,8 @@ static dn_backend devsim = {
     .avgpool_backward = ds_avgpool_bwd,
     .copy_rows = ds_copy_rows,
     .shortcut_add = ds_shortcut,
+    .mul_forward = ds_mul_fwd,
+    .mul_backward = ds_mul_bwd,
     .upsample_forward = ds_up_fwd,
     .upsample_backward = ds_up_bwd,
     .reorg = ds_reorg,

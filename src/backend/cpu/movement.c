@@ -1,5 +1,6 @@
 /* Data-movement kernels of the CPU backend (backend.h): route rows, pjreddie's shortcut,
- * upsample, reorg and crop; shortcut's and upsample's per-value arithmetic in move_math.h. */
+ * the products of [scale_channels]/[sam], upsample, reorg and crop; the per-value arithmetic
+ * of shortcut, products and upsample in move_math.h. */
 #include "backend/cpu/cpu_ops.h"
 
 #include <string.h>
@@ -34,6 +35,27 @@ void cpu_shortcut_add(int batch, int w1, int h1, int c1, const float *add, int w
                     size_t oi = dn_shortcut_at(i, j, k, (size_t)b, w2, h2, c2, sample);
                     out[oi] = dn_shortcut1(out[oi], add[dn_shortcut_at(i, j, k, (size_t)b, w1, h1, c1, stride)], s1, s2);
                 }
+}
+
+void cpu_mul_forward(const float *s, const float *x, int batch, int c, int spatial, int mode,
+                     float *out)
+{
+    size_t n = (size_t)batch * c * spatial;
+    for (size_t i = 0; i < n; ++i) out[i] = DN_MMUL(s[dn_mul_sidx(i, c, spatial, mode)], x[i]);
+}
+
+void cpu_mul_backward(const float *delta, const float *s, const float *x, int batch, int c,
+                      int spatial, int mode, float *ds, float *dx)
+{
+    size_t n = (size_t)batch * c * spatial, sn = (size_t)batch * dn_mul_sn(c, spatial, mode);
+    if (dx)
+        for (size_t i = 0; i < n; ++i)
+            dx[i] = DN_MADD(dx[i], DN_MMUL(s[dn_mul_sidx(i, c, spatial, mode)], delta[i]));
+    for (size_t j = 0; ds && j < sn; ++j) {
+        size_t first, cnt, step;
+        dn_mul_span(j, c, spatial, mode, &first, &cnt, &step);
+        ds[j] = dn_mul_dsum(delta + first, x + first, cnt, step, ds[j]);
+    }
 }
 
 void cpu_upsample_forward(const float *in0, int planes, int h, int w, int s, float scale,

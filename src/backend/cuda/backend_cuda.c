@@ -420,6 +420,18 @@ static void cu_shortcut(int batch, int w1, int h1, int c1, const float *add, int
     CK(dn_gpu_shortcut_add(batch, w1, h1, c1, add, w2, h2, c2, s1, s2, out));
 }
 
+static void cu_mul_fwd(const float *s, const float *x, int batch, int c, int spatial, int mode,
+                       float *out)
+{
+    CK(dn_gpu_mul_forward(s, x, batch, c, spatial, mode, out));
+}
+
+static void cu_mul_bwd(const float *d, const float *s, const float *x, int batch, int c,
+                       int spatial, int mode, float *ds, float *dx)
+{
+    CK(dn_gpu_mul_backward(d, s, x, batch, c, spatial, mode, ds, dx));
+}
+
 static void cu_upsample_fwd(const float *in, int planes, int h, int w, int s, float scale, float *out)
 {
     CK(dn_gpu_upsample_forward(in, planes, 1, h, w, s, scale, out));
@@ -507,6 +519,8 @@ static const dn_backend cuda_backend = {
     .avgpool_backward = cu_avgpool_bwd,
     .copy_rows = cu_copy_rows,
     .shortcut_add = cu_shortcut,
+    .mul_forward = cu_mul_fwd,
+    .mul_backward = cu_mul_bwd,
     .upsample_forward = cu_upsample_fwd,
     .upsample_backward = cu_upsample_bwd,
     .reorg = cu_reorg,

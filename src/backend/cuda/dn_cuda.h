@@ -128,7 +128,7 @@ int dn_gpu_avgpool_forward(const float *d_in, int batch, int c, int h, int w, fl
 int dn_gpu_avgpool_backward(const float *d_delta, int batch, int c, int h, int w,
                             float *d_delta_in);
 
-/* ---- route / shortcut / upsample (route.cu) ----------------------------------------- */
+/* ---- route / shortcut / products / upsample (route.cu) ---------------------------- */
 /* dst[b][offset + k] = src[b][k] for k < src_n (route forward); with accumulate=1,
  * dst[b][k] += src[b][offset + k] for k < dst_n instead (route backward). */
 int dn_gpu_route_copy(const float *d_src, size_t src_stride, float *d_dst, size_t dst_stride,
@@ -136,6 +136,11 @@ int dn_gpu_route_copy(const float *d_src, size_t src_stride, float *d_dst, size_
 /* pjreddie's shortcut_cpu: out = s1*out + s2*add over the common grid. */
 int dn_gpu_shortcut_add(int batch, int w1, int h1, int c1, const float *d_add, int w2, int h2,
                         int c2, float s1, float s2, float *d_out);
+/* backend.h mul_forward / mul_backward ([scale_channels], [sam]). */
+int dn_gpu_mul_forward(const float *d_s, const float *d_x, int batch, int c, int spatial, int mode,
+                       float *d_out);
+int dn_gpu_mul_backward(const float *d_delta, const float *d_s, const float *d_x, int batch, int c,
+                        int spatial, int mode, float *d_ds, float *d_dx);
 int dn_gpu_upsample_forward(const float *d_in, int batch, int c, int h, int w, int stride,
                             float scale, float *d_out);
 /* delta_in += scale * sum of the stride x stride output cells above each input cell. */

@@ -1,5 +1,7 @@
-/* route.cu: [route], [shortcut] and [upsample] data movement on the GPU, with the CPU
- * layers' index conventions (src/layers/route.c, shortcut.c, upsample.c). Upsample's
+/* route.cu: [route], [shortcut] and [upsample] data movement and the [scale_channels]/[sam]
+ * products on the GPU, with the CPU layers' index conventions (src/layers/route.c,
+ * shortcut.c, upsample.c, scale_channels.c). The products' gradients of s sum in the CPU's
+ * order (one thread per s value, dn_mul_dsum), so they are bit-identical. Upsample's
  * backward gathers in the CPU's scatter order, so it is bit-identical. */
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/dn_cuda.h"
@@ -52,6 +54,28 @@ __global__ void k_upsample_bwd(const float *delta, size_t total, int h, int w, i
     }
 }
 
+__global__ void k_mul_fwd(const float *sv, const float *x, size_t total, int c, int spatial,
+                          int mode, float *out)
+{
+    DN_GRID_LOOP(q, total) out[q] = DN_MMUL(sv[dn_mul_sidx(q, c, spatial, mode)], x[q]);
+}
+
+__global__ void k_mul_dx(const float *d, const float *sv, size_t total, int c, int spatial,
+                         int mode, float *dx)
+{
+    DN_GRID_LOOP(q, total) dx[q] = DN_MADD(dx[q], DN_MMUL(sv[dn_mul_sidx(q, c, spatial, mode)], d[q]));
+}
+
+__global__ void k_mul_ds(const float *d, const float *x, size_t total, int c, int spatial,
+                         int mode, float *ds)
+{
+    DN_GRID_LOOP(j, total) {
+        size_t first, n, step;
+        dn_mul_span(j, c, spatial, mode, &first, &n, &step);
+        ds[j] = dn_mul_dsum(d + first, x + first, n, step, ds[j]);
+    }
+}
+
 extern "C" int dn_gpu_route_copy(const float *d_src, size_t src_stride, float *d_dst,
                                  size_t dst_stride, size_t offset, size_t n, int batch, int backward)
 {
@@ -75,6 +99,33 @@ extern "C" int dn_gpu_shortcut_add(int batch, int w1, int h1, int c1, const floa
     k_shortcut<<<dn_blocks(total), DN_THREADS>>>(minw, minh, minc, total, stride, sample, w1, h1,
                                                  c1, d_add, w2, h2, c2, s1, s2, d_out);
     DN_LAUNCHED("shortcut kernel");
+    return 0;
+}
+
+extern "C" int dn_gpu_mul_forward(const float *d_s, const float *d_x, int batch, int c,
+                                  int spatial, int mode, float *d_out)
+{
+    size_t total = (size_t)batch * c * spatial;
+    if (total == 0) return 0;
+    k_mul_fwd<<<dn_blocks(total), DN_THREADS>>>(d_s, d_x, total, c, spatial, mode, d_out);
+    DN_LAUNCHED("product forward kernel");
+    return 0;
+}
+
+extern "C" int dn_gpu_mul_backward(const float *d_delta, const float *d_s, const float *d_x,
+                                   int batch, int c, int spatial, int mode, float *d_ds,
+                                   float *d_dx)
+{
+    size_t total = (size_t)batch * c * spatial, sn = (size_t)batch * dn_mul_sn(c, spatial, mode);
+    if (total == 0) return 0;
+    if (d_dx) {
+        k_mul_dx<<<dn_blocks(total), DN_THREADS>>>(d_delta, d_s, total, c, spatial, mode, d_dx);
+        DN_LAUNCHED("product backward kernel (x)");
+    }
+    if (d_ds) {
+        k_mul_ds<<<dn_blocks(sn), DN_THREADS>>>(d_delta, d_x, sn, c, spatial, mode, d_ds);
+        DN_LAUNCHED("product backward kernel (s)");
+    }
     return 0;
 }
 

@@ -64,4 +64,46 @@ DN_MV_FN float dn_upsample_gather1(const float *d, int ow, int s, int x, int y, 
     return acc;
 }
 
+/* ---- products: [scale_channels] and [sam] (backend.h mul_forward / mul_backward) ----
+ * x holds samples of c x spatial values; s holds per sample one value per channel
+ * (DN_MUL_CHANNEL), per position (DN_MUL_SPATIAL) or per value (DN_MUL_ELEM). */
+enum { DN_MUL_CHANNEL, DN_MUL_SPATIAL, DN_MUL_ELEM };
+
+/* The s index of value i of the whole batch (i counts over batch x c x spatial). */
+DN_MV_FN size_t dn_mul_sidx(size_t i, int c, int spatial, int mode)
+{
+    if (mode == DN_MUL_CHANNEL) return i / (size_t)spatial;
+    if (mode == DN_MUL_SPATIAL) return i % (size_t)spatial + i / ((size_t)c * spatial) * spatial;
+    return i;
+}
+
+/* Values of s per sample, and the values of x that s value j multiplies: n of them, the
+ * first at *first, `step` apart. */
+DN_MV_FN size_t dn_mul_sn(int c, int spatial, int mode)
+{
+    if (mode == DN_MUL_CHANNEL) return (size_t)c;
+    if (mode == DN_MUL_SPATIAL) return (size_t)spatial;
+    return (size_t)c * spatial;
+}
+
+DN_MV_FN void dn_mul_span(size_t j, int c, int spatial, int mode, size_t *first, size_t *n,
+                          size_t *step)
+{
+    if (mode == DN_MUL_CHANNEL) {
+        *first = j * (size_t)spatial, *n = (size_t)spatial, *step = 1;
+    } else if (mode == DN_MUL_SPATIAL) {
+        *first = j % (size_t)spatial + j / (size_t)spatial * (size_t)c * spatial;
+        *n = (size_t)c, *step = (size_t)spatial;
+    } else {
+        *first = j, *n = 1, *step = 1;
+    }
+}
+
+/* acc plus the n products d[k*step] * x[k*step], in order of k (s value j's gradient). */
+DN_MV_FN float dn_mul_dsum(const float *d, const float *x, size_t n, size_t step, float acc)
+{
+    for (size_t k = 0; k < n; ++k) acc = DN_MADD(acc, DN_MMUL(d[k * step], x[k * step]));
+    return acc;
+}
+
 #endif
