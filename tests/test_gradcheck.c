@@ -714,6 +714,41 @@ static void reorg(void **st)
     gradcheck(NET(4, 4, 4, 2) "[reorg]\nstride=2\n" SSE, LOSS_SSE, 0);
 }
 
+static void reorg3d(void **st)
+{
+    (void)st;
+    gradcheck(NET(4, 4, 2, 2) "[reorg3d]\nstride=2\n" SSE, LOSS_SSE, 0);
+    gradcheck(NET(2, 2, 16, 1) "[reorg3d]\nstride=2\nreverse=1\n" SSE, LOSS_SSE, 0);
+}
+
+/* [reorg3d] is space-to-depth: output channel o*C + c of cell (i, j) is input channel c at
+ * (i*s + o%s, j*s + o/s), written out here with explicit loops (AlexeyAB's kernel called
+ * with the output's sizes; [reorg] is pjreddie's other mapping). */
+static void reorg3d_space_to_depth(void **st)
+{
+    (void)st;
+    enum { W = 6, H = 4, C = 3, S = 2, B = 2 };
+    network *net = tu_net_from_text(NET(6, 4, 3, 2) "[reorg3d]\nstride=2\n", 0);
+    float in[B * W * H * C];
+    for (int i = 0; i < B * W * H * C; ++i) in[i] = (float)i;
+    if (network_forward(net, in, 0)) fail_msg("forward: %s", net->err);
+    const float *out = network_layer_output(net, 1);
+    assert_non_null(out);
+    for (int b = 0; b < B; ++b)
+        for (int o = 0; o < S * S; ++o)
+            for (int c = 0; c < C; ++c)
+                for (int j = 0; j < H / S; ++j)
+                    for (int i = 0; i < W / S; ++i) {
+                        int x = i * S + o % S, y = j * S + o / S;
+                        float want = in[((b * C + c) * H + y) * W + x];
+                        float got = out[((b * C * S * S + o * C + c) * (H / S) + j) * (W / S) + i];
+                        if (got != want)
+                            fail_msg("sample %d channel %d cell (%d, %d): %g, want input %g", b,
+                                     o * C + c, i, j, (double)got, (double)want);
+                    }
+    free_network(net);
+}
+
 static void batchnorm_layer(void **st)
 {
     (void)st;
@@ -767,6 +802,8 @@ int main(void)
         cmocka_unit_test(upsample),
         cmocka_unit_test(upsample_scale),
         cmocka_unit_test(reorg),
+        cmocka_unit_test(reorg3d),
+        cmocka_unit_test(reorg3d_space_to_depth),
         cmocka_unit_test(batchnorm_layer),
         cmocka_unit_test(activation_layers),
     };

@@ -6,7 +6,8 @@
 
 extern const layer_ops convolutional_ops, connected_ops, maxpool_ops, avgpool_ops, softmax_ops,
     cost_ops, dropout_ops, route_ops, shortcut_ops, upsample_ops, reorg_ops, crop_ops,
-    batchnorm_ops, activation_ops, empty_ops, yolo_ops, region_ops, scale_channels_ops, sam_ops;
+    batchnorm_ops, activation_ops, empty_ops, yolo_ops, region_ops, scale_channels_ops, sam_ops,
+    reorg3d_ops;
 
 static const struct {
     const char *name;
@@ -25,6 +26,7 @@ static const struct {
     {"sam", &sam_ops},
     {"upsample", &upsample_ops},
     {"reorg", &reorg_ops},
+    {"reorg3d", &reorg3d_ops},
     {"crop", &crop_ops},
     {"batchnorm", &batchnorm_ops},
     {"activation", &activation_ops},

@@ -62,13 +62,14 @@ base() {
     region) printf -v BASE '%s\n%s\n[region]\nanchors=1,1,2,2\nclasses=1\nnum=2\ncoords=4\n@\n' "$NET" "$CONV12" ;;
     scale_channels) printf -v BASE '%s\n%s\n[avgpool]\n[convolutional]\nfilters=4\nsize=1\nactivation=logistic\n[scale_channels]\nfrom=-3\n@\n%s\n' "$NET" "$CONV" "$HEAD" ;;
     sam) printf -v BASE '%s\n%s\n%s\n[sam]\nfrom=-2\n@\n%s\n' "$NET" "$CONV" "$CONV" "$HEAD" ;;
+    reorg3d) printf -v BASE '%s\n%s\n[reorg3d]\nstride=2\n@\n%s\n' "$NET" "${CONV/filters=4/filters=16}" "$HEAD" ;;
     reorg) printf -v BASE '%s\n%s\n[reorg]\nstride=2\n@\n%s\n' "$NET" "$CONV" "$HEAD" ;;
     *) printf -v BASE '%s\n%s\n[%s]\n@\n%s\n' "$NET" "$CONV" "$1" "$HEAD" ;;
   esac
   BASE=${BASE%$'\n'}
 }
 SECTIONS="net convolutional connected softmax cost route shortcut yolo region maxpool avgpool
-dropout upsample reorg crop batchnorm activation empty scale_channels sam"
+dropout upsample reorg crop batchnorm activation empty scale_channels sam reorg3d"
 
 # Keys of [net] that only the data loader reads (augmentation, crops, letterbox): they do not
 # change a network. cfg_keys.sh checks min_ratio/max_ratio against min_crop/max_crop.
