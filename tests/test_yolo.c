@@ -160,6 +160,43 @@ static void counters_per_class_weights(void **s)
     assert_non_null(strstr(e, "counters_per_class=1,2,3: 3 counts for classes=2: give one per class"));
 }
 
+/* cls_normalizer, as AlexeyAB's delta_yolo_class: without counters_per_class it changes
+ * nothing; with it, it multiplies the truth class's delta (with the class weight) and no
+ * other class entry. */
+static void cls_normalizer_with_counters_only(void **s)
+{
+    (void)s;
+    network *a = two_class_yolo("iou_normalizer=1"), *b = two_class_yolo("iou_normalizer=1\ncls_normalizer=.5");
+    assert_memory_equal(delta_of(a), delta_of(b), 7 * HW * sizeof(float));
+    network *c = two_class_yolo("iou_normalizer=1\ncls_normalizer=.5\ncounters_per_class=10,40");
+    const float *da = delta_of(a), *dc = delta_of(c);
+    for (int e = 0; e < 7 * HW; ++e) {
+        float k = e % HW != LOC ? 1 : e / HW < 4 ? 4 : e / HW == 5 ? 4 * .5f : 1;
+        assert_float_equal(dc[e], k * da[e], 1e-6 + 1e-6 * fabs(da[e]));
+    }
+    assert_true(fabsf(da[6 * HW + LOC]) > 0); /* the other class's entry moves, unscaled */
+    free_network(a), free_network(b), free_network(c);
+}
+
+/* focal_loss=1 (AlexeyAB's): the truth's class entries become (target - output) * .5 * g,
+ * g = -(1 - pt)(2 pt ln pt + pt - 1), pt the truth class's output (written here in double);
+ * every other entry is the plain layer's. */
+static void focal_loss_class_deltas(void **s)
+{
+    (void)s;
+    network *a = two_class_yolo("iou_normalizer=1"), *f = two_class_yolo("iou_normalizer=1\nfocal_loss=1");
+    const float *da = delta_of(a), *df = delta_of(f), *o = out_of(f);
+    double pt = o[5 * HW + LOC], g = -(1 - pt) * (2 * pt * log(pt) + pt - 1);
+    for (int e = 0; e < 7 * HW; ++e) {
+        double want = da[e];
+        if (e == 5 * HW + LOC) want = (1 - o[e]) * .5 * g;
+        if (e == 6 * HW + LOC) want = (0 - o[e]) * .5 * g;
+        assert_float_equal(df[e], want, 1e-6 + 1e-5 * fabs(want));
+    }
+    assert_true(fabs(g) > 1e-3 && fabs(g - 1) > 1e-3); /* a factor that shows */
+    free_network(a), free_network(f);
+}
+
 static void giou_deltas(void **s) { (void)s; iou_family_deltas(IOU_GIOU, "giou"); }
 static void diou_deltas(void **s) { (void)s; iou_family_deltas(IOU_DIOU, "diou"); }
 static void ciou_deltas(void **s) { (void)s; iou_family_deltas(IOU_CIOU, "ciou"); }
@@ -244,6 +281,8 @@ int main(void)
         cmocka_unit_test(ciou_deltas),
         cmocka_unit_test(backward_passes_delta),
         cmocka_unit_test(counters_per_class_weights),
+        cmocka_unit_test(cls_normalizer_with_counters_only),
+        cmocka_unit_test(focal_loss_class_deltas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  * The layer's delta must be minus the gradient, with respect to its input (a logistic
  * output of the layer before), of the loss written out here in double from AlexeyAB's
  * decoding: x = (i + s t - (s - 1) / 2) / lw, w = 4 t^2 anchor / netw; objectness and
- * class entries k/2 (target - t)^2; the box k (1 - IoU) (IoU family, box_iou_kind being
+ * class entries 1/2 (target - t)^2 (the cfg's cls_normalizer=.6 does not apply: AlexeyAB's
+ * delta_yolo_class uses it only with counters_per_class); the box k (1 - IoU) (IoU family, box_iou_kind being
  * checked against finite differences in test_box) or k scale/2 (target - t')^2 (MSE).
  * The gradient is taken by central finite differences in float64. */
 #include <math.h>
@@ -28,7 +29,7 @@ static const double anchors[2 * NA] = {1.2, 1.6, 3.0, 3.0};
 static const double truth[4] = {.40, .60, .30, .40};
 #define LOC (2 * G + 1) /* cell of the truth centre: i=1, j=2 */
 #define KO .7
-#define KC .6
+#define KC 1.0 /* not the cfg's cls_normalizer (see the top) */
 #define KI .5
 #define SXY 2.0
 

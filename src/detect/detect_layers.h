@@ -34,6 +34,7 @@ typedef struct {
     int show_details;
     int new_coords;        /* scaled-YOLOv4 boxes: the previous layer applies the logistic */
     int objectness_smooth; /* objectness targets follow the IoU (AlexeyAB) */
+    int focal_loss;        /* AlexeyAB's focal loss on the class entries (yolo) */
     /* [region] keys */
     int softmax, bias_match, rescore, background;
     float coord_scale, object_scale, noobject_scale, class_scale, thresh;

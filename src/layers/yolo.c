@@ -149,7 +149,7 @@ static int yolo_parse(layer *l, cfg_reader *r, network *net)
     if (!p) return layer_oom(r);
     l->p = p;
     parse_yolo_keys(p, r);
-    layer_refuse_training_key(r, net, "focal_loss", "no focal loss here; use focal_loss=0");
+    p->focal_loss = cfg_int(r, "focal_loss", 0, 0, 1);
     if (r->failed || parse_anchors(p, r) || parse_class_mult(p, r)) return -1;
     l->loss = 1;
     l->persist_output = 1; /* boxes are read after the pass */

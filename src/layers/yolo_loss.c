@@ -105,25 +105,44 @@ static float delta_box(yctx *c, box t, float w, int n, int loc)
     return iou;
 }
 
+/* AlexeyAB's focal loss on one truth's class entries (alpha .5, gamma 2 in his gradient
+ * formula): each delta (target - output) is scaled by alpha * g, g = -(1 - pt)(2 pt ln pt +
+ * pt - 1), pt the truth class's output. No label smoothing or class weights, as his. */
+static void delta_class_focal(yctx *c, int idx, int cls, double *avg_cat)
+{
+    int hw = c->l->w * c->l->h;
+    float pt = c->out[idx + hw * cls] + 1e-15f;
+    float g = -(1 - pt) * (2 * pt * logf(pt) + pt - 1), ag = .5f * g;
+    for (int k2 = 0; k2 < c->p->classes; ++k2)
+        c->delta[idx + hw * k2] = ((k2 == cls ? 1.f : 0.f) - c->out[idx + hw * k2]) * ag;
+    if (avg_cat) *avg_cat += c->out[idx + hw * cls];
+}
+
 /* pjreddie's delta_yolo_class: when the class deltas are already set (two truths in one
- * cell), only the new class is pushed up. Label smoothing moves the targets inwards. The
- * truth class's delta is weighted by counters_per_class (AlexeyAB). */
+ * cell), only the new class is pushed up. Label smoothing moves the targets inwards. As
+ * AlexeyAB's: the truth class's delta is weighted by counters_per_class, and cls_normalizer
+ * multiplies it only together with that key (his classes_multipliers); without it
+ * cls_normalizer has no effect (his stock cfgs set 1.0, scaled-YOLOv4's and yolov7's 0.5). */
 static void delta_class(yctx *c, int n, int loc, int cls, double *avg_cat)
 {
     det_params *p = c->p;
     int hw = c->l->w * c->l->h, idx = det_entry(c->l, p, c->b, n, 5, loc);
-    float yes = 1, no = 0, k = p->cls_normalizer, kw = k * class_weight(p, cls);
+    float yes = 1, no = 0, w = class_weight(p, cls), kw = p->class_mult ? w * p->cls_normalizer : 1;
     if (p->label_smooth_eps > 0) {
         yes = 1 - .5f * p->label_smooth_eps;
         no = .5f * p->label_smooth_eps;
     }
-    if (c->delta[idx]) {
-        c->delta[idx + hw * cls] = kw * (yes - c->out[idx + hw * cls]);
+    if (c->delta[idx]) { /* pjreddie tests the first class entry (AlexeyAB: the truth's) */
+        c->delta[idx + hw * cls] = w * (yes - c->out[idx + hw * cls]);
         if (avg_cat) *avg_cat += c->out[idx + hw * cls];
         return;
     }
+    if (p->focal_loss) {
+        delta_class_focal(c, idx, cls, avg_cat);
+        return;
+    }
     for (int k2 = 0; k2 < p->classes; ++k2) {
-        c->delta[idx + hw * k2] = (k2 == cls ? kw : k) * ((k2 == cls ? yes : no) - c->out[idx + hw * k2]);
+        c->delta[idx + hw * k2] = (k2 == cls ? kw : 1) * ((k2 == cls ? yes : no) - c->out[idx + hw * k2]);
         if (k2 == cls && avg_cat) *avg_cat += c->out[idx + hw * k2];
     }
 }

@@ -10,8 +10,8 @@
 # - a folder where a label file or a list file belongs: named, not read as empty;
 # - weights holding NaN (a diverged run): the load fails naming the layer;
 # - a save killed before its rename: its <file>.tmp.<pid> is removed by the next save;
-# - a training-only key not implemented (focal_loss): detection runs, training refuses to
-#   start, naming the key (counters_per_class, beside it, is implemented: test_yolo);
+# - a training-only key not implemented (dropblock): detection runs, training refuses to
+#   start, naming the key (counters_per_class and focal_loss are implemented: test_yolo);
 # - an unreadable image in a `detector test -out x.json` list: its frame is kept, empty;
 # - numbers a command cannot use: -thresh nan, memory -batch 0, calc_anchors with
 #   -num_of_clusters 0 or a negative size, -mAP_epochs 0.
@@ -127,8 +127,16 @@ check "and finds the boxes it finds without them ($(grep -c '%$' cpct.out))" \
   [ "$(grep -c '%$' cpct.out)" -gt 0 -a "$(grep '%$' cpct.out)" = "$(grep '%$' cpcn.out)" ]
 check "no Unused field for them" [ -z "$(grep 'Unused field' cpct.out)" ]
 "$DN" detector train i.data cpc.cfg -dont_show > cpctr.out 2>&1
-check "training refuses them: exit 1" [ $? = 1 ]
-check "naming the key" has cpctr.out "cpc.cfg:[0-9]*: \[yolo\] focal_loss=1: not supported in training (no focal loss here; use focal_loss=0); detection and evaluation work"
+check "both are implemented now: training with them runs" [ $? = 0 ]
+# [dropout] dropblock=1 before the last [yolo] (an identity at inference)
+awk -v n="$(grep -c '^\[yolo\]' yi.cfg)" '/^\[yolo\]/ && ++k == n { print "[dropout]"; print "probability=.1"; print "dropblock=1" }
+  { print }' yi.cfg > db.cfg
+"$DN" detector test i.data db.cfg bki/yi_final.weights set/img_00000.png -thresh .2 > dbt.out 2>&1
+check "dropblock: detector test runs" [ $? = 0 ]
+check "and finds the boxes it finds without it" [ "$(grep '%$' dbt.out)" = "$(grep '%$' cpcn.out)" ]
+"$DN" detector train i.data db.cfg -dont_show > dbtr.out 2>&1
+check "training refuses it: exit 1" [ $? = 1 ]
+check "naming the key" has dbtr.out "db.cfg:[0-9]*: \[dropout\] dropblock=1: not supported in training (no DropBlock here; remove the key); detection and evaluation work"
 
 # ---- numbers a command cannot use -----------------------------------------------------------------
 refused() { # <message> <command...>: exit 1 and the message
