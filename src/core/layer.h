@@ -141,7 +141,7 @@ struct layer {
 
     /* memory plan inputs */
     int bits;                 /* ActNN bits for saved activations; 32 = exact fp32 */
-    int keeps_input;          /* backward reads src[0]'s output (kept alive at 32 bits) */
+    int keeps_input;          /* bit s: backward reads src[s]'s output (kept alive at 32 bits) */
     int batch_stats;          /* forward needs statistics of the whole mini-batch (batch norm) */
     int streams;              /* supports the passes of a streamed pair (layer.h layer_pass) */
     int strided;              /* handles layer_ctx in_stride/out_stride (concat.h) */
@@ -162,6 +162,10 @@ struct layer {
 
     void *p;                  /* type-specific configuration and parameter arrays */
 };
+
+/* Whether layer l's backward reads source s's output, which the plan then keeps alive
+ * until that backward when l saves at 32 bits (sv_save's alive). */
+static inline int layer_keeps_src(const layer *l, int s) { return (l->keeps_input >> s) & 1; }
 
 /* Registry of layer types, keyed by section name (aliases included). */
 const layer_ops *layer_ops_find(const char *section);

@@ -8,8 +8,8 @@
  * Backward is the exact gradient of the product, as AlexeyAB's CPU code computes it (his
  * [sam] CPU backward assigns from's delta instead of adding to it, which drops the other
  * consumers' deltas; not followed). Unlike his, swish and mish work here.
- * Saved: s (slot 1, the plan keeps it alive at 32 bits), f (slot 2) and the activation's
- * mask or pre-activation (slot 0); s and f at the layer's bits. */
+ * Saved: s (slot 1), f (slot 2) and the activation's mask or pre-activation (slot 0); s and
+ * f at the layer's bits, or at 32 bits kept alive by the plan (no copy). */
 #include <stdlib.h>
 
 #include "backend/math/move_math.h"
@@ -82,7 +82,7 @@ static int mul_parse(layer *l, cfg_reader *r, network *net, int mode)
               : cfg_int(r, "scale_wh", 0, 0, 1) ? DN_MUL_SPATIAL
                                                 : DN_MUL_CHANNEL;
     l->act = layer_read_activation(r, ACT_LINEAR);
-    l->keeps_input = 1;
+    l->keeps_input = 3; /* both factors */
     if (r->failed) return -1;
     return mul_shape(l, net, r);
 }
@@ -101,7 +101,7 @@ static int mul_forward(layer *l, layer_ctx *x)
     x->be->mul_forward(x->ins[0], x->ins[1], x->batch, l->out_c, spatial, p->mode, x->out);
     if (x->train) {
         if (sv_save(x, SV_S, x->ins[0], p->sn, 1)) return -1;
-        if (sv_save(x, SV_F, x->ins[1], (size_t)l->outputs, 0)) return -1;
+        if (sv_save(x, SV_F, x->ins[1], (size_t)l->outputs, 1)) return -1;
     }
     return layer_activate_and_save(l, x, SV_ACT, x->out, 0);
 }

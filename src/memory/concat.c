@@ -13,7 +13,7 @@ static int readers_ok(const network *net, const mem_plan *p, int j)
         for (int s = 0; s < l->nsrc; ++s) {
             if (l->src[s] != j) continue;
             if (!l->strided) return 0;
-            if (p->train && s == 0 && l->keeps_input && l->bits >= 32 && k > p->stop && !l->onlyforward)
+            if (p->train && layer_keeps_src(l, s) && l->bits >= 32 && k > p->stop && !l->onlyforward)
                 return 0;
         }
     }

@@ -41,7 +41,7 @@ static void output_lifetimes(mem_plan *p, const network *net)
             if (j < 0) continue;
             if (p->out[j].end < k) p->out[j].end = k;
             /* An exact (32-bit) save keeps the producer's buffer instead of a copy. */
-            int kept = p->train && s == 0 && l->keeps_input && l->bits >= 32 && k > p->stop &&
+            int kept = p->train && layer_keeps_src(l, s) && l->bits >= 32 && k > p->stop &&
                        !l->onlyforward;
             if (kept && p->out[j].end < plan_bwd_step(p, k)) p->out[j].end = plan_bwd_step(p, k);
         }

@@ -70,7 +70,7 @@ static int segment_ok(const sel_ctx *s, int a, int b, size_t *widest)
             continue;
         }
         if (!member_type_ok(l, bn_before) || s->last_reader[j] > b) return 0;
-        if (l->keeps_input && l->bits >= 32) {
+        if (layer_keeps_src(l, 0) && l->bits >= 32) {
             int src = l->src[0], src_in = src >= a && root_of(p, src) >= a && root_of(p, src) < b;
             if (!on32 || src_in) return 0; /* a kept input must be a whole-batch buffer */
         }
