@@ -63,6 +63,33 @@ float *layer_read_anchors(cfg_reader *r, int total)
     return biases;
 }
 
+int layer_parse_from(layer *l, cfg_reader *r, const char *role)
+{
+    int *from = NULL;
+    int n = cfg_int_list(r, "from", &from);
+    if (n != 1) {
+        if (!r->failed) {
+            if (n == 0) cfg_fail(r, "from", "is required: the index of the layer to %s", role);
+            else cfg_fail(r, "from", "must be a single layer index (lists are not supported)");
+        }
+        free(from);
+        return -1;
+    }
+    int j = from[0] < 0 ? l->index + from[0] : from[0];
+    free(from);
+    if (j < 0 || j >= l->index) {
+        cfg_fail(r, "from", "index out of range: layer %d can use layers 0..%d (or -1..-%d)", l->index,
+                 l->index - 1, l->index);
+        return -1;
+    }
+    int *src = realloc(l->src, 2 * sizeof(int));
+    if (!src) return layer_oom(r);
+    l->src = src;
+    l->src[1] = j;
+    l->nsrc = 2;
+    return 0;
+}
+
 int layer_oom(cfg_reader *r)
 {
     cfg_fail(r, NULL, "out of memory allocating the layer's parameters");

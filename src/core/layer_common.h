@@ -24,6 +24,11 @@ void layer_ignore_key(cfg_reader *r, const char *key, float def, const char *why
  * reported, as AlexeyAB's parser reads them (his cspx-p7-mish.cfg lists 20 pairs for
  * num=16); an odd count is an error. NULL with the error recorded in r. */
 float *layer_read_anchors(cfg_reader *r, int total);
+/* from= of [shortcut], [scale_channels] and [sam]: one layer index (negative: relative to
+ * this layer), which becomes l->src[1] (l->nsrc = 2). `role` ends the message when it is
+ * missing: "is required: the index of the layer to <role>". 0, or -1 with the error
+ * recorded in r. */
+int layer_parse_from(layer *l, cfg_reader *r, const char *role);
 /* Records "out of memory" and returns -1. */
 int layer_oom(cfg_reader *r);
 

@@ -57,27 +57,7 @@ static int mul_parse(layer *l, cfg_reader *r, network *net, int mode)
     mul_p *p = calloc(1, sizeof(mul_p));
     if (!p) return layer_oom(r);
     l->p = p;
-    int *from = NULL;
-    int n = cfg_int_list(r, "from", &from);
-    if (n != 1) {
-        if (!r->failed)
-            cfg_fail(r, "from", n == 0 ? "is required: the index of the layer to multiply"
-                                       : "must be a single layer index");
-        free(from);
-        return -1;
-    }
-    int j = from[0] < 0 ? l->index + from[0] : from[0];
-    free(from);
-    if (j < 0 || j >= l->index) {
-        cfg_fail(r, "from", "index out of range: layer %d can use layers 0..%d (or -1..-%d)", l->index,
-                 l->index - 1, l->index);
-        return -1;
-    }
-    int *src = realloc(l->src, 2 * sizeof(int));
-    if (!src) return layer_oom(r);
-    l->src = src;
-    l->src[1] = j;
-    l->nsrc = 2;
+    if (layer_parse_from(l, r, "multiply")) return -1;
     p->mode = mode == DN_MUL_ELEM ? mode
               : cfg_int(r, "scale_wh", 0, 0, 1) ? DN_MUL_SPATIAL
                                                 : DN_MUL_CHANNEL;

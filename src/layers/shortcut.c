@@ -33,27 +33,7 @@ static int shortcut_parse(layer *l, cfg_reader *r, network *net)
     shortcut_p *p = calloc(1, sizeof(shortcut_p));
     if (!p) return layer_oom(r);
     l->p = p;
-    int *from = NULL;
-    int n = cfg_int_list(r, "from", &from);
-    if (n != 1) {
-        if (!r->failed)
-            cfg_fail(r, "from", n == 0 ? "is required: the index of the layer to add"
-                                       : "must be a single layer index (lists are not supported)");
-        free(from);
-        return -1;
-    }
-    int j = from[0] < 0 ? l->index + from[0] : from[0];
-    free(from);
-    if (j < 0 || j >= l->index || l->index == 0) {
-        cfg_fail(r, "from", "index out of range: layer %d can use layers 0..%d (or -1..-%d)", l->index,
-                 l->index - 1, l->index);
-        return -1;
-    }
-    int *src = realloc(l->src, 2 * sizeof(int));
-    if (!src) return layer_oom(r);
-    l->src = src;
-    l->src[1] = j;
-    l->nsrc = 2;
+    if (layer_parse_from(l, r, "add")) return -1;
     l->act = layer_read_activation(r, ACT_LINEAR);
     p->alpha = cfg_float(r, "alpha", 1, -1e6f, 1e6f);
     p->beta = cfg_float(r, "beta", 1, -1e6f, 1e6f);

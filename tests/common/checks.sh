@@ -47,6 +47,19 @@ init_detector() {
   "$DN" -seed 2 detector train d.data y.cfg -dont_show > train.out 2>&1
   [ -s bk/y_final.weights ]
 }
+# shapes_sides <train> <valid>: in $T, a 64x64 shapes set (set/), its names and one .data
+# per side of a comparison, cpu.data and dev.data, saving into cpu/ and dev/. Needs
+# test_env's T and TOOLS.
+shapes_sides() {
+  mkdir -p "$T/set" "$T/cpu" "$T/dev"
+  "$TOOLS/make_shapes" "$T/set" "$1" "$2" 64 64 3 > /dev/null || return 1
+  printf 'rectangle\nellipse\ntriangle\n' > "$T/names"
+  local side
+  for side in cpu dev; do
+    printf 'classes=3\ntrain=%s/set/train.txt\nvalid=%s/set/valid.txt\nnames=%s/names\nbackup=%s/%s\n' \
+      "$T" "$T" "$T" "$T" "$side" > "$T/$side.data"
+  done
+}
 # True in the sanitizer suite (make SANITIZE=1 test sets DN_VARIANT to a *-san* variant).
 sanitized() { [[ ${DN_VARIANT:-} == *san* ]]; }
 

@@ -10,14 +10,7 @@ cd "$(dirname "$0")/../.."
 . tests/common/checks.sh   # cwd is the repository root here
 test_env attention
 
-mkdir -p "$T/set"
-"$TOOLS/make_shapes" "$T/set" 8 2 64 64 3 > /dev/null || { echo "FAIL make_shapes"; exit 1; }
-printf 'rectangle\nellipse\ntriangle\n' > "$T/names"
-for side in cpu dev; do
-  mkdir -p "$T/$side"
-  printf 'classes=3\ntrain=%s/set/train.txt\nvalid=%s/set/valid.txt\nnames=%s/names\nbackup=%s/%s\n' \
-    "$T" "$T" "$T" "$T" "$side" > "$T/$side.data"
-done
+shapes_sides 8 2 || { echo "FAIL make_shapes"; exit 1; }
 $O cfgset cfg/yolo-attention-shapes.cfg "$T/a.cfg" width=64 height=64 batch=4 subdivisions=1 \
   max_batches=3 burn_in=0 actnn_bits=2 > /dev/null
 sed -i 's/^random=0/random=1/' "$T/a.cfg"   # [yolo]'s
