@@ -8,7 +8,8 @@
  * memory directly; a difference means a copy between host and device is missing or stale.
  * The cfgs cover every layer type (conv with and without batch norm, connected with batch
  * norm, [batchnorm], [activation], maxpool, avgpool, dropout, route with a zero-copy
- * concat and with groups, shortcut, upsample, reorg, crop, softmax, cost, yolo, region)
+ * concat and with groups, shortcut, upsample, reorg, reorg3d, scale_channels, sam, crop,
+ * softmax, cost, yolo, region)
  * at 32 bits, 2 bits, actnn_auto (whole-batch and streamed) and with streamed segments
  * forced on, and a conv borrowing part of its saved input from another layer's save.
  *
@@ -85,6 +86,12 @@ static const char *cfg_classify =
     "[batchnorm]\n"
     "[activation]\nactivation=logistic\n"
     "[convolutional]\nfilters=8\nsize=3\nstride=1\npad=1\nactivation=swish\n"
+    "[avgpool]\n" /* squeeze-and-excitation, spatial attention, space-to-depth */
+    "[convolutional]\nfilters=8\nsize=1\nstride=1\npad=0\nactivation=logistic\n"
+    "[scale_channels]\nfrom=-3\n"
+    "[convolutional]\nfilters=8\nsize=1\nstride=1\npad=0\nactivation=logistic\n"
+    "[sam]\nfrom=-2\nactivation=leaky\n"
+    "[reorg3d]\nstride=2\n"
     "[dropout]\nprobability=0.3\n"
     "[avgpool]\n"
     "[connected]\noutput=12\nbatch_normalize=1\nactivation=leaky\n"
@@ -444,7 +451,8 @@ static void nan_check_on_device(void **st)
     network *a = make(cfg_classify, "actnn_bits=32", 0), *b = make(cfg_classify, "actnn_bits=32", 1);
     step_both(a, b, 0, "before the NaN check");
     assert_int_equal(finite_check_weights(b), -1);
-    int L = 9; /* [connected] output=12 with batch norm */
+    int L = 0; /* the first [connected]: output=12 with batch norm */
+    while (L < b->n && b->layers[L].type != LT_CONNECTED) ++L;
     assert_int_equal(b->layers[L].type, LT_CONNECTED);
     const wfile_entry *e = &b->layers[L].wf[b->layers[L].nwf - 1];
     float *d = place_dev_of(b, e->data + 3);
