@@ -521,6 +521,47 @@ static void run_case(const rcase *rc, uint64_t seed, const int (*plants)[5], int
 /* 5x5 grid, 2 anchors, 3 classes, 2 samples, first 12800 images (the prior pull is on), the
  * anchor picked by predicted shape; sample 1 has two truths in one cell. Scales all differ
  * so that a dropped or swapped scale shows. */
+/* focal_loss=1 (AlexeyAB's delta_region_class): the responsible anchor's class deltas are
+ * the plain ones times .5 g, g = -(1 - pt)(2 pt ln pt + pt - 1) from its truth class's
+ * output pt (written here in double); every other entry is the plain layer's. */
+static network *focal_net(const char *extra)
+{
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "[net]\nwidth=4\nheight=4\nchannels=16\n[region]\nanchors=1,1,2,2\n"
+             "classes=3\nnum=2\ncoords=4\nsoftmax=1\n%s\n", extra);
+    network *net = tu_net_from_text(cfg, 1);
+    tu_fill_uniform(net->input, (size_t)net->inputs, -1, 1, 7);
+    memset(net->truth, 0, sizeof(float) * (size_t)net->truths);
+    const float t[5] = {.40f, .60f, .30f, .40f, 0};
+    memcpy(net->truth, t, sizeof t);
+    assert_int_equal(network_forward(net, net->input, 1), 0);
+    return net;
+}
+
+static void region_focal_loss(void **s)
+{
+    (void)s;
+    network *a = focal_net(""), *f = focal_net("focal_loss=1");
+    const float *da = (const float *)((char *)a->arena + a->plan.delta[0].off);
+    const float *df = (const float *)((char *)f->arena + f->plan.delta[0].off);
+    const float *o = (const float *)((char *)f->arena + f->plan.out[0].off);
+    int scaled = 0;
+    for (int n = 0; n < 2; ++n)
+        for (int loc = 0; loc < 16; ++loc) {
+            size_t c0 = (size_t)(n * 8 + 5) * 16 + loc;
+            int resp = da[c0] != 0 || da[c0 + 16] != 0 || da[c0 + 32] != 0;
+            double pt = o[c0] + 1e-15, g = -(1 - pt) * (2 * pt * log(pt) + pt - 1);
+            for (int e = 0; e < 8; ++e) {
+                size_t k = (size_t)(n * 8 + e) * 16 + loc;
+                double want = resp && e >= 5 ? da[k] * .5 * g : da[k];
+                assert_float_equal(df[k], want, 1e-6 + 1e-5 * fabs(want));
+            }
+            scaled += resp;
+        }
+    assert_int_equal(scaled, 1);
+    free_network(a), free_network(f);
+}
+
 static void region_prior_pull(void **s)
 {
     (void)s;
@@ -555,6 +596,7 @@ int main(void)
 {
     darknet_set_seed(1);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(region_focal_loss),
         cmocka_unit_test(region_prior_pull),
         cmocka_unit_test(region_rescore_bias_match),
     };

@@ -34,12 +34,20 @@ typedef struct {
     int show_details;
     int new_coords;        /* scaled-YOLOv4 boxes: the previous layer applies the logistic */
     int objectness_smooth; /* objectness targets follow the IoU (AlexeyAB) */
-    int focal_loss;        /* AlexeyAB's focal loss on the class entries (yolo) */
+    int focal_loss;        /* AlexeyAB's focal loss on the class entries */
     /* [region] keys */
     int softmax, bias_match, rescore, background;
     float coord_scale, object_scale, noobject_scale, class_scale, thresh;
     det_stats st;
 } det_params;
+
+/* AlexeyAB's focal loss factor on the class deltas of a truth whose class output is `out`:
+ * alpha * g with alpha .5 and g = -(1 - pt)(2 pt ln pt + pt - 1), pt = out + 1e-15. */
+static inline float det_focal_factor(float out)
+{
+    float pt = out + 1e-15f;
+    return .5f * (-(1 - pt) * (2 * pt * logf(pt) + pt - 1));
+}
 
 /* Index of `entry` (0..4+classes) of anchor n at cell loc in sample b. */
 static inline int det_entry(const layer *l, const det_params *p, int b, int n, int entry, int loc)

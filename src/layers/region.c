@@ -91,7 +91,7 @@ static int region_parse(layer *l, cfg_reader *r, network *net)
     if (!p) return layer_oom(r);
     l->p = p;
     parse_region_keys(p, r);
-    layer_refuse_training_key(r, net, "focal_loss", "no focal loss here; use focal_loss=0");
+    p->focal_loss = cfg_int(r, "focal_loss", 0, 0, 1);
     if (r->failed || parse_biases(p, r)) return -1;
     l->loss = 1;
     l->persist_output = 1;

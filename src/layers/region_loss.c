@@ -54,7 +54,8 @@ static float delta_box(rctx *c, box t, int n, int loc, float scale)
     return iou;
 }
 
-/* pjreddie's delta_region_class; `tag` (no softmax) keeps earlier class deltas. */
+/* pjreddie's delta_region_class; `tag` (no softmax) keeps earlier class deltas. With
+ * focal_loss=1 the class deltas are multiplied by AlexeyAB's focal factor. */
 static void delta_class(rctx *c, int n, int loc, int cls)
 {
     det_params *p = c->p;
@@ -63,8 +64,10 @@ static void delta_class(rctx *c, int n, int loc, int cls)
         c->delta[idx + hw * cls] = p->class_scale * (1 - c->out[idx + hw * cls]);
         return;
     }
+    float f = p->focal_loss ? det_focal_factor(c->out[idx + hw * cls]) : 1;
     for (int k = 0; k < p->classes; ++k) {
         c->delta[idx + hw * k] = p->class_scale * ((k == cls) - c->out[idx + hw * k]);
+        if (p->focal_loss) c->delta[idx + hw * k] *= f; /* AlexeyAB's: after the scale */
         if (k == cls) p->st.cls += c->out[idx + hw * k];
     }
 }

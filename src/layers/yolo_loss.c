@@ -111,8 +111,7 @@ static float delta_box(yctx *c, box t, float w, int n, int loc)
 static void delta_class_focal(yctx *c, int idx, int cls, double *avg_cat)
 {
     int hw = c->l->w * c->l->h;
-    float pt = c->out[idx + hw * cls] + 1e-15f;
-    float g = -(1 - pt) * (2 * pt * logf(pt) + pt - 1), ag = .5f * g;
+    float ag = det_focal_factor(c->out[idx + hw * cls]);
     for (int k2 = 0; k2 < c->p->classes; ++k2)
         c->delta[idx + hw * k2] = ((k2 == cls ? 1.f : 0.f) - c->out[idx + hw * k2]) * ag;
     if (avg_cat) *avg_cat += c->out[idx + hw * cls];

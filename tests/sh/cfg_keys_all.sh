@@ -91,6 +91,8 @@ DATA_KEYS="$DATA_KEYS net:image_cache_mb"
 # w*h*c), workspace_size_limit_MB (no effect on a 16 px net) and dontload (to be checked:
 # cfg_probe's load_weights_ex showed no difference). counters_per_class needs two classes
 # (one class always weighs 1): test_yolo counters_per_class_weights proves it.
+# region:focal_loss with one softmax class changes nothing (the class output is 1, every
+# class delta 0): test_region region_focal_loss proves it with three.
 # cls_normalizer acts only with counters_per_class, as AlexeyAB's: test_yolo
 # cls_normalizer_with_counters_only proves both halves.
 # scale_channels:scale_wh needs a previous layer of another shape (W x H x 1):
@@ -100,7 +102,7 @@ convolutional:dilation convolutional:dontload convolutional:groups convolutional
 convolutional:stride_y softmax:spatial route:group_id yolo:beta_nms yolo:classes
 yolo:counters_per_class yolo:cls_normalizer yolo:iou_thresh_kind yolo:jitter yolo:max_delta yolo:nms_kind yolo:num yolo:random
 yolo:resize region:classes region:coords region:jitter region:num region:random
-region:resize maxpool:stride_y scale_channels:scale_wh net:actnn_auto_interval net:actnn_auto_layers net:actnn_concat
+region:focal_loss region:resize maxpool:stride_y scale_channels:scale_wh net:actnn_auto_interval net:actnn_auto_layers net:actnn_concat
 net:actnn_group net:actnn_stream net:actnn_stream_grow net:actnn_swap"
 
 # mk SECTION CTX KEYLINES: writes k.cfg, sets SECLINE to the line of the section under test
