@@ -147,12 +147,31 @@ static void conf_counts_rules(void **s)
     assert_int_equal(c.cc.truths, 4);
 }
 
+/* difficult= (AlexeyAB's): left out only when no label of its class matches it and a
+ * difficult box of its class does (IoU above the threshold: .6 at a .05 shift, 1/7 at .15,
+ * as in conf_counts_rules). */
+static void difficult_rule(void **s)
+{
+    (void)s;
+    const map_label dif[2] = {{{.2f, .5f, .2f, .2f}, 0}, {{.8f, .8f, .2f, .2f}, 1}};
+    const box on_dif0 = {.25f, .5f, .2f, .2f}, on_dif1 = {.8f, .8f, .2f, .2f};
+    assert_true(map_is_difficult(on_dif0, 0, labels, 2, dif, 2, .5f));  /* IoU .6 */
+    assert_false(map_is_difficult(on_dif0, 0, labels, 2, dif, 2, .65f)); /* .6 is not above */
+    assert_false(map_is_difficult(on_dif0, 1, labels, 2, dif, 2, .5f));  /* another class */
+    assert_true(map_is_difficult(on_dif1, 1, labels, 2, dif, 2, .5f));
+    assert_false(map_is_difficult((box){.35f, .5f, .2f, .2f}, 0, labels, 2, dif, 2, .5f)); /* 1/7 */
+    /* a label of its class matches too: a normal detection */
+    const map_label both[1] = {{{.25f, .5f, .2f, .2f}, 0}};
+    assert_false(map_is_difficult(on_dif0, 0, both, 1, dif, 2, .5f));
+    assert_false(map_is_difficult(on_dif0, 0, labels, 2, NULL, 0, .5f)); /* no difficult list */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ap_all_points), cmocka_unit_test(ap_11_points),
         cmocka_unit_test(ap_101_points), cmocka_unit_test(perfect_and_empty),
-        cmocka_unit_test(conf_counts_rules),
+        cmocka_unit_test(conf_counts_rules), cmocka_unit_test(difficult_rule),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

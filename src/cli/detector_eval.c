@@ -28,6 +28,8 @@ typedef struct {
     network *net;
     char **paths;
     int n;
+    char **dif;  /* difficult=: a list parallel to paths whose labels are difficult boxes */
+    int ndif;
     detector_data dd;
     float *x;
 } eval_run;
@@ -36,6 +38,7 @@ static void eval_free(eval_run *e)
 {
     free(e->x);
     list_free(e->paths);
+    list_free(e->dif);
     if (e->net) layer_times_print(e->net, stderr);
     free_network(e->net);
     det_setup_free(&e->s);
@@ -98,20 +101,60 @@ static int push(det_list *l, map_det d)
     return 0;
 }
 
-/* Ground truth of image i appended to per-class lists; its boxes in *b (freed by the
- * caller), their number returned (0 without a label file, warned). */
-static int add_truth(eval_run *e, int i, det_list *truth, label_box **b)
+/* The labels of image `path` as map_labels in *t (freed by the caller; NULL when none),
+ * their number returned: -1 without a label file, -2 out of memory. */
+static int image_labels(const eval_run *e, const char *path, map_label **t, char *lp, size_t lplen)
+{
+    label_box *b = NULL;
+    *t = NULL;
+    int n = detector_label_path(path, lp, lplen) ? detector_read_labels(lp, e->s.classes, &b, NULL, 1) : -1;
+    if (n < 0) return -1;
+    *t = malloc(sizeof(map_label) * ((size_t)n + 1));
+    for (int k = 0; *t && k < n; ++k) (*t)[k] = (map_label){{b[k].x, b[k].y, b[k].w, b[k].h}, b[k].id};
+    free(b);
+    return *t ? n : -2;
+}
+
+/* Ground truth of image i appended to per-class lists; its boxes in *t (freed by the
+ * caller), their number returned (0 without a label file, warned; -1 out of memory). */
+static int add_truth(eval_run *e, int i, det_list *truth, map_label **t)
 {
     char lp[4096];
-    *b = NULL;
-    int n = detector_label_path(e->paths[i], lp, sizeof(lp))
-                ? detector_read_labels(lp, e->s.classes, b, NULL, 1) : -1;
+    int n = image_labels(e, e->paths[i], t, lp, sizeof(lp));
+    if (n == -2) return -1;
     if (n < 0) fprintf(stderr, "warning: no label file %s for %s; counted without objects\n", lp, e->paths[i]);
-    for (int k = 0; k < n; ++k) {
-        map_det d = {0, i, {(*b)[k].x, (*b)[k].y, (*b)[k].w, (*b)[k].h}};
-        push(&truth[(*b)[k].id], d);
-    }
+    for (int k = 0; k < n; ++k) push(&truth[(*t)[k].id], (map_det){0, i, (*t)[k].b});
     return n < 0 ? 0 : n;
+}
+
+/* difficult= of the .data file: a list with a line per valid image (0: none, -1: error). */
+static int open_difficult(eval_run *e, const char *datafile, int quiet)
+{
+    const char *list = data_cfg_str(&e->s.d, "difficult", NULL);
+    char err[1024];
+    if (!list) return 0;
+    if (!(e->dif = list_read(list, &e->ndif, err, sizeof(err)))) {
+        fprintf(stderr, "%s: difficult=%s: %s\n", datafile, list, err);
+        return -1;
+    }
+    if (e->ndif < e->n) {
+        fprintf(stderr, "%s: difficult=%s has %d lines and valid= %d: it needs one per valid image, in "
+                "the same order (its label files hold the difficult boxes)\n", datafile, list, e->ndif, e->n);
+        return -1;
+    }
+    if (!quiet)
+        printf("difficult=%s: detections that match only a difficult box are left out\n", list);
+    return 0;
+}
+
+/* The difficult boxes of image i (0 without difficult=, -1 out of memory). */
+static int difficult_labels(const eval_run *e, int i, map_label **t)
+{
+    char lp[4096];
+    *t = NULL;
+    if (!e->dif) return 0;
+    int n = image_labels(e, e->dif[i], t, lp, sizeof(lp));
+    return n == -2 ? -1 : n < 0 ? 0 : n;
 }
 
 static double report_ap(eval_run *e, det_list *dets, det_list *truth, const map_conf_counts *cc,
@@ -152,9 +195,10 @@ int detector_map(const char *datafile, const char *cfg, const char *weights, con
     eval_run e;
     if (eval_open(&e, datafile, cfg, weights)) return -1;
     if (map_out) layer_times_disable(e.net); /* training's -map: its table is training's */
-    if (data_cfg_str(&e.s.d, "difficult", NULL) && !map_out)
-        fprintf(stderr, "warning: %s: difficult= is not supported: every box of the valid labels "
-                "counts (AlexeyAB leaves out detections of the difficult list's boxes)\n", datafile);
+    if (open_difficult(&e, datafile, map_out != NULL)) {
+        eval_free(&e);
+        return -1;
+    }
     det_list *dets = calloc((size_t)e.s.classes, sizeof(det_list));
     det_list *truth = calloc((size_t)e.s.classes, sizeof(det_list));
     map_conf_counts cc = {calloc((size_t)e.s.classes, sizeof(int)), calloc((size_t)e.s.classes, sizeof(int)), 0, 0, 0, 0};
@@ -167,16 +211,18 @@ int detector_map(const char *datafile, const char *cfg, const char *weights, con
             skipped++;
             continue;
         }
-        for (int j = 0; j < n; ++j)
+        map_label *lb, *dif;
+        int nt = add_truth(&e, i, truth, &lb), ndif = difficult_labels(&e, i, &dif);
+        ok = nt >= 0 && ndif >= 0;
+        for (int j = 0; ok && j < n; ++j)
             for (int c = 0; c < e.s.classes && c < d[j].classes; ++c)
-                if (d[j].prob[c] > 0) push(&dets[c], (map_det){d[j].prob[c], i, d[j].bbox});
-        label_box *b;
-        int nt = add_truth(&e, i, truth, &b);
-        map_label *lb = malloc(sizeof(map_label) * ((size_t)nt + 1));
-        for (int k = 0; lb && k < nt; ++k) lb[k] = (map_label){{b[k].x, b[k].y, b[k].w, b[k].h}, b[k].id};
-        ok = lb && map_count_conf(&cc, d, n, e.s.classes, lb, nt, o->iou_thresh, o->conf_thresh) == 0;
+                if (d[j].prob[c] > 0 &&
+                    !map_is_difficult(d[j].bbox, c, lb, nt, dif, ndif, o->iou_thresh))
+                    push(&dets[c], (map_det){d[j].prob[c], i, d[j].bbox});
+        /* as AlexeyAB's, a detection left out for a difficult box still counts at -thresh */
+        ok = ok && map_count_conf(&cc, d, n, e.s.classes, lb, nt, o->iou_thresh, o->conf_thresh) == 0;
         free(lb);
-        free(b);
+        free(dif);
         free_detections(d, n);
     }
     int ndet = 0;

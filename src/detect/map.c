@@ -113,3 +113,17 @@ int map_count_conf(map_conf_counts *cc, const detection *d, int n, int classes, 
     free(claimed);
     return 0;
 }
+
+/* Whether b overlaps a box of class c among t[0..n) by more than iou_thresh. */
+static int overlaps(box b, int c, const map_label *t, int n, float iou_thresh)
+{
+    for (int k = 0; k < n; ++k)
+        if (t[k].id == c && box_iou(b, t[k].b) > iou_thresh) return 1;
+    return 0;
+}
+
+int map_is_difficult(box b, int c, const map_label *t, int nt, const map_label *dif, int ndif,
+                     float iou_thresh)
+{
+    return !overlaps(b, c, t, nt, iou_thresh) && overlaps(b, c, dif, ndif, iou_thresh);
+}

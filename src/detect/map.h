@@ -54,4 +54,11 @@ typedef struct {
 int map_count_conf(map_conf_counts *cc, const detection *d, int n, int classes, const map_label *t,
                    int nt, float iou_thresh, float conf);
 
+/* AlexeyAB's difficult= (VOC): a detection of class c that matches no label of class c
+ * with IoU above iou_thresh but matches a difficult box of class c so (the boxes of the
+ * difficult list's label file for the same image) is left out of the AP, as if never made.
+ * 1 when b is such a detection. */
+int map_is_difficult(box b, int c, const map_label *t, int nt, const map_label *dif, int ndif,
+                     float iou_thresh);
+
 #endif
