@@ -37,21 +37,43 @@ void cpu_shortcut_add(int batch, int w1, int h1, int c1, const float *add, int w
                 }
 }
 
+/* s's value for each of the c x spatial values of a sample, a row (a channel) at a time:
+ * the per-value products are move_math.h's, the loops avoid its per-value divisions. */
+static const float *mul_row(const float *s, int ch, int spatial, int mode)
+{
+    if (mode == DN_MUL_CHANNEL) return s + ch;          /* one value for the row */
+    if (mode == DN_MUL_SPATIAL) return s;               /* the sample's positions */
+    return s + (size_t)ch * spatial;                    /* the row's own values */
+}
+
 void cpu_mul_forward(const float *s, const float *x, int batch, int c, int spatial, int mode,
                      float *out)
 {
-    size_t n = (size_t)batch * c * spatial;
-    for (size_t i = 0; i < n; ++i) out[i] = DN_MMUL(s[dn_mul_sidx(i, c, spatial, mode)], x[i]);
+    size_t sn = dn_mul_sn(c, spatial, mode);
+    for (int b = 0; b < batch; ++b)
+        for (int ch = 0; ch < c; ++ch) {
+            size_t o = ((size_t)b * c + ch) * spatial;
+            const float *r = mul_row(s + b * sn, ch, spatial, mode);
+            if (mode == DN_MUL_CHANNEL)
+                for (int p = 0; p < spatial; ++p) out[o + p] = DN_MMUL(r[0], x[o + p]);
+            else
+                for (int p = 0; p < spatial; ++p) out[o + p] = DN_MMUL(r[p], x[o + p]);
+        }
 }
 
 void cpu_mul_backward(const float *delta, const float *s, const float *x, int batch, int c,
                       int spatial, int mode, float *ds, float *dx)
 {
-    size_t n = (size_t)batch * c * spatial, sn = (size_t)batch * dn_mul_sn(c, spatial, mode);
-    if (dx)
-        for (size_t i = 0; i < n; ++i)
-            dx[i] = DN_MADD(dx[i], DN_MMUL(s[dn_mul_sidx(i, c, spatial, mode)], delta[i]));
-    for (size_t j = 0; ds && j < sn; ++j) {
+    size_t sn = dn_mul_sn(c, spatial, mode);
+    for (int b = 0; dx && b < batch; ++b)
+        for (int ch = 0; ch < c; ++ch) {
+            size_t o = ((size_t)b * c + ch) * spatial;
+            const float *r = mul_row(s + b * sn, ch, spatial, mode);
+            size_t step = mode == DN_MUL_CHANNEL ? 0 : 1;
+            for (int p = 0; p < spatial; ++p)
+                dx[o + p] = DN_MADD(dx[o + p], DN_MMUL(r[p * step], delta[o + p]));
+        }
+    for (size_t j = 0; ds && j < (size_t)batch * sn; ++j) {
         size_t first, cnt, step;
         dn_mul_span(j, c, spatial, mode, &first, &cnt, &step);
         ds[j] = dn_mul_dsum(delta + first, x + first, cnt, step, ds[j]);
