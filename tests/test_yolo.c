@@ -15,6 +15,7 @@
 #include "detect/box.h"
 #include "common/testutil.h"
 #include "core/network.h"
+#include "detect/detect_layers.h"
 
 static void filters_mismatch_names_line_and_value(void **s)
 {
@@ -197,6 +198,56 @@ static void focal_loss_class_deltas(void **s)
     free_network(a), free_network(f);
 }
 
+/* [Gaussian_yolo] detection (AlexeyAB's get_gaussian_yolo_detections), written out in
+ * double: entries x, sx, y, sy, w, sw, h, sh, objectness, classes; all logistic but w and
+ * h; x, y through scale_x_y; each class scored objectness * class * (1 - mean of the four
+ * uncertainties). Training refuses it (its loss is not implemented). */
+static double lg(double z) { return 1 / (1 + exp(-z)); }
+
+static void gaussian_yolo_boxes(void **s)
+{
+    (void)s;
+    const char *cfg = "[net]\nwidth=4\nheight=4\nchannels=11\n[Gaussian_yolo]\nmask=0\nnum=1\n"
+                      "anchors=2,3\nclasses=2\nscale_x_y=1.1\n";
+    network *net = tu_net_from_text(cfg, 1);
+    tu_fill_uniform(net->input, (size_t)net->inputs, -2, 2, 9);
+    float z[11 * HW];
+    memcpy(z, net->input, sizeof z);
+    assert_int_equal(network_forward(net, net->input, 0), 0);
+    const float *o = network_layer_output(net, 0);
+    detection d[HW];
+    float prob[HW][2];
+    for (int i = 0; i < HW; ++i) d[i].prob = prob[i];
+    float thresh = .05f;
+    int n = yolo_get_boxes(&net->layers[0], o, 4, 4, thresh, d), k = 0;
+    for (int loc = 0; loc < HW; ++loc) {
+        double obj = lg(z[8 * HW + loc]);
+        if (!(obj > thresh)) continue;
+        assert_true(k < n);
+        double uc = (lg(z[HW + loc]) + lg(z[3 * HW + loc]) + lg(z[5 * HW + loc]) + lg(z[7 * HW + loc])) / 4;
+        double x = (loc % 4 + lg(z[loc]) * 1.1 - .05) / 4, y = (loc / 4 + lg(z[2 * HW + loc]) * 1.1 - .05) / 4;
+        double w = exp(z[4 * HW + loc]) * 2 / 4, h = exp(z[6 * HW + loc]) * 3 / 4;
+        assert_float_equal(d[k].bbox.x, x, 1e-6);
+        assert_float_equal(d[k].bbox.y, y, 1e-6);
+        assert_float_equal(d[k].bbox.w, w, 1e-5 * w);
+        assert_float_equal(d[k].bbox.h, h, 1e-5 * h);
+        assert_float_equal(d[k].objectness, obj, 1e-6);
+        for (int c = 0; c < 2; ++c) {
+            double p = obj * lg(z[(9 + c) * HW + loc]) * (1 - uc);
+            assert_float_equal(d[k].prob[c], p > thresh ? p : 0, 1e-6);
+        }
+        ++k;
+    }
+    assert_int_equal(k, n);
+    assert_true(n > 2);
+    char err[512];
+    assert_int_equal(network_prepare(net, 1, err, sizeof err), -1);
+    assert_non_null(strstr(err, "[Gaussian_yolo]: its loss is not implemented here, so this cfg cannot train"));
+    free_network(net);
+    const char *e = tu_net_error("[net]\nwidth=4\nheight=4\nchannels=7\n[Gaussian_yolo]\nmask=0\nnum=1\nclasses=2\n");
+    assert_non_null(strstr(e, "must be len(mask) * (classes + 9) = 1 * (2 + 9) = 11"));
+}
+
 static void giou_deltas(void **s) { (void)s; iou_family_deltas(IOU_GIOU, "giou"); }
 static void diou_deltas(void **s) { (void)s; iou_family_deltas(IOU_DIOU, "diou"); }
 static void ciou_deltas(void **s) { (void)s; iou_family_deltas(IOU_CIOU, "ciou"); }
@@ -283,6 +334,7 @@ int main(void)
         cmocka_unit_test(counters_per_class_weights),
         cmocka_unit_test(cls_normalizer_with_counters_only),
         cmocka_unit_test(focal_loss_class_deltas),
+        cmocka_unit_test(gaussian_yolo_boxes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,7 @@
 extern const layer_ops convolutional_ops, connected_ops, maxpool_ops, avgpool_ops, softmax_ops,
     cost_ops, dropout_ops, route_ops, shortcut_ops, upsample_ops, reorg_ops, crop_ops,
     batchnorm_ops, activation_ops, empty_ops, yolo_ops, region_ops, scale_channels_ops, sam_ops,
-    reorg3d_ops;
+    reorg3d_ops, gaussian_yolo_ops;
 
 static const struct {
     const char *name;
@@ -31,6 +31,7 @@ static const struct {
     {"batchnorm", &batchnorm_ops},
     {"activation", &activation_ops},
     {"yolo", &yolo_ops},
+    {"Gaussian_yolo", &gaussian_yolo_ops},
     {"region", &region_ops},
     {"empty", &empty_ops},                 {"silence", &empty_ops},
 };

@@ -218,7 +218,7 @@ static int darknet_type_missing(const char *type)
     static const char *const names[] = {
         "deconvolutional", "deconv", "local", "normalization", "lrn", "rnn", "gru", "lstm", "crnn",
         "conv_lstm", "history", "xnor", "iseg", "detection", "l2norm", "logistic", "network",
-        "Gaussian_yolo", "contrastive", "implicit_add", "implicit_mul",
+        "contrastive", "implicit_add", "implicit_mul",
         "local_avgpool"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); ++i)
         if (strcmp(type, names[i]) == 0) return 1;

@@ -35,6 +35,7 @@ typedef struct {
     int new_coords;        /* scaled-YOLOv4 boxes: the previous layer applies the logistic */
     int objectness_smooth; /* objectness targets follow the IoU (AlexeyAB) */
     int focal_loss;        /* AlexeyAB's focal loss on the class entries */
+    int gaussian;          /* [Gaussian_yolo]: x, y, w, h each with an uncertainty (coords 8) */
     /* [region] keys */
     int softmax, bias_match, rescore, background;
     float coord_scale, object_scale, noobject_scale, class_scale, thresh;

@@ -22,16 +22,26 @@ static const float *layer_output(const network *net, int i, int b)
     return o ? o + (size_t)b * net->layers[i].outputs : NULL;
 }
 
+/* [yolo]'s entries are x, y, w, h; [Gaussian_yolo]'s put an uncertainty after each. */
 static box yolo_box(const layer *l, const det_params *p, const float *o, int n, int loc, int netw,
                     int neth)
 {
-    int hw = l->w * l->h, a = p->mask[n], idx = det_entry(l, p, 0, n, 0, loc);
+    int hw = l->w * l->h, a = p->mask[n], idx = det_entry(l, p, 0, n, 0, loc), g = p->gaussian ? 2 : 1;
     box b;
     b.x = (float)((loc % l->w + o[idx]) / l->w);
-    b.y = (float)((loc / l->w + o[idx + hw]) / l->h);
-    b.w = (float)(det_yolo_size(p, o[idx + 2 * hw]) * p->biases[2 * a] / netw);
-    b.h = (float)(det_yolo_size(p, o[idx + 3 * hw]) * p->biases[2 * a + 1] / neth);
+    b.y = (float)((loc / l->w + o[idx + g * hw]) / l->h);
+    b.w = (float)(det_yolo_size(p, o[idx + 2 * g * hw]) * p->biases[2 * a] / netw);
+    b.h = (float)(det_yolo_size(p, o[idx + 3 * g * hw]) * p->biases[2 * a + 1] / neth);
     return b;
+}
+
+/* [Gaussian_yolo]'s score factor: 1 - the mean of the four uncertainties, with AlexeyAB's
+ * roundings (a float mean, the product taken in double). */
+static double uncertainty_factor(const layer *l, const det_params *p, const float *o, int n, int loc)
+{
+    int hw = l->w * l->h, idx = det_entry(l, p, 0, n, 1, loc);
+    float mean = (float)((o[idx] + o[idx + 2 * hw] + o[idx + 4 * hw] + o[idx + 6 * hw]) / 4.0);
+    return 1.0 - mean;
 }
 
 int yolo_count_boxes(const layer *l, const float *out, float thresh)
@@ -40,7 +50,7 @@ int yolo_count_boxes(const layer *l, const float *out, float thresh)
     int count = 0;
     for (int n = 0; n < p->n; ++n)
         for (int loc = 0; loc < l->w * l->h; ++loc)
-            if (out[det_entry(l, p, 0, n, 4, loc)] > thresh) ++count;
+            if (out[det_entry(l, p, 0, n, p->coords, loc)] > thresh) ++count;
     return count;
 }
 
@@ -51,7 +61,7 @@ int yolo_get_boxes(const layer *l, const float *out, int netw, int neth, float t
     int count = 0, hw = l->w * l->h;
     for (int loc = 0; loc < hw; ++loc)
         for (int n = 0; n < p->n; ++n) {
-            float obj = out[det_entry(l, p, 0, n, 4, loc)];
+            float obj = out[det_entry(l, p, 0, n, p->coords, loc)];
             /* Same test as yolo_count_boxes: a NaN objectness (untrained BN, rolling
              * variance 0) must be skipped here too, or more boxes are written than counted. */
             if (!(obj > thresh)) continue;
@@ -59,9 +69,11 @@ int yolo_get_boxes(const layer *l, const float *out, int netw, int neth, float t
             d->bbox = yolo_box(l, p, out, n, loc, netw, neth);
             d->objectness = obj;
             d->classes = p->classes;
-            int ci = det_entry(l, p, 0, n, 5, loc);
+            int ci = det_entry(l, p, 0, n, p->coords + 1, loc);
+            double uc = p->gaussian ? uncertainty_factor(l, p, out, n, loc) : 1;
             for (int k = 0; k < p->classes; ++k) {
                 float prob = obj * out[ci + k * hw];
+                if (p->gaussian) prob = (float)(prob * uc);
                 d->prob[k] = prob > thresh ? prob : 0;
             }
         }

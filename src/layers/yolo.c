@@ -121,15 +121,15 @@ static void parse_yolo_keys(det_params *p, cfg_reader *r)
 static int yolo_shape(layer *l, cfg_reader *r, network *net)
 {
     det_params *p = l->p;
-    int want = p->n * (p->classes + 5);
+    int want = p->n * (p->classes + p->coords + 1);
     if (l->c != want) {
         /* The fix is in the layer before: name its line and key, and the value it needs. */
         const layer *prev = l->index ? &net->layers[l->index - 1] : NULL;
         char msg[512];
-        snprintf(msg, sizeof(msg), "%s:%d: filters=%d in the section before [yolo] (line %d) "
-                 "must be len(mask) * (classes + 5) = %d * (%d + 5) = %d; set filters=%d",
-                 net->cfgfile, prev ? prev->line : l->line, l->c, l->line, p->n, p->classes,
-                 want, want);
+        snprintf(msg, sizeof(msg), "%s:%d: filters=%d in the section before [%s] (line %d) "
+                 "must be len(mask) * (classes + %d) = %d * (%d + %d) = %d; set filters=%d",
+                 net->cfgfile, prev ? prev->line : l->line, l->c, l->ops->name, l->line, p->coords + 1, p->n,
+                 p->classes, p->coords + 1, want, want);
         if (r && r->err && r->errlen && !r->failed) snprintf(r->err, r->errlen, "%s", msg);
         if (r) r->failed = 1;
         else fprintf(stderr, "%s\n", msg);
@@ -156,11 +156,35 @@ static int yolo_parse(layer *l, cfg_reader *r, network *net)
     return yolo_shape(l, r, net);
 }
 
+/* [Gaussian_yolo] (AlexeyAB's): entries x, sigma x, y, sigma y, w, sigma w, h, sigma h,
+ * objectness, classes; every one logistic but w and h, then scale_x_y on x and y. */
+static void gaussian_activate(const layer *l, const det_params *p, float *out, int batch)
+{
+    int hw = l->w * l->h;
+    float s = p->scale_x_y;
+    const dn_backend *host = dn_backend_cpu();
+    static const int logistic[] = {0, 1, 2, 3, 5, 7};
+    for (int b = 0; b < batch; ++b)
+        for (int n = 0; n < p->n; ++n) {
+            for (int k = 0; k < 6; ++k)
+                host->activate(out + det_entry(l, p, b, n, logistic[k], 0), (size_t)hw, ACT_LOGISTIC);
+            host->activate(out + det_entry(l, p, b, n, 8, 0), (size_t)(1 + p->classes) * hw, ACT_LOGISTIC);
+            for (int e = 0; s != 1 && e <= 2; e += 2) {
+                float *v = out + det_entry(l, p, b, n, e, 0);
+                for (int i = 0; i < hw; ++i) v[i] = v[i] * s - .5f * (s - 1);
+            }
+        }
+}
+
 static void yolo_activate(const layer *l, const det_params *p, float *out, int batch)
 {
     int hw = l->w * l->h;
     float s = p->scale_x_y;
     const dn_backend *host = dn_backend_cpu(); /* a loss layer: computes on the host */
+    if (p->gaussian) {
+        gaussian_activate(l, p, out, batch);
+        return;
+    }
     for (int b = 0; b < batch; ++b)
         for (int n = 0; n < p->n; ++n) {
             float *xy = out + det_entry(l, p, b, n, 0, 0);
@@ -187,6 +211,30 @@ static int yolo_forward(layer *l, layer_ctx *x)
     return 0;
 }
 
+/* [Gaussian_yolo]: detection with AlexeyAB's decoding and scores; its loss (Gaussian
+ * negative log-likelihood of the box) is not implemented, so training refuses the cfg. */
+static int gaussian_yolo_parse(layer *l, cfg_reader *r, network *net)
+{
+    det_params *p = calloc(1, sizeof(det_params));
+    if (!p) return layer_oom(r);
+    l->p = p;
+    parse_yolo_keys(p, r);
+    p->coords = 8;
+    p->gaussian = 1;
+    if (p->new_coords) cfg_fail(r, "new_coords", "is not used by [Gaussian_yolo]");
+    layer_ignore_key(r, "uc_normalizer", 1, "a training key; [Gaussian_yolo] trains nowhere here");
+    const char *pt = cfg_str(r, "yolo_point", "center");
+    if (strcmp(pt, "center") != 0) cfg_fail(r, "yolo_point", "only center is supported");
+    if (!net->train_refusal[0])
+        snprintf(net->train_refusal, sizeof(net->train_refusal),
+                 "%s:%d: [Gaussian_yolo]: its loss is not implemented here, so this cfg cannot "
+                 "train; detection and evaluation work", net->cfgfile, l->line);
+    if (r->failed || parse_anchors(p, r) || parse_class_mult(p, r)) return -1;
+    l->loss = 1;
+    l->persist_output = 1;
+    return yolo_shape(l, r, net);
+}
+
 static int yolo_resize(layer *l, network *net) { return yolo_shape(l, NULL, net); }
 
 int det_backward(layer *l, layer_ctx *x)
@@ -207,4 +255,10 @@ const layer_ops yolo_ops = {
     .name = "yolo", .type = LT_YOLO, .parse = yolo_parse, .forward = yolo_forward,
     .backward = det_backward, .resize = yolo_resize, .destroy = det_destroy,
     .host_only = 1, /* a loss layer: computes on the host, as in Darknet */
+};
+
+/* The same type as [yolo] for everything that reads boxes (detections.c). */
+const layer_ops gaussian_yolo_ops = {
+    .name = "Gaussian_yolo", .type = LT_YOLO, .parse = gaussian_yolo_parse, .forward = yolo_forward,
+    .backward = det_backward, .resize = yolo_resize, .destroy = det_destroy, .host_only = 1,
 };

@@ -135,6 +135,16 @@ check "and finds the boxes it finds without it" [ "$(grep '%$' dbt.out)" = "$(gr
 check "training refuses it: exit 1" [ $? = 1 ]
 check "naming the key" has dbtr.out "db.cfg:[0-9]*: \[dropout\] dropblock=1: not supported in training (no DropBlock here; remove the key); detection and evaluation work"
 
+# [Gaussian_yolo]: detection and map run (untrained weights: none given), training refuses
+sed 's/^\[yolo\]/[Gaussian_yolo]/; s/^filters=24/filters=36/' yi.cfg > g.cfg
+"$DN" detector test i.data g.cfg "" set/img_00000.png -thresh .2 > gt.out 2>&1
+check "[Gaussian_yolo]: detector test runs" [ $? = 0 ]
+"$DN" detector map i.data g.cfg "" > gm.out 2>&1
+check "[Gaussian_yolo]: map runs" has gm.out "mean average precision"
+"$DN" detector train i.data g.cfg -dont_show > gtr.out 2>&1
+check "[Gaussian_yolo]: training refuses it: exit 1" [ $? = 1 ]
+check "naming the section" has gtr.out "g.cfg:[0-9]*: \[Gaussian_yolo\]: its loss is not implemented here, so this cfg cannot train"
+
 # ---- difficult= (AlexeyAB's VOC option): detections on difficult boxes are left out ---------------
 # valid images whose own labels are empty, and a difficult list of the same images (copies
 # in dif/) whose labels hold a whole-image box of each class: at -iou_thresh .0001 every
