@@ -50,7 +50,8 @@ static inline float det_focal_factor(float out)
     return .5f * (-(1 - pt) * (2 * pt * logf(pt) + pt - 1));
 }
 
-/* Index of `entry` (0..4+classes) of anchor n at cell loc in sample b. */
+/* Index of `entry` (0..coords+classes: box, objectness at coords, classes) of anchor n at
+ * cell loc in sample b. */
 static inline int det_entry(const layer *l, const det_params *p, int b, int n, int entry, int loc)
 {
     int hw = l->w * l->h;

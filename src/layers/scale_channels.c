@@ -10,6 +10,7 @@
  * consumers' deltas; not followed). Unlike his, swish and mish work here.
  * Saved: s (slot 1), f (slot 2) and the activation's mask or pre-activation (slot 0); s and
  * f at the layer's bits, or at 32 bits kept alive by the plan (no copy). */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "backend/math/move_math.h"
@@ -34,11 +35,12 @@ static int mul_shape(layer *l, network *net, cfg_reader *r)
     if (!ok) {
         static const char *const want[] = {"1 x 1 x C, C being from's channels",
                                            "W x H x 1, W x H being from's size", "from's shape"};
-        const char *msg = "the previous layer's output is %d x %d x %d and from= (layer %d) is "
-                          "%d x %d x %d: the previous layer must be %s";
-        if (r)
-            cfg_fail(r, "from", msg, l->w, l->h, l->c, l->src[1], f->out_w, f->out_h, f->out_c,
-                     want[p->mode]);
+        char msg[256];
+        snprintf(msg, sizeof msg, "the previous layer's output is %d x %d x %d and from= (layer %d) "
+                 "is %d x %d x %d: the previous layer must be %s", l->w, l->h, l->c, l->src[1],
+                 f->out_w, f->out_h, f->out_c, want[p->mode]);
+        if (r) cfg_fail(r, "from", "%s", msg);
+        else fprintf(stderr, "[%s] (layer %d) after resizing: %s\n", l->ops->name, l->index, msg);
         return -1;
     }
     l->out_w = f->out_w;

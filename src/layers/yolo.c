@@ -143,17 +143,42 @@ static int yolo_shape(layer *l, cfg_reader *r, network *net)
     return 0;
 }
 
-static int yolo_parse(layer *l, cfg_reader *r, network *net)
+/* [Gaussian_yolo]'s own keys: detection with AlexeyAB's decoding and scores; its loss
+ * (the Gaussian negative log-likelihood of the box) is not implemented, so training
+ * refuses the cfg, naming the section. */
+static void gaussian_keys(layer *l, det_params *p, cfg_reader *r, network *net)
+{
+    p->coords = 8;
+    p->gaussian = 1;
+    if (p->new_coords) cfg_fail(r, "new_coords", "is not used by [Gaussian_yolo]");
+    layer_ignore_key(r, "uc_normalizer", 1, "a training key; [Gaussian_yolo] trains nowhere here");
+    if (strcmp(cfg_str(r, "yolo_point", "center"), "center") != 0)
+        cfg_fail(r, "yolo_point", "only center is supported");
+    if (!net->train_refusal[0])
+        snprintf(net->train_refusal, sizeof(net->train_refusal),
+                 "%s:%d: [Gaussian_yolo]: its loss is not implemented here, so this cfg cannot "
+                 "train; detection and evaluation work", net->cfgfile, l->line);
+}
+
+static int yolo_parse_as(layer *l, cfg_reader *r, network *net, int gaussian)
 {
     det_params *p = calloc(1, sizeof(det_params));
     if (!p) return layer_oom(r);
     l->p = p;
     parse_yolo_keys(p, r);
-    p->focal_loss = cfg_int(r, "focal_loss", 0, 0, 1);
+    if (gaussian) gaussian_keys(l, p, r, net);
+    else p->focal_loss = cfg_int(r, "focal_loss", 0, 0, 1);
     if (r->failed || parse_anchors(p, r) || parse_class_mult(p, r)) return -1;
     l->loss = 1;
     l->persist_output = 1; /* boxes are read after the pass */
     return yolo_shape(l, r, net);
+}
+
+static int yolo_parse(layer *l, cfg_reader *r, network *net) { return yolo_parse_as(l, r, net, 0); }
+
+static int gaussian_yolo_parse(layer *l, cfg_reader *r, network *net)
+{
+    return yolo_parse_as(l, r, net, 1);
 }
 
 /* [Gaussian_yolo] (AlexeyAB's): entries x, sigma x, y, sigma y, w, sigma w, h, sigma h,
@@ -205,34 +230,10 @@ static int yolo_forward(layer *l, layer_ctx *x)
     yolo_activate(l, p, x->out, x->batch);
     if (!x->train || !x->delta) return 0;
     memset(x->delta, 0, n * sizeof(float));
-    if (!x->truth) return 0;
+    if (!x->truth || p->gaussian) return 0; /* no Gaussian loss (training refuses it) */
     l->cost = yolo_loss(l, p, x);
     if (p->show_details) det_print_stats(l, p);
     return 0;
-}
-
-/* [Gaussian_yolo]: detection with AlexeyAB's decoding and scores; its loss (Gaussian
- * negative log-likelihood of the box) is not implemented, so training refuses the cfg. */
-static int gaussian_yolo_parse(layer *l, cfg_reader *r, network *net)
-{
-    det_params *p = calloc(1, sizeof(det_params));
-    if (!p) return layer_oom(r);
-    l->p = p;
-    parse_yolo_keys(p, r);
-    p->coords = 8;
-    p->gaussian = 1;
-    if (p->new_coords) cfg_fail(r, "new_coords", "is not used by [Gaussian_yolo]");
-    layer_ignore_key(r, "uc_normalizer", 1, "a training key; [Gaussian_yolo] trains nowhere here");
-    const char *pt = cfg_str(r, "yolo_point", "center");
-    if (strcmp(pt, "center") != 0) cfg_fail(r, "yolo_point", "only center is supported");
-    if (!net->train_refusal[0])
-        snprintf(net->train_refusal, sizeof(net->train_refusal),
-                 "%s:%d: [Gaussian_yolo]: its loss is not implemented here, so this cfg cannot "
-                 "train; detection and evaluation work", net->cfgfile, l->line);
-    if (r->failed || parse_anchors(p, r) || parse_class_mult(p, r)) return -1;
-    l->loss = 1;
-    l->persist_output = 1;
-    return yolo_shape(l, r, net);
 }
 
 static int yolo_resize(layer *l, network *net) { return yolo_shape(l, NULL, net); }
